@@ -1,0 +1,142 @@
+//! Who may do what. Every decision of the directory is one of these named
+//! predicates, evaluated on facts the use-case loaded in its transaction.
+//! Front-ends never decide; they pass the [`Principal`] along.
+
+use crate::error::CoreError;
+use crate::ids::{KeyId, UserId};
+use crate::model::{MemberRole, Permissions, ShareLevel, SiteRole};
+
+/// The authenticated caller of a use-case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserId,
+    pub site_role: SiteRole,
+    pub key: Option<KeyId>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.site_role == SiteRole::Admin
+    }
+}
+
+/// What a user holds on one group: a direct membership, and the best share
+/// given to them or to a group they directly belong to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupAccess {
+    pub membership: Option<(MemberRole, Permissions)>,
+    pub share: Option<ShareLevel>,
+}
+
+impl GroupAccess {
+    fn is_group_admin_with(&self, permission: &str) -> bool {
+        matches!(&self.membership, Some((MemberRole::Admin, p)) if p.allows(permission))
+    }
+
+    fn share_at_least(&self, level: ShareLevel) -> bool {
+        self.share.is_some_and(|s| s >= level)
+    }
+}
+
+fn forbid(reason: &str) -> CoreError {
+    CoreError::forbidden(reason)
+}
+
+/// Site administration: users, keys of others, roles, organizations,
+/// projects, the event log, creating groups.
+pub fn require_admin(p: &Principal) -> Result<(), CoreError> {
+    if p.is_admin() {
+        Ok(())
+    } else {
+        Err(forbid("requires a site admin"))
+    }
+}
+
+/// Whether the group may be seen at all. Callers answer 404 when this is
+/// false, so a stranger cannot probe which groups exist.
+pub fn can_read_group(p: &Principal, a: &GroupAccess) -> bool {
+    p.is_admin() || a.membership.is_some() || a.share.is_some()
+}
+
+/// Renaming and describing a group.
+pub fn can_write_group(p: &Principal, a: &GroupAccess) -> bool {
+    p.is_admin() || a.share_at_least(ShareLevel::Write)
+}
+
+/// Deleting a group and changing who it is shared with.
+pub fn can_manage_group(p: &Principal, a: &GroupAccess) -> bool {
+    p.is_admin() || a.share_at_least(ShareLevel::Manage)
+}
+
+/// A membership change in the group, guarded by one configurable permission
+/// of group admins (see [`crate::model::permission`]).
+pub fn can_change_members(p: &Principal, a: &GroupAccess, permission: &str) -> bool {
+    p.is_admin() || a.share_at_least(ShareLevel::Manage) || a.is_group_admin_with(permission)
+}
+
+/// Only a site admin hands out admin roles or permission sets: a group
+/// admin may add plain members but not create peers.
+pub fn can_grant_role(p: &Principal, a: &GroupAccess, role: MemberRole) -> bool {
+    role == MemberRole::Member || p.is_admin() || a.share_at_least(ShareLevel::Manage)
+}
+
+/// Reading a user's own data (their groups, their keys).
+pub fn can_act_for_user(p: &Principal, user: UserId) -> bool {
+    p.is_admin() || p.user == user
+}
+
+pub fn require(allowed: bool, reason: &str) -> Result<(), CoreError> {
+    if allowed { Ok(()) } else { Err(forbid(reason)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::permission::ADD_MEMBERS;
+    use std::collections::BTreeMap;
+
+    fn principal(role: SiteRole) -> Principal {
+        Principal {
+            user: UserId::new(),
+            site_role: role,
+            key: None,
+        }
+    }
+
+    /// The matrix: admin, group admin (permissions on / off), member, stranger.
+    #[test]
+    fn change_members_matrix() {
+        let admin = principal(SiteRole::Admin);
+        let user = principal(SiteRole::User);
+        let group_admin = GroupAccess {
+            membership: Some((MemberRole::Admin, Permissions::default())),
+            share: None,
+        };
+        let off = BTreeMap::from([(ADD_MEMBERS.to_owned(), false)]);
+        let restricted = GroupAccess {
+            membership: Some((MemberRole::Admin, Permissions::Map(off))),
+            share: None,
+        };
+        let disabled = GroupAccess {
+            membership: Some((MemberRole::Admin, Permissions::Disabled)),
+            share: None,
+        };
+        let member = GroupAccess {
+            membership: Some((MemberRole::Member, Permissions::default())),
+            share: None,
+        };
+        let stranger = GroupAccess::default();
+        let cases = [
+            (&admin, &stranger, true, true),
+            (&user, &group_admin, true, true),
+            (&user, &restricted, false, true),
+            (&user, &disabled, false, true),
+            (&user, &member, false, true),
+            (&user, &stranger, false, false),
+        ];
+        for (p, a, change, read) in cases {
+            assert_eq!(can_change_members(p, a, ADD_MEMBERS), change, "{a:?}");
+            assert_eq!(can_read_group(p, a), read, "{a:?}");
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! Roles, organizations and projects: site-wide catalogs that any
+//! authenticated caller may read and only site admins change; and the role
+//! each group holds in a project.
+
+use super::groups::visible_group;
+use super::{Directory, audit, event, found, now};
+use crate::authz::{self, Principal};
+use crate::cursor::{Keyset, Page, PageRequest, list};
+use crate::error::CoreError;
+use crate::ids::{GroupId, OrgId, ProjectId, RoleId};
+use crate::model::{DEFAULT_ORG_ID, Organization, Project, ProjectBinding, Role};
+use crate::store::{Counter, ListSpec};
+use crate::validate;
+
+#[derive(Clone, Debug, Default)]
+pub struct NewRole {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewOrganization {
+    pub name: String,
+    pub slug: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OrganizationPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewProject {
+    pub name: String,
+    pub description: Option<String>,
+    pub org: Option<OrgId>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+}
+
+fn named_spec(page: &PageRequest) -> ListSpec {
+    ListSpec {
+        after: page.after.clone(),
+        limit: page.limit + 1,
+        ..ListSpec::default()
+    }
+}
+
+fn named_keyset(name: &str, num: i64) -> Keyset {
+    Keyset {
+        key: validate::fold(name),
+        num,
+    }
+}
+
+/// A project role name: a short identifier such as `admin`, `editor`, `viewer`.
+fn project_role(role: &str) -> Result<String, CoreError> {
+    let r = validate::name("role", role)?;
+    if r.chars().count() > 64 || r.chars().any(char::is_whitespace) {
+        return Err(CoreError::invalid(
+            "role",
+            "must be a single word of at most 64 characters",
+        ));
+    }
+    Ok(r)
+}
+
+impl Directory {
+    /// Creates a role. Site admins only. Errors: `Invalid`, `Conflict` (name).
+    pub async fn create_role(&self, p: &Principal, new: NewRole) -> Result<Role, CoreError> {
+        authz::require_admin(p)?;
+        let t = now();
+        let mut role = Role {
+            id: RoleId::new(),
+            num: 0,
+            name: validate::name("name", &new.name)?,
+            description: validate::optional_text("description", new.description.as_deref())?,
+            created_at: t,
+            updated_at: t,
+        };
+        let mut tx = self.write().await?;
+        role.num = tx.insert_role(&role).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "role.created",
+            "role",
+            role.id,
+            None,
+            Some(audit::role(&role)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    pub async fn get_role(&self, _p: &Principal, id: RoleId) -> Result<Role, CoreError> {
+        found(self.read().await?.get_role(id).await?, "role")
+    }
+
+    pub async fn list_roles(
+        &self,
+        _p: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<Role>, CoreError> {
+        let mut tx = self.read().await?;
+        let rows = tx.list_roles(&named_spec(page)).await?;
+        let total = tx.count(Counter::Roles).await?;
+        Ok(Page::from_rows(list::ROLES, rows, page, total, |r| {
+            named_keyset(&r.name, r.num)
+        }))
+    }
+
+    /// Changes a role. Site admins only.
+    pub async fn update_role(
+        &self,
+        p: &Principal,
+        id: RoleId,
+        patch: RolePatch,
+    ) -> Result<Role, CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        let before = found(tx.get_role(id).await?, "role")?;
+        let mut role = before.clone();
+        if let Some(n) = &patch.name {
+            role.name = validate::name("name", n)?;
+        }
+        if let Some(d) = &patch.description {
+            role.description = validate::optional_text("description", d.as_deref())?;
+        }
+        if role == before {
+            return Ok(role);
+        }
+        role.updated_at = now();
+        tx.update_role(&role).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "role.updated",
+            "role",
+            id,
+            Some(audit::role(&before)),
+            Some(audit::role(&role)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    /// Deletes a role and its grants. Site admins only.
+    pub async fn delete_role(&self, p: &Principal, id: RoleId) -> Result<(), CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        let role = found(tx.get_role(id).await?, "role")?;
+        tx.delete_role(id).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "role.deleted",
+            "role",
+            id,
+            Some(audit::role(&role)),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates an organization. Site admins only. Errors: `Invalid`, `Conflict` (slug).
+    pub async fn create_org(
+        &self,
+        p: &Principal,
+        new: NewOrganization,
+    ) -> Result<Organization, CoreError> {
+        authz::require_admin(p)?;
+        let name = validate::name("name", &new.name)?;
+        let slug = match new.slug.as_deref() {
+            Some(s) => validate::slug("slug", s)?,
+            None => validate::slugify(&name),
+        };
+        let t = now();
+        let mut org = Organization {
+            id: OrgId::new(),
+            num: 0,
+            name,
+            slug,
+            created_at: t,
+            updated_at: t,
+        };
+        let mut tx = self.write().await?;
+        org.num = tx.insert_org(&org).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "organization.created",
+            "organization",
+            org.id,
+            None,
+            Some(audit::org(&org)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    pub async fn get_org(&self, _p: &Principal, id: OrgId) -> Result<Organization, CoreError> {
+        found(self.read().await?.get_org(id).await?, "organization")
+    }
+
+    pub async fn list_orgs(
+        &self,
+        _p: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<Organization>, CoreError> {
+        let mut tx = self.read().await?;
+        let rows = tx.list_orgs(&named_spec(page)).await?;
+        let total = tx.count(Counter::Organizations).await?;
+        Ok(Page::from_rows(list::ORGS, rows, page, total, |o| {
+            named_keyset(&o.name, o.num)
+        }))
+    }
+
+    /// Changes an organization. Site admins only.
+    pub async fn update_org(
+        &self,
+        p: &Principal,
+        id: OrgId,
+        patch: OrganizationPatch,
+    ) -> Result<Organization, CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        let before = found(tx.get_org(id).await?, "organization")?;
+        let mut org = before.clone();
+        if let Some(n) = &patch.name {
+            org.name = validate::name("name", n)?;
+        }
+        if let Some(s) = &patch.slug {
+            org.slug = validate::slug("slug", s)?;
+        }
+        if org == before {
+            return Ok(org);
+        }
+        org.updated_at = now();
+        tx.update_org(&org).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "organization.updated",
+            "organization",
+            id,
+            Some(audit::org(&before)),
+            Some(audit::org(&org)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// Deletes an organization that holds no groups or projects. Site admins
+    /// only; the default organization stays. Errors: `Conflict` while in use.
+    pub async fn delete_org(&self, p: &Principal, id: OrgId) -> Result<(), CoreError> {
+        authz::require_admin(p)?;
+        if id == DEFAULT_ORG_ID {
+            return Err(CoreError::conflict(
+                "id",
+                "the default organization cannot be deleted",
+            ));
+        }
+        let mut tx = self.write().await?;
+        let org = found(tx.get_org(id).await?, "organization")?;
+        tx.delete_org(id)
+            .await
+            .map_err(|e| match CoreError::from(e) {
+                CoreError::Conflict { .. } => {
+                    CoreError::conflict("id", "the organization still holds groups or projects")
+                }
+                other => other,
+            })?;
+        tx.append_event(&event(
+            Some(p.user),
+            "organization.deleted",
+            "organization",
+            id,
+            Some(audit::org(&org)),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a project. Site admins only. Errors: `Invalid`, `Conflict` (name), `NotFound` (organization).
+    pub async fn create_project(
+        &self,
+        p: &Principal,
+        new: NewProject,
+    ) -> Result<Project, CoreError> {
+        authz::require_admin(p)?;
+        let t = now();
+        let mut project = Project {
+            id: ProjectId::new(),
+            num: 0,
+            name: validate::name("name", &new.name)?,
+            description: validate::optional_text("description", new.description.as_deref())?,
+            org: new.org.unwrap_or(DEFAULT_ORG_ID),
+            created_at: t,
+            updated_at: t,
+        };
+        let mut tx = self.write().await?;
+        found(tx.get_org(project.org).await?, "organization")?;
+        project.num = tx.insert_project(&project).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "project.created",
+            "project",
+            project.id,
+            None,
+            Some(audit::project(&project)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn get_project(&self, _p: &Principal, id: ProjectId) -> Result<Project, CoreError> {
+        found(self.read().await?.get_project(id).await?, "project")
+    }
+
+    pub async fn list_projects(
+        &self,
+        _p: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<Project>, CoreError> {
+        let mut tx = self.read().await?;
+        let rows = tx.list_projects(&named_spec(page)).await?;
+        let total = tx.count(Counter::Projects).await?;
+        Ok(Page::from_rows(list::PROJECTS, rows, page, total, |p| {
+            named_keyset(&p.name, p.num)
+        }))
+    }
+
+    /// Changes a project. Site admins only.
+    pub async fn update_project(
+        &self,
+        p: &Principal,
+        id: ProjectId,
+        patch: ProjectPatch,
+    ) -> Result<Project, CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        let before = found(tx.get_project(id).await?, "project")?;
+        let mut project = before.clone();
+        if let Some(n) = &patch.name {
+            project.name = validate::name("name", n)?;
+        }
+        if let Some(d) = &patch.description {
+            project.description = validate::optional_text("description", d.as_deref())?;
+        }
+        if project == before {
+            return Ok(project);
+        }
+        project.updated_at = now();
+        tx.update_project(&project).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "project.updated",
+            "project",
+            id,
+            Some(audit::project(&before)),
+            Some(audit::project(&project)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    /// Deletes a project and its bindings. Site admins only.
+    pub async fn delete_project(&self, p: &Principal, id: ProjectId) -> Result<(), CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        let project = found(tx.get_project(id).await?, "project")?;
+        tx.delete_project(id).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "project.deleted",
+            "project",
+            id,
+            Some(audit::project(&project)),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a group a role in a project, replacing any role it held there
+    /// (idempotent). Site admins only. Returns the binding and whether it changed.
+    pub async fn put_project_group(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        group: GroupId,
+        role: &str,
+    ) -> Result<(ProjectBinding, bool), CoreError> {
+        authz::require_admin(p)?;
+        let role = project_role(role)?;
+        let mut tx = self.write().await?;
+        found(tx.get_project(project).await?, "project")?;
+        visible_group(&mut tx, p, group).await?;
+        let binding = ProjectBinding {
+            project,
+            group,
+            num: 0,
+            role,
+            created_at: now(),
+        };
+        let previous = tx.put_binding(&binding).await?;
+        if previous.as_deref() == Some(binding.role.as_str()) {
+            return Ok((binding, false));
+        }
+        let before = previous.map(|r| {
+            audit::binding(&ProjectBinding {
+                role: r,
+                ..binding.clone()
+            })
+        });
+        tx.append_event(&event(
+            Some(p.user),
+            "project.group_bound",
+            "project",
+            project,
+            before,
+            Some(audit::binding(&binding)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok((binding, true))
+    }
+
+    /// Takes a group out of a project. Site admins only. Errors: `NotFound`
+    /// when the group holds no role there.
+    pub async fn remove_project_group(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        group: GroupId,
+    ) -> Result<(), CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        found(tx.get_project(project).await?, "project")?;
+        if !tx.delete_binding(project, group).await? {
+            return Err(CoreError::NotFound {
+                what: "project binding",
+            });
+        }
+        let before =
+            serde_json::json!({ "project_id": project.to_string(), "group_id": group.to_string() });
+        tx.append_event(&event(
+            Some(p.user),
+            "project.group_unbound",
+            "project",
+            project,
+            Some(before),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The groups bound to a project, with their roles.
+    pub async fn list_project_groups(
+        &self,
+        _p: &Principal,
+        project: ProjectId,
+        page: &PageRequest,
+    ) -> Result<Page<ProjectBinding>, CoreError> {
+        let mut tx = self.read().await?;
+        found(tx.get_project(project).await?, "project")?;
+        let after = page.after.as_ref().map_or(0, |k| k.num);
+        let rows = tx.list_bindings(project, after, page.limit + 1).await?;
+        let total = tx.count_bindings(project).await?;
+        Ok(Page::from_rows(list::BINDINGS, rows, page, total, |b| {
+            Keyset {
+                key: String::new(),
+                num: b.num,
+            }
+        }))
+    }
+}

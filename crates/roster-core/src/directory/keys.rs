@@ -1,0 +1,268 @@
+//! API keys and authentication. A key belongs to a user and acts as them;
+//! its secret is returned once, at creation, and stored only as a digest.
+
+use super::{Directory, audit, event, found, now};
+use crate::authz::{self, Principal};
+use crate::cursor::{Keyset, Page, PageRequest, list};
+use crate::error::CoreError;
+use crate::ids::{KeyId, UserId};
+use crate::keys;
+use crate::model::{ApiKey, SiteRole, User};
+use crate::store::Counter;
+use crate::validate;
+
+/// A key just made: the record and the secret, which is never shown again.
+#[derive(Clone, Debug)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+/// The username of the admin that bootstrap creates when none exists.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+impl Directory {
+    /// Resolves a presented secret to the principal it acts for. Errors:
+    /// `Unauthenticated` for an unknown key or an inactive user.
+    pub async fn authenticate(&self, secret: &str) -> Result<Principal, CoreError> {
+        let digest = keys::digest(secret);
+        let mut tx = self.read().await?;
+        let key = tx
+            .find_key_by_digest(&digest)
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        let user = tx
+            .get_user(key.user)
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        if !user.active {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(Principal {
+            user: user.id,
+            site_role: user.site_role,
+            key: Some(key.id),
+        })
+    }
+
+    /// The user behind a principal.
+    pub async fn whoami(&self, p: &Principal) -> Result<User, CoreError> {
+        found(self.read().await?.get_user(p.user).await?, "user")
+    }
+
+    /// Makes a key for `user`. Users make their own keys; site admins make
+    /// anyone's. Errors: `Invalid`, `NotFound`, `Forbidden`.
+    pub async fn create_key(
+        &self,
+        p: &Principal,
+        user: UserId,
+        name: &str,
+    ) -> Result<CreatedKey, CoreError> {
+        authz::require(
+            authz::can_act_for_user(p, user),
+            "only the user or a site admin",
+        )?;
+        let name = validate::name("name", name)?;
+        let secret = keys::generate();
+        let mut key = ApiKey {
+            id: KeyId::new(),
+            num: 0,
+            user,
+            name,
+            prefix: keys::visible_prefix(&secret),
+            created_at: now(),
+        };
+        let mut tx = self.write().await?;
+        found(tx.get_user(user).await?, "user")?;
+        key.num = tx.insert_key(&key, &keys::digest(&secret)).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "key.created",
+            "key",
+            key.id,
+            None,
+            Some(audit::key(&key)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(CreatedKey { key, secret })
+    }
+
+    /// Lists keys: a user's own, or (site admins) anyone's or everyone's.
+    pub async fn list_keys(
+        &self,
+        p: &Principal,
+        user: Option<UserId>,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKey>, CoreError> {
+        let user = match user {
+            Some(u) => Some(u),
+            None if p.is_admin() => None,
+            None => Some(p.user),
+        };
+        if let Some(u) = user {
+            authz::require(
+                authz::can_act_for_user(p, u),
+                "only the user or a site admin",
+            )?;
+        }
+        let mut tx = self.read().await?;
+        let after = page.after.as_ref().map_or(0, |k| k.num);
+        let rows = tx.list_keys(user, after, page.limit + 1).await?;
+        let total = match user {
+            Some(u) => tx.count_user_keys(u).await?,
+            None => tx.count(Counter::Keys).await?,
+        };
+        Ok(Page::from_rows(list::KEYS, rows, page, total, |k| Keyset {
+            key: String::new(),
+            num: k.num,
+        }))
+    }
+
+    /// Revokes a key. Its owner or a site admin. Errors: `NotFound`.
+    pub async fn delete_key(&self, p: &Principal, id: KeyId) -> Result<(), CoreError> {
+        let mut tx = self.write().await?;
+        let key = found(tx.get_key(id).await?, "key")?;
+        if !authz::can_act_for_user(p, key.user) {
+            return Err(CoreError::NotFound { what: "key" });
+        }
+        tx.delete_key(id).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "key.deleted",
+            "key",
+            id,
+            Some(audit::key(&key)),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes sure the directory can be administered, at start-up.
+    ///
+    /// With `secret`, an active site admin holds that key afterwards: the
+    /// key's owner if it exists (promoted if need be), else the `admin` user,
+    /// created if missing. Without, and only on an empty directory, an
+    /// `admin` user and a fresh key are created and the secret returned so
+    /// the operator can see it once. Idempotent.
+    pub async fn bootstrap(&self, secret: Option<&str>) -> Result<Option<String>, CoreError> {
+        if let Some(s) = secret
+            && s.chars().count() < 16
+        {
+            return Err(CoreError::invalid(
+                "ROSTER_BOOTSTRAP_ADMIN_KEY",
+                "must be at least 16 characters",
+            ));
+        }
+        let mut tx = self.write().await?;
+        let existing = match secret {
+            Some(s) => tx.find_key_by_digest(&keys::digest(s)).await?,
+            None if tx.count(Counter::Users).await? > 0 => return Ok(None),
+            None => None,
+        };
+        let t = now();
+        let owner = match existing.as_ref() {
+            Some(k) => tx.get_user(k.user).await?,
+            None => tx.get_user_by_username(BOOTSTRAP_ADMIN).await?,
+        };
+        let admin = match owner {
+            Some(u) if u.site_role == SiteRole::Admin && u.active => u,
+            Some(before) => {
+                let mut u = before.clone();
+                u.site_role = SiteRole::Admin;
+                u.active = true;
+                u.updated_at = t;
+                u.version += 1;
+                tx.update_user(&u).await?;
+                tx.append_event(&event(
+                    None,
+                    "user.updated",
+                    "user",
+                    u.id,
+                    Some(audit::user(&before)),
+                    Some(audit::user(&u)),
+                ))
+                .await?;
+                u
+            }
+            None => {
+                let mut u = User {
+                    id: UserId::new(),
+                    num: 0,
+                    username: BOOTSTRAP_ADMIN.to_owned(),
+                    email: None,
+                    first_name: None,
+                    last_name: None,
+                    display_name: Some("Administrator".to_owned()),
+                    active: true,
+                    site_role: SiteRole::Admin,
+                    primary_group: None,
+                    external_id: None,
+                    attributes: serde_json::Map::new(),
+                    created_at: t,
+                    updated_at: t,
+                    version: 1,
+                };
+                u.num = tx.insert_user(&u).await?;
+                tx.append_event(&event(
+                    None,
+                    "user.created",
+                    "user",
+                    u.id,
+                    None,
+                    Some(audit::user(&u)),
+                ))
+                .await?;
+                u
+            }
+        };
+        let printed = if existing.is_some() {
+            None
+        } else {
+            let secret = secret.map_or_else(keys::generate, str::to_owned);
+            let mut key = ApiKey {
+                id: KeyId::new(),
+                num: 0,
+                user: admin.id,
+                name: "bootstrap".to_owned(),
+                prefix: keys::visible_prefix(&secret),
+                created_at: t,
+            };
+            key.num = tx.insert_key(&key, &keys::digest(&secret)).await?;
+            tx.append_event(&event(
+                None,
+                "key.created",
+                "key",
+                key.id,
+                None,
+                Some(audit::key(&key)),
+            ))
+            .await?;
+            Some(secret)
+        };
+        tx.commit().await?;
+        Ok(if secret.is_none() { printed } else { None })
+    }
+
+    /// The change feed: events after `after`, oldest first. Site admins only.
+    pub async fn list_events(
+        &self,
+        p: &Principal,
+        after: i64,
+        limit: u32,
+    ) -> Result<Page<crate::Event>, CoreError> {
+        authz::require_admin(p)?;
+        let req = PageRequest::first(limit);
+        let mut tx = self.read().await?;
+        let rows = tx.list_events(after, limit + 1).await?;
+        let total = tx.count(Counter::Events).await?;
+        Ok(Page::from_rows(list::EVENTS, rows, &req, total, |e| {
+            Keyset {
+                key: String::new(),
+                num: e.seq,
+            }
+        }))
+    }
+}

@@ -1,0 +1,109 @@
+//! Shares: a group made readable, writable or manageable by a user or by the
+//! members of another group. Site admins and managers of the group decide.
+
+use super::groups::visible_group;
+use super::{Directory, audit, event, found, now};
+use crate::authz::{self, Principal};
+use crate::cursor::{Keyset, Page, PageRequest, list};
+use crate::error::CoreError;
+use crate::ids::{GroupId, ShareId};
+use crate::model::{Grantee, Share, ShareLevel};
+
+impl Directory {
+    /// Shares `group` with `grantee` at `level`, replacing an earlier level
+    /// (idempotent). Returns the share and whether it changed.
+    pub async fn put_share(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        grantee: Grantee,
+        level: ShareLevel,
+    ) -> Result<(Share, bool), CoreError> {
+        let mut tx = self.write().await?;
+        let (_, access) = visible_group(&mut tx, p, group).await?;
+        authz::require(
+            authz::can_manage_group(p, &access),
+            "requires manage access to the group",
+        )?;
+        match grantee {
+            Grantee::User(u) => drop(found(tx.get_user(u).await?, "user")?),
+            Grantee::Group(g) => drop(found(tx.get_group(g).await?, "group")?),
+        }
+        let share = Share {
+            id: ShareId::new(),
+            num: 0,
+            group,
+            grantee,
+            level,
+            created_at: now(),
+        };
+        let before = tx.find_share(group, grantee).await?;
+        if before.as_ref().is_some_and(|b| b.level == level) {
+            return Ok((before.unwrap_or(share), false));
+        }
+        let stored = tx.put_share(&share).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "share.put",
+            "group",
+            group,
+            before.as_ref().map(audit::share),
+            Some(audit::share(&stored)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok((stored, true))
+    }
+
+    /// Takes a share away. Errors: `NotFound` when there is none.
+    pub async fn delete_share(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        grantee: Grantee,
+    ) -> Result<(), CoreError> {
+        let mut tx = self.write().await?;
+        let (_, access) = visible_group(&mut tx, p, group).await?;
+        authz::require(
+            authz::can_manage_group(p, &access),
+            "requires manage access to the group",
+        )?;
+        let share = found(tx.find_share(group, grantee).await?, "share")?;
+        tx.delete_share(group, grantee).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "share.deleted",
+            "group",
+            group,
+            Some(audit::share(&share)),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Who a group is shared with. Site admins and managers of the group.
+    pub async fn list_shares(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        page: &PageRequest,
+    ) -> Result<Page<Share>, CoreError> {
+        let mut tx = self.read().await?;
+        let (_, access) = visible_group(&mut tx, p, group).await?;
+        authz::require(
+            authz::can_manage_group(p, &access),
+            "requires manage access to the group",
+        )?;
+        let after = page.after.as_ref().map_or(0, |k| k.num);
+        let rows = tx.list_shares(group, after, page.limit + 1).await?;
+        let total = tx.count_shares(group).await?;
+        Ok(Page::from_rows(list::SHARES, rows, page, total, |s| {
+            Keyset {
+                key: String::new(),
+                num: s.num,
+            }
+        }))
+    }
+}

@@ -1,0 +1,249 @@
+//! Users: created and changed by site admins; a user may edit their own
+//! names and email; anyone authenticated may look users up.
+
+use super::{Directory, audit, event, found, now};
+use crate::authz::{self, Principal};
+use crate::cursor::{Keyset, Page, PageRequest, list};
+use crate::error::CoreError;
+use crate::ids::{GroupId, UserId};
+use crate::model::{SiteRole, User};
+use crate::store::{Counter, ListSpec};
+use crate::validate;
+
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub active: Option<bool>,
+    pub site_role: Option<SiteRole>,
+    pub external_id: Option<String>,
+}
+
+/// A partial update: `None` leaves a field alone; `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    pub email: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub display_name: Option<Option<String>>,
+    pub active: Option<bool>,
+    pub site_role: Option<SiteRole>,
+    pub external_id: Option<Option<String>>,
+    pub primary_group: Option<Option<GroupId>>,
+    /// When set, the update applies only if the user is still at this version.
+    pub if_version: Option<i64>,
+}
+
+impl UserPatch {
+    /// Whether the patch touches only what a user may change about themselves.
+    fn is_self_service(&self) -> bool {
+        self.username.is_none()
+            && self.active.is_none()
+            && self.site_role.is_none()
+            && self.external_id.is_none()
+            && self.primary_group.is_none()
+    }
+}
+
+pub(crate) fn user_keyset(u: &User) -> Keyset {
+    Keyset {
+        key: validate::fold(&u.username),
+        num: u.num,
+    }
+}
+
+impl Directory {
+    /// Creates a user. Site admins only. Errors: `Invalid`, `Conflict` (username
+    /// or external id taken), `Forbidden`.
+    pub async fn create_user(&self, p: &Principal, new: NewUser) -> Result<User, CoreError> {
+        authz::require_admin(p)?;
+        let t = now();
+        let mut user = User {
+            id: UserId::new(),
+            num: 0,
+            username: validate::username(&new.username)?,
+            email: validate::email(new.email.as_deref())?,
+            first_name: validate::optional_name("first_name", new.first_name.as_deref())?,
+            last_name: validate::optional_name("last_name", new.last_name.as_deref())?,
+            display_name: validate::optional_name("display_name", new.display_name.as_deref())?,
+            active: new.active.unwrap_or(true),
+            site_role: new.site_role.unwrap_or(SiteRole::User),
+            primary_group: None,
+            external_id: validate::optional_name("external_id", new.external_id.as_deref())?,
+            attributes: serde_json::Map::new(),
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        };
+        let mut tx = self.write().await?;
+        if tx.get_user_by_username(&user.username).await?.is_some() {
+            return Err(CoreError::conflict("username", "username is already taken"));
+        }
+        user.num = tx.insert_user(&user).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "user.created",
+            "user",
+            user.id,
+            None,
+            Some(audit::user(&user)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Any authenticated caller may read a user. Errors: `NotFound`.
+    pub async fn get_user(&self, _p: &Principal, id: UserId) -> Result<User, CoreError> {
+        let mut tx = self.read().await?;
+        found(tx.get_user(id).await?, "user")
+    }
+
+    /// Looks a user up by username, ignoring case.
+    pub async fn get_user_by_username(
+        &self,
+        _p: &Principal,
+        username: &str,
+    ) -> Result<User, CoreError> {
+        let mut tx = self.read().await?;
+        found(tx.get_user_by_username(username).await?, "user")
+    }
+
+    /// Lists users by username, optionally by case-insensitive prefix or substring.
+    pub async fn list_users(
+        &self,
+        _p: &Principal,
+        prefix: Option<&str>,
+        contains: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<User>, CoreError> {
+        let spec = ListSpec {
+            after: page.after.clone(),
+            limit: page.limit + 1,
+            prefix: validate::search("prefix", prefix)?,
+            contains: validate::search("q", contains)?,
+        };
+        let mut tx = self.read().await?;
+        let rows = tx.list_users(&spec).await?;
+        let total = if spec.is_filtered() {
+            tx.count_users_matching(&spec).await?
+        } else {
+            tx.count(Counter::Users).await?
+        };
+        Ok(Page::from_rows(list::USERS, rows, page, total, user_keyset))
+    }
+
+    /// Changes a user. Site admins may change anything; a user may change
+    /// their own names and email. Errors: `Invalid`, `NotFound`, `Conflict`,
+    /// `Stale`, `Forbidden`.
+    pub async fn update_user(
+        &self,
+        p: &Principal,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User, CoreError> {
+        let self_service = p.user == id && patch.is_self_service();
+        authz::require(p.is_admin() || self_service, "requires a site admin")?;
+        let mut tx = self.write().await?;
+        let before = found(tx.get_user(id).await?, "user")?;
+        if let Some(v) = patch.if_version
+            && v != before.version
+        {
+            return Err(CoreError::Stale {
+                reason: format!("user is at version {}, not {v}", before.version),
+            });
+        }
+        let mut user = before.clone();
+        if let Some(username) = &patch.username {
+            user.username = validate::username(username)?;
+            if validate::fold(&user.username) != validate::fold(&before.username)
+                && tx.get_user_by_username(&user.username).await?.is_some()
+            {
+                return Err(CoreError::conflict("username", "username is already taken"));
+            }
+        }
+        if let Some(v) = &patch.email {
+            user.email = validate::email(v.as_deref())?;
+        }
+        if let Some(v) = &patch.first_name {
+            user.first_name = validate::optional_name("first_name", v.as_deref())?;
+        }
+        if let Some(v) = &patch.last_name {
+            user.last_name = validate::optional_name("last_name", v.as_deref())?;
+        }
+        if let Some(v) = &patch.display_name {
+            user.display_name = validate::optional_name("display_name", v.as_deref())?;
+        }
+        if let Some(v) = &patch.external_id {
+            user.external_id = validate::optional_name("external_id", v.as_deref())?;
+        }
+        if let Some(v) = patch.active {
+            user.active = v;
+        }
+        if let Some(v) = patch.site_role {
+            user.site_role = v;
+        }
+        if let Some(v) = patch.primary_group {
+            if let Some(g) = v {
+                found(tx.get_group(g).await?, "group")?;
+            }
+            user.primary_group = v;
+        }
+        let loses_admin = before.site_role == SiteRole::Admin
+            && before.active
+            && (user.site_role != SiteRole::Admin || !user.active);
+        if loses_admin && tx.count_site_admins().await? <= 1 {
+            return Err(CoreError::conflict(
+                "site_role",
+                "the last active site admin cannot be demoted or deactivated",
+            ));
+        }
+        if user == before {
+            return Ok(user);
+        }
+        user.updated_at = now();
+        user.version += 1;
+        tx.update_user(&user).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "user.updated",
+            "user",
+            id,
+            Some(audit::user(&before)),
+            Some(audit::user(&user)),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Deletes a user with their memberships, shares and keys. Site admins
+    /// only; the last active site admin cannot be deleted.
+    pub async fn delete_user(&self, p: &Principal, id: UserId) -> Result<(), CoreError> {
+        authz::require_admin(p)?;
+        let mut tx = self.write().await?;
+        let user = found(tx.get_user(id).await?, "user")?;
+        if user.site_role == SiteRole::Admin && user.active && tx.count_site_admins().await? <= 1 {
+            return Err(CoreError::conflict(
+                "id",
+                "the last active site admin cannot be deleted",
+            ));
+        }
+        tx.delete_user(id).await?;
+        tx.append_event(&event(
+            Some(p.user),
+            "user.deleted",
+            "user",
+            id,
+            Some(audit::user(&user)),
+            None,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

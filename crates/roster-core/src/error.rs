@@ -1,0 +1,111 @@
+//! One error type per layer: [`StoreError`] from storage, [`CoreError`] from
+//! use-cases. Each front-end maps `CoreError` to its wire format in exactly
+//! one place.
+
+use thiserror::Error;
+
+/// What a store can report. Driver-specific codes are mapped once, in the
+/// store crate.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or foreign-key rule of the schema refused the write.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    /// Another writer got there first (serialization failure); the caller
+    /// may retry the whole use-case.
+    #[error("concurrent update, retry")]
+    Busy,
+    #[error("store failure: {0}")]
+    Other(String),
+}
+
+/// The outcome of a use-case that did not succeed.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CoreError {
+    /// The input broke a rule; `field` names the offending input.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The write would break a uniqueness or graph rule.
+    #[error("{reason}")]
+    Conflict {
+        field: Option<String>,
+        reason: String,
+    },
+    /// The write was based on a stale read (version or ETag mismatch).
+    #[error("{reason}")]
+    Stale { reason: String },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{reason}")]
+    Forbidden { reason: String },
+    /// Something failed that the client cannot fix; details are logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: Some(field.into()),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Self::Forbidden {
+            reason: reason.into(),
+        }
+    }
+
+    /// The field a client should look at, if there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            Self::Conflict { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => CoreError::NotFound { what: "record" },
+            StoreError::Conflict { constraint } => conflict_from_constraint(&constraint),
+            StoreError::Busy => CoreError::Stale {
+                reason: "concurrent update, retry".into(),
+            },
+            StoreError::Other(m) => CoreError::Internal(m),
+        }
+    }
+}
+
+/// Unique constraints are named `<table>_<field>_key` in every store's
+/// migrations, so the field can be recovered without knowing the driver.
+fn conflict_from_constraint(constraint: &str) -> CoreError {
+    let field = match constraint {
+        c if c.contains("username") => "username",
+        c if c.contains("external_id") => "external_id",
+        c if c.contains("unique_id") => "unique_id",
+        c if c.contains("slug") => "slug",
+        c if c.contains("name") => "name",
+        _ => {
+            return CoreError::Conflict {
+                field: None,
+                reason: format!("conflicts with an existing record ({constraint})"),
+            };
+        }
+    };
+    CoreError::conflict(field, format!("{field} is already taken"))
+}

@@ -1,0 +1,347 @@
+//! The entities of the directory. These are domain types, not wire types:
+//! they are not `Serialize`; each front-end converts them into its own shapes.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use crate::ids::*;
+
+/// A user's site-wide role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteRole {
+    Admin,
+    User,
+}
+
+impl SiteRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    /// Small integer id assigned by the store, for front-ends whose clients
+    /// expect numbers. Stable for the life of the user.
+    pub num: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub site_role: SiteRole,
+    pub primary_group: Option<GroupId>,
+    pub external_id: Option<String>,
+    /// Vendor profile fields that have no column of their own, typed by the
+    /// front-end that owns them.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Bumped on every change; the basis of ETags and stale-write checks.
+    pub version: i64,
+}
+
+/// How a group came to exist; kept so that readers (Compliance) can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceType {
+    Api,
+    Scim,
+    Posit,
+    Civis,
+    Box,
+    Iguazio,
+    Import,
+}
+
+impl SourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Scim => "scim",
+            Self::Posit => "posit",
+            Self::Civis => "civis",
+            Self::Box => "box",
+            Self::Iguazio => "iguazio",
+            Self::Import => "import",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "api" => Self::Api,
+            "scim" => Self::Scim,
+            "posit" => Self::Posit,
+            "civis" => Self::Civis,
+            "box" => Self::Box,
+            "iguazio" => Self::Iguazio,
+            "import" => Self::Import,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub id: GroupId,
+    pub num: i64,
+    pub name: String,
+    /// An identifier given by the system that created the group (SCIM
+    /// externalId, Posit unique_id); unique when present.
+    pub unique_id: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub org: OrgId,
+    pub source_type: SourceType,
+    /// Vendor settings that have no column of their own, typed by the
+    /// front-end that owns them.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub created_by: Option<UserId>,
+    pub updated_by: Option<UserId>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+    /// Maintained counters (never `COUNT(*)`).
+    pub counts: GroupCounts,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    /// Direct user members, admins included.
+    pub members: i64,
+    /// Direct user members whose role is admin.
+    pub admins: i64,
+    /// Direct child groups.
+    pub children: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberRole {
+    Member,
+    Admin,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(Self::Member),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The configurable permissions of a group admin.
+///
+/// Semantics (shared by every front-end): `Disabled` turns every permission
+/// off; in `Map`, a permission is on unless it is named with `false`.
+/// Permissions only matter for admins; a plain member has none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Permissions {
+    Disabled,
+    Map(BTreeMap<String, bool>),
+}
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Self::Map(BTreeMap::new())
+    }
+}
+
+impl Permissions {
+    pub fn allows(&self, permission: &str) -> bool {
+        match self {
+            Self::Disabled => false,
+            Self::Map(m) => m.get(permission).copied().unwrap_or(true),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Disabled => serde_json::Value::Null,
+            Self::Map(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::Bool(*v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Names of the permissions the core itself consults for group admins.
+pub mod permission {
+    /// Add users to the group.
+    pub const ADD_MEMBERS: &str = "add_members";
+    /// Remove users from the group.
+    pub const REMOVE_MEMBERS: &str = "remove_members";
+    /// Change the role or permissions of a membership.
+    pub const EDIT_MEMBERSHIPS: &str = "edit_memberships";
+    /// Nest groups under the group and take them out.
+    pub const MANAGE_CHILDREN: &str = "manage_children";
+}
+
+/// Who or what sits inside a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    User(UserId),
+    Group(GroupId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    pub id: MembershipId,
+    pub num: i64,
+    pub group: GroupId,
+    pub member: Member,
+    pub role: MemberRole,
+    pub permissions: Permissions,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Role {
+    pub id: RoleId,
+    pub num: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub num: i64,
+    pub name: String,
+    pub slug: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The organization that exists from the first start; groups created
+/// without an organization belong to it.
+pub const DEFAULT_ORG_ID: OrgId = OrgId(uuid::Uuid::from_u128(
+    0x0000_0000_0000_7000_8000_0000_0000_0001,
+));
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Project {
+    pub id: ProjectId,
+    pub num: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub org: OrgId,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The role one group holds in one project.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectBinding {
+    pub project: ProjectId,
+    pub group: GroupId,
+    pub num: i64,
+    pub role: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShareLevel {
+    Read,
+    Write,
+    Manage,
+}
+
+impl ShareLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Manage => "manage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            "manage" => Some(Self::Manage),
+            _ => None,
+        }
+    }
+}
+
+/// Who receives a share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grantee {
+    User(UserId),
+    Group(GroupId),
+}
+
+/// A group shared with a user or group at a level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Share {
+    pub id: ShareId,
+    pub num: i64,
+    pub group: GroupId,
+    pub grantee: Grantee,
+    pub level: ShareLevel,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKey {
+    pub id: KeyId,
+    pub num: i64,
+    pub user: UserId,
+    pub name: String,
+    /// The first characters of the secret, to tell keys apart in listings.
+    pub prefix: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// One entry of the append-only change log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub actor: Option<UserId>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// An event about to be appended (the store assigns `seq`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub at: OffsetDateTime,
+    pub actor: Option<UserId>,
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}

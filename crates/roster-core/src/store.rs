@@ -1,0 +1,187 @@
+//! The storage contract. Shaped by the domain, not by SQL: the directory
+//! opens one transaction per use-case, reads and writes through it, appends
+//! the use-case's event, and commits. Implementations live in `roster-store`
+//! and must pass its contract suite.
+//!
+//! Stores maintain the counters in [`crate::model::GroupCounts`] and the
+//! table totals themselves, inside the same transaction as the write that
+//! changes them.
+
+use async_trait::async_trait;
+
+use crate::authz::GroupAccess;
+use crate::cursor::Keyset;
+use crate::error::StoreError;
+use crate::ids::*;
+use crate::model::*;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a list asks of the store: rows strictly after `after` in the list's
+/// order, at most `limit` of them, optionally filtered by a folded name
+/// prefix or substring.
+#[derive(Clone, Debug, Default)]
+pub struct ListSpec {
+    pub after: Option<Keyset>,
+    pub limit: u32,
+    pub prefix: Option<String>,
+    pub contains: Option<String>,
+}
+
+impl ListSpec {
+    pub fn is_filtered(&self) -> bool {
+        self.prefix.is_some() || self.contains.is_some()
+    }
+}
+
+/// Whole-table totals the store keeps as counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Users,
+    Groups,
+    Roles,
+    Organizations,
+    Projects,
+    Keys,
+    Events,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A transaction that only reads (a consistent snapshot).
+    async fn read(&self) -> StoreResult<Box<dyn Tx>>;
+    /// A transaction that writes; writers are serialized or isolated so that
+    /// no update is lost.
+    async fn write(&self) -> StoreResult<Box<dyn Tx>>;
+}
+
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    async fn count(&mut self, counter: Counter) -> StoreResult<i64>;
+    async fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    /// Events with `seq > after`, oldest first.
+    async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
+
+    // Users, ordered by folded username.
+    async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
+    async fn update_user(&mut self, user: &User) -> StoreResult<()>;
+    async fn delete_user(&mut self, id: UserId) -> StoreResult<()>;
+    async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>>;
+    /// The users among `ids` that exist, in no particular order.
+    async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&mut self, spec: &ListSpec) -> StoreResult<Vec<User>>;
+    async fn count_users_matching(&mut self, spec: &ListSpec) -> StoreResult<i64>;
+    async fn count_site_admins(&mut self) -> StoreResult<i64>;
+
+    // Groups, ordered by folded name.
+    async fn insert_group(&mut self, group: &Group) -> StoreResult<i64>;
+    async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
+    async fn delete_group(&mut self, id: GroupId) -> StoreResult<()>;
+    async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>>;
+    /// The groups among `ids` that exist, in no particular order.
+    async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
+    /// Groups visible to `visible_to` (member or share) when given, all otherwise.
+    async fn list_groups(
+        &mut self,
+        spec: &ListSpec,
+        visible_to: Option<UserId>,
+    ) -> StoreResult<Vec<Group>>;
+    async fn count_groups_matching(
+        &mut self,
+        spec: &ListSpec,
+        visible_to: Option<UserId>,
+    ) -> StoreResult<i64>;
+    async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess>;
+    async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<RoleId>>;
+    async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
+    async fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
+
+    // Memberships, ordered by `num` (the order they were made).
+    async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64>;
+    async fn update_membership(&mut self, m: &Membership) -> StoreResult<()>;
+    async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()>;
+    async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>>;
+    async fn find_membership(
+        &mut self,
+        group: GroupId,
+        member: Member,
+    ) -> StoreResult<Option<Membership>>;
+    /// Direct user members (`children == false`) or child groups of a group.
+    async fn list_group_memberships(
+        &mut self,
+        group: GroupId,
+        children: bool,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>>;
+    /// Direct memberships of a user.
+    async fn list_user_memberships(
+        &mut self,
+        user: UserId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>>;
+    async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64>;
+    /// Whether `to` is `from` or nested (at any depth) below it.
+    async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool>;
+
+    // Roles.
+    async fn insert_role(&mut self, role: &Role) -> StoreResult<i64>;
+    async fn update_role(&mut self, role: &Role) -> StoreResult<()>;
+    async fn delete_role(&mut self, id: RoleId) -> StoreResult<()>;
+    async fn get_role(&mut self, id: RoleId) -> StoreResult<Option<Role>>;
+    async fn list_roles(&mut self, spec: &ListSpec) -> StoreResult<Vec<Role>>;
+
+    // Organizations.
+    async fn insert_org(&mut self, org: &Organization) -> StoreResult<i64>;
+    async fn update_org(&mut self, org: &Organization) -> StoreResult<()>;
+    async fn delete_org(&mut self, id: OrgId) -> StoreResult<()>;
+    async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>>;
+    async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>>;
+
+    // Projects and the role each group holds in them.
+    async fn insert_project(&mut self, project: &Project) -> StoreResult<i64>;
+    async fn update_project(&mut self, project: &Project) -> StoreResult<()>;
+    async fn delete_project(&mut self, id: ProjectId) -> StoreResult<()>;
+    async fn get_project(&mut self, id: ProjectId) -> StoreResult<Option<Project>>;
+    async fn list_projects(&mut self, spec: &ListSpec) -> StoreResult<Vec<Project>>;
+    /// Inserts or changes the binding; returns the previous role if any.
+    async fn put_binding(&mut self, binding: &ProjectBinding) -> StoreResult<Option<String>>;
+    async fn delete_binding(&mut self, project: ProjectId, group: GroupId) -> StoreResult<bool>;
+    async fn list_bindings(
+        &mut self,
+        project: ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ProjectBinding>>;
+    async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64>;
+
+    // Shares of groups.
+    /// Inserts or changes the share for (group, grantee); returns it as stored.
+    async fn put_share(&mut self, share: &Share) -> StoreResult<Share>;
+    async fn find_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<Option<Share>>;
+    async fn delete_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<bool>;
+    async fn list_shares(
+        &mut self,
+        group: GroupId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Share>>;
+    async fn count_shares(&mut self, group: GroupId) -> StoreResult<i64>;
+
+    // API keys (the store only ever sees digests).
+    async fn insert_key(&mut self, key: &ApiKey, digest: &str) -> StoreResult<i64>;
+    async fn delete_key(&mut self, id: KeyId) -> StoreResult<()>;
+    async fn get_key(&mut self, id: KeyId) -> StoreResult<Option<ApiKey>>;
+    async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_keys(
+        &mut self,
+        user: Option<UserId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ApiKey>>;
+    async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
+}

@@ -1,0 +1,44 @@
+//! Request-level failures that happen before a use-case runs (unreadable
+//! JSON, a bad query parameter, a missing key). Each front-end renders them
+//! in its own format through [`Dialect`].
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// A request the server could not even start on; `field` names the culprit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRequest {
+    pub status: StatusCode,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl BadRequest {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// How one front-end renders a request-level failure.
+pub trait Dialect: Send + Sync + 'static {
+    fn reject(err: BadRequest) -> Response;
+}
+
+/// A panic is a bug: log it, answer a bare 500, keep serving.
+pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let body = serde_json::json!({ "error": { "code": "internal", "message": "internal error", "field": null } });
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}

@@ -1,0 +1,156 @@
+//! Extractors shared by front-ends. Each rejects with the front-end's own
+//! error format (its [`Dialect`]) and names the offending field, so even
+//! malformed JSON gets a useful answer.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+
+use super::error::{BadRequest, Dialect};
+
+/// A JSON body, parsed with the path of the first offending field.
+pub struct Json<T, D>(pub T, pub PhantomData<D>);
+
+impl<T, D> Json<T, D> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Parses `bytes` as `T`, reporting the JSON path of the first error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadRequest> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let inner = e.inner().to_string();
+            let path = e.path().to_string();
+            let field = match (path.as_str(), unknown_field(&inner)) {
+                (".", Some(f)) => f,
+                (".", None) => "body".to_owned(),
+                _ => path,
+            };
+            let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
+            Err(BadRequest::invalid(field, message))
+        }
+    }
+}
+
+/// serde reports an unknown top-level field with the root path; recover its name.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+impl<T, D, S> FromRequest<S> for Json<T, D>
+where
+    T: DeserializeOwned,
+    D: Dialect,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|m| {
+                    m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json")
+                })
+            });
+        if !json {
+            return Err(D::reject(BadRequest::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a body with content-type application/json",
+            )));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            D::reject(BadRequest::new(
+                status,
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "request body is too large".to_owned()
+                } else {
+                    e.body_text()
+                },
+            ))
+        })?;
+        parse_json(&bytes)
+            .map(|v| Json(v, PhantomData))
+            .map_err(D::reject)
+    }
+}
+
+/// Query parameters as strings; handlers parse each with a field-named error.
+pub struct Query<T, D>(pub T, pub PhantomData<D>);
+
+impl<T, D, S> FromRequestParts<S> for Query<T, D>
+where
+    T: DeserializeOwned,
+    D: Dialect,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str::<T>(query)
+            .map(|v| Query(v, PhantomData))
+            .map_err(|e| D::reject(BadRequest::invalid("query", e.to_string())))
+    }
+}
+
+/// Parses an integer query parameter, naming it on failure.
+pub fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, BadRequest> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| BadRequest::invalid(field, "must be an integer")),
+    }
+}
+
+/// Parses a path segment as an id of type `I` (a UUID newtype).
+pub fn id_param<I: std::str::FromStr>(field: &str, value: &str) -> Result<I, BadRequest> {
+    value
+        .parse::<I>()
+        .map_err(|_| BadRequest::invalid(field, "must be a UUID"))
+}
+
+/// An optional JSON body: no body at all (and no content type) is `None`.
+impl<T, D, S> axum::extract::OptionalFromRequest<S> for Json<T, D>
+where
+    T: DeserializeOwned,
+    D: Dialect,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let no_type = !req.headers().contains_key(header::CONTENT_TYPE);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| D::reject(BadRequest::new(e.status(), e.body_text())))?;
+        if no_type && bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if no_type {
+            return Err(D::reject(BadRequest::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a body with content-type application/json",
+            )));
+        }
+        parse_json(&bytes)
+            .map(|v| Some(Json(v, PhantomData)))
+            .map_err(D::reject)
+    }
+}

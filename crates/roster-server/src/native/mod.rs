@@ -1,0 +1,131 @@
+//! The native REST API under `/v1`: Roster's own clean JSON interface,
+//! described by the OpenAPI document served at `/openapi.json`.
+//!
+//! Handlers read: extract → one core call → convert. No rule lives here.
+
+mod access;
+mod catalog;
+mod error;
+mod groups;
+mod members;
+mod users;
+pub mod wire;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use roster_core::{CoreError, PageRequest, Principal};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::{ApiError, ApiResult, Native};
+
+use crate::http::AppState;
+use crate::http::error::BadRequest;
+use crate::http::extract;
+
+/// A JSON body in the native format.
+type Body<T> = extract::Json<T, Native>;
+/// Query parameters in the native format.
+type Params<T> = extract::Query<T, Native>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Roster", description = "Roster's native API: users, groups, memberships, nesting, roles, organizations, projects, shares, API keys and the change feed."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(wire::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(users::routes())
+        .merge(groups::routes())
+        .merge(members::routes())
+        .merge(catalog::routes())
+        .merge(access::routes())
+}
+
+/// The `/v1` routes, ready to merge into the application.
+pub fn router(state: AppState) -> axum::Router {
+    let (router, _) = routes().split_for_parts();
+    router.fallback(fallback).with_state(state)
+}
+
+/// The OpenAPI 3.1 document, generated from the route definitions.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::Request(BadRequest::new(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("no route for {method} {}", uri.path()),
+    ))
+    .into_response()
+}
+
+/// The authenticated caller, from `Authorization: Bearer <key>`.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let key = header
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
+            .filter(|k| !k.is_empty())
+            .ok_or(CoreError::Unauthenticated)?;
+        Ok(Auth(state.directory.authenticate(key).await?))
+    }
+}
+
+/// A validated page request for the list named `list`.
+fn page(list: &str, limit: Option<&str>, cursor: Option<&str>) -> ApiResult<PageRequest> {
+    let limit = extract::int_param("limit", limit)?;
+    Ok(PageRequest::parse(list, limit, cursor)?)
+}
+
+/// `W/"<version>"`, the weak ETag of a versioned resource.
+fn etag(version: i64) -> [(header::HeaderName, String); 1] {
+    [(header::ETAG, format!("W/\"{version}\""))]
+}
+
+/// The version named by `If-Match`, when the client sent one.
+fn if_match(headers: &axum::http::HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<i64>()
+        .map(Some)
+        .map_err(|_| BadRequest::invalid("If-Match", "must be an ETag given by this server").into())
+}

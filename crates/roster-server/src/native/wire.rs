@@ -1,0 +1,546 @@
+//! The native API's JSON shapes: the only `Serialize` types of this
+//! front-end, converted by hand from core types.
+
+use std::collections::BTreeMap;
+
+use roster_core as core;
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Tells "absent" (outer `None`) from "null" (`Some(None)`) in PATCH bodies.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: invalid_request, unauthenticated, forbidden, not_found, conflict, precondition_failed, …
+    pub code: String,
+    pub message: String,
+    /// The request field at fault, when there is one.
+    pub field: Option<String>,
+}
+
+/// Every list answers this envelope; pass `next_cursor` back as `cursor`.
+#[derive(Serialize, ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+    /// Exact number of items in the whole list (all pages).
+    pub total: i64,
+}
+
+impl<T> List<T> {
+    pub fn from_page<U>(page: core::Page<U>, f: impl FnMut(U) -> T) -> Self {
+        let page = page.map(f);
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+            total: page.total,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub prefix: Option<String>,
+    pub q: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct KeyListParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub user_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct EventParams {
+    pub after: Option<String>,
+    pub limit: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// `admin` or `user`.
+    pub site_role: String,
+    pub primary_group_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+}
+
+impl From<core::User> for User {
+    fn from(u: core::User) -> Self {
+        Self {
+            id: u.id.0,
+            username: u.username,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            display_name: u.display_name,
+            active: u.active,
+            site_role: u.site_role.as_str().to_owned(),
+            primary_group_id: u.primary_group.map(|g| g.0),
+            external_id: u.external_id,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            version: u.version,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub active: Option<bool>,
+    pub site_role: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// Absent fields stay as they are; `null` clears a nullable field.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_name: Option<Option<String>>,
+    pub active: Option<bool>,
+    pub site_role: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub external_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub primary_group_id: Option<Option<Uuid>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Group {
+    pub id: Uuid,
+    pub name: String,
+    pub unique_id: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub organization_id: Uuid,
+    /// How the group was created: api, scim, posit, civis, box, iguazio, import.
+    pub source_type: String,
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Direct user members.
+    pub member_count: i64,
+    pub admin_count: i64,
+    /// Directly nested groups.
+    pub child_count: i64,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+}
+
+impl From<core::Group> for Group {
+    fn from(g: core::Group) -> Self {
+        Self {
+            id: g.id.0,
+            name: g.name,
+            unique_id: g.unique_id,
+            slug: g.slug,
+            description: g.description,
+            organization_id: g.org.0,
+            source_type: g.source_type.as_str().to_owned(),
+            attributes: g.attributes,
+            member_count: g.counts.members,
+            admin_count: g.counts.admins,
+            child_count: g.counts.children,
+            created_by: g.created_by.map(|u| u.0),
+            updated_by: g.updated_by.map(|u| u.0),
+            created_at: g.created_at,
+            updated_at: g.updated_at,
+            version: g.version,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    pub name: String,
+    pub unique_id: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub organization_id: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub unique_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub slug: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    pub organization_id: Option<Uuid>,
+    /// Merged into the stored attributes; a `null` value removes an entry.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A user's or group's place in a group.
+#[derive(Serialize, ToSchema)]
+pub struct Membership {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub child_group_id: Option<Uuid>,
+    /// `member` or `admin`.
+    pub role: String,
+    /// Name → enabled; `null` disables every permission. Unlisted names are enabled.
+    #[schema(value_type = Option<Object>)]
+    pub permissions: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<core::Membership> for Membership {
+    fn from(m: core::Membership) -> Self {
+        let (user_id, child_group_id) = match m.member {
+            core::Member::User(u) => (Some(u.0), None),
+            core::Member::Group(g) => (None, Some(g.0)),
+        };
+        Self {
+            id: m.id.0,
+            group_id: m.group.0,
+            user_id,
+            child_group_id,
+            role: m.role.as_str().to_owned(),
+            permissions: m.permissions.to_json(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A member of a group: the membership and the user.
+#[derive(Serialize, ToSchema)]
+pub struct Member {
+    pub membership: Membership,
+    pub user: User,
+}
+
+/// A group seen through a membership: a child of a group, or a group of a user.
+#[derive(Serialize, ToSchema)]
+pub struct GroupEdge {
+    pub membership: Membership,
+    pub group: Group,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PutMember {
+    /// `member` (default) or `admin`.
+    pub role: Option<String>,
+    /// Absent: every permission enabled. `null`: all disabled.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub permissions: Option<Option<BTreeMap<String, bool>>>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipPatch {
+    pub role: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub permissions: Option<Option<BTreeMap<String, bool>>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Role {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<core::Role> for Role {
+    fn from(r: core::Role) -> Self {
+        Self {
+            id: r.id.0,
+            name: r.name,
+            description: r.description,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRole {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<core::Organization> for Organization {
+    fn from(o: core::Organization) -> Self {
+        Self {
+            id: o.id.0,
+            name: o.name,
+            slug: o.slug,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganization {
+    pub name: String,
+    pub slug: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub organization_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<core::Project> for Project {
+    fn from(p: core::Project) -> Self {
+        Self {
+            id: p.id.0,
+            name: p.name,
+            description: p.description,
+            organization_id: p.org.0,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub name: String,
+    pub description: Option<String>,
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+}
+
+/// The role a group holds in a project.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectBinding {
+    pub project_id: Uuid,
+    pub group_id: Uuid,
+    pub role: String,
+}
+
+impl From<core::ProjectBinding> for ProjectBinding {
+    fn from(b: core::ProjectBinding) -> Self {
+        Self {
+            project_id: b.project.0,
+            group_id: b.group.0,
+            role: b.role,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutBinding {
+    /// e.g. `admin`, `editor`, `viewer`.
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Share {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    /// `user` or `group`.
+    pub grantee_type: String,
+    pub grantee_id: Uuid,
+    /// `read`, `write` or `manage`.
+    pub level: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<core::Share> for Share {
+    fn from(s: core::Share) -> Self {
+        let (grantee_type, grantee_id) = match s.grantee {
+            core::Grantee::User(u) => ("user", u.0),
+            core::Grantee::Group(g) => ("group", g.0),
+        };
+        Self {
+            id: s.id.0,
+            group_id: s.group.0,
+            grantee_type: grantee_type.to_owned(),
+            grantee_id,
+            level: s.level.as_str().to_owned(),
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutShare {
+    pub level: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    /// The first characters of the secret, to tell keys apart.
+    pub prefix: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<core::ApiKey> for ApiKey {
+    fn from(k: core::ApiKey) -> Self {
+        Self {
+            id: k.id.0,
+            user_id: k.user.0,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: k.created_at,
+        }
+    }
+}
+
+/// A key just created. `key` is the secret: it is shown this once only.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub key: String,
+    #[serde(flatten)]
+    pub record: ApiKey,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub user_id: Uuid,
+    pub name: String,
+}
+
+/// One entry of the change feed.
+#[derive(Serialize, ToSchema)]
+pub struct Event {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: Option<Uuid>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<core::Event> for Event {
+    fn from(e: core::Event) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor.map(|a| a.0),
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            before: e.before,
+            after: e.after,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Roster's storage: implementations of [`roster_core::Store`].
+//!
+//! SQLite is the embedded default (one file, WAL). Stores keep SQL, schema,
+//! migrations and counters; they know nothing of vendors or HTTP, and they
+//! make no authorization decision.
+
+mod error;
+mod migrations;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use roster_core::Store;
+
+pub use error::ConnectError;
+
+/// Opens the store named by `url` (`sqlite://path` or `sqlite::memory:`),
+/// creating and migrating it as needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(sqlite::SqliteStore::open(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(ConnectError::Unsupported(
+            "PostgreSQL support is not built yet (issue 3)".into(),
+        ));
+    }
+    Err(ConnectError::Unsupported(format!(
+        "unknown database URL scheme in {:?}",
+        redact(url)
+    )))
+}
+
+/// A database URL with any password removed, safe for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

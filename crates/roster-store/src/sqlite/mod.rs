@@ -1,0 +1,87 @@
+//! The SQLite store: one file in WAL mode, foreign keys on, `synchronous =
+//! FULL` so an acknowledged commit survives a crash or power loss.
+//!
+//! Writes go through a pool of exactly one connection, so writers queue in
+//! the process instead of spinning on SQLite's lock; reads use a separate
+//! pool and see a consistent snapshot while a write is in progress.
+
+mod rows;
+mod tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use roster_core::store::StoreResult;
+use roster_core::{Store, Tx};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{ConnectError, map};
+use crate::migrations;
+
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Self, ConnectError> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        migrations::migrator(migrations::SQLITE)
+            .await?
+            .run(&writer)
+            .await?;
+        // An in-memory database exists once per connection: share the writer.
+        let reader = if memory {
+            writer.clone()
+        } else {
+            let readers = std::thread::available_parallelism()
+                .map_or(4, |n| n.get() as u32 * 2)
+                .max(4);
+            SqlitePoolOptions::new()
+                .max_connections(readers)
+                .connect_with(options.read_only(true))
+                .await?
+        };
+        Ok(Self { reader, writer })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn read(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.reader.begin().await.map_err(map)?;
+        Ok(Box::new(tx::SqliteTx::new(tx)))
+    }
+
+    async fn write(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
+        Ok(Box::new(tx::SqliteTx::new(tx)))
+    }
+}

@@ -1,0 +1,248 @@
+//! Row ↔ entity conversions for SQLite.
+
+use roster_core::StoreError;
+use roster_core::*;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) type R<T> = Result<T, StoreError>;
+
+/// Timestamps are stored as microseconds since the Unix epoch.
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn from_ts(micros: i64) -> R<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
+        .map_err(|e| StoreError::Other(e.to_string()))
+}
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    col: &str,
+) -> R<T> {
+    row.try_get(col)
+        .map_err(|e| StoreError::Other(e.to_string()))
+}
+
+fn time(row: &SqliteRow, col: &str) -> R<OffsetDateTime> {
+    from_ts(get(row, col)?)
+}
+
+fn json_map(row: &SqliteRow, col: &str) -> R<serde_json::Map<String, serde_json::Value>> {
+    let text: String = get(row, col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Other(format!("{col}: {e}")))
+}
+
+fn bad(what: &str, value: &str) -> StoreError {
+    StoreError::Other(format!("unexpected {what} {value:?} in the database"))
+}
+
+pub(crate) fn json_text(v: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(v.clone()).to_string()
+}
+
+pub(crate) fn permissions_text(p: &Permissions) -> String {
+    p.to_json().to_string()
+}
+
+fn permissions(row: &SqliteRow) -> R<Permissions> {
+    let text: String = get(row, "permissions")?;
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Null) => Ok(Permissions::Disabled),
+        Ok(serde_json::Value::Object(m)) => Ok(Permissions::Map(
+            m.into_iter()
+                .map(|(k, v)| (k, v.as_bool().unwrap_or(false)))
+                .collect(),
+        )),
+        _ => Err(bad("permissions", &text)),
+    }
+}
+
+pub(crate) fn level_num(l: ShareLevel) -> i64 {
+    match l {
+        ShareLevel::Read => 1,
+        ShareLevel::Write => 2,
+        ShareLevel::Manage => 3,
+    }
+}
+
+pub(crate) fn level_from(n: i64) -> R<ShareLevel> {
+    match n {
+        1 => Ok(ShareLevel::Read),
+        2 => Ok(ShareLevel::Write),
+        3 => Ok(ShareLevel::Manage),
+        _ => Err(bad("share level", &n.to_string())),
+    }
+}
+
+pub(crate) const USER_COLS: &str = "num, id, username, email, first_name, last_name, display_name, active, site_role, \
+     primary_group, external_id, attributes, created_at, updated_at, version";
+
+pub(crate) fn user(row: &SqliteRow) -> R<User> {
+    let role: String = get(row, "site_role")?;
+    Ok(User {
+        id: UserId(get(row, "id")?),
+        num: get(row, "num")?,
+        username: get(row, "username")?,
+        email: get(row, "email")?,
+        first_name: get(row, "first_name")?,
+        last_name: get(row, "last_name")?,
+        display_name: get(row, "display_name")?,
+        active: get(row, "active")?,
+        site_role: SiteRole::parse(&role).ok_or_else(|| bad("site role", &role))?,
+        primary_group: get::<Option<Uuid>>(row, "primary_group")?.map(GroupId),
+        external_id: get(row, "external_id")?,
+        attributes: json_map(row, "attributes")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        version: get(row, "version")?,
+    })
+}
+
+pub(crate) const GROUP_COLS: &str = "num, id, name, unique_id, slug, description, org_id, source_type, attributes, \
+     created_by, updated_by, created_at, updated_at, version, n_members, n_admins, n_children";
+
+pub(crate) fn group(row: &SqliteRow) -> R<Group> {
+    let source: String = get(row, "source_type")?;
+    Ok(Group {
+        id: GroupId(get(row, "id")?),
+        num: get(row, "num")?,
+        name: get(row, "name")?,
+        unique_id: get(row, "unique_id")?,
+        slug: get(row, "slug")?,
+        description: get(row, "description")?,
+        org: OrgId(get(row, "org_id")?),
+        source_type: SourceType::parse(&source).ok_or_else(|| bad("source type", &source))?,
+        attributes: json_map(row, "attributes")?,
+        created_by: get::<Option<Uuid>>(row, "created_by")?.map(UserId),
+        updated_by: get::<Option<Uuid>>(row, "updated_by")?.map(UserId),
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        version: get(row, "version")?,
+        counts: GroupCounts {
+            members: get(row, "n_members")?,
+            admins: get(row, "n_admins")?,
+            children: get(row, "n_children")?,
+        },
+    })
+}
+
+pub(crate) const MEMBERSHIP_COLS: &str =
+    "num, id, group_id, user_id, child_id, role, permissions, created_at, updated_at";
+
+pub(crate) fn membership(row: &SqliteRow) -> R<Membership> {
+    let role: String = get(row, "role")?;
+    let member = match (
+        get::<Option<Uuid>>(row, "user_id")?,
+        get::<Option<Uuid>>(row, "child_id")?,
+    ) {
+        (Some(u), None) => Member::User(UserId(u)),
+        (None, Some(g)) => Member::Group(GroupId(g)),
+        _ => return Err(bad("membership", "without exactly one member")),
+    };
+    Ok(Membership {
+        id: MembershipId(get(row, "id")?),
+        num: get(row, "num")?,
+        group: GroupId(get(row, "group_id")?),
+        member,
+        role: MemberRole::parse(&role).ok_or_else(|| bad("member role", &role))?,
+        permissions: permissions(row)?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn role(row: &SqliteRow) -> R<Role> {
+    Ok(Role {
+        id: RoleId(get(row, "id")?),
+        num: get(row, "num")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn org(row: &SqliteRow) -> R<Organization> {
+    Ok(Organization {
+        id: OrgId(get(row, "id")?),
+        num: get(row, "num")?,
+        name: get(row, "name")?,
+        slug: get(row, "slug")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn project(row: &SqliteRow) -> R<Project> {
+    Ok(Project {
+        id: ProjectId(get(row, "id")?),
+        num: get(row, "num")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        org: OrgId(get(row, "org_id")?),
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn binding(row: &SqliteRow) -> R<ProjectBinding> {
+    Ok(ProjectBinding {
+        project: ProjectId(get(row, "project_id")?),
+        group: GroupId(get(row, "group_id")?),
+        num: get(row, "num")?,
+        role: get(row, "role")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn share(row: &SqliteRow) -> R<Share> {
+    let grantee = match (
+        get::<Option<Uuid>>(row, "user_id")?,
+        get::<Option<Uuid>>(row, "to_group")?,
+    ) {
+        (Some(u), None) => Grantee::User(UserId(u)),
+        (None, Some(g)) => Grantee::Group(GroupId(g)),
+        _ => return Err(bad("share", "without exactly one grantee")),
+    };
+    Ok(Share {
+        id: ShareId(get(row, "id")?),
+        num: get(row, "num")?,
+        group: GroupId(get(row, "group_id")?),
+        grantee,
+        level: level_from(get(row, "level")?)?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn key(row: &SqliteRow) -> R<ApiKey> {
+    Ok(ApiKey {
+        id: KeyId(get(row, "id")?),
+        num: get(row, "num")?,
+        user: UserId(get(row, "user_id")?),
+        name: get(row, "name")?,
+        prefix: get(row, "prefix")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn event(row: &SqliteRow) -> R<Event> {
+    let json = |col: &str| -> R<Option<serde_json::Value>> {
+        let text: Option<String> = get(row, col)?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Other(e.to_string())))
+            .transpose()
+    };
+    Ok(Event {
+        seq: get(row, "seq")?,
+        at: time(row, "at")?,
+        actor: get::<Option<Uuid>>(row, "actor")?.map(UserId),
+        action: get(row, "action")?,
+        target_type: get(row, "target_type")?,
+        target_id: get(row, "target_id")?,
+        before: json("before")?,
+        after: json("after")?,
+    })
+}

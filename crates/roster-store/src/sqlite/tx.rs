@@ -1,0 +1,1037 @@
+//! The SQLite transaction: every [`Tx`] method as SQL.
+
+use async_trait::async_trait;
+use roster_core::authz::GroupAccess;
+use roster_core::store::{Counter, ListSpec, StoreResult};
+use roster_core::validate::fold;
+use roster_core::*;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::rows::{self, ts};
+use crate::error::map;
+
+pub(crate) struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl SqliteTx {
+    pub(crate) fn new(tx: Transaction<'static, Sqlite>) -> Self {
+        Self { tx }
+    }
+
+    async fn bump(&mut self, counter: &str, delta: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
+            .bind(delta)
+            .bind(counter)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn fetch_optional<T>(
+        &mut self,
+        q: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+        f: fn(&SqliteRow) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        q.fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .as_ref()
+            .map(f)
+            .transpose()
+    }
+
+    async fn fetch_all<T>(
+        &mut self,
+        q: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+        f: fn(&SqliteRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        q.fetch_all(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .iter()
+            .map(f)
+            .collect()
+    }
+
+    async fn build_all<T>(
+        &mut self,
+        mut qb: QueryBuilder<Sqlite>,
+        f: fn(&SqliteRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        qb.build()
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .iter()
+            .map(f)
+            .collect()
+    }
+
+    async fn build_count(&mut self, mut qb: QueryBuilder<Sqlite>) -> StoreResult<i64> {
+        qb.build()
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .try_get(0)
+            .map_err(map)
+    }
+
+    async fn exec(
+        &mut self,
+        q: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> StoreResult<u64> {
+        Ok(q.execute(&mut *self.tx).await.map_err(map)?.rows_affected())
+    }
+
+    async fn scalar(
+        &mut self,
+        q: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> StoreResult<i64> {
+        q.fetch_one(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .try_get(0)
+            .map_err(map)
+    }
+}
+
+/// Appends the name filters and keyset position of `spec` to a query whose
+/// sort key column is `key_col` (already case-folded) and ends in a WHERE
+/// clause, then the order and limit.
+fn push_list(qb: &mut QueryBuilder<Sqlite>, spec: &ListSpec, key_col: &str, page: bool) {
+    if let Some(p) = &spec.prefix {
+        qb.push(format!(" AND {key_col} >= ")).push_bind(p.clone());
+        qb.push(format!(" AND {key_col} < "))
+            .push_bind(format!("{p}\u{10FFFF}"));
+    }
+    if let Some(q) = &spec.contains {
+        qb.push(format!(" AND instr({key_col}, "))
+            .push_bind(q.clone())
+            .push(") > 0");
+    }
+    if !page {
+        return;
+    }
+    if let Some(k) = &spec.after {
+        qb.push(format!(" AND ({key_col}, num) > ("))
+            .push_bind(k.key.clone())
+            .push(", ")
+            .push_bind(k.num)
+            .push(")");
+    }
+    qb.push(format!(" ORDER BY {key_col}, num LIMIT "))
+        .push_bind(spec.limit as i64);
+}
+
+fn list_query(cols: &str, table: &str, key_col: &str, spec: &ListSpec) -> QueryBuilder<Sqlite> {
+    let mut qb = QueryBuilder::new(format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
+    push_list(&mut qb, spec, key_col, true);
+    qb
+}
+
+const VISIBLE_GROUPS: &str = " AND id IN (SELECT group_id FROM memberships WHERE user_id = $v \
+     UNION SELECT group_id FROM shares WHERE user_id = $v \
+     UNION SELECT s.group_id FROM shares s JOIN memberships m ON m.group_id = s.to_group WHERE m.user_id = $v)";
+
+fn push_visible(qb: &mut QueryBuilder<Sqlite>, visible_to: Option<UserId>) {
+    if let Some(u) = visible_to {
+        let mut parts = VISIBLE_GROUPS.split("$v").peekable();
+        while let Some(part) = parts.next() {
+            qb.push(part);
+            if parts.peek().is_some() {
+                qb.push_bind(u.0);
+            }
+        }
+    }
+}
+
+fn counter_name(c: Counter) -> &'static str {
+    match c {
+        Counter::Users => "users",
+        Counter::Groups => "groups",
+        Counter::Roles => "roles",
+        Counter::Organizations => "organizations",
+        Counter::Projects => "projects",
+        Counter::Keys => "keys",
+        Counter::Events => "events",
+    }
+}
+
+fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
+    match m {
+        Member::User(u) => (Some(u.0), None),
+        Member::Group(g) => (None, Some(g.0)),
+    }
+}
+
+fn grantee_cols(g: Grantee) -> (Option<Uuid>, Option<Uuid>) {
+    match g {
+        Grantee::User(u) => (Some(u.0), None),
+        Grantee::Group(g) => (None, Some(g.0)),
+    }
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(map)
+    }
+
+    async fn count(&mut self, counter: Counter) -> StoreResult<i64> {
+        self.scalar(
+            sqlx::query("SELECT value FROM counters WHERE name = $1").bind(counter_name(counter)),
+        )
+        .await
+    }
+
+    async fn append_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO events (at, actor, action, target_type, target_id, before, after) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+        )
+        .bind(ts(e.at))
+        .bind(e.actor.map(|a| a.0))
+        .bind(e.action)
+        .bind(e.target_type)
+        .bind(&e.target_id)
+        .bind(e.before.as_ref().map(|v| v.to_string()))
+        .bind(e.after.as_ref().map(|v| v.to_string()));
+        let seq = self.scalar(q).await?;
+        self.bump("events", 1).await?;
+        Ok(seq)
+    }
+
+    async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
+        let q = sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit as i64);
+        self.fetch_all(q, rows::event).await
+    }
+
+    async fn insert_user(&mut self, u: &User) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
+             site_role, primary_group, external_id, attributes, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING num",
+        )
+        .bind(u.id.0)
+        .bind(&u.username)
+        .bind(fold(&u.username))
+        .bind(&u.email)
+        .bind(&u.first_name)
+        .bind(&u.last_name)
+        .bind(&u.display_name)
+        .bind(u.active)
+        .bind(u.site_role.as_str())
+        .bind(u.primary_group.map(|g| g.0))
+        .bind(&u.external_id)
+        .bind(rows::json_text(&u.attributes))
+        .bind(ts(u.created_at))
+        .bind(ts(u.updated_at))
+        .bind(u.version);
+        let num = self.scalar(q).await?;
+        self.bump("users", 1).await?;
+        Ok(num)
+    }
+
+    async fn update_user(&mut self, u: &User) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE users SET username = $1, username_key = $2, email = $3, first_name = $4, last_name = $5, \
+             display_name = $6, active = $7, site_role = $8, primary_group = $9, external_id = $10, attributes = $11, \
+             updated_at = $12, version = $13 WHERE id = $14",
+        )
+        .bind(&u.username)
+        .bind(fold(&u.username))
+        .bind(&u.email)
+        .bind(&u.first_name)
+        .bind(&u.last_name)
+        .bind(&u.display_name)
+        .bind(u.active)
+        .bind(u.site_role.as_str())
+        .bind(u.primary_group.map(|g| g.0))
+        .bind(&u.external_id)
+        .bind(rows::json_text(&u.attributes))
+        .bind(ts(u.updated_at))
+        .bind(u.version)
+        .bind(u.id.0);
+        match self.exec(q).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete_user(&mut self, id: UserId) -> StoreResult<()> {
+        // Memberships go by cascade; the counters of their groups first.
+        self.exec(
+            sqlx::query(
+                "UPDATE groups SET n_members = n_members - 1, \
+                 n_admins = n_admins - (SELECT COUNT(*) FROM memberships m \
+                     WHERE m.group_id = groups.id AND m.user_id = $1 AND m.role = 'admin') \
+                 WHERE id IN (SELECT group_id FROM memberships WHERE user_id = $1)",
+            )
+            .bind(id.0),
+        )
+        .await?;
+        let keys = self
+            .scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(id.0))
+            .await?;
+        match self
+            .exec(sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0))
+            .await?
+        {
+            0 => Err(StoreError::NotFound),
+            _ => {
+                self.bump("users", -1).await?;
+                self.bump("keys", -keys).await
+            }
+        }
+    }
+
+    async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {} FROM users WHERE id = $1", rows::USER_COLS);
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::user)
+            .await
+    }
+
+    async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {} FROM users WHERE id IN (",
+            rows::USER_COLS
+        ));
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.0);
+        }
+        qb.push(")");
+        self.build_all(qb, rows::user).await
+    }
+
+    async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
+        let sql = format!(
+            "SELECT {} FROM users WHERE username_key = $1",
+            rows::USER_COLS
+        );
+        self.fetch_optional(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(username)),
+            rows::user,
+        )
+        .await
+    }
+
+    async fn list_users(&mut self, spec: &ListSpec) -> StoreResult<Vec<User>> {
+        let qb = list_query(rows::USER_COLS, "users", "username_key", spec);
+        self.build_all(qb, rows::user).await
+    }
+
+    async fn count_users_matching(&mut self, spec: &ListSpec) -> StoreResult<i64> {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM users WHERE 1 = 1");
+        push_list(&mut qb, spec, "username_key", false);
+        self.build_count(qb).await
+    }
+
+    async fn count_site_admins(&mut self) -> StoreResult<i64> {
+        self.scalar(sqlx::query(
+            "SELECT COUNT(*) FROM users WHERE site_role = 'admin' AND active = 1",
+        ))
+        .await
+    }
+
+    async fn insert_group(&mut self, g: &Group) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO groups (id, name, name_key, unique_id, slug, description, org_id, source_type, attributes, \
+             created_by, updated_by, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING num",
+        )
+        .bind(g.id.0)
+        .bind(&g.name)
+        .bind(fold(&g.name))
+        .bind(&g.unique_id)
+        .bind(&g.slug)
+        .bind(&g.description)
+        .bind(g.org.0)
+        .bind(g.source_type.as_str())
+        .bind(rows::json_text(&g.attributes))
+        .bind(g.created_by.map(|u| u.0))
+        .bind(g.updated_by.map(|u| u.0))
+        .bind(ts(g.created_at))
+        .bind(ts(g.updated_at))
+        .bind(g.version);
+        let num = self.scalar(q).await?;
+        self.bump("groups", 1).await?;
+        Ok(num)
+    }
+
+    async fn update_group(&mut self, g: &Group) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE groups SET name = $1, name_key = $2, unique_id = $3, slug = $4, description = $5, org_id = $6, \
+             attributes = $7, updated_by = $8, updated_at = $9, version = $10 WHERE id = $11",
+        )
+        .bind(&g.name)
+        .bind(fold(&g.name))
+        .bind(&g.unique_id)
+        .bind(&g.slug)
+        .bind(&g.description)
+        .bind(g.org.0)
+        .bind(rows::json_text(&g.attributes))
+        .bind(g.updated_by.map(|u| u.0))
+        .bind(ts(g.updated_at))
+        .bind(g.version)
+        .bind(g.id.0);
+        match self.exec(q).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete_group(&mut self, id: GroupId) -> StoreResult<()> {
+        // Counters of the rows that cascade: parents lose a child, members lose a group.
+        self.exec(
+            sqlx::query(
+                "UPDATE groups SET n_children = n_children - 1 \
+                 WHERE id IN (SELECT group_id FROM memberships WHERE child_id = $1)",
+            )
+            .bind(id.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "UPDATE users SET n_groups = n_groups - 1 \
+                 WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL)",
+            )
+            .bind(id.0),
+        )
+        .await?;
+        match self
+            .exec(sqlx::query("DELETE FROM groups WHERE id = $1").bind(id.0))
+            .await?
+        {
+            0 => Err(StoreError::NotFound),
+            _ => self.bump("groups", -1).await,
+        }
+    }
+
+    async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
+        let sql = format!("SELECT {} FROM groups WHERE id = $1", rows::GROUP_COLS);
+        self.fetch_optional(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0),
+            rows::group,
+        )
+        .await
+    }
+
+    async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {} FROM groups WHERE id IN (",
+            rows::GROUP_COLS
+        ));
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.0);
+        }
+        qb.push(")");
+        self.build_all(qb, rows::group).await
+    }
+
+    async fn list_groups(
+        &mut self,
+        spec: &ListSpec,
+        visible_to: Option<UserId>,
+    ) -> StoreResult<Vec<Group>> {
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {} FROM groups WHERE 1 = 1",
+            rows::GROUP_COLS
+        ));
+        push_visible(&mut qb, visible_to);
+        push_list(&mut qb, spec, "name_key", true);
+        self.build_all(qb, rows::group).await
+    }
+
+    async fn count_groups_matching(
+        &mut self,
+        spec: &ListSpec,
+        visible_to: Option<UserId>,
+    ) -> StoreResult<i64> {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM groups WHERE 1 = 1");
+        push_visible(&mut qb, visible_to);
+        push_list(&mut qb, spec, "name_key", false);
+        self.build_count(qb).await
+    }
+
+    async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess> {
+        let membership = self
+            .fetch_optional(
+                sqlx::query(
+                    "SELECT num, id, group_id, user_id, child_id, role, permissions, created_at, updated_at \
+                     FROM memberships WHERE group_id = $1 AND user_id = $2",
+                )
+                .bind(group.0)
+                .bind(user.0),
+                rows::membership,
+            )
+            .await?
+            .map(|m| (m.role, m.permissions));
+        let level: Option<i64> = sqlx::query(
+            "SELECT MAX(level) FROM shares WHERE group_id = $1 AND (user_id = $2 OR to_group IN \
+             (SELECT group_id FROM memberships WHERE user_id = $2))",
+        )
+        .bind(group.0)
+        .bind(user.0)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map)?
+        .try_get(0)
+        .map_err(map)?;
+        let share = level.map(rows::level_from).transpose()?;
+        Ok(GroupAccess { membership, share })
+    }
+
+    async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<RoleId>> {
+        let rows = sqlx::query(
+            "SELECT r.id FROM group_roles gr JOIN roles r ON r.id = gr.role_id WHERE gr.group_id = $1 ORDER BY r.num",
+        )
+        .bind(group.0)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(|r| r.try_get::<Uuid, _>(0).map(RoleId).map_err(map))
+            .collect()
+    }
+
+    async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO group_roles (group_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group.0)
+        .bind(role.0);
+        Ok(self.exec(q).await? > 0)
+    }
+
+    async fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM group_roles WHERE group_id = $1 AND role_id = $2")
+            .bind(group.0)
+            .bind(role.0);
+        Ok(self.exec(q).await? > 0)
+    }
+
+    async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64> {
+        let (user, child) = member_cols(m.member);
+        let q = sqlx::query(
+            "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING num",
+        )
+        .bind(m.id.0)
+        .bind(m.group.0)
+        .bind(user)
+        .bind(child)
+        .bind(m.role.as_str())
+        .bind(rows::permissions_text(&m.permissions))
+        .bind(ts(m.created_at))
+        .bind(ts(m.updated_at));
+        let num = self.scalar(q).await?;
+        let admin = i64::from(m.role == MemberRole::Admin);
+        match m.member {
+            Member::User(u) => {
+                self.exec(
+                    sqlx::query("UPDATE groups SET n_members = n_members + 1, n_admins = n_admins + $1 WHERE id = $2")
+                        .bind(admin)
+                        .bind(m.group.0),
+                )
+                .await?;
+                self.exec(
+                    sqlx::query("UPDATE users SET n_groups = n_groups + 1 WHERE id = $1").bind(u.0),
+                )
+                .await?;
+            }
+            Member::Group(_) => {
+                self.exec(
+                    sqlx::query("UPDATE groups SET n_children = n_children + 1 WHERE id = $1")
+                        .bind(m.group.0),
+                )
+                .await?;
+            }
+        }
+        Ok(num)
+    }
+
+    async fn update_membership(&mut self, m: &Membership) -> StoreResult<()> {
+        let old: Option<String> = sqlx::query("SELECT role FROM memberships WHERE id = $1")
+            .bind(m.id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(map)?;
+        let old = old.ok_or(StoreError::NotFound)?;
+        self.exec(
+            sqlx::query(
+                "UPDATE memberships SET role = $1, permissions = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(m.role.as_str())
+            .bind(rows::permissions_text(&m.permissions))
+            .bind(ts(m.updated_at))
+            .bind(m.id.0),
+        )
+        .await?;
+        let delta = i64::from(m.role == MemberRole::Admin) - i64::from(old == "admin");
+        if delta != 0 && matches!(m.member, Member::User(_)) {
+            self.exec(
+                sqlx::query("UPDATE groups SET n_admins = n_admins + $1 WHERE id = $2")
+                    .bind(delta)
+                    .bind(m.group.0),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()> {
+        let m = self.get_membership(id).await?.ok_or(StoreError::NotFound)?;
+        self.exec(sqlx::query("DELETE FROM memberships WHERE id = $1").bind(id.0))
+            .await?;
+        match m.member {
+            Member::User(u) => {
+                let admin = i64::from(m.role == MemberRole::Admin);
+                self.exec(
+                    sqlx::query("UPDATE groups SET n_members = n_members - 1, n_admins = n_admins - $1 WHERE id = $2")
+                        .bind(admin)
+                        .bind(m.group.0),
+                )
+                .await?;
+                self.exec(
+                    sqlx::query("UPDATE users SET n_groups = n_groups - 1 WHERE id = $1").bind(u.0),
+                )
+                .await?;
+            }
+            Member::Group(_) => {
+                self.exec(
+                    sqlx::query("UPDATE groups SET n_children = n_children - 1 WHERE id = $1")
+                        .bind(m.group.0),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>> {
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE id = $1",
+            rows::MEMBERSHIP_COLS
+        );
+        self.fetch_optional(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0),
+            rows::membership,
+        )
+        .await
+    }
+
+    async fn find_membership(
+        &mut self,
+        group: GroupId,
+        member: Member,
+    ) -> StoreResult<Option<Membership>> {
+        let (col, id) = match member {
+            Member::User(u) => ("user_id", u.0),
+            Member::Group(g) => ("child_id", g.0),
+        };
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE group_id = $1 AND {col} = $2",
+            rows::MEMBERSHIP_COLS
+        );
+        self.fetch_optional(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id),
+            rows::membership,
+        )
+        .await
+    }
+
+    async fn list_group_memberships(
+        &mut self,
+        group: GroupId,
+        children: bool,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let col = if children { "child_id" } else { "user_id" };
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE group_id = $1 AND {col} IS NOT NULL AND num > $2 ORDER BY num LIMIT $3",
+            rows::MEMBERSHIP_COLS
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group.0)
+            .bind(after)
+            .bind(limit as i64);
+        self.fetch_all(q, rows::membership).await
+    }
+
+    async fn list_user_memberships(
+        &mut self,
+        user: UserId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE user_id = $1 AND num > $2 ORDER BY num LIMIT $3",
+            rows::MEMBERSHIP_COLS
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(after)
+            .bind(limit as i64);
+        self.fetch_all(q, rows::membership).await
+    }
+
+    async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT n_groups FROM users WHERE id = $1").bind(user.0))
+            .await
+    }
+
+    async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "WITH RECURSIVE below(id) AS (SELECT $1 UNION \
+             SELECT m.child_id FROM memberships m JOIN below ON m.group_id = below.id WHERE m.child_id IS NOT NULL) \
+             SELECT EXISTS (SELECT 1 FROM below WHERE id = $2)",
+        )
+        .bind(from.0)
+        .bind(to.0);
+        Ok(self.scalar(q).await? != 0)
+    }
+
+    async fn insert_role(&mut self, r: &Role) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO roles (id, name, name_key, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING num",
+        )
+        .bind(r.id.0)
+        .bind(&r.name)
+        .bind(fold(&r.name))
+        .bind(&r.description)
+        .bind(ts(r.created_at))
+        .bind(ts(r.updated_at));
+        let num = self.scalar(q).await?;
+        self.bump("roles", 1).await?;
+        Ok(num)
+    }
+
+    async fn update_role(&mut self, r: &Role) -> StoreResult<()> {
+        let q = sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, updated_at = $4 WHERE id = $5")
+            .bind(&r.name)
+            .bind(fold(&r.name))
+            .bind(&r.description)
+            .bind(ts(r.updated_at))
+            .bind(r.id.0);
+        self.exec(q).await.map(drop)
+    }
+
+    async fn delete_role(&mut self, id: RoleId) -> StoreResult<()> {
+        self.exec(sqlx::query("DELETE FROM roles WHERE id = $1").bind(id.0))
+            .await?;
+        self.bump("roles", -1).await
+    }
+
+    async fn get_role(&mut self, id: RoleId) -> StoreResult<Option<Role>> {
+        self.fetch_optional(
+            sqlx::query("SELECT * FROM roles WHERE id = $1").bind(id.0),
+            rows::role,
+        )
+        .await
+    }
+
+    async fn list_roles(&mut self, spec: &ListSpec) -> StoreResult<Vec<Role>> {
+        self.build_all(list_query("*", "roles", "name_key", spec), rows::role)
+            .await
+    }
+
+    async fn insert_org(&mut self, o: &Organization) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO organizations (id, name, name_key, slug, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING num",
+        )
+        .bind(o.id.0)
+        .bind(&o.name)
+        .bind(fold(&o.name))
+        .bind(&o.slug)
+        .bind(ts(o.created_at))
+        .bind(ts(o.updated_at));
+        let num = self.scalar(q).await?;
+        self.bump("organizations", 1).await?;
+        Ok(num)
+    }
+
+    async fn update_org(&mut self, o: &Organization) -> StoreResult<()> {
+        let q = sqlx::query("UPDATE organizations SET name = $1, name_key = $2, slug = $3, updated_at = $4 WHERE id = $5")
+            .bind(&o.name)
+            .bind(fold(&o.name))
+            .bind(&o.slug)
+            .bind(ts(o.updated_at))
+            .bind(o.id.0);
+        self.exec(q).await.map(drop)
+    }
+
+    async fn delete_org(&mut self, id: OrgId) -> StoreResult<()> {
+        self.exec(sqlx::query("DELETE FROM organizations WHERE id = $1").bind(id.0))
+            .await?;
+        self.bump("organizations", -1).await
+    }
+
+    async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>> {
+        self.fetch_optional(
+            sqlx::query("SELECT * FROM organizations WHERE id = $1").bind(id.0),
+            rows::org,
+        )
+        .await
+    }
+
+    async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>> {
+        self.build_all(
+            list_query("*", "organizations", "name_key", spec),
+            rows::org,
+        )
+        .await
+    }
+
+    async fn insert_project(&mut self, p: &Project) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO projects (id, name, name_key, description, org_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING num",
+        )
+        .bind(p.id.0)
+        .bind(&p.name)
+        .bind(fold(&p.name))
+        .bind(&p.description)
+        .bind(p.org.0)
+        .bind(ts(p.created_at))
+        .bind(ts(p.updated_at));
+        let num = self.scalar(q).await?;
+        self.bump("projects", 1).await?;
+        Ok(num)
+    }
+
+    async fn update_project(&mut self, p: &Project) -> StoreResult<()> {
+        let q =
+            sqlx::query("UPDATE projects SET name = $1, name_key = $2, description = $3, updated_at = $4 WHERE id = $5")
+                .bind(&p.name)
+                .bind(fold(&p.name))
+                .bind(&p.description)
+                .bind(ts(p.updated_at))
+                .bind(p.id.0);
+        self.exec(q).await.map(drop)
+    }
+
+    async fn delete_project(&mut self, id: ProjectId) -> StoreResult<()> {
+        self.exec(sqlx::query("DELETE FROM projects WHERE id = $1").bind(id.0))
+            .await?;
+        self.bump("projects", -1).await
+    }
+
+    async fn get_project(&mut self, id: ProjectId) -> StoreResult<Option<Project>> {
+        self.fetch_optional(
+            sqlx::query("SELECT * FROM projects WHERE id = $1").bind(id.0),
+            rows::project,
+        )
+        .await
+    }
+
+    async fn list_projects(&mut self, spec: &ListSpec) -> StoreResult<Vec<Project>> {
+        self.build_all(list_query("*", "projects", "name_key", spec), rows::project)
+            .await
+    }
+
+    async fn put_binding(&mut self, b: &ProjectBinding) -> StoreResult<Option<String>> {
+        let previous: Option<String> = sqlx::query(
+            "SELECT role FROM project_bindings WHERE project_id = $1 AND group_id = $2",
+        )
+        .bind(b.project.0)
+        .bind(b.group.0)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map)?
+        .map(|r| r.try_get(0))
+        .transpose()
+        .map_err(map)?;
+        let q = sqlx::query(
+            "INSERT INTO project_bindings (project_id, group_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (project_id, group_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(b.project.0)
+        .bind(b.group.0)
+        .bind(&b.role)
+        .bind(ts(b.created_at));
+        self.exec(q).await?;
+        Ok(previous)
+    }
+
+    async fn delete_binding(&mut self, project: ProjectId, group: GroupId) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM project_bindings WHERE project_id = $1 AND group_id = $2")
+            .bind(project.0)
+            .bind(group.0);
+        Ok(self.exec(q).await? > 0)
+    }
+
+    async fn list_bindings(
+        &mut self,
+        project: ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ProjectBinding>> {
+        let q = sqlx::query("SELECT * FROM project_bindings WHERE project_id = $1 AND num > $2 ORDER BY num LIMIT $3")
+            .bind(project.0)
+            .bind(after)
+            .bind(limit as i64);
+        self.fetch_all(q, rows::binding).await
+    }
+
+    async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64> {
+        self.scalar(
+            sqlx::query("SELECT COUNT(*) FROM project_bindings WHERE project_id = $1")
+                .bind(project.0),
+        )
+        .await
+    }
+
+    async fn put_share(&mut self, s: &Share) -> StoreResult<Share> {
+        let (user, group) = grantee_cols(s.grantee);
+        let conflict = if user.is_some() {
+            "(group_id, user_id) WHERE user_id IS NOT NULL"
+        } else {
+            "(group_id, to_group) WHERE to_group IS NOT NULL"
+        };
+        let sql = format!(
+            "INSERT INTO shares (id, group_id, user_id, to_group, level, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT {conflict} DO UPDATE SET level = excluded.level RETURNING *"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(s.id.0)
+            .bind(s.group.0)
+            .bind(user)
+            .bind(group)
+            .bind(rows::level_num(s.level))
+            .bind(ts(s.created_at));
+        let row = q.fetch_one(&mut *self.tx).await.map_err(map)?;
+        rows::share(&row)
+    }
+
+    async fn find_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<Option<Share>> {
+        let (col, id) = match grantee {
+            Grantee::User(u) => ("user_id", u.0),
+            Grantee::Group(g) => ("to_group", g.0),
+        };
+        let sql = format!("SELECT * FROM shares WHERE group_id = $1 AND {col} = $2");
+        self.fetch_optional(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id),
+            rows::share,
+        )
+        .await
+    }
+
+    async fn delete_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<bool> {
+        let (col, id) = match grantee {
+            Grantee::User(u) => ("user_id", u.0),
+            Grantee::Group(g) => ("to_group", g.0),
+        };
+        let sql = format!("DELETE FROM shares WHERE group_id = $1 AND {col} = $2");
+        Ok(self
+            .exec(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id))
+            .await?
+            > 0)
+    }
+
+    async fn list_shares(
+        &mut self,
+        group: GroupId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Share>> {
+        let q = sqlx::query(
+            "SELECT * FROM shares WHERE group_id = $1 AND num > $2 ORDER BY num LIMIT $3",
+        )
+        .bind(group.0)
+        .bind(after)
+        .bind(limit as i64);
+        self.fetch_all(q, rows::share).await
+    }
+
+    async fn count_shares(&mut self, group: GroupId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM shares WHERE group_id = $1").bind(group.0))
+            .await
+    }
+
+    async fn insert_key(&mut self, k: &ApiKey, digest: &str) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, prefix, digest, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING num",
+        )
+        .bind(k.id.0)
+        .bind(k.user.0)
+        .bind(&k.name)
+        .bind(&k.prefix)
+        .bind(digest)
+        .bind(ts(k.created_at));
+        let num = self.scalar(q).await?;
+        self.bump("keys", 1).await?;
+        Ok(num)
+    }
+
+    async fn delete_key(&mut self, id: KeyId) -> StoreResult<()> {
+        match self
+            .exec(sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id.0))
+            .await?
+        {
+            0 => Err(StoreError::NotFound),
+            _ => self.bump("keys", -1).await,
+        }
+    }
+
+    async fn get_key(&mut self, id: KeyId) -> StoreResult<Option<ApiKey>> {
+        self.fetch_optional(
+            sqlx::query("SELECT * FROM api_keys WHERE id = $1").bind(id.0),
+            rows::key,
+        )
+        .await
+    }
+
+    async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>> {
+        self.fetch_optional(
+            sqlx::query("SELECT * FROM api_keys WHERE digest = $1").bind(digest),
+            rows::key,
+        )
+        .await
+    }
+
+    async fn list_keys(
+        &mut self,
+        user: Option<UserId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ApiKey>> {
+        let q = match user {
+            Some(u) => sqlx::query(
+                "SELECT * FROM api_keys WHERE user_id = $1 AND num > $2 ORDER BY num LIMIT $3",
+            )
+            .bind(u.0)
+            .bind(after)
+            .bind(limit as i64),
+            None => sqlx::query("SELECT * FROM api_keys WHERE num > $1 ORDER BY num LIMIT $2")
+                .bind(after)
+                .bind(limit as i64),
+        };
+        self.fetch_all(q, rows::key).await
+    }
+
+    async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0))
+            .await
+    }
+}

@@ -1,0 +1,129 @@
+//! `roster`: the binary. The only place a concrete store is chosen and the
+//! server is wired together.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use roster_core::Directory;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "Roster: a self-hosted group directory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database URL: `sqlite://FILE` (created on first start).
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        default_value = "sqlite://roster.db",
+        hide_env_values = true
+    )]
+    database: String,
+    /// Make sure an admin holds this key (idempotent). Read from the
+    /// environment only, so it never shows in a process list.
+    #[arg(skip)]
+    bootstrap_key: Option<String>,
+    /// Log format.
+    #[arg(long, env = "ROSTER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(mut args) => {
+            args.bootstrap_key = std::env::var("ROSTER_BOOTSTRAP_ADMIN_KEY")
+                .ok()
+                .filter(|k| !k.is_empty());
+            serve(args).await
+        }
+    }
+}
+
+fn init_logs(format: &str) {
+    let filter = EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logs(&args.log_format);
+    let url = normalize_sqlite_url(&args.database);
+    let store = roster_store::connect(&url)
+        .await
+        .with_context(|| format!("opening {}", roster_store::redact(&url)))?;
+    let directory = Directory::new(store);
+    match directory.bootstrap(args.bootstrap_key.as_deref()).await {
+        Ok(Some(secret)) => {
+            // Printed once, to the terminal only: the log never carries it.
+            println!(
+                "Created the first admin user 'admin' with this API key (shown once, keep it safe):\n{secret}"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => anyhow::bail!("bootstrap failed: {e}"),
+    }
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");
+    roster_server::serve(listener, roster_server::app(directory), shutdown_signal()).await?;
+    tracing::info!("roster stopped");
+    Ok(())
+}
+
+/// `sqlite://roster.db` and `sqlite:roster.db` both mean a file relative to
+/// the working directory; anything else is passed through.
+fn normalize_sqlite_url(url: &str) -> String {
+    url.to_owned()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
