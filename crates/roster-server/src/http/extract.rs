@@ -23,7 +23,13 @@ impl<T, D> Json<T, D> {
 }
 
 /// Parses `bytes` as `T`, reporting the JSON path of the first error.
+/// The body must be a JSON object: serde would otherwise read a struct from
+/// an array, positionally, and blame an index.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadRequest> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(BadRequest::invalid("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -41,9 +47,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadRequest> {
     }
 }
 
-/// serde reports an unknown top-level field with the root path; recover its name.
+/// serde reports an unknown or missing top-level field with the root path;
+/// recover its name from the message.
 fn unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
     Some(rest.split('`').next()?.to_owned())
 }
 

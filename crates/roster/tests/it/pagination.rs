@@ -1,0 +1,79 @@
+//! Keyset pagination: walking every page of a large group returns each
+//! member exactly once, in a stable order, even while members are added.
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::harness::TestServer;
+
+async fn add_users(s: &TestServer, g: &str, from: usize, to: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for chunk in (from..to).collect::<Vec<_>>().chunks(16) {
+        let made = join_all(chunk.iter().map(|i| async move {
+            let u = s.user(&format!("user{i:05}")).await;
+            let r = s
+                .put(&format!("/v1/groups/{g}/members/{u}"), json!({}))
+                .await;
+            assert!(r.status.is_success(), "{}", r.body);
+            u
+        }))
+        .await;
+        ids.extend(made);
+    }
+    ids
+}
+
+/// Walks `path` with `limit`, returning the user ids in the order served.
+async fn walk(s: &TestServer, path: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
+            None => format!("{path}?limit={limit}"),
+        };
+        let page = s.get(&url).await.body;
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= limit);
+        out.extend(
+            items
+                .iter()
+                .map(|m| m["user"]["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_member_exactly_once_while_members_are_added() {
+    let s = TestServer::start().await;
+    let g = s.group("big").await;
+    let original = add_users(&s, &g, 0, 2500).await;
+    let path = format!("/v1/groups/{g}/members");
+    assert_eq!(s.get(&path).await.body["total"], 2500);
+
+    let (seen, added) = tokio::join!(walk(&s, &path, 100), add_users(&s, &g, 2500, 2700));
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no member twice");
+    let first: HashSet<_> = seen[..2500].iter().collect();
+    assert_eq!(
+        first,
+        original.iter().collect::<HashSet<_>>(),
+        "the original members first"
+    );
+    let late: HashSet<_> = added.iter().collect();
+    assert!(
+        seen[2500..].iter().all(|u| late.contains(u)),
+        "only new members after them"
+    );
+
+    let again = walk(&s, &path, 1000).await;
+    assert_eq!(again.len(), 2700);
+    assert_eq!(&again[..seen.len()], &seen[..], "the order is stable");
+    assert_eq!(s.get(&path).await.body["total"], 2700);
+}
