@@ -80,6 +80,18 @@ pub fn can_grant_role(p: &Principal, a: &GroupAccess, role: MemberRole) -> bool 
     role == MemberRole::Member || p.is_admin() || a.share_at_least(ShareLevel::Manage)
 }
 
+/// Site admins see every group (and every key); others only what they
+/// belong to or were shared.
+pub fn sees_everything(p: &Principal) -> bool {
+    p.is_admin()
+}
+
+/// Changing a user: site admins change anything; users change their own
+/// profile (names, email) but not their role, status or identifiers.
+pub fn can_update_user(p: &Principal, user: UserId, profile_only: bool) -> bool {
+    p.is_admin() || (p.user == user && profile_only)
+}
+
 /// Reading a user's own data (their groups, their keys).
 pub fn can_act_for_user(p: &Principal, user: UserId) -> bool {
     p.is_admin() || p.user == user

@@ -159,7 +159,11 @@ impl Directory {
             prefix: validate::search("prefix", filter.prefix.as_deref())?,
             contains: validate::search("q", filter.contains.as_deref())?,
         };
-        let visible_to = if p.is_admin() { None } else { Some(p.user) };
+        let visible_to = if authz::sees_everything(p) {
+            None
+        } else {
+            Some(p.user)
+        };
         let mut tx = self.read().await?;
         let rows = tx.list_groups(&spec, visible_to).await?;
         let total = if spec.is_filtered() || visible_to.is_some() {

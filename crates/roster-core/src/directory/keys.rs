@@ -97,7 +97,7 @@ impl Directory {
     ) -> Result<Page<ApiKey>, CoreError> {
         let user = match user {
             Some(u) => Some(u),
-            None if p.is_admin() => None,
+            None if authz::sees_everything(p) => None,
             None => Some(p.user),
         };
         if let Some(u) = user {

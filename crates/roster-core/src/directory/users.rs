@@ -146,8 +146,10 @@ impl Directory {
         id: UserId,
         patch: UserPatch,
     ) -> Result<User, CoreError> {
-        let self_service = p.user == id && patch.is_self_service();
-        authz::require(p.is_admin() || self_service, "requires a site admin")?;
+        authz::require(
+            authz::can_update_user(p, id, patch.is_self_service()),
+            "requires a site admin",
+        )?;
         let mut tx = self.write().await?;
         let before = found(tx.get_user(id).await?, "user")?;
         if let Some(v) = patch.if_version
