@@ -45,11 +45,7 @@ fn forbid(reason: &str) -> CoreError {
 /// Site administration: users, keys of others, roles, organizations,
 /// projects, the event log, creating groups.
 pub fn require_admin(p: &Principal) -> Result<(), CoreError> {
-    if p.is_admin() {
-        Ok(())
-    } else {
-        Err(forbid("requires a site admin"))
-    }
+    if p.is_admin() { Ok(()) } else { Err(forbid("requires a site admin")) }
 }
 
 /// Whether the group may be seen at all. Callers answer 404 when this is
@@ -108,11 +104,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn principal(role: SiteRole) -> Principal {
-        Principal {
-            user: UserId::new(),
-            site_role: role,
-            key: None,
-        }
+        Principal { user: UserId::new(), site_role: role, key: None }
     }
 
     /// The matrix: admin, group admin (permissions on / off), member, stranger.
@@ -120,23 +112,11 @@ mod tests {
     fn change_members_matrix() {
         let admin = principal(SiteRole::Admin);
         let user = principal(SiteRole::User);
-        let group_admin = GroupAccess {
-            membership: Some((MemberRole::Admin, Permissions::default())),
-            share: None,
-        };
+        let group_admin = GroupAccess { membership: Some((MemberRole::Admin, Permissions::default())), share: None };
         let off = BTreeMap::from([(ADD_MEMBERS.to_owned(), false)]);
-        let restricted = GroupAccess {
-            membership: Some((MemberRole::Admin, Permissions::Map(off))),
-            share: None,
-        };
-        let disabled = GroupAccess {
-            membership: Some((MemberRole::Admin, Permissions::Disabled)),
-            share: None,
-        };
-        let member = GroupAccess {
-            membership: Some((MemberRole::Member, Permissions::default())),
-            share: None,
-        };
+        let restricted = GroupAccess { membership: Some((MemberRole::Admin, Permissions::Map(off))), share: None };
+        let disabled = GroupAccess { membership: Some((MemberRole::Admin, Permissions::Disabled)), share: None };
+        let member = GroupAccess { membership: Some((MemberRole::Member, Permissions::default())), share: None };
         let stranger = GroupAccess::default();
         let cases = [
             (&admin, &stranger, true, true),

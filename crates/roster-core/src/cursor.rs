@@ -50,10 +50,7 @@ impl PageRequest {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as u32,
             Some(_) => {
-                return Err(CoreError::invalid(
-                    "limit",
-                    format!("must be between 1 and {MAX_LIMIT}"),
-                ));
+                return Err(CoreError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
             }
         };
         let after = match cursor {
@@ -94,24 +91,12 @@ impl<T> Page<T> {
     ) -> Self {
         let more = rows.len() > req.limit as usize;
         rows.truncate(req.limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|last| encode(list, &key_of(last)))
-        } else {
-            None
-        };
-        Self {
-            items: rows,
-            next_cursor,
-            total,
-        }
+        let next_cursor = if more { rows.last().map(|last| encode(list, &key_of(last))) } else { None };
+        Self { items: rows, next_cursor, total }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-            total: self.total,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor, total: self.total }
     }
 }
 
@@ -131,10 +116,7 @@ fn decode(list: &str, cursor: &str) -> Result<Keyset, CoreError> {
         return Err(bad());
     }
     let num = num.parse::<i64>().map_err(|_| bad())?;
-    Ok(Keyset {
-        key: key.to_owned(),
-        num,
-    })
+    Ok(Keyset { key: key.to_owned(), num })
 }
 
 #[cfg(test)]
@@ -143,17 +125,9 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_is_bound_to_its_list() {
-        let k = Keyset {
-            key: "héllo\nworld".into(),
-            num: 42,
-        };
+        let k = Keyset { key: "héllo\nworld".into(), num: 42 };
         let c = encode("groups", &k);
-        assert_eq!(
-            PageRequest::parse("groups", Some(5), Some(&c))
-                .unwrap()
-                .after,
-            Some(k)
-        );
+        assert_eq!(PageRequest::parse("groups", Some(5), Some(&c)).unwrap().after, Some(k));
         assert!(PageRequest::parse("users", Some(5), Some(&c)).is_err());
         assert!(PageRequest::parse("groups", None, Some("!!!")).is_err());
         assert!(PageRequest::parse("groups", None, Some("Zm9v")).is_err());
@@ -164,9 +138,6 @@ mod tests {
         assert_eq!(PageRequest::parse("x", None, None).unwrap().limit, 100);
         assert!(PageRequest::parse("x", Some(0), None).is_err());
         assert!(PageRequest::parse("x", Some(1001), None).is_err());
-        assert_eq!(
-            PageRequest::parse("x", Some(1000), None).unwrap().limit,
-            1000
-        );
+        assert_eq!(PageRequest::parse("x", Some(1000), None).unwrap().limit, 1000);
     }
 }

@@ -31,10 +31,7 @@ pub enum CoreError {
     NotFound { what: &'static str },
     /// The write would break a uniqueness or graph rule.
     #[error("{reason}")]
-    Conflict {
-        field: Option<String>,
-        reason: String,
-    },
+    Conflict { field: Option<String>, reason: String },
     /// The write was based on a stale read (version or ETag mismatch).
     #[error("{reason}")]
     Stale { reason: String },
@@ -49,23 +46,15 @@ pub enum CoreError {
 
 impl CoreError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Self::Invalid { field: field.into(), reason: reason.into() }
     }
 
     pub fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Conflict {
-            field: Some(field.into()),
-            reason: reason.into(),
-        }
+        Self::Conflict { field: Some(field.into()), reason: reason.into() }
     }
 
     pub fn forbidden(reason: impl Into<String>) -> Self {
-        Self::Forbidden {
-            reason: reason.into(),
-        }
+        Self::Forbidden { reason: reason.into() }
     }
 
     /// The field a client should look at, if there is one.
@@ -83,9 +72,7 @@ impl From<StoreError> for CoreError {
         match e {
             StoreError::NotFound => CoreError::NotFound { what: "record" },
             StoreError::Conflict { constraint } => conflict_from_constraint(&constraint),
-            StoreError::Busy => CoreError::Stale {
-                reason: "concurrent update, retry".into(),
-            },
+            StoreError::Busy => CoreError::Stale { reason: "concurrent update, retry".into() },
             StoreError::Other(m) => CoreError::Internal(m),
         }
     }

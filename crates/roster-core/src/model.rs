@@ -179,11 +179,9 @@ impl Permissions {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Self::Disabled => serde_json::Value::Null,
-            Self::Map(m) => serde_json::Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::Bool(*v)))
-                    .collect(),
-            ),
+            Self::Map(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), serde_json::Value::Bool(*v))).collect())
+            }
         }
     }
 }
@@ -241,9 +239,7 @@ pub struct Organization {
 
 /// The organization that exists from the first start; groups created
 /// without an organization belong to it.
-pub const DEFAULT_ORG_ID: OrgId = OrgId(uuid::Uuid::from_u128(
-    0x0000_0000_0000_7000_8000_0000_0000_0001,
-));
+pub const DEFAULT_ORG_ID: OrgId = OrgId(uuid::Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001));
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Project {

@@ -58,6 +58,9 @@ pub trait Store: Send + Sync + 'static {
 #[async_trait]
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// Serializes changes to the nesting graph for the rest of this
+    /// transaction, so two concurrent nestings cannot form a cycle together.
+    async fn lock_graph(&mut self) -> StoreResult<()>;
 
     async fn count(&mut self, counter: Counter) -> StoreResult<i64>;
     async fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
@@ -84,16 +87,8 @@ pub trait Tx: Send {
     /// The groups among `ids` that exist, in no particular order.
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
     /// Groups visible to `visible_to` (member or share) when given, all otherwise.
-    async fn list_groups(
-        &mut self,
-        spec: &ListSpec,
-        visible_to: Option<UserId>,
-    ) -> StoreResult<Vec<Group>>;
-    async fn count_groups_matching(
-        &mut self,
-        spec: &ListSpec,
-        visible_to: Option<UserId>,
-    ) -> StoreResult<i64>;
+    async fn list_groups(&mut self, spec: &ListSpec, visible_to: Option<UserId>) -> StoreResult<Vec<Group>>;
+    async fn count_groups_matching(&mut self, spec: &ListSpec, visible_to: Option<UserId>) -> StoreResult<i64>;
     async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess>;
     async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<RoleId>>;
     async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
@@ -104,11 +99,7 @@ pub trait Tx: Send {
     async fn update_membership(&mut self, m: &Membership) -> StoreResult<()>;
     async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()>;
     async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>>;
-    async fn find_membership(
-        &mut self,
-        group: GroupId,
-        member: Member,
-    ) -> StoreResult<Option<Membership>>;
+    async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>>;
     /// Direct user members (`children == false`) or child groups of a group.
     async fn list_group_memberships(
         &mut self,
@@ -118,12 +109,7 @@ pub trait Tx: Send {
         limit: u32,
     ) -> StoreResult<Vec<Membership>>;
     /// Direct memberships of a user.
-    async fn list_user_memberships(
-        &mut self,
-        user: UserId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Membership>>;
+    async fn list_user_memberships(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Membership>>;
     async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64>;
     /// Whether `to` is `from` or nested (at any depth) below it.
     async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool>;
@@ -151,12 +137,7 @@ pub trait Tx: Send {
     /// Inserts or changes the binding; returns the previous role if any.
     async fn put_binding(&mut self, binding: &ProjectBinding) -> StoreResult<Option<String>>;
     async fn delete_binding(&mut self, project: ProjectId, group: GroupId) -> StoreResult<bool>;
-    async fn list_bindings(
-        &mut self,
-        project: ProjectId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<ProjectBinding>>;
+    async fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64>;
 
     // Shares of groups.
@@ -164,12 +145,7 @@ pub trait Tx: Send {
     async fn put_share(&mut self, share: &Share) -> StoreResult<Share>;
     async fn find_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<Option<Share>>;
     async fn delete_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<bool>;
-    async fn list_shares(
-        &mut self,
-        group: GroupId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Share>>;
+    async fn list_shares(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<Share>>;
     async fn count_shares(&mut self, group: GroupId) -> StoreResult<i64>;
 
     // API keys (the store only ever sees digests).
@@ -177,11 +153,6 @@ pub trait Tx: Send {
     async fn delete_key(&mut self, id: KeyId) -> StoreResult<()>;
     async fn get_key(&mut self, id: KeyId) -> StoreResult<Option<ApiKey>>;
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
-    async fn list_keys(
-        &mut self,
-        user: Option<UserId>,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<ApiKey>>;
+    async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>>;
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
 }

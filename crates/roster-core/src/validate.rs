@@ -18,16 +18,10 @@ pub fn name(field: &str, value: &str) -> Result<String, CoreError> {
         return Err(CoreError::invalid(field, "must not be empty"));
     }
     if v.chars().count() > MAX_NAME_LEN {
-        return Err(CoreError::invalid(
-            field,
-            format!("must be at most {MAX_NAME_LEN} characters"),
-        ));
+        return Err(CoreError::invalid(field, format!("must be at most {MAX_NAME_LEN} characters")));
     }
     if v.chars().any(char::is_control) {
-        return Err(CoreError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(CoreError::invalid(field, "must not contain control characters"));
     }
     Ok(v.to_owned())
 }
@@ -45,10 +39,9 @@ pub fn optional_name(field: &str, value: Option<&str>) -> Result<Option<String>,
 pub fn optional_text(field: &str, value: Option<&str>) -> Result<Option<String>, CoreError> {
     match value {
         None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > MAX_TEXT_LEN => Err(CoreError::invalid(
-            field,
-            format!("must be at most {MAX_TEXT_LEN} characters"),
-        )),
+        Some(v) if v.chars().count() > MAX_TEXT_LEN => {
+            Err(CoreError::invalid(field, format!("must be at most {MAX_TEXT_LEN} characters")))
+        }
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
@@ -57,10 +50,7 @@ pub fn optional_text(field: &str, value: Option<&str>) -> Result<Option<String>,
 pub fn username(value: &str) -> Result<String, CoreError> {
     let v = name("username", value)?;
     if v.chars().any(char::is_whitespace) {
-        return Err(CoreError::invalid(
-            "username",
-            "must not contain whitespace",
-        ));
+        return Err(CoreError::invalid("username", "must not contain whitespace"));
     }
     Ok(v)
 }
@@ -71,9 +61,7 @@ pub fn email(value: Option<&str>) -> Result<Option<String>, CoreError> {
         return Ok(None);
     };
     let ok = match v.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && !domain.is_empty() && !v.chars().any(char::is_whitespace)
-        }
+        Some((local, domain)) => !local.is_empty() && !domain.is_empty() && !v.chars().any(char::is_whitespace),
         None => false,
     };
     if !ok {
@@ -85,14 +73,8 @@ pub fn email(value: Option<&str>) -> Result<Option<String>, CoreError> {
 /// A slug: 1–255 of `a-z`, `0-9`, `-`, `_`.
 pub fn slug(field: &str, value: &str) -> Result<String, CoreError> {
     let v = name(field, value)?;
-    if !v
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        return Err(CoreError::invalid(
-            field,
-            "may contain only a-z, 0-9, '-' and '_'",
-        ));
+    if !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err(CoreError::invalid(field, "may contain only a-z, 0-9, '-' and '_'"));
     }
     Ok(v)
 }
@@ -108,21 +90,16 @@ pub fn slugify(name: &str) -> String {
         }
     }
     let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() {
-        "group".to_owned()
-    } else {
-        trimmed.chars().take(MAX_NAME_LEN).collect()
-    }
+    if trimmed.is_empty() { "group".to_owned() } else { trimmed.chars().take(MAX_NAME_LEN).collect() }
 }
 
 /// A search string (prefix or substring): at most 255 characters, folded.
 pub fn search(field: &str, value: Option<&str>) -> Result<Option<String>, CoreError> {
     match value {
         None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > MAX_NAME_LEN => Err(CoreError::invalid(
-            field,
-            format!("must be at most {MAX_NAME_LEN} characters"),
-        )),
+        Some(v) if v.chars().count() > MAX_NAME_LEN => {
+            Err(CoreError::invalid(field, format!("must be at most {MAX_NAME_LEN} characters")))
+        }
         Some(v) => Ok(Some(fold(v))),
     }
 }

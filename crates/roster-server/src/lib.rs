@@ -19,11 +19,7 @@ pub use http::AppState;
 /// The whole application: every front-end and the operational endpoints.
 pub fn app(directory: Directory) -> Router {
     let state = AppState::new(directory);
-    http::with_middleware(
-        Router::new()
-            .merge(native::router(state.clone()))
-            .merge(http::ops::router(state)),
-    )
+    http::with_middleware(Router::new().merge(native::router(state.clone())).merge(http::ops::router(state)))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the
@@ -33,10 +29,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

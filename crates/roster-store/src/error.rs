@@ -21,15 +21,10 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => {
             let msg = db.message();
             if db.is_unique_violation() {
-                let constraint = db
-                    .constraint()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| msg.to_owned());
+                let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| msg.to_owned());
                 StoreError::Conflict { constraint }
             } else if db.is_foreign_key_violation() {
-                StoreError::Conflict {
-                    constraint: "foreign key".into(),
-                }
+                StoreError::Conflict { constraint: "foreign key".into() }
             } else if msg.contains("database is locked") || db.code().as_deref() == Some("40001") {
                 StoreError::Busy
             } else {

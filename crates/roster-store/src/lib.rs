@@ -1,12 +1,16 @@
 //! Roster's storage: implementations of [`roster_core::Store`].
 //!
-//! SQLite is the embedded default (one file, WAL). Stores keep SQL, schema,
+//! SQLite is the embedded default (one file, WAL); PostgreSQL serves several
+//! server processes at once. Both run the same SQL text (`common/`) with a
+//! few dialect fragments, and pass the same contract suite. Stores keep SQL, schema,
 //! migrations and counters; they know nothing of vendors or HTTP, and they
 //! make no authorization decision.
 
 mod error;
 mod migrations;
+pub mod postgres;
 pub mod sqlite;
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -14,21 +18,17 @@ use roster_core::Store;
 
 pub use error::ConnectError;
 
-/// Opens the store named by `url` (`sqlite://path` or `sqlite::memory:`),
+/// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:` or
+/// `postgres://…`),
 /// creating and migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(sqlite::SqliteStore::open(url).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(ConnectError::Unsupported(
-            "PostgreSQL support is not built yet (issue 3)".into(),
-        ));
+        return Ok(Arc::new(postgres::PgStore::open(url).await?));
     }
-    Err(ConnectError::Unsupported(format!(
-        "unknown database URL scheme in {:?}",
-        redact(url)
-    )))
+    Err(ConnectError::Unsupported(format!("unknown database URL scheme in {:?}", redact(url))))
 }
 
 /// A database URL with any password removed, safe for logs and errors.

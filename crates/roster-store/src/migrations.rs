@@ -15,9 +15,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 pub(crate) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
 
 impl MigrationSource<'static> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
         Box::pin(async move {
             Ok(self
                 .0
@@ -36,11 +34,11 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-pub(crate) const SQLITE: Embedded = Embedded(&[(
-    1,
-    "directory",
-    include_str!("../migrations/sqlite/0001_directory.sql"),
-)]);
+pub(crate) const POSTGRES: Embedded =
+    Embedded(&[(1, "directory", include_str!("../migrations/postgres/0001_directory.sql"))]);
+
+pub(crate) const SQLITE: Embedded =
+    Embedded(&[(1, "directory", include_str!("../migrations/sqlite/0001_directory.sql"))]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {
     Migrator::new(source).await

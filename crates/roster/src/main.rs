@@ -10,11 +10,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(
-    name = "roster",
-    version,
-    about = "Roster: a self-hosted group directory"
-)]
+#[command(name = "roster", version, about = "Roster: a self-hosted group directory")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,12 +28,7 @@ struct ServeArgs {
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Database URL: `sqlite://FILE` (created on first start).
-    #[arg(
-        long,
-        env = "ROSTER_DATABASE_URL",
-        default_value = "sqlite://roster.db",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db", hide_env_values = true)]
     database: String,
     /// Make sure an admin holds this key (idempotent). Read from the
     /// environment only, so it never shows in a process list.
@@ -53,9 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(mut args) => {
-            args.bootstrap_key = std::env::var("ROSTER_BOOTSTRAP_ADMIN_KEY")
-                .ok()
-                .filter(|k| !k.is_empty());
+            args.bootstrap_key = std::env::var("ROSTER_BOOTSTRAP_ADMIN_KEY").ok().filter(|k| !k.is_empty());
             serve(args).await
         }
     }
@@ -63,9 +52,7 @@ async fn main() -> anyhow::Result<()> {
 
 fn init_logs(format: &str) {
     let filter = EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -76,23 +63,17 @@ fn init_logs(format: &str) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(&args.log_format);
     let url = normalize_sqlite_url(&args.database);
-    let store = roster_store::connect(&url)
-        .await
-        .with_context(|| format!("opening {}", roster_store::redact(&url)))?;
+    let store = roster_store::connect(&url).await.with_context(|| format!("opening {}", roster_store::redact(&url)))?;
     let directory = Directory::new(store);
     match directory.bootstrap(args.bootstrap_key.as_deref()).await {
         Ok(Some(secret)) => {
             // Printed once, to the terminal only: the log never carries it.
-            println!(
-                "Created the first admin user 'admin' with this API key (shown once, keep it safe):\n{secret}"
-            );
+            println!("Created the first admin user 'admin' with this API key (shown once, keep it safe):\n{secret}");
         }
         Ok(None) => {}
         Err(e) => anyhow::bail!("bootstrap failed: {e}"),
     }
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");
     roster_server::serve(listener, roster_server::app(directory), shutdown_signal()).await?;

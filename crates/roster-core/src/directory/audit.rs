@@ -7,10 +7,7 @@ use serde_json::{Value, json};
 use crate::model::*;
 
 fn ts(t: time::OffsetDateTime) -> Value {
-    Value::String(
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-    )
+    Value::String(t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
 }
 
 pub(crate) fn user(u: &User) -> Value {

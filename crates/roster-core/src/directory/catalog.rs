@@ -50,28 +50,18 @@ pub struct ProjectPatch {
 }
 
 fn named_spec(page: &PageRequest) -> ListSpec {
-    ListSpec {
-        after: page.after.clone(),
-        limit: page.limit + 1,
-        ..ListSpec::default()
-    }
+    ListSpec { after: page.after.clone(), limit: page.limit + 1, ..ListSpec::default() }
 }
 
 fn named_keyset(name: &str, num: i64) -> Keyset {
-    Keyset {
-        key: validate::fold(name),
-        num,
-    }
+    Keyset { key: validate::fold(name), num }
 }
 
 /// A project role name: a short identifier such as `admin`, `editor`, `viewer`.
 fn project_role(role: &str) -> Result<String, CoreError> {
     let r = validate::name("role", role)?;
     if r.chars().count() > 64 || r.chars().any(char::is_whitespace) {
-        return Err(CoreError::invalid(
-            "role",
-            "must be a single word of at most 64 characters",
-        ));
+        return Err(CoreError::invalid("role", "must be a single word of at most 64 characters"));
     }
     Ok(r)
 }
@@ -91,15 +81,7 @@ impl Directory {
         };
         let mut tx = self.write().await?;
         role.num = tx.insert_role(&role).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "role.created",
-            "role",
-            role.id,
-            None,
-            Some(audit::role(&role)),
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "role.created", "role", role.id, None, Some(audit::role(&role)))).await?;
         tx.commit().await?;
         Ok(role)
     }
@@ -108,26 +90,15 @@ impl Directory {
         found(self.read().await?.get_role(id).await?, "role")
     }
 
-    pub async fn list_roles(
-        &self,
-        _p: &Principal,
-        page: &PageRequest,
-    ) -> Result<Page<Role>, CoreError> {
+    pub async fn list_roles(&self, _p: &Principal, page: &PageRequest) -> Result<Page<Role>, CoreError> {
         let mut tx = self.read().await?;
         let rows = tx.list_roles(&named_spec(page)).await?;
         let total = tx.count(Counter::Roles).await?;
-        Ok(Page::from_rows(list::ROLES, rows, page, total, |r| {
-            named_keyset(&r.name, r.num)
-        }))
+        Ok(Page::from_rows(list::ROLES, rows, page, total, |r| named_keyset(&r.name, r.num)))
     }
 
     /// Changes a role. Site admins only.
-    pub async fn update_role(
-        &self,
-        p: &Principal,
-        id: RoleId,
-        patch: RolePatch,
-    ) -> Result<Role, CoreError> {
+    pub async fn update_role(&self, p: &Principal, id: RoleId, patch: RolePatch) -> Result<Role, CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let before = found(tx.get_role(id).await?, "role")?;
@@ -162,25 +133,13 @@ impl Directory {
         let mut tx = self.write().await?;
         let role = found(tx.get_role(id).await?, "role")?;
         tx.delete_role(id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "role.deleted",
-            "role",
-            id,
-            Some(audit::role(&role)),
-            None,
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "role.deleted", "role", id, Some(audit::role(&role)), None)).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates an organization. Site admins only. Errors: `Invalid`, `Conflict` (slug).
-    pub async fn create_org(
-        &self,
-        p: &Principal,
-        new: NewOrganization,
-    ) -> Result<Organization, CoreError> {
+    pub async fn create_org(&self, p: &Principal, new: NewOrganization) -> Result<Organization, CoreError> {
         authz::require_admin(p)?;
         let name = validate::name("name", &new.name)?;
         let slug = match new.slug.as_deref() {
@@ -188,14 +147,7 @@ impl Directory {
             None => validate::slugify(&name),
         };
         let t = now();
-        let mut org = Organization {
-            id: OrgId::new(),
-            num: 0,
-            name,
-            slug,
-            created_at: t,
-            updated_at: t,
-        };
+        let mut org = Organization { id: OrgId::new(), num: 0, name, slug, created_at: t, updated_at: t };
         let mut tx = self.write().await?;
         org.num = tx.insert_org(&org).await?;
         tx.append_event(&event(
@@ -215,17 +167,11 @@ impl Directory {
         found(self.read().await?.get_org(id).await?, "organization")
     }
 
-    pub async fn list_orgs(
-        &self,
-        _p: &Principal,
-        page: &PageRequest,
-    ) -> Result<Page<Organization>, CoreError> {
+    pub async fn list_orgs(&self, _p: &Principal, page: &PageRequest) -> Result<Page<Organization>, CoreError> {
         let mut tx = self.read().await?;
         let rows = tx.list_orgs(&named_spec(page)).await?;
         let total = tx.count(Counter::Organizations).await?;
-        Ok(Page::from_rows(list::ORGS, rows, page, total, |o| {
-            named_keyset(&o.name, o.num)
-        }))
+        Ok(Page::from_rows(list::ORGS, rows, page, total, |o| named_keyset(&o.name, o.num)))
     }
 
     /// Changes an organization. Site admins only.
@@ -268,40 +214,22 @@ impl Directory {
     pub async fn delete_org(&self, p: &Principal, id: OrgId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         if id == DEFAULT_ORG_ID {
-            return Err(CoreError::conflict(
-                "id",
-                "the default organization cannot be deleted",
-            ));
+            return Err(CoreError::conflict("id", "the default organization cannot be deleted"));
         }
         let mut tx = self.write().await?;
         let org = found(tx.get_org(id).await?, "organization")?;
-        tx.delete_org(id)
-            .await
-            .map_err(|e| match CoreError::from(e) {
-                CoreError::Conflict { .. } => {
-                    CoreError::conflict("id", "the organization still holds groups or projects")
-                }
-                other => other,
-            })?;
-        tx.append_event(&event(
-            Some(p.user),
-            "organization.deleted",
-            "organization",
-            id,
-            Some(audit::org(&org)),
-            None,
-        ))
-        .await?;
+        tx.delete_org(id).await.map_err(|e| match CoreError::from(e) {
+            CoreError::Conflict { .. } => CoreError::conflict("id", "the organization still holds groups or projects"),
+            other => other,
+        })?;
+        tx.append_event(&event(Some(p.user), "organization.deleted", "organization", id, Some(audit::org(&org)), None))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates a project. Site admins only. Errors: `Invalid`, `Conflict` (name), `NotFound` (organization).
-    pub async fn create_project(
-        &self,
-        p: &Principal,
-        new: NewProject,
-    ) -> Result<Project, CoreError> {
+    pub async fn create_project(&self, p: &Principal, new: NewProject) -> Result<Project, CoreError> {
         authz::require_admin(p)?;
         let t = now();
         let mut project = Project {
@@ -333,17 +261,11 @@ impl Directory {
         found(self.read().await?.get_project(id).await?, "project")
     }
 
-    pub async fn list_projects(
-        &self,
-        _p: &Principal,
-        page: &PageRequest,
-    ) -> Result<Page<Project>, CoreError> {
+    pub async fn list_projects(&self, _p: &Principal, page: &PageRequest) -> Result<Page<Project>, CoreError> {
         let mut tx = self.read().await?;
         let rows = tx.list_projects(&named_spec(page)).await?;
         let total = tx.count(Counter::Projects).await?;
-        Ok(Page::from_rows(list::PROJECTS, rows, page, total, |p| {
-            named_keyset(&p.name, p.num)
-        }))
+        Ok(Page::from_rows(list::PROJECTS, rows, page, total, |p| named_keyset(&p.name, p.num)))
     }
 
     /// Changes a project. Site admins only.
@@ -387,15 +309,8 @@ impl Directory {
         let mut tx = self.write().await?;
         let project = found(tx.get_project(id).await?, "project")?;
         tx.delete_project(id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "project.deleted",
-            "project",
-            id,
-            Some(audit::project(&project)),
-            None,
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "project.deleted", "project", id, Some(audit::project(&project)), None))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -414,23 +329,12 @@ impl Directory {
         let mut tx = self.write().await?;
         found(tx.get_project(project).await?, "project")?;
         visible_group(&mut tx, p, group).await?;
-        let binding = ProjectBinding {
-            project,
-            group,
-            num: 0,
-            role,
-            created_at: now(),
-        };
+        let binding = ProjectBinding { project, group, num: 0, role, created_at: now() };
         let previous = tx.put_binding(&binding).await?;
         if previous.as_deref() == Some(binding.role.as_str()) {
             return Ok((binding, false));
         }
-        let before = previous.map(|r| {
-            audit::binding(&ProjectBinding {
-                role: r,
-                ..binding.clone()
-            })
-        });
+        let before = previous.map(|r| audit::binding(&ProjectBinding { role: r, ..binding.clone() }));
         tx.append_event(&event(
             Some(p.user),
             "project.group_bound",
@@ -456,21 +360,10 @@ impl Directory {
         let mut tx = self.write().await?;
         found(tx.get_project(project).await?, "project")?;
         if !tx.delete_binding(project, group).await? {
-            return Err(CoreError::NotFound {
-                what: "project binding",
-            });
+            return Err(CoreError::NotFound { what: "project binding" });
         }
-        let before =
-            serde_json::json!({ "project_id": project.to_string(), "group_id": group.to_string() });
-        tx.append_event(&event(
-            Some(p.user),
-            "project.group_unbound",
-            "project",
-            project,
-            Some(before),
-            None,
-        ))
-        .await?;
+        let before = serde_json::json!({ "project_id": project.to_string(), "group_id": group.to_string() });
+        tx.append_event(&event(Some(p.user), "project.group_unbound", "project", project, Some(before), None)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -487,11 +380,6 @@ impl Directory {
         let after = page.after.as_ref().map_or(0, |k| k.num);
         let rows = tx.list_bindings(project, after, page.limit + 1).await?;
         let total = tx.count_bindings(project).await?;
-        Ok(Page::from_rows(list::BINDINGS, rows, page, total, |b| {
-            Keyset {
-                key: String::new(),
-                num: b.num,
-            }
-        }))
+        Ok(Page::from_rows(list::BINDINGS, rows, page, total, |b| Keyset { key: String::new(), num: b.num }))
     }
 }

@@ -57,10 +57,7 @@ pub struct GroupFilter {
 }
 
 pub(crate) fn group_keyset(g: &Group) -> Keyset {
-    Keyset {
-        key: validate::fold(&g.name),
-        num: g.num,
-    }
+    Keyset { key: validate::fold(&g.name), num: g.num }
 }
 
 /// Loads a group the caller may see; a group they may not see is "not
@@ -79,9 +76,7 @@ pub(crate) async fn visible_group(
 }
 
 fn attributes(field: &str, value: Attributes) -> Result<Attributes, CoreError> {
-    let size = serde_json::to_vec(&value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > 64 * 1024 {
         return Err(CoreError::invalid(field, "must be at most 64 KiB of JSON"));
     }
@@ -119,15 +114,8 @@ impl Directory {
         let mut tx = self.write().await?;
         found(tx.get_org(group.org).await?, "organization")?;
         group.num = tx.insert_group(&group).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "group.created",
-            "group",
-            group.id,
-            None,
-            Some(audit::group(&group)),
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "group.created", "group", group.id, None, Some(audit::group(&group))))
+            .await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -159,11 +147,7 @@ impl Directory {
             prefix: validate::search("prefix", filter.prefix.as_deref())?,
             contains: validate::search("q", filter.contains.as_deref())?,
         };
-        let visible_to = if authz::sees_everything(p) {
-            None
-        } else {
-            Some(p.user)
-        };
+        let visible_to = if authz::sees_everything(p) { None } else { Some(p.user) };
         let mut tx = self.read().await?;
         let rows = tx.list_groups(&spec, visible_to).await?;
         let total = if spec.is_filtered() || visible_to.is_some() {
@@ -171,35 +155,19 @@ impl Directory {
         } else {
             tx.count(Counter::Groups).await?
         };
-        Ok(Page::from_rows(
-            list::GROUPS,
-            rows,
-            page,
-            total,
-            group_keyset,
-        ))
+        Ok(Page::from_rows(list::GROUPS, rows, page, total, group_keyset))
     }
 
     /// Changes a group. Site admins and holders of a write share. Errors:
     /// `Invalid`, `NotFound`, `Conflict`, `Stale`, `Forbidden`.
-    pub async fn update_group(
-        &self,
-        p: &Principal,
-        id: GroupId,
-        patch: GroupPatch,
-    ) -> Result<Group, CoreError> {
+    pub async fn update_group(&self, p: &Principal, id: GroupId, patch: GroupPatch) -> Result<Group, CoreError> {
         let mut tx = self.write().await?;
         let (before, access) = visible_group(&mut tx, p, id).await?;
-        authz::require(
-            authz::can_write_group(p, &access),
-            "requires write access to the group",
-        )?;
+        authz::require(authz::can_write_group(p, &access), "requires write access to the group")?;
         if let Some(v) = patch.if_version
             && v != before.version
         {
-            return Err(CoreError::Stale {
-                reason: format!("group is at version {}, not {v}", before.version),
-            });
+            return Err(CoreError::Stale { reason: format!("group is at version {}, not {v}", before.version) });
         }
         let mut group = before.clone();
         if let Some(name) = &patch.name {
@@ -256,47 +224,22 @@ impl Directory {
     pub async fn delete_group(&self, p: &Principal, id: GroupId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let (group, access) = visible_group(&mut tx, p, id).await?;
-        authz::require(
-            authz::can_manage_group(p, &access),
-            "requires manage access to the group",
-        )?;
+        authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
         tx.delete_group(id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "group.deleted",
-            "group",
-            id,
-            Some(audit::group(&group)),
-            None,
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "group.deleted", "group", id, Some(audit::group(&group)), None)).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Grants a role to a group (idempotent). Site admins only.
-    pub async fn grant_group_role(
-        &self,
-        p: &Principal,
-        group: GroupId,
-        role: RoleId,
-    ) -> Result<(), CoreError> {
+    pub async fn grant_group_role(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         found(tx.get_group(group).await?, "group")?;
         found(tx.get_role(role).await?, "role")?;
         if tx.grant_group_role(group, role).await? {
-            let after =
-                serde_json::json!({ "group_id": group.to_string(), "role_id": role.to_string() });
-            tx.append_event(&event(
-                Some(p.user),
-                "group.role_granted",
-                "group",
-                group,
-                None,
-                Some(after),
-            ))
-            .await?;
+            let after = serde_json::json!({ "group_id": group.to_string(), "role_id": role.to_string() });
+            tx.append_event(&event(Some(p.user), "group.role_granted", "group", group, None, Some(after))).await?;
             tx.commit().await?;
         }
         Ok(())
@@ -304,29 +247,15 @@ impl Directory {
 
     /// Takes a role from a group. Site admins only. Errors: `NotFound` when
     /// the group does not hold the role.
-    pub async fn revoke_group_role(
-        &self,
-        p: &Principal,
-        group: GroupId,
-        role: RoleId,
-    ) -> Result<(), CoreError> {
+    pub async fn revoke_group_role(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         found(tx.get_group(group).await?, "group")?;
         if !tx.revoke_group_role(group, role).await? {
             return Err(CoreError::NotFound { what: "role grant" });
         }
-        let before =
-            serde_json::json!({ "group_id": group.to_string(), "role_id": role.to_string() });
-        tx.append_event(&event(
-            Some(p.user),
-            "group.role_revoked",
-            "group",
-            group,
-            Some(before),
-            None,
-        ))
-        .await?;
+        let before = serde_json::json!({ "group_id": group.to_string(), "role_id": role.to_string() });
+        tx.append_event(&event(Some(p.user), "group.role_revoked", "group", group, Some(before), None)).await?;
         tx.commit().await?;
         Ok(())
     }

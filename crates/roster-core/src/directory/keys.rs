@@ -27,22 +27,12 @@ impl Directory {
     pub async fn authenticate(&self, secret: &str) -> Result<Principal, CoreError> {
         let digest = keys::digest(secret);
         let mut tx = self.read().await?;
-        let key = tx
-            .find_key_by_digest(&digest)
-            .await?
-            .ok_or(CoreError::Unauthenticated)?;
-        let user = tx
-            .get_user(key.user)
-            .await?
-            .ok_or(CoreError::Unauthenticated)?;
+        let key = tx.find_key_by_digest(&digest).await?.ok_or(CoreError::Unauthenticated)?;
+        let user = tx.get_user(key.user).await?.ok_or(CoreError::Unauthenticated)?;
         if !user.active {
             return Err(CoreError::Unauthenticated);
         }
-        Ok(Principal {
-            user: user.id,
-            site_role: user.site_role,
-            key: Some(key.id),
-        })
+        Ok(Principal { user: user.id, site_role: user.site_role, key: Some(key.id) })
     }
 
     /// The user behind a principal.
@@ -52,38 +42,16 @@ impl Directory {
 
     /// Makes a key for `user`. Users make their own keys; site admins make
     /// anyone's. Errors: `Invalid`, `NotFound`, `Forbidden`.
-    pub async fn create_key(
-        &self,
-        p: &Principal,
-        user: UserId,
-        name: &str,
-    ) -> Result<CreatedKey, CoreError> {
-        authz::require(
-            authz::can_act_for_user(p, user),
-            "only the user or a site admin",
-        )?;
+    pub async fn create_key(&self, p: &Principal, user: UserId, name: &str) -> Result<CreatedKey, CoreError> {
+        authz::require(authz::can_act_for_user(p, user), "only the user or a site admin")?;
         let name = validate::name("name", name)?;
         let secret = keys::generate();
-        let mut key = ApiKey {
-            id: KeyId::new(),
-            num: 0,
-            user,
-            name,
-            prefix: keys::visible_prefix(&secret),
-            created_at: now(),
-        };
+        let mut key =
+            ApiKey { id: KeyId::new(), num: 0, user, name, prefix: keys::visible_prefix(&secret), created_at: now() };
         let mut tx = self.write().await?;
         found(tx.get_user(user).await?, "user")?;
         key.num = tx.insert_key(&key, &keys::digest(&secret)).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "key.created",
-            "key",
-            key.id,
-            None,
-            Some(audit::key(&key)),
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "key.created", "key", key.id, None, Some(audit::key(&key)))).await?;
         tx.commit().await?;
         Ok(CreatedKey { key, secret })
     }
@@ -101,10 +69,7 @@ impl Directory {
             None => Some(p.user),
         };
         if let Some(u) = user {
-            authz::require(
-                authz::can_act_for_user(p, u),
-                "only the user or a site admin",
-            )?;
+            authz::require(authz::can_act_for_user(p, u), "only the user or a site admin")?;
         }
         let mut tx = self.read().await?;
         let after = page.after.as_ref().map_or(0, |k| k.num);
@@ -113,10 +78,7 @@ impl Directory {
             Some(u) => tx.count_user_keys(u).await?,
             None => tx.count(Counter::Keys).await?,
         };
-        Ok(Page::from_rows(list::KEYS, rows, page, total, |k| Keyset {
-            key: String::new(),
-            num: k.num,
-        }))
+        Ok(Page::from_rows(list::KEYS, rows, page, total, |k| Keyset { key: String::new(), num: k.num }))
     }
 
     /// Revokes a key. Its owner or a site admin. Errors: `NotFound`.
@@ -127,15 +89,7 @@ impl Directory {
             return Err(CoreError::NotFound { what: "key" });
         }
         tx.delete_key(id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "key.deleted",
-            "key",
-            id,
-            Some(audit::key(&key)),
-            None,
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "key.deleted", "key", id, Some(audit::key(&key)), None)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -151,10 +105,7 @@ impl Directory {
         if let Some(s) = secret
             && s.chars().count() < 16
         {
-            return Err(CoreError::invalid(
-                "ROSTER_BOOTSTRAP_ADMIN_KEY",
-                "must be at least 16 characters",
-            ));
+            return Err(CoreError::invalid("ROSTER_BOOTSTRAP_ADMIN_KEY", "must be at least 16 characters"));
         }
         let mut tx = self.write().await?;
         let existing = match secret {
@@ -206,15 +157,7 @@ impl Directory {
                     version: 1,
                 };
                 u.num = tx.insert_user(&u).await?;
-                tx.append_event(&event(
-                    None,
-                    "user.created",
-                    "user",
-                    u.id,
-                    None,
-                    Some(audit::user(&u)),
-                ))
-                .await?;
+                tx.append_event(&event(None, "user.created", "user", u.id, None, Some(audit::user(&u)))).await?;
                 u
             }
         };
@@ -231,15 +174,7 @@ impl Directory {
                 created_at: t,
             };
             key.num = tx.insert_key(&key, &keys::digest(&secret)).await?;
-            tx.append_event(&event(
-                None,
-                "key.created",
-                "key",
-                key.id,
-                None,
-                Some(audit::key(&key)),
-            ))
-            .await?;
+            tx.append_event(&event(None, "key.created", "key", key.id, None, Some(audit::key(&key)))).await?;
             Some(secret)
         };
         tx.commit().await?;
@@ -247,22 +182,12 @@ impl Directory {
     }
 
     /// The change feed: events after `after`, oldest first. Site admins only.
-    pub async fn list_events(
-        &self,
-        p: &Principal,
-        after: i64,
-        limit: u32,
-    ) -> Result<Page<crate::Event>, CoreError> {
+    pub async fn list_events(&self, p: &Principal, after: i64, limit: u32) -> Result<Page<crate::Event>, CoreError> {
         authz::require_admin(p)?;
         let req = PageRequest::first(limit);
         let mut tx = self.read().await?;
         let rows = tx.list_events(after, limit + 1).await?;
         let total = tx.count(Counter::Events).await?;
-        Ok(Page::from_rows(list::EVENTS, rows, &req, total, |e| {
-            Keyset {
-                key: String::new(),
-                num: e.seq,
-            }
-        }))
+        Ok(Page::from_rows(list::EVENTS, rows, &req, total, |e| Keyset { key: String::new(), num: e.seq }))
     }
 }

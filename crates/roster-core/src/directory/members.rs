@@ -21,10 +21,7 @@ pub struct MemberChange {
 
 impl Default for MemberChange {
     fn default() -> Self {
-        Self {
-            role: MemberRole::Member,
-            permissions: Permissions::default(),
-        }
+        Self { role: MemberRole::Member, permissions: Permissions::default() }
     }
 }
 
@@ -36,10 +33,7 @@ pub struct MembershipPatch {
 }
 
 fn membership_keyset(m: &Membership) -> Keyset {
-    Keyset {
-        key: String::new(),
-        num: m.num,
-    }
+    Keyset { key: String::new(), num: m.num }
 }
 
 fn after_num(page: &PageRequest) -> i64 {
@@ -47,26 +41,10 @@ fn after_num(page: &PageRequest) -> i64 {
 }
 
 /// Pairs each membership with the user it names, keeping the page order.
-async fn with_users(
-    tx: &mut Box<dyn Tx>,
-    rows: Vec<Membership>,
-) -> Result<Vec<(Membership, User)>, CoreError> {
-    let ids: Vec<UserId> = rows
-        .iter()
-        .filter_map(|m| {
-            if let Member::User(u) = m.member {
-                Some(u)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let mut users: HashMap<UserId, User> = tx
-        .get_users(&ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
+async fn with_users(tx: &mut Box<dyn Tx>, rows: Vec<Membership>) -> Result<Vec<(Membership, User)>, CoreError> {
+    let ids: Vec<UserId> =
+        rows.iter().filter_map(|m| if let Member::User(u) = m.member { Some(u) } else { None }).collect();
+    let mut users: HashMap<UserId, User> = tx.get_users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
     Ok(rows
         .into_iter()
         .filter_map(|m| match m.member {
@@ -89,20 +67,8 @@ async fn with_groups(
         (false, Member::User(_)) => None,
     };
     let ids: Vec<GroupId> = rows.iter().filter_map(pick).collect();
-    let groups: HashMap<GroupId, Group> = tx
-        .get_groups(&ids)
-        .await?
-        .into_iter()
-        .map(|g| (g.id, g))
-        .collect();
-    Ok(rows
-        .into_iter()
-        .filter_map(|m| {
-            pick(&m)
-                .and_then(|g| groups.get(&g).cloned())
-                .map(|g| (m, g))
-        })
-        .collect())
+    let groups: HashMap<GroupId, Group> = tx.get_groups(&ids).await?.into_iter().map(|g| (g.id, g)).collect();
+    Ok(rows.into_iter().filter_map(|m| pick(&m).and_then(|g| groups.get(&g).cloned()).map(|g| (m, g))).collect())
 }
 
 impl Directory {
@@ -122,39 +88,22 @@ impl Directory {
         let (_, access) = visible_group(&mut tx, p, group).await?;
         found(tx.get_user(user).await?, "user")?;
         let existing = tx.find_membership(group, Member::User(user)).await?;
-        let needed = if existing.is_some() {
-            permission::EDIT_MEMBERSHIPS
-        } else {
-            permission::ADD_MEMBERS
-        };
-        authz::require(
-            authz::can_change_members(p, &access, needed),
-            "not allowed to change this group's members",
-        )?;
-        let unchanged = existing
-            .as_ref()
-            .is_some_and(|m| m.role == change.role && m.permissions == change.permissions);
+        let needed = if existing.is_some() { permission::EDIT_MEMBERSHIPS } else { permission::ADD_MEMBERS };
+        authz::require(authz::can_change_members(p, &access, needed), "not allowed to change this group's members")?;
+        let unchanged = existing.as_ref().is_some_and(|m| m.role == change.role && m.permissions == change.permissions);
         if let (true, Some(m)) = (unchanged, existing.as_ref()) {
             return Ok((m.clone(), false));
         }
-        let grants_admin = existing
-            .as_ref()
-            .is_none_or(|m| m.role != change.role || m.permissions != change.permissions);
+        let grants_admin =
+            existing.as_ref().is_none_or(|m| m.role != change.role || m.permissions != change.permissions);
         if grants_admin {
-            authz::require(
-                authz::can_grant_role(p, &access, change.role),
-                "only site admins grant the admin role",
-            )?;
+            authz::require(authz::can_grant_role(p, &access, change.role), "only site admins grant the admin role")?;
         }
         let t = now();
         let (membership, created) = match existing {
             Some(before) => {
-                let m = Membership {
-                    role: change.role,
-                    permissions: change.permissions,
-                    updated_at: t,
-                    ..before.clone()
-                };
+                let m =
+                    Membership { role: change.role, permissions: change.permissions, updated_at: t, ..before.clone() };
                 tx.update_membership(&m).await?;
                 tx.append_event(&event(
                     Some(p.user),
@@ -198,12 +147,7 @@ impl Directory {
     /// Takes a user out of a group. Site admins, managers, group admins with
     /// `remove_members`, and the user themselves (leaving). Errors: `NotFound`
     /// (group, or the user is not a member), `Forbidden`.
-    pub async fn remove_member(
-        &self,
-        p: &Principal,
-        group: GroupId,
-        user: UserId,
-    ) -> Result<(), CoreError> {
+    pub async fn remove_member(&self, p: &Principal, group: GroupId, user: UserId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
         let leaving = p.user == user;
@@ -211,26 +155,17 @@ impl Directory {
             leaving || authz::can_change_members(p, &access, permission::REMOVE_MEMBERS),
             "not allowed to change this group's members",
         )?;
-        let m = found(
-            tx.find_membership(group, Member::User(user)).await?,
-            "membership",
-        )?;
+        let m = found(tx.find_membership(group, Member::User(user)).await?, "membership")?;
         self.delete_membership_in(&mut tx, p, &m).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Reads one membership of a group the caller may see. Errors: `NotFound`.
-    pub async fn get_membership(
-        &self,
-        p: &Principal,
-        id: MembershipId,
-    ) -> Result<Membership, CoreError> {
+    pub async fn get_membership(&self, p: &Principal, id: MembershipId) -> Result<Membership, CoreError> {
         let mut tx = self.read().await?;
         let m = found(tx.get_membership(id).await?, "membership")?;
-        visible_group(&mut tx, p, m.group)
-            .await
-            .map_err(|_| CoreError::NotFound { what: "membership" })?;
+        visible_group(&mut tx, p, m.group).await.map_err(|_| CoreError::NotFound { what: "membership" })?;
         Ok(m)
     }
 
@@ -244,24 +179,17 @@ impl Directory {
     ) -> Result<Membership, CoreError> {
         let mut tx = self.write().await?;
         let before = found(tx.get_membership(id).await?, "membership")?;
-        let (_, access) = visible_group(&mut tx, p, before.group)
-            .await
-            .map_err(|_| CoreError::NotFound { what: "membership" })?;
+        let (_, access) =
+            visible_group(&mut tx, p, before.group).await.map_err(|_| CoreError::NotFound { what: "membership" })?;
         let needed = match before.member {
             Member::User(_) => permission::EDIT_MEMBERSHIPS,
             Member::Group(_) => permission::MANAGE_CHILDREN,
         };
-        authz::require(
-            authz::can_change_members(p, &access, needed),
-            "not allowed to change this group's members",
-        )?;
+        authz::require(authz::can_change_members(p, &access, needed), "not allowed to change this group's members")?;
         let mut m = before.clone();
         if let Some(role) = patch.role {
             if matches!(m.member, Member::Group(_)) && role == MemberRole::Admin {
-                return Err(CoreError::invalid(
-                    "role",
-                    "a nested group can only be a member",
-                ));
+                return Err(CoreError::invalid("role", "a nested group can only be a member"));
             }
             m.role = role;
         }
@@ -271,10 +199,7 @@ impl Directory {
         if m == before {
             return Ok(m);
         }
-        authz::require(
-            authz::can_grant_role(p, &access, m.role),
-            "only site admins grant the admin role",
-        )?;
+        authz::require(authz::can_grant_role(p, &access, m.role), "only site admins grant the admin role")?;
         m.updated_at = now();
         tx.update_membership(&m).await?;
         tx.append_event(&event(
@@ -291,16 +216,11 @@ impl Directory {
     }
 
     /// Deletes a membership (of a user or of a nested group) by id.
-    pub async fn delete_membership(
-        &self,
-        p: &Principal,
-        id: MembershipId,
-    ) -> Result<(), CoreError> {
+    pub async fn delete_membership(&self, p: &Principal, id: MembershipId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let m = found(tx.get_membership(id).await?, "membership")?;
-        let (_, access) = visible_group(&mut tx, p, m.group)
-            .await
-            .map_err(|_| CoreError::NotFound { what: "membership" })?;
+        let (_, access) =
+            visible_group(&mut tx, p, m.group).await.map_err(|_| CoreError::NotFound { what: "membership" })?;
         let (needed, own) = match m.member {
             Member::User(u) => (permission::REMOVE_MEMBERS, u == p.user),
             Member::Group(_) => (permission::MANAGE_CHILDREN, false),
@@ -314,12 +234,7 @@ impl Directory {
         Ok(())
     }
 
-    async fn delete_membership_in(
-        &self,
-        tx: &mut Box<dyn Tx>,
-        p: &Principal,
-        m: &Membership,
-    ) -> Result<(), CoreError> {
+    async fn delete_membership_in(&self, tx: &mut Box<dyn Tx>, p: &Principal, m: &Membership) -> Result<(), CoreError> {
         tx.delete_membership(m.id).await?;
         tx.append_event(&event(
             Some(p.user),
@@ -343,22 +258,10 @@ impl Directory {
     ) -> Result<Page<(Membership, User)>, CoreError> {
         let mut tx = self.read().await?;
         let (g, _) = visible_group(&mut tx, p, group).await?;
-        let rows = tx
-            .list_group_memberships(group, false, after_num(page), page.limit + 1)
-            .await?;
-        let page = Page::from_rows(
-            list::MEMBERS,
-            rows,
-            page,
-            g.counts.members,
-            membership_keyset,
-        );
+        let rows = tx.list_group_memberships(group, false, after_num(page), page.limit + 1).await?;
+        let page = Page::from_rows(list::MEMBERS, rows, page, g.counts.members, membership_keyset);
         let items = with_users(&mut tx, page.items).await?;
-        Ok(Page {
-            items,
-            next_cursor: page.next_cursor,
-            total: page.total,
-        })
+        Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
     }
 
     /// Groups nested directly inside a group the caller may see.
@@ -370,22 +273,10 @@ impl Directory {
     ) -> Result<Page<(Membership, Group)>, CoreError> {
         let mut tx = self.read().await?;
         let (g, _) = visible_group(&mut tx, p, group).await?;
-        let rows = tx
-            .list_group_memberships(group, true, after_num(page), page.limit + 1)
-            .await?;
-        let page = Page::from_rows(
-            list::CHILDREN,
-            rows,
-            page,
-            g.counts.children,
-            membership_keyset,
-        );
+        let rows = tx.list_group_memberships(group, true, after_num(page), page.limit + 1).await?;
+        let page = Page::from_rows(list::CHILDREN, rows, page, g.counts.children, membership_keyset);
         let items = with_groups(&mut tx, page.items, false).await?;
-        Ok(Page {
-            items,
-            next_cursor: page.next_cursor,
-            total: page.total,
-        })
+        Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
     }
 
     /// The groups a user belongs to directly. The user themselves and site admins.
@@ -395,23 +286,14 @@ impl Directory {
         user: UserId,
         page: &PageRequest,
     ) -> Result<Page<(Membership, Group)>, CoreError> {
-        authz::require(
-            authz::can_act_for_user(p, user),
-            "only the user or a site admin",
-        )?;
+        authz::require(authz::can_act_for_user(p, user), "only the user or a site admin")?;
         let mut tx = self.read().await?;
         found(tx.get_user(user).await?, "user")?;
-        let rows = tx
-            .list_user_memberships(user, after_num(page), page.limit + 1)
-            .await?;
+        let rows = tx.list_user_memberships(user, after_num(page), page.limit + 1).await?;
         let total = tx.count_user_memberships(user).await?;
         let page = Page::from_rows(list::USER_GROUPS, rows, page, total, membership_keyset);
         let items = with_groups(&mut tx, page.items, true).await?;
-        Ok(Page {
-            items,
-            next_cursor: page.next_cursor,
-            total: page.total,
-        })
+        Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
     }
 
     /// Nests `child` inside `parent` (idempotent). Refused with `Conflict`
@@ -425,6 +307,7 @@ impl Directory {
         child: GroupId,
     ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
+        tx.lock_graph().await?;
         let (_, access) = visible_group(&mut tx, p, parent).await?;
         authz::require(
             authz::can_change_members(p, &access, permission::MANAGE_CHILDREN),
@@ -435,10 +318,7 @@ impl Directory {
             return Ok((m, false));
         }
         if tx.group_reaches(child, parent).await? {
-            return Err(CoreError::conflict(
-                "child_id",
-                "nesting this group would create a cycle",
-            ));
+            return Err(CoreError::conflict("child_id", "nesting this group would create a cycle"));
         }
         let t = now();
         let mut m = Membership {
@@ -466,22 +346,14 @@ impl Directory {
     }
 
     /// Takes `child` out of `parent`. Errors: `NotFound` when it is not nested there.
-    pub async fn remove_child(
-        &self,
-        p: &Principal,
-        parent: GroupId,
-        child: GroupId,
-    ) -> Result<(), CoreError> {
+    pub async fn remove_child(&self, p: &Principal, parent: GroupId, child: GroupId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, parent).await?;
         authz::require(
             authz::can_change_members(p, &access, permission::MANAGE_CHILDREN),
             "not allowed to nest groups here",
         )?;
-        let m = found(
-            tx.find_membership(parent, Member::Group(child)).await?,
-            "child group",
-        )?;
+        let m = found(tx.find_membership(parent, Member::Group(child)).await?, "child group")?;
         self.delete_membership_in(&mut tx, p, &m).await?;
         tx.commit().await?;
         Ok(())

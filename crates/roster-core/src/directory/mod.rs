@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use catalog::{
-    NewOrganization, NewProject, NewRole, OrganizationPatch, ProjectPatch, RolePatch,
-};
+pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, ProjectPatch, RolePatch};
 pub use groups::{GroupFilter, GroupPatch, NewGroup};
 pub use keys::CreatedKey;
 pub use members::{MemberChange, MembershipPatch};
@@ -64,15 +62,7 @@ pub(crate) fn event(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> NewEvent {
-    NewEvent {
-        at: now(),
-        actor,
-        action,
-        target_type,
-        target_id: target_id.to_string(),
-        before,
-        after,
-    }
+    NewEvent { at: now(), actor, action, target_type, target_id: target_id.to_string(), before, after }
 }
 
 /// Turns "no such row" into the use-case's 404.

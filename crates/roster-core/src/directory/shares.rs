@@ -21,22 +21,12 @@ impl Directory {
     ) -> Result<(Share, bool), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
-        authz::require(
-            authz::can_manage_group(p, &access),
-            "requires manage access to the group",
-        )?;
+        authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
         match grantee {
             Grantee::User(u) => drop(found(tx.get_user(u).await?, "user")?),
             Grantee::Group(g) => drop(found(tx.get_group(g).await?, "group")?),
         }
-        let share = Share {
-            id: ShareId::new(),
-            num: 0,
-            group,
-            grantee,
-            level,
-            created_at: now(),
-        };
+        let share = Share { id: ShareId::new(), num: 0, group, grantee, level, created_at: now() };
         let before = tx.find_share(group, grantee).await?;
         if before.as_ref().is_some_and(|b| b.level == level) {
             return Ok((before.unwrap_or(share), false));
@@ -56,29 +46,14 @@ impl Directory {
     }
 
     /// Takes a share away. Errors: `NotFound` when there is none.
-    pub async fn delete_share(
-        &self,
-        p: &Principal,
-        group: GroupId,
-        grantee: Grantee,
-    ) -> Result<(), CoreError> {
+    pub async fn delete_share(&self, p: &Principal, group: GroupId, grantee: Grantee) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
-        authz::require(
-            authz::can_manage_group(p, &access),
-            "requires manage access to the group",
-        )?;
+        authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
         let share = found(tx.find_share(group, grantee).await?, "share")?;
         tx.delete_share(group, grantee).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "share.deleted",
-            "group",
-            group,
-            Some(audit::share(&share)),
-            None,
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "share.deleted", "group", group, Some(audit::share(&share)), None))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -92,18 +67,10 @@ impl Directory {
     ) -> Result<Page<Share>, CoreError> {
         let mut tx = self.read().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
-        authz::require(
-            authz::can_manage_group(p, &access),
-            "requires manage access to the group",
-        )?;
+        authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
         let after = page.after.as_ref().map_or(0, |k| k.num);
         let rows = tx.list_shares(group, after, page.limit + 1).await?;
         let total = tx.count_shares(group).await?;
-        Ok(Page::from_rows(list::SHARES, rows, page, total, |s| {
-            Keyset {
-                key: String::new(),
-                num: s.num,
-            }
-        }))
+        Ok(Page::from_rows(list::SHARES, rows, page, total, |s| Keyset { key: String::new(), num: s.num }))
     }
 }

@@ -50,10 +50,7 @@ impl UserPatch {
 }
 
 pub(crate) fn user_keyset(u: &User) -> Keyset {
-    Keyset {
-        key: validate::fold(&u.username),
-        num: u.num,
-    }
+    Keyset { key: validate::fold(&u.username), num: u.num }
 }
 
 impl Directory {
@@ -84,15 +81,7 @@ impl Directory {
             return Err(CoreError::conflict("username", "username is already taken"));
         }
         user.num = tx.insert_user(&user).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "user.created",
-            "user",
-            user.id,
-            None,
-            Some(audit::user(&user)),
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "user.created", "user", user.id, None, Some(audit::user(&user)))).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -104,11 +93,7 @@ impl Directory {
     }
 
     /// Looks a user up by username, ignoring case.
-    pub async fn get_user_by_username(
-        &self,
-        _p: &Principal,
-        username: &str,
-    ) -> Result<User, CoreError> {
+    pub async fn get_user_by_username(&self, _p: &Principal, username: &str) -> Result<User, CoreError> {
         let mut tx = self.read().await?;
         found(tx.get_user_by_username(username).await?, "user")
     }
@@ -129,35 +114,22 @@ impl Directory {
         };
         let mut tx = self.read().await?;
         let rows = tx.list_users(&spec).await?;
-        let total = if spec.is_filtered() {
-            tx.count_users_matching(&spec).await?
-        } else {
-            tx.count(Counter::Users).await?
-        };
+        let total =
+            if spec.is_filtered() { tx.count_users_matching(&spec).await? } else { tx.count(Counter::Users).await? };
         Ok(Page::from_rows(list::USERS, rows, page, total, user_keyset))
     }
 
     /// Changes a user. Site admins may change anything; a user may change
     /// their own names and email. Errors: `Invalid`, `NotFound`, `Conflict`,
     /// `Stale`, `Forbidden`.
-    pub async fn update_user(
-        &self,
-        p: &Principal,
-        id: UserId,
-        patch: UserPatch,
-    ) -> Result<User, CoreError> {
-        authz::require(
-            authz::can_update_user(p, id, patch.is_self_service()),
-            "requires a site admin",
-        )?;
+    pub async fn update_user(&self, p: &Principal, id: UserId, patch: UserPatch) -> Result<User, CoreError> {
+        authz::require(authz::can_update_user(p, id, patch.is_self_service()), "requires a site admin")?;
         let mut tx = self.write().await?;
         let before = found(tx.get_user(id).await?, "user")?;
         if let Some(v) = patch.if_version
             && v != before.version
         {
-            return Err(CoreError::Stale {
-                reason: format!("user is at version {}, not {v}", before.version),
-            });
+            return Err(CoreError::Stale { reason: format!("user is at version {}, not {v}", before.version) });
         }
         let mut user = before.clone();
         if let Some(username) = &patch.username {
@@ -195,9 +167,8 @@ impl Directory {
             }
             user.primary_group = v;
         }
-        let loses_admin = before.site_role == SiteRole::Admin
-            && before.active
-            && (user.site_role != SiteRole::Admin || !user.active);
+        let loses_admin =
+            before.site_role == SiteRole::Admin && before.active && (user.site_role != SiteRole::Admin || !user.active);
         if loses_admin && tx.count_site_admins().await? <= 1 {
             return Err(CoreError::conflict(
                 "site_role",
@@ -230,21 +201,10 @@ impl Directory {
         let mut tx = self.write().await?;
         let user = found(tx.get_user(id).await?, "user")?;
         if user.site_role == SiteRole::Admin && user.active && tx.count_site_admins().await? <= 1 {
-            return Err(CoreError::conflict(
-                "id",
-                "the last active site admin cannot be deleted",
-            ));
+            return Err(CoreError::conflict("id", "the last active site admin cannot be deleted"));
         }
         tx.delete_user(id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "user.deleted",
-            "user",
-            id,
-            Some(audit::user(&user)),
-            None,
-        ))
-        .await?;
+        tx.append_event(&event(Some(p.user), "user.deleted", "user", id, Some(audit::user(&user)), None)).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -15,19 +15,11 @@ pub struct BadRequest {
 
 impl BadRequest {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        Self { status: StatusCode::BAD_REQUEST, field: Some(field.into()), message: message.into() }
     }
 
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            field: None,
-            message: message.into(),
-        }
+        Self { status, field: None, message: message.into() }
     }
 }
 

@@ -50,9 +50,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadRequest> {
 /// serde reports an unknown or missing top-level field with the root path;
 /// recover its name from the message.
 fn unknown_field(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("missing field `"))?;
+    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("missing field `"))?;
     Some(rest.split('`').next()?.to_owned())
 }
 
@@ -65,15 +63,11 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.split(';').next().is_some_and(|m| {
-                    m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json")
-                })
-            });
+        let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json"))
+        });
         if !json {
             return Err(D::reject(BadRequest::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -91,9 +85,7 @@ where
                 },
             ))
         })?;
-        parse_json(&bytes)
-            .map(|v| Json(v, PhantomData))
-            .map_err(D::reject)
+        parse_json(&bytes).map(|v| Json(v, PhantomData)).map_err(D::reject)
     }
 }
 
@@ -120,19 +112,13 @@ where
 pub fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, BadRequest> {
     match value {
         None | Some("") => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| BadRequest::invalid(field, "must be an integer")),
+        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| BadRequest::invalid(field, "must be an integer")),
     }
 }
 
 /// Parses a path segment as an id of type `I` (a UUID newtype).
 pub fn id_param<I: std::str::FromStr>(field: &str, value: &str) -> Result<I, BadRequest> {
-    value
-        .parse::<I>()
-        .map_err(|_| BadRequest::invalid(field, "must be a UUID"))
+    value.parse::<I>().map_err(|_| BadRequest::invalid(field, "must be a UUID"))
 }
 
 /// An optional JSON body: no body at all (and no content type) is `None`.
@@ -146,9 +132,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let no_type = !req.headers().contains_key(header::CONTENT_TYPE);
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| D::reject(BadRequest::new(e.status(), e.body_text())))?;
+        let bytes =
+            Bytes::from_request(req, state).await.map_err(|e| D::reject(BadRequest::new(e.status(), e.body_text())))?;
         if no_type && bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -158,8 +143,6 @@ where
                 "expected a body with content-type application/json",
             )));
         }
-        parse_json(&bytes)
-            .map(|v| Some(Json(v, PhantomData)))
-            .map_err(D::reject)
+        parse_json(&bytes).map(|v| Some(Json(v, PhantomData))).map_err(D::reject)
     }
 }

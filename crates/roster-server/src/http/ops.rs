@@ -13,23 +13,15 @@ use super::AppState;
 /// The process-wide metrics recorder, installed on first use.
 fn prometheus() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
-        .as_ref()
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).as_ref()
 }
 
 pub fn router(_state: AppState) -> Router {
     prometheus();
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/metrics", get(metrics))
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(crate::native::openapi()) }),
-        )
+        .route("/openapi.json", get(|| async { axum::Json(crate::native::openapi()) }))
 }
 
 async fn metrics() -> impl IntoResponse {

@@ -26,8 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn level(value: &str) -> Result<ShareLevel, BadRequest> {
-    ShareLevel::parse(value)
-        .ok_or_else(|| BadRequest::invalid("level", "must be \"read\", \"write\" or \"manage\""))
+    ShareLevel::parse(value).ok_or_else(|| BadRequest::invalid("level", "must be \"read\", \"write\" or \"manage\""))
 }
 
 /// Who a group is shared with (site admins, manage shares).
@@ -41,10 +40,7 @@ async fn list_shares(
     extract::Query(q, _): Params<PageParams>,
 ) -> ApiResult<Json<List<wire::Share>>> {
     let req = page(list::SHARES, q.limit.as_deref(), q.cursor.as_deref())?;
-    let shares = s
-        .directory
-        .list_shares(&p, id_param::<GroupId>("id", &id)?, &req)
-        .await?;
+    let shares = s.directory.list_shares(&p, id_param::<GroupId>("id", &id)?, &req).await?;
     Ok(Json(List::from_page(shares, wire::Share::from)))
 }
 
@@ -55,10 +51,7 @@ async fn put_share(
     grantee: Grantee,
     body: wire::PutShare,
 ) -> ApiResult<Json<wire::Share>> {
-    let (share, _) = s
-        .directory
-        .put_share(p, group, grantee, level(&body.level)?)
-        .await?;
+    let (share, _) = s.directory.put_share(p, group, grantee, level(&body.level)?).await?;
     Ok(Json(share.into()))
 }
 
@@ -72,10 +65,7 @@ async fn put_user_share(
     Path((id, user)): Path<(String, String)>,
     body: Body<wire::PutShare>,
 ) -> ApiResult<Json<wire::Share>> {
-    let (id, user) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<UserId>("user_id", &user)?,
-    );
+    let (id, user) = (id_param::<GroupId>("id", &id)?, id_param::<UserId>("user_id", &user)?);
     put_share(&s, &p, id, Grantee::User(user), body.into_inner()).await
 }
 
@@ -88,13 +78,8 @@ async fn delete_user_share(
     Auth(p): Auth,
     Path((id, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, user) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<UserId>("user_id", &user)?,
-    );
-    s.directory
-        .delete_share(&p, id, Grantee::User(user))
-        .await?;
+    let (id, user) = (id_param::<GroupId>("id", &id)?, id_param::<UserId>("user_id", &user)?);
+    s.directory.delete_share(&p, id, Grantee::User(user)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,10 +93,7 @@ async fn put_group_share(
     Path((id, to)): Path<(String, String)>,
     body: Body<wire::PutShare>,
 ) -> ApiResult<Json<wire::Share>> {
-    let (id, to) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<GroupId>("group_id", &to)?,
-    );
+    let (id, to) = (id_param::<GroupId>("id", &id)?, id_param::<GroupId>("group_id", &to)?);
     put_share(&s, &p, id, Grantee::Group(to), body.into_inner()).await
 }
 
@@ -124,10 +106,7 @@ async fn delete_group_share(
     Auth(p): Auth,
     Path((id, to)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, to) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<GroupId>("group_id", &to)?,
-    );
+    let (id, to) = (id_param::<GroupId>("id", &id)?, id_param::<GroupId>("group_id", &to)?);
     s.directory.delete_share(&p, id, Grantee::Group(to)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -141,17 +120,8 @@ async fn create_key(
     body: Body<wire::NewKey>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.into_inner();
-    let created = s
-        .directory
-        .create_key(&p, UserId(b.user_id), &b.name)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(wire::CreatedKey {
-            key: created.secret,
-            record: created.key.into(),
-        }),
-    ))
+    let created = s.directory.create_key(&p, UserId(b.user_id), &b.name).await?;
+    Ok((StatusCode::CREATED, Json(wire::CreatedKey { key: created.secret, record: created.key.into() })))
 }
 
 /// List keys: your own, or (site admins) anyone's with `user_id`, or all.
@@ -164,29 +134,15 @@ async fn list_keys(
     extract::Query(q, _): Params<KeyListParams>,
 ) -> ApiResult<Json<List<wire::ApiKey>>> {
     let req = page(list::KEYS, q.limit.as_deref(), q.cursor.as_deref())?;
-    let user = q
-        .user_id
-        .as_deref()
-        .filter(|u| !u.is_empty())
-        .map(|u| id_param::<UserId>("user_id", u))
-        .transpose()?;
-    Ok(Json(List::from_page(
-        s.directory.list_keys(&p, user, &req).await?,
-        wire::ApiKey::from,
-    )))
+    let user = q.user_id.as_deref().filter(|u| !u.is_empty()).map(|u| id_param::<UserId>("user_id", u)).transpose()?;
+    Ok(Json(List::from_page(s.directory.list_keys(&p, user, &req).await?, wire::ApiKey::from)))
 }
 
 /// Revoke a key (its owner or site admins).
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_key(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_key(&p, id_param::<KeyId>("id", &id)?)
-        .await?;
+async fn delete_key(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_key(&p, id_param::<KeyId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,11 +162,7 @@ async fn list_events(
     }
     let req = page(list::EVENTS, q.limit.as_deref(), None)?;
     let events = s.directory.list_events(&p, after, req.limit).await?;
-    let next_cursor = events
-        .next_cursor
-        .as_ref()
-        .and(events.items.last())
-        .map(|e| e.seq.to_string());
+    let next_cursor = events.next_cursor.as_ref().and(events.items.last()).map(|e| e.seq.to_string());
     let mut list = List::from_page(events, wire::Event::from);
     list.next_cursor = next_cursor;
     Ok(Json(list))

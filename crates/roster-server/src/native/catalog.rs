@@ -35,16 +35,7 @@ async fn create_role(
     body: Body<wire::NewRole>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.into_inner();
-    let role = s
-        .directory
-        .create_role(
-            &p,
-            roster_core::NewRole {
-                name: b.name,
-                description: b.description,
-            },
-        )
-        .await?;
+    let role = s.directory.create_role(&p, roster_core::NewRole { name: b.name, description: b.description }).await?;
     Ok((StatusCode::CREATED, Json(wire::Role::from(role))))
 }
 
@@ -57,26 +48,14 @@ async fn list_roles(
     extract::Query(q, _): Params<PageParams>,
 ) -> ApiResult<Json<List<wire::Role>>> {
     let req = page(list::ROLES, q.limit.as_deref(), q.cursor.as_deref())?;
-    Ok(Json(List::from_page(
-        s.directory.list_roles(&p, &req).await?,
-        wire::Role::from,
-    )))
+    Ok(Json(List::from_page(s.directory.list_roles(&p, &req).await?, wire::Role::from)))
 }
 
 /// Read a role.
 #[utoipa::path(get, path = "/v1/roles/{id}", tag = "roles", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = wire::Role), (status = 404, body = ErrorBody)))]
-async fn get_role(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<wire::Role>> {
-    Ok(Json(
-        s.directory
-            .get_role(&p, id_param::<RoleId>("id", &id)?)
-            .await?
-            .into(),
-    ))
+async fn get_role(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<wire::Role>> {
+    Ok(Json(s.directory.get_role(&p, id_param::<RoleId>("id", &id)?).await?.into()))
 }
 
 /// Change a role (site admins).
@@ -89,29 +68,15 @@ async fn update_role(
     body: Body<wire::RolePatch>,
 ) -> ApiResult<Json<wire::Role>> {
     let b = body.into_inner();
-    let patch = roster_core::RolePatch {
-        name: b.name,
-        description: b.description,
-    };
-    Ok(Json(
-        s.directory
-            .update_role(&p, id_param::<RoleId>("id", &id)?, patch)
-            .await?
-            .into(),
-    ))
+    let patch = roster_core::RolePatch { name: b.name, description: b.description };
+    Ok(Json(s.directory.update_role(&p, id_param::<RoleId>("id", &id)?, patch).await?.into()))
 }
 
 /// Delete a role and its grants (site admins).
 #[utoipa::path(delete, path = "/v1/roles/{id}", tag = "roles", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_role(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_role(&p, id_param::<RoleId>("id", &id)?)
-        .await?;
+async fn delete_role(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_role(&p, id_param::<RoleId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -124,16 +89,7 @@ async fn create_org(
     body: Body<wire::NewOrganization>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.into_inner();
-    let org = s
-        .directory
-        .create_org(
-            &p,
-            roster_core::NewOrganization {
-                name: b.name,
-                slug: b.slug,
-            },
-        )
-        .await?;
+    let org = s.directory.create_org(&p, roster_core::NewOrganization { name: b.name, slug: b.slug }).await?;
     Ok((StatusCode::CREATED, Json(wire::Organization::from(org))))
 }
 
@@ -146,10 +102,7 @@ async fn list_orgs(
     extract::Query(q, _): Params<PageParams>,
 ) -> ApiResult<Json<List<wire::Organization>>> {
     let req = page(list::ORGS, q.limit.as_deref(), q.cursor.as_deref())?;
-    Ok(Json(List::from_page(
-        s.directory.list_orgs(&p, &req).await?,
-        wire::Organization::from,
-    )))
+    Ok(Json(List::from_page(s.directory.list_orgs(&p, &req).await?, wire::Organization::from)))
 }
 
 /// Read an organization.
@@ -160,12 +113,7 @@ async fn get_org(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<wire::Organization>> {
-    Ok(Json(
-        s.directory
-            .get_org(&p, id_param::<OrgId>("id", &id)?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(s.directory.get_org(&p, id_param::<OrgId>("id", &id)?).await?.into()))
 }
 
 /// Change an organization (site admins).
@@ -178,29 +126,15 @@ async fn update_org(
     body: Body<wire::OrganizationPatch>,
 ) -> ApiResult<Json<wire::Organization>> {
     let b = body.into_inner();
-    let patch = roster_core::OrganizationPatch {
-        name: b.name,
-        slug: b.slug,
-    };
-    Ok(Json(
-        s.directory
-            .update_org(&p, id_param::<OrgId>("id", &id)?, patch)
-            .await?
-            .into(),
-    ))
+    let patch = roster_core::OrganizationPatch { name: b.name, slug: b.slug };
+    Ok(Json(s.directory.update_org(&p, id_param::<OrgId>("id", &id)?, patch).await?.into()))
 }
 
 /// Delete an empty organization (site admins).
 #[utoipa::path(delete, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn delete_org(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_org(&p, id_param::<OrgId>("id", &id)?)
-        .await?;
+async fn delete_org(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_org(&p, id_param::<OrgId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,11 +147,7 @@ async fn create_project(
     body: Body<wire::NewProject>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.into_inner();
-    let new = roster_core::NewProject {
-        name: b.name,
-        description: b.description,
-        org: b.organization_id.map(OrgId),
-    };
+    let new = roster_core::NewProject { name: b.name, description: b.description, org: b.organization_id.map(OrgId) };
     let project = s.directory.create_project(&p, new).await?;
     Ok((StatusCode::CREATED, Json(wire::Project::from(project))))
 }
@@ -231,10 +161,7 @@ async fn list_projects(
     extract::Query(q, _): Params<PageParams>,
 ) -> ApiResult<Json<List<wire::Project>>> {
     let req = page(list::PROJECTS, q.limit.as_deref(), q.cursor.as_deref())?;
-    Ok(Json(List::from_page(
-        s.directory.list_projects(&p, &req).await?,
-        wire::Project::from,
-    )))
+    Ok(Json(List::from_page(s.directory.list_projects(&p, &req).await?, wire::Project::from)))
 }
 
 /// Read a project.
@@ -245,12 +172,7 @@ async fn get_project(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<wire::Project>> {
-    Ok(Json(
-        s.directory
-            .get_project(&p, id_param::<ProjectId>("id", &id)?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(s.directory.get_project(&p, id_param::<ProjectId>("id", &id)?).await?.into()))
 }
 
 /// Change a project (site admins).
@@ -263,29 +185,15 @@ async fn update_project(
     body: Body<wire::ProjectPatch>,
 ) -> ApiResult<Json<wire::Project>> {
     let b = body.into_inner();
-    let patch = roster_core::ProjectPatch {
-        name: b.name,
-        description: b.description,
-    };
-    Ok(Json(
-        s.directory
-            .update_project(&p, id_param::<ProjectId>("id", &id)?, patch)
-            .await?
-            .into(),
-    ))
+    let patch = roster_core::ProjectPatch { name: b.name, description: b.description };
+    Ok(Json(s.directory.update_project(&p, id_param::<ProjectId>("id", &id)?, patch).await?.into()))
 }
 
 /// Delete a project and its bindings (site admins).
 #[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_project(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_project(&p, id_param::<ProjectId>("id", &id)?)
-        .await?;
+async fn delete_project(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_project(&p, id_param::<ProjectId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -300,10 +208,7 @@ async fn list_project_groups(
     extract::Query(q, _): Params<PageParams>,
 ) -> ApiResult<Json<List<wire::ProjectBinding>>> {
     let req = page(list::BINDINGS, q.limit.as_deref(), q.cursor.as_deref())?;
-    let bindings = s
-        .directory
-        .list_project_groups(&p, id_param::<ProjectId>("id", &id)?, &req)
-        .await?;
+    let bindings = s.directory.list_project_groups(&p, id_param::<ProjectId>("id", &id)?, &req).await?;
     Ok(Json(List::from_page(bindings, wire::ProjectBinding::from)))
 }
 
@@ -317,14 +222,8 @@ async fn put_project_group(
     Path((id, group)): Path<(String, String)>,
     body: Body<wire::PutBinding>,
 ) -> ApiResult<Json<wire::ProjectBinding>> {
-    let (id, group) = (
-        id_param::<ProjectId>("id", &id)?,
-        id_param::<GroupId>("group_id", &group)?,
-    );
-    let (binding, _) = s
-        .directory
-        .put_project_group(&p, id, group, &body.into_inner().role)
-        .await?;
+    let (id, group) = (id_param::<ProjectId>("id", &id)?, id_param::<GroupId>("group_id", &group)?);
+    let (binding, _) = s.directory.put_project_group(&p, id, group, &body.into_inner().role).await?;
     Ok(Json(binding.into()))
 }
 
@@ -337,10 +236,7 @@ async fn remove_project_group(
     Auth(p): Auth,
     Path((id, group)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, group) = (
-        id_param::<ProjectId>("id", &id)?,
-        id_param::<GroupId>("group_id", &group)?,
-    );
+    let (id, group) = (id_param::<ProjectId>("id", &id)?, id_param::<GroupId>("group_id", &group)?);
     s.directory.remove_project_group(&p, id, group).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,22 +30,10 @@ impl From<BadRequest> for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 fn body(status: StatusCode, code: &str, message: String, field: Option<String>) -> Response {
-    let mut res = (
-        status,
-        Json(ErrorBody {
-            error: ErrorDetail {
-                code: code.to_owned(),
-                message,
-                field,
-            },
-        }),
-    )
-        .into_response();
+    let mut res =
+        (status, Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message, field } })).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"roster\""),
-        );
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"roster\""));
     }
     res
 }
@@ -69,38 +57,19 @@ impl IntoResponse for ApiError {
                 let message = e.to_string();
                 let field = e.field().map(str::to_owned);
                 match e {
-                    CoreError::Invalid { .. } => {
-                        body(StatusCode::BAD_REQUEST, "invalid_request", message, field)
+                    CoreError::Invalid { .. } => body(StatusCode::BAD_REQUEST, "invalid_request", message, field),
+                    CoreError::NotFound { .. } => body(StatusCode::NOT_FOUND, "not_found", message, None),
+                    CoreError::Conflict { .. } => body(StatusCode::CONFLICT, "conflict", message, field),
+                    CoreError::Stale { .. } => {
+                        body(StatusCode::PRECONDITION_FAILED, "precondition_failed", message, None)
                     }
-                    CoreError::NotFound { .. } => {
-                        body(StatusCode::NOT_FOUND, "not_found", message, None)
+                    CoreError::Unauthenticated => {
+                        body(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required".into(), None)
                     }
-                    CoreError::Conflict { .. } => {
-                        body(StatusCode::CONFLICT, "conflict", message, field)
-                    }
-                    CoreError::Stale { .. } => body(
-                        StatusCode::PRECONDITION_FAILED,
-                        "precondition_failed",
-                        message,
-                        None,
-                    ),
-                    CoreError::Unauthenticated => body(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthenticated",
-                        "a valid API key is required".into(),
-                        None,
-                    ),
-                    CoreError::Forbidden { .. } => {
-                        body(StatusCode::FORBIDDEN, "forbidden", message, None)
-                    }
+                    CoreError::Forbidden { .. } => body(StatusCode::FORBIDDEN, "forbidden", message, None),
                     CoreError::Internal(detail) => {
                         tracing::error!(%detail, "internal error");
-                        body(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "internal",
-                            "internal error".into(),
-                            None,
-                        )
+                        body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), None)
                     }
                 }
             }

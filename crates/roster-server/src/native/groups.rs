@@ -40,11 +40,7 @@ async fn create_group(
         attributes: b.attributes.unwrap_or_default(),
     };
     let group = s.directory.create_group(&p, new).await?;
-    Ok((
-        StatusCode::CREATED,
-        etag(group.version),
-        Json(wire::Group::from(group)),
-    ))
+    Ok((StatusCode::CREATED, etag(group.version), Json(wire::Group::from(group))))
 }
 
 /// List the groups the caller may see, by name; `prefix` and `q` (substring) ignore case.
@@ -57,10 +53,7 @@ async fn list_groups(
     extract::Query(q, _): Params<ListParams>,
 ) -> ApiResult<Json<List<wire::Group>>> {
     let req = page(list::GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
-    let filter = GroupFilter {
-        prefix: q.prefix,
-        contains: q.q,
-    };
+    let filter = GroupFilter { prefix: q.prefix, contains: q.q };
     let groups = s.directory.list_groups(&p, &filter, &req).await?;
     Ok(Json(List::from_page(groups, wire::Group::from)))
 }
@@ -68,15 +61,8 @@ async fn list_groups(
 /// Read a group the caller may see.
 #[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = wire::Group), (status = 404, body = ErrorBody)))]
-async fn get_group(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let group = s
-        .directory
-        .get_group(&p, id_param::<GroupId>("id", &id)?)
-        .await?;
+async fn get_group(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let group = s.directory.get_group(&p, id_param::<GroupId>("id", &id)?).await?;
     Ok((etag(group.version), Json(wire::Group::from(group))))
 }
 
@@ -108,14 +94,8 @@ async fn update_group(
 /// Delete a group with its memberships, nesting, shares and bindings (site admins, manage shares).
 #[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_group(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_group(&p, id_param::<GroupId>("id", &id)?)
-        .await?;
+async fn delete_group(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_group(&p, id_param::<GroupId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -127,10 +107,7 @@ async fn list_group_roles(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<uuid::Uuid>>> {
-    let roles = s
-        .directory
-        .group_roles(&p, id_param::<GroupId>("id", &id)?)
-        .await?;
+    let roles = s.directory.group_roles(&p, id_param::<GroupId>("id", &id)?).await?;
     Ok(Json(roles.into_iter().map(|r| r.0).collect()))
 }
 
@@ -143,10 +120,7 @@ async fn grant_role(
     Auth(p): Auth,
     Path((id, role)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, role) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<RoleId>("role_id", &role)?,
-    );
+    let (id, role) = (id_param::<GroupId>("id", &id)?, id_param::<RoleId>("role_id", &role)?);
     s.directory.grant_group_role(&p, id, role).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -160,10 +134,7 @@ async fn revoke_role(
     Auth(p): Auth,
     Path((id, role)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, role) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<RoleId>("role_id", &role)?,
-    );
+    let (id, role) = (id_param::<GroupId>("id", &id)?, id_param::<RoleId>("role_id", &role)?);
     s.directory.revoke_group_role(&p, id, role).await?;
     Ok(StatusCode::NO_CONTENT)
 }

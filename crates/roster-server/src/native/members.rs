@@ -7,9 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use roster_core::{
-    GroupId, MemberChange, MemberRole, MembershipId, MembershipPatch, Permissions, UserId, list,
-};
+use roster_core::{GroupId, MemberChange, MemberRole, MembershipId, MembershipPatch, Permissions, UserId, list};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,21 +21,14 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members))
         .routes(routes!(put_member, remove_member))
-        .routes(routes!(
-            get_membership,
-            update_membership,
-            delete_membership
-        ))
+        .routes(routes!(get_membership, update_membership, delete_membership))
         .routes(routes!(list_children))
         .routes(routes!(add_child, remove_child))
 }
 
 fn role(value: Option<&str>) -> Result<Option<MemberRole>, BadRequest> {
     value
-        .map(|v| {
-            MemberRole::parse(v)
-                .ok_or_else(|| BadRequest::invalid("role", "must be \"member\" or \"admin\""))
-        })
+        .map(|v| MemberRole::parse(v).ok_or_else(|| BadRequest::invalid("role", "must be \"member\" or \"admin\"")))
         .transpose()
 }
 
@@ -59,10 +50,7 @@ async fn list_members(
     let id = id_param::<GroupId>("id", &id)?;
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
     let members = s.directory.list_members(&p, id, &req).await?;
-    Ok(Json(List::from_page(members, |(m, u)| wire::Member {
-        membership: m.into(),
-        user: u.into(),
-    })))
+    Ok(Json(List::from_page(members, |(m, u)| wire::Member { membership: m.into(), user: u.into() })))
 }
 
 /// Put a user in a group with a role and permissions (idempotent): 201 when
@@ -76,21 +64,14 @@ async fn put_member(
     Path((id, user)): Path<(String, String)>,
     body: Option<Body<wire::PutMember>>,
 ) -> ApiResult<impl IntoResponse> {
-    let (id, user) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<UserId>("user_id", &user)?,
-    );
+    let (id, user) = (id_param::<GroupId>("id", &id)?, id_param::<UserId>("user_id", &user)?);
     let b = body.map(Body::into_inner).unwrap_or_default();
     let change = MemberChange {
         role: role(b.role.as_deref())?.unwrap_or(MemberRole::Member),
         permissions: permissions(b.permissions).unwrap_or_default(),
     };
     let (m, created) = s.directory.put_member(&p, id, user, change).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(wire::Membership::from(m))))
 }
 
@@ -103,10 +84,7 @@ async fn remove_member(
     Auth(p): Auth,
     Path((id, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, user) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<UserId>("user_id", &user)?,
-    );
+    let (id, user) = (id_param::<GroupId>("id", &id)?, id_param::<UserId>("user_id", &user)?);
     s.directory.remove_member(&p, id, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -119,12 +97,7 @@ async fn get_membership(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<wire::Membership>> {
-    Ok(Json(
-        s.directory
-            .get_membership(&p, id_param::<MembershipId>("id", &id)?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(s.directory.get_membership(&p, id_param::<MembershipId>("id", &id)?).await?.into()))
 }
 
 /// Change a membership's role or permissions.
@@ -138,26 +111,15 @@ async fn update_membership(
 ) -> ApiResult<Json<wire::Membership>> {
     let id = id_param::<MembershipId>("id", &id)?;
     let b = body.into_inner();
-    let patch = MembershipPatch {
-        role: role(b.role.as_deref())?,
-        permissions: permissions(b.permissions),
-    };
-    Ok(Json(
-        s.directory.update_membership(&p, id, patch).await?.into(),
-    ))
+    let patch = MembershipPatch { role: role(b.role.as_deref())?, permissions: permissions(b.permissions) };
+    Ok(Json(s.directory.update_membership(&p, id, patch).await?.into()))
 }
 
 /// Delete a membership (of a user or of a nested group).
 #[utoipa::path(delete, path = "/v1/memberships/{id}", tag = "members", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_membership(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_membership(&p, id_param::<MembershipId>("id", &id)?)
-        .await?;
+async fn delete_membership(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_membership(&p, id_param::<MembershipId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,10 +136,7 @@ async fn list_children(
     let id = id_param::<GroupId>("id", &id)?;
     let req = page(list::CHILDREN, q.limit.as_deref(), q.cursor.as_deref())?;
     let children = s.directory.list_children(&p, id, &req).await?;
-    Ok(Json(List::from_page(children, |(m, g)| wire::GroupEdge {
-        membership: m.into(),
-        group: g.into(),
-    })))
+    Ok(Json(List::from_page(children, |(m, g)| wire::GroupEdge { membership: m.into(), group: g.into() })))
 }
 
 /// Nest a group in another (idempotent; a cycle is refused with 409).
@@ -189,16 +148,9 @@ async fn add_child(
     Auth(p): Auth,
     Path((id, child)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    let (id, child) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<GroupId>("child_id", &child)?,
-    );
+    let (id, child) = (id_param::<GroupId>("id", &id)?, id_param::<GroupId>("child_id", &child)?);
     let (m, created) = s.directory.add_child(&p, id, child).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(wire::Membership::from(m))))
 }
 
@@ -211,10 +163,7 @@ async fn remove_child(
     Auth(p): Auth,
     Path((id, child)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (id, child) = (
-        id_param::<GroupId>("id", &id)?,
-        id_param::<GroupId>("child_id", &child)?,
-    );
+    let (id, child) = (id_param::<GroupId>("id", &id)?, id_param::<GroupId>("child_id", &child)?);
     s.directory.remove_child(&p, id, child).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,10 +24,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 fn site_role(value: Option<&str>) -> Result<Option<SiteRole>, BadRequest> {
     value
-        .map(|v| {
-            SiteRole::parse(v)
-                .ok_or_else(|| BadRequest::invalid("site_role", "must be \"admin\" or \"user\""))
-        })
+        .map(|v| SiteRole::parse(v).ok_or_else(|| BadRequest::invalid("site_role", "must be \"admin\" or \"user\"")))
         .transpose()
 }
 
@@ -51,11 +48,7 @@ async fn create_user(
         external_id: b.external_id,
     };
     let user = s.directory.create_user(&p, new).await?;
-    Ok((
-        StatusCode::CREATED,
-        etag(user.version),
-        Json(wire::User::from(user)),
-    ))
+    Ok((StatusCode::CREATED, etag(user.version), Json(wire::User::from(user))))
 }
 
 /// List users by username; `prefix` and `q` (substring) ignore case.
@@ -68,25 +61,15 @@ async fn list_users(
     extract::Query(q, _): Params<ListParams>,
 ) -> ApiResult<Json<List<wire::User>>> {
     let req = page("users", q.limit.as_deref(), q.cursor.as_deref())?;
-    let users = s
-        .directory
-        .list_users(&p, q.prefix.as_deref(), q.q.as_deref(), &req)
-        .await?;
+    let users = s.directory.list_users(&p, q.prefix.as_deref(), q.q.as_deref(), &req).await?;
     Ok(Json(List::from_page(users, wire::User::from)))
 }
 
 /// Read a user.
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = wire::User), (status = 404, body = ErrorBody)))]
-async fn get_user(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let user = s
-        .directory
-        .get_user(&p, id_param::<UserId>("id", &id)?)
-        .await?;
+async fn get_user(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let user = s.directory.get_user(&p, id_param::<UserId>("id", &id)?).await?;
     Ok((etag(user.version), Json(wire::User::from(user))))
 }
 
@@ -121,14 +104,8 @@ async fn update_user(
 /// Delete a user with their memberships, shares and keys (site admins).
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn delete_user(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.directory
-        .delete_user(&p, id_param::<UserId>("id", &id)?)
-        .await?;
+async fn delete_user(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.directory.delete_user(&p, id_param::<UserId>("id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -151,8 +128,5 @@ async fn list_user_groups(
     let id = id_param::<UserId>("id", &id)?;
     let req = page("user-groups", q.limit.as_deref(), q.cursor.as_deref())?;
     let groups = s.directory.list_user_groups(&p, id, &req).await?;
-    Ok(Json(List::from_page(groups, |(m, g)| wire::GroupEdge {
-        membership: m.into(),
-        group: g.into(),
-    })))
+    Ok(Json(List::from_page(groups, |(m, g)| wire::GroupEdge { membership: m.into(), group: g.into() })))
 }

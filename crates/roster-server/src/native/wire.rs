@@ -10,9 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`) in PATCH bodies.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -42,11 +40,7 @@ pub struct List<T> {
 impl<T> List<T> {
     pub fn from_page<U>(page: core::Page<U>, f: impl FnMut(U) -> T) -> Self {
         let page = page.map(f);
-        Self {
-            items: page.items,
-            next_cursor: page.next_cursor,
-            total: page.total,
-        }
+        Self { items: page.items, next_cursor: page.next_cursor, total: page.total }
     }
 }
 
@@ -350,13 +344,7 @@ pub struct Organization {
 
 impl From<core::Organization> for Organization {
     fn from(o: core::Organization) -> Self {
-        Self {
-            id: o.id.0,
-            name: o.name,
-            slug: o.slug,
-            created_at: o.created_at,
-            updated_at: o.updated_at,
-        }
+        Self { id: o.id.0, name: o.name, slug: o.slug, created_at: o.created_at, updated_at: o.updated_at }
     }
 }
 
@@ -425,11 +413,7 @@ pub struct ProjectBinding {
 
 impl From<core::ProjectBinding> for ProjectBinding {
     fn from(b: core::ProjectBinding) -> Self {
-        Self {
-            project_id: b.project.0,
-            group_id: b.group.0,
-            role: b.role,
-        }
+        Self { project_id: b.project.0, group_id: b.group.0, role: b.role }
     }
 }
 
@@ -489,13 +473,7 @@ pub struct ApiKey {
 
 impl From<core::ApiKey> for ApiKey {
     fn from(k: core::ApiKey) -> Self {
-        Self {
-            id: k.id.0,
-            user_id: k.user.0,
-            name: k.name,
-            prefix: k.prefix,
-            created_at: k.created_at,
-        }
+        Self { id: k.id.0, user_id: k.user.0, name: k.name, prefix: k.prefix, created_at: k.created_at }
     }
 }
 

@@ -157,9 +157,10 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_by_user ON api_keys (user_id, num);
 
--- The append-only change log; `seq` is the change-feed position.
+-- The append-only change log; `seq` is the change-feed position, taken
+-- from the `events` counter row so that it is gapless and in commit order.
 CREATE TABLE events (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER PRIMARY KEY,
     at          INTEGER NOT NULL,
     actor       BLOB,
     action      TEXT NOT NULL,

@@ -2,11 +2,9 @@
 //! FULL` so an acknowledged commit survives a crash or power loss.
 //!
 //! Writes go through a pool of exactly one connection, so writers queue in
-//! the process instead of spinning on SQLite's lock; reads use a separate
-//! pool and see a consistent snapshot while a write is in progress.
-
-mod rows;
-mod tx;
+//! the process instead of spinning on SQLite's lock (and need no row locks);
+//! reads use a separate pool and see a consistent snapshot while a write is
+//! in progress.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,12 +12,33 @@ use std::time::Duration;
 use async_trait::async_trait;
 use roster_core::store::StoreResult;
 use roster_core::{Store, Tx};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::{ConnectError, map};
 use crate::migrations;
+
+type Db = sqlx::Sqlite;
+
+/// The SQL fragments in which SQLite differs from the shared text.
+mod dialect {
+    /// One writer at a time already: no row locks (and no such syntax).
+    pub const LOCK_ROWS: &str = "";
+    pub const LOCK_GRAPH: Option<&str> = None;
+    pub const POSITION_FN: &str = "instr";
+    pub const REACHES: &str = "WITH RECURSIVE below(id) AS (SELECT $1 UNION \
+         SELECT m.child_id FROM memberships m JOIN below ON m.group_id = below.id \
+         WHERE m.child_id IS NOT NULL) SELECT COUNT(*) FROM below WHERE id = $2";
+}
+
+mod rows {
+    use super::Db;
+    include!("../common/rows.rs");
+}
+
+mod tx {
+    use super::Db;
+    include!("../common/tx.rs");
+}
 
 pub struct SqliteStore {
     reader: SqlitePool,
@@ -33,11 +52,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .journal_mode(if memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
+            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
@@ -49,21 +64,13 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options.clone())
             .await?;
-        migrations::migrator(migrations::SQLITE)
-            .await?
-            .run(&writer)
-            .await?;
+        migrations::migrator(migrations::SQLITE).await?.run(&writer).await?;
         // An in-memory database exists once per connection: share the writer.
         let reader = if memory {
             writer.clone()
         } else {
-            let readers = std::thread::available_parallelism()
-                .map_or(4, |n| n.get() as u32 * 2)
-                .max(4);
-            SqlitePoolOptions::new()
-                .max_connections(readers)
-                .connect_with(options.read_only(true))
-                .await?
+            let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
+            SqlitePoolOptions::new().max_connections(readers).connect_with(options.read_only(true)).await?
         };
         Ok(Self { reader, writer })
     }
@@ -73,15 +80,11 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn read(&self) -> StoreResult<Box<dyn Tx>> {
         let tx = self.reader.begin().await.map_err(map)?;
-        Ok(Box::new(tx::SqliteTx::new(tx)))
+        Ok(Box::new(tx::SqlTx::new(tx, false)))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map)?;
-        Ok(Box::new(tx::SqliteTx::new(tx)))
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        Ok(Box::new(tx::SqlTx::new(tx, true)))
     }
 }

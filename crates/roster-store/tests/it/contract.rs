@@ -86,12 +86,7 @@ async fn entities_round_trip_exactly() {
         tx.commit().await.unwrap();
 
         let mut tx = b.store.read().await.unwrap();
-        assert_eq!(
-            tx.get_user(u.id).await.unwrap(),
-            Some(u.clone()),
-            "{}",
-            b.name
-        );
+        assert_eq!(tx.get_user(u.id).await.unwrap(), Some(u.clone()), "{}", b.name);
         assert_eq!(
             tx.get_user_by_username("ZOË").await.unwrap().map(|x| x.id),
             Some(u.id),
@@ -99,58 +94,44 @@ async fn entities_round_trip_exactly() {
             b.name
         );
         let stored = tx.get_group(g.id).await.unwrap().unwrap();
-        assert_eq!(
-            stored.counts,
-            GroupCounts {
-                members: 1,
-                admins: 1,
-                children: 0
-            },
-            "{}",
-            b.name
-        );
-        assert_eq!(
-            tx.get_membership(m.id).await.unwrap(),
-            Some(m.clone()),
-            "{}",
-            b.name
-        );
+        assert_eq!(stored.counts, GroupCounts { members: 1, admins: 1, children: 0 }, "{}", b.name);
+        assert_eq!(tx.get_membership(m.id).await.unwrap(), Some(m.clone()), "{}", b.name);
         assert_eq!(
             tx.group_access(g.id, u.id).await.unwrap(),
-            GroupAccess {
-                membership: Some((MemberRole::Admin, Permissions::Disabled)),
-                share: None
-            }
+            GroupAccess { membership: Some((MemberRole::Admin, Permissions::Disabled)), share: None }
         );
     }
 }
 
 #[tokio::test]
 async fn uniqueness_is_a_conflict_naming_the_field() {
+    // An error ends a transaction: PostgreSQL refuses every later statement
+    // in it (SQLite would carry on), so each failure gets a transaction of
+    // its own and the directory never continues after a store error.
     for b in backends().await {
         let mut tx = b.store.write().await.unwrap();
         tx.insert_user(&user("sam")).await.unwrap();
+        tx.insert_group(&group("G")).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = b.store.write().await.unwrap();
         let err = tx.insert_user(&user("SAM")).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Conflict { constraint } if constraint.contains("username")),
             "{}: {err:?}",
             b.name
         );
-        tx.insert_group(&group("G")).await.unwrap();
+        drop(tx);
+        let mut tx = b.store.write().await.unwrap();
         let err = tx.insert_group(&group("g")).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Conflict { constraint } if constraint.contains("name")),
             "{}: {err:?}",
             b.name
         );
-        assert!(
-            matches!(
-                tx.update_user(&user("ghost")).await,
-                Err(StoreError::NotFound)
-            ),
-            "{}",
-            b.name
-        );
+        drop(tx);
+        let mut tx = b.store.write().await.unwrap();
+        assert!(matches!(tx.update_user(&user("ghost")).await, Err(StoreError::NotFound)), "{}", b.name);
     }
 }
 
@@ -191,64 +172,24 @@ async fn keyset_pages_are_stable_and_complete() {
         let mut seen = Vec::new();
         let mut after: Option<Keyset> = None;
         loop {
-            let spec = ListSpec {
-                after: after.clone(),
-                limit: 2,
-                ..ListSpec::default()
-            };
+            let spec = ListSpec { after: after.clone(), limit: 2, ..ListSpec::default() };
             let page = tx.list_groups(&spec, None).await.unwrap();
             if page.is_empty() {
                 break;
             }
             let last = page.last().unwrap();
-            after = Some(Keyset {
-                key: validate::fold(&last.name),
-                num: last.num,
-            });
+            after = Some(Keyset { key: validate::fold(&last.name), num: last.num });
             seen.extend(page.into_iter().map(|g| g.name));
         }
-        assert_eq!(
-            seen,
-            ["Alpha", "alpine", "bravo", "charlie", "delta", "Echo"],
-            "{}",
-            b.name
-        );
-        let prefix = ListSpec {
-            limit: 10,
-            prefix: Some("al".into()),
-            ..ListSpec::default()
-        };
-        assert_eq!(
-            tx.list_groups(&prefix, None).await.unwrap().len(),
-            2,
-            "{}",
-            b.name
-        );
-        assert_eq!(
-            tx.count_groups_matching(&prefix, None).await.unwrap(),
-            2,
-            "{}",
-            b.name
-        );
-        let contains = ListSpec {
-            limit: 10,
-            contains: Some("ha".into()),
-            ..ListSpec::default()
-        };
-        let names: Vec<_> = tx
-            .list_groups(&contains, None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|g| g.name)
-            .collect();
+        assert_eq!(seen, ["Alpha", "alpine", "bravo", "charlie", "delta", "Echo"], "{}", b.name);
+        let prefix = ListSpec { limit: 10, prefix: Some("al".into()), ..ListSpec::default() };
+        assert_eq!(tx.list_groups(&prefix, None).await.unwrap().len(), 2, "{}", b.name);
+        assert_eq!(tx.count_groups_matching(&prefix, None).await.unwrap(), 2, "{}", b.name);
+        let contains = ListSpec { limit: 10, contains: Some("ha".into()), ..ListSpec::default() };
+        let names: Vec<_> = tx.list_groups(&contains, None).await.unwrap().into_iter().map(|g| g.name).collect();
         assert_eq!(names, ["Alpha", "charlie"], "{}", b.name);
         // A prefix of characters that sort high still bounds the range.
-        let high = ListSpec {
-            limit: 10,
-            prefix: Some("\u{10FFFF}".into()),
-            ..ListSpec::default()
-        };
+        let high = ListSpec { limit: 10, prefix: Some("\u{10FFFF}".into()), ..ListSpec::default() };
         assert!(tx.list_groups(&high, None).await.unwrap().is_empty());
     }
 }
@@ -263,45 +204,19 @@ async fn counters_follow_cascades() {
         let (u1, u2) = (user("u1"), user("u2"));
         tx.insert_user(&u1).await.unwrap();
         tx.insert_user(&u2).await.unwrap();
-        tx.insert_membership(&edge(parent.id, Member::User(u1.id), MemberRole::Admin))
-            .await
-            .unwrap();
-        tx.insert_membership(&edge(parent.id, Member::User(u2.id), MemberRole::Member))
-            .await
-            .unwrap();
-        tx.insert_membership(&edge(child.id, Member::User(u1.id), MemberRole::Member))
-            .await
-            .unwrap();
-        tx.insert_membership(&edge(
-            parent.id,
-            Member::Group(child.id),
-            MemberRole::Member,
-        ))
-        .await
-        .unwrap();
+        tx.insert_membership(&edge(parent.id, Member::User(u1.id), MemberRole::Admin)).await.unwrap();
+        tx.insert_membership(&edge(parent.id, Member::User(u2.id), MemberRole::Member)).await.unwrap();
+        tx.insert_membership(&edge(child.id, Member::User(u1.id), MemberRole::Member)).await.unwrap();
+        tx.insert_membership(&edge(parent.id, Member::Group(child.id), MemberRole::Member)).await.unwrap();
         assert_eq!(tx.count_user_memberships(u1.id).await.unwrap(), 2);
         tx.delete_user(u1.id).await.unwrap();
         let p = tx.get_group(parent.id).await.unwrap().unwrap();
-        assert_eq!(
-            p.counts,
-            GroupCounts {
-                members: 1,
-                admins: 0,
-                children: 1
-            },
-            "{}",
-            b.name
-        );
+        assert_eq!(p.counts, GroupCounts { members: 1, admins: 0, children: 1 }, "{}", b.name);
         tx.delete_group(child.id).await.unwrap();
         let p = tx.get_group(parent.id).await.unwrap().unwrap();
         assert_eq!(p.counts.children, 0, "{}", b.name);
         tx.delete_group(parent.id).await.unwrap();
-        assert_eq!(
-            tx.count_user_memberships(u2.id).await.unwrap(),
-            0,
-            "{}",
-            b.name
-        );
+        assert_eq!(tx.count_user_memberships(u2.id).await.unwrap(), 0, "{}", b.name);
         assert_eq!(tx.count(Counter::Groups).await.unwrap(), 0);
         assert_eq!(tx.count(Counter::Users).await.unwrap(), 1);
     }
@@ -317,30 +232,12 @@ async fn reachability_walks_every_path() {
         }
         // g0 → g1 → g3, g0 → g2 → g3 (a diamond), g3 → g4.
         for (p, c) in [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)] {
-            tx.insert_membership(&edge(gs[p].id, Member::Group(gs[c].id), MemberRole::Member))
-                .await
-                .unwrap();
+            tx.insert_membership(&edge(gs[p].id, Member::Group(gs[c].id), MemberRole::Member)).await.unwrap();
         }
-        assert!(
-            tx.group_reaches(gs[0].id, gs[4].id).await.unwrap(),
-            "{}",
-            b.name
-        );
-        assert!(
-            tx.group_reaches(gs[2].id, gs[2].id).await.unwrap(),
-            "{}: reflexive",
-            b.name
-        );
-        assert!(
-            !tx.group_reaches(gs[4].id, gs[0].id).await.unwrap(),
-            "{}",
-            b.name
-        );
-        assert!(
-            !tx.group_reaches(gs[1].id, gs[2].id).await.unwrap(),
-            "{}",
-            b.name
-        );
+        assert!(tx.group_reaches(gs[0].id, gs[4].id).await.unwrap(), "{}", b.name);
+        assert!(tx.group_reaches(gs[2].id, gs[2].id).await.unwrap(), "{}: reflexive", b.name);
+        assert!(!tx.group_reaches(gs[4].id, gs[0].id).await.unwrap(), "{}", b.name);
+        assert!(!tx.group_reaches(gs[1].id, gs[2].id).await.unwrap(), "{}", b.name);
     }
 }
 
@@ -353,64 +250,20 @@ async fn shares_through_groups_count_as_access() {
         tx.insert_group(&team).await.unwrap();
         let u = user("u");
         tx.insert_user(&u).await.unwrap();
-        tx.insert_membership(&edge(team.id, Member::User(u.id), MemberRole::Member))
-            .await
-            .unwrap();
-        let share = |grantee, level| Share {
-            id: ShareId::new(),
-            num: 0,
-            group: target.id,
-            grantee,
-            level,
-            created_at: now(),
-        };
-        tx.put_share(&share(Grantee::User(u.id), ShareLevel::Read))
-            .await
-            .unwrap();
-        tx.put_share(&share(Grantee::Group(team.id), ShareLevel::Write))
-            .await
-            .unwrap();
-        assert_eq!(
-            tx.group_access(target.id, u.id).await.unwrap().share,
-            Some(ShareLevel::Write),
-            "{}",
-            b.name
-        );
+        tx.insert_membership(&edge(team.id, Member::User(u.id), MemberRole::Member)).await.unwrap();
+        let share =
+            |grantee, level| Share { id: ShareId::new(), num: 0, group: target.id, grantee, level, created_at: now() };
+        tx.put_share(&share(Grantee::User(u.id), ShareLevel::Read)).await.unwrap();
+        tx.put_share(&share(Grantee::Group(team.id), ShareLevel::Write)).await.unwrap();
+        assert_eq!(tx.group_access(target.id, u.id).await.unwrap().share, Some(ShareLevel::Write), "{}", b.name);
         // Upsert keeps one share per grantee.
-        tx.put_share(&share(Grantee::User(u.id), ShareLevel::Manage))
-            .await
-            .unwrap();
+        tx.put_share(&share(Grantee::User(u.id), ShareLevel::Manage)).await.unwrap();
         assert_eq!(tx.count_shares(target.id).await.unwrap(), 2, "{}", b.name);
-        assert_eq!(
-            tx.group_access(target.id, u.id).await.unwrap().share,
-            Some(ShareLevel::Manage)
-        );
-        let visible = tx
-            .list_groups(
-                &ListSpec {
-                    limit: 10,
-                    ..ListSpec::default()
-                },
-                Some(u.id),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            visible.len(),
-            2,
-            "{}: team (member) and target (shared)",
-            b.name
-        );
-        assert!(
-            tx.delete_share(target.id, Grantee::User(u.id))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !tx.delete_share(target.id, Grantee::User(u.id))
-                .await
-                .unwrap()
-        );
+        assert_eq!(tx.group_access(target.id, u.id).await.unwrap().share, Some(ShareLevel::Manage));
+        let visible = tx.list_groups(&ListSpec { limit: 10, ..ListSpec::default() }, Some(u.id)).await.unwrap();
+        assert_eq!(visible.len(), 2, "{}: team (member) and target (shared)", b.name);
+        assert!(tx.delete_share(target.id, Grantee::User(u.id)).await.unwrap());
+        assert!(!tx.delete_share(target.id, Grantee::User(u.id)).await.unwrap());
     }
 }
 
@@ -435,13 +288,7 @@ async fn events_are_ordered_and_counted() {
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{}", b.name);
         let mut tx = b.store.read().await.unwrap();
         let after_two = tx.list_events(seqs[1], 10).await.unwrap();
-        assert_eq!(
-            after_two
-                .iter()
-                .map(|e| e.target_id.as_str())
-                .collect::<Vec<_>>(),
-            ["2", "3", "4"]
-        );
+        assert_eq!(after_two.iter().map(|e| e.target_id.as_str()).collect::<Vec<_>>(), ["2", "3", "4"]);
         assert_eq!(after_two[0].after, Some(serde_json::json!({ "i": 2 })));
         assert_eq!(tx.count(Counter::Events).await.unwrap(), 5);
     }

@@ -1,6 +1,8 @@
 //! The store contract: the same checks against every backend, through
-//! `&dyn Store`. SQLite always (a temp file); further backends join here.
+//! `&dyn Store`: SQLite always (a temp file), PostgreSQL when
+//! `ROSTER_TEST_PG_URL` is set (a throw-away database per test).
 
+mod concurrency;
 mod contract;
 
 use std::sync::Arc;
@@ -11,17 +13,25 @@ use roster_core::Store;
 pub struct Backend {
     pub name: &'static str,
     pub store: Arc<dyn Store>,
-    _guard: tempfile::TempDir,
+    _guard: Guard,
 }
 
-/// Every backend this machine can run.
+enum Guard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres(#[allow(dead_code)] roster_store::testing::PgDatabase),
+}
+
+/// Every backend this machine can run: SQLite always, PostgreSQL when
+/// `ROSTER_TEST_PG_URL` is set (skipped visibly otherwise).
 pub async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
     let store = roster_store::connect(&url).await.expect("sqlite store");
-    vec![Backend {
-        name: "sqlite",
-        store,
-        _guard: dir,
-    }]
+    let mut all = vec![Backend { name: "sqlite", store, _guard: Guard::Sqlite(dir) }];
+    let test = std::thread::current().name().unwrap_or("contract").to_owned();
+    if let Some(db) = roster_store::testing::postgres(&test).await {
+        let store = roster_store::connect(&db.url).await.expect("postgres store");
+        all.push(Backend { name: "postgres", store, _guard: Guard::Postgres(db) });
+    }
+    all
 }

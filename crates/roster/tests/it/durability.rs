@@ -59,23 +59,11 @@ fn start(db: &Path, bootstrap: Option<&str>) -> Process {
         stdout.push_str(&line);
         stdout.push('\n');
     }
-    Process {
-        child,
-        base,
-        stdout,
-    }
+    Process { child, base, stdout }
 }
 
-async fn call(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(key);
+async fn call(base: &str, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}")).bearer_auth(key);
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -89,36 +77,17 @@ async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("roster.db");
     let mut p = start(&db, Some(KEY));
-    let (status, g) = call(
-        &p.base,
-        reqwest::Method::POST,
-        "/v1/groups",
-        KEY,
-        Some(json!({ "name": "durable" })),
-    )
-    .await;
+    let (status, g) = call(&p.base, reqwest::Method::POST, "/v1/groups", KEY, Some(json!({ "name": "durable" }))).await;
     assert_eq!(status, 201);
     let g = g["id"].as_str().unwrap().to_owned();
     let mut users = Vec::new();
     for i in 0..50 {
-        let (status, u) = call(
-            &p.base,
-            reqwest::Method::POST,
-            "/v1/users",
-            KEY,
-            Some(json!({ "username": format!("u{i}") })),
-        )
-        .await;
+        let (status, u) =
+            call(&p.base, reqwest::Method::POST, "/v1/users", KEY, Some(json!({ "username": format!("u{i}") }))).await;
         assert_eq!(status, 201);
         let u = u["id"].as_str().unwrap().to_owned();
-        let (status, _) = call(
-            &p.base,
-            reqwest::Method::PUT,
-            &format!("/v1/groups/{g}/members/{u}"),
-            KEY,
-            Some(json!({})),
-        )
-        .await;
+        let (status, _) =
+            call(&p.base, reqwest::Method::PUT, &format!("/v1/groups/{g}/members/{u}"), KEY, Some(json!({}))).await;
         assert_eq!(status, 201);
         users.push(u);
     }
@@ -127,30 +96,13 @@ async fn acknowledged_writes_survive_kill_9() {
     p.child.wait().unwrap();
 
     let mut p = start(&db, Some(KEY));
-    let (status, group) = call(
-        &p.base,
-        reqwest::Method::GET,
-        &format!("/v1/groups/{g}"),
-        KEY,
-        None,
-    )
-    .await;
+    let (status, group) = call(&p.base, reqwest::Method::GET, &format!("/v1/groups/{g}"), KEY, None).await;
     assert_eq!(status, 200);
     assert_eq!(group["member_count"], 50);
-    let (_, members) = call(
-        &p.base,
-        reqwest::Method::GET,
-        &format!("/v1/groups/{g}/members?limit=1000"),
-        KEY,
-        None,
-    )
-    .await;
-    let ids: Vec<_> = members["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["user"]["id"].as_str().unwrap().to_owned())
-        .collect();
+    let (_, members) =
+        call(&p.base, reqwest::Method::GET, &format!("/v1/groups/{g}/members?limit=1000"), KEY, None).await;
+    let ids: Vec<_> =
+        members["items"].as_array().unwrap().iter().map(|m| m["user"]["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, users);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
@@ -161,12 +113,7 @@ async fn first_start_prints_a_key_once_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("roster.db");
     let mut p = start(&db, None);
-    let key = p
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("rst_"))
-        .expect("printed key")
-        .to_owned();
+    let key = p.stdout.lines().find(|l| l.starts_with("rst_")).expect("printed key").to_owned();
     let (status, me) = call(&p.base, reqwest::Method::GET, "/v1/me", &key, None).await;
     assert_eq!(status, 200);
     assert_eq!(me["site_role"], "admin");

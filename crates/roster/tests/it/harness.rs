@@ -29,10 +29,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn id(&self) -> String {
-        self.body["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id in {}", self.body))
-            .to_owned()
+        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
     }
 
     /// The `error.field` of an error body.
@@ -47,23 +44,14 @@ impl TestServer {
         let url = format!("sqlite://{}", dir.path().join("roster.db").display());
         let store = roster_store::connect(&url).await.expect("store");
         let directory = Directory::new(store);
-        directory
-            .bootstrap(Some(ADMIN_KEY))
-            .await
-            .expect("bootstrap");
+        directory.bootstrap(Some(ADMIN_KEY)).await.expect("bootstrap");
         // Bind first, then spawn: the port is ready before any request.
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind");
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(roster_server::serve(
-            listener,
-            roster_server::app(directory),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        tokio::spawn(roster_server::serve(listener, roster_server::app(directory), async move {
+            let _ = stopped.await;
+        }));
         Self {
             base: format!("http://{addr}"),
             admin: ADMIN_KEY.to_owned(),
@@ -74,13 +62,7 @@ impl TestServer {
     }
 
     /// Sends `method path` with `key` (if any) and a JSON `body` (if any).
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -95,24 +77,13 @@ impl TestServer {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply { status, body, headers }
     }
 
     /// Sends raw bytes with a content type, for malformed-input tests.
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Reply {
+    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let res = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -125,11 +96,7 @@ impl TestServer {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.json::<Value>().await.unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply { status, body, headers }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -137,30 +104,24 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(&self.admin), Some(body))
-            .await
+        self.call(Method::POST, path, Some(&self.admin), Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::PUT, path, Some(&self.admin), Some(body))
-            .await
+        self.call(Method::PUT, path, Some(&self.admin), Some(body)).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(&self.admin), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(&self.admin), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
-        self.call(Method::DELETE, path, Some(&self.admin), None)
-            .await
+        self.call(Method::DELETE, path, Some(&self.admin), None).await
     }
 
     /// Creates a user and returns its id.
     pub async fn user(&self, username: &str) -> String {
-        let r = self
-            .post("/v1/users", json!({ "username": username }))
-            .await;
+        let r = self.post("/v1/users", json!({ "username": username })).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.id()
     }
@@ -168,9 +129,7 @@ impl TestServer {
     /// Creates a user with a key and returns (id, key).
     pub async fn user_with_key(&self, username: &str) -> (String, String) {
         let id = self.user(username).await;
-        let r = self
-            .post("/v1/keys", json!({ "user_id": id, "name": "test" }))
-            .await;
+        let r = self.post("/v1/keys", json!({ "user_id": id, "name": "test" })).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         (id, r.body["key"].as_str().expect("key").to_owned())
     }
@@ -185,14 +144,7 @@ impl TestServer {
 
 impl TestServer {
     /// Sends a JSON request as the admin with one extra header.
-    pub async fn http_with_header(
-        &self,
-        method: Method,
-        path: &str,
-        name: &str,
-        value: &str,
-        body: Value,
-    ) -> Reply {
+    pub async fn http_with_header(&self, method: Method, path: &str, name: &str, value: &str, body: Value) -> Reply {
         let res = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -205,10 +157,6 @@ impl TestServer {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.json::<Value>().await.unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply { status, body, headers }
     }
 }

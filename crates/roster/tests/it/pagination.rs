@@ -13,9 +13,7 @@ async fn add_users(s: &TestServer, g: &str, from: usize, to: usize) -> Vec<Strin
     for chunk in (from..to).collect::<Vec<_>>().chunks(16) {
         let made = join_all(chunk.iter().map(|i| async move {
             let u = s.user(&format!("user{i:05}")).await;
-            let r = s
-                .put(&format!("/v1/groups/{g}/members/{u}"), json!({}))
-                .await;
+            let r = s.put(&format!("/v1/groups/{g}/members/{u}"), json!({})).await;
             assert!(r.status.is_success(), "{}", r.body);
             u
         }))
@@ -37,11 +35,7 @@ async fn walk(s: &TestServer, path: &str, limit: usize) -> Vec<String> {
         let page = s.get(&url).await.body;
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= limit);
-        out.extend(
-            items
-                .iter()
-                .map(|m| m["user"]["id"].as_str().unwrap().to_owned()),
-        );
+        out.extend(items.iter().map(|m| m["user"]["id"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => return out,
@@ -61,16 +55,9 @@ async fn every_member_exactly_once_while_members_are_added() {
     let unique: HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no member twice");
     let first: HashSet<_> = seen[..2500].iter().collect();
-    assert_eq!(
-        first,
-        original.iter().collect::<HashSet<_>>(),
-        "the original members first"
-    );
+    assert_eq!(first, original.iter().collect::<HashSet<_>>(), "the original members first");
     let late: HashSet<_> = added.iter().collect();
-    assert!(
-        seen[2500..].iter().all(|u| late.contains(u)),
-        "only new members after them"
-    );
+    assert!(seen[2500..].iter().all(|u| late.contains(u)), "only new members after them");
 
     let again = walk(&s, &path, 1000).await;
     assert_eq!(again.len(), 2700);

@@ -1,11 +1,14 @@
-//! Row ↔ entity conversions for SQLite.
+// Row ↔ entity conversions, shared by every SQL backend: included into a
+// module that defines `Db` (the sqlx database type). Kept out of the module
+// tree on purpose; see `crate::sqlite` and `crate::postgres`.
 
 use roster_core::StoreError;
 use roster_core::*;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+type DbRow = <Db as sqlx::Database>::Row;
 
 pub(crate) type R<T> = Result<T, StoreError>;
 
@@ -19,19 +22,19 @@ fn from_ts(micros: i64) -> R<OffsetDateTime> {
         .map_err(|e| StoreError::Other(e.to_string()))
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
-    row: &'r SqliteRow,
+fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(
+    row: &'r DbRow,
     col: &str,
 ) -> R<T> {
     row.try_get(col)
         .map_err(|e| StoreError::Other(e.to_string()))
 }
 
-fn time(row: &SqliteRow, col: &str) -> R<OffsetDateTime> {
+fn time(row: &DbRow, col: &str) -> R<OffsetDateTime> {
     from_ts(get(row, col)?)
 }
 
-fn json_map(row: &SqliteRow, col: &str) -> R<serde_json::Map<String, serde_json::Value>> {
+fn json_map(row: &DbRow, col: &str) -> R<serde_json::Map<String, serde_json::Value>> {
     let text: String = get(row, col)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Other(format!("{col}: {e}")))
 }
@@ -48,7 +51,7 @@ pub(crate) fn permissions_text(p: &Permissions) -> String {
     p.to_json().to_string()
 }
 
-fn permissions(row: &SqliteRow) -> R<Permissions> {
+fn permissions(row: &DbRow) -> R<Permissions> {
     let text: String = get(row, "permissions")?;
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Null) => Ok(Permissions::Disabled),
@@ -81,7 +84,7 @@ pub(crate) fn level_from(n: i64) -> R<ShareLevel> {
 pub(crate) const USER_COLS: &str = "num, id, username, email, first_name, last_name, display_name, active, site_role, \
      primary_group, external_id, attributes, created_at, updated_at, version";
 
-pub(crate) fn user(row: &SqliteRow) -> R<User> {
+pub(crate) fn user(row: &DbRow) -> R<User> {
     let role: String = get(row, "site_role")?;
     Ok(User {
         id: UserId(get(row, "id")?),
@@ -105,7 +108,7 @@ pub(crate) fn user(row: &SqliteRow) -> R<User> {
 pub(crate) const GROUP_COLS: &str = "num, id, name, unique_id, slug, description, org_id, source_type, attributes, \
      created_by, updated_by, created_at, updated_at, version, n_members, n_admins, n_children";
 
-pub(crate) fn group(row: &SqliteRow) -> R<Group> {
+pub(crate) fn group(row: &DbRow) -> R<Group> {
     let source: String = get(row, "source_type")?;
     Ok(Group {
         id: GroupId(get(row, "id")?),
@@ -133,7 +136,7 @@ pub(crate) fn group(row: &SqliteRow) -> R<Group> {
 pub(crate) const MEMBERSHIP_COLS: &str =
     "num, id, group_id, user_id, child_id, role, permissions, created_at, updated_at";
 
-pub(crate) fn membership(row: &SqliteRow) -> R<Membership> {
+pub(crate) fn membership(row: &DbRow) -> R<Membership> {
     let role: String = get(row, "role")?;
     let member = match (
         get::<Option<Uuid>>(row, "user_id")?,
@@ -155,7 +158,7 @@ pub(crate) fn membership(row: &SqliteRow) -> R<Membership> {
     })
 }
 
-pub(crate) fn role(row: &SqliteRow) -> R<Role> {
+pub(crate) fn role(row: &DbRow) -> R<Role> {
     Ok(Role {
         id: RoleId(get(row, "id")?),
         num: get(row, "num")?,
@@ -166,7 +169,7 @@ pub(crate) fn role(row: &SqliteRow) -> R<Role> {
     })
 }
 
-pub(crate) fn org(row: &SqliteRow) -> R<Organization> {
+pub(crate) fn org(row: &DbRow) -> R<Organization> {
     Ok(Organization {
         id: OrgId(get(row, "id")?),
         num: get(row, "num")?,
@@ -177,7 +180,7 @@ pub(crate) fn org(row: &SqliteRow) -> R<Organization> {
     })
 }
 
-pub(crate) fn project(row: &SqliteRow) -> R<Project> {
+pub(crate) fn project(row: &DbRow) -> R<Project> {
     Ok(Project {
         id: ProjectId(get(row, "id")?),
         num: get(row, "num")?,
@@ -189,7 +192,7 @@ pub(crate) fn project(row: &SqliteRow) -> R<Project> {
     })
 }
 
-pub(crate) fn binding(row: &SqliteRow) -> R<ProjectBinding> {
+pub(crate) fn binding(row: &DbRow) -> R<ProjectBinding> {
     Ok(ProjectBinding {
         project: ProjectId(get(row, "project_id")?),
         group: GroupId(get(row, "group_id")?),
@@ -199,7 +202,7 @@ pub(crate) fn binding(row: &SqliteRow) -> R<ProjectBinding> {
     })
 }
 
-pub(crate) fn share(row: &SqliteRow) -> R<Share> {
+pub(crate) fn share(row: &DbRow) -> R<Share> {
     let grantee = match (
         get::<Option<Uuid>>(row, "user_id")?,
         get::<Option<Uuid>>(row, "to_group")?,
@@ -218,7 +221,7 @@ pub(crate) fn share(row: &SqliteRow) -> R<Share> {
     })
 }
 
-pub(crate) fn key(row: &SqliteRow) -> R<ApiKey> {
+pub(crate) fn key(row: &DbRow) -> R<ApiKey> {
     Ok(ApiKey {
         id: KeyId(get(row, "id")?),
         num: get(row, "num")?,
@@ -229,7 +232,7 @@ pub(crate) fn key(row: &SqliteRow) -> R<ApiKey> {
     })
 }
 
-pub(crate) fn event(row: &SqliteRow) -> R<Event> {
+pub(crate) fn event(row: &DbRow) -> R<Event> {
     let json = |col: &str| -> R<Option<serde_json::Value>> {
         let text: Option<String> = get(row, col)?;
         text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Other(e.to_string())))
