@@ -13,8 +13,9 @@ pub enum StoreError {
     /// A uniqueness or foreign-key rule of the schema refused the write.
     #[error("conflict on {constraint}")]
     Conflict { constraint: String },
-    /// Another writer got there first (serialization failure); the caller
-    /// may retry the whole use-case.
+    /// The database gave up on this transaction to resolve contention
+    /// (deadlock, serialization failure, lock timeout); retrying the whole
+    /// use-case may succeed.
     #[error("concurrent update, retry")]
     Busy,
     #[error("store failure: {0}")]
@@ -35,6 +36,10 @@ pub enum CoreError {
     /// The write was based on a stale read (version or ETag mismatch).
     #[error("{reason}")]
     Stale { reason: String },
+    /// Contention the store could not resolve in time; the same request may
+    /// succeed if sent again.
+    #[error("the directory is busy with concurrent changes; retry")]
+    Busy,
     #[error("authentication required")]
     Unauthenticated,
     #[error("{reason}")]
@@ -72,7 +77,7 @@ impl From<StoreError> for CoreError {
         match e {
             StoreError::NotFound => CoreError::NotFound { what: "record" },
             StoreError::Conflict { constraint } => conflict_from_constraint(&constraint),
-            StoreError::Busy => CoreError::Stale { reason: "concurrent update, retry".into() },
+            StoreError::Busy => CoreError::Busy,
             StoreError::Other(m) => CoreError::Internal(m),
         }
     }

@@ -25,7 +25,9 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
                 StoreError::Conflict { constraint }
             } else if db.is_foreign_key_violation() {
                 StoreError::Conflict { constraint: "foreign key".into() }
-            } else if msg.contains("database is locked") || db.code().as_deref() == Some("40001") {
+            } else if msg.contains("database is locked")
+                || matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03"))
+            {
                 StoreError::Busy
             } else {
                 StoreError::Other(e.to_string())

@@ -102,6 +102,18 @@ impl Directory {
     /// `admin` user and a fresh key are created and the secret returned so
     /// the operator can see it once. Idempotent.
     pub async fn bootstrap(&self, secret: Option<&str>) -> Result<Option<String>, CoreError> {
+        // Servers starting together on one database race here; the loser
+        // of a uniqueness race finds the winner's work on the next attempt.
+        let mut attempt = 0;
+        loop {
+            match self.bootstrap_once(secret).await {
+                Err(CoreError::Conflict { .. }) if attempt < 3 => attempt += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn bootstrap_once(&self, secret: Option<&str>) -> Result<Option<String>, CoreError> {
         if let Some(s) = secret
             && s.chars().count() < 16
         {

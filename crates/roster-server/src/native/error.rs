@@ -63,6 +63,11 @@ impl IntoResponse for ApiError {
                     CoreError::Stale { .. } => {
                         body(StatusCode::PRECONDITION_FAILED, "precondition_failed", message, None)
                     }
+                    CoreError::Busy => {
+                        let mut res = body(StatusCode::SERVICE_UNAVAILABLE, "busy", message, None);
+                        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                        res
+                    }
                     CoreError::Unauthenticated => {
                         body(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required".into(), None)
                     }

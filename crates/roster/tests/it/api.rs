@@ -6,9 +6,7 @@ use serde_json::json;
 
 use crate::harness::TestServer;
 
-#[tokio::test]
-async fn users_crud_with_etags() {
-    let s = TestServer::start().await;
+async fn users_crud_with_etags(s: TestServer) {
     let r =
         s.post("/v1/users", json!({ "username": "Alice", "email": "alice@example.com", "first_name": "Alice" })).await;
     assert_eq!(r.status, StatusCode::CREATED);
@@ -72,9 +70,7 @@ async fn users_crud_with_etags() {
     assert_eq!(s.get("/v1/users").await.body["total"], 3);
 }
 
-#[tokio::test]
-async fn the_last_admin_stays() {
-    let s = TestServer::start().await;
+async fn the_last_admin_stays(s: TestServer) {
     let me = s.get("/v1/me").await;
     let id = me.id();
     let r = s.patch(&format!("/v1/users/{id}"), json!({ "site_role": "user" })).await;
@@ -82,9 +78,7 @@ async fn the_last_admin_stays() {
     assert_eq!(s.delete(&format!("/v1/users/{id}")).await.status, StatusCode::CONFLICT);
 }
 
-#[tokio::test]
-async fn groups_members_and_counts() {
-    let s = TestServer::start().await;
+async fn groups_members_and_counts(s: TestServer) {
     let g = s.group("Engineering").await;
     let alice = s.user("alice").await;
     let bob = s.user("bob").await;
@@ -140,9 +134,7 @@ async fn groups_members_and_counts() {
     assert_eq!((group["member_count"].as_i64(), group["admin_count"].as_i64()), (Some(0), Some(0)));
 }
 
-#[tokio::test]
-async fn group_names_are_unique_ignoring_case_and_patchable() {
-    let s = TestServer::start().await;
+async fn group_names_are_unique_ignoring_case_and_patchable(s: TestServer) {
     let g = s.group("Data Science").await;
     let r = s.post("/v1/groups", json!({ "name": "DATA SCIENCE" })).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -166,9 +158,7 @@ async fn group_names_are_unique_ignoring_case_and_patchable() {
     assert_eq!(s.get("/v1/groups").await.body["total"], 1);
 }
 
-#[tokio::test]
-async fn nesting_refuses_cycles() {
-    let s = TestServer::start().await;
+async fn nesting_refuses_cycles(s: TestServer) {
     let (a, b, c) = (s.group("a").await, s.group("b").await, s.group("c").await);
     let put = |p: &str, c: &str| format!("/v1/groups/{p}/children/{c}");
     assert_eq!(s.call(Method::PUT, &put(&a, &b), Some(&s.admin), None).await.status, StatusCode::CREATED);
@@ -191,9 +181,7 @@ async fn nesting_refuses_cycles() {
     assert_eq!(s.get(&format!("/v1/groups/{a}")).await.body["child_count"], 0);
 }
 
-#[tokio::test]
-async fn roles_orgs_projects_shares() {
-    let s = TestServer::start().await;
+async fn roles_orgs_projects_shares(s: TestServer) {
     let g = s.group("ops").await;
 
     let role = s.post("/v1/roles", json!({ "name": "auditor", "description": "reads logs" })).await;
@@ -247,9 +235,7 @@ async fn roles_orgs_projects_shares() {
     assert_eq!(s.delete(&format!("/v1/groups/{g}/shares/users/{carol}")).await.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn keys_are_shown_once_and_revocable() {
-    let s = TestServer::start().await;
+async fn keys_are_shown_once_and_revocable(s: TestServer) {
     let (dave, key) = s.user_with_key("dave").await;
     assert!(key.starts_with("rst_"));
     let me = s.call(Method::GET, "/v1/me", Some(&key), None).await;
@@ -270,9 +256,7 @@ async fn keys_are_shown_once_and_revocable() {
     assert_eq!(s.call(Method::GET, "/v1/me", Some(&eve_key), None).await.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn every_write_lands_in_the_change_feed() {
-    let s = TestServer::start().await;
+async fn every_write_lands_in_the_change_feed(s: TestServer) {
     let start = s.get("/v1/events?limit=1000").await.body;
     let after = start["items"].as_array().unwrap().last().unwrap()["seq"].as_i64().unwrap();
     let g = s.group("feed").await;
@@ -290,9 +274,7 @@ async fn every_write_lands_in_the_change_feed() {
     assert_eq!(page["next_cursor"], seqs[1].to_string());
 }
 
-#[tokio::test]
-async fn operational_endpoints() {
-    let s = TestServer::start().await;
+async fn operational_endpoints(s: TestServer) {
     let health = s.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.body["status"], "ok");
     let api = s.call(Method::GET, "/openapi.json", None, None).await.body;
@@ -308,3 +290,15 @@ async fn operational_endpoints() {
     assert_eq!(r.body["error"]["code"], "not_found");
     assert!(r.headers.contains_key("x-request-id"));
 }
+
+crate::on_every_store!(
+    users_crud_with_etags,
+    the_last_admin_stays,
+    groups_members_and_counts,
+    group_names_are_unique_ignoring_case_and_patchable,
+    nesting_refuses_cycles,
+    roles_orgs_projects_shares,
+    keys_are_shown_once_and_revocable,
+    every_write_lands_in_the_change_feed,
+    operational_endpoints,
+);

@@ -55,9 +55,7 @@ async fn check(
     }
 }
 
-#[tokio::test]
-async fn group_operations_matrix() {
-    let s = TestServer::start().await;
+async fn group_operations_matrix(s: TestServer) {
     let (a, g, t) = setup(&s).await;
     let member_path = format!("/v1/groups/{g}/members/{t}");
     let remove = Some((Method::DELETE, member_path.as_str()));
@@ -101,9 +99,7 @@ async fn group_operations_matrix() {
     }
 }
 
-#[tokio::test]
-async fn group_lists_show_only_what_a_caller_may_see() {
-    let s = TestServer::start().await;
+async fn group_lists_show_only_what_a_caller_may_see(s: TestServer) {
     let (a, _, _) = setup(&s).await;
     let total = |key: String| {
         let s = &s;
@@ -114,9 +110,7 @@ async fn group_lists_show_only_what_a_caller_may_see() {
     assert_eq!(total(a.stranger.clone()).await, Some(0));
 }
 
-#[tokio::test]
-async fn configurable_permissions_limit_group_admins() {
-    let s = TestServer::start().await;
+async fn configurable_permissions_limit_group_admins(s: TestServer) {
     let g = s.group("G").await;
     let (ga, key) = s.user_with_key("limited").await;
     let t = s.user("target").await;
@@ -134,9 +128,7 @@ async fn configurable_permissions_limit_group_admins() {
     assert_eq!(remove.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn shares_grant_access() {
-    let s = TestServer::start().await;
+async fn shares_grant_access(s: TestServer) {
     let g = s.group("G").await;
     let (u, key) = s.user_with_key("reader").await;
     assert_eq!(s.call(Method::GET, &format!("/v1/groups/{g}"), Some(&key), None).await.status, StatusCode::NOT_FOUND);
@@ -158,9 +150,7 @@ async fn shares_grant_access() {
     );
 }
 
-#[tokio::test]
-async fn keys_belong_to_their_users() {
-    let s = TestServer::start().await;
+async fn keys_belong_to_their_users(s: TestServer) {
     let (_, alice) = s.user_with_key("alice").await;
     let (bob, _) = s.user_with_key("bob").await;
     let r = s.call(Method::POST, "/v1/keys", Some(&alice), Some(json!({ "user_id": bob, "name": "steal" }))).await;
@@ -182,3 +172,11 @@ async fn keys_belong_to_their_users() {
         assert!(res.headers().contains_key("www-authenticate"));
     }
 }
+
+crate::on_every_store!(
+    group_operations_matrix,
+    group_lists_show_only_what_a_caller_may_see,
+    configurable_permissions_limit_group_admins,
+    shares_grant_access,
+    keys_belong_to_their_users,
+);

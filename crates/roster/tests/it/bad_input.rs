@@ -6,9 +6,7 @@ use serde_json::json;
 
 use crate::harness::TestServer;
 
-#[tokio::test]
-async fn malformed_bodies_name_the_field() {
-    let s = TestServer::start().await;
+async fn malformed_bodies_name_the_field(s: TestServer) {
     let cases: Vec<(&str, Vec<u8>, u16, Option<&str>)> = vec![
         ("application/json", b"{\"username\": ".to_vec(), 400, Some("username")),
         ("application/json", b"[1, 2]".to_vec(), 400, Some("body")),
@@ -30,9 +28,7 @@ async fn malformed_bodies_name_the_field() {
     assert_eq!(s.get("/v1/users").await.body["total"], 1, "nothing was written");
 }
 
-#[tokio::test]
-async fn names_are_checked() {
-    let s = TestServer::start().await;
+async fn names_are_checked(s: TestServer) {
     let long = "x".repeat(10 * 1024);
     for (body, field) in [
         (json!({ "name": "" }), "name"),
@@ -61,9 +57,7 @@ async fn names_are_checked() {
     assert_eq!(s.get("/v1/events?limit=1000").await.body["total"], 2, "only the bootstrap events");
 }
 
-#[tokio::test]
-async fn unknown_and_malformed_ids() {
-    let s = TestServer::start().await;
+async fn unknown_and_malformed_ids(s: TestServer) {
     let g = s.group("G").await;
     let nobody = "01234567-89ab-7def-8123-456789abcdef";
     for path in [
@@ -93,9 +87,7 @@ async fn unknown_and_malformed_ids() {
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, Some("permissions.x")));
 }
 
-#[tokio::test]
-async fn bad_paging_parameters() {
-    let s = TestServer::start().await;
+async fn bad_paging_parameters(s: TestServer) {
     let g = s.group("G").await;
     for (query, field) in [
         ("limit=0", "limit"),
@@ -122,9 +114,7 @@ async fn bad_paging_parameters() {
     assert_eq!(r.field(), Some("prefix"));
 }
 
-#[tokio::test]
-async fn conflicts_are_409_and_leave_no_trace() {
-    let s = TestServer::start().await;
+async fn conflicts_are_409_and_leave_no_trace(s: TestServer) {
     let a = s.group("a").await;
     let b = s.group("b").await;
     s.call(Method::PUT, &format!("/v1/groups/{a}/children/{b}"), Some(&s.admin), None).await;
@@ -141,3 +131,11 @@ async fn conflicts_are_409_and_leave_no_trace() {
     let r = s.post("/v1/users", json!({ "username": "ext2", "external_id": "E-1" })).await;
     assert_eq!((r.status, r.field()), (StatusCode::CONFLICT, Some("external_id")));
 }
+
+crate::on_every_store!(
+    malformed_bodies_name_the_field,
+    names_are_checked,
+    unknown_and_malformed_ids,
+    bad_paging_parameters,
+    conflicts_are_409_and_leave_no_trace,
+);

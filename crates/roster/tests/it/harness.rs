@@ -17,7 +17,14 @@ pub struct TestServer {
     pub admin: String,
     http: reqwest::Client,
     _stop: oneshot::Sender<()>,
-    _dir: TempDir,
+    // Declared last: the database outlives the server that uses it.
+    _guard: Guard,
+}
+
+/// Keeps a test database alive for as long as its server.
+pub enum Guard {
+    Sqlite(#[allow(dead_code)] TempDir),
+    Postgres(#[allow(dead_code)] roster_store::testing::PgDatabase),
 }
 
 /// A response: the status and the JSON body (`Null` when empty).
@@ -39,10 +46,23 @@ impl Reply {
 }
 
 impl TestServer {
-    pub async fn start() -> Self {
+    /// A server on a fresh SQLite file.
+    pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-        let store = roster_store::connect(&url).await.expect("store");
+        Self::on(&url, Guard::Sqlite(dir)).await
+    }
+
+    /// A server on a throw-away PostgreSQL database, or `None` (said on
+    /// standard error) when `ROSTER_TEST_PG_URL` is unset.
+    pub async fn postgres(test: &str) -> Option<Self> {
+        let db = roster_store::testing::postgres(test).await?;
+        let url = db.url.clone();
+        Some(Self::on(&url, Guard::Postgres(db)).await)
+    }
+
+    async fn on(url: &str, guard: Guard) -> Self {
+        let store = roster_store::connect(url).await.expect("store");
         let directory = Directory::new(store);
         directory.bootstrap(Some(ADMIN_KEY)).await.expect("bootstrap");
         // Bind first, then spawn: the port is ready before any request.
@@ -57,7 +77,7 @@ impl TestServer {
             admin: ADMIN_KEY.to_owned(),
             http: reqwest::Client::new(),
             _stop: stop,
-            _dir: dir,
+            _guard: guard,
         }
     }
 

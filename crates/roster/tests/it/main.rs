@@ -1,5 +1,28 @@
 //! Roster's integration tests: each starts a real server on a free
-//! loopback port and talks HTTP to it.
+//! loopback port and talks HTTP to it, once on SQLite and once on
+//! PostgreSQL (when `ROSTER_TEST_PG_URL` is set).
+
+/// Runs each named `async fn(TestServer)` as two tests, `NAME::sqlite` and
+/// `NAME::postgres`: one suite, parameterised over the store.
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::harness::TestServer::sqlite().await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let test = concat!(module_path!(), "::postgres");
+                if let Some(server) = $crate::harness::TestServer::postgres(test).await {
+                    super::$name(server).await
+                }
+            }
+        }
+    )*};
+}
 
 mod api;
 mod authz;
@@ -7,3 +30,5 @@ mod bad_input;
 mod durability;
 mod harness;
 mod pagination;
+mod process;
+mod scale_out;

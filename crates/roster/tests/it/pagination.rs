@@ -43,9 +43,7 @@ async fn walk(s: &TestServer, path: &str, limit: usize) -> Vec<String> {
     }
 }
 
-#[tokio::test]
-async fn every_member_exactly_once_while_members_are_added() {
-    let s = TestServer::start().await;
+async fn every_member_exactly_once_while_members_are_added(s: TestServer) {
     let g = s.group("big").await;
     let original = add_users(&s, &g, 0, 2500).await;
     let path = format!("/v1/groups/{g}/members");
@@ -64,3 +62,5 @@ async fn every_member_exactly_once_while_members_are_added() {
     assert_eq!(&again[..seen.len()], &seen[..], "the order is stable");
     assert_eq!(s.get(&path).await.body["total"], 2700);
 }
+
+crate::on_every_store!(every_member_exactly_once_while_members_are_added,);
