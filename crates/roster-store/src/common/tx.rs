@@ -27,8 +27,21 @@ pub(crate) struct SqlTx {
 }
 
 impl SqlTx {
-    pub(crate) fn new(tx: Transaction<'static, Db>, write: bool) -> Self {
-        Self { tx, write }
+    /// Opens a transaction with `statement` (a `BEGIN …`).
+    ///
+    /// The BEGIN runs in a task of its own. sqlx counts a transaction as
+    /// open only once the server has answered its BEGIN; if the awaiting
+    /// future is dropped in between (a client hanging up), the connection
+    /// goes back to the pool inside a transaction nobody will end, and the
+    /// next use of it inherits that transaction. A detached task always
+    /// finishes the BEGIN, and dropping its result rolls back cleanly.
+    pub(crate) async fn begin(pool: &sqlx::Pool<Db>, statement: &'static str, write: bool) -> StoreResult<Self> {
+        let pool = pool.clone();
+        let tx = tokio::spawn(async move { pool.begin_with(statement).await })
+            .await
+            .map_err(|e| StoreError::Other(format!("begin task failed: {e}")))?
+            .map_err(map)?;
+        Ok(Self { tx, write })
     }
 
     fn lock(&self) -> &'static str {
@@ -191,8 +204,14 @@ fn grantee_cols(g: Grantee) -> (Option<Uuid>, Option<Uuid>) {
 
 #[async_trait]
 impl Tx for SqlTx {
+    /// Detached like `begin`: once a use-case commits, the COMMIT runs to
+    /// the end even if the request that asked for it goes away.
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(map)
+        let tx = self.tx;
+        tokio::spawn(async move { tx.commit().await })
+            .await
+            .map_err(|e| StoreError::Other(format!("commit task failed: {e}")))?
+            .map_err(map)
     }
 
     async fn lock_graph(&mut self) -> StoreResult<()> {

@@ -19,7 +19,7 @@ use roster_core::store::StoreResult;
 use roster_core::{Store, Tx};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::error::{ConnectError, map};
+use crate::error::ConnectError;
 use crate::migrations;
 
 type Db = sqlx::Postgres;
@@ -69,12 +69,10 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn read(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await.map_err(map)?;
-        Ok(Box::new(tx::SqlTx::new(tx, false)))
+        Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", false).await?))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(map)?;
-        Ok(Box::new(tx::SqlTx::new(tx, true)))
+        Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL READ COMMITTED", true).await?))
     }
 }

@@ -14,7 +14,7 @@ use roster_core::store::StoreResult;
 use roster_core::{Store, Tx};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::error::{ConnectError, map};
+use crate::error::ConnectError;
 use crate::migrations;
 
 type Db = sqlx::Sqlite;
@@ -79,12 +79,10 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn read(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.reader.begin().await.map_err(map)?;
-        Ok(Box::new(tx::SqlTx::new(tx, false)))
+        Ok(Box::new(tx::SqlTx::begin(&self.reader, "BEGIN", false).await?))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
-        Ok(Box::new(tx::SqlTx::new(tx, true)))
+        Ok(Box::new(tx::SqlTx::begin(&self.writer, "BEGIN IMMEDIATE", true).await?))
     }
 }
