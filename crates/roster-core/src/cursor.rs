@@ -41,6 +41,9 @@ pub struct Keyset {
 pub struct PageRequest {
     pub limit: u32,
     pub after: Option<Keyset>,
+    /// Rows to skip before the page, for front-ends whose clients page by
+    /// number; used only when `after` is `None`.
+    pub offset: u64,
 }
 
 impl PageRequest {
@@ -57,11 +60,16 @@ impl PageRequest {
             None | Some("") => None,
             Some(c) => Some(decode(list, c)?),
         };
-        Ok(Self { limit, after })
+        Ok(Self { limit, after, offset: 0 })
     }
 
     pub fn first(limit: u32) -> Self {
-        Self { limit, after: None }
+        Self { limit, after: None, offset: 0 }
+    }
+
+    /// The page of `limit` rows that starts after `offset` rows.
+    pub fn at_offset(offset: u64, limit: u32) -> Self {
+        Self { limit: limit.clamp(1, MAX_LIMIT), after: None, offset }
     }
 }
 

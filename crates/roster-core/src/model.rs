@@ -46,6 +46,10 @@ pub struct User {
     pub site_role: SiteRole,
     pub primary_group: Option<GroupId>,
     pub external_id: Option<String>,
+    /// A finer role name than `site_role` that some platforms show and
+    /// filter by (Posit's `publisher`/`viewer`). Informational only:
+    /// authorization looks at `site_role` alone.
+    pub role_label: Option<String>,
     /// Vendor profile fields that have no column of their own, typed by the
     /// front-end that owns them.
     pub attributes: serde_json::Map<String, serde_json::Value>,

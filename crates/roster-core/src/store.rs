@@ -24,6 +24,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct ListSpec {
     pub after: Option<Keyset>,
     pub limit: u32,
+    /// Rows to skip first (only when `after` is `None`).
+    pub offset: u64,
     pub prefix: Option<String>,
     pub contains: Option<String>,
 }
@@ -32,6 +34,33 @@ impl ListSpec {
     pub fn is_filtered(&self) -> bool {
         self.prefix.is_some() || self.contains.is_some()
     }
+}
+
+/// What narrows a list of users, beyond [`ListSpec`] (whose `prefix` users
+/// do not use: theirs is `name_prefix`). Text is already case-folded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// A prefix of the username, the first name or the last name.
+    pub name_prefix: Option<String>,
+    pub active: Option<bool>,
+    /// Users matching any of these (no entries: any user).
+    pub roles: Vec<RoleMatch>,
+}
+
+impl UserFilter {
+    pub fn is_filtered(&self) -> bool {
+        self.name_prefix.is_some() || self.active.is_some() || !self.roles.is_empty()
+    }
+}
+
+/// One way a user's role can match a filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleMatch {
+    /// A site admin.
+    SiteAdmin,
+    /// A non-admin with this role label (see [`crate::User::role_label`]);
+    /// with `or_unlabelled`, also a non-admin without one.
+    Label { label: String, or_unlabelled: bool },
 }
 
 /// Whole-table totals the store keeps as counters.
@@ -71,12 +100,15 @@ pub trait Tx: Send {
     async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
     async fn delete_user(&mut self, id: UserId) -> StoreResult<()>;
+    /// Stores an argon2 hash for the user's password (never read back by
+    /// any listing).
+    async fn set_password_hash(&mut self, id: UserId, hash: &str) -> StoreResult<()>;
     async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>>;
     /// The users among `ids` that exist, in no particular order.
     async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>>;
-    async fn list_users(&mut self, spec: &ListSpec) -> StoreResult<Vec<User>>;
-    async fn count_users_matching(&mut self, spec: &ListSpec) -> StoreResult<i64>;
+    async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>>;
+    async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64>;
     async fn count_site_admins(&mut self) -> StoreResult<i64>;
 
     // Groups, ordered by folded name.
@@ -106,6 +138,7 @@ pub trait Tx: Send {
         group: GroupId,
         children: bool,
         after: i64,
+        offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<Membership>>;
     /// Direct memberships of a user.

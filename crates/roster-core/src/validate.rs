@@ -70,6 +70,23 @@ pub fn email(value: Option<&str>) -> Result<Option<String>, CoreError> {
     Ok(Some(v))
 }
 
+/// A password for a person: 8–1024 characters, returned as an argon2 hash.
+pub fn password(value: &str) -> Result<String, CoreError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use rand::RngCore;
+    let n = value.chars().count();
+    if !(8..=1024).contains(&n) {
+        return Err(CoreError::invalid("password", "must be 8 to 1024 characters"));
+    }
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| CoreError::Internal(format!("password salt: {e}")))?;
+    argon2::Argon2::default()
+        .hash_password(value.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| CoreError::Internal(format!("hashing a password: {e}")))
+}
+
 /// A slug: 1–255 of `a-z`, `0-9`, `-`, `_`.
 pub fn slug(field: &str, value: &str) -> Result<String, CoreError> {
     let v = name(field, value)?;

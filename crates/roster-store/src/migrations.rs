@@ -34,11 +34,15 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-pub(crate) const POSTGRES: Embedded =
-    Embedded(&[(1, "directory", include_str!("../migrations/postgres/0001_directory.sql"))]);
+pub(crate) const POSTGRES: Embedded = Embedded(&[
+    (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
+    (2, "user names", include_str!("../migrations/postgres/0002_user_names.sql")),
+]);
 
-pub(crate) const SQLITE: Embedded =
-    Embedded(&[(1, "directory", include_str!("../migrations/sqlite/0001_directory.sql"))]);
+pub(crate) const SQLITE: Embedded = Embedded(&[
+    (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
+    (2, "user names", include_str!("../migrations/sqlite/0002_user_names.sql")),
+]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {
     Migrator::new(source).await

@@ -144,6 +144,7 @@ impl Directory {
         let spec = ListSpec {
             after: page.after.clone(),
             limit: page.limit + 1,
+            offset: page.offset,
             prefix: validate::search("prefix", filter.prefix.as_deref())?,
             contains: validate::search("q", filter.contains.as_deref())?,
         };

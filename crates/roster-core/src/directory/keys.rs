@@ -163,6 +163,7 @@ impl Directory {
                     site_role: SiteRole::Admin,
                     primary_group: None,
                     external_id: None,
+                    role_label: None,
                     attributes: serde_json::Map::new(),
                     created_at: t,
                     updated_at: t,

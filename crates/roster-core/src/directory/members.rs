@@ -258,7 +258,7 @@ impl Directory {
     ) -> Result<Page<(Membership, User)>, CoreError> {
         let mut tx = self.read().await?;
         let (g, _) = visible_group(&mut tx, p, group).await?;
-        let rows = tx.list_group_memberships(group, false, after_num(page), page.limit + 1).await?;
+        let rows = tx.list_group_memberships(group, false, after_num(page), page.offset, page.limit + 1).await?;
         let page = Page::from_rows(list::MEMBERS, rows, page, g.counts.members, membership_keyset);
         let items = with_users(&mut tx, page.items).await?;
         Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
@@ -273,7 +273,7 @@ impl Directory {
     ) -> Result<Page<(Membership, Group)>, CoreError> {
         let mut tx = self.read().await?;
         let (g, _) = visible_group(&mut tx, p, group).await?;
-        let rows = tx.list_group_memberships(group, true, after_num(page), page.limit + 1).await?;
+        let rows = tx.list_group_memberships(group, true, after_num(page), page.offset, page.limit + 1).await?;
         let page = Page::from_rows(list::CHILDREN, rows, page, g.counts.children, membership_keyset);
         let items = with_groups(&mut tx, page.items, false).await?;
         Ok(Page { items, next_cursor: page.next_cursor, total: page.total })

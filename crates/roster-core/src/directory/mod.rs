@@ -19,7 +19,7 @@ pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, Proje
 pub use groups::{GroupFilter, GroupPatch, NewGroup};
 pub use keys::CreatedKey;
 pub use members::{MemberChange, MembershipPatch};
-pub use users::{NewUser, UserPatch};
+pub use users::{NewUser, UserPatch, UserQuery};
 
 use crate::error::CoreError;
 use crate::model::NewEvent;

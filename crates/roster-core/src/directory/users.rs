@@ -7,7 +7,7 @@ use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
 use crate::model::{SiteRole, User};
-use crate::store::{Counter, ListSpec};
+use crate::store::{Counter, ListSpec, RoleMatch, UserFilter};
 use crate::validate;
 
 #[derive(Clone, Debug, Default)]
@@ -20,6 +20,22 @@ pub struct NewUser {
     pub active: Option<bool>,
     pub site_role: Option<SiteRole>,
     pub external_id: Option<String>,
+    pub role_label: Option<String>,
+    /// A password for platforms that log users in with one; stored only as
+    /// an argon2 hash and never returned.
+    pub password: Option<String>,
+}
+
+/// How to narrow a list of users; text is matched ignoring case.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// A prefix of the username, the first name or the last name.
+    pub prefix: Option<String>,
+    /// A substring of the username.
+    pub contains: Option<String>,
+    pub active: Option<bool>,
+    /// Users matching any of these (no entries: any user).
+    pub roles: Vec<RoleMatch>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -33,6 +49,7 @@ pub struct UserPatch {
     pub active: Option<bool>,
     pub site_role: Option<SiteRole>,
     pub external_id: Option<Option<String>>,
+    pub role_label: Option<Option<String>>,
     pub primary_group: Option<Option<GroupId>>,
     /// When set, the update applies only if the user is still at this version.
     pub if_version: Option<i64>,
@@ -45,6 +62,7 @@ impl UserPatch {
             && self.active.is_none()
             && self.site_role.is_none()
             && self.external_id.is_none()
+            && self.role_label.is_none()
             && self.primary_group.is_none()
     }
 }
@@ -71,16 +89,21 @@ impl Directory {
             site_role: new.site_role.unwrap_or(SiteRole::User),
             primary_group: None,
             external_id: validate::optional_name("external_id", new.external_id.as_deref())?,
+            role_label: validate::optional_name("role_label", new.role_label.as_deref())?,
             attributes: serde_json::Map::new(),
             created_at: t,
             updated_at: t,
             version: 1,
         };
+        let password_hash = new.password.as_deref().map(validate::password).transpose()?;
         let mut tx = self.write().await?;
         if tx.get_user_by_username(&user.username).await?.is_some() {
             return Err(CoreError::conflict("username", "username is already taken"));
         }
         user.num = tx.insert_user(&user).await?;
+        if let Some(hash) = password_hash {
+            tx.set_password_hash(user.id, &hash).await?;
+        }
         tx.append_event(&event(Some(p.user), "user.created", "user", user.id, None, Some(audit::user(&user)))).await?;
         tx.commit().await?;
         Ok(user)
@@ -102,20 +125,28 @@ impl Directory {
     pub async fn list_users(
         &self,
         _p: &Principal,
-        prefix: Option<&str>,
-        contains: Option<&str>,
+        query: &UserQuery,
         page: &PageRequest,
     ) -> Result<Page<User>, CoreError> {
         let spec = ListSpec {
             after: page.after.clone(),
             limit: page.limit + 1,
-            prefix: validate::search("prefix", prefix)?,
-            contains: validate::search("q", contains)?,
+            offset: page.offset,
+            prefix: None,
+            contains: validate::search("q", query.contains.as_deref())?,
+        };
+        let filter = UserFilter {
+            name_prefix: validate::search("prefix", query.prefix.as_deref())?,
+            active: query.active,
+            roles: query.roles.clone(),
         };
         let mut tx = self.read().await?;
-        let rows = tx.list_users(&spec).await?;
-        let total =
-            if spec.is_filtered() { tx.count_users_matching(&spec).await? } else { tx.count(Counter::Users).await? };
+        let rows = tx.list_users(&spec, &filter).await?;
+        let total = if spec.is_filtered() || filter.is_filtered() {
+            tx.count_users_matching(&spec, &filter).await?
+        } else {
+            tx.count(Counter::Users).await?
+        };
         Ok(Page::from_rows(list::USERS, rows, page, total, user_keyset))
     }
 
@@ -154,6 +185,9 @@ impl Directory {
         }
         if let Some(v) = &patch.external_id {
             user.external_id = validate::optional_name("external_id", v.as_deref())?;
+        }
+        if let Some(v) = &patch.role_label {
+            user.role_label = validate::optional_name("role_label", v.as_deref())?;
         }
         if let Some(v) = patch.active {
             user.active = v;

@@ -46,12 +46,15 @@ async fn create_user(
         display_name: b.display_name,
         active: b.active,
         external_id: b.external_id,
+        role_label: b.role_label,
+        password: b.password,
     };
     let user = s.directory.create_user(&p, new).await?;
     Ok((StatusCode::CREATED, etag(user.version), Json(wire::User::from(user))))
 }
 
-/// List users by username; `prefix` and `q` (substring) ignore case.
+/// List users by username; `prefix` (of the username, first or last name)
+/// and `q` (a substring of the username) ignore case.
 #[utoipa::path(get, path = "/v1/users", tag = "users",
     params(("prefix" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = List<wire::User>), (status = 400, body = ErrorBody)))]
@@ -61,7 +64,8 @@ async fn list_users(
     extract::Query(q, _): Params<ListParams>,
 ) -> ApiResult<Json<List<wire::User>>> {
     let req = page("users", q.limit.as_deref(), q.cursor.as_deref())?;
-    let users = s.directory.list_users(&p, q.prefix.as_deref(), q.q.as_deref(), &req).await?;
+    let query = roster_core::UserQuery { prefix: q.prefix, contains: q.q, ..Default::default() };
+    let users = s.directory.list_users(&p, &query, &req).await?;
     Ok(Json(List::from_page(users, wire::User::from)))
 }
 
@@ -94,6 +98,7 @@ async fn update_user(
         display_name: b.display_name,
         active: b.active,
         external_id: b.external_id,
+        role_label: b.role_label,
         primary_group: b.primary_group_id.map(|g| g.map(roster_core::GroupId)),
         if_version: if_match(&headers)?,
     };

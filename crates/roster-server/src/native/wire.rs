@@ -84,6 +84,8 @@ pub struct User {
     pub site_role: String,
     pub primary_group_id: Option<Uuid>,
     pub external_id: Option<String>,
+    /// A finer role name some platforms show (e.g. `publisher`); informational.
+    pub role_label: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -104,6 +106,7 @@ impl From<core::User> for User {
             site_role: u.site_role.as_str().to_owned(),
             primary_group_id: u.primary_group.map(|g| g.0),
             external_id: u.external_id,
+            role_label: u.role_label,
             created_at: u.created_at,
             updated_at: u.updated_at,
             version: u.version,
@@ -122,6 +125,9 @@ pub struct NewUser {
     pub active: Option<bool>,
     pub site_role: Option<String>,
     pub external_id: Option<String>,
+    pub role_label: Option<String>,
+    /// Write-only; stored as an argon2 hash.
+    pub password: Option<String>,
 }
 
 /// Absent fields stay as they are; `null` clears a nullable field.
@@ -141,6 +147,8 @@ pub struct UserPatch {
     pub site_role: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub external_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub role_label: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub primary_group_id: Option<Option<Uuid>>,
 }

@@ -82,7 +82,7 @@ pub(crate) fn level_from(n: i64) -> R<ShareLevel> {
 }
 
 pub(crate) const USER_COLS: &str = "num, id, username, email, first_name, last_name, display_name, active, site_role, \
-     primary_group, external_id, attributes, created_at, updated_at, version";
+     primary_group, external_id, role_label, attributes, created_at, updated_at, version";
 
 pub(crate) fn user(row: &DbRow) -> R<User> {
     let role: String = get(row, "site_role")?;
@@ -98,6 +98,7 @@ pub(crate) fn user(row: &DbRow) -> R<User> {
         site_role: SiteRole::parse(&role).ok_or_else(|| bad("site role", &role))?,
         primary_group: get::<Option<Uuid>>(row, "primary_group")?.map(GroupId),
         external_id: get(row, "external_id")?,
+        role_label: get(row, "role_label")?,
         attributes: json_map(row, "attributes")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use roster_core::authz::GroupAccess;
-use roster_core::store::{Counter, ListSpec, StoreResult};
+use roster_core::store::{Counter, ListSpec, RoleMatch, StoreResult, UserFilter};
 use roster_core::validate::fold;
 use roster_core::*;
 use sqlx::{QueryBuilder, Row, Transaction};
@@ -150,9 +150,60 @@ fn push_list(qb: &mut QueryBuilder<Db>, spec: &ListSpec, key_col: &str, page: bo
             .push_bind(k.num)
             .push(")");
     }
-    qb.push(format!(" ORDER BY {key_col}, num LIMIT "))
-        .push_bind(spec.limit as i64);
+    qb.push(format!(" ORDER BY {key_col}, num LIMIT ")).push_bind(spec.limit as i64);
+    push_offset(qb, spec.after.is_none().then_some(spec.offset));
 }
+
+/// `OFFSET n` for clients that page by number. It costs a scan of the rows
+/// skipped; keyset cursors do not.
+fn push_offset(qb: &mut QueryBuilder<Db>, offset: Option<u64>) {
+    if let Some(n) = offset.filter(|n| *n > 0) {
+        qb.push(" OFFSET ").push_bind(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+}
+
+/// The range of a folded prefix on one column.
+fn push_prefix(qb: &mut QueryBuilder<Db>, col: &str, prefix: &str) {
+    qb.push(format!("({col} >= ")).push_bind(prefix.to_owned());
+    qb.push(format!(" AND {col} < ")).push_bind(format!("{prefix}\u{10FFFF}")).push(")");
+}
+
+fn push_user_filter(qb: &mut QueryBuilder<Db>, filter: &UserFilter) {
+    if let Some(p) = &filter.name_prefix {
+        qb.push(" AND (");
+        push_prefix(qb, "username_key", p);
+        qb.push(" OR ");
+        push_prefix(qb, "first_key", p);
+        qb.push(" OR ");
+        push_prefix(qb, "last_key", p);
+        qb.push(")");
+    }
+    if let Some(active) = filter.active {
+        qb.push(" AND active = ").push_bind(active);
+    }
+    if !filter.roles.is_empty() {
+        qb.push(" AND (");
+        for (i, role) in filter.roles.iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            match role {
+                RoleMatch::SiteAdmin => {
+                    qb.push("site_role = 'admin'");
+                }
+                RoleMatch::Label { label, or_unlabelled } => {
+                    qb.push("(site_role <> 'admin' AND (role_label = ").push_bind(label.clone());
+                    if *or_unlabelled {
+                        qb.push(" OR role_label IS NULL");
+                    }
+                    qb.push("))");
+                }
+            }
+        }
+        qb.push(")");
+    }
+}
+
 
 fn list_query(cols: &str, table: &str, key_col: &str, spec: &ListSpec) -> QueryBuilder<Db> {
     let mut qb = QueryBuilder::new(format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
@@ -264,8 +315,9 @@ impl Tx for SqlTx {
     async fn insert_user(&mut self, u: &User) -> StoreResult<i64> {
         let q = sqlx::query(
             "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
-             site_role, primary_group, external_id, attributes, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING num",
+             site_role, primary_group, external_id, attributes, created_at, updated_at, version, \
+             first_key, last_key, role_label) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING num",
         )
         .bind(u.id.0)
         .bind(&u.username)
@@ -281,7 +333,10 @@ impl Tx for SqlTx {
         .bind(rows::json_text(&u.attributes))
         .bind(ts(u.created_at))
         .bind(ts(u.updated_at))
-        .bind(u.version);
+        .bind(u.version)
+        .bind(u.first_name.as_deref().map(fold))
+        .bind(u.last_name.as_deref().map(fold))
+        .bind(&u.role_label);
         let num = self.scalar(q).await?;
         self.bump("users", 1).await?;
         Ok(num)
@@ -291,7 +346,7 @@ impl Tx for SqlTx {
         let q = sqlx::query(
             "UPDATE users SET username = $1, username_key = $2, email = $3, first_name = $4, last_name = $5, \
              display_name = $6, active = $7, site_role = $8, primary_group = $9, external_id = $10, attributes = $11, \
-             updated_at = $12, version = $13 WHERE id = $14",
+             updated_at = $12, version = $13, first_key = $14, last_key = $15, role_label = $16 WHERE id = $17",
         )
         .bind(&u.username)
         .bind(fold(&u.username))
@@ -306,6 +361,9 @@ impl Tx for SqlTx {
         .bind(rows::json_text(&u.attributes))
         .bind(ts(u.updated_at))
         .bind(u.version)
+        .bind(u.first_name.as_deref().map(fold))
+        .bind(u.last_name.as_deref().map(fold))
+        .bind(&u.role_label)
         .bind(u.id.0);
         match self.exec(q).await? {
             0 => Err(StoreError::NotFound),
@@ -375,15 +433,25 @@ impl Tx for SqlTx {
         .await
     }
 
-    async fn list_users(&mut self, spec: &ListSpec) -> StoreResult<Vec<User>> {
-        let qb = list_query(rows::USER_COLS, "users", "username_key", spec);
+    async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE 1 = 1", rows::USER_COLS));
+        push_user_filter(&mut qb, filter);
+        push_list(&mut qb, spec, "username_key", true);
         self.build_all(qb, rows::user).await
     }
 
-    async fn count_users_matching(&mut self, spec: &ListSpec) -> StoreResult<i64> {
+    async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64> {
         let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM users WHERE 1 = 1");
+        push_user_filter(&mut qb, filter);
         push_list(&mut qb, spec, "username_key", false);
         self.build_count(qb).await
+    }
+
+    async fn set_password_hash(&mut self, id: UserId, hash: &str) -> StoreResult<()> {
+        match self.exec(sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
     }
 
     async fn count_site_admins(&mut self) -> StoreResult<i64> {
@@ -719,18 +787,18 @@ impl Tx for SqlTx {
         group: GroupId,
         children: bool,
         after: i64,
+        offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
         let col = if children { "child_id" } else { "user_id" };
-        let sql = format!(
-            "SELECT {} FROM memberships WHERE group_id = $1 AND {col} IS NOT NULL AND num > $2 ORDER BY num LIMIT $3",
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {} FROM memberships WHERE group_id = ",
             rows::MEMBERSHIP_COLS
-        );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(group.0)
-            .bind(after)
-            .bind(limit as i64);
-        self.fetch_all(q, rows::membership).await
+        ));
+        qb.push_bind(group.0).push(format!(" AND {col} IS NOT NULL AND num > ")).push_bind(after);
+        qb.push(" ORDER BY num LIMIT ").push_bind(limit as i64);
+        push_offset(&mut qb, (after == 0).then_some(offset));
+        self.build_all(qb, rows::membership).await
     }
 
     async fn list_user_memberships(

@@ -28,6 +28,7 @@ fn user(name: &str) -> User {
         site_role: SiteRole::User,
         primary_group: None,
         external_id: None,
+        role_label: None,
         attributes: serde_json::Map::new(),
         created_at: t,
         updated_at: t,
@@ -291,5 +292,57 @@ async fn events_are_ordered_and_counted() {
         assert_eq!(after_two.iter().map(|e| e.target_id.as_str()).collect::<Vec<_>>(), ["2", "3", "4"]);
         assert_eq!(after_two[0].after, Some(serde_json::json!({ "i": 2 })));
         assert_eq!(tx.count(Counter::Events).await.unwrap(), 5);
+    }
+}
+
+#[tokio::test]
+async fn user_filters_and_offsets() {
+    use roster_core::store::{RoleMatch, UserFilter};
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        for (name, first, admin, label, active) in [
+            ("ann", "Zed", false, Some("publisher"), true),
+            ("bob", "Émile", false, None, true),
+            ("cat", "Ann", true, None, true),
+            ("dan", "Dan", false, Some("viewer"), false),
+        ] {
+            let mut u = user(name);
+            u.first_name = Some(first.into());
+            u.site_role = if admin { SiteRole::Admin } else { SiteRole::User };
+            u.role_label = label.map(str::to_owned);
+            u.active = active;
+            tx.insert_user(&u).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut tx = b.store.read().await.unwrap();
+        let names = |users: Vec<User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+        let spec = ListSpec { limit: 10, ..ListSpec::default() };
+        let by = |f: UserFilter| f;
+        let prefix = by(UserFilter { name_prefix: Some("ann".into()), ..UserFilter::default() });
+        assert_eq!(
+            names(tx.list_users(&spec, &prefix).await.unwrap()),
+            ["ann", "cat"],
+            "{}: username or first name",
+            b.name
+        );
+        let accent = by(UserFilter { name_prefix: Some("émi".into()), ..UserFilter::default() });
+        assert_eq!(names(tx.list_users(&spec, &accent).await.unwrap()), ["bob"], "{}", b.name);
+        let viewers = by(UserFilter {
+            roles: vec![RoleMatch::Label { label: "viewer".into(), or_unlabelled: true }],
+            ..UserFilter::default()
+        });
+        assert_eq!(names(tx.list_users(&spec, &viewers).await.unwrap()), ["bob", "dan"], "{}", b.name);
+        let admins_or_publishers = by(UserFilter {
+            roles: vec![RoleMatch::SiteAdmin, RoleMatch::Label { label: "publisher".into(), or_unlabelled: false }],
+            ..UserFilter::default()
+        });
+        assert_eq!(names(tx.list_users(&spec, &admins_or_publishers).await.unwrap()), ["ann", "cat"]);
+        assert_eq!(tx.count_users_matching(&spec, &admins_or_publishers).await.unwrap(), 2);
+        let locked = by(UserFilter { active: Some(false), ..UserFilter::default() });
+        assert_eq!(names(tx.list_users(&spec, &locked).await.unwrap()), ["dan"], "{}", b.name);
+        let second_page = ListSpec { limit: 2, offset: 2, ..ListSpec::default() };
+        assert_eq!(names(tx.list_users(&second_page, &UserFilter::default()).await.unwrap()), ["cat", "dan"]);
+        let past_end = ListSpec { limit: 2, offset: 10, ..ListSpec::default() };
+        assert!(tx.list_users(&past_end, &UserFilter::default()).await.unwrap().is_empty());
     }
 }
