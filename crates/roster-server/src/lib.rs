@@ -5,6 +5,7 @@
 //! render the answer. They hold no business rule and never import each
 //! other or the store.
 
+pub mod compat;
 pub mod http;
 pub mod native;
 
@@ -19,7 +20,12 @@ pub use http::AppState;
 /// The whole application: every front-end and the operational endpoints.
 pub fn app(directory: Directory) -> Router {
     let state = AppState::new(directory);
-    http::with_middleware(Router::new().merge(native::router(state.clone())).merge(http::ops::router(state)))
+    http::with_middleware(
+        Router::new()
+            .merge(native::router(state.clone()))
+            .merge(compat::router(state.clone()))
+            .merge(http::ops::router(state)),
+    )
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the

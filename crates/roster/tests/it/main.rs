@@ -32,3 +32,4 @@ mod harness;
 mod pagination;
 mod process;
 mod scale_out;
+mod sdk;
