@@ -22,4 +22,4 @@ pub use directory::*;
 pub use error::{CoreError, StoreError};
 pub use ids::*;
 pub use model::*;
-pub use store::{RoleMatch, Store, Tx};
+pub use store::{GroupOrder, NumKind, RoleMatch, Store, Tx};

@@ -45,12 +45,52 @@ pub struct UserFilter {
     pub active: Option<bool>,
     /// Users matching any of these (no entries: any user).
     pub roles: Vec<RoleMatch>,
+    /// Users directly in any of these groups (no entries: anywhere).
+    pub in_groups: Vec<GroupId>,
 }
 
 impl UserFilter {
     pub fn is_filtered(&self) -> bool {
-        self.name_prefix.is_some() || self.active.is_some() || !self.roles.is_empty()
+        self.name_prefix.is_some() || self.active.is_some() || !self.roles.is_empty() || !self.in_groups.is_empty()
     }
+}
+
+/// The order of a group list. Keyset cursors exist for `Name` ascending;
+/// the other orders serve offset pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GroupOrder {
+    #[default]
+    Name,
+    Created,
+}
+
+/// Which groups a list covers, beyond [`ListSpec`]'s name filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupScope {
+    /// Only groups this user may see (member or share); `None`: all.
+    pub visible_to: Option<UserId>,
+    /// Only groups this user holds at least this share level on.
+    pub shared_with: Option<(UserId, ShareLevel)>,
+    /// Only groups that any of these users is directly in.
+    pub members_any: Vec<UserId>,
+    pub org: Option<OrgId>,
+    pub order: GroupOrder,
+    pub descending: bool,
+}
+
+impl GroupScope {
+    pub fn is_filtered(&self) -> bool {
+        self.visible_to.is_some() || self.shared_with.is_some() || !self.members_any.is_empty() || self.org.is_some()
+    }
+}
+
+/// The kinds of entity that front-ends may name by their integer `num`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumKind {
+    User,
+    Group,
+    Role,
+    Organization,
 }
 
 /// One way a user's role can match a filter.
@@ -119,10 +159,18 @@ pub trait Tx: Send {
     /// The groups among `ids` that exist, in no particular order.
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
     /// Groups visible to `visible_to` (member or share) when given, all otherwise.
-    async fn list_groups(&mut self, spec: &ListSpec, visible_to: Option<UserId>) -> StoreResult<Vec<Group>>;
-    async fn count_groups_matching(&mut self, spec: &ListSpec, visible_to: Option<UserId>) -> StoreResult<i64>;
+    async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>>;
+    async fn count_groups_matching(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<i64>;
+    /// Direct members of each group that are active users.
+    async fn count_active_members(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, i64)>>;
+    /// The shares given to a group (what its members may reach through it).
+    async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>>;
+    /// The UUID of the entity of `kind` whose `num` is given.
+    async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<uuid::Uuid>>;
+    /// The `num` of each entity of `kind` among `ids` that exists.
+    async fn nums_of(&mut self, kind: NumKind, ids: &[uuid::Uuid]) -> StoreResult<Vec<(uuid::Uuid, i64)>>;
     async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess>;
-    async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<RoleId>>;
+    async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<Role>>;
     async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
     async fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
 

@@ -5,9 +5,9 @@ use super::{Directory, audit, event, found, now};
 use crate::authz::{self, GroupAccess, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
-use crate::ids::{GroupId, OrgId, RoleId};
-use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, SourceType};
-use crate::store::{Counter, ListSpec, Tx};
+use crate::ids::{GroupId, OrgId, RoleId, UserId};
+use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Role, ShareLevel, SourceType};
+use crate::store::{Counter, GroupOrder, GroupScope, ListSpec, NumKind, Tx};
 use crate::validate;
 
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
@@ -50,10 +50,20 @@ pub struct GroupPatch {
     pub if_version: Option<i64>,
 }
 
+/// How to narrow and order a list of groups; text is matched ignoring case.
 #[derive(Clone, Debug, Default)]
 pub struct GroupFilter {
+    /// A prefix of the name.
     pub prefix: Option<String>,
+    /// A substring of the name.
     pub contains: Option<String>,
+    /// Only groups the caller holds at least this share level on.
+    pub shared_at_least: Option<ShareLevel>,
+    /// Only groups that any of these users is directly in.
+    pub members_any: Vec<UserId>,
+    pub org: Option<OrgId>,
+    pub order: GroupOrder,
+    pub descending: bool,
 }
 
 pub(crate) fn group_keyset(g: &Group) -> Keyset {
@@ -126,8 +136,8 @@ impl Directory {
         Ok(visible_group(&mut tx, p, id).await?.0)
     }
 
-    /// Role ids granted to a group the caller may see.
-    pub async fn group_roles(&self, p: &Principal, id: GroupId) -> Result<Vec<RoleId>, CoreError> {
+    /// The roles granted to a group the caller may see.
+    pub async fn group_roles(&self, p: &Principal, id: GroupId) -> Result<Vec<Role>, CoreError> {
         let mut tx = self.read().await?;
         visible_group(&mut tx, p, id).await?;
         Ok(tx.group_roles(id).await?)
@@ -148,15 +158,79 @@ impl Directory {
             prefix: validate::search("prefix", filter.prefix.as_deref())?,
             contains: validate::search("q", filter.contains.as_deref())?,
         };
-        let visible_to = if authz::sees_everything(p) { None } else { Some(p.user) };
+        let scope = GroupScope {
+            visible_to: if authz::sees_everything(p) { None } else { Some(p.user) },
+            shared_with: filter.shared_at_least.map(|level| (p.user, level)),
+            members_any: filter.members_any.clone(),
+            org: filter.org,
+            order: filter.order,
+            descending: filter.descending,
+        };
         let mut tx = self.read().await?;
-        let rows = tx.list_groups(&spec, visible_to).await?;
-        let total = if spec.is_filtered() || visible_to.is_some() {
-            tx.count_groups_matching(&spec, visible_to).await?
+        let rows = tx.list_groups(&spec, &scope).await?;
+        let total = if spec.is_filtered() || scope.is_filtered() {
+            tx.count_groups_matching(&spec, &scope).await?
         } else {
             tx.count(Counter::Groups).await?
         };
         Ok(Page::from_rows(list::GROUPS, rows, page, total, group_keyset))
+    }
+
+    /// How many direct members of each group are active users, for groups
+    /// the caller may see (others are left out).
+    pub async fn active_member_counts(
+        &self,
+        p: &Principal,
+        groups: &[GroupId],
+    ) -> Result<Vec<(GroupId, i64)>, CoreError> {
+        let mut tx = self.read().await?;
+        let mut visible = Vec::with_capacity(groups.len());
+        for g in groups {
+            if authz::sees_everything(p) || authz::can_read_group(p, &tx.group_access(*g, p.user).await?) {
+                visible.push(*g);
+            }
+        }
+        Ok(tx.count_active_members(&visible).await?)
+    }
+
+    /// The groups that `group` holds a share on, with the level: what the
+    /// members of `group` may reach through it.
+    pub async fn groups_shared_with_group(
+        &self,
+        p: &Principal,
+        group: GroupId,
+    ) -> Result<Vec<(Group, ShareLevel)>, CoreError> {
+        let mut tx = self.read().await?;
+        visible_group(&mut tx, p, group).await?;
+        let shares = tx.shares_held_by_group(group).await?;
+        let ids: Vec<GroupId> = shares.iter().map(|s| s.group).collect();
+        let groups: std::collections::HashMap<GroupId, Group> =
+            tx.get_groups(&ids).await?.into_iter().map(|g| (g.id, g)).collect();
+        Ok(shares.into_iter().filter_map(|s| groups.get(&s.group).cloned().map(|g| (g, s.level))).collect())
+    }
+
+    /// The id of the entity of `kind` numbered `num` (front-ends with
+    /// integer ids). Errors: `NotFound`.
+    pub async fn id_by_num(&self, kind: NumKind, num: i64) -> Result<uuid::Uuid, CoreError> {
+        let what = match kind {
+            NumKind::User => "user",
+            NumKind::Group => "group",
+            NumKind::Role => "role",
+            NumKind::Organization => "organization",
+        };
+        found(self.read().await?.id_by_num(kind, num).await?, what)
+    }
+
+    /// The integer `num` of each entity of `kind` among `ids` that exists.
+    pub async fn nums_of(
+        &self,
+        kind: NumKind,
+        ids: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, i64>, CoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        Ok(self.read().await?.nums_of(kind, ids).await?.into_iter().collect())
     }
 
     /// Changes a group. Site admins and holders of a write share. Errors:

@@ -5,8 +5,9 @@ use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
+use crate::ids::MembershipId;
 use crate::ids::{GroupId, UserId};
-use crate::model::{SiteRole, User};
+use crate::model::{Member, MemberRole, Membership, Permissions, SiteRole, User};
 use crate::store::{Counter, ListSpec, RoleMatch, UserFilter};
 use crate::validate;
 
@@ -24,6 +25,10 @@ pub struct NewUser {
     /// A password for platforms that log users in with one; stored only as
     /// an argon2 hash and never returned.
     pub password: Option<String>,
+    /// The user's primary group; they become a member of it.
+    pub primary_group: Option<GroupId>,
+    /// Further groups the user joins as a member, in the same transaction.
+    pub groups: Vec<GroupId>,
 }
 
 /// How to narrow a list of users; text is matched ignoring case.
@@ -36,6 +41,8 @@ pub struct UserQuery {
     pub active: Option<bool>,
     /// Users matching any of these (no entries: any user).
     pub roles: Vec<RoleMatch>,
+    /// Users directly in any of these groups (no entries: anywhere).
+    pub in_groups: Vec<GroupId>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -100,11 +107,45 @@ impl Directory {
         if tx.get_user_by_username(&user.username).await?.is_some() {
             return Err(CoreError::conflict("username", "username is already taken"));
         }
+        let mut joins: Vec<GroupId> = new.primary_group.into_iter().chain(new.groups.iter().copied()).collect();
+        joins.dedup();
+        for (i, g) in joins.iter().enumerate() {
+            if joins[..i].contains(g) {
+                continue;
+            }
+            found(tx.get_group(*g).await?, "group")?;
+        }
+        user.primary_group = new.primary_group;
         user.num = tx.insert_user(&user).await?;
         if let Some(hash) = password_hash {
             tx.set_password_hash(user.id, &hash).await?;
         }
         tx.append_event(&event(Some(p.user), "user.created", "user", user.id, None, Some(audit::user(&user)))).await?;
+        for (i, g) in joins.iter().enumerate() {
+            if joins[..i].contains(g) {
+                continue;
+            }
+            let mut m = Membership {
+                id: MembershipId::new(),
+                num: 0,
+                group: *g,
+                member: Member::User(user.id),
+                role: MemberRole::Member,
+                permissions: Permissions::default(),
+                created_at: t,
+                updated_at: t,
+            };
+            m.num = tx.insert_membership(&m).await?;
+            tx.append_event(&event(
+                Some(p.user),
+                "membership.created",
+                "membership",
+                m.id,
+                None,
+                Some(audit::membership(&m)),
+            ))
+            .await?;
+        }
         tx.commit().await?;
         Ok(user)
     }
@@ -139,6 +180,7 @@ impl Directory {
             name_prefix: validate::search("prefix", query.prefix.as_deref())?,
             active: query.active,
             roles: query.roles.clone(),
+            in_groups: query.in_groups.clone(),
         };
         let mut tx = self.read().await?;
         let rows = tx.list_users(&spec, &filter).await?;

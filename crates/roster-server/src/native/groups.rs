@@ -53,7 +53,7 @@ async fn list_groups(
     extract::Query(q, _): Params<ListParams>,
 ) -> ApiResult<Json<List<wire::Group>>> {
     let req = page(list::GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
-    let filter = GroupFilter { prefix: q.prefix, contains: q.q };
+    let filter = GroupFilter { prefix: q.prefix, contains: q.q, ..GroupFilter::default() };
     let groups = s.directory.list_groups(&p, &filter, &req).await?;
     Ok(Json(List::from_page(groups, wire::Group::from)))
 }
@@ -108,7 +108,7 @@ async fn list_group_roles(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<uuid::Uuid>>> {
     let roles = s.directory.group_roles(&p, id_param::<GroupId>("id", &id)?).await?;
-    Ok(Json(roles.into_iter().map(|r| r.0).collect()))
+    Ok(Json(roles.into_iter().map(|r| r.id.0).collect()))
 }
 
 /// Grant a role to a group (site admins; idempotent).

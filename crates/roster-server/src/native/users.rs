@@ -48,6 +48,8 @@ async fn create_user(
         external_id: b.external_id,
         role_label: b.role_label,
         password: b.password,
+        primary_group: None,
+        groups: Vec::new(),
     };
     let user = s.directory.create_user(&p, new).await?;
     Ok((StatusCode::CREATED, etag(user.version), Json(wire::User::from(user))))

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use roster_core::authz::GroupAccess;
-use roster_core::store::{Counter, ListSpec, RoleMatch, StoreResult, UserFilter};
+use roster_core::store::{Counter, GroupOrder, GroupScope, ListSpec, NumKind, RoleMatch, StoreResult, UserFilter};
 use roster_core::validate::fold;
 use roster_core::*;
 use sqlx::{QueryBuilder, Row, Transaction};
@@ -130,6 +130,12 @@ impl SqlTx {
 /// sort key column is `key_col` (already case-folded) and ends in a WHERE
 /// clause, then the order and limit.
 fn push_list(qb: &mut QueryBuilder<Db>, spec: &ListSpec, key_col: &str, page: bool) {
+    push_list_ordered(qb, spec, key_col, page.then_some(""));
+}
+
+/// As [`push_list`], paging in `order` (an ORDER BY list; empty means the
+/// keyset order `key_col, num`) when given, counting when `None`.
+fn push_list_ordered(qb: &mut QueryBuilder<Db>, spec: &ListSpec, key_col: &str, order: Option<&str>) {
     if let Some(p) = &spec.prefix {
         qb.push(format!(" AND {key_col} >= ")).push_bind(p.clone());
         qb.push(format!(" AND {key_col} < "))
@@ -140,17 +146,17 @@ fn push_list(qb: &mut QueryBuilder<Db>, spec: &ListSpec, key_col: &str, page: bo
             .push_bind(q.clone())
             .push(") > 0");
     }
-    if !page {
-        return;
-    }
-    if let Some(k) = &spec.after {
+    let Some(order) = order else { return };
+    let keyset_order = order.is_empty() || order.starts_with(&format!("{key_col} ASC"));
+    if let (Some(k), true) = (&spec.after, keyset_order) {
         qb.push(format!(" AND ({key_col}, num) > ("))
             .push_bind(k.key.clone())
             .push(", ")
             .push_bind(k.num)
             .push(")");
     }
-    qb.push(format!(" ORDER BY {key_col}, num LIMIT ")).push_bind(spec.limit as i64);
+    let order = if order.is_empty() { format!("{key_col}, num") } else { order.to_owned() };
+    qb.push(format!(" ORDER BY {order} LIMIT ")).push_bind(spec.limit as i64);
     push_offset(qb, spec.after.is_none().then_some(spec.offset));
 }
 
@@ -180,6 +186,14 @@ fn push_user_filter(qb: &mut QueryBuilder<Db>, filter: &UserFilter) {
     }
     if let Some(active) = filter.active {
         qb.push(" AND active = ").push_bind(active);
+    }
+    if !filter.in_groups.is_empty() {
+        qb.push(" AND id IN (SELECT user_id FROM memberships WHERE group_id IN (");
+        let mut sep = qb.separated(", ");
+        for g in &filter.in_groups {
+            sep.push_bind(g.0);
+        }
+        qb.push("))");
     }
     if !filter.roles.is_empty() {
         qb.push(" AND (");
@@ -215,15 +229,49 @@ const VISIBLE_GROUPS: &str = " AND id IN (SELECT group_id FROM memberships WHERE
      UNION SELECT group_id FROM shares WHERE user_id = $v \
      UNION SELECT s.group_id FROM shares s JOIN memberships m ON m.group_id = s.to_group WHERE m.user_id = $v)";
 
-fn push_visible(qb: &mut QueryBuilder<Db>, visible_to: Option<UserId>) {
-    if let Some(u) = visible_to {
-        let mut parts = VISIBLE_GROUPS.split("$v").peekable();
-        while let Some(part) = parts.next() {
-            qb.push(part);
-            if parts.peek().is_some() {
-                qb.push_bind(u.0);
-            }
+/// Appends `sql`, binding `user` wherever it says `$v`.
+fn push_with_user(qb: &mut QueryBuilder<Db>, sql: &str, user: UserId) {
+    let mut parts = sql.split("$v").peekable();
+    while let Some(part) = parts.next() {
+        qb.push(part);
+        if parts.peek().is_some() {
+            qb.push_bind(user.0);
         }
+    }
+}
+
+fn push_scope(qb: &mut QueryBuilder<Db>, scope: &GroupScope) {
+    if let Some(u) = scope.visible_to {
+        push_with_user(qb, VISIBLE_GROUPS, u);
+    }
+    if let Some((u, level)) = scope.shared_with {
+        push_with_user(
+            qb,
+            " AND id IN (SELECT group_id FROM shares WHERE (user_id = $v \
+             OR to_group IN (SELECT group_id FROM memberships WHERE user_id = $v)) AND level >= ",
+            u,
+        );
+        qb.push_bind(rows::level_num(level)).push(")");
+    }
+    if !scope.members_any.is_empty() {
+        qb.push(" AND id IN (SELECT group_id FROM memberships WHERE user_id IN (");
+        let mut sep = qb.separated(", ");
+        for u in &scope.members_any {
+            sep.push_bind(u.0);
+        }
+        qb.push("))");
+    }
+    if let Some(org) = scope.org {
+        qb.push(" AND org_id = ").push_bind(org.0);
+    }
+}
+
+fn num_table(kind: NumKind) -> &'static str {
+    match kind {
+        NumKind::User => "users",
+        NumKind::Group => "groups",
+        NumKind::Role => "roles",
+        NumKind::Organization => "organizations",
     }
 }
 
@@ -560,29 +608,73 @@ impl Tx for SqlTx {
         self.build_all(qb, rows::group).await
     }
 
-    async fn list_groups(
-        &mut self,
-        spec: &ListSpec,
-        visible_to: Option<UserId>,
-    ) -> StoreResult<Vec<Group>> {
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {} FROM groups WHERE 1 = 1",
-            rows::GROUP_COLS
-        ));
-        push_visible(&mut qb, visible_to);
-        push_list(&mut qb, spec, "name_key", true);
+    async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>> {
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM groups WHERE 1 = 1", rows::GROUP_COLS));
+        push_scope(&mut qb, scope);
+        let dir = if scope.descending { "DESC" } else { "ASC" };
+        let order = match scope.order {
+            GroupOrder::Name => format!("name_key {dir}, num {dir}"),
+            GroupOrder::Created => format!("num {dir}"),
+        };
+        push_list_ordered(&mut qb, spec, "name_key", Some(&order));
         self.build_all(qb, rows::group).await
     }
 
-    async fn count_groups_matching(
-        &mut self,
-        spec: &ListSpec,
-        visible_to: Option<UserId>,
-    ) -> StoreResult<i64> {
+    async fn count_groups_matching(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<i64> {
         let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM groups WHERE 1 = 1");
-        push_visible(&mut qb, visible_to);
+        push_scope(&mut qb, scope);
         push_list(&mut qb, spec, "name_key", false);
         self.build_count(qb).await
+    }
+
+    async fn count_active_members(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, i64)>> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(
+            "SELECT m.group_id, COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE u.active = TRUE AND m.group_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for g in groups {
+            sep.push_bind(g.0);
+        }
+        qb.push(") GROUP BY m.group_id");
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+        let mut counts: Vec<(GroupId, i64)> = groups.iter().map(|g| (*g, 0)).collect();
+        for row in rows {
+            let id: Uuid = row.try_get(0).map_err(map)?;
+            let n: i64 = row.try_get(1).map_err(map)?;
+            if let Some(c) = counts.iter_mut().find(|(g, _)| g.0 == id) {
+                c.1 = n;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>> {
+        let q = sqlx::query("SELECT * FROM shares WHERE to_group = $1 ORDER BY num").bind(group.0);
+        self.fetch_all(q, rows::share).await
+    }
+
+    async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<Uuid>> {
+        let sql = format!("SELECT id FROM {} WHERE num = $1", num_table(kind));
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(num).fetch_optional(&mut *self.tx).await.map_err(map)?;
+        row.map(|r| r.try_get::<Uuid, _>(0).map_err(map)).transpose()
+    }
+
+    async fn nums_of(&mut self, kind: NumKind, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(format!("SELECT id, num FROM {} WHERE id IN (", num_table(kind)));
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+        rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(map)?, r.try_get::<i64, _>(1).map_err(map)?))).collect()
     }
 
     async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess> {
@@ -613,17 +705,12 @@ impl Tx for SqlTx {
         Ok(GroupAccess { membership, share })
     }
 
-    async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<RoleId>> {
-        let rows = sqlx::query(
-            "SELECT r.id FROM group_roles gr JOIN roles r ON r.id = gr.role_id WHERE gr.group_id = $1 ORDER BY r.num",
+    async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<Role>> {
+        let q = sqlx::query(
+            "SELECT r.* FROM group_roles gr JOIN roles r ON r.id = gr.role_id WHERE gr.group_id = $1 ORDER BY r.num",
         )
-        .bind(group.0)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(map)?;
-        rows.iter()
-            .map(|r| r.try_get::<Uuid, _>(0).map(RoleId).map_err(map))
-            .collect()
+        .bind(group.0);
+        self.fetch_all(q, rows::role).await
     }
 
     async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool> {

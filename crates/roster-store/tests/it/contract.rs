@@ -3,7 +3,7 @@
 
 use roster_core::authz::GroupAccess;
 use roster_core::cursor::Keyset;
-use roster_core::store::{Counter, ListSpec};
+use roster_core::store::{Counter, GroupOrder, GroupScope, ListSpec};
 use roster_core::*;
 use time::OffsetDateTime;
 
@@ -174,7 +174,7 @@ async fn keyset_pages_are_stable_and_complete() {
         let mut after: Option<Keyset> = None;
         loop {
             let spec = ListSpec { after: after.clone(), limit: 2, ..ListSpec::default() };
-            let page = tx.list_groups(&spec, None).await.unwrap();
+            let page = tx.list_groups(&spec, &GroupScope::default()).await.unwrap();
             if page.is_empty() {
                 break;
             }
@@ -184,14 +184,15 @@ async fn keyset_pages_are_stable_and_complete() {
         }
         assert_eq!(seen, ["Alpha", "alpine", "bravo", "charlie", "delta", "Echo"], "{}", b.name);
         let prefix = ListSpec { limit: 10, prefix: Some("al".into()), ..ListSpec::default() };
-        assert_eq!(tx.list_groups(&prefix, None).await.unwrap().len(), 2, "{}", b.name);
-        assert_eq!(tx.count_groups_matching(&prefix, None).await.unwrap(), 2, "{}", b.name);
+        assert_eq!(tx.list_groups(&prefix, &GroupScope::default()).await.unwrap().len(), 2, "{}", b.name);
+        assert_eq!(tx.count_groups_matching(&prefix, &GroupScope::default()).await.unwrap(), 2, "{}", b.name);
         let contains = ListSpec { limit: 10, contains: Some("ha".into()), ..ListSpec::default() };
-        let names: Vec<_> = tx.list_groups(&contains, None).await.unwrap().into_iter().map(|g| g.name).collect();
+        let names: Vec<_> =
+            tx.list_groups(&contains, &GroupScope::default()).await.unwrap().into_iter().map(|g| g.name).collect();
         assert_eq!(names, ["Alpha", "charlie"], "{}", b.name);
         // A prefix of characters that sort high still bounds the range.
         let high = ListSpec { limit: 10, prefix: Some("\u{10FFFF}".into()), ..ListSpec::default() };
-        assert!(tx.list_groups(&high, None).await.unwrap().is_empty());
+        assert!(tx.list_groups(&high, &GroupScope::default()).await.unwrap().is_empty());
     }
 }
 
@@ -261,7 +262,13 @@ async fn shares_through_groups_count_as_access() {
         tx.put_share(&share(Grantee::User(u.id), ShareLevel::Manage)).await.unwrap();
         assert_eq!(tx.count_shares(target.id).await.unwrap(), 2, "{}", b.name);
         assert_eq!(tx.group_access(target.id, u.id).await.unwrap().share, Some(ShareLevel::Manage));
-        let visible = tx.list_groups(&ListSpec { limit: 10, ..ListSpec::default() }, Some(u.id)).await.unwrap();
+        let visible = tx
+            .list_groups(
+                &ListSpec { limit: 10, ..ListSpec::default() },
+                &GroupScope { visible_to: Some(u.id), ..GroupScope::default() },
+            )
+            .await
+            .unwrap();
         assert_eq!(visible.len(), 2, "{}: team (member) and target (shared)", b.name);
         assert!(tx.delete_share(target.id, Grantee::User(u.id)).await.unwrap());
         assert!(!tx.delete_share(target.id, Grantee::User(u.id)).await.unwrap());
@@ -344,5 +351,56 @@ async fn user_filters_and_offsets() {
         assert_eq!(names(tx.list_users(&second_page, &UserFilter::default()).await.unwrap()), ["cat", "dan"]);
         let past_end = ListSpec { limit: 2, offset: 10, ..ListSpec::default() };
         assert!(tx.list_users(&past_end, &UserFilter::default()).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn group_scopes_and_orders() {
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        let (a, z, m) = (group("alpha"), group("zulu"), group("mike"));
+        for g in [&z, &a, &m] {
+            tx.insert_group(g).await.unwrap();
+        }
+        let (u, v) = (user("u"), user("v"));
+        tx.insert_user(&u).await.unwrap();
+        tx.insert_user(&v).await.unwrap();
+        tx.insert_membership(&edge(a.id, Member::User(u.id), MemberRole::Member)).await.unwrap();
+        tx.insert_membership(&edge(m.id, Member::User(v.id), MemberRole::Member)).await.unwrap();
+        tx.insert_membership(&edge(m.id, Member::User(u.id), MemberRole::Member)).await.unwrap();
+        let share = Share {
+            id: ShareId::new(),
+            num: 0,
+            group: z.id,
+            grantee: Grantee::Group(a.id),
+            level: ShareLevel::Write,
+            created_at: now(),
+        };
+        tx.put_share(&share).await.unwrap();
+        let mut inactive = tx.get_user(v.id).await.unwrap().unwrap();
+        inactive.active = false;
+        tx.update_user(&inactive).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = b.store.read().await.unwrap();
+        let spec = ListSpec { limit: 10, ..ListSpec::default() };
+        let names = |gs: Vec<Group>| gs.into_iter().map(|g| g.name).collect::<Vec<_>>();
+        let by_created = GroupScope { order: GroupOrder::Created, ..GroupScope::default() };
+        assert_eq!(names(tx.list_groups(&spec, &by_created).await.unwrap()), ["zulu", "alpha", "mike"], "{}", b.name);
+        let desc = GroupScope { descending: true, ..GroupScope::default() };
+        assert_eq!(names(tx.list_groups(&spec, &desc).await.unwrap()), ["zulu", "mike", "alpha"], "{}", b.name);
+        let of_v = GroupScope { members_any: vec![v.id], ..GroupScope::default() };
+        assert_eq!(names(tx.list_groups(&spec, &of_v).await.unwrap()), ["mike"], "{}", b.name);
+        let writable = GroupScope { shared_with: Some((u.id, ShareLevel::Write)), ..GroupScope::default() };
+        assert_eq!(names(tx.list_groups(&spec, &writable).await.unwrap()), ["zulu"], "{}: through alpha", b.name);
+        let manageable = GroupScope { shared_with: Some((u.id, ShareLevel::Manage)), ..GroupScope::default() };
+        assert_eq!(tx.count_groups_matching(&spec, &manageable).await.unwrap(), 0);
+        let counts = tx.count_active_members(&[m.id, z.id]).await.unwrap();
+        assert_eq!(counts, vec![(m.id, 1), (z.id, 0)], "{}", b.name);
+        assert_eq!(tx.shares_held_by_group(a.id).await.unwrap().len(), 1);
+        let num = tx.get_group(m.id).await.unwrap().unwrap().num;
+        assert_eq!(tx.id_by_num(NumKind::Group, num).await.unwrap(), Some(m.id.0));
+        assert_eq!(tx.nums_of(NumKind::Group, &[m.id.0]).await.unwrap(), vec![(m.id.0, num)]);
+        assert_eq!(tx.id_by_num(NumKind::User, 999_999).await.unwrap(), None);
     }
 }

@@ -99,7 +99,7 @@ async fn list_users(
         StatusFilter::Any => None,
         StatusFilter::Active(a) => Some(a),
     };
-    let query = UserQuery { prefix: q.prefix, contains: None, active, roles };
+    let query = UserQuery { prefix: q.prefix, contains: None, active, roles, in_groups: Vec::new() };
     let page = s.directory.list_users(&p, &query, &req).await?;
     Ok(Json(wire::Page { results: page.items.into_iter().map(map::user).collect(), current_page, total: page.total }))
 }
@@ -165,6 +165,8 @@ async fn create_user(
         external_id: b.unique_id,
         role_label,
         password: b.password,
+        primary_group: None,
+        groups: Vec::new(),
     };
     if b.user_must_set_password == Some(true) && new.password.is_some() {
         return Err(BadRequest::invalid("user_must_set_password", "cannot be true when a password is given").into());
@@ -179,7 +181,7 @@ async fn list_groups(
     extract::Query(q, _): Params<wire::GroupParams>,
 ) -> PositResult<Json<wire::Page<wire::Group>>> {
     let (req, current_page) = map::page(q.page_number.as_deref(), q.page_size.as_deref())?;
-    let filter = GroupFilter { prefix: q.prefix, contains: None };
+    let filter = GroupFilter { prefix: q.prefix, ..GroupFilter::default() };
     let page = s.directory.list_groups(&p, &filter, &req).await?;
     Ok(Json(wire::Page { results: page.items.into_iter().map(map::group).collect(), current_page, total: page.total }))
 }
