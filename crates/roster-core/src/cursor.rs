@@ -27,6 +27,8 @@ pub mod list {
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
+/// Clients that page by number may ask for larger pages (Civis allows 10 000).
+pub const MAX_OFFSET_LIMIT: u32 = 10_000;
 
 /// The position after which a page starts: the sort key and `num` of the
 /// last row of the previous page.
@@ -67,9 +69,15 @@ impl PageRequest {
         Self { limit, after: None, offset: 0 }
     }
 
-    /// The page of `limit` rows that starts after `offset` rows.
+    /// The same position with another page size.
+    pub fn with_limit(self, limit: u32) -> Self {
+        Self { limit: limit.clamp(1, MAX_LIMIT), ..self }
+    }
+
+    /// The page of `limit` rows (at most [`MAX_OFFSET_LIMIT`]) that starts
+    /// after `offset` rows.
     pub fn at_offset(offset: u64, limit: u32) -> Self {
-        Self { limit: limit.clamp(1, MAX_LIMIT), after: None, offset }
+        Self { limit: limit.clamp(1, MAX_OFFSET_LIMIT), after: None, offset }
     }
 }
 

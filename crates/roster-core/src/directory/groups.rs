@@ -21,6 +21,8 @@ pub struct NewGroup {
     pub org: Option<OrgId>,
     pub source_type: SourceType,
     pub attributes: Attributes,
+    /// Roles granted to the group from the start.
+    pub roles: Vec<RoleId>,
 }
 
 impl NewGroup {
@@ -33,6 +35,7 @@ impl NewGroup {
             org: None,
             source_type,
             attributes: Attributes::new(),
+            roles: Vec::new(),
         }
     }
 }
@@ -47,6 +50,8 @@ pub struct GroupPatch {
     pub description: Option<Option<String>>,
     pub org: Option<OrgId>,
     pub attributes: Option<Attributes>,
+    /// The complete set of roles the group should hold.
+    pub roles: Option<Vec<RoleId>>,
     pub if_version: Option<i64>,
 }
 
@@ -123,9 +128,19 @@ impl Directory {
         };
         let mut tx = self.write().await?;
         found(tx.get_org(group.org).await?, "organization")?;
+        for r in &new.roles {
+            found(tx.get_role(*r).await?, "role")?;
+        }
         group.num = tx.insert_group(&group).await?;
         tx.append_event(&event(Some(p.user), "group.created", "group", group.id, None, Some(audit::group(&group))))
             .await?;
+        for r in &new.roles {
+            if tx.grant_group_role(group.id, *r).await? {
+                let after = serde_json::json!({ "group_id": group.id.to_string(), "role_id": r.to_string() });
+                tx.append_event(&event(Some(p.user), "group.role_granted", "group", group.id, None, Some(after)))
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(group)
     }
@@ -274,7 +289,28 @@ impl Directory {
             }
             group.attributes = attributes("attributes", group.attributes)?;
         }
+        let mut roles_changed = false;
+        if let Some(roles) = &patch.roles {
+            authz::require_admin(p)?;
+            let held: Vec<RoleId> = tx.group_roles(id).await?.into_iter().map(|r| r.id).collect();
+            for r in roles.iter().filter(|r| !held.contains(r)) {
+                found(tx.get_role(*r).await?, "role")?;
+                tx.grant_group_role(id, *r).await?;
+                let after = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
+                tx.append_event(&event(Some(p.user), "group.role_granted", "group", id, None, Some(after))).await?;
+                roles_changed = true;
+            }
+            for r in held.iter().filter(|r| !roles.contains(r)) {
+                tx.revoke_group_role(id, *r).await?;
+                let before = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
+                tx.append_event(&event(Some(p.user), "group.role_revoked", "group", id, Some(before), None)).await?;
+                roles_changed = true;
+            }
+        }
         if group == before {
+            if roles_changed {
+                tx.commit().await?;
+            }
             return Ok(group);
         }
         group.updated_at = now();

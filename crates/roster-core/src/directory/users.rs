@@ -29,6 +29,8 @@ pub struct NewUser {
     pub primary_group: Option<GroupId>,
     /// Further groups the user joins as a member, in the same transaction.
     pub groups: Vec<GroupId>,
+    /// Vendor profile fields (see [`User::attributes`]).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// How to narrow a list of users; text is matched ignoring case.
@@ -97,7 +99,7 @@ impl Directory {
             primary_group: None,
             external_id: validate::optional_name("external_id", new.external_id.as_deref())?,
             role_label: validate::optional_name("role_label", new.role_label.as_deref())?,
-            attributes: serde_json::Map::new(),
+            attributes: new.attributes,
             created_at: t,
             updated_at: t,
             version: 1,

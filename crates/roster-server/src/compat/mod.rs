@@ -5,6 +5,7 @@
 //! routes). A vendor module never imports another, nor the store; every
 //! rule it needs lives in the core.
 
+pub mod civis;
 pub mod posit;
 
 use axum::Router;
@@ -13,5 +14,5 @@ use crate::http::AppState;
 
 /// Every vendor front-end, each under its own prefix.
 pub fn router(state: AppState) -> Router {
-    Router::new().nest("/posit/__api__", posit::router(state))
+    Router::new().nest("/posit/__api__", posit::router(state.clone())).nest("/civis", civis::router(state))
 }

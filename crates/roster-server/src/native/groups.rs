@@ -38,6 +38,7 @@ async fn create_group(
         org: b.organization_id.map(OrgId),
         source_type: SourceType::Api,
         attributes: b.attributes.unwrap_or_default(),
+        roles: Vec::new(),
     };
     let group = s.directory.create_group(&p, new).await?;
     Ok((StatusCode::CREATED, etag(group.version), Json(wire::Group::from(group))))
@@ -85,6 +86,7 @@ async fn update_group(
         description: b.description,
         org: b.organization_id.map(OrgId),
         attributes: b.attributes,
+        roles: None,
         if_version: if_match(&headers)?,
     };
     let group = s.directory.update_group(&p, id, patch).await?;

@@ -50,6 +50,7 @@ async fn create_user(
         password: b.password,
         primary_group: None,
         groups: Vec::new(),
+        attributes: Default::default(),
     };
     let user = s.directory.create_user(&p, new).await?;
     Ok((StatusCode::CREATED, etag(user.version), Json(wire::User::from(user))))

@@ -50,4 +50,8 @@ async fn posit_sdk(s: TestServer) {
     pytest(&s, "test_posit.py").await;
 }
 
-crate::on_every_store!(posit_sdk);
+async fn civis_sdk(s: TestServer) {
+    pytest(&s, "test_civis.py").await;
+}
+
+crate::on_every_store!(posit_sdk, civis_sdk);

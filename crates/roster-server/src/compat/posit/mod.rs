@@ -167,6 +167,7 @@ async fn create_user(
         password: b.password,
         primary_group: None,
         groups: Vec::new(),
+        attributes: Default::default(),
     };
     if b.user_must_set_password == Some(true) && new.password.is_some() {
         return Err(BadRequest::invalid("user_must_set_password", "cannot be true when a password is given").into());
