@@ -165,6 +165,8 @@ def test_users(client, unique):
     assert sorted(x.user for x in everyone) == sorted([f"eve-{unique}", f"fay-{unique}"])
     assert [x.user for x in client.users.list(group_ids=[home.id], account_status="inactive")] == [f"fay-{unique}"]
     assert [x.user for x in client.users.list(query=f"EVE-{unique}")] == [f"eve-{unique}"]
+    both = [x.user for x in client.users.list(group_id=home.id, account_status="all", order_dir="desc")]
+    assert both == [f"fay-{unique}", f"eve-{unique}"]
     with pytest.raises(CivisAPIError) as err:
         client.users.post("Dup", f"dup-{unique}@example.com", home.id, f"EVE-{unique}")
     assert err.value.status_code == 409
@@ -221,3 +223,10 @@ def test_cross_front_end_truth(client, roster_url, admin_key, unique):
     found = posit.groups.find_one(prefix=f"civis-made-{unique}")
     assert [m["username"] for m in found.members.find()] == [f"hal-{unique}"]
     assert cu.primary_group_id == cg.id
+    # Made through the native API, seen through Posit and Civis.
+    ng = native(roster_url, admin_key, "POST", "/groups", json={"name": f"native-{unique}"})
+    nu = native(roster_url, admin_key, "POST", "/users", json={"username": f"ivy-{unique}"})
+    native(roster_url, admin_key, "PUT", f"/groups/{ng['id']}/members/{nu['id']}", json={})
+    assert [m["guid"] for m in posit.groups.get(ng["id"]).members.find()] == [nu["id"]]
+    seen = client.groups.list(query=f"native-{unique}", include_members=True)[0]
+    assert [m.username for m in seen.members] == [f"ivy-{unique}"]

@@ -47,6 +47,8 @@ pub struct UserFilter {
     pub roles: Vec<RoleMatch>,
     /// Users directly in any of these groups (no entries: anywhere).
     pub in_groups: Vec<GroupId>,
+    /// Username order, last first (offset pages only; cursors go forwards).
+    pub descending: bool,
 }
 
 impl UserFilter {

@@ -45,6 +45,8 @@ pub struct UserQuery {
     pub roles: Vec<RoleMatch>,
     /// Users directly in any of these groups (no entries: anywhere).
     pub in_groups: Vec<GroupId>,
+    /// Username order, last first (for offset pages).
+    pub descending: bool,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -183,6 +185,7 @@ impl Directory {
             active: query.active,
             roles: query.roles.clone(),
             in_groups: query.in_groups.clone(),
+            descending: query.descending,
         };
         let mut tx = self.read().await?;
         let rows = tx.list_users(&spec, &filter).await?;

@@ -484,7 +484,8 @@ impl Tx for SqlTx {
     async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
         let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE 1 = 1", rows::USER_COLS));
         push_user_filter(&mut qb, filter);
-        push_list(&mut qb, spec, "username_key", true);
+        let order = if filter.descending { "username_key DESC, num DESC" } else { "" };
+        push_list_ordered(&mut qb, spec, "username_key", Some(order));
         self.build_all(qb, rows::user).await
     }
 

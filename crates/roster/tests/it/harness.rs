@@ -102,10 +102,11 @@ impl TestServer {
         Reply { status, body, headers }
     }
 
-    /// Sends raw bytes with a content type, for malformed-input tests.
+    /// Sends raw bytes with a content type, for malformed-input tests. A
+    /// client of its own: the server may close a connection whose body it
+    /// refused unread, and that connection must not go back to the pool.
     pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
-        let res = self
-            .http
+        let res = reqwest::Client::new()
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.admin)
             .header("content-type", content_type)

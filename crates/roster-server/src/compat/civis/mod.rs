@@ -720,9 +720,11 @@ async fn list_users(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): Raw
         None | Some("name") | Some("user") => {}
         Some(_) => return Err(BadRequest::invalid("order", "must be name or user").into()),
     }
-    if q.str("order_dir").is_some_and(|d| d != "asc" && d != "desc") {
-        return Err(BadRequest::invalid("order_dir", "must be asc or desc").into());
-    }
+    let descending = match q.str("order_dir") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(BadRequest::invalid("order_dir", "must be asc or desc").into()),
+    };
     if let Some(n) = q.int("organization_id")? {
         let default_org = s.directory.get_org(&p, roster_core::DEFAULT_ORG_ID).await?;
         if n != default_org.num {
@@ -735,8 +737,14 @@ async fn list_users(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): Raw
         return Err(BadRequest::invalid("group_ids", "give group_id or group_ids, not both").into());
     }
     let in_groups = group_ids(&s, "group_ids", &single.into_iter().chain(many).collect::<Vec<_>>()).await?;
-    let query =
-        UserQuery { prefix: None, contains: q.str("query").map(str::to_owned), active, roles: Vec::new(), in_groups };
+    let query = UserQuery {
+        prefix: None,
+        contains: q.str("query").map(str::to_owned),
+        active,
+        roles: Vec::new(),
+        in_groups,
+        descending,
+    };
     let page = s.directory.list_users(&p, &query, &req).await?;
     let with_groups = !q.bool("exclude_groups")?.unwrap_or(false);
     let mut render = Render::new(&s.directory, &p);

@@ -99,7 +99,7 @@ async fn list_users(
         StatusFilter::Any => None,
         StatusFilter::Active(a) => Some(a),
     };
-    let query = UserQuery { prefix: q.prefix, contains: None, active, roles, in_groups: Vec::new() };
+    let query = UserQuery { prefix: q.prefix, contains: None, active, roles, ..UserQuery::default() };
     let page = s.directory.list_users(&p, &query, &req).await?;
     Ok(Json(wire::Page { results: page.items.into_iter().map(map::user).collect(), current_page, total: page.total }))
 }
