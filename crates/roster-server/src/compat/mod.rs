@@ -6,6 +6,7 @@
 //! rule it needs lives in the core.
 
 pub mod civis;
+pub mod compliance;
 pub mod posit;
 
 use axum::Router;
@@ -14,5 +15,8 @@ use crate::http::AppState;
 
 /// Every vendor front-end, each under its own prefix.
 pub fn router(state: AppState) -> Router {
-    Router::new().nest("/posit/__api__", posit::router(state.clone())).nest("/civis", civis::router(state))
+    Router::new()
+        .nest("/posit/__api__", posit::router(state.clone()))
+        .nest("/civis", civis::router(state.clone()))
+        .nest("/compliance", compliance::router(state))
 }

@@ -54,4 +54,8 @@ async fn civis_sdk(s: TestServer) {
     pytest(&s, "test_civis.py").await;
 }
 
-crate::on_every_store!(posit_sdk, civis_sdk);
+async fn compliance_sdk(s: TestServer) {
+    pytest(&s, "test_compliance.py").await;
+}
+
+crate::on_every_store!(posit_sdk, civis_sdk, compliance_sdk);
