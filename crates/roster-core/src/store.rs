@@ -40,7 +40,7 @@ impl ListSpec {
 /// do not use: theirs is `name_prefix`). Text is already case-folded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserFilter {
-    /// A prefix of the username, the first name or the last name.
+    /// A prefix of the username, the first, last or display name.
     pub name_prefix: Option<String>,
     pub active: Option<bool>,
     /// Users matching any of these (no entries: any user).
@@ -49,11 +49,17 @@ pub struct UserFilter {
     pub in_groups: Vec<GroupId>,
     /// Username order, last first (offset pages only; cursors go forwards).
     pub descending: bool,
+    /// Only the user with this external id.
+    pub external_id: Option<String>,
 }
 
 impl UserFilter {
     pub fn is_filtered(&self) -> bool {
-        self.name_prefix.is_some() || self.active.is_some() || !self.roles.is_empty() || !self.in_groups.is_empty()
+        self.name_prefix.is_some()
+            || self.active.is_some()
+            || !self.roles.is_empty()
+            || !self.in_groups.is_empty()
+            || self.external_id.is_some()
     }
 }
 
@@ -93,6 +99,7 @@ pub enum NumKind {
     Group,
     Role,
     Organization,
+    Membership,
 }
 
 /// One way a user's role can match a filter.

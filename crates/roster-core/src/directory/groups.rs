@@ -232,6 +232,7 @@ impl Directory {
             NumKind::Group => "group",
             NumKind::Role => "role",
             NumKind::Organization => "organization",
+            NumKind::Membership => "membership",
         };
         found(self.read().await?.id_by_num(kind, num).await?, what)
     }

@@ -84,10 +84,40 @@ impl Directory {
         user: UserId,
         change: MemberChange,
     ) -> Result<(Membership, bool), CoreError> {
+        self.set_member(p, group, user, change, false).await
+    }
+
+    /// Makes a new membership; one that exists already is a `Conflict`
+    /// (for clients whose create is not idempotent). Who may: as
+    /// [`Directory::put_member`].
+    pub async fn add_member(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        user: UserId,
+        change: MemberChange,
+    ) -> Result<Membership, CoreError> {
+        self.set_member(p, group, user, change, true).await.map(|(m, _)| m)
+    }
+
+    async fn set_member(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        user: UserId,
+        change: MemberChange,
+        refuse_existing: bool,
+    ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
         found(tx.get_user(user).await?, "user")?;
         let existing = tx.find_membership(group, Member::User(user)).await?;
+        if refuse_existing && existing.is_some() {
+            return Err(CoreError::Conflict {
+                field: None,
+                reason: "the user is already a member of the group".into(),
+            });
+        }
         let needed = if existing.is_some() { permission::EDIT_MEMBERSHIPS } else { permission::ADD_MEMBERS };
         authz::require(authz::can_change_members(p, &access, needed), "not allowed to change this group's members")?;
         let unchanged = existing.as_ref().is_some_and(|m| m.role == change.role && m.permissions == change.permissions);

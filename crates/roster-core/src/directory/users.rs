@@ -36,7 +36,7 @@ pub struct NewUser {
 /// How to narrow a list of users; text is matched ignoring case.
 #[derive(Clone, Debug, Default)]
 pub struct UserQuery {
-    /// A prefix of the username, the first name or the last name.
+    /// A prefix of the username, the first, last or display name.
     pub prefix: Option<String>,
     /// A substring of the username.
     pub contains: Option<String>,
@@ -47,6 +47,8 @@ pub struct UserQuery {
     pub in_groups: Vec<GroupId>,
     /// Username order, last first (for offset pages).
     pub descending: bool,
+    /// Only the user with this external id (exact).
+    pub external_id: Option<String>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -61,6 +63,8 @@ pub struct UserPatch {
     pub site_role: Option<SiteRole>,
     pub external_id: Option<Option<String>>,
     pub role_label: Option<Option<String>>,
+    /// The whole new set of vendor profile fields.
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
     pub primary_group: Option<Option<GroupId>>,
     /// When set, the update applies only if the user is still at this version.
     pub if_version: Option<i64>,
@@ -74,6 +78,7 @@ impl UserPatch {
             && self.site_role.is_none()
             && self.external_id.is_none()
             && self.role_label.is_none()
+            && self.attributes.is_none()
             && self.primary_group.is_none()
     }
 }
@@ -186,6 +191,7 @@ impl Directory {
             roles: query.roles.clone(),
             in_groups: query.in_groups.clone(),
             descending: query.descending,
+            external_id: query.external_id.clone(),
         };
         let mut tx = self.read().await?;
         let rows = tx.list_users(&spec, &filter).await?;
@@ -235,6 +241,13 @@ impl Directory {
         }
         if let Some(v) = &patch.role_label {
             user.role_label = validate::optional_name("role_label", v.as_deref())?;
+        }
+        if let Some(v) = &patch.attributes {
+            let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+            if size > 64 * 1024 {
+                return Err(CoreError::invalid("attributes", "must be at most 64 KiB of JSON"));
+            }
+            user.attributes = v.clone();
         }
         if let Some(v) = patch.active {
             user.active = v;

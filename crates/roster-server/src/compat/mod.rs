@@ -5,6 +5,7 @@
 //! routes). A vendor module never imports another, nor the store; every
 //! rule it needs lives in the core.
 
+pub mod box_api;
 pub mod civis;
 pub mod compliance;
 pub mod posit;
@@ -18,5 +19,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/posit/__api__", posit::router(state.clone()))
         .nest("/civis", civis::router(state.clone()))
-        .nest("/compliance", compliance::router(state))
+        .nest("/compliance", compliance::router(state.clone()))
+        .nest("/box/2.0", box_api::router(state))
 }

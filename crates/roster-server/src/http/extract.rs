@@ -121,7 +121,7 @@ pub fn id_param<I: std::str::FromStr>(field: &str, value: &str) -> Result<I, Bad
     value.parse::<I>().map_err(|_| BadRequest::invalid(field, "must be a UUID"))
 }
 
-/// An optional JSON body: no body at all (and no content type) is `None`.
+/// An optional JSON body: an empty body is `None`, whatever its content type.
 impl<T, D, S> axum::extract::OptionalFromRequest<S> for Json<T, D>
 where
     T: DeserializeOwned,
@@ -134,7 +134,8 @@ where
         let no_type = !req.headers().contains_key(header::CONTENT_TYPE);
         let bytes =
             Bytes::from_request(req, state).await.map_err(|e| D::reject(BadRequest::new(e.status(), e.body_text())))?;
-        if no_type && bytes.iter().all(u8::is_ascii_whitespace) {
+        // Some SDKs send `Content-Type: application/json` with no body at all.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         if no_type {

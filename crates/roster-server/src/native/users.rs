@@ -102,6 +102,7 @@ async fn update_user(
         active: b.active,
         external_id: b.external_id,
         role_label: b.role_label,
+        attributes: None,
         primary_group: b.primary_group_id.map(|g| g.map(roster_core::GroupId)),
         if_version: if_match(&headers)?,
     };

@@ -182,10 +182,15 @@ fn push_user_filter(qb: &mut QueryBuilder<Db>, filter: &UserFilter) {
         push_prefix(qb, "first_key", p);
         qb.push(" OR ");
         push_prefix(qb, "last_key", p);
+        qb.push(" OR ");
+        push_prefix(qb, "display_key", p);
         qb.push(")");
     }
     if let Some(active) = filter.active {
         qb.push(" AND active = ").push_bind(active);
+    }
+    if let Some(external_id) = &filter.external_id {
+        qb.push(" AND external_id = ").push_bind(external_id.clone());
     }
     if !filter.in_groups.is_empty() {
         qb.push(" AND id IN (SELECT user_id FROM memberships WHERE group_id IN (");
@@ -272,6 +277,7 @@ fn num_table(kind: NumKind) -> &'static str {
         NumKind::Group => "groups",
         NumKind::Role => "roles",
         NumKind::Organization => "organizations",
+        NumKind::Membership => "memberships",
     }
 }
 
@@ -364,8 +370,8 @@ impl Tx for SqlTx {
         let q = sqlx::query(
             "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
              site_role, primary_group, external_id, attributes, created_at, updated_at, version, \
-             first_key, last_key, role_label) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING num",
+             first_key, last_key, role_label, display_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING num",
         )
         .bind(u.id.0)
         .bind(&u.username)
@@ -384,7 +390,8 @@ impl Tx for SqlTx {
         .bind(u.version)
         .bind(u.first_name.as_deref().map(fold))
         .bind(u.last_name.as_deref().map(fold))
-        .bind(&u.role_label);
+        .bind(&u.role_label)
+        .bind(u.display_name.as_deref().map(fold));
         let num = self.scalar(q).await?;
         self.bump("users", 1).await?;
         Ok(num)
@@ -394,7 +401,7 @@ impl Tx for SqlTx {
         let q = sqlx::query(
             "UPDATE users SET username = $1, username_key = $2, email = $3, first_name = $4, last_name = $5, \
              display_name = $6, active = $7, site_role = $8, primary_group = $9, external_id = $10, attributes = $11, \
-             updated_at = $12, version = $13, first_key = $14, last_key = $15, role_label = $16 WHERE id = $17",
+             updated_at = $12, version = $13, first_key = $14, last_key = $15, role_label = $16, display_key = $17 WHERE id = $18",
         )
         .bind(&u.username)
         .bind(fold(&u.username))
@@ -412,6 +419,7 @@ impl Tx for SqlTx {
         .bind(u.first_name.as_deref().map(fold))
         .bind(u.last_name.as_deref().map(fold))
         .bind(&u.role_label)
+        .bind(u.display_name.as_deref().map(fold))
         .bind(u.id.0);
         match self.exec(q).await? {
             0 => Err(StoreError::NotFound),

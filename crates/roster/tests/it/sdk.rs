@@ -58,4 +58,8 @@ async fn compliance_sdk(s: TestServer) {
     pytest(&s, "test_compliance.py").await;
 }
 
-crate::on_every_store!(posit_sdk, civis_sdk, compliance_sdk);
+async fn box_sdk(s: TestServer) {
+    pytest(&s, "test_box.py").await;
+}
+
+crate::on_every_store!(posit_sdk, civis_sdk, compliance_sdk, box_sdk);

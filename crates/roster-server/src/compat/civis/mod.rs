@@ -741,9 +741,9 @@ async fn list_users(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): Raw
         prefix: None,
         contains: q.str("query").map(str::to_owned),
         active,
-        roles: Vec::new(),
         in_groups,
         descending,
+        ..UserQuery::default()
     };
     let page = s.directory.list_users(&p, &query, &req).await?;
     let with_groups = !q.bool("exclude_groups")?.unwrap_or(false);
