@@ -71,6 +71,31 @@ async fn with_groups(
     Ok(rows.into_iter().filter_map(|m| pick(&m).and_then(|g| groups.get(&g).cloned()).map(|g| (m, g))).collect())
 }
 
+/// Makes a new membership with its event, inside the caller's transaction.
+pub(crate) async fn insert_membership(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    group: GroupId,
+    member: Member,
+    change: MemberChange,
+) -> Result<Membership, CoreError> {
+    let t = now();
+    let mut m = Membership {
+        id: MembershipId::new(),
+        num: 0,
+        group,
+        member,
+        role: change.role,
+        permissions: change.permissions,
+        created_at: t,
+        updated_at: t,
+    };
+    m.num = tx.insert_membership(&m).await?;
+    tx.append_event(&event(Some(p.user), "membership.created", "membership", m.id, None, Some(audit::membership(&m))))
+        .await?;
+    Ok(m)
+}
+
 impl Directory {
     /// Puts a user into a group with a role and permissions, or brings an
     /// existing membership to them (idempotent). Returns the membership and
@@ -147,26 +172,7 @@ impl Directory {
                 (m, false)
             }
             None => {
-                let mut m = Membership {
-                    id: MembershipId::new(),
-                    num: 0,
-                    group,
-                    member: Member::User(user),
-                    role: change.role,
-                    permissions: change.permissions,
-                    created_at: t,
-                    updated_at: t,
-                };
-                m.num = tx.insert_membership(&m).await?;
-                tx.append_event(&event(
-                    Some(p.user),
-                    "membership.created",
-                    "membership",
-                    m.id,
-                    None,
-                    Some(audit::membership(&m)),
-                ))
-                .await?;
+                let m = insert_membership(&mut tx, p, group, Member::User(user), change).await?;
                 (m, true)
             }
         };
@@ -350,27 +356,7 @@ impl Directory {
         if tx.group_reaches(child, parent).await? {
             return Err(CoreError::conflict("child_id", "nesting this group would create a cycle"));
         }
-        let t = now();
-        let mut m = Membership {
-            id: MembershipId::new(),
-            num: 0,
-            group: parent,
-            member: Member::Group(child),
-            role: MemberRole::Member,
-            permissions: Permissions::default(),
-            created_at: t,
-            updated_at: t,
-        };
-        m.num = tx.insert_membership(&m).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "membership.created",
-            "membership",
-            m.id,
-            None,
-            Some(audit::membership(&m)),
-        ))
-        .await?;
+        let m = insert_membership(&mut tx, p, parent, Member::Group(child), MemberChange::default()).await?;
         tx.commit().await?;
         Ok((m, true))
     }

@@ -1,13 +1,13 @@
 //! Users: created and changed by site admins; a user may edit their own
 //! names and email; anyone authenticated may look users up.
 
+use super::members::{MemberChange, insert_membership};
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
-use crate::ids::MembershipId;
 use crate::ids::{GroupId, UserId};
-use crate::model::{Member, MemberRole, Membership, Permissions, SiteRole, User};
+use crate::model::{Member, SiteRole, User};
 use crate::store::{Counter, ListSpec, RoleMatch, UserFilter};
 use crate::validate;
 
@@ -134,26 +134,7 @@ impl Directory {
             if joins[..i].contains(g) {
                 continue;
             }
-            let mut m = Membership {
-                id: MembershipId::new(),
-                num: 0,
-                group: *g,
-                member: Member::User(user.id),
-                role: MemberRole::Member,
-                permissions: Permissions::default(),
-                created_at: t,
-                updated_at: t,
-            };
-            m.num = tx.insert_membership(&m).await?;
-            tx.append_event(&event(
-                Some(p.user),
-                "membership.created",
-                "membership",
-                m.id,
-                None,
-                Some(audit::membership(&m)),
-            ))
-            .await?;
+            insert_membership(&mut tx, p, *g, Member::User(user.id), MemberChange::default()).await?;
         }
         tx.commit().await?;
         Ok(user)

@@ -1,6 +1,7 @@
 //! What every front-end shares: state, the middleware stack, operational
 //! endpoints and the helpers for reading requests.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod ops;

@@ -87,13 +87,7 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let key = header
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, key)| key.trim())
-            .filter(|k| !k.is_empty())
-            .ok_or(CoreError::Unauthenticated)?;
+        let key = crate::http::auth::authorization(&parts.headers, "bearer").ok_or(CoreError::Unauthenticated)?;
         Ok(Auth(state.directory.authenticate(key).await?))
     }
 }

@@ -9,8 +9,8 @@ mod wire;
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use roster_core::{
@@ -55,14 +55,7 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = BoxError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, k)| k.trim())
-            .filter(|k| !k.is_empty())
+        let key = crate::http::auth::authorization(&parts.headers, "bearer")
             .ok_or(roster_core::CoreError::Unauthenticated)?;
         Ok(Auth(state.directory.authenticate(key).await?))
     }

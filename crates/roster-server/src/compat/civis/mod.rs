@@ -313,16 +313,11 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = CivisError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let key = match header.split_once(' ') {
-            Some((scheme, value)) if scheme.eq_ignore_ascii_case("basic") => base64::engine::general_purpose::STANDARD
-                .decode(value.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .map(|creds| creds.split(':').next().unwrap_or("").to_owned()),
-            Some((scheme, value)) if scheme.eq_ignore_ascii_case("bearer") => Some(value.trim().to_owned()),
-            _ => None,
-        };
+        let basic = crate::http::auth::authorization(&parts.headers, "basic")
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(|creds| creds.split(':').next().unwrap_or("").to_owned());
+        let key = basic.or_else(|| crate::http::auth::authorization(&parts.headers, "bearer").map(str::to_owned));
         let key = key.filter(|k| !k.is_empty()).ok_or(roster_core::CoreError::Unauthenticated)?;
         Ok(Auth(state.directory.authenticate(&key).await?))
     }

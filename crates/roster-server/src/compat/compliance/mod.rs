@@ -11,8 +11,8 @@ mod wire;
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use roster_core::{GroupFilter, PageRequest, Principal, list};
@@ -49,13 +49,7 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let from_header = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, k)| k.trim());
+        let bearer = crate::http::auth::authorization(&parts.headers, "bearer");
         let key = from_header.or(bearer).filter(|k| !k.is_empty()).ok_or(roster_core::CoreError::Unauthenticated)?;
         Ok(Auth(state.directory.authenticate(key).await?))
     }

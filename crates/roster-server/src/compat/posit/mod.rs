@@ -10,8 +10,8 @@ mod wire;
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use roster_core::{GroupFilter, GroupId, MemberChange, Principal, SourceType, UserId, UserQuery};
@@ -56,15 +56,8 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = PositError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("key"))
-            .map(|(_, key)| key.trim())
-            .filter(|k| !k.is_empty())
-            .ok_or(roster_core::CoreError::Unauthenticated)?;
+        let key =
+            crate::http::auth::authorization(&parts.headers, "key").ok_or(roster_core::CoreError::Unauthenticated)?;
         Ok(Auth(state.directory.authenticate(key).await?))
     }
 }
