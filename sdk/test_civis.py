@@ -165,6 +165,7 @@ def test_users(client, unique):
     assert sorted(x.user for x in everyone) == sorted([f"eve-{unique}", f"fay-{unique}"])
     assert [x.user for x in client.users.list(group_ids=[home.id], account_status="inactive")] == [f"fay-{unique}"]
     assert [x.user for x in client.users.list(query=f"EVE-{unique}")] == [f"eve-{unique}"]
+    assert f"eve-{unique}" in [x.user for x in client.users.list(query="eve gee")], "a piece of the name"
     both = [x.user for x in client.users.list(group_id=home.id, account_status="all", order_dir="desc")]
     assert both == [f"fay-{unique}", f"eve-{unique}"]
     with pytest.raises(CivisAPIError) as err:

@@ -42,6 +42,8 @@ impl ListSpec {
 pub struct UserFilter {
     /// A prefix of the username, the first, last or display name.
     pub name_prefix: Option<String>,
+    /// A piece of the username, the first, last or display name.
+    pub name_contains: Option<String>,
     pub active: Option<bool>,
     /// Users matching any of these (no entries: any user).
     pub roles: Vec<RoleMatch>,
@@ -56,6 +58,7 @@ pub struct UserFilter {
 impl UserFilter {
     pub fn is_filtered(&self) -> bool {
         self.name_prefix.is_some()
+            || self.name_contains.is_some()
             || self.active.is_some()
             || !self.roles.is_empty()
             || !self.in_groups.is_empty()

@@ -19,30 +19,52 @@ impl Directory {
         grantee: Grantee,
         level: ShareLevel,
     ) -> Result<(Share, bool), CoreError> {
+        let mut changed = self.put_shares(p, group, &[grantee], level).await?;
+        changed.pop().ok_or_else(|| CoreError::Internal("no share written".into()))
+    }
+
+    /// Shares `group` with every grantee at `level`, all or none: an unknown
+    /// grantee fails the whole call. Returns each share and whether it changed.
+    pub async fn put_shares(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        grantees: &[Grantee],
+        level: ShareLevel,
+    ) -> Result<Vec<(Share, bool)>, CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
         authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
-        match grantee {
-            Grantee::User(u) => drop(found(tx.get_user(u).await?, "user")?),
-            Grantee::Group(g) => drop(found(tx.get_group(g).await?, "group")?),
+        let mut out = Vec::with_capacity(grantees.len());
+        let mut wrote = false;
+        for grantee in grantees {
+            match *grantee {
+                Grantee::User(u) => drop(found(tx.get_user(u).await?, "user")?),
+                Grantee::Group(g) => drop(found(tx.get_group(g).await?, "group")?),
+            }
+            let share = Share { id: ShareId::new(), num: 0, group, grantee: *grantee, level, created_at: now() };
+            let before = tx.find_share(group, *grantee).await?;
+            if let Some(b) = before.as_ref().filter(|b| b.level == level) {
+                out.push((b.clone(), false));
+                continue;
+            }
+            let stored = tx.put_share(&share).await?;
+            tx.append_event(&event(
+                Some(p.user),
+                "share.put",
+                "group",
+                group,
+                before.as_ref().map(audit::share),
+                Some(audit::share(&stored)),
+            ))
+            .await?;
+            out.push((stored, true));
+            wrote = true;
         }
-        let share = Share { id: ShareId::new(), num: 0, group, grantee, level, created_at: now() };
-        let before = tx.find_share(group, grantee).await?;
-        if before.as_ref().is_some_and(|b| b.level == level) {
-            return Ok((before.unwrap_or(share), false));
+        if wrote {
+            tx.commit().await?;
         }
-        let stored = tx.put_share(&share).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "share.put",
-            "group",
-            group,
-            before.as_ref().map(audit::share),
-            Some(audit::share(&stored)),
-        ))
-        .await?;
-        tx.commit().await?;
-        Ok((stored, true))
+        Ok(out)
     }
 
     /// Takes a share away. Errors: `NotFound` when there is none.

@@ -38,7 +38,7 @@ pub struct NewUser {
 pub struct UserQuery {
     /// A prefix of the username, the first, last or display name.
     pub prefix: Option<String>,
-    /// A substring of the username.
+    /// A piece of the username, the first, last or display name.
     pub contains: Option<String>,
     pub active: Option<bool>,
     /// Users matching any of these (no entries: any user).
@@ -164,10 +164,11 @@ impl Directory {
             limit: page.limit + 1,
             offset: page.offset,
             prefix: None,
-            contains: validate::search("q", query.contains.as_deref())?,
+            contains: None,
         };
         let filter = UserFilter {
             name_prefix: validate::search("prefix", query.prefix.as_deref())?,
+            name_contains: validate::search("q", query.contains.as_deref())?,
             active: query.active,
             roles: query.roles.clone(),
             in_groups: query.in_groups.clone(),

@@ -57,7 +57,7 @@ async fn create_user(
 }
 
 /// List users by username; `prefix` (of the username, first or last name)
-/// and `q` (a substring of the username) ignore case.
+/// and `q` (a piece of the username, first, last or display name) ignore case.
 #[utoipa::path(get, path = "/v1/users", tag = "users",
     params(("prefix" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = List<wire::User>), (status = 400, body = ErrorBody)))]

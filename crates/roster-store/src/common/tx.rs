@@ -186,6 +186,16 @@ fn push_user_filter(qb: &mut QueryBuilder<Db>, filter: &UserFilter) {
         push_prefix(qb, "display_key", p);
         qb.push(")");
     }
+    if let Some(q) = &filter.name_contains {
+        qb.push(" AND (");
+        for (i, col) in ["username_key", "first_key", "last_key", "display_key"].iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            qb.push(format!("{}({col}, ", dialect::POSITION_FN)).push_bind(q.clone()).push(") > 0");
+        }
+        qb.push(")");
+    }
     if let Some(active) = filter.active {
         qb.push(" AND active = ").push_bind(active);
     }

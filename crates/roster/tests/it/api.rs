@@ -63,6 +63,8 @@ async fn users_crud_with_etags(s: TestServer) {
     assert_eq!(r.body["total"], 2);
     let r = s.get("/v1/users?q=LIC").await;
     assert_eq!(r.body["total"], 1);
+    let r = s.get("/v1/users?q=ddel").await;
+    assert_eq!(r.body["total"], 1, "a piece of the last name");
     assert_eq!(s.get("/v1/users").await.body["total"], 4, "admin + 3");
 
     assert_eq!(s.delete(&format!("/v1/users/{id}")).await.status, StatusCode::NO_CONTENT);

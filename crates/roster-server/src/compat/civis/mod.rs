@@ -52,7 +52,7 @@ const GROUP_LIST_PARAMS: &[Param] = &[
 const USER_LIST_PARAMS: &[Param] = &[
     query("feature_flag", "string", "Accepted; Roster has no feature flags, so it matches nobody when given."),
     query("account_status", "string", "active (default), inactive or all."),
-    query("query", "string", "A piece of the username to look for, ignoring case."),
+    query("query", "string", "A piece of the username or name to look for, ignoring case."),
     query("group_id", "integer", "Only members of this group."),
     query("group_ids", "array", "Only members of any of these groups."),
     query("organization_id", "integer", "Only users of this organization."),
@@ -641,8 +641,8 @@ async fn list_shares(
     Ok(Json(vec![share_index(&s, &p, id).await?]))
 }
 
-/// `groups.put_shares_users(id, user_ids, permission_level)`. Every id is
-/// checked before any share changes.
+/// `groups.put_shares_users(id, user_ids, permission_level)`: one
+/// transaction; an unknown id changes nothing.
 async fn put_shares_users(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -652,9 +652,8 @@ async fn put_shares_users(
     let id = group_id(&s, &id).await?;
     let b = body.into_inner();
     let level = level(&b.permission_level)?;
-    for u in user_ids(&s, "user_ids", &b.user_ids).await? {
-        s.directory.put_share(&p, id, Grantee::User(u), level).await?;
-    }
+    let grantees: Vec<Grantee> = user_ids(&s, "user_ids", &b.user_ids).await?.into_iter().map(Grantee::User).collect();
+    s.directory.put_shares(&p, id, &grantees, level).await?;
     Ok(Json(share_index(&s, &p, id).await?))
 }
 
@@ -668,9 +667,9 @@ async fn put_shares_groups(
     let id = group_id(&s, &id).await?;
     let b = body.into_inner();
     let level = level(&b.permission_level)?;
-    for g in group_ids(&s, "group_ids", &b.group_ids).await? {
-        s.directory.put_share(&p, id, Grantee::Group(g), level).await?;
-    }
+    let grantees: Vec<Grantee> =
+        group_ids(&s, "group_ids", &b.group_ids).await?.into_iter().map(Grantee::Group).collect();
+    s.directory.put_shares(&p, id, &grantees, level).await?;
     Ok(Json(share_index(&s, &p, id).await?))
 }
 
