@@ -116,6 +116,11 @@ def test_memberships(client, unique):
     assert client.memberships.get_group_memberships(g.id, offset=50).entries == []
     mine = client.memberships.get_user_memberships(ann.id)
     assert mine.total_count == 1 and mine.entries[0].group.id == g.id
+    extra = [client.groups.create_group(f"extra {unique} {i}") for i in range(2)]
+    for e in extra:
+        client.memberships.create_group_membership(CreateGroupMembershipUser(id=ann.id), CreateGroupMembershipGroup(id=e.id))
+    second = client.memberships.get_user_memberships(ann.id, limit=1, offset=1)
+    assert second.total_count == 3 and [x.group.id for x in second.entries] == [extra[0].id]
 
     client.memberships.delete_group_membership_by_id(m.id)
     with pytest.raises(BoxAPIError) as err:

@@ -202,7 +202,13 @@ pub trait Tx: Send {
         limit: u32,
     ) -> StoreResult<Vec<Membership>>;
     /// Direct memberships of a user.
-    async fn list_user_memberships(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Membership>>;
+    async fn list_user_memberships(
+        &mut self,
+        user: UserId,
+        after: i64,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>>;
     async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64>;
     /// Whether `to` is `from` or nested (at any depth) below it.
     async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool>;

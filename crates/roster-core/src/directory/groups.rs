@@ -166,7 +166,7 @@ impl Directory {
         filter: &GroupFilter,
         page: &PageRequest,
     ) -> Result<Page<Group>, CoreError> {
-        let spec = ListSpec {
+        let mut spec = ListSpec {
             after: page.after.clone(),
             limit: page.limit + 1,
             offset: page.offset,
@@ -181,6 +181,13 @@ impl Directory {
             order: filter.order,
             descending: filter.descending,
         };
+        // Offset walks resume from the keyset position of the last page
+        // (only the name order has keyset positions).
+        let keyed = scope.order == GroupOrder::Name && !scope.descending;
+        let offsets_scope = format!("groups|{:?}|{:?}|{scope:?}", spec.prefix, spec.contains);
+        let req = if keyed { self.offsets.resolve(&offsets_scope, page) } else { page.clone() };
+        spec.after = req.after.clone();
+        spec.offset = req.offset;
         let mut tx = self.read().await?;
         let rows = tx.list_groups(&spec, &scope).await?;
         let total = if spec.is_filtered() || scope.is_filtered() {
@@ -188,7 +195,11 @@ impl Directory {
         } else {
             tx.count(Counter::Groups).await?
         };
-        Ok(Page::from_rows(list::GROUPS, rows, page, total, group_keyset))
+        let out = Page::from_rows(list::GROUPS, rows, &req, total, group_keyset);
+        if keyed {
+            self.offsets.remember(&offsets_scope, page, out.items.len(), out.items.last().map(group_keyset));
+        }
+        Ok(out)
     }
 
     /// How many direct members of each group are active users, for groups

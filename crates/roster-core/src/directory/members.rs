@@ -294,8 +294,12 @@ impl Directory {
     ) -> Result<Page<(Membership, User)>, CoreError> {
         let mut tx = self.read().await?;
         let (g, _) = visible_group(&mut tx, p, group).await?;
-        let rows = tx.list_group_memberships(group, false, after_num(page), page.offset, page.limit + 1).await?;
-        let page = Page::from_rows(list::MEMBERS, rows, page, g.counts.members, membership_keyset);
+        let scope = format!("members|{group}");
+        let req = self.offsets.resolve(&scope, page);
+        let rows = tx.list_group_memberships(group, false, after_num(&req), req.offset, req.limit + 1).await?;
+        let page_out = Page::from_rows(list::MEMBERS, rows, &req, g.counts.members, membership_keyset);
+        self.offsets.remember(&scope, page, page_out.items.len(), page_out.items.last().map(membership_keyset));
+        let page = page_out;
         let items = with_users(&mut tx, page.items).await?;
         Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
     }
@@ -325,9 +329,13 @@ impl Directory {
         authz::require(authz::can_act_for_user(p, user), "only the user or a site admin")?;
         let mut tx = self.read().await?;
         found(tx.get_user(user).await?, "user")?;
-        let rows = tx.list_user_memberships(user, after_num(page), page.limit + 1).await?;
+        let scope = format!("user-groups|{user}");
+        let req = self.offsets.resolve(&scope, page);
+        let rows = tx.list_user_memberships(user, after_num(&req), req.offset, req.limit + 1).await?;
         let total = tx.count_user_memberships(user).await?;
-        let page = Page::from_rows(list::USER_GROUPS, rows, page, total, membership_keyset);
+        let page_out = Page::from_rows(list::USER_GROUPS, rows, &req, total, membership_keyset);
+        self.offsets.remember(&scope, page, page_out.items.len(), page_out.items.last().map(membership_keyset));
+        let page = page_out;
         let items = with_groups(&mut tx, page.items, true).await?;
         Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
     }

@@ -8,6 +8,7 @@ mod catalog;
 mod groups;
 mod keys;
 mod members;
+mod offsets;
 mod shares;
 mod users;
 
@@ -29,11 +30,12 @@ use crate::store::{Store, Tx};
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
+    offsets: offsets::OffsetIndex,
 }
 
 impl Directory {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self { store, offsets: offsets::OffsetIndex::new() }
     }
 
     async fn read(&self) -> Result<Box<dyn Tx>, CoreError> {

@@ -159,7 +159,7 @@ impl Directory {
         query: &UserQuery,
         page: &PageRequest,
     ) -> Result<Page<User>, CoreError> {
-        let spec = ListSpec {
+        let mut spec = ListSpec {
             after: page.after.clone(),
             limit: page.limit + 1,
             offset: page.offset,
@@ -175,6 +175,12 @@ impl Directory {
             descending: query.descending,
             external_id: query.external_id.clone(),
         };
+        // Offset walks resume from the keyset position of the last page.
+        let keyed = !filter.descending;
+        let offsets_scope = format!("users|{filter:?}");
+        let req = if keyed { self.offsets.resolve(&offsets_scope, page) } else { page.clone() };
+        spec.after = req.after.clone();
+        spec.offset = req.offset;
         let mut tx = self.read().await?;
         let rows = tx.list_users(&spec, &filter).await?;
         let total = if spec.is_filtered() || filter.is_filtered() {
@@ -182,7 +188,11 @@ impl Directory {
         } else {
             tx.count(Counter::Users).await?
         };
-        Ok(Page::from_rows(list::USERS, rows, page, total, user_keyset))
+        let out = Page::from_rows(list::USERS, rows, &req, total, user_keyset);
+        if keyed {
+            self.offsets.remember(&offsets_scope, page, out.items.len(), out.items.last().map(user_keyset));
+        }
+        Ok(out)
     }
 
     /// Changes a user. Site admins may change anything; a user may change

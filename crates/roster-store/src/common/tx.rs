@@ -911,17 +911,14 @@ impl Tx for SqlTx {
         &mut self,
         user: UserId,
         after: i64,
+        offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
-        let sql = format!(
-            "SELECT {} FROM memberships WHERE user_id = $1 AND num > $2 ORDER BY num LIMIT $3",
-            rows::MEMBERSHIP_COLS
-        );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user.0)
-            .bind(after)
-            .bind(limit as i64);
-        self.fetch_all(q, rows::membership).await
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM memberships WHERE user_id = ", rows::MEMBERSHIP_COLS));
+        qb.push_bind(user.0).push(" AND num > ").push_bind(after);
+        qb.push(" ORDER BY num LIMIT ").push_bind(limit as i64);
+        push_offset(&mut qb, (after == 0).then_some(offset));
+        self.build_all(qb, rows::membership).await
     }
 
     async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64> {

@@ -63,4 +63,41 @@ async fn every_member_exactly_once_while_members_are_added(s: TestServer) {
     assert_eq!(s.get(&path).await.body["total"], 2700);
 }
 
-crate::on_every_store!(every_member_exactly_once_while_members_are_added,);
+/// Pages by number (Posit's `page_number`) resume from where the previous
+/// page stopped: a member removed from an earlier page makes no later
+/// member be skipped, as a plain SQL OFFSET would.
+async fn numbered_pages_resume_where_the_last_one_stopped(s: TestServer) {
+    let g = s.group("numbered").await;
+    let members = add_users(&s, &g, 0, 30).await;
+    let http = reqwest::Client::new();
+    let page = |n: u32| {
+        let http = http.clone();
+        let url = format!("{}/posit/__api__/v1/groups/{g}/members?page_number={n}&page_size=10", s.base);
+        let key = s.admin.clone();
+        async move {
+            let body: serde_json::Value =
+                http.get(url).header("authorization", format!("Key {key}")).send().await.unwrap().json().await.unwrap();
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["guid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut seen = page(1).await;
+    // Someone removes a member the walk has already passed.
+    let gone = seen[3].clone();
+    assert_eq!(s.delete(&format!("/v1/groups/{g}/members/{gone}")).await.status, reqwest::StatusCode::NO_CONTENT);
+    seen.extend(page(2).await);
+    seen.extend(page(3).await);
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no member twice");
+    let all: HashSet<_> = members.iter().collect();
+    assert_eq!(unique, all, "every member seen, none skipped");
+}
+
+crate::on_every_store!(
+    every_member_exactly_once_while_members_are_added,
+    numbered_pages_resume_where_the_last_one_stopped
+);
