@@ -31,5 +31,6 @@ mod durability;
 mod harness;
 mod pagination;
 mod process;
+mod robustness;
 mod scale_out;
 mod sdk;
