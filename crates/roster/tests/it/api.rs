@@ -285,7 +285,7 @@ async fn operational_endpoints(s: TestServer) {
         assert!(api["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
     s.get("/v1/users").await;
-    let metrics = reqwest::get(format!("{}/metrics", s.base)).await.unwrap().text().await.unwrap();
+    let metrics = crate::harness::http().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
     let r = s.get("/v1/nothing-here").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -162,7 +162,7 @@ async fn keys_belong_to_their_users(s: TestServer) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Wrong schemes and garbage keys are 401s.
     for header in ["Basic YWxpY2U6eA==", "Bearer ", "Bearer rst_nope", "Key rst_nope"] {
-        let res = reqwest::Client::new()
+        let res = crate::harness::http()
             .get(format!("{}/v1/me", s.base))
             .header("authorization", header)
             .send()

@@ -75,7 +75,7 @@ impl TestServer {
         Self {
             base: format!("http://{addr}"),
             admin: ADMIN_KEY.to_owned(),
-            http: reqwest::Client::new(),
+            http: crate::harness::http(),
             _stop: stop,
             _guard: guard,
         }
@@ -106,7 +106,7 @@ impl TestServer {
     /// client of its own: the server may close a connection whose body it
     /// refused unread, and that connection must not go back to the pool.
     pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
-        let res = reqwest::Client::new()
+        let res = crate::harness::http()
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.admin)
             .header("content-type", content_type)
@@ -180,4 +180,12 @@ impl TestServer {
         let body = res.json::<Value>().await.unwrap_or(Value::Null);
         Reply { status, body, headers }
     }
+}
+
+/// An HTTP client for tests. reqwest is built with rustls and no default
+/// crypto provider (the `roster-client` crate brings its own TLS), so the
+/// provider is installed first, once.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -27,6 +27,7 @@ macro_rules! on_every_store {
 mod api;
 mod authz;
 mod bad_input;
+mod client;
 mod durability;
 mod harness;
 mod pagination;

@@ -69,7 +69,7 @@ async fn every_member_exactly_once_while_members_are_added(s: TestServer) {
 async fn numbered_pages_resume_where_the_last_one_stopped(s: TestServer) {
     let g = s.group("numbered").await;
     let members = add_users(&s, &g, 0, 30).await;
-    let http = reqwest::Client::new();
+    let http = crate::harness::http();
     let page = |n: u32| {
         let http = http.clone();
         let url = format!("{}/posit/__api__/v1/groups/{g}/members?page_number={n}&page_size=10", s.base);

@@ -60,7 +60,7 @@ pub fn start(database_url: &str, bootstrap: Option<&str>) -> Process {
 }
 
 pub async fn call(base: &str, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{base}{path}")).bearer_auth(key);
+    let mut req = crate::harness::http().request(method, format!("{base}{path}")).bearer_auth(key);
     if let Some(b) = body {
         req = req.json(&b);
     }

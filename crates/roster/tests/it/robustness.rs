@@ -70,10 +70,11 @@ const QUERIES: &[&str] = &[
 ];
 
 async fn no_input_makes_a_500(s: TestServer) {
-    let api: serde_json::Value = reqwest::get(format!("{}/openapi.json", s.base)).await.unwrap().json().await.unwrap();
+    let api: serde_json::Value =
+        crate::harness::http().get(format!("{}/openapi.json", s.base)).send().await.unwrap().json().await.unwrap();
     let mut paths: Vec<String> = api["paths"].as_object().unwrap().keys().cloned().collect();
     paths.extend(VENDOR_PATHS.iter().map(|p| p.to_string()));
-    let http = reqwest::Client::new();
+    let http = crate::harness::http();
     let auths = [
         ("authorization", format!("Bearer {}", s.admin)),
         ("authorization", format!("Key {}", s.admin)),

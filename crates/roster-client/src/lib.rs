@@ -1,0 +1,299 @@
+//! A client for Roster's native `/v1` API.
+//!
+//! One method per operation, typed models, errors that carry the server's
+//! `code`, `message` and `field`, lists as [`Stream`]s that follow the
+//! cursors, and retries only where they are safe (reads and idempotent
+//! writes, on 429 and 503, with backoff). It depends on no server crate.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), roster_client::Error> {
+//! use futures_util::TryStreamExt;
+//! use roster_client::{Client, NewGroup};
+//!
+//! let roster = Client::new("http://127.0.0.1:8080", "rst_...")?;
+//! let group = roster.create_group(&NewGroup::named("Engineering")).await?;
+//! let everyone: Vec<_> = roster.members(group.id).try_collect().await?;
+//! println!("{} has {} members", group.name, everyone.len());
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod models;
+
+use std::time::Duration;
+
+use futures_util::Stream;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+pub use error::Error;
+pub use models::*;
+
+/// How many times a safe request is sent before its error is returned.
+const ATTEMPTS: u32 = 4;
+
+/// A connection to one Roster server, acting with one API key. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    page_size: u32,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`)
+    /// acting with `key`.
+    ///
+    /// ```
+    /// let roster = roster_client::Client::new("http://127.0.0.1:8080", "rst_example").unwrap();
+    /// ```
+    pub fn new(base_url: &str, key: &str) -> Result<Self, Error> {
+        // TLS through rustls with ring; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned(), key: key.to_owned(), page_size: 1000 })
+    }
+
+    /// The same client, reading lists `n` items per request (1–1000).
+    pub fn with_page_size(mut self, n: u32) -> Self {
+        self.page_size = n.clamp(1, 1000);
+        self
+    }
+
+    /// Sends one request; retries it when `safe` and the server says to wait.
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        safe: bool,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.key);
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let res = req.send().await.map_err(|e| Error::Transport(e.to_string()))?;
+            let status = res.status();
+            let retry = safe
+                && attempt < ATTEMPTS
+                && (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE);
+            if retry {
+                let wait = res
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map_or(Duration::from_millis(200 << attempt), Duration::from_secs);
+                tokio::time::sleep(wait.min(Duration::from_secs(10))).await;
+                continue;
+            }
+            let bytes = res.bytes().await.map_err(|e| Error::Transport(e.to_string()))?;
+            if !status.is_success() {
+                return Err(Error::from_response(status.as_u16(), &bytes));
+            }
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            return serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Decode(e.to_string()));
+        }
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        safe: bool,
+    ) -> Result<T, Error> {
+        let value = self.send(method, path, &[], body, safe).await?.unwrap_or(serde_json::Value::Null);
+        serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.call::<T, ()>(Method::GET, path, None, true).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), Error> {
+        self.send::<()>(Method::DELETE, path, &[], None, true).await.map(drop)
+    }
+
+    /// One page of a list.
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        cursor: Option<&str>,
+    ) -> Result<List<T>, Error> {
+        let mut q = query.to_vec();
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_owned()));
+        }
+        let value = self.send::<()>(Method::GET, path, &q, None, true).await?.unwrap_or_default();
+        serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Every item of a list, fetching pages as the stream is read.
+    pub fn all<T: DeserializeOwned + Send + 'static>(
+        &self,
+        path: String,
+        query: Vec<(&'static str, String)>,
+    ) -> impl Stream<Item = Result<T, Error>> + Send + 'static {
+        struct State<T> {
+            client: Client,
+            path: String,
+            query: Vec<(&'static str, String)>,
+            cursor: Option<String>,
+            buffer: std::vec::IntoIter<T>,
+            done: bool,
+        }
+        let mut query = query;
+        query.push(("limit", self.page_size.to_string()));
+        let state =
+            State { client: self.clone(), path, query, cursor: None, buffer: Vec::new().into_iter(), done: false };
+        futures_util::stream::try_unfold(state, |mut s| async move {
+            loop {
+                if let Some(item) = s.buffer.next() {
+                    return Ok(Some((item, s)));
+                }
+                if s.done {
+                    return Ok(None);
+                }
+                let page: List<T> = s.client.page(&s.path, &s.query, s.cursor.as_deref()).await?;
+                s.done = page.next_cursor.is_none();
+                s.cursor = page.next_cursor;
+                s.buffer = page.items.into_iter();
+            }
+        })
+    }
+
+    /// The user the key acts for.
+    pub async fn me(&self) -> Result<User, Error> {
+        self.get("/v1/me").await
+    }
+
+    /// Creates a user (site admins).
+    pub async fn create_user(&self, user: &NewUser) -> Result<User, Error> {
+        self.call(Method::POST, "/v1/users", Some(user), false).await
+    }
+
+    pub async fn user(&self, id: Uuid) -> Result<User, Error> {
+        self.get(&format!("/v1/users/{id}")).await
+    }
+
+    /// Changes a user; fields left `None` stay as they are.
+    pub async fn update_user(&self, id: Uuid, patch: &UserPatch) -> Result<User, Error> {
+        self.call(Method::PATCH, &format!("/v1/users/{id}"), Some(patch), false).await
+    }
+
+    pub async fn delete_user(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/users/{id}")).await
+    }
+
+    /// Every user whose username, first, last or display name starts with
+    /// `prefix` (ignoring case), or every user.
+    pub fn users(&self, prefix: Option<&str>) -> impl Stream<Item = Result<User, Error>> + Send + 'static {
+        let query = prefix.map(|p| vec![("prefix", p.to_owned())]).unwrap_or_default();
+        self.all("/v1/users".into(), query)
+    }
+
+    /// The groups a user is directly in.
+    pub fn user_groups(&self, id: Uuid) -> impl Stream<Item = Result<GroupEdge, Error>> + Send + 'static {
+        self.all(format!("/v1/users/{id}/groups"), Vec::new())
+    }
+
+    /// Creates a group (site admins).
+    pub async fn create_group(&self, group: &NewGroup) -> Result<Group, Error> {
+        self.call(Method::POST, "/v1/groups", Some(group), false).await
+    }
+
+    pub async fn group(&self, id: Uuid) -> Result<Group, Error> {
+        self.get(&format!("/v1/groups/{id}")).await
+    }
+
+    /// Changes a group; fields left `None` stay as they are.
+    pub async fn update_group(&self, id: Uuid, patch: &GroupPatch) -> Result<Group, Error> {
+        self.call(Method::PATCH, &format!("/v1/groups/{id}"), Some(patch), false).await
+    }
+
+    pub async fn delete_group(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/groups/{id}")).await
+    }
+
+    /// Every group the key may see whose name starts with `prefix`, or all.
+    pub fn groups(&self, prefix: Option<&str>) -> impl Stream<Item = Result<Group, Error>> + Send + 'static {
+        let query = prefix.map(|p| vec![("prefix", p.to_owned())]).unwrap_or_default();
+        self.all("/v1/groups".into(), query)
+    }
+
+    /// The first group whose name starts with `prefix`, if any.
+    pub async fn find_group(&self, prefix: &str) -> Result<Option<Group>, Error> {
+        let page: List<Group> =
+            self.page("/v1/groups", &[("prefix", prefix.to_owned()), ("limit", "1".into())], None).await?;
+        Ok(page.items.into_iter().next())
+    }
+
+    /// How many groups the key may see.
+    pub async fn count_groups(&self) -> Result<i64, Error> {
+        let page: List<Group> = self.page("/v1/groups", &[("limit", "1".into())], None).await?;
+        Ok(page.total)
+    }
+
+    /// Puts a user in a group with a role (idempotent: safe to retry).
+    pub async fn put_member(&self, group: Uuid, user: Uuid, role: Role) -> Result<Membership, Error> {
+        let body = serde_json::json!({ "role": role });
+        self.call(Method::PUT, &format!("/v1/groups/{group}/members/{user}"), Some(&body), true).await
+    }
+
+    pub async fn remove_member(&self, group: Uuid, user: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/groups/{group}/members/{user}")).await
+    }
+
+    /// Every direct member of a group, with their user.
+    pub fn members(&self, group: Uuid) -> impl Stream<Item = Result<Member, Error>> + Send + 'static {
+        self.all(format!("/v1/groups/{group}/members"), Vec::new())
+    }
+
+    /// Nests `child` in `parent` (idempotent; a cycle is refused).
+    pub async fn add_child(&self, parent: Uuid, child: Uuid) -> Result<Membership, Error> {
+        self.call::<_, ()>(Method::PUT, &format!("/v1/groups/{parent}/children/{child}"), None, true).await
+    }
+
+    pub async fn remove_child(&self, parent: Uuid, child: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/groups/{parent}/children/{child}")).await
+    }
+
+    /// The groups nested directly in a group.
+    pub fn children(&self, group: Uuid) -> impl Stream<Item = Result<GroupEdge, Error>> + Send + 'static {
+        self.all(format!("/v1/groups/{group}/children"), Vec::new())
+    }
+
+    /// Makes an API key for a user; the secret is in the answer's `key`, once.
+    pub async fn create_key(&self, user: Uuid, name: &str) -> Result<CreatedKey, Error> {
+        let body = serde_json::json!({ "user_id": user, "name": name });
+        self.call(Method::POST, "/v1/keys", Some(&body), false).await
+    }
+
+    pub async fn delete_key(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/keys/{id}")).await
+    }
+
+    /// Events after `after`, oldest first (site admins).
+    pub async fn events(&self, after: i64, limit: u32) -> Result<List<Event>, Error> {
+        let q = [("after", after.to_string()), ("limit", limit.to_string())];
+        let value = self.send::<()>(Method::GET, "/v1/events", &q, None, true).await?.unwrap_or_default();
+        serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+    }
+}

@@ -1,0 +1,165 @@
+//! The native API's resources, as the client sees them.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One page of a list; follow `next_cursor` for the next.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub site_role: String,
+    pub primary_group_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub role_label: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+/// A user to create; only `username` is required.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct NewUser {
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl NewUser {
+    pub fn named(username: impl Into<String>) -> Self {
+        Self { username: username.into(), ..Self::default() }
+    }
+}
+
+/// Changes to a user: `None` leaves a field alone.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UserPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Group {
+    pub id: Uuid,
+    pub name: String,
+    pub unique_id: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub organization_id: Uuid,
+    pub source_type: String,
+    pub member_count: i64,
+    pub admin_count: i64,
+    pub child_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+/// A group to create; only `name` is required.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct NewGroup {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unique_id: Option<String>,
+}
+
+impl NewGroup {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self { name: name.into(), ..Self::default() }
+    }
+}
+
+/// Changes to a group: `None` leaves a field alone.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GroupPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A membership's role.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Admin,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Membership {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub child_group_id: Option<Uuid>,
+    pub role: Role,
+    pub permissions: Option<serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A member of a group: the membership and the user.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Member {
+    pub membership: Membership,
+    pub user: User,
+}
+
+/// A group seen through a membership (a child, or a group of a user).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GroupEdge {
+    pub membership: Membership,
+    pub group: Group,
+}
+
+/// A key just made: `key` is the secret, shown this once.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedKey {
+    pub key: String,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    pub seq: i64,
+    pub at: String,
+    pub actor: Option<Uuid>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
