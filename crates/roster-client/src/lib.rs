@@ -296,4 +296,96 @@ impl Client {
         let value = self.send::<()>(Method::GET, "/v1/events", &q, None, true).await?.unwrap_or_default();
         serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
     }
+
+    /// A membership by id.
+    pub async fn membership(&self, id: Uuid) -> Result<Membership, Error> {
+        self.get(&format!("/v1/memberships/{id}")).await
+    }
+
+    /// Changes a membership's role.
+    pub async fn set_membership_role(&self, id: Uuid, role: Role) -> Result<Membership, Error> {
+        let body = serde_json::json!({ "role": role });
+        self.call(Method::PATCH, &format!("/v1/memberships/{id}"), Some(&body), false).await
+    }
+
+    pub async fn delete_membership(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/memberships/{id}")).await
+    }
+
+    /// Keys: your own, or a user's (site admins).
+    pub fn keys(&self, user: Option<Uuid>) -> impl Stream<Item = Result<ApiKey, Error>> + Send + 'static {
+        let query = user.map(|u| vec![("user_id", u.to_string())]).unwrap_or_default();
+        self.all("/v1/keys".into(), query)
+    }
+
+    /// Creates a role (site admins).
+    pub async fn create_role(&self, name: &str, description: Option<&str>) -> Result<Named, Error> {
+        let body = serde_json::json!({ "name": name, "description": description });
+        self.call(Method::POST, "/v1/roles", Some(&body), false).await
+    }
+
+    pub fn roles(&self) -> impl Stream<Item = Result<Named, Error>> + Send + 'static {
+        self.all("/v1/roles".into(), Vec::new())
+    }
+
+    pub async fn delete_role(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/roles/{id}")).await
+    }
+
+    /// Grants a role to a group (idempotent).
+    pub async fn grant_role(&self, group: Uuid, role: Uuid) -> Result<(), Error> {
+        self.send::<()>(Method::PUT, &format!("/v1/groups/{group}/roles/{role}"), &[], None, true).await.map(drop)
+    }
+
+    pub async fn revoke_role(&self, group: Uuid, role: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/groups/{group}/roles/{role}")).await
+    }
+
+    /// Creates an organization (site admins).
+    pub async fn create_organization(&self, name: &str) -> Result<Named, Error> {
+        let body = serde_json::json!({ "name": name });
+        self.call(Method::POST, "/v1/organizations", Some(&body), false).await
+    }
+
+    pub fn organizations(&self) -> impl Stream<Item = Result<Named, Error>> + Send + 'static {
+        self.all("/v1/organizations".into(), Vec::new())
+    }
+
+    /// Creates a project (site admins).
+    pub async fn create_project(&self, name: &str, description: Option<&str>) -> Result<Named, Error> {
+        let body = serde_json::json!({ "name": name, "description": description });
+        self.call(Method::POST, "/v1/projects", Some(&body), false).await
+    }
+
+    pub fn projects(&self) -> impl Stream<Item = Result<Named, Error>> + Send + 'static {
+        self.all("/v1/projects".into(), Vec::new())
+    }
+
+    pub async fn delete_project(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/projects/{id}")).await
+    }
+
+    /// Gives a group a role in a project, replacing any earlier one (idempotent).
+    pub async fn bind_project_group(&self, project: Uuid, group: Uuid, role: &str) -> Result<Binding, Error> {
+        let body = serde_json::json!({ "role": role });
+        self.call(Method::PUT, &format!("/v1/projects/{project}/groups/{group}"), Some(&body), true).await
+    }
+
+    pub fn project_groups(&self, project: Uuid) -> impl Stream<Item = Result<Binding, Error>> + Send + 'static {
+        self.all(format!("/v1/projects/{project}/groups"), Vec::new())
+    }
+
+    /// Shares a group with a user or group at `read`, `write` or `manage` (idempotent).
+    pub async fn share(&self, group: Uuid, with: Grantee, level: &str) -> Result<Share, Error> {
+        let body = serde_json::json!({ "level": level });
+        self.call(Method::PUT, &format!("/v1/groups/{group}/shares/{}", with.path()), Some(&body), true).await
+    }
+
+    pub async fn unshare(&self, group: Uuid, with: Grantee) -> Result<(), Error> {
+        self.delete(&format!("/v1/groups/{group}/shares/{}", with.path())).await
+    }
+
+    pub fn shares(&self, group: Uuid) -> impl Stream<Item = Result<Share, Error>> + Send + 'static {
+        self.all(format!("/v1/groups/{group}/shares"), Vec::new())
+    }
 }

@@ -163,3 +163,57 @@ pub struct Event {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
 }
+
+/// A key as listed (never with its secret).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+}
+
+/// A role, organization or project: the fields they share.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Named {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub slug: Option<String>,
+}
+
+/// The role a group holds in a project.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Binding {
+    pub project_id: Uuid,
+    pub group_id: Uuid,
+    pub role: String,
+}
+
+/// Who a group is shared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grantee {
+    User(Uuid),
+    Group(Uuid),
+}
+
+impl Grantee {
+    pub(crate) fn path(self) -> String {
+        match self {
+            Grantee::User(u) => format!("users/{u}"),
+            Grantee::Group(g) => format!("groups/{g}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Share {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub grantee_type: String,
+    pub grantee_id: Uuid,
+    pub level: String,
+}

@@ -68,3 +68,42 @@ async fn client_round_trip(s: TestServer) {
 }
 
 crate::on_every_store!(client_round_trip);
+
+async fn client_catalogs_and_shares(s: TestServer) {
+    use roster_client::Grantee;
+    let roster = Client::new(&s.base, &s.admin).unwrap();
+    let g = roster.create_group(&NewGroup::named("Data")).await.unwrap();
+    let u = roster.create_user(&NewUser::named("dana")).await.unwrap();
+    let m = roster.put_member(g.id, u.id, Role::Member).await.unwrap();
+    assert_eq!(roster.membership(m.id).await.unwrap().role, Role::Member);
+    assert_eq!(roster.set_membership_role(m.id, Role::Admin).await.unwrap().role, Role::Admin);
+    roster.delete_membership(m.id).await.unwrap();
+
+    let role = roster.create_role("auditor", Some("reads logs")).await.unwrap();
+    roster.grant_role(g.id, role.id).await.unwrap();
+    roster.grant_role(g.id, role.id).await.unwrap();
+    let roles: Vec<_> = roster.roles().try_collect().await.unwrap();
+    assert_eq!(roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["auditor"]);
+    roster.revoke_role(g.id, role.id).await.unwrap();
+    roster.delete_role(role.id).await.unwrap();
+
+    let org = roster.create_organization("Acme").await.unwrap();
+    assert_eq!(org.slug.as_deref(), Some("acme"));
+    assert_eq!(roster.organizations().try_collect::<Vec<_>>().await.unwrap().len(), 2);
+    let project = roster.create_project("atlas", None).await.unwrap();
+    assert_eq!(roster.bind_project_group(project.id, g.id, "viewer").await.unwrap().role, "viewer");
+    let bound: Vec<_> = roster.project_groups(project.id).try_collect().await.unwrap();
+    assert_eq!(bound[0].group_id, g.id);
+    roster.delete_project(project.id).await.unwrap();
+    assert!(roster.projects().try_collect::<Vec<_>>().await.unwrap().is_empty());
+
+    let share = roster.share(g.id, Grantee::User(u.id), "write").await.unwrap();
+    assert_eq!(share.level, "write");
+    assert_eq!(roster.shares(g.id).try_collect::<Vec<_>>().await.unwrap().len(), 1);
+    roster.unshare(g.id, Grantee::User(u.id)).await.unwrap();
+    let key = roster.create_key(u.id, "k").await.unwrap();
+    let keys: Vec<_> = roster.keys(Some(u.id)).try_collect().await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), [key.id]);
+}
+
+crate::on_every_store!(client_catalogs_and_shares);
