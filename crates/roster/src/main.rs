@@ -1,6 +1,8 @@
 //! `roster`: the binary. The only place a concrete store is chosen and the
 //! server is wired together.
 
+mod cli;
+
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -12,6 +14,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(name = "roster", version, about = "Roster: a self-hosted group directory")]
 struct Cli {
+    #[command(flatten)]
+    connection: cli::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Commands against a running server (ROSTER_URL, ROSTER_KEY).
+    #[command(flatten)]
+    Remote(cli::Resource),
 }
 
 #[derive(clap::Args)]
@@ -47,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
             args.bootstrap_key = std::env::var("ROSTER_BOOTSTRAP_ADMIN_KEY").ok().filter(|k| !k.is_empty());
             serve(args).await
         }
+        Command::Remote(resource) => std::process::exit(cli::run(cli.connection, resource).await),
     }
 }
 

@@ -27,6 +27,7 @@ macro_rules! on_every_store {
 mod api;
 mod authz;
 mod bad_input;
+mod cli;
 mod client;
 mod durability;
 mod harness;

@@ -1,0 +1,449 @@
+//! The `roster` commands that talk to a running server over its native
+//! API, through `roster-client` (no HTTP code of their own).
+//!
+//! Exit codes scripts can rely on: 0 success, 2 bad usage, 3 not found,
+//! 4 not authenticated or not allowed, 5 refused (invalid or conflicting),
+//! 6 the server could not be reached or failed.
+
+use futures_util::{Stream, TryStreamExt};
+use roster_client::{Client, Error, Grantee, NewGroup, NewUser, Role};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(clap::Args)]
+pub struct Connection {
+    /// The server's address.
+    #[arg(long, env = "ROSTER_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    url: String,
+    /// The API key to act with.
+    #[arg(long, env = "ROSTER_KEY", hide_env_values = true, global = true)]
+    key: Option<String>,
+    /// How to print results.
+    #[arg(long, short, default_value = "table", value_parser = ["table", "json"], global = true)]
+    output: String,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Resource {
+    /// Users: list, get, create, delete.
+    Users {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Groups: list, get, create, delete.
+    Groups {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+    /// A group's members: list, add, remove.
+    Members {
+        #[command(subcommand)]
+        action: EdgeAction,
+    },
+    /// Groups nested in a group: list, add, remove.
+    Children {
+        #[command(subcommand)]
+        action: EdgeAction,
+    },
+    /// Roles: list, create, grant to a group, revoke.
+    Roles {
+        #[command(subcommand)]
+        action: RoleAction,
+    },
+    /// Projects: list, create, bind a group with a role.
+    Projects {
+        #[command(subcommand)]
+        action: ProjectAction,
+    },
+    /// Who a group is shared with: list, to a user or group, remove.
+    Shares {
+        #[command(subcommand)]
+        action: ShareAction,
+    },
+    /// API keys: list, create (prints the secret once), delete.
+    Keys {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// The change feed; `--follow` keeps printing new events.
+    Events {
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long)]
+        follow: bool,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum UserAction {
+    List {
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    Get {
+        id: Uuid,
+    },
+    Create {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_parser = ["admin", "user"])]
+        site_role: Option<String>,
+    },
+    Delete {
+        id: Uuid,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum GroupAction {
+    List {
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    Get {
+        id: Uuid,
+    },
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Delete {
+        id: Uuid,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum EdgeAction {
+    List {
+        group: Uuid,
+    },
+    /// Adds a user (members) or a group (children).
+    Add {
+        group: Uuid,
+        id: Uuid,
+        #[arg(long, default_value = "member", value_parser = ["member", "admin"])]
+        role: String,
+    },
+    Remove {
+        group: Uuid,
+        id: Uuid,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum RoleAction {
+    List,
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Grant {
+        group: Uuid,
+        role: Uuid,
+    },
+    Revoke {
+        group: Uuid,
+        role: Uuid,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum ProjectAction {
+    List,
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Bind {
+        project: Uuid,
+        group: Uuid,
+        role: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum ShareAction {
+    List {
+        group: Uuid,
+    },
+    User {
+        group: Uuid,
+        user: Uuid,
+        #[arg(value_parser = ["read", "write", "manage"])]
+        level: String,
+    },
+    Group {
+        group: Uuid,
+        other: Uuid,
+        #[arg(value_parser = ["read", "write", "manage"])]
+        level: String,
+    },
+    RemoveUser {
+        group: Uuid,
+        user: Uuid,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeyAction {
+    List {
+        #[arg(long)]
+        user: Option<Uuid>,
+    },
+    Create {
+        user: Uuid,
+        name: String,
+    },
+    Delete {
+        id: Uuid,
+    },
+}
+
+/// The exit code for a failure.
+fn exit_code(e: &Error) -> i32 {
+    match e.status() {
+        Some(404) => 3,
+        Some(401 | 403) => 4,
+        Some(s) if (400..500).contains(&s) => 5,
+        _ => 6,
+    }
+}
+
+/// Runs one command; returns the process exit code.
+pub async fn run(conn: Connection, resource: Resource) -> i32 {
+    let Some(key) = conn.key.clone() else {
+        eprintln!("error: no API key: pass --key or set ROSTER_KEY");
+        return 2;
+    };
+    let client = match Client::new(&conn.url, &key) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 6;
+        }
+    };
+    let out = Output { json: conn.output == "json" };
+    match execute(&client, &out, resource).await {
+        Ok(()) => 0,
+        Err(e) => {
+            match e.field() {
+                Some(f) => eprintln!("error: {e} (field: {f})"),
+                None => eprintln!("error: {e}"),
+            }
+            exit_code(&e)
+        }
+    }
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Prints rows as JSON lines or as an aligned table of `columns`.
+    fn rows(&self, columns: &[&str], rows: &[Value]) {
+        if self.json {
+            for r in rows {
+                println!("{r}");
+            }
+            return;
+        }
+        let cell = |r: &Value, c: &str| match &r[c] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let widths: Vec<usize> = columns
+            .iter()
+            .map(|c| rows.iter().map(|r| cell(r, c).chars().count()).max().unwrap_or(0).max(c.len()))
+            .collect();
+        let line = |cells: Vec<String>| {
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_owned()
+        };
+        println!("{}", line(columns.iter().map(|c| c.to_uppercase()).collect()));
+        for r in rows {
+            println!("{}", line(columns.iter().map(|c| cell(r, c)).collect()));
+        }
+    }
+
+    fn one(&self, columns: &[&str], row: Value) {
+        self.rows(columns, &[row]);
+    }
+}
+
+async fn collect<T, S: Stream<Item = Result<T, Error>>>(s: S) -> Result<Vec<T>, Error> {
+    s.try_collect().await
+}
+
+const USER: &[&str] = &["id", "username", "email", "display_name", "site_role", "active"];
+const GROUP: &[&str] = &["id", "name", "member_count", "child_count", "source_type"];
+
+fn user_row(u: &roster_client::User) -> Value {
+    json!({ "id": u.id, "username": u.username, "email": u.email, "display_name": u.display_name, "site_role": u.site_role, "active": u.active })
+}
+
+fn group_row(g: &roster_client::Group) -> Value {
+    json!({ "id": g.id, "name": g.name, "member_count": g.member_count, "child_count": g.child_count, "source_type": g.source_type })
+}
+
+async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<(), Error> {
+    match resource {
+        Resource::Users { action } => match action {
+            UserAction::List { prefix } => {
+                let users = collect(c.users(prefix.as_deref())).await?;
+                out.rows(USER, &users.iter().map(user_row).collect::<Vec<_>>());
+            }
+            UserAction::Get { id } => out.one(USER, user_row(&c.user(id).await?)),
+            UserAction::Create { username, email, name, site_role } => {
+                let new = NewUser { username, email, display_name: name, site_role, ..NewUser::default() };
+                out.one(USER, user_row(&c.create_user(&new).await?));
+            }
+            UserAction::Delete { id } => c.delete_user(id).await?,
+        },
+        Resource::Groups { action } => match action {
+            GroupAction::List { prefix } => {
+                let groups = collect(c.groups(prefix.as_deref())).await?;
+                out.rows(GROUP, &groups.iter().map(group_row).collect::<Vec<_>>());
+            }
+            GroupAction::Get { id } => out.one(GROUP, group_row(&c.group(id).await?)),
+            GroupAction::Create { name, description } => {
+                let new = NewGroup { name, description, ..NewGroup::default() };
+                out.one(GROUP, group_row(&c.create_group(&new).await?));
+            }
+            GroupAction::Delete { id } => c.delete_group(id).await?,
+        },
+        Resource::Members { action } => match action {
+            EdgeAction::List { group } => {
+                let members = collect(c.members(group)).await?;
+                let rows: Vec<Value> = members
+                    .iter()
+                    .map(|m| json!({ "user_id": m.user.id, "username": m.user.username, "role": m.membership.role, "membership_id": m.membership.id }))
+                    .collect();
+                out.rows(&["user_id", "username", "role", "membership_id"], &rows);
+            }
+            EdgeAction::Add { group, id, role } => {
+                let role = if role == "admin" { Role::Admin } else { Role::Member };
+                let m = c.put_member(group, id, role).await?;
+                out.one(
+                    &["id", "group_id", "user_id", "role"],
+                    json!({ "id": m.id, "group_id": m.group_id, "user_id": m.user_id, "role": m.role }),
+                );
+            }
+            EdgeAction::Remove { group, id } => c.remove_member(group, id).await?,
+        },
+        Resource::Children { action } => match action {
+            EdgeAction::List { group } => {
+                let children = collect(c.children(group)).await?;
+                out.rows(GROUP, &children.iter().map(|e| group_row(&e.group)).collect::<Vec<_>>());
+            }
+            EdgeAction::Add { group, id, .. } => {
+                let m = c.add_child(group, id).await?;
+                out.one(
+                    &["id", "group_id", "child_group_id"],
+                    json!({ "id": m.id, "group_id": m.group_id, "child_group_id": m.child_group_id }),
+                );
+            }
+            EdgeAction::Remove { group, id } => c.remove_child(group, id).await?,
+        },
+        Resource::Roles { action } => match action {
+            RoleAction::List => {
+                let roles = collect(c.roles()).await?;
+                out.rows(&["id", "name", "description"], &roles.iter().map(|r| json!(r_row(r))).collect::<Vec<_>>());
+            }
+            RoleAction::Create { name, description } => {
+                out.one(&["id", "name", "description"], r_row(&c.create_role(&name, description.as_deref()).await?));
+            }
+            RoleAction::Grant { group, role } => c.grant_role(group, role).await?,
+            RoleAction::Revoke { group, role } => c.revoke_role(group, role).await?,
+        },
+        Resource::Projects { action } => match action {
+            ProjectAction::List => {
+                let projects = collect(c.projects()).await?;
+                out.rows(&["id", "name", "description"], &projects.iter().map(r_row).collect::<Vec<_>>());
+            }
+            ProjectAction::Create { name, description } => {
+                out.one(&["id", "name", "description"], r_row(&c.create_project(&name, description.as_deref()).await?));
+            }
+            ProjectAction::Bind { project, group, role } => {
+                let b = c.bind_project_group(project, group, &role).await?;
+                out.one(
+                    &["project_id", "group_id", "role"],
+                    json!({ "project_id": b.project_id, "group_id": b.group_id, "role": b.role }),
+                );
+            }
+        },
+        Resource::Shares { action } => {
+            let columns = &["grantee_type", "grantee_id", "level"];
+            let row = |s: &roster_client::Share| json!({ "grantee_type": s.grantee_type, "grantee_id": s.grantee_id, "level": s.level });
+            match action {
+                ShareAction::List { group } => {
+                    let shares = collect(c.shares(group)).await?;
+                    out.rows(columns, &shares.iter().map(row).collect::<Vec<_>>());
+                }
+                ShareAction::User { group, user, level } => {
+                    out.one(columns, row(&c.share(group, Grantee::User(user), &level).await?))
+                }
+                ShareAction::Group { group, other, level } => {
+                    out.one(columns, row(&c.share(group, Grantee::Group(other), &level).await?))
+                }
+                ShareAction::RemoveUser { group, user } => c.unshare(group, Grantee::User(user)).await?,
+            }
+        }
+        Resource::Keys { action } => match action {
+            KeyAction::List { user } => {
+                let keys = collect(c.keys(user)).await?;
+                let rows: Vec<Value> = keys
+                    .iter()
+                    .map(|k| json!({ "id": k.id, "user_id": k.user_id, "name": k.name, "prefix": k.prefix }))
+                    .collect();
+                out.rows(&["id", "user_id", "name", "prefix"], &rows);
+            }
+            KeyAction::Create { user, name } => {
+                let k = c.create_key(user, &name).await?;
+                out.one(&["id", "name", "key"], json!({ "id": k.id, "name": k.name, "key": k.key }));
+            }
+            KeyAction::Delete { id } => c.delete_key(id).await?,
+        },
+        Resource::Events { after, follow } => {
+            let mut after = after;
+            loop {
+                let page = c.events(after, 1000).await?;
+                let rows: Vec<Value> = page
+                    .items
+                    .iter()
+                    .map(|e| json!({ "seq": e.seq, "at": e.at, "action": e.action, "target_type": e.target_type, "target_id": e.target_id }))
+                    .collect();
+                if !rows.is_empty() || !follow {
+                    out.rows(&["seq", "at", "action", "target_type", "target_id"], &rows);
+                }
+                if let Some(last) = page.items.last() {
+                    after = last.seq;
+                }
+                if !follow {
+                    break;
+                }
+                if page.next_cursor.is_none() {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn r_row(r: &roster_client::Named) -> Value {
+    json!({ "id": r.id, "name": r.name, "description": r.description })
+}

@@ -1,0 +1,70 @@
+//! The `roster` commands against a real server: JSON output scripts can
+//! read, tables for people, and exit codes scripts can rely on.
+
+use serde_json::Value;
+
+use crate::harness::TestServer;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn roster(s: &TestServer, key: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    cmd.args(args).env("ROSTER_URL", &s.base).env_remove("ROSTER_KEY");
+    if let Some(k) = key {
+        cmd.env("ROSTER_KEY", k);
+    }
+    let out = cmd.output().await.expect("run roster");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect()
+}
+
+async fn cli_drives_the_api(s: TestServer) {
+    let key = Some(s.admin.as_str());
+    let g = roster(&s, key, &["groups", "create", "Ops", "--description", "on call", "-o", "json"]).await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let group = json_lines(&g.stdout)[0]["id"].as_str().unwrap().to_owned();
+    let u = roster(&s, key, &["users", "create", "olga", "--email", "olga@example.com", "-o", "json"]).await;
+    let user = json_lines(&u.stdout)[0]["id"].as_str().unwrap().to_owned();
+    let add = roster(&s, key, &["members", "add", &group, &user, "--role", "admin"]).await;
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let members = roster(&s, key, &["members", "list", &group, "-o", "json"]).await;
+    let rows = json_lines(&members.stdout);
+    assert_eq!((rows[0]["username"].as_str(), rows[0]["role"].as_str()), (Some("olga"), Some("admin")));
+    let table = roster(&s, key, &["groups", "list"]).await;
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("MEMBER_COUNT"), "{}", table.stdout);
+    assert!(lines[1].contains("Ops"), "{}", table.stdout);
+    let k = roster(&s, key, &["keys", "create", &user, "laptop", "-o", "json"]).await;
+    let secret = json_lines(&k.stdout)[0]["key"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("rst_"));
+    let events = roster(&s, key, &["events", "-o", "json"]).await;
+    assert!(json_lines(&events.stdout).iter().any(|e| e["action"] == "membership.created"));
+
+    // Exit codes.
+    let missing = roster(&s, key, &["groups", "get", "01234567-89ab-7def-8123-456789abcdef"]).await;
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    let forbidden = roster(&s, Some(&secret), &["groups", "create", "Nope"]).await;
+    assert_eq!(forbidden.code, 4, "{}", forbidden.stderr);
+    let bad_key = roster(&s, Some("rst_wrong"), &["users", "list"]).await;
+    assert_eq!(bad_key.code, 4);
+    let conflict = roster(&s, key, &["groups", "create", "OPS"]).await;
+    assert_eq!(conflict.code, 5);
+    assert!(conflict.stderr.contains("field: name"), "{}", conflict.stderr);
+    let no_key = roster(&s, None, &["users", "list"]).await;
+    assert_eq!(no_key.code, 2);
+    let usage = roster(&s, key, &["groups", "get", "not-a-uuid"]).await;
+    assert_eq!(usage.code, 2);
+}
+
+crate::on_every_store!(cli_drives_the_api);
