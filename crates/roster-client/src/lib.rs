@@ -388,4 +388,12 @@ impl Client {
     pub fn shares(&self, group: Uuid) -> impl Stream<Item = Result<Share, Error>> + Send + 'static {
         self.all(format!("/v1/groups/{group}/shares"), Vec::new())
     }
+
+    /// Applies import records (JSON objects tagged by `type`: `user`,
+    /// `group`, `member`, `child`) in one transaction on the server. At most
+    /// 5000 per call; a refusal names the record as `records[i]`.
+    pub async fn import(&self, records: &[serde_json::Value]) -> Result<ImportResult, Error> {
+        let body = serde_json::json!({ "records": records });
+        self.call(Method::POST, "/v1/import", Some(&body), false).await
+    }
 }

@@ -217,3 +217,11 @@ pub struct Share {
     pub grantee_id: Uuid,
     pub level: String,
 }
+
+/// What an import call did.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub struct ImportResult {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}

@@ -23,7 +23,7 @@ pub enum StoreError {
 }
 
 /// The outcome of a use-case that did not succeed.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum CoreError {
     /// The input broke a rule; `field` names the offending input.
     #[error("{field}: {reason}")]

@@ -168,6 +168,8 @@ pub trait Tx: Send {
     async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
     async fn delete_group(&mut self, id: GroupId) -> StoreResult<()>;
     async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>>;
+    /// The group with this name, ignoring case.
+    async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>>;
     /// The groups among `ids` that exist, in no particular order.
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
     /// Groups visible to `visible_to` (member or share) when given, all otherwise.

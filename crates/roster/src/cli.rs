@@ -215,18 +215,45 @@ fn exit_code(e: &Error) -> i32 {
     }
 }
 
-/// Runs one command; returns the process exit code.
-pub async fn run(conn: Connection, resource: Resource) -> i32 {
+/// The client for `conn`, or the exit code for why there is none.
+fn connect(conn: &Connection) -> Result<Client, i32> {
     let Some(key) = conn.key.clone() else {
         eprintln!("error: no API key: pass --key or set ROSTER_KEY");
-        return 2;
+        return Err(2);
     };
-    let client = match Client::new(&conn.url, &key) {
+    Client::new(&conn.url, &key).map_err(|e| {
+        eprintln!("error: {e}");
+        6
+    })
+}
+
+/// Runs an import or export; returns the process exit code.
+pub async fn transfer<F, Fut>(conn: Connection, job: F) -> i32
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::transfer::Failure>>,
+{
+    let client = match connect(&conn) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 6;
+        Err(code) => return code,
+    };
+    match job(client).await {
+        Ok(()) => 0,
+        Err(f) => {
+            match f.line {
+                Some(line) => eprintln!("error: line {line}: {}", f.message),
+                None => eprintln!("error: {}", f.message),
+            }
+            f.code
         }
+    }
+}
+
+/// Runs one command; returns the process exit code.
+pub async fn run(conn: Connection, resource: Resource) -> i32 {
+    let client = match connect(&conn) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let out = Output { json: conn.output == "json" };
     match execute(&client, &out, resource).await {

@@ -2,6 +2,7 @@
 //! server is wired together.
 
 mod cli;
+mod transfer;
 
 use std::net::SocketAddr;
 
@@ -24,6 +25,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Import users, groups, nesting and memberships (NDJSON or CSV) into a running server.
+    Import(transfer::ImportArgs),
+    /// Export the directory of a running server as NDJSON.
+    Export(transfer::ExportArgs),
     /// Commands against a running server (ROSTER_URL, ROSTER_KEY).
     #[command(flatten)]
     Remote(cli::Resource),
@@ -55,6 +60,22 @@ async fn main() -> anyhow::Result<()> {
             serve(args).await
         }
         Command::Remote(resource) => std::process::exit(cli::run(cli.connection, resource).await),
+        Command::Import(args) => std::process::exit(
+            cli::transfer(cli.connection, |c| async move {
+                let done = transfer::import(&c, &args).await?;
+                eprintln!("done: created {}, updated {}, unchanged {}", done.created, done.updated, done.unchanged);
+                Ok(())
+            })
+            .await,
+        ),
+        Command::Export(args) => std::process::exit(
+            cli::transfer(cli.connection, |c| async move {
+                let n = transfer::export(&c, &args).await?;
+                eprintln!("exported {n} records");
+                Ok(())
+            })
+            .await,
+        ),
     }
 }
 

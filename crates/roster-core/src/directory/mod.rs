@@ -6,6 +6,7 @@
 mod audit;
 mod catalog;
 mod groups;
+mod import;
 mod keys;
 mod members;
 mod offsets;
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 
 pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, ProjectPatch, RolePatch};
 pub use groups::{GroupFilter, GroupPatch, NewGroup};
+pub use import::{ImportFailure, ImportRecord, ImportSummary};
 pub use keys::CreatedKey;
 pub use members::{MemberChange, MembershipPatch};
 pub use users::{NewUser, UserPatch, UserQuery};

@@ -7,6 +7,7 @@ mod access;
 mod catalog;
 mod error;
 mod groups;
+mod import;
 mod members;
 mod users;
 pub mod wire;
@@ -59,6 +60,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(members::routes())
         .merge(catalog::routes())
         .merge(access::routes())
+        .merge(import::routes())
 }
 
 /// The `/v1` routes, ready to merge into the application.

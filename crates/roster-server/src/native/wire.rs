@@ -530,3 +530,48 @@ impl From<core::Event> for Event {
         }
     }
 }
+
+/// One record of an import, tagged by `type`.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImportWireRecord {
+    User {
+        username: String,
+        email: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        display_name: Option<String>,
+        external_id: Option<String>,
+        active: Option<bool>,
+        site_role: Option<String>,
+    },
+    Group {
+        name: String,
+        description: Option<String>,
+        unique_id: Option<String>,
+    },
+    /// `user` (username) in `group` (name), role `member` (default) or `admin`.
+    Member {
+        group: String,
+        user: String,
+        role: Option<String>,
+    },
+    /// Group `child` nested in group `parent` (names).
+    Child {
+        parent: String,
+        child: String,
+    },
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    pub records: Vec<ImportWireRecord>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}

@@ -611,6 +611,11 @@ impl Tx for SqlTx {
         .await
     }
 
+    async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
+        let sql = format!("SELECT {} FROM groups WHERE name_key = $1{}", rows::GROUP_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(name)), rows::group).await
+    }
+
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
         if ids.is_empty() {
             return Ok(Vec::new());

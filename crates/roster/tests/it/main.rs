@@ -36,3 +36,4 @@ mod process;
 mod robustness;
 mod scale_out;
 mod sdk;
+mod transfer;

@@ -1,0 +1,251 @@
+//! Bulk import: many records in one transaction, keyed by what people
+//! know (usernames, group names), so that running the same import twice
+//! changes nothing the second time. Site admins only.
+
+use super::groups::Attributes;
+use super::members::{MemberChange, insert_membership};
+use super::{Directory, audit, event, now};
+use crate::authz::{self, Principal};
+use crate::error::CoreError;
+use crate::ids::{GroupId, UserId};
+use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, MemberRole, SiteRole, SourceType, User};
+use crate::store::Tx;
+use crate::validate;
+
+/// One line of an import.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportRecord {
+    User {
+        username: String,
+        email: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        display_name: Option<String>,
+        external_id: Option<String>,
+        active: Option<bool>,
+        site_role: Option<SiteRole>,
+    },
+    Group {
+        name: String,
+        description: Option<String>,
+        unique_id: Option<String>,
+    },
+    /// `user` (a username) in `group` (a group name) with `role`.
+    Member {
+        group: String,
+        user: String,
+        role: MemberRole,
+    },
+    /// Group `child` nested in group `parent` (names).
+    Child {
+        parent: String,
+        child: String,
+    },
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A record the import refused, by its position in the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportFailure {
+    pub index: usize,
+    pub error: CoreError,
+}
+
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Directory {
+    /// Applies `records` in order, in one transaction: all of them or, on
+    /// the first refusal, none. Site admins only.
+    pub async fn import(&self, p: &Principal, records: &[ImportRecord]) -> Result<ImportSummary, ImportFailure> {
+        let fail = |index: usize| move |error: CoreError| ImportFailure { index, error };
+        authz::require_admin(p).map_err(fail(0))?;
+        let mut tx = self.write().await.map_err(fail(0))?;
+        let mut summary = ImportSummary::default();
+        for (i, record) in records.iter().enumerate() {
+            let outcome = apply(&mut tx, p, record).await.map_err(fail(i))?;
+            match outcome {
+                Outcome::Created => summary.created += 1,
+                Outcome::Updated => summary.updated += 1,
+                Outcome::Unchanged => summary.unchanged += 1,
+            }
+        }
+        if summary.created + summary.updated > 0 {
+            tx.commit().await.map_err(|e| ImportFailure { index: records.len().saturating_sub(1), error: e.into() })?;
+        }
+        Ok(summary)
+    }
+}
+
+async fn user_named(tx: &mut Box<dyn Tx>, username: &str) -> Result<User, CoreError> {
+    tx.get_user_by_username(username).await?.ok_or_else(|| CoreError::invalid("user", format!("no user {username:?}")))
+}
+
+async fn group_named(tx: &mut Box<dyn Tx>, name: &str) -> Result<Group, CoreError> {
+    tx.get_group_by_name(name).await?.ok_or_else(|| CoreError::invalid("group", format!("no group {name:?}")))
+}
+
+async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Result<Outcome, CoreError> {
+    let t = now();
+    match record {
+        ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role } => {
+            let username = validate::username(username)?;
+            let mut user = match tx.get_user_by_username(&username).await? {
+                Some(u) => u,
+                None => User {
+                    id: UserId::new(),
+                    num: 0,
+                    username: username.clone(),
+                    email: None,
+                    first_name: None,
+                    last_name: None,
+                    display_name: None,
+                    active: true,
+                    site_role: SiteRole::User,
+                    primary_group: None,
+                    external_id: None,
+                    role_label: None,
+                    attributes: Default::default(),
+                    created_at: t,
+                    updated_at: t,
+                    version: 0,
+                },
+            };
+            let before = user.clone();
+            user.email = validate::email(email.as_deref())?.or(before.email.clone());
+            user.first_name =
+                validate::optional_name("first_name", first_name.as_deref())?.or(before.first_name.clone());
+            user.last_name = validate::optional_name("last_name", last_name.as_deref())?.or(before.last_name.clone());
+            user.display_name =
+                validate::optional_name("display_name", display_name.as_deref())?.or(before.display_name.clone());
+            user.external_id =
+                validate::optional_name("external_id", external_id.as_deref())?.or(before.external_id.clone());
+            user.active = active.unwrap_or(before.active);
+            user.site_role = site_role.unwrap_or(before.site_role);
+            if before.version == 0 {
+                user.version = 1;
+                user.num = tx.insert_user(&user).await?;
+                tx.append_event(&event(Some(p.user), "user.created", "user", user.id, None, Some(audit::user(&user))))
+                    .await?;
+                return Ok(Outcome::Created);
+            }
+            if user == before {
+                return Ok(Outcome::Unchanged);
+            }
+            user.updated_at = t;
+            user.version += 1;
+            tx.update_user(&user).await?;
+            tx.append_event(&event(
+                Some(p.user),
+                "user.updated",
+                "user",
+                user.id,
+                Some(audit::user(&before)),
+                Some(audit::user(&user)),
+            ))
+            .await?;
+            Ok(Outcome::Updated)
+        }
+        ImportRecord::Group { name, description, unique_id } => {
+            let name = validate::name("name", name)?;
+            let description = validate::optional_text("description", description.as_deref())?;
+            let unique_id = validate::optional_name("unique_id", unique_id.as_deref())?;
+            match tx.get_group_by_name(&name).await? {
+                Some(before) => {
+                    let mut g = before.clone();
+                    g.description = description.or(before.description.clone());
+                    g.unique_id = unique_id.or(before.unique_id.clone());
+                    if g == before {
+                        return Ok(Outcome::Unchanged);
+                    }
+                    g.updated_at = t;
+                    g.updated_by = Some(p.user);
+                    g.version += 1;
+                    tx.update_group(&g).await?;
+                    tx.append_event(&event(
+                        Some(p.user),
+                        "group.updated",
+                        "group",
+                        g.id,
+                        Some(audit::group(&before)),
+                        Some(audit::group(&g)),
+                    ))
+                    .await?;
+                    Ok(Outcome::Updated)
+                }
+                None => {
+                    let mut g = Group {
+                        id: GroupId::new(),
+                        num: 0,
+                        slug: Some(validate::slugify(&name)),
+                        name,
+                        unique_id,
+                        description,
+                        org: DEFAULT_ORG_ID,
+                        source_type: SourceType::Import,
+                        attributes: Attributes::new(),
+                        created_by: Some(p.user),
+                        updated_by: Some(p.user),
+                        created_at: t,
+                        updated_at: t,
+                        version: 1,
+                        counts: GroupCounts::default(),
+                    };
+                    g.num = tx.insert_group(&g).await?;
+                    tx.append_event(&event(Some(p.user), "group.created", "group", g.id, None, Some(audit::group(&g))))
+                        .await?;
+                    Ok(Outcome::Created)
+                }
+            }
+        }
+        ImportRecord::Member { group, user, role } => {
+            let g = group_named(tx, group).await?;
+            let u = user_named(tx, user).await?;
+            match tx.find_membership(g.id, Member::User(u.id)).await? {
+                Some(m) if m.role == *role => Ok(Outcome::Unchanged),
+                Some(before) => {
+                    let m = crate::model::Membership { role: *role, updated_at: t, ..before.clone() };
+                    tx.update_membership(&m).await?;
+                    tx.append_event(&event(
+                        Some(p.user),
+                        "membership.updated",
+                        "membership",
+                        m.id,
+                        Some(audit::membership(&before)),
+                        Some(audit::membership(&m)),
+                    ))
+                    .await?;
+                    Ok(Outcome::Updated)
+                }
+                None => {
+                    let change = MemberChange { role: *role, ..MemberChange::default() };
+                    insert_membership(tx, p, g.id, Member::User(u.id), change).await?;
+                    Ok(Outcome::Created)
+                }
+            }
+        }
+        ImportRecord::Child { parent, child } => {
+            let parent = group_named(tx, parent).await?;
+            let child = group_named(tx, child).await?;
+            if tx.find_membership(parent.id, Member::Group(child.id)).await?.is_some() {
+                return Ok(Outcome::Unchanged);
+            }
+            tx.lock_graph().await?;
+            if tx.group_reaches(child.id, parent.id).await? {
+                return Err(CoreError::conflict("child", "nesting this group would create a cycle"));
+            }
+            insert_membership(tx, p, parent.id, Member::Group(child.id), MemberChange::default()).await?;
+            Ok(Outcome::Created)
+        }
+    }
+}

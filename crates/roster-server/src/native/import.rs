@@ -1,0 +1,83 @@
+//! `POST /v1/import`: many records in one transaction (the bulk path of
+//! `roster import`). A refused record names itself as `records[i]`.
+
+use axum::Json;
+use axum::extract::State;
+use roster_core::{CoreError, ImportRecord, MemberRole, SiteRole};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::wire::{ErrorBody, ImportBody, ImportResult, ImportWireRecord};
+use super::{ApiError, ApiResult, Auth, Body};
+use crate::http::AppState;
+use crate::http::error::BadRequest;
+
+/// The most records one request may carry.
+pub const MAX_RECORDS: usize = 5000;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import))
+}
+
+fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
+    let bad = |field: &str, msg: &str| BadRequest::invalid(format!("records[{i}].{field}"), msg.to_owned());
+    Ok(match r {
+        ImportWireRecord::User {
+            username,
+            email,
+            first_name,
+            last_name,
+            display_name,
+            external_id,
+            active,
+            site_role,
+        } => {
+            let site_role = site_role
+                .map(|r| SiteRole::parse(&r).ok_or_else(|| bad("site_role", "must be \"admin\" or \"user\"")))
+                .transpose()?;
+            ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role }
+        }
+        ImportWireRecord::Group { name, description, unique_id } => {
+            ImportRecord::Group { name, description, unique_id }
+        }
+        ImportWireRecord::Member { group, user, role } => {
+            let role = match role.as_deref() {
+                None => MemberRole::Member,
+                Some(r) => MemberRole::parse(r).ok_or_else(|| bad("role", "must be \"member\" or \"admin\""))?,
+            };
+            ImportRecord::Member { group, user, role }
+        }
+        ImportWireRecord::Child { parent, child } => ImportRecord::Child { parent, child },
+    })
+}
+
+/// Applies up to 5000 records (users, groups, memberships, nesting) in one
+/// transaction: all or none. Users are keyed by username and groups by
+/// name, so importing the same records again changes nothing. Site admins.
+#[utoipa::path(post, path = "/v1/import", tag = "import", request_body = ImportBody,
+    responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn import(State(s): State<AppState>, Auth(p): Auth, body: Body<ImportBody>) -> ApiResult<Json<ImportResult>> {
+    let records = body.into_inner().records;
+    if records.len() > MAX_RECORDS {
+        return Err(BadRequest::invalid("records", format!("at most {MAX_RECORDS} per request")).into());
+    }
+    let records = records.into_iter().enumerate().map(|(i, r)| record(i, r)).collect::<Result<Vec<_>, _>>()?;
+    match s.directory.import(&p, &records).await {
+        Ok(summary) => {
+            Ok(Json(ImportResult { created: summary.created, updated: summary.updated, unchanged: summary.unchanged }))
+        }
+        Err(failure) => {
+            let i = failure.index;
+            let error = match failure.error {
+                CoreError::Invalid { field, reason } => {
+                    CoreError::Invalid { field: format!("records[{i}].{field}"), reason }
+                }
+                CoreError::Conflict { field, reason } => {
+                    CoreError::Conflict { field: Some(format!("records[{i}].{}", field.unwrap_or_default())), reason }
+                }
+                other => other,
+            };
+            Err(ApiError::Core(error))
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `roster import` and `roster export`: the whole directory as NDJSON (or
+//! CSV for users, groups and memberships), streamed, through the server's
+//! bulk endpoint in batches that apply all or nothing.
+//!
+//! Records are keyed by what people know (usernames, group names), so an
+//! import can be run again and changes nothing the second time, and an
+//! export of one server imports into another as the same directory.
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use futures_util::TryStreamExt;
+use roster_client::{Client, Error, ImportResult, Role};
+use serde_json::{Map, Value, json};
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The file to read (`-` for standard input).
+    file: PathBuf,
+    /// `ndjson` (every record type) or `csv` (users, groups or memberships,
+    /// told apart by the header); guessed from the file name.
+    #[arg(long, value_parser = ["ndjson", "csv"])]
+    format: Option<String>,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    batch: u32,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Write here instead of standard output.
+    #[arg(long = "to", short = 'f')]
+    file: Option<PathBuf>,
+}
+
+/// Why a transfer stopped, with the line at fault when there is one.
+pub struct Failure {
+    pub line: Option<usize>,
+    pub message: String,
+    pub code: i32,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match e.status() {
+            Some(404) => 3,
+            Some(401 | 403) => 4,
+            Some(s) if (400..500).contains(&s) => 5,
+            _ => 6,
+        };
+        let message = match e.field() {
+            Some(f) => format!("{e} (field: {f})"),
+            None => e.to_string(),
+        };
+        Failure { line: None, message, code }
+    }
+}
+
+fn local(line: Option<usize>, message: impl Into<String>) -> Failure {
+    Failure { line, message: message.into(), code: 5 }
+}
+
+/// Turns one CSV row into an import record, by the columns it has.
+fn csv_record(headers: &csv::StringRecord, row: &csv::StringRecord) -> Result<Value, String> {
+    let mut m = Map::new();
+    for (h, v) in headers.iter().zip(row.iter()) {
+        if !v.is_empty() {
+            m.insert(h.trim().to_owned(), Value::String(v.to_owned()));
+        }
+    }
+    let has = |k: &str| headers.iter().any(|h| h.trim() == k);
+    let kind = if has("parent") && has("child") {
+        "child"
+    } else if has("group") && has("user") {
+        "member"
+    } else if has("username") {
+        "user"
+    } else if has("name") {
+        "group"
+    } else {
+        return Err("the CSV header names no known columns (username, name, group+user, parent+child)".into());
+    };
+    if let Some(Value::String(a)) = m.get("active").cloned() {
+        m.insert("active".into(), Value::Bool(a.eq_ignore_ascii_case("true") || a == "1"));
+    }
+    m.insert("type".into(), Value::String(kind.into()));
+    Ok(Value::Object(m))
+}
+
+/// Shows progress: a bar on a terminal, plain lines otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: ImportResult,
+    lines: usize,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {pos} records {msg} ({per_sec})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar
+        });
+        Self { bar, total: ImportResult::default(), lines: 0 }
+    }
+
+    fn add(&mut self, batch: ImportResult, records: usize, last_line: usize) {
+        self.total.created += batch.created;
+        self.total.updated += batch.updated;
+        self.total.unchanged += batch.unchanged;
+        self.lines = last_line;
+        let msg = format!(
+            "created {}, updated {}, unchanged {}",
+            self.total.created, self.total.updated, self.total.unchanged
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(records as u64);
+                bar.set_message(msg);
+            }
+            None => eprintln!("imported through line {last_line}: {msg}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+async fn send(client: &Client, batch: &mut Vec<(usize, Value)>, progress: &mut Progress) -> Result<(), Failure> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<Value> = batch.iter().map(|(_, r)| r.clone()).collect();
+    match client.import(&records).await {
+        Ok(result) => {
+            let last = batch.last().map_or(0, |(l, _)| *l);
+            progress.add(result, batch.len(), last);
+            batch.clear();
+            Ok(())
+        }
+        Err(e) => {
+            // The server names the record as `records[i]...`: find its line.
+            let index = e
+                .field()
+                .and_then(|f| f.strip_prefix("records["))
+                .and_then(|f| f.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok());
+            let mut failure = Failure::from(e);
+            failure.line = index.and_then(|i| batch.get(i)).map(|(l, _)| *l);
+            Err(failure)
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead>, Failure> {
+    if path == Path::new("-") {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(path).map_err(|e| Failure {
+        line: None,
+        message: format!("{}: {e}", path.display()),
+        code: 2,
+    })?;
+    Ok(Box::new(BufReader::new(f)))
+}
+
+/// Reads the file record by record and applies it batch by batch. A bad
+/// line stops the import; every earlier batch stays applied, nothing of
+/// the batch it was in is.
+pub async fn import(client: &Client, args: &ImportArgs) -> Result<ImportResult, Failure> {
+    let csv = match args.format.as_deref() {
+        Some(f) => f == "csv",
+        None => args.file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+    };
+    let mut progress = Progress::new();
+    let mut batch: Vec<(usize, Value)> = Vec::with_capacity(args.batch as usize);
+    let reader = open(&args.file)?;
+    if csv {
+        let mut rows = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
+        let headers = rows.headers().map_err(|e| local(Some(1), e.to_string()))?.clone();
+        for (i, row) in rows.records().enumerate() {
+            let line = i + 2;
+            let row = row.map_err(|e| local(Some(line), e.to_string()))?;
+            let record = csv_record(&headers, &row).map_err(|m| local(Some(line), m))?;
+            batch.push((line, record));
+            if batch.len() == args.batch as usize {
+                send(client, &mut batch, &mut progress).await?;
+            }
+        }
+    } else {
+        for (i, text) in reader.lines().enumerate() {
+            let line = i + 1;
+            let text = text.map_err(|e| local(Some(line), e.to_string()))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let record: Value = serde_json::from_str(&text).map_err(|e| local(Some(line), format!("not JSON: {e}")))?;
+            if !record.is_object() {
+                return Err(local(Some(line), "a record must be a JSON object"));
+            }
+            batch.push((line, record));
+            if batch.len() == args.batch as usize {
+                send(client, &mut batch, &mut progress).await?;
+            }
+        }
+    }
+    send(client, &mut batch, &mut progress).await?;
+    progress.finish();
+    Ok(progress.total)
+}
+
+/// Writes users, then groups, then nesting, then memberships, as NDJSON
+/// records that `import` reads back.
+pub async fn export(client: &Client, args: &ExportArgs) -> Result<u64, Failure> {
+    let mut out: Box<dyn Write> = match &args.file {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Failure {
+            line: None,
+            message: format!("{}: {e}", path.display()),
+            code: 2,
+        })?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut n = 0u64;
+    let mut write = |v: Value| -> Result<(), Failure> {
+        n += 1;
+        writeln!(out, "{v}").map_err(|e| Failure { line: None, message: e.to_string(), code: 6 })?;
+        Ok(())
+    };
+    let mut users = std::pin::pin!(client.users(None));
+    while let Some(u) = users.try_next().await? {
+        let mut record =
+            json!({ "type": "user", "username": u.username, "active": u.active, "site_role": u.site_role });
+        for (k, v) in [
+            ("email", &u.email),
+            ("first_name", &u.first_name),
+            ("last_name", &u.last_name),
+            ("display_name", &u.display_name),
+            ("external_id", &u.external_id),
+        ] {
+            if let Some(v) = v {
+                record[k] = Value::String(v.clone());
+            }
+        }
+        write(record)?;
+    }
+    let groups: Vec<_> = client.groups(None).try_collect().await?;
+    for g in &groups {
+        let mut record = json!({ "type": "group", "name": g.name });
+        if let Some(d) = &g.description {
+            record["description"] = Value::String(d.clone());
+        }
+        if let Some(u) = &g.unique_id {
+            record["unique_id"] = Value::String(u.clone());
+        }
+        write(record)?;
+    }
+    for g in &groups {
+        let mut children = std::pin::pin!(client.children(g.id));
+        while let Some(edge) = children.try_next().await? {
+            write(json!({ "type": "child", "parent": g.name, "child": edge.group.name }))?;
+        }
+    }
+    for g in &groups {
+        let mut members = std::pin::pin!(client.members(g.id));
+        while let Some(m) = members.try_next().await? {
+            let role = if m.membership.role == Role::Admin { "admin" } else { "member" };
+            write(json!({ "type": "member", "group": g.name, "user": m.user.username, "role": role }))?;
+        }
+    }
+    out.flush().map_err(|e| Failure { line: None, message: e.to_string(), code: 6 })?;
+    Ok(n)
+}
