@@ -3,7 +3,7 @@
 //! changes nothing the second time. Site admins only.
 
 use super::groups::Attributes;
-use super::members::{MemberChange, insert_membership};
+use super::members::{MemberChange, insert_membership, save_membership};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, Principal};
 use crate::error::CoreError;
@@ -215,16 +215,7 @@ async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Re
                 Some(m) if m.role == *role => Ok(Outcome::Unchanged),
                 Some(before) => {
                     let m = crate::model::Membership { role: *role, updated_at: t, ..before.clone() };
-                    tx.update_membership(&m).await?;
-                    tx.append_event(&event(
-                        Some(p.user),
-                        "membership.updated",
-                        "membership",
-                        m.id,
-                        Some(audit::membership(&before)),
-                        Some(audit::membership(&m)),
-                    ))
-                    .await?;
+                    save_membership(tx, p, &before, &m).await?;
                     Ok(Outcome::Updated)
                 }
                 None => {

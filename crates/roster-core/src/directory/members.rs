@@ -96,6 +96,26 @@ pub(crate) async fn insert_membership(
     Ok(m)
 }
 
+/// Writes a changed membership with its event, inside the caller's transaction.
+pub(crate) async fn save_membership(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    before: &Membership,
+    after: &Membership,
+) -> Result<(), CoreError> {
+    tx.update_membership(after).await?;
+    tx.append_event(&event(
+        Some(p.user),
+        "membership.updated",
+        "membership",
+        after.id,
+        Some(audit::membership(before)),
+        Some(audit::membership(after)),
+    ))
+    .await?;
+    Ok(())
+}
+
 impl Directory {
     /// Puts a user into a group with a role and permissions, or brings an
     /// existing membership to them (idempotent). Returns the membership and
@@ -159,16 +179,7 @@ impl Directory {
             Some(before) => {
                 let m =
                     Membership { role: change.role, permissions: change.permissions, updated_at: t, ..before.clone() };
-                tx.update_membership(&m).await?;
-                tx.append_event(&event(
-                    Some(p.user),
-                    "membership.updated",
-                    "membership",
-                    m.id,
-                    Some(audit::membership(&before)),
-                    Some(audit::membership(&m)),
-                ))
-                .await?;
+                save_membership(&mut tx, p, &before, &m).await?;
                 (m, false)
             }
             None => {
@@ -237,16 +248,7 @@ impl Directory {
         }
         authz::require(authz::can_grant_role(p, &access, m.role), "only site admins grant the admin role")?;
         m.updated_at = now();
-        tx.update_membership(&m).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "membership.updated",
-            "membership",
-            id,
-            Some(audit::membership(&before)),
-            Some(audit::membership(&m)),
-        ))
-        .await?;
+        save_membership(&mut tx, p, &before, &m).await?;
         tx.commit().await?;
         Ok(m)
     }
