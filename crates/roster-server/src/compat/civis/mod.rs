@@ -331,30 +331,24 @@ async fn user_id(s: &AppState, id: &str) -> CivisResult<UserId> {
     Ok(UserId(s.directory.id_by_num(NumKind::User, map::num("user", id)?).await?))
 }
 
-async fn user_ids(s: &AppState, field: &str, nums: &[i64]) -> CivisResult<Vec<UserId>> {
+/// The UUIDs of the entities of `kind` numbered `nums`; an unknown
+/// number is a 400 naming `field`.
+async fn ids_by_num(s: &AppState, kind: NumKind, field: &str, nums: &[i64]) -> CivisResult<Vec<uuid::Uuid>> {
     let mut out = Vec::with_capacity(nums.len());
     for n in nums {
-        let id = s
-            .directory
-            .id_by_num(NumKind::User, *n)
-            .await
-            .map_err(|_| BadRequest::invalid(field, format!("no user {n}")))?;
-        out.push(UserId(id));
+        let id =
+            s.directory.id_by_num(kind, *n).await.map_err(|_| BadRequest::invalid(field, format!("no such id {n}")))?;
+        out.push(id);
     }
     Ok(out)
 }
 
+async fn user_ids(s: &AppState, field: &str, nums: &[i64]) -> CivisResult<Vec<UserId>> {
+    Ok(ids_by_num(s, NumKind::User, field, nums).await?.into_iter().map(UserId).collect())
+}
+
 async fn group_ids(s: &AppState, field: &str, nums: &[i64]) -> CivisResult<Vec<GroupId>> {
-    let mut out = Vec::with_capacity(nums.len());
-    for n in nums {
-        let id = s
-            .directory
-            .id_by_num(NumKind::Group, *n)
-            .await
-            .map_err(|_| BadRequest::invalid(field, format!("no group {n}")))?;
-        out.push(GroupId(id));
-    }
-    Ok(out)
+    Ok(ids_by_num(s, NumKind::Group, field, nums).await?.into_iter().map(GroupId).collect())
 }
 
 /// Bare-array pages carry Civis's pagination headers.
@@ -466,16 +460,7 @@ fn settings(b: &wire::GroupBody) -> serde_json::Map<String, serde_json::Value> {
 }
 
 async fn role_ids(s: &AppState, nums: &[i64]) -> CivisResult<Vec<RoleId>> {
-    let mut out = Vec::with_capacity(nums.len());
-    for n in nums {
-        let id = s
-            .directory
-            .id_by_num(NumKind::Role, *n)
-            .await
-            .map_err(|_| BadRequest::invalid("role_ids", format!("no role {n}")))?;
-        out.push(RoleId(id));
-    }
-    Ok(out)
+    Ok(ids_by_num(s, NumKind::Role, "role_ids", nums).await?.into_iter().map(RoleId).collect())
 }
 
 async fn org_id(s: &AppState, num: Option<i64>) -> CivisResult<Option<OrgId>> {
