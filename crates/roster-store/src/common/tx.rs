@@ -964,9 +964,10 @@ impl Tx for SqlTx {
     }
 
     async fn delete_role(&mut self, id: RoleId) -> StoreResult<()> {
-        self.exec(sqlx::query("DELETE FROM roles WHERE id = $1").bind(id.0))
-            .await?;
-        self.bump("roles", -1).await
+        match self.exec(sqlx::query("DELETE FROM roles WHERE id = $1").bind(id.0)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => self.bump("roles", -1).await,
+        }
     }
 
     async fn get_role(&mut self, id: RoleId) -> StoreResult<Option<Role>> {
@@ -1009,9 +1010,10 @@ impl Tx for SqlTx {
     }
 
     async fn delete_org(&mut self, id: OrgId) -> StoreResult<()> {
-        self.exec(sqlx::query("DELETE FROM organizations WHERE id = $1").bind(id.0))
-            .await?;
-        self.bump("organizations", -1).await
+        match self.exec(sqlx::query("DELETE FROM organizations WHERE id = $1").bind(id.0)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => self.bump("organizations", -1).await,
+        }
     }
 
     async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>> {
@@ -1059,9 +1061,10 @@ impl Tx for SqlTx {
     }
 
     async fn delete_project(&mut self, id: ProjectId) -> StoreResult<()> {
-        self.exec(sqlx::query("DELETE FROM projects WHERE id = $1").bind(id.0))
-            .await?;
-        self.bump("projects", -1).await
+        match self.exec(sqlx::query("DELETE FROM projects WHERE id = $1").bind(id.0)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => self.bump("projects", -1).await,
+        }
     }
 
     async fn get_project(&mut self, id: ProjectId) -> StoreResult<Option<Project>> {
