@@ -371,8 +371,15 @@ impl Client {
         self.call(Method::PUT, &format!("/v1/projects/{project}/groups/{group}"), Some(&body), true).await
     }
 
-    pub fn project_groups(&self, project: Uuid) -> impl Stream<Item = Result<Binding, Error>> + Send + 'static {
-        self.all(format!("/v1/projects/{project}/groups"), Vec::new())
+    /// Gives a user a role in a project, replacing any earlier one (idempotent).
+    pub async fn bind_project_user(&self, project: Uuid, user: Uuid, role: &str) -> Result<Binding, Error> {
+        let body = serde_json::json!({ "role": role });
+        self.call(Method::PUT, &format!("/v1/projects/{project}/users/{user}"), Some(&body), true).await
+    }
+
+    /// Everyone bound to a project, users and groups, in the order they were bound.
+    pub fn project_bindings(&self, project: Uuid) -> impl Stream<Item = Result<Binding, Error>> + Send + 'static {
+        self.all(format!("/v1/projects/{project}/bindings"), Vec::new())
     }
 
     /// Shares a group with a user or group at `read`, `write` or `manage` (idempotent).

@@ -185,11 +185,15 @@ pub struct Named {
     pub slug: Option<String>,
 }
 
-/// The role a group holds in a project.
+/// The role a user or a group holds in a project (exactly one of
+/// `user_id` and `group_id` is set).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Binding {
     pub project_id: Uuid,
-    pub group_id: Uuid,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    #[serde(default)]
+    pub group_id: Option<Uuid>,
     pub role: String,
 }
 

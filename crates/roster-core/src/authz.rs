@@ -97,6 +97,11 @@ pub fn require(allowed: bool, reason: &str) -> Result<(), CoreError> {
     if allowed { Ok(()) } else { Err(forbid(reason)) }
 }
 
+/// A job is read by whoever it was recorded for, and by site admins.
+pub fn can_read_job(p: &Principal, job: &crate::model::Job) -> bool {
+    p.is_admin() || job.actor == Some(p.user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

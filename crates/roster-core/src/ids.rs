@@ -57,3 +57,5 @@ id_type!(/// A share of a group with a user or group.
     ShareId);
 id_type!(/// An API key (the record, never the secret).
     KeyId);
+id_type!(/// A job: the recorded outcome of an operation a client may poll.
+    JobId);

@@ -57,6 +57,40 @@ pub struct User {
     pub updated_at: OffsetDateTime,
     /// Bumped on every change; the basis of ETags and stale-write checks.
     pub version: i64,
+    /// When the user's direct groups last changed (the store moves it, always
+    /// forwards, with every membership it makes or removes for the user).
+    pub groups_changed_at: OffsetDateTime,
+}
+
+impl User {
+    /// A new active, non-admin user with nothing but a username, made at `at`.
+    pub fn new(username: String, at: OffsetDateTime) -> Self {
+        Self {
+            id: UserId::new(),
+            num: 0,
+            username,
+            email: None,
+            first_name: None,
+            last_name: None,
+            display_name: None,
+            active: true,
+            site_role: SiteRole::User,
+            primary_group: None,
+            external_id: None,
+            role_label: None,
+            attributes: serde_json::Map::new(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+            groups_changed_at: at,
+        }
+    }
+
+    /// The latest change to the user or to their direct groups: a stamp a
+    /// client can echo back so a write based on a stale read is refused.
+    pub fn changed_at(&self) -> OffsetDateTime {
+        self.updated_at.max(self.groups_changed_at)
+    }
 }
 
 /// How a group came to exist; kept so that readers (Compliance) can tell.
@@ -252,15 +286,17 @@ pub struct Project {
     pub name: String,
     pub description: Option<String>,
     pub org: OrgId,
+    /// Vendor settings (labels, owner, …), typed by the front-end that owns them.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
-/// The role one group holds in one project.
+/// The role one user or group holds in one project (at most one each).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProjectBinding {
     pub project: ProjectId,
-    pub group: GroupId,
+    pub principal: Grantee,
     pub num: i64,
     pub role: String,
     pub created_at: OffsetDateTime,
@@ -345,3 +381,51 @@ pub struct NewEvent {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
 }
+
+/// How a job ended. Roster runs every job to its end before answering, so
+/// a job is recorded already finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Completed,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "completed" => Some(Self::Completed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// The record of an operation that some platforms run as a job their
+/// clients poll (deleting a group, changing project roles): what was asked,
+/// by whom, and how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub num: i64,
+    pub kind: String,
+    pub state: JobState,
+    pub params: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub actor: Option<UserId>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The group every user belongs to, by definition: not stored, never empty,
+/// never deleted. Its name is reserved, and front-ends that show it (Iguazio)
+/// use this id for it.
+pub const ALL_USERS_GROUP_ID: GroupId = GroupId(uuid::Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_00a1));
+/// The reserved name of [`ALL_USERS_GROUP_ID`].
+pub const ALL_USERS_GROUP_NAME: &str = "all_users";

@@ -229,17 +229,23 @@ pub trait Tx: Send {
     async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>>;
     async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>>;
 
-    // Projects and the role each group holds in them.
+    // Projects and the role each user or group holds in them.
     async fn insert_project(&mut self, project: &Project) -> StoreResult<i64>;
     async fn update_project(&mut self, project: &Project) -> StoreResult<()>;
     async fn delete_project(&mut self, id: ProjectId) -> StoreResult<()>;
     async fn get_project(&mut self, id: ProjectId) -> StoreResult<Option<Project>>;
+    /// The project with this name, ignoring case.
+    async fn get_project_by_name(&mut self, name: &str) -> StoreResult<Option<Project>>;
     async fn list_projects(&mut self, spec: &ListSpec) -> StoreResult<Vec<Project>>;
     /// Inserts or changes the binding; returns the previous role if any.
     async fn put_binding(&mut self, binding: &ProjectBinding) -> StoreResult<Option<String>>;
-    async fn delete_binding(&mut self, project: ProjectId, group: GroupId) -> StoreResult<bool>;
+    async fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> StoreResult<bool>;
     async fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64>;
+
+    // Jobs (append-only records of finished operations).
+    async fn insert_job(&mut self, job: &Job) -> StoreResult<i64>;
+    async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>>;
 
     // Shares of groups.
     /// Inserts or changes the share for (group, grantee); returns it as stored.

@@ -121,6 +121,28 @@ pub fn search(field: &str, value: Option<&str>) -> Result<Option<String>, CoreEr
     }
 }
 
+/// Free-form vendor attributes: any JSON object of at most 64 KiB.
+pub fn attributes(
+    field: &str,
+    value: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, CoreError> {
+    let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > 64 * 1024 {
+        return Err(CoreError::invalid(field, "must be at most 64 KiB of JSON"));
+    }
+    Ok(value)
+}
+
+/// A group name: a [`name`] that is not the all-users group's reserved one
+/// (that group exists for everyone, so the name is taken).
+pub fn group_name(value: &str) -> Result<String, CoreError> {
+    let name = name("name", value)?;
+    if fold(&name) == crate::model::ALL_USERS_GROUP_NAME {
+        return Err(CoreError::conflict("name", "all_users is the name of the group every user belongs to"));
+    }
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

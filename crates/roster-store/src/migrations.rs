@@ -38,12 +38,14 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
     (2, "user names", include_str!("../migrations/postgres/0002_user_names.sql")),
     (3, "display name", include_str!("../migrations/postgres/0003_display_name.sql")),
+    (4, "projects and jobs", include_str!("../migrations/postgres/0004_projects_and_jobs.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
     (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
     (2, "user names", include_str!("../migrations/sqlite/0002_user_names.sql")),
     (3, "display name", include_str!("../migrations/sqlite/0003_display_name.sql")),
+    (4, "projects and jobs", include_str!("../migrations/sqlite/0004_projects_and_jobs.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::ids::ProjectId;
 use crate::model::*;
 
 fn ts(t: time::OffsetDateTime) -> Value {
@@ -49,11 +50,22 @@ pub(crate) fn org(o: &Organization) -> Value {
 }
 
 pub(crate) fn project(p: &Project) -> Value {
-    json!({ "id": p.id.to_string(), "name": p.name, "description": p.description, "organization_id": p.org.to_string() })
+    json!({ "id": p.id.to_string(), "name": p.name, "description": p.description,
+            "organization_id": p.org.to_string(), "attributes": p.attributes })
+}
+
+/// Who a binding is for, as `{project_id, user_id | group_id}`.
+pub(crate) fn principal_of(project: ProjectId, principal: Grantee) -> Value {
+    match principal {
+        Grantee::User(u) => json!({ "project_id": project.to_string(), "user_id": u.to_string() }),
+        Grantee::Group(g) => json!({ "project_id": project.to_string(), "group_id": g.to_string() }),
+    }
 }
 
 pub(crate) fn binding(b: &ProjectBinding) -> Value {
-    json!({ "project_id": b.project.to_string(), "group_id": b.group.to_string(), "role": b.role })
+    let mut v = principal_of(b.project, b.principal);
+    v["role"] = json!(b.role);
+    v
 }
 
 pub(crate) fn share(s: &Share) -> Value {
@@ -68,4 +80,8 @@ pub(crate) fn share(s: &Share) -> Value {
 /// or its digest.
 pub(crate) fn key(k: &ApiKey) -> Value {
     json!({ "id": k.id.to_string(), "user_id": k.user.to_string(), "name": k.name, "prefix": k.prefix })
+}
+
+pub(crate) fn job(j: &Job) -> Value {
+    json!({ "id": j.id.to_string(), "kind": j.kind, "state": j.state.as_str() })
 }

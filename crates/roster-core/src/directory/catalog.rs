@@ -1,15 +1,15 @@
 //! Roles, organizations and projects: site-wide catalogs that any
 //! authenticated caller may read and only site admins change; and the role
-//! each group holds in a project.
+//! each user or group holds in a project.
 
 use super::groups::visible_group;
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
-use crate::ids::{GroupId, OrgId, ProjectId, RoleId};
-use crate::model::{DEFAULT_ORG_ID, Organization, Project, ProjectBinding, Role};
-use crate::store::{Counter, ListSpec};
+use crate::ids::{OrgId, ProjectId, RoleId};
+use crate::model::{DEFAULT_ORG_ID, Grantee, Organization, Project, ProjectBinding, Role};
+use crate::store::{Counter, ListSpec, Tx};
 use crate::validate;
 
 #[derive(Clone, Debug, Default)]
@@ -41,12 +41,24 @@ pub struct NewProject {
     pub name: String,
     pub description: Option<String>,
     pub org: Option<OrgId>,
+    /// Vendor settings (see [`Project::attributes`]).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ProjectPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
+    /// The whole new set of vendor settings.
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One role of a project with everyone who should hold it: applied as a
+/// replacement of that role's holders (see [`Directory::set_project_roles`]).
+#[derive(Clone, Debug)]
+pub struct RoleHolders {
+    pub role: String,
+    pub principals: Vec<Grantee>,
 }
 
 fn named_spec(page: &PageRequest) -> ListSpec {
@@ -238,11 +250,15 @@ impl Directory {
             name: validate::name("name", &new.name)?,
             description: validate::optional_text("description", new.description.as_deref())?,
             org: new.org.unwrap_or(DEFAULT_ORG_ID),
+            attributes: validate::attributes("attributes", new.attributes)?,
             created_at: t,
             updated_at: t,
         };
         let mut tx = self.write().await?;
         found(tx.get_org(project.org).await?, "organization")?;
+        if tx.get_project_by_name(&project.name).await?.is_some() {
+            return Err(CoreError::conflict("name", "a project with this name exists"));
+        }
         project.num = tx.insert_project(&project).await?;
         tx.append_event(&event(
             Some(p.user),
@@ -285,6 +301,9 @@ impl Directory {
         if let Some(d) = &patch.description {
             project.description = validate::optional_text("description", d.as_deref())?;
         }
+        if let Some(a) = &patch.attributes {
+            project.attributes = validate::attributes("attributes", a.clone())?;
+        }
         if project == before {
             return Ok(project);
         }
@@ -315,61 +334,121 @@ impl Directory {
         Ok(())
     }
 
-    /// Gives a group a role in a project, replacing any role it held there
-    /// (idempotent). Site admins only. Returns the binding and whether it changed.
-    pub async fn put_project_group(
+    /// Looks a project up by name, ignoring case.
+    pub async fn get_project_by_name(&self, _p: &Principal, name: &str) -> Result<Project, CoreError> {
+        found(self.read().await?.get_project_by_name(name).await?, "project")
+    }
+
+    /// Gives a user or group a role in a project, replacing any role it held
+    /// there (idempotent). Site admins only. Returns the binding and whether
+    /// it changed.
+    pub async fn put_project_binding(
         &self,
         p: &Principal,
         project: ProjectId,
-        group: GroupId,
+        principal: Grantee,
         role: &str,
     ) -> Result<(ProjectBinding, bool), CoreError> {
         authz::require_admin(p)?;
         let role = project_role(role)?;
         let mut tx = self.write().await?;
         found(tx.get_project(project).await?, "project")?;
-        visible_group(&mut tx, p, group).await?;
-        let binding = ProjectBinding { project, group, num: 0, role, created_at: now() };
-        let previous = tx.put_binding(&binding).await?;
-        if previous.as_deref() == Some(binding.role.as_str()) {
-            return Ok((binding, false));
+        principal_exists(&mut tx, p, principal).await?;
+        let binding = ProjectBinding { project, principal, num: 0, role, created_at: now() };
+        let changed = bind(&mut tx, p, &binding).await?;
+        if changed {
+            tx.commit().await?;
         }
-        let before = previous.map(|r| audit::binding(&ProjectBinding { role: r, ..binding.clone() }));
-        tx.append_event(&event(
-            Some(p.user),
-            "project.group_bound",
-            "project",
-            project,
-            before,
-            Some(audit::binding(&binding)),
-        ))
-        .await?;
-        tx.commit().await?;
-        Ok((binding, true))
+        Ok((binding, changed))
     }
 
-    /// Takes a group out of a project. Site admins only. Errors: `NotFound`
-    /// when the group holds no role there.
-    pub async fn remove_project_group(
+    /// Takes a user or group out of a project. Site admins only. Errors:
+    /// `NotFound` when it holds no role there.
+    pub async fn remove_project_binding(
         &self,
         p: &Principal,
         project: ProjectId,
-        group: GroupId,
+        principal: Grantee,
     ) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         found(tx.get_project(project).await?, "project")?;
-        if !tx.delete_binding(project, group).await? {
+        if !unbind(&mut tx, p, project, principal).await? {
             return Err(CoreError::NotFound { what: "project binding" });
         }
-        let before = serde_json::json!({ "project_id": project.to_string(), "group_id": group.to_string() });
-        tx.append_event(&event(Some(p.user), "project.group_unbound", "project", project, Some(before), None)).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// The groups bound to a project, with their roles.
-    pub async fn list_project_groups(
+    /// Replaces the holders of some roles of a project, in one transaction:
+    /// for each role, whoever holds it and is not listed loses it, and each
+    /// listed principal holds it (leaving any other role it had). A principal
+    /// listed under two roles is refused. Site admins only. Returns the
+    /// number of bindings that changed. Errors: `Invalid`, `NotFound`
+    /// (project, user or group).
+    pub async fn set_project_roles(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        roles: Vec<RoleHolders>,
+    ) -> Result<usize, CoreError> {
+        authz::require_admin(p)?;
+        let mut wanted: Vec<(Grantee, String)> = Vec::new();
+        let mut replaced: Vec<String> = Vec::new();
+        for holders in &roles {
+            let role = project_role(&holders.role)?;
+            if replaced.contains(&role) {
+                return Err(CoreError::invalid("role", format!("role {role} is listed twice")));
+            }
+            for principal in &holders.principals {
+                match wanted.iter().find(|(g, _)| g == principal) {
+                    Some((_, r)) if *r != role => {
+                        return Err(CoreError::invalid(
+                            "principals",
+                            "a user or group can hold only one role in a project",
+                        ));
+                    }
+                    Some(_) => {}
+                    None => wanted.push((*principal, role.clone())),
+                }
+            }
+            replaced.push(role);
+        }
+        let mut tx = self.write().await?;
+        found(tx.get_project(project).await?, "project")?;
+        for (principal, _) in &wanted {
+            principal_exists(&mut tx, p, *principal).await?;
+        }
+        let mut changed = 0;
+        let mut after = 0;
+        let mut current = Vec::new();
+        loop {
+            let rows = tx.list_bindings(project, after, 1000).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.num;
+            current.extend(rows);
+        }
+        for b in current.iter().filter(|b| replaced.contains(&b.role)) {
+            if !wanted.iter().any(|(g, _)| *g == b.principal) && unbind(&mut tx, p, project, b.principal).await? {
+                changed += 1;
+            }
+        }
+        let t = now();
+        for (principal, role) in wanted {
+            let binding = ProjectBinding { project, principal, num: 0, role, created_at: t };
+            if bind(&mut tx, p, &binding).await? {
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+
+    /// The users and groups bound to a project, with their roles, in the
+    /// order they were bound.
+    pub async fn list_project_bindings(
         &self,
         _p: &Principal,
         project: ProjectId,
@@ -382,4 +461,47 @@ impl Directory {
         let total = tx.count_bindings(project).await?;
         Ok(Page::from_rows(list::BINDINGS, rows, page, total, |b| Keyset { key: String::new(), num: b.num }))
     }
+}
+
+/// Refuses a binding to a user or group that does not exist (or, for a
+/// group, that the caller may not see).
+async fn principal_exists(tx: &mut Box<dyn Tx>, p: &Principal, principal: Grantee) -> Result<(), CoreError> {
+    match principal {
+        Grantee::User(u) => found(tx.get_user(u).await?, "user").map(drop),
+        Grantee::Group(g) => visible_group(tx, p, g).await.map(drop),
+    }
+}
+
+/// Writes a binding with its event; false when it already held that role.
+async fn bind(tx: &mut Box<dyn Tx>, p: &Principal, binding: &ProjectBinding) -> Result<bool, CoreError> {
+    let previous = tx.put_binding(binding).await?;
+    if previous.as_deref() == Some(binding.role.as_str()) {
+        return Ok(false);
+    }
+    let before = previous.map(|r| audit::binding(&ProjectBinding { role: r, ..binding.clone() }));
+    tx.append_event(&event(
+        Some(p.user),
+        "project.bound",
+        "project",
+        binding.project,
+        before,
+        Some(audit::binding(binding)),
+    ))
+    .await?;
+    Ok(true)
+}
+
+/// Removes a binding with its event; false when there was none.
+async fn unbind(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    project: ProjectId,
+    principal: Grantee,
+) -> Result<bool, CoreError> {
+    if !tx.delete_binding(project, principal).await? {
+        return Ok(false);
+    }
+    let before = audit::principal_of(project, principal);
+    tx.append_event(&event(Some(p.user), "project.unbound", "project", project, Some(before), None)).await?;
+    Ok(true)
 }

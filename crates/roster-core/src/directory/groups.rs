@@ -90,20 +90,12 @@ pub(crate) async fn visible_group(
     Ok((group, access))
 }
 
-fn attributes(field: &str, value: Attributes) -> Result<Attributes, CoreError> {
-    let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
-    if size > 64 * 1024 {
-        return Err(CoreError::invalid(field, "must be at most 64 KiB of JSON"));
-    }
-    Ok(value)
-}
-
 impl Directory {
     /// Creates a group. Site admins only. Errors: `Invalid`, `Conflict`
     /// (unique id taken), `NotFound` (organization), `Forbidden`.
     pub async fn create_group(&self, p: &Principal, new: NewGroup) -> Result<Group, CoreError> {
         authz::require_admin(p)?;
-        let name = validate::name("name", &new.name)?;
+        let name = validate::group_name(&new.name)?;
         let slug = match new.slug.as_deref() {
             Some(s) => validate::slug("slug", s)?,
             None => validate::slugify(&name),
@@ -117,7 +109,7 @@ impl Directory {
             description: validate::optional_text("description", new.description.as_deref())?,
             org: new.org.unwrap_or(DEFAULT_ORG_ID),
             source_type: new.source_type,
-            attributes: attributes("attributes", new.attributes)?,
+            attributes: validate::attributes("attributes", new.attributes)?,
             created_by: Some(p.user),
             updated_by: Some(p.user),
             created_at: t,
@@ -273,7 +265,7 @@ impl Directory {
         }
         let mut group = before.clone();
         if let Some(name) = &patch.name {
-            group.name = validate::name("name", name)?;
+            group.name = validate::group_name(name)?;
         }
         if let Some(v) = &patch.unique_id {
             group.unique_id = validate::optional_name("unique_id", v.as_deref())?;
@@ -299,7 +291,7 @@ impl Directory {
                     group.attributes.insert(k, v);
                 }
             }
-            group.attributes = attributes("attributes", group.attributes)?;
+            group.attributes = validate::attributes("attributes", group.attributes)?;
         }
         let mut roles_changed = false;
         if let Some(roles) = &patch.roles {

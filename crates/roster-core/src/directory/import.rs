@@ -7,7 +7,7 @@ use super::members::{MemberChange, insert_membership, save_membership};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, Principal};
 use crate::error::CoreError;
-use crate::ids::{GroupId, UserId};
+use crate::ids::GroupId;
 use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, MemberRole, SiteRole, SourceType, User};
 use crate::store::Tx;
 use crate::validate;
@@ -102,24 +102,7 @@ async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Re
             let username = validate::username(username)?;
             let mut user = match tx.get_user_by_username(&username).await? {
                 Some(u) => u,
-                None => User {
-                    id: UserId::new(),
-                    num: 0,
-                    username: username.clone(),
-                    email: None,
-                    first_name: None,
-                    last_name: None,
-                    display_name: None,
-                    active: true,
-                    site_role: SiteRole::User,
-                    primary_group: None,
-                    external_id: None,
-                    role_label: None,
-                    attributes: Default::default(),
-                    created_at: t,
-                    updated_at: t,
-                    version: 0,
-                },
+                None => User { version: 0, ..User::new(username.clone(), t) },
             };
             let before = user.clone();
             user.email = validate::email(email.as_deref())?.or(before.email.clone());
@@ -157,7 +140,7 @@ async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Re
             Ok(Outcome::Updated)
         }
         ImportRecord::Group { name, description, unique_id } => {
-            let name = validate::name("name", name)?;
+            let name = validate::group_name(name)?;
             let description = validate::optional_text("description", description.as_deref())?;
             let unique_id = validate::optional_name("unique_id", unique_id.as_deref())?;
             match tx.get_group_by_name(&name).await? {

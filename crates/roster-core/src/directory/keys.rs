@@ -152,22 +152,9 @@ impl Directory {
             }
             None => {
                 let mut u = User {
-                    id: UserId::new(),
-                    num: 0,
-                    username: BOOTSTRAP_ADMIN.to_owned(),
-                    email: None,
-                    first_name: None,
-                    last_name: None,
                     display_name: Some("Administrator".to_owned()),
-                    active: true,
                     site_role: SiteRole::Admin,
-                    primary_group: None,
-                    external_id: None,
-                    role_label: None,
-                    attributes: serde_json::Map::new(),
-                    created_at: t,
-                    updated_at: t,
-                    version: 1,
+                    ..User::new(BOOTSTRAP_ADMIN.to_owned(), t)
                 };
                 u.num = tx.insert_user(&u).await?;
                 tx.append_event(&event(None, "user.created", "user", u.id, None, Some(audit::user(&u)))).await?;

@@ -272,7 +272,12 @@ impl Directory {
         Ok(())
     }
 
-    async fn delete_membership_in(&self, tx: &mut Box<dyn Tx>, p: &Principal, m: &Membership) -> Result<(), CoreError> {
+    pub(crate) async fn delete_membership_in(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        p: &Principal,
+        m: &Membership,
+    ) -> Result<(), CoreError> {
         tx.delete_membership(m.id).await?;
         tx.append_event(&event(
             Some(p.user),

@@ -7,21 +7,24 @@ mod audit;
 mod catalog;
 mod groups;
 mod import;
+mod jobs;
 mod keys;
 mod members;
 mod offsets;
 mod shares;
+mod user_groups;
 mod users;
 
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, ProjectPatch, RolePatch};
+pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, ProjectPatch, RoleHolders, RolePatch};
 pub use groups::{GroupFilter, GroupPatch, NewGroup};
 pub use import::{ImportFailure, ImportRecord, ImportSummary};
 pub use keys::CreatedKey;
 pub use members::{MemberChange, MembershipPatch};
+pub use user_groups::UserGroupsChange;
 pub use users::{NewUser, UserPatch, UserQuery};
 
 use crate::error::CoreError;

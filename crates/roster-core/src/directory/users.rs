@@ -8,7 +8,7 @@ use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
 use crate::model::{Member, SiteRole, User};
-use crate::store::{Counter, ListSpec, RoleMatch, UserFilter};
+use crate::store::{Counter, ListSpec, RoleMatch, Tx, UserFilter};
 use crate::validate;
 
 #[derive(Clone, Debug, Default)]
@@ -72,7 +72,7 @@ pub struct UserPatch {
 
 impl UserPatch {
     /// Whether the patch touches only what a user may change about themselves.
-    fn is_self_service(&self) -> bool {
+    pub(crate) fn is_self_service(&self) -> bool {
         self.username.is_none()
             && self.active.is_none()
             && self.site_role.is_none()
@@ -92,24 +92,17 @@ impl Directory {
     /// or external id taken), `Forbidden`.
     pub async fn create_user(&self, p: &Principal, new: NewUser) -> Result<User, CoreError> {
         authz::require_admin(p)?;
-        let t = now();
         let mut user = User {
-            id: UserId::new(),
-            num: 0,
-            username: validate::username(&new.username)?,
             email: validate::email(new.email.as_deref())?,
             first_name: validate::optional_name("first_name", new.first_name.as_deref())?,
             last_name: validate::optional_name("last_name", new.last_name.as_deref())?,
             display_name: validate::optional_name("display_name", new.display_name.as_deref())?,
             active: new.active.unwrap_or(true),
             site_role: new.site_role.unwrap_or(SiteRole::User),
-            primary_group: None,
             external_id: validate::optional_name("external_id", new.external_id.as_deref())?,
             role_label: validate::optional_name("role_label", new.role_label.as_deref())?,
-            attributes: new.attributes,
-            created_at: t,
-            updated_at: t,
-            version: 1,
+            attributes: validate::attributes("attributes", new.attributes)?,
+            ..User::new(validate::username(&new.username)?, now())
         };
         let password_hash = new.password.as_deref().map(validate::password).transpose()?;
         let mut tx = self.write().await?;
@@ -207,75 +200,11 @@ impl Directory {
         {
             return Err(CoreError::Stale { reason: format!("user is at version {}, not {v}", before.version) });
         }
-        let mut user = before.clone();
-        if let Some(username) = &patch.username {
-            user.username = validate::username(username)?;
-            if validate::fold(&user.username) != validate::fold(&before.username)
-                && tx.get_user_by_username(&user.username).await?.is_some()
-            {
-                return Err(CoreError::conflict("username", "username is already taken"));
-            }
-        }
-        if let Some(v) = &patch.email {
-            user.email = validate::email(v.as_deref())?;
-        }
-        if let Some(v) = &patch.first_name {
-            user.first_name = validate::optional_name("first_name", v.as_deref())?;
-        }
-        if let Some(v) = &patch.last_name {
-            user.last_name = validate::optional_name("last_name", v.as_deref())?;
-        }
-        if let Some(v) = &patch.display_name {
-            user.display_name = validate::optional_name("display_name", v.as_deref())?;
-        }
-        if let Some(v) = &patch.external_id {
-            user.external_id = validate::optional_name("external_id", v.as_deref())?;
-        }
-        if let Some(v) = &patch.role_label {
-            user.role_label = validate::optional_name("role_label", v.as_deref())?;
-        }
-        if let Some(v) = &patch.attributes {
-            let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
-            if size > 64 * 1024 {
-                return Err(CoreError::invalid("attributes", "must be at most 64 KiB of JSON"));
-            }
-            user.attributes = v.clone();
-        }
-        if let Some(v) = patch.active {
-            user.active = v;
-        }
-        if let Some(v) = patch.site_role {
-            user.site_role = v;
-        }
-        if let Some(v) = patch.primary_group {
-            if let Some(g) = v {
-                found(tx.get_group(g).await?, "group")?;
-            }
-            user.primary_group = v;
-        }
-        let loses_admin =
-            before.site_role == SiteRole::Admin && before.active && (user.site_role != SiteRole::Admin || !user.active);
-        if loses_admin && tx.count_site_admins().await? <= 1 {
-            return Err(CoreError::conflict(
-                "site_role",
-                "the last active site admin cannot be demoted or deactivated",
-            ));
-        }
+        let user = patched_user(&mut tx, &before, &patch).await?;
         if user == before {
             return Ok(user);
         }
-        user.updated_at = now();
-        user.version += 1;
-        tx.update_user(&user).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "user.updated",
-            "user",
-            id,
-            Some(audit::user(&before)),
-            Some(audit::user(&user)),
-        ))
-        .await?;
+        let user = save_user(&mut tx, p, &before, user).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -294,4 +223,79 @@ impl Directory {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The user as `patch` would leave it, validated (names, uniqueness, the
+/// last site admin), without writing anything.
+pub(crate) async fn patched_user(tx: &mut Box<dyn Tx>, before: &User, patch: &UserPatch) -> Result<User, CoreError> {
+    let mut user = before.clone();
+    if let Some(username) = &patch.username {
+        user.username = validate::username(username)?;
+        if validate::fold(&user.username) != validate::fold(&before.username)
+            && tx.get_user_by_username(&user.username).await?.is_some()
+        {
+            return Err(CoreError::conflict("username", "username is already taken"));
+        }
+    }
+    if let Some(v) = &patch.email {
+        user.email = validate::email(v.as_deref())?;
+    }
+    if let Some(v) = &patch.first_name {
+        user.first_name = validate::optional_name("first_name", v.as_deref())?;
+    }
+    if let Some(v) = &patch.last_name {
+        user.last_name = validate::optional_name("last_name", v.as_deref())?;
+    }
+    if let Some(v) = &patch.display_name {
+        user.display_name = validate::optional_name("display_name", v.as_deref())?;
+    }
+    if let Some(v) = &patch.external_id {
+        user.external_id = validate::optional_name("external_id", v.as_deref())?;
+    }
+    if let Some(v) = &patch.role_label {
+        user.role_label = validate::optional_name("role_label", v.as_deref())?;
+    }
+    if let Some(v) = &patch.attributes {
+        user.attributes = validate::attributes("attributes", v.clone())?;
+    }
+    if let Some(v) = patch.active {
+        user.active = v;
+    }
+    if let Some(v) = patch.site_role {
+        user.site_role = v;
+    }
+    if let Some(v) = patch.primary_group {
+        if let Some(g) = v {
+            found(tx.get_group(g).await?, "group")?;
+        }
+        user.primary_group = v;
+    }
+    let loses_admin =
+        before.site_role == SiteRole::Admin && before.active && (user.site_role != SiteRole::Admin || !user.active);
+    if loses_admin && tx.count_site_admins().await? <= 1 {
+        return Err(CoreError::conflict("site_role", "the last active site admin cannot be demoted or deactivated"));
+    }
+    Ok(user)
+}
+
+/// Writes a changed user with its event, inside the caller's transaction.
+pub(crate) async fn save_user(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    before: &User,
+    mut user: User,
+) -> Result<User, CoreError> {
+    user.updated_at = now();
+    user.version += 1;
+    tx.update_user(&user).await?;
+    tx.append_event(&event(
+        Some(p.user),
+        "user.updated",
+        "user",
+        user.id,
+        Some(audit::user(before)),
+        Some(audit::user(&user)),
+    ))
+    .await?;
+    Ok(user)
 }

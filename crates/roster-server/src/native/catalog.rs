@@ -1,11 +1,11 @@
 //! `/v1/roles`, `/v1/organizations`, `/v1/projects`: site-wide catalogs, and
-//! the role each group holds in a project.
+//! the role each user or group holds in a project.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use roster_core::{GroupId, OrgId, ProjectId, RoleId, list};
+use roster_core::{Grantee, GroupId, OrgId, ProjectId, RoleId, UserId, list};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,8 +22,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_org, update_org, delete_org))
         .routes(routes!(create_project, list_projects))
         .routes(routes!(get_project, update_project, delete_project))
-        .routes(routes!(list_project_groups))
+        .routes(routes!(list_project_bindings))
         .routes(routes!(put_project_group, remove_project_group))
+        .routes(routes!(put_project_user, remove_project_user))
 }
 
 /// Create a role (site admins).
@@ -147,7 +148,12 @@ async fn create_project(
     body: Body<wire::NewProject>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.into_inner();
-    let new = roster_core::NewProject { name: b.name, description: b.description, org: b.organization_id.map(OrgId) };
+    let new = roster_core::NewProject {
+        name: b.name,
+        description: b.description,
+        org: b.organization_id.map(OrgId),
+        attributes: b.attributes.unwrap_or_default(),
+    };
     let project = s.directory.create_project(&p, new).await?;
     Ok((StatusCode::CREATED, Json(wire::Project::from(project))))
 }
@@ -185,7 +191,7 @@ async fn update_project(
     body: Body<wire::ProjectPatch>,
 ) -> ApiResult<Json<wire::Project>> {
     let b = body.into_inner();
-    let patch = roster_core::ProjectPatch { name: b.name, description: b.description };
+    let patch = roster_core::ProjectPatch { name: b.name, description: b.description, attributes: b.attributes };
     Ok(Json(s.directory.update_project(&p, id_param::<ProjectId>("id", &id)?, patch).await?.into()))
 }
 
@@ -197,18 +203,18 @@ async fn delete_project(State(s): State<AppState>, Auth(p): Auth, Path(id): Path
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The groups bound to a project, with their roles.
-#[utoipa::path(get, path = "/v1/projects/{id}/groups", tag = "projects",
+/// The users and groups bound to a project, with their roles.
+#[utoipa::path(get, path = "/v1/projects/{id}/bindings", tag = "projects",
     params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = List<wire::ProjectBinding>), (status = 404, body = ErrorBody)))]
-async fn list_project_groups(
+async fn list_project_bindings(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<PageParams>,
 ) -> ApiResult<Json<List<wire::ProjectBinding>>> {
     let req = page(list::BINDINGS, q.limit.as_deref(), q.cursor.as_deref())?;
-    let bindings = s.directory.list_project_groups(&p, id_param::<ProjectId>("id", &id)?, &req).await?;
+    let bindings = s.directory.list_project_bindings(&p, id_param::<ProjectId>("id", &id)?, &req).await?;
     Ok(Json(List::from_page(bindings, wire::ProjectBinding::from)))
 }
 
@@ -223,7 +229,7 @@ async fn put_project_group(
     body: Body<wire::PutBinding>,
 ) -> ApiResult<Json<wire::ProjectBinding>> {
     let (id, group) = (id_param::<ProjectId>("id", &id)?, id_param::<GroupId>("group_id", &group)?);
-    let (binding, _) = s.directory.put_project_group(&p, id, group, &body.into_inner().role).await?;
+    let (binding, _) = s.directory.put_project_binding(&p, id, Grantee::Group(group), &body.into_inner().role).await?;
     Ok(Json(binding.into()))
 }
 
@@ -237,6 +243,35 @@ async fn remove_project_group(
     Path((id, group)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (id, group) = (id_param::<ProjectId>("id", &id)?, id_param::<GroupId>("group_id", &group)?);
-    s.directory.remove_project_group(&p, id, group).await?;
+    s.directory.remove_project_binding(&p, id, Grantee::Group(group)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give a user a role in a project (site admins; replaces their earlier role).
+#[utoipa::path(put, path = "/v1/projects/{id}/users/{user_id}", tag = "projects",
+    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), request_body = wire::PutBinding,
+    responses((status = 200, body = wire::ProjectBinding), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn put_project_user(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, user)): Path<(String, String)>,
+    body: Body<wire::PutBinding>,
+) -> ApiResult<Json<wire::ProjectBinding>> {
+    let (id, user) = (id_param::<ProjectId>("id", &id)?, id_param::<UserId>("user_id", &user)?);
+    let (binding, _) = s.directory.put_project_binding(&p, id, Grantee::User(user), &body.into_inner().role).await?;
+    Ok(Json(binding.into()))
+}
+
+/// Take a user out of a project (site admins).
+#[utoipa::path(delete, path = "/v1/projects/{id}/users/{user_id}", tag = "projects",
+    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn remove_project_user(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, user)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (id, user) = (id_param::<ProjectId>("id", &id)?, id_param::<UserId>("user_id", &user)?);
+    s.directory.remove_project_binding(&p, id, Grantee::User(user)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -376,6 +376,9 @@ pub struct Project {
     pub name: String,
     pub description: Option<String>,
     pub organization_id: Uuid,
+    /// Settings other platforms keep on a project (labels, owner, …).
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -389,6 +392,7 @@ impl From<core::Project> for Project {
             name: p.name,
             description: p.description,
             organization_id: p.org.0,
+            attributes: p.attributes,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -401,6 +405,8 @@ pub struct NewProject {
     pub name: String,
     pub description: Option<String>,
     pub organization_id: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -409,19 +415,28 @@ pub struct ProjectPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub description: Option<Option<String>>,
+    /// Replaces every attribute.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// The role a group holds in a project.
+/// The role a user or a group holds in a project (exactly one of
+/// `user_id` and `group_id` is set).
 #[derive(Serialize, ToSchema)]
 pub struct ProjectBinding {
     pub project_id: Uuid,
-    pub group_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
     pub role: String,
 }
 
 impl From<core::ProjectBinding> for ProjectBinding {
     fn from(b: core::ProjectBinding) -> Self {
-        Self { project_id: b.project.0, group_id: b.group.0, role: b.role }
+        let (user_id, group_id) = match b.principal {
+            core::Grantee::User(u) => (Some(u.0), None),
+            core::Grantee::Group(g) => (None, Some(g.0)),
+        };
+        Self { project_id: b.project.0, user_id, group_id, role: b.role }
     }
 }
 

@@ -39,6 +39,12 @@ fn json_map(row: &DbRow, col: &str) -> R<serde_json::Map<String, serde_json::Val
     serde_json::from_str(&text).map_err(|e| StoreError::Other(format!("{col}: {e}")))
 }
 
+/// A nullable column of JSON text.
+fn json_opt(row: &DbRow, col: &str) -> R<Option<serde_json::Value>> {
+    let text: Option<String> = get(row, col)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Other(format!("{col}: {e}")))).transpose()
+}
+
 fn bad(what: &str, value: &str) -> StoreError {
     StoreError::Other(format!("unexpected {what} {value:?} in the database"))
 }
@@ -82,7 +88,7 @@ pub(crate) fn level_from(n: i64) -> R<ShareLevel> {
 }
 
 pub(crate) const USER_COLS: &str = "num, id, username, email, first_name, last_name, display_name, active, site_role, \
-     primary_group, external_id, role_label, attributes, created_at, updated_at, version";
+     primary_group, external_id, role_label, attributes, created_at, updated_at, version, groups_changed_at";
 
 pub(crate) fn user(row: &DbRow) -> R<User> {
     let role: String = get(row, "site_role")?;
@@ -103,6 +109,7 @@ pub(crate) fn user(row: &DbRow) -> R<User> {
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
         version: get(row, "version")?,
+        groups_changed_at: time(row, "groups_changed_at")?,
     })
 }
 
@@ -188,15 +195,21 @@ pub(crate) fn project(row: &DbRow) -> R<Project> {
         name: get(row, "name")?,
         description: get(row, "description")?,
         org: OrgId(get(row, "org_id")?),
+        attributes: json_map(row, "attributes")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
 }
 
 pub(crate) fn binding(row: &DbRow) -> R<ProjectBinding> {
+    let principal = match (get::<Option<Uuid>>(row, "user_id")?, get::<Option<Uuid>>(row, "group_id")?) {
+        (Some(u), None) => Grantee::User(UserId(u)),
+        (None, Some(g)) => Grantee::Group(GroupId(g)),
+        _ => return Err(bad("project binding", "without exactly one principal")),
+    };
     Ok(ProjectBinding {
         project: ProjectId(get(row, "project_id")?),
-        group: GroupId(get(row, "group_id")?),
+        principal,
         num: get(row, "num")?,
         role: get(row, "role")?,
         created_at: time(row, "created_at")?,
@@ -234,11 +247,6 @@ pub(crate) fn key(row: &DbRow) -> R<ApiKey> {
 }
 
 pub(crate) fn event(row: &DbRow) -> R<Event> {
-    let json = |col: &str| -> R<Option<serde_json::Value>> {
-        let text: Option<String> = get(row, col)?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Other(e.to_string())))
-            .transpose()
-    };
     Ok(Event {
         seq: get(row, "seq")?,
         at: time(row, "at")?,
@@ -246,7 +254,22 @@ pub(crate) fn event(row: &DbRow) -> R<Event> {
         action: get(row, "action")?,
         target_type: get(row, "target_type")?,
         target_id: get(row, "target_id")?,
-        before: json("before")?,
-        after: json("after")?,
+        before: json_opt(row, "before")?,
+        after: json_opt(row, "after")?,
+    })
+}
+
+pub(crate) fn job(row: &DbRow) -> R<Job> {
+    let state: String = get(row, "state")?;
+    Ok(Job {
+        id: JobId(get(row, "id")?),
+        num: get(row, "num")?,
+        kind: get(row, "kind")?,
+        state: JobState::parse(&state).ok_or_else(|| bad("job state", &state))?,
+        params: json_opt(row, "params")?.unwrap_or(serde_json::Value::Null),
+        result: json_opt(row, "result")?,
+        actor: get::<Option<Uuid>>(row, "actor")?.map(UserId),
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
     })
 }

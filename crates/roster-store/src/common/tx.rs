@@ -12,10 +12,16 @@ use sqlx::{QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::dialect;
+use super::dialect::GROUPS_CHANGED;
 use super::rows::{self, ts};
 use crate::error::map;
 
 type DbRow = <Db as sqlx::Database>::Row;
+
+/// The time a change is stamped with where no entity supplies one.
+fn now_utc() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
 type Q<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
 pub(crate) struct SqlTx {
@@ -310,6 +316,21 @@ fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
     }
 }
 
+/// The `project_bindings` column that names this kind of principal.
+fn principal_col(p: Grantee) -> &'static str {
+    match p {
+        Grantee::User(_) => "user_id",
+        Grantee::Group(_) => "group_id",
+    }
+}
+
+fn grantee_uuid(p: Grantee) -> Uuid {
+    match p {
+        Grantee::User(u) => u.0,
+        Grantee::Group(g) => g.0,
+    }
+}
+
 fn grantee_cols(g: Grantee) -> (Option<Uuid>, Option<Uuid>) {
     match g {
         Grantee::User(u) => (Some(u.0), None),
@@ -380,8 +401,9 @@ impl Tx for SqlTx {
         let q = sqlx::query(
             "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
              site_role, primary_group, external_id, attributes, created_at, updated_at, version, \
-             first_key, last_key, role_label, display_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING num",
+             first_key, last_key, role_label, display_key, groups_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+             RETURNING num",
         )
         .bind(u.id.0)
         .bind(&u.username)
@@ -401,7 +423,8 @@ impl Tx for SqlTx {
         .bind(u.first_name.as_deref().map(fold))
         .bind(u.last_name.as_deref().map(fold))
         .bind(&u.role_label)
-        .bind(u.display_name.as_deref().map(fold));
+        .bind(u.display_name.as_deref().map(fold))
+        .bind(ts(u.groups_changed_at));
         let num = self.scalar(q).await?;
         self.bump("users", 1).await?;
         Ok(num)
@@ -586,11 +609,12 @@ impl Tx for SqlTx {
         )
         .await?;
         self.exec(
-            sqlx::query(
-                "UPDATE users SET n_groups = n_groups - 1 \
-                 WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL)",
-            )
-            .bind(id.0),
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE users SET n_groups = n_groups - 1, {GROUPS_CHANGED} \
+                 WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL)"
+            )))
+            .bind(id.0)
+            .bind(ts(now_utc())),
         )
         .await?;
         match self
@@ -778,7 +802,11 @@ impl Tx for SqlTx {
                 )
                 .await?;
                 self.exec(
-                    sqlx::query("UPDATE users SET n_groups = n_groups + 1 WHERE id = $1").bind(u.0),
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE users SET n_groups = n_groups + 1, {GROUPS_CHANGED} WHERE id = $1"
+                    )))
+                    .bind(u.0)
+                    .bind(ts(m.updated_at)),
                 )
                 .await?;
             }
@@ -844,7 +872,11 @@ impl Tx for SqlTx {
                 )
                 .await?;
                 self.exec(
-                    sqlx::query("UPDATE users SET n_groups = n_groups - 1 WHERE id = $1").bind(u.0),
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE users SET n_groups = n_groups - 1, {GROUPS_CHANGED} WHERE id = $1"
+                    )))
+                    .bind(u.0)
+                    .bind(ts(now_utc())),
                 )
                 .await?;
             }
@@ -1034,14 +1066,15 @@ impl Tx for SqlTx {
 
     async fn insert_project(&mut self, p: &Project) -> StoreResult<i64> {
         let q = sqlx::query(
-            "INSERT INTO projects (id, name, name_key, description, org_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING num",
+            "INSERT INTO projects (id, name, name_key, description, org_id, attributes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING num",
         )
         .bind(p.id.0)
         .bind(&p.name)
         .bind(fold(&p.name))
         .bind(&p.description)
         .bind(p.org.0)
+        .bind(rows::json_text(&p.attributes))
         .bind(ts(p.created_at))
         .bind(ts(p.updated_at));
         let num = self.scalar(q).await?;
@@ -1050,13 +1083,16 @@ impl Tx for SqlTx {
     }
 
     async fn update_project(&mut self, p: &Project) -> StoreResult<()> {
-        let q =
-            sqlx::query("UPDATE projects SET name = $1, name_key = $2, description = $3, updated_at = $4 WHERE id = $5")
-                .bind(&p.name)
-                .bind(fold(&p.name))
-                .bind(&p.description)
-                .bind(ts(p.updated_at))
-                .bind(p.id.0);
+        let q = sqlx::query(
+            "UPDATE projects SET name = $1, name_key = $2, description = $3, attributes = $4, updated_at = $5 \
+             WHERE id = $6",
+        )
+        .bind(&p.name)
+        .bind(fold(&p.name))
+        .bind(&p.description)
+        .bind(rows::json_text(&p.attributes))
+        .bind(ts(p.updated_at))
+        .bind(p.id.0);
         self.exec(q).await.map(drop)
     }
 
@@ -1075,41 +1111,54 @@ impl Tx for SqlTx {
         .await
     }
 
+    async fn get_project_by_name(&mut self, name: &str) -> StoreResult<Option<Project>> {
+        let sql = format!("SELECT * FROM projects WHERE name_key = $1{}", self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(name)), rows::project)
+            .await
+    }
+
     async fn list_projects(&mut self, spec: &ListSpec) -> StoreResult<Vec<Project>> {
         self.build_all(list_query("*", "projects", "name_key", spec), rows::project)
             .await
     }
 
     async fn put_binding(&mut self, b: &ProjectBinding) -> StoreResult<Option<String>> {
+        let col = principal_col(b.principal);
         let sql = format!(
-            "SELECT role FROM project_bindings WHERE project_id = $1 AND group_id = $2{}",
+            "SELECT role FROM project_bindings WHERE project_id = $1 AND {col} = $2{}",
             self.lock()
         );
         let previous: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(b.project.0)
-        .bind(b.group.0)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(map)?
-        .map(|r| r.try_get(0))
-        .transpose()
-        .map_err(map)?;
-        let q = sqlx::query(
-            "INSERT INTO project_bindings (project_id, group_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (project_id, group_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(b.project.0)
-        .bind(b.group.0)
-        .bind(&b.role)
-        .bind(ts(b.created_at));
+            .bind(b.project.0)
+            .bind(grantee_uuid(b.principal))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(map)?;
+        let q = match previous {
+            Some(_) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE project_bindings SET role = $3 WHERE project_id = $1 AND {col} = $2"
+            )))
+            .bind(b.project.0)
+            .bind(grantee_uuid(b.principal))
+            .bind(&b.role),
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO project_bindings (project_id, {col}, role, created_at) VALUES ($1, $2, $3, $4)"
+            )))
+            .bind(b.project.0)
+            .bind(grantee_uuid(b.principal))
+            .bind(&b.role)
+            .bind(ts(b.created_at)),
+        };
         self.exec(q).await?;
         Ok(previous)
     }
 
-    async fn delete_binding(&mut self, project: ProjectId, group: GroupId) -> StoreResult<bool> {
-        let q = sqlx::query("DELETE FROM project_bindings WHERE project_id = $1 AND group_id = $2")
-            .bind(project.0)
-            .bind(group.0);
+    async fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM project_bindings WHERE project_id = $1 AND {} = $2", principal_col(principal));
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project.0).bind(grantee_uuid(principal));
         Ok(self.exec(q).await? > 0)
     }
 
@@ -1132,6 +1181,27 @@ impl Tx for SqlTx {
                 .bind(project.0),
         )
         .await
+    }
+
+    async fn insert_job(&mut self, j: &Job) -> StoreResult<i64> {
+        let q = sqlx::query(
+            "INSERT INTO jobs (id, kind, state, params, result, actor, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING num",
+        )
+        .bind(j.id.0)
+        .bind(&j.kind)
+        .bind(j.state.as_str())
+        .bind(j.params.to_string())
+        .bind(j.result.as_ref().map(|r| r.to_string()))
+        .bind(j.actor.map(|a| a.0))
+        .bind(ts(j.created_at))
+        .bind(ts(j.updated_at));
+        self.scalar(q).await
+    }
+
+    async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>> {
+        self.fetch_optional(sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id.0), rows::job)
+            .await
     }
 
     async fn put_share(&mut self, s: &Share) -> StoreResult<Share> {

@@ -15,25 +15,7 @@ fn now() -> OffsetDateTime {
 }
 
 fn user(name: &str) -> User {
-    let t = now();
-    User {
-        id: UserId::new(),
-        num: 0,
-        username: name.into(),
-        email: None,
-        first_name: None,
-        last_name: None,
-        display_name: None,
-        active: true,
-        site_role: SiteRole::User,
-        primary_group: None,
-        external_id: None,
-        role_label: None,
-        attributes: serde_json::Map::new(),
-        created_at: t,
-        updated_at: t,
-        version: 1,
-    }
+    User::new(name.into(), now())
 }
 
 fn group(name: &str) -> Group {
@@ -87,7 +69,9 @@ async fn entities_round_trip_exactly() {
         tx.commit().await.unwrap();
 
         let mut tx = b.store.read().await.unwrap();
-        assert_eq!(tx.get_user(u.id).await.unwrap(), Some(u.clone()), "{}", b.name);
+        let read = tx.get_user(u.id).await.unwrap().unwrap();
+        assert!(read.groups_changed_at >= m.updated_at, "{}: joining a group moves the stamp", b.name);
+        assert_eq!(read, User { groups_changed_at: read.groups_changed_at, ..u.clone() }, "{}", b.name);
         assert_eq!(
             tx.get_user_by_username("ZOË").await.unwrap().map(|x| x.id),
             Some(u.id),
@@ -402,5 +386,93 @@ async fn group_scopes_and_orders() {
         assert_eq!(tx.id_by_num(NumKind::Group, num).await.unwrap(), Some(m.id.0));
         assert_eq!(tx.nums_of(NumKind::Group, &[m.id.0]).await.unwrap(), vec![(m.id.0, num)]);
         assert_eq!(tx.id_by_num(NumKind::User, 999_999).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn groups_changed_stamp_only_moves_forwards() {
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        let mut u = user("stamp");
+        u.num = tx.insert_user(&u).await.unwrap();
+        let mut stamps = vec![tx.get_user(u.id).await.unwrap().unwrap().groups_changed_at];
+        let mut edges = Vec::new();
+        for name in ["a", "b", "c"] {
+            let mut g = group(name);
+            g.num = tx.insert_group(&g).await.unwrap();
+            // The same (or an older) time for every change: the stamp must still move.
+            let m = edge(g.id, Member::User(u.id), MemberRole::Member);
+            tx.insert_membership(&m).await.unwrap();
+            stamps.push(tx.get_user(u.id).await.unwrap().unwrap().groups_changed_at);
+            edges.push((g, m));
+        }
+        tx.delete_membership(edges[0].1.id).await.unwrap();
+        stamps.push(tx.get_user(u.id).await.unwrap().unwrap().groups_changed_at);
+        tx.delete_group(edges[1].0.id).await.unwrap();
+        stamps.push(tx.get_user(u.id).await.unwrap().unwrap().groups_changed_at);
+        tx.commit().await.unwrap();
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{}: {stamps:?}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn projects_bind_users_and_groups_and_keep_jobs() {
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        let mut u = user("pat");
+        u.num = tx.insert_user(&u).await.unwrap();
+        let mut g = group("Crew");
+        g.num = tx.insert_group(&g).await.unwrap();
+        let t = now();
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("labels".into(), serde_json::json!([{ "name": "tier", "value": "gold" }]));
+        let mut project = Project {
+            id: ProjectId::new(),
+            num: 0,
+            name: "Atlas".into(),
+            description: None,
+            org: DEFAULT_ORG_ID,
+            attributes,
+            created_at: t,
+            updated_at: t,
+        };
+        project.num = tx.insert_project(&project).await.unwrap();
+        for (principal, role) in [(Grantee::User(u.id), "admin"), (Grantee::Group(g.id), "viewer")] {
+            let binding = ProjectBinding { project: project.id, principal, num: 0, role: role.into(), created_at: t };
+            assert_eq!(tx.put_binding(&binding).await.unwrap(), None, "{}", b.name);
+        }
+        let again = ProjectBinding {
+            project: project.id,
+            principal: Grantee::User(u.id),
+            num: 0,
+            role: "editor".into(),
+            created_at: t,
+        };
+        assert_eq!(tx.put_binding(&again).await.unwrap().as_deref(), Some("admin"), "{}", b.name);
+        let job = Job {
+            id: JobId::new(),
+            num: 0,
+            kind: "group.delete".into(),
+            state: JobState::Failed,
+            params: serde_json::json!({ "id": "x" }),
+            result: Some(serde_json::json!({ "message": "gone", "status": 404 })),
+            actor: Some(u.id),
+            created_at: t,
+            updated_at: t,
+        };
+        let num = tx.insert_job(&job).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = b.store.write().await.unwrap();
+        assert_eq!(tx.get_project_by_name("ATLAS").await.unwrap(), Some(project.clone()), "{}", b.name);
+        let bound = tx.list_bindings(project.id, 0, 10).await.unwrap();
+        let roles: Vec<_> = bound.iter().map(|x| (x.principal, x.role.as_str())).collect();
+        assert_eq!(roles, [(Grantee::User(u.id), "editor"), (Grantee::Group(g.id), "viewer")], "{}", b.name);
+        assert_eq!(tx.get_job(job.id).await.unwrap(), Some(Job { num, ..job.clone() }), "{}", b.name);
+        tx.delete_user(u.id).await.unwrap();
+        assert_eq!(tx.count_bindings(project.id).await.unwrap(), 1, "{}: a user's bindings go with them", b.name);
+        assert!(tx.delete_binding(project.id, Grantee::Group(g.id)).await.unwrap());
+        assert!(!tx.delete_binding(project.id, Grantee::Group(g.id)).await.unwrap());
+        tx.commit().await.unwrap();
     }
 }

@@ -92,8 +92,10 @@ async fn client_catalogs_and_shares(s: TestServer) {
     assert_eq!(roster.organizations().try_collect::<Vec<_>>().await.unwrap().len(), 2);
     let project = roster.create_project("atlas", None).await.unwrap();
     assert_eq!(roster.bind_project_group(project.id, g.id, "viewer").await.unwrap().role, "viewer");
-    let bound: Vec<_> = roster.project_groups(project.id).try_collect().await.unwrap();
-    assert_eq!(bound[0].group_id, g.id);
+    let bound: Vec<_> = roster.project_bindings(project.id).try_collect().await.unwrap();
+    assert_eq!(bound[0].group_id, Some(g.id));
+    assert_eq!(roster.bind_project_user(project.id, u.id, "admin").await.unwrap().user_id, Some(u.id));
+    assert_eq!(roster.project_bindings(project.id).try_collect::<Vec<_>>().await.unwrap().len(), 2);
     roster.delete_project(project.id).await.unwrap();
     assert!(roster.projects().try_collect::<Vec<_>>().await.unwrap().is_empty());
 

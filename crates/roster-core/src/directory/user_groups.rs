@@ -1,0 +1,109 @@
+//! A user's direct groups replaced as a whole, the way platforms that edit
+//! membership through the user record (Iguazio) write it: the complete new
+//! list of groups and the primary group, in one transaction with any change
+//! to the user's own fields, and refused when it is based on a stale read.
+
+use time::OffsetDateTime;
+
+use super::groups::visible_group;
+use super::members::{MemberChange, insert_membership};
+use super::users::{UserPatch, patched_user, save_user};
+use super::{Directory, found};
+use crate::authz::{self, Principal};
+use crate::error::CoreError;
+use crate::ids::{GroupId, UserId};
+use crate::model::{ALL_USERS_GROUP_ID, Member, Membership, User, permission};
+
+/// What a replacement of a user's groups asks for.
+#[derive(Clone, Debug, Default)]
+pub struct UserGroupsChange {
+    /// The complete new set of direct groups; `None` leaves them as they are.
+    /// The all-users group may be listed or not: everyone is in it anyway.
+    pub groups: Option<Vec<GroupId>>,
+    /// `Some(None)` clears the primary group, `Some(Some(g))` sets it;
+    /// `None` leaves it. A primary group that is not among the user's groups
+    /// once the change is applied is cleared (never re-joined).
+    pub primary_group: Option<Option<GroupId>>,
+    /// Applies only if [`User::changed_at`] still equals this: the stamp the
+    /// client read before computing its new list.
+    pub if_changed_at: Option<OffsetDateTime>,
+}
+
+impl Directory {
+    /// Applies `patch` to a user and replaces their direct groups and
+    /// primary group, all or nothing. Changing the user's own fields needs
+    /// what [`Directory::update_user`] needs; each group joined needs
+    /// `add_members` there, each group left `remove_members` (or being the
+    /// user). Errors: `Stale` (the user or their groups changed since the
+    /// stamp), `NotFound` (user, group), `Invalid`, `Conflict`, `Forbidden`.
+    pub async fn replace_user(
+        &self,
+        p: &Principal,
+        id: UserId,
+        patch: UserPatch,
+        change: UserGroupsChange,
+    ) -> Result<User, CoreError> {
+        let mut tx = self.write().await?;
+        let before = found(tx.get_user(id).await?, "user")?;
+        if let Some(stamp) = change.if_changed_at
+            && stamp != before.changed_at()
+        {
+            return Err(CoreError::Stale {
+                reason: "the user or their groups changed since they were read; read them again".into(),
+            });
+        }
+        let mut user = patched_user(&mut tx, &before, &patch).await?;
+        let mut current: Vec<Membership> = Vec::new();
+        let mut after = 0;
+        loop {
+            let rows = tx.list_user_memberships(id, after, 0, 1000).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.num;
+            current.extend(rows);
+        }
+        let mut groups: Vec<GroupId> = current.iter().map(|m| m.group).collect();
+        if let Some(mut wanted) = change.groups {
+            wanted.retain(|g| *g != ALL_USERS_GROUP_ID);
+            wanted.dedup();
+            for m in current.iter().filter(|m| !wanted.contains(&m.group)) {
+                let (_, access) = visible_group(&mut tx, p, m.group).await?;
+                authz::require(
+                    p.user == id || authz::can_change_members(p, &access, permission::REMOVE_MEMBERS),
+                    "not allowed to change this group's members",
+                )?;
+                self.delete_membership_in(&mut tx, p, m).await?;
+            }
+            for (i, g) in wanted.iter().enumerate() {
+                if groups.contains(g) || wanted[..i].contains(g) {
+                    continue;
+                }
+                let (_, access) = visible_group(&mut tx, p, *g).await?;
+                authz::require(
+                    authz::can_change_members(p, &access, permission::ADD_MEMBERS),
+                    "not allowed to change this group's members",
+                )?;
+                insert_membership(&mut tx, p, *g, Member::User(id), MemberChange::default()).await?;
+            }
+            groups = wanted;
+        }
+        if let Some(primary) = change.primary_group {
+            if primary == Some(ALL_USERS_GROUP_ID) {
+                return Err(CoreError::invalid("primary_group", "the all-users group cannot be a primary group"));
+            }
+            if let Some(g) = primary {
+                visible_group(&mut tx, p, g).await?;
+            }
+            user.primary_group = primary;
+        }
+        if user.primary_group.is_some_and(|g| !groups.contains(&g)) {
+            user.primary_group = None;
+        }
+        if user != before {
+            authz::require(authz::can_update_user(p, id, patch.is_self_service()), "requires a site admin")?;
+            save_user(&mut tx, p, &before, user).await?;
+        }
+        let user = found(tx.get_user(id).await?, "user")?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}
