@@ -116,6 +116,26 @@ impl<T> Page<T> {
     }
 }
 
+/// Every item of a list, fetched page after page by following its cursors
+/// (for clients that ask for whole lists). Each page is one call, so the
+/// walk costs what paging through the list costs.
+pub async fn collect_all<T, F, Fut>(list: &str, mut fetch: F) -> Result<Vec<T>, CoreError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, CoreError>>,
+{
+    let mut out = Vec::new();
+    let mut req = PageRequest::first(MAX_LIMIT);
+    loop {
+        let page = fetch(req).await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => req = PageRequest::parse(list, Some(i64::from(MAX_LIMIT)), Some(&c))?,
+            None => return Ok(out),
+        }
+    }
+}
+
 pub fn encode(list: &str, k: &Keyset) -> String {
     URL_SAFE_NO_PAD.encode(format!("{list}\n{}\n{}", k.num, k.key))
 }

@@ -86,10 +86,12 @@ impl User {
         }
     }
 
-    /// The latest change to the user or to their direct groups: a stamp a
-    /// client can echo back so a write based on a stale read is refused.
-    pub fn changed_at(&self) -> OffsetDateTime {
-        self.updated_at.max(self.groups_changed_at)
+    /// A stamp of the user's set of direct groups: it moves whenever a
+    /// membership of the user is made or removed, and only then. A client
+    /// echoes it back with a new group list so that a list computed from a
+    /// stale read is refused rather than written over someone else's change.
+    pub fn groups_stamp(&self) -> OffsetDateTime {
+        self.created_at.max(self.groups_changed_at)
     }
 }
 

@@ -1,12 +1,13 @@
 //! Groups: created by site admins, visible to their members and to those
 //! they are shared with, renamed by writers, deleted by managers.
 
+use super::members::{MemberChange, insert_membership};
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, GroupAccess, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
-use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Role, ShareLevel, SourceType};
+use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, Role, ShareLevel, SourceType};
 use crate::store::{Counter, GroupOrder, GroupScope, ListSpec, NumKind, Tx};
 use crate::validate;
 
@@ -23,6 +24,8 @@ pub struct NewGroup {
     pub attributes: Attributes,
     /// Roles granted to the group from the start.
     pub roles: Vec<RoleId>,
+    /// Users who join the group as members in the same transaction.
+    pub members: Vec<UserId>,
 }
 
 impl NewGroup {
@@ -36,6 +39,7 @@ impl NewGroup {
             source_type,
             attributes: Attributes::new(),
             roles: Vec::new(),
+            members: Vec::new(),
         }
     }
 }
@@ -132,6 +136,16 @@ impl Directory {
                 tx.append_event(&event(Some(p.user), "group.role_granted", "group", group.id, None, Some(after)))
                     .await?;
             }
+        }
+        let mut members = new.members;
+        members.sort_unstable();
+        members.dedup();
+        for u in members {
+            found(tx.get_user(u).await?, "user")?;
+            insert_membership(&mut tx, p, group.id, Member::User(u), MemberChange::default()).await?;
+        }
+        if let Some(g) = tx.get_group(group.id).await? {
+            group = g;
         }
         tx.commit().await?;
         Ok(group)

@@ -13,6 +13,7 @@ use crate::authz::{self, Principal};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
 use crate::model::{ALL_USERS_GROUP_ID, Member, Membership, User, permission};
+use crate::validate;
 
 /// What a replacement of a user's groups asks for.
 #[derive(Clone, Debug, Default)]
@@ -24,14 +25,14 @@ pub struct UserGroupsChange {
     /// `None` leaves it. A primary group that is not among the user's groups
     /// once the change is applied is cleared (never re-joined).
     pub primary_group: Option<Option<GroupId>>,
-    /// Applies only if [`User::changed_at`] still equals this: the stamp the
-    /// client read before computing its new list.
-    pub if_changed_at: Option<OffsetDateTime>,
+    /// With `groups`: applies only if [`User::groups_stamp`] still equals
+    /// this, the stamp the client read before computing its new list.
+    pub if_groups_at: Option<OffsetDateTime>,
 }
 
 impl Directory {
-    /// Applies `patch` to a user and replaces their direct groups and
-    /// primary group, all or nothing. Changing the user's own fields needs
+    /// Applies `patch` to a user (a password in it is stored hashed) and
+    /// replaces their direct groups and primary group, all or nothing. Changing the user's own fields needs
     /// what [`Directory::update_user`] needs; each group joined needs
     /// `add_members` there, each group left `remove_members` (or being the
     /// user). Errors: `Stale` (the user or their groups changed since the
@@ -45,11 +46,11 @@ impl Directory {
     ) -> Result<User, CoreError> {
         let mut tx = self.write().await?;
         let before = found(tx.get_user(id).await?, "user")?;
-        if let Some(stamp) = change.if_changed_at
-            && stamp != before.changed_at()
+        if let (Some(stamp), Some(_)) = (change.if_groups_at, &change.groups)
+            && stamp != before.groups_stamp()
         {
             return Err(CoreError::Stale {
-                reason: "the user or their groups changed since they were read; read them again".into(),
+                reason: "the user's groups changed since they were read; read them again and resend".into(),
             });
         }
         let mut user = patched_user(&mut tx, &before, &patch).await?;
@@ -98,9 +99,13 @@ impl Directory {
         if user.primary_group.is_some_and(|g| !groups.contains(&g)) {
             user.primary_group = None;
         }
-        if user != before {
+        let password_hash = patch.password.as_deref().map(validate::password).transpose()?;
+        if user != before || password_hash.is_some() {
             authz::require(authz::can_update_user(p, id, patch.is_self_service()), "requires a site admin")?;
             save_user(&mut tx, p, &before, user).await?;
+        }
+        if let Some(hash) = password_hash {
+            tx.set_password_hash(id, &hash).await?;
         }
         let user = found(tx.get_user(id).await?, "user")?;
         tx.commit().await?;

@@ -66,6 +66,8 @@ pub struct UserPatch {
     /// The whole new set of vendor profile fields.
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
     pub primary_group: Option<Option<GroupId>>,
+    /// A new password, stored only as an argon2 hash (needs a site admin).
+    pub password: Option<String>,
     /// When set, the update applies only if the user is still at this version.
     pub if_version: Option<i64>,
 }
@@ -80,6 +82,7 @@ impl UserPatch {
             && self.role_label.is_none()
             && self.attributes.is_none()
             && self.primary_group.is_none()
+            && self.password.is_none()
     }
 }
 
@@ -201,10 +204,14 @@ impl Directory {
             return Err(CoreError::Stale { reason: format!("user is at version {}, not {v}", before.version) });
         }
         let user = patched_user(&mut tx, &before, &patch).await?;
-        if user == before {
+        let password_hash = patch.password.as_deref().map(validate::password).transpose()?;
+        if user == before && password_hash.is_none() {
             return Ok(user);
         }
         let user = save_user(&mut tx, p, &before, user).await?;
+        if let Some(hash) = password_hash {
+            tx.set_password_hash(id, &hash).await?;
+        }
         tx.commit().await?;
         Ok(user)
     }

@@ -8,6 +8,7 @@
 pub mod box_api;
 pub mod civis;
 pub mod compliance;
+pub mod iguazio;
 pub mod posit;
 
 use axum::Router;
@@ -20,5 +21,6 @@ pub fn router(state: AppState) -> Router {
         .nest("/posit/__api__", posit::router(state.clone()))
         .nest("/civis", civis::router(state.clone()))
         .nest("/compliance", compliance::router(state.clone()))
+        .nest("/iguazio", iguazio::router(state.clone()))
         .nest("/box/2.0", box_api::router(state))
 }

@@ -39,6 +39,7 @@ async fn create_group(
         source_type: SourceType::Api,
         attributes: b.attributes.unwrap_or_default(),
         roles: Vec::new(),
+        members: Vec::new(),
     };
     let group = s.directory.create_group(&p, new).await?;
     Ok((StatusCode::CREATED, etag(group.version), Json(wire::Group::from(group))))

@@ -104,6 +104,7 @@ async fn update_user(
         role_label: b.role_label,
         attributes: None,
         primary_group: b.primary_group_id.map(|g| g.map(roster_core::GroupId)),
+        password: None,
         if_version: if_match(&headers)?,
     };
     let user = s.directory.update_user(&p, id, patch).await?;

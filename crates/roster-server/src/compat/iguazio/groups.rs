@@ -1,0 +1,185 @@
+//! `/api/user_groups`: create, list (`filter`, `sort`, `page`,
+//! `include=users`), read, change and delete groups. The all-users group
+//! is listed first and can be read, but never changed or deleted.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use roster_core::{
+    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, GroupPatch, JobState, NewGroup, Principal, SourceType,
+    UserId, UserQuery, collect_all, list as lists,
+};
+use serde_json::{Map, Value, json};
+
+use super::Body;
+use super::auth::Auth;
+use super::doc::{self, Incoming};
+use super::error::{IgzResult, invalid, not_found};
+use super::map;
+use super::query::ListQuery;
+use crate::http::AppState;
+
+/// Attributes a list can be sorted by.
+const SORTABLE: &[&str] = &["name", "gid", "description", "kind", "created_at", "updated_at", "data_access_mode"];
+
+fn forbidden_system_group() -> CoreError {
+    CoreError::Forbidden { reason: "all_users is a system group: it cannot be changed or deleted".into() }
+}
+
+/// A group id from a path; an id that cannot be a group's is simply unknown.
+fn group_id(raw: &str) -> IgzResult<GroupId> {
+    raw.parse::<GroupId>().map_err(|_| not_found("user_group"))
+}
+
+/// Every user of the directory (the members of the all-users group).
+async fn everyone(s: &AppState, p: &Principal) -> IgzResult<Vec<roster_core::User>> {
+    let q = UserQuery::default();
+    Ok(collect_all(lists::USERS, |req| {
+        let q = &q;
+        async move { s.directory.list_users(p, q, &req).await }
+    })
+    .await?)
+}
+
+/// The user members of a group, as `user` resources.
+async fn members(s: &AppState, p: &Principal, id: GroupId) -> IgzResult<Vec<Value>> {
+    if id == ALL_USERS_GROUP_ID {
+        return Ok(everyone(s, p).await?.iter().map(map::user).collect());
+    }
+    let rows = collect_all(lists::MEMBERS, |req| async move { s.directory.list_members(p, id, &req).await }).await?;
+    Ok(rows.iter().map(|(_, u)| map::user(u)).collect())
+}
+
+/// Sets the `users` relationship of a group resource; returns the users.
+async fn with_members(s: &AppState, p: &Principal, res: &mut Value) -> IgzResult<Vec<Value>> {
+    let id = group_id(res["id"].as_str().unwrap_or_default())?;
+    let users = members(s, p, id).await?;
+    let idents = users.iter().map(|u| doc::ident("user", u["id"].as_str().unwrap_or_default())).collect();
+    doc::relate(res, "users", Value::Array(idents));
+    Ok(users)
+}
+
+/// The groups a list covers: a name filter is looked up, anything else
+/// walks the groups the caller may see.
+async fn candidates(s: &AppState, p: &Principal, q: &ListQuery) -> IgzResult<Vec<Value>> {
+    let by_name = q.filters.iter().find(|(k, _)| k == "name").map(|(_, v)| v.as_str());
+    let filter = GroupFilter { prefix: by_name.map(str::to_owned), ..GroupFilter::default() };
+    let groups: Vec<Group> = if by_name.is_some_and(str::is_empty) {
+        Vec::new()
+    } else {
+        let filter = &filter;
+        collect_all(lists::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?
+    };
+    let mut out = vec![map::all_users_group()];
+    out.extend(groups.iter().map(map::group));
+    Ok(out)
+}
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQuery) -> IgzResult<Json<Value>> {
+    let q = ListQuery::parse(raw.as_deref())?;
+    let mut items: Vec<Value> = candidates(&s, &p, &q).await?.into_iter().filter(|g| q.matches(g)).collect();
+    q.sort(&mut items, SORTABLE)?;
+    let mut items = q.window(items);
+    if q.includes("users") {
+        for item in &mut items {
+            let users = with_members(&s, &p, item).await?;
+            item["included"] = Value::Array(users);
+        }
+    }
+    Ok(doc::list(items))
+}
+
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> IgzResult<Json<Value>> {
+    let q = ListQuery::parse(raw.as_deref())?;
+    let id = group_id(&id)?;
+    let mut res = if id == ALL_USERS_GROUP_ID {
+        map::all_users_group()
+    } else {
+        map::group(&s.directory.get_group(&p, id).await?)
+    };
+    let included = if q.includes("users") { with_members(&s, &p, &mut res).await? } else { Vec::new() };
+    Ok(doc::single(res, included))
+}
+
+/// The Iguazio settings a request sets, merged over `current`.
+fn settings(d: &Incoming, mut current: Map<String, Value>) -> IgzResult<Map<String, Value>> {
+    if let Some(gid) = d.int("gid")? {
+        if !(0..=i64::from(u32::MAX)).contains(&gid) {
+            return Err(invalid("data.attributes.gid", "must be between 0 and 4294967295"));
+        }
+        current.insert("gid".into(), json!(gid));
+    }
+    if let Some(policies) = d.texts("assigned_policies", Some(map::POLICIES))? {
+        current.insert("assigned_policies".into(), json!(policies));
+    }
+    if let Some(mode) = d.text("data_access_mode")? {
+        current.insert("data_access_mode".into(), json!(mode));
+    }
+    Ok(current)
+}
+
+pub async fn create(State(s): State<AppState>, Auth(p): Auth, body: Body) -> IgzResult<impl IntoResponse> {
+    let d = doc::incoming(body.into_inner())?;
+    let name = d.text("name")?.ok_or_else(|| invalid("data.attributes.name", "is required"))?;
+    let mut members = Vec::new();
+    for raw in d.to_many("users")?.unwrap_or_default() {
+        members.push(raw.parse::<UserId>().map_err(|_| not_found("user"))?);
+    }
+    let mut new = NewGroup::named(name, SourceType::Iguazio);
+    new.description = d.text("description")?;
+    new.attributes.insert("iguazio".into(), Value::Object(settings(&d, Map::new())?));
+    new.members = members;
+    let has_members = !new.members.is_empty();
+    let group = s.directory.create_group(&p, new).await?;
+    let mut res = map::group(&group);
+    let included = if has_members { with_members(&s, &p, &mut res).await? } else { Vec::new() };
+    Ok((StatusCode::CREATED, doc::single(res, included)))
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    body: Body,
+) -> IgzResult<Json<Value>> {
+    let id = group_id(&id)?;
+    if id == ALL_USERS_GROUP_ID {
+        return Err(forbidden_system_group().into());
+    }
+    let d = doc::incoming(body.into_inner())?;
+    if d.relationships.contains_key("users") {
+        return Err(invalid(
+            "data.relationships.users",
+            "membership is changed through each user's user_groups (PUT /api/users/{id})",
+        ));
+    }
+    let current = s.directory.get_group(&p, id).await?;
+    let mut attributes = Map::new();
+    attributes.insert("iguazio".into(), Value::Object(settings(&d, map::settings(&current.attributes))?));
+    let patch = GroupPatch {
+        name: d.text("name")?,
+        description: d.attributes.contains_key("description").then(|| d.text("description")).transpose()?,
+        attributes: Some(attributes),
+        ..GroupPatch::default()
+    };
+    let group = s.directory.update_group(&p, id, patch).await?;
+    Ok(doc::single(map::group(&group), Vec::new()))
+}
+
+/// Deletes the group and answers with the (finished) job that records it.
+pub async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> IgzResult<impl IntoResponse> {
+    let id = group_id(&id)?;
+    if id == ALL_USERS_GROUP_ID {
+        return Err(forbidden_system_group().into());
+    }
+    s.directory.delete_group(&p, id).await?;
+    let params = json!({ "user_group_id": id.to_string() });
+    let job = s.directory.record_job(&p, "user_group.delete", params, JobState::Completed, None).await?;
+    Ok((StatusCode::ACCEPTED, Json(map::deletion_response(&job))))
+}
