@@ -62,4 +62,8 @@ async fn box_sdk(s: TestServer) {
     pytest(&s, "test_box.py").await;
 }
 
-crate::on_every_store!(posit_sdk, civis_sdk, compliance_sdk, box_sdk);
+async fn iguazio_sdk(s: TestServer) {
+    pytest(&s, "test_iguazio.py").await;
+}
+
+crate::on_every_store!(posit_sdk, civis_sdk, compliance_sdk, box_sdk, iguazio_sdk);

@@ -176,8 +176,3 @@ impl Incoming {
         }
     }
 }
-
-/// Parses a UUID-shaped id sent in a document or path.
-pub fn id<I: std::str::FromStr>(field: &str, value: &str) -> IgzResult<I> {
-    value.parse::<I>().map_err(|_| invalid(field, format!("{value:?} is not a known id")))
-}

@@ -175,12 +175,15 @@ fn name(d: &Incoming, field: &str) -> IgzResult<Option<Option<String>>> {
 pub async fn create(State(s): State<AppState>, Auth(p): Auth, body: Body) -> IgzResult<impl IntoResponse> {
     let d = doc::incoming(body.into_inner())?;
     let username = d.text("username")?.ok_or_else(|| invalid("data.attributes.username", "is required"))?;
-    let mut groups = group_ids(d.to_many("user_groups")?.unwrap_or_default())?;
+    let primary = d.to_one("primary_group")?.flatten();
+    let mut listed = d.to_many("user_groups")?.unwrap_or_default();
+    if let Some(primary) = &primary {
+        drop_spelled_out(&mut listed, primary);
+    }
+    let mut groups = group_ids(listed)?;
     groups.retain(|g| *g != ALL_USERS_GROUP_ID);
-    let primary_group = match d.to_one("primary_group")?.flatten() {
-        Some(g) => {
-            Some(doc::id::<GroupId>("data.relationships.primary_group", &g).map_err(|_| not_found("user_group"))?)
-        }
+    let primary_group = match primary {
+        Some(g) => Some(g.parse::<GroupId>().map_err(|_| not_found("user_group"))?),
         None => None,
     };
     let new = NewUser {
@@ -201,6 +204,19 @@ pub async fn create(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Igz
     let mut res = map::user(&user);
     let included = relate(&s, &p, &user, &mut res, &q).await?;
     Ok((StatusCode::CREATED, doc::single(res, included)))
+}
+
+/// `User.create(primary_group=g, groups=[…])` with `g` missing from the
+/// list makes igz-mgmt 0.4.2 append `g`'s id to the list one character at a
+/// time (`groups += id`). When the trailing one-character entries spell
+/// out exactly the primary group's id, they are that group, which joins as
+/// the primary group anyway; anything else stays an unknown id (404).
+fn drop_spelled_out(listed: &mut Vec<String>, primary: &str) {
+    let tail = listed.iter().rev().take_while(|id| id.chars().count() == 1).count();
+    let start = listed.len() - tail;
+    if tail > 0 && listed[start..].concat() == primary {
+        listed.truncate(start);
+    }
 }
 
 /// Only what differs from the user as stored goes into the patch, so that
@@ -262,4 +278,19 @@ pub async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
         .record_job(&p, "user.delete", json!({ "user_id": id.to_string() }), JobState::Completed, None)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(map::deletion_response(&job))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_spelled_out;
+
+    #[test]
+    fn a_primary_group_spelled_out_by_the_sdk_is_recognised() {
+        let mut listed: Vec<String> = ["g1", "a", "b", "c"].map(String::from).to_vec();
+        drop_spelled_out(&mut listed, "abc");
+        assert_eq!(listed, ["g1"]);
+        let mut other: Vec<String> = ["g1", "a", "b"].map(String::from).to_vec();
+        drop_spelled_out(&mut other, "abc");
+        assert_eq!(other.len(), 3, "not the primary group: left for the 404");
+    }
 }
