@@ -18,8 +18,9 @@ use crate::validate;
 /// What a replacement of a user's groups asks for.
 #[derive(Clone, Debug, Default)]
 pub struct UserGroupsChange {
-    /// The complete new set of direct groups; `None` leaves them as they are.
-    /// The all-users group may be listed or not: everyone is in it anyway.
+    /// The complete new set of direct groups, among those the caller can
+    /// see (groups hidden from the caller are kept); `None` leaves them as
+    /// they are. The all-users group may be listed or not: everyone is in it.
     pub groups: Option<Vec<GroupId>>,
     /// `Some(None)` clears the primary group, `Some(Some(g))` sets it;
     /// `None` leaves it. A primary group that is not among the user's groups
@@ -63,11 +64,17 @@ impl Directory {
             current.extend(rows);
         }
         let mut groups: Vec<GroupId> = current.iter().map(|m| m.group).collect();
+        let mut kept = Vec::new();
         if let Some(mut wanted) = change.groups {
             wanted.retain(|g| *g != ALL_USERS_GROUP_ID);
             wanted.dedup();
             for m in current.iter().filter(|m| !wanted.contains(&m.group)) {
-                let (_, access) = visible_group(&mut tx, p, m.group).await?;
+                // A group the caller cannot see was not in the list they
+                // read, so leaving it out is no request to leave it.
+                let Ok((_, access)) = visible_group(&mut tx, p, m.group).await else {
+                    kept.push(m.group);
+                    continue;
+                };
                 authz::require(
                     p.user == id || authz::can_change_members(p, &access, permission::REMOVE_MEMBERS),
                     "not allowed to change this group's members",
@@ -86,6 +93,7 @@ impl Directory {
                 insert_membership(&mut tx, p, *g, Member::User(id), MemberChange::default()).await?;
             }
             groups = wanted;
+            groups.extend(kept);
         }
         if let Some(primary) = change.primary_group {
             if primary == Some(ALL_USERS_GROUP_ID) {

@@ -31,6 +31,7 @@ mod cli;
 mod client;
 mod durability;
 mod harness;
+mod iguazio;
 mod pagination;
 mod process;
 mod robustness;

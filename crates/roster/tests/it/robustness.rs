@@ -17,6 +17,8 @@ const BODIES: &[&[u8]] = &[
     b"{\"data\": {\"attributes\": 99999999999999999999999}}",
     b"\xff\xfe\xfd",
     b"{\"name\": \"x\", \"limit\": 1e400}",
+    b"{\"data\": {\"attributes\": {\"name\": \"n\", \"gid\": -5, \"last_activity\": 3}, \"relationships\": {\"users\": {\"data\": [{\"id\": 9}]}, \"primary_group\": {\"data\": 1}, \"user_groups\": {\"data\": [{}]}}}}",
+    b"{\"data\": {\"attributes\": {\"requests\": [{\"method\": \"put\", \"resource\": \"project_authorization_roles/01a204fd-80d0-728b-b339-be8a2b4e3400:admin\", \"body\": {\"data\": {\"relationships\": {\"principal_users\": {\"data\": [{\"id\": \"x\"}]}}}}}]}}}",
 ];
 
 /// Path templates: `{…}` placeholders are filled with each of `IDS`.
@@ -48,6 +50,17 @@ const VENDOR_PATHS: &[&str] = &[
     "/compliance/v1/compliance/groups",
     "/compliance/v1/compliance/groups/{id}",
     "/compliance/v1/compliance/groups/{id}/members",
+    "/iguazio/api/tunnel/igz0.version.0/external_versions/{id}",
+    "/iguazio/api/sessions/verifications/planes/any/internal",
+    "/iguazio/api/user_groups",
+    "/iguazio/api/user_groups/{id}",
+    "/iguazio/api/users",
+    "/iguazio/api/users/{id}",
+    "/iguazio/api/self",
+    "/iguazio/api/jobs/{id}",
+    "/iguazio/api/projects",
+    "/iguazio/api/projects/{id}",
+    "/iguazio/api/async_transactions",
 ];
 
 const IDS: &[&str] = &[
@@ -67,6 +80,7 @@ const QUERIES: &[&str] = &[
     "?page_number=0&page_size=-1",
     "?page=%FF&cursor=%00",
     "?page_num=99999999999999999999",
+    "?filter%5Bname%5D=&include=users,user_groups,project_authorization_roles.principal_users,owner&sort=-name&page%5Bsize%5D=3&page%5Bnumber%5D=99999999999999",
 ];
 
 async fn no_input_makes_a_500(s: TestServer) {
@@ -79,6 +93,7 @@ async fn no_input_makes_a_500(s: TestServer) {
         ("authorization", format!("Bearer {}", s.admin)),
         ("authorization", format!("Key {}", s.admin)),
         ("x-api-key", s.admin.clone()),
+        ("cookie", format!("session=j:{{\"sid\": \"{}\"}}", s.admin)),
     ];
     let mut checked = 0;
     for template in &paths {

@@ -73,6 +73,13 @@ pub fn incoming(body: Value) -> IgzResult<Incoming> {
 }
 
 impl Incoming {
+    /// Drops the attributes that equal what `shown` (the resource as this
+    /// server renders it now) holds: the SDK echoes every attribute it read,
+    /// and an echo is no request to change anything.
+    pub fn keep_changed(&mut self, shown: &Value) {
+        self.attributes.retain(|k, v| shown["attributes"].get(k) != Some(v));
+    }
+
     /// A string attribute; absent or `null` is `None`.
     pub fn text(&self, name: &str) -> IgzResult<Option<String>> {
         match self.attributes.get(name) {

@@ -152,7 +152,7 @@ pub async fn update(
     if id == ALL_USERS_GROUP_ID {
         return Err(forbidden_system_group().into());
     }
-    let d = doc::incoming(body.into_inner())?;
+    let mut d = doc::incoming(body.into_inner())?;
     if d.relationships.contains_key("users") {
         return Err(invalid(
             "data.relationships.users",
@@ -160,12 +160,20 @@ pub async fn update(
         ));
     }
     let current = s.directory.get_group(&p, id).await?;
-    let mut attributes = Map::new();
-    attributes.insert("iguazio".into(), Value::Object(settings(&d, map::settings(&current.attributes))?));
+    d.keep_changed(&map::group(&current));
+    let changes_settings =
+        ["gid", "assigned_policies", "data_access_mode"].iter().any(|k| d.attributes.contains_key(*k));
+    let attributes = if changes_settings {
+        let mut attributes = Map::new();
+        attributes.insert("iguazio".into(), Value::Object(settings(&d, map::settings(&current.attributes))?));
+        Some(attributes)
+    } else {
+        None
+    };
     let patch = GroupPatch {
         name: d.text("name")?,
         description: d.attributes.contains_key("description").then(|| d.text("description")).transpose()?,
-        attributes: Some(attributes),
+        attributes,
         ..GroupPatch::default()
     };
     let group = s.directory.update_group(&p, id, patch).await?;

@@ -9,8 +9,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::{
-    ALL_USERS_GROUP_ID, GroupId, JobState, NewUser, Principal, SiteRole, User, UserGroupsChange, UserId, UserPatch,
-    UserQuery, collect_all, list as lists,
+    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, JobState, NewUser, Principal, SiteRole, User,
+    UserGroupsChange, UserId, UserPatch, UserQuery, collect_all, list as lists,
 };
 use serde_json::{Map, Value, json};
 
@@ -36,19 +36,32 @@ fn group_ids(raw: Vec<String>) -> IgzResult<Vec<GroupId>> {
     raw.iter().map(|g| g.parse::<GroupId>().map_err(|_| not_found("user_group"))).collect()
 }
 
+/// The user's direct groups: all of them for the user and site admins;
+/// for anyone else, those of them the caller can see (what the core lets
+/// them list), which is also what a PUT of the list may change.
+async fn groups_of(s: &AppState, p: &Principal, id: UserId) -> IgzResult<Vec<Group>> {
+    let all = collect_all(lists::USER_GROUPS, |req| async move { s.directory.list_user_groups(p, id, &req).await });
+    match all.await {
+        Ok(rows) => Ok(rows.into_iter().map(|(_, g)| g).collect()),
+        Err(CoreError::Forbidden { .. }) => {
+            let filter = GroupFilter { members_any: vec![id], ..GroupFilter::default() };
+            let filter = &filter;
+            Ok(collect_all(lists::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Adds the relationships `include` asks for; returns the related resources.
 async fn relate(s: &AppState, p: &Principal, u: &User, res: &mut Value, q: &ListQuery) -> IgzResult<Vec<Value>> {
     let mut included = Vec::new();
     if q.includes("user_groups") {
-        let id = u.id;
-        let rows =
-            collect_all(lists::USER_GROUPS, |req| async move { s.directory.list_user_groups(p, id, &req).await })
-                .await?;
+        let groups = groups_of(s, p, u.id).await?;
         let mut idents = vec![doc::ident("user_group", ALL_USERS_GROUP_ID)];
-        idents.extend(rows.iter().map(|(_, g)| doc::ident("user_group", g.id)));
+        idents.extend(groups.iter().map(|g| doc::ident("user_group", g.id)));
         doc::relate(res, "user_groups", Value::Array(idents));
         included.push(map::all_users_group());
-        included.extend(rows.iter().map(|(_, g)| map::group(g)));
+        included.extend(groups.iter().map(map::group));
     }
     // Absent (never null) when unset: the SDK reads `data.id` of a present one.
     if q.includes("primary_group")
@@ -246,7 +259,7 @@ pub async fn update(
     body: Body,
 ) -> IgzResult<Json<Value>> {
     let id = user_id(&id)?;
-    let d = doc::incoming(body.into_inner())?;
+    let mut d = doc::incoming(body.into_inner())?;
     let current = s.directory.get_user(&p, id).await?;
     let if_groups_at = match d.text("last_activity")?.filter(|t| !t.is_empty()) {
         Some(t) => Some(
@@ -255,6 +268,7 @@ pub async fn update(
         ),
         None => None,
     };
+    d.keep_changed(&map::user(&current));
     let primary_group = match d.to_one("primary_group")? {
         None => None,
         Some(None) => Some(None),
