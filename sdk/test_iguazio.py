@@ -245,3 +245,20 @@ def test_a_member_sees_what_the_core_allows(client, roster_url, native, unique):
     with pytest.raises(httpx.HTTPStatusError) as err:
         igz_mgmt.Group.get(as_hal, g.id).delete(as_hal)
     assert err.value.response.status_code == 403
+
+
+def test_access_keys(client, roster_url, unique):
+    key = igz_mgmt.AccessKey.create(client, label=f"ci-{unique}")
+    assert key.label == f"ci-{unique}" and key.tenant_id == client.tenant_id
+    with_key = make_client(roster_url, key.id)
+    assert with_key.username == "admin", "the new key's id is the key"
+    assert igz_mgmt.AccessKey.get(client, key.id).label == f"ci-{unique}"
+    again = igz_mgmt.AccessKey.get_or_create(with_key, label=f"ci-{unique}")
+    assert again.id == key.id, "the key in use is returned, not a new one"
+    other = igz_mgmt.AccessKey.get_or_create(with_key, label=f"other-{unique}")
+    assert other.id != key.id and make_client(roster_url, other.id).username == "admin"
+    assert f"ci-{unique}" in [k.label for k in igz_mgmt.AccessKey.list(client)]
+    igz_mgmt.AccessKey.get(client, other.id).delete(client)
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        make_client(roster_url, other.id)
+    assert err.value.response.status_code == 401

@@ -81,6 +81,16 @@ impl Directory {
         Ok(Page::from_rows(list::KEYS, rows, page, total, |k| Keyset { key: String::new(), num: k.num }))
     }
 
+    /// One key's record (never its secret), for its owner or a site admin.
+    /// Errors: `NotFound`.
+    pub async fn get_key(&self, p: &Principal, id: KeyId) -> Result<ApiKey, CoreError> {
+        let key = found(self.read().await?.get_key(id).await?, "key")?;
+        if !authz::can_act_for_user(p, key.user) {
+            return Err(CoreError::NotFound { what: "key" });
+        }
+        Ok(key)
+    }
+
     /// Revokes a key. Its owner or a site admin. Errors: `NotFound`.
     pub async fn delete_key(&self, p: &Principal, id: KeyId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;

@@ -18,13 +18,17 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = IgzError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let key = session_key(parts)
-            .or_else(|| basic_key(parts))
-            .or_else(|| crate::http::auth::authorization(&parts.headers, "bearer").map(str::to_owned))
-            .filter(|k| !k.is_empty())
-            .ok_or(CoreError::Unauthenticated)?;
+        let key = credential(parts).ok_or(CoreError::Unauthenticated)?;
         Ok(Auth(state.directory.authenticate(&key).await?))
     }
+}
+
+/// The key a request presents, in any of the forms above.
+pub fn credential(parts: &Parts) -> Option<String> {
+    session_key(parts)
+        .or_else(|| basic_key(parts))
+        .or_else(|| crate::http::auth::authorization(&parts.headers, "bearer").map(str::to_owned))
+        .filter(|k| !k.is_empty())
 }
 
 fn session_key(parts: &Parts) -> Option<String> {

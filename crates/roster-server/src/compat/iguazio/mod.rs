@@ -6,6 +6,7 @@
 //! Translates only; the all-users group every user is in is the core's
 //! ([`roster_core::ALL_USERS_GROUP_ID`]), shown here because Iguazio has it.
 
+mod access_keys;
 mod auth;
 mod doc;
 mod error;
@@ -44,6 +45,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/users/{id}", get(users::get).put(users::update).delete(users::delete))
         .route("/api/self", get(users::me))
+        .route("/api/self/get_or_create_access_key", post(access_keys::get_or_create))
+        .route("/api/access_keys", get(access_keys::list).post(access_keys::create))
+        .route("/api/access_keys/{id}", get(access_keys::get).delete(access_keys::delete))
         .route("/api/jobs/{id}", get(projects::job))
         .route("/api/projects", get(projects::list).post(projects::create).delete(projects::delete))
         .route("/api/projects/{id}", get(projects::get).put(projects::update))
