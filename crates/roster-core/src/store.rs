@@ -145,11 +145,15 @@ pub trait Tx: Send {
 
     async fn count(&mut self, counter: Counter) -> StoreResult<i64>;
     async fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    /// Appends events in order; returns the `seq` of the first.
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64>;
     /// Events with `seq > after`, oldest first.
     async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
 
     // Users, ordered by folded username.
     async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
+    /// Inserts many users; returns their `num`s in order.
+    async fn insert_users(&mut self, users: &[User]) -> StoreResult<Vec<i64>>;
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
     async fn delete_user(&mut self, id: UserId) -> StoreResult<()>;
     /// Stores an argon2 hash for the user's password (never read back by
@@ -159,17 +163,23 @@ pub trait Tx: Send {
     /// The users among `ids` that exist, in no particular order.
     async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>>;
+    /// The users with any of these usernames (ignoring case), in no particular order.
+    async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>>;
     async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>>;
     async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64>;
     async fn count_site_admins(&mut self) -> StoreResult<i64>;
 
     // Groups, ordered by folded name.
     async fn insert_group(&mut self, group: &Group) -> StoreResult<i64>;
+    /// Inserts many groups; returns their `num`s in order.
+    async fn insert_groups(&mut self, groups: &[Group]) -> StoreResult<Vec<i64>>;
     async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
     async fn delete_group(&mut self, id: GroupId) -> StoreResult<()>;
     async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>>;
     /// The group with this name, ignoring case.
     async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>>;
+    /// The groups with any of these names (ignoring case), in no particular order.
+    async fn get_groups_by_names(&mut self, names: &[String]) -> StoreResult<Vec<Group>>;
     /// The groups among `ids` that exist, in no particular order.
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
     /// Groups visible to `visible_to` (member or share) when given, all otherwise.
@@ -190,10 +200,15 @@ pub trait Tx: Send {
 
     // Memberships, ordered by `num` (the order they were made).
     async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64>;
+    /// Inserts many memberships (counters move once per group and user);
+    /// returns their `num`s in order.
+    async fn insert_memberships(&mut self, ms: &[Membership]) -> StoreResult<Vec<i64>>;
     async fn update_membership(&mut self, m: &Membership) -> StoreResult<()>;
     async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()>;
     async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>>;
     async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>>;
+    /// The user memberships among these (group, user) pairs that exist.
+    async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>>;
     /// Direct user members (`children == false`) or child groups of a group.
     async fn list_group_memberships(
         &mut self,

@@ -3,6 +3,7 @@
 //! changes nothing the second time. Site admins only.
 
 use super::groups::Attributes;
+use super::import_batch::{BatchError, import_batch};
 use super::members::{MemberChange, insert_membership, save_membership};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, Principal};
@@ -58,23 +59,50 @@ pub struct ImportFailure {
     pub error: CoreError,
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
     Created,
     Updated,
     Unchanged,
 }
 
 impl Directory {
-    /// Applies `records` in order, in one transaction: all of them or, on
-    /// the first refusal, none. Site admins only.
+    /// Applies `records` in one transaction: all of them or, on the first
+    /// refusal, none. Site admins only. The batch is applied set at a time
+    /// (`import_batch`); when a multi-row write fails without naming its
+    /// record, the batch is replayed one record at a time in a fresh
+    /// transaction to find it.
     pub async fn import(&self, p: &Principal, records: &[ImportRecord]) -> Result<ImportSummary, ImportFailure> {
         let fail = |index: usize| move |error: CoreError| ImportFailure { index, error };
         authz::require_admin(p).map_err(fail(0))?;
         let mut tx = self.write().await.map_err(fail(0))?;
+        match import_batch(&mut tx, p, records, now()).await {
+            Ok(summary) => {
+                if summary.created + summary.updated > 0 {
+                    let last = records.len().saturating_sub(1);
+                    tx.commit().await.map_err(|e| ImportFailure { index: last, error: e.into() })?;
+                }
+                Ok(summary)
+            }
+            Err(BatchError::At(failure)) => Err(failure),
+            // Contention is no record's fault: the client retries the batch.
+            Err(BatchError::Somewhere(error @ (CoreError::Busy | CoreError::Internal(_)))) => {
+                Err(ImportFailure { index: 0, error })
+            }
+            Err(BatchError::Somewhere(_)) => {
+                drop(tx);
+                self.import_one_by_one(p, records).await
+            }
+        }
+    }
+
+    /// The same import, one record after another in file order: slower, but
+    /// a failure names its record.
+    async fn import_one_by_one(&self, p: &Principal, records: &[ImportRecord]) -> Result<ImportSummary, ImportFailure> {
+        let fail = |index: usize| move |error: CoreError| ImportFailure { index, error };
+        let mut tx = self.write().await.map_err(fail(0))?;
         let mut summary = ImportSummary::default();
         for (i, record) in records.iter().enumerate() {
-            let outcome = apply(&mut tx, p, record).await.map_err(fail(i))?;
-            match outcome {
+            match apply(&mut tx, p, record).await.map_err(fail(i))? {
                 Outcome::Created => summary.created += 1,
                 Outcome::Updated => summary.updated += 1,
                 Outcome::Unchanged => summary.unchanged += 1,
@@ -95,7 +123,7 @@ async fn group_named(tx: &mut Box<dyn Tx>, name: &str) -> Result<Group, CoreErro
     tx.get_group_by_name(name).await?.ok_or_else(|| CoreError::invalid("group", format!("no group {name:?}")))
 }
 
-async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Result<Outcome, CoreError> {
+pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Result<Outcome, CoreError> {
     let t = now();
     match record {
         ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role } => {

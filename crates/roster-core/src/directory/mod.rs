@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod groups;
 mod import;
+mod import_batch;
 mod jobs;
 mod keys;
 mod members;

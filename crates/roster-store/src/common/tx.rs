@@ -12,11 +12,30 @@ use sqlx::{QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::dialect;
-use super::dialect::GROUPS_CHANGED;
 use super::rows::{self, ts};
 use crate::error::map;
 
 type DbRow = <Db as sqlx::Database>::Row;
+
+/// Rows per multi-row statement: well under both backends' bind limits.
+const CHUNK: usize = 500;
+
+/// The `num` of each row a multi-row INSERT returned (`id`, `num`), in
+/// the order of `ids` (RETURNING promises no order).
+fn nums_in_order(rows: &[DbRow], ids: impl Iterator<Item = Uuid>) -> StoreResult<Vec<i64>> {
+    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let id: Uuid = row.try_get("id").map_err(map)?;
+        let num: i64 = row.try_get("num").map_err(map)?;
+        by_id.insert(id, num);
+    }
+    ids.map(|id| by_id.get(&id).copied().ok_or_else(|| StoreError::Other(format!("no row came back for {id}"))))
+        .collect()
+}
+
+fn first_num(nums: Vec<i64>) -> StoreResult<i64> {
+    nums.into_iter().next().ok_or_else(|| StoreError::Other("the insert returned no row".into()))
+}
 
 /// The time a change is stamped with where no entity supplies one.
 fn now_utc() -> time::OffsetDateTime {
@@ -61,6 +80,32 @@ impl SqlTx {
             .execute(&mut *self.tx)
             .await
             .map_err(map)?;
+        Ok(())
+    }
+
+    /// Adds each user's delta to their group count and moves their
+    /// groups-changed stamp to `at` (always forwards): one statement per
+    /// distinct delta, not per user.
+    async fn moved_groups_of(&mut self, users: std::collections::BTreeMap<Uuid, i64>, at: i64) -> StoreResult<()> {
+        let mut by_delta: std::collections::BTreeMap<i64, Vec<Uuid>> = Default::default();
+        for (user, delta) in users {
+            by_delta.entry(delta).or_default().push(user);
+        }
+        for (delta, ids) in by_delta {
+            for chunk in ids.chunks(CHUNK) {
+                let mut qb = QueryBuilder::new("UPDATE users SET n_groups = n_groups + ");
+                qb.push_bind(delta);
+                qb.push(format!(", groups_changed_at = {}(groups_changed_at + 1, ", dialect::GREATEST));
+                qb.push_bind(at);
+                qb.push(") WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *self.tx).await.map_err(map)?;
+            }
+        }
         Ok(())
     }
 
@@ -364,30 +409,37 @@ impl Tx for SqlTx {
         .await
     }
 
+    async fn append_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
+        self.append_events(std::slice::from_ref(e)).await
+    }
+
     /// The sequence comes from the `events` counter row, which this update
     /// locks until commit: writers append one after another, so `seq` is
     /// gapless and in commit order, and a change-feed reader that has seen
     /// `seq = n` can never later find a smaller one appear.
-    async fn append_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
-        let seq = self
-            .scalar(sqlx::query(
-                "UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value",
-            ))
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64> {
+        let n = events.len() as i64;
+        let last = self
+            .scalar(
+                sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value").bind(n),
+            )
             .await?;
-        let q = sqlx::query(
-            "INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(seq)
-        .bind(ts(e.at))
-        .bind(e.actor.map(|a| a.0))
-        .bind(e.action)
-        .bind(e.target_type)
-        .bind(&e.target_id)
-        .bind(e.before.as_ref().map(|v| v.to_string()))
-        .bind(e.after.as_ref().map(|v| v.to_string()));
-        self.exec(q).await?;
-        Ok(seq)
+        let first = last - n + 1;
+        for (c, chunk) in events.chunks(CHUNK).enumerate() {
+            let mut qb = QueryBuilder::new("INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) ");
+            qb.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
+                b.push_bind(first + (c * CHUNK + i) as i64)
+                    .push_bind(ts(e.at))
+                    .push_bind(e.actor.map(|a| a.0))
+                    .push_bind(e.action)
+                    .push_bind(e.target_type)
+                    .push_bind(e.target_id.clone())
+                    .push_bind(e.before.as_ref().map(|v| v.to_string()))
+                    .push_bind(e.after.as_ref().map(|v| v.to_string()));
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(map)?;
+        }
+        Ok(first)
     }
 
     async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
@@ -398,36 +450,45 @@ impl Tx for SqlTx {
     }
 
     async fn insert_user(&mut self, u: &User) -> StoreResult<i64> {
-        let q = sqlx::query(
-            "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
-             site_role, primary_group, external_id, attributes, created_at, updated_at, version, \
-             first_key, last_key, role_label, display_key, groups_changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-             RETURNING num",
-        )
-        .bind(u.id.0)
-        .bind(&u.username)
-        .bind(fold(&u.username))
-        .bind(&u.email)
-        .bind(&u.first_name)
-        .bind(&u.last_name)
-        .bind(&u.display_name)
-        .bind(u.active)
-        .bind(u.site_role.as_str())
-        .bind(u.primary_group.map(|g| g.0))
-        .bind(&u.external_id)
-        .bind(rows::json_text(&u.attributes))
-        .bind(ts(u.created_at))
-        .bind(ts(u.updated_at))
-        .bind(u.version)
-        .bind(u.first_name.as_deref().map(fold))
-        .bind(u.last_name.as_deref().map(fold))
-        .bind(&u.role_label)
-        .bind(u.display_name.as_deref().map(fold))
-        .bind(ts(u.groups_changed_at));
-        let num = self.scalar(q).await?;
-        self.bump("users", 1).await?;
-        Ok(num)
+        first_num(self.insert_users(std::slice::from_ref(u)).await?)
+    }
+
+    async fn insert_users(&mut self, users: &[User]) -> StoreResult<Vec<i64>> {
+        let mut nums = Vec::with_capacity(users.len());
+        for chunk in users.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
+                 site_role, primary_group, external_id, attributes, created_at, updated_at, version, \
+                 first_key, last_key, role_label, display_key, groups_changed_at) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(u.id.0)
+                    .push_bind(u.username.clone())
+                    .push_bind(fold(&u.username))
+                    .push_bind(u.email.clone())
+                    .push_bind(u.first_name.clone())
+                    .push_bind(u.last_name.clone())
+                    .push_bind(u.display_name.clone())
+                    .push_bind(u.active)
+                    .push_bind(u.site_role.as_str())
+                    .push_bind(u.primary_group.map(|g| g.0))
+                    .push_bind(u.external_id.clone())
+                    .push_bind(rows::json_text(&u.attributes))
+                    .push_bind(ts(u.created_at))
+                    .push_bind(ts(u.updated_at))
+                    .push_bind(u.version)
+                    .push_bind(u.first_name.as_deref().map(fold))
+                    .push_bind(u.last_name.as_deref().map(fold))
+                    .push_bind(u.role_label.clone())
+                    .push_bind(u.display_name.as_deref().map(fold))
+                    .push_bind(ts(u.groups_changed_at));
+            });
+            qb.push(" RETURNING id, num");
+            let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+            nums.extend(nums_in_order(&rows, chunk.iter().map(|u| u.id.0))?);
+        }
+        self.bump("users", users.len() as i64).await?;
+        Ok(nums)
     }
 
     async fn update_user(&mut self, u: &User) -> StoreResult<()> {
@@ -522,6 +583,21 @@ impl Tx for SqlTx {
         .await
     }
 
+    async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>> {
+        let mut out = Vec::new();
+        for chunk in usernames.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE username_key IN (", rows::USER_COLS));
+            let mut sep = qb.separated(", ");
+            for name in chunk {
+                sep.push_bind(fold(name));
+            }
+            qb.push(")");
+            qb.push(self.lock());
+            out.extend(self.build_all(qb, rows::user).await?);
+        }
+        Ok(out)
+    }
+
     async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
         let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE 1 = 1", rows::USER_COLS));
         push_user_filter(&mut qb, filter);
@@ -552,28 +628,38 @@ impl Tx for SqlTx {
     }
 
     async fn insert_group(&mut self, g: &Group) -> StoreResult<i64> {
-        let q = sqlx::query(
-            "INSERT INTO groups (id, name, name_key, unique_id, slug, description, org_id, source_type, attributes, \
-             created_by, updated_by, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING num",
-        )
-        .bind(g.id.0)
-        .bind(&g.name)
-        .bind(fold(&g.name))
-        .bind(&g.unique_id)
-        .bind(&g.slug)
-        .bind(&g.description)
-        .bind(g.org.0)
-        .bind(g.source_type.as_str())
-        .bind(rows::json_text(&g.attributes))
-        .bind(g.created_by.map(|u| u.0))
-        .bind(g.updated_by.map(|u| u.0))
-        .bind(ts(g.created_at))
-        .bind(ts(g.updated_at))
-        .bind(g.version);
-        let num = self.scalar(q).await?;
-        self.bump("groups", 1).await?;
-        Ok(num)
+        first_num(self.insert_groups(std::slice::from_ref(g)).await?)
+    }
+
+    async fn insert_groups(&mut self, groups: &[Group]) -> StoreResult<Vec<i64>> {
+        let mut nums = Vec::with_capacity(groups.len());
+        for chunk in groups.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO groups (id, name, name_key, unique_id, slug, description, org_id, source_type, attributes, \
+                 created_by, updated_by, created_at, updated_at, version) ",
+            );
+            qb.push_values(chunk, |mut b, g| {
+                b.push_bind(g.id.0)
+                    .push_bind(g.name.clone())
+                    .push_bind(fold(&g.name))
+                    .push_bind(g.unique_id.clone())
+                    .push_bind(g.slug.clone())
+                    .push_bind(g.description.clone())
+                    .push_bind(g.org.0)
+                    .push_bind(g.source_type.as_str())
+                    .push_bind(rows::json_text(&g.attributes))
+                    .push_bind(g.created_by.map(|u| u.0))
+                    .push_bind(g.updated_by.map(|u| u.0))
+                    .push_bind(ts(g.created_at))
+                    .push_bind(ts(g.updated_at))
+                    .push_bind(g.version);
+            });
+            qb.push(" RETURNING id, num");
+            let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+            nums.extend(nums_in_order(&rows, chunk.iter().map(|g| g.id.0))?);
+        }
+        self.bump("groups", groups.len() as i64).await?;
+        Ok(nums)
     }
 
     async fn update_group(&mut self, g: &Group) -> StoreResult<()> {
@@ -610,8 +696,9 @@ impl Tx for SqlTx {
         .await?;
         self.exec(
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE users SET n_groups = n_groups - 1, {GROUPS_CHANGED} \
-                 WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL)"
+                "UPDATE users SET n_groups = n_groups - 1, groups_changed_at = {}(groups_changed_at + 1, $2) \
+                 WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL)",
+                dialect::GREATEST
             )))
             .bind(id.0)
             .bind(ts(now_utc())),
@@ -638,6 +725,21 @@ impl Tx for SqlTx {
     async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
         let sql = format!("SELECT {} FROM groups WHERE name_key = $1{}", rows::GROUP_COLS, self.lock());
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(name)), rows::group).await
+    }
+
+    async fn get_groups_by_names(&mut self, names: &[String]) -> StoreResult<Vec<Group>> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(format!("SELECT {} FROM groups WHERE name_key IN (", rows::GROUP_COLS));
+            let mut sep = qb.separated(", ");
+            for name in chunk {
+                sep.push_bind(fold(name));
+            }
+            qb.push(")");
+            qb.push(self.lock());
+            out.extend(self.build_all(qb, rows::group).await?);
+        }
+        Ok(out)
     }
 
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
@@ -778,47 +880,64 @@ impl Tx for SqlTx {
     }
 
     async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64> {
-        let (user, child) = member_cols(m.member);
-        let q = sqlx::query(
-            "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING num",
-        )
-        .bind(m.id.0)
-        .bind(m.group.0)
-        .bind(user)
-        .bind(child)
-        .bind(m.role.as_str())
-        .bind(rows::permissions_text(&m.permissions))
-        .bind(ts(m.created_at))
-        .bind(ts(m.updated_at));
-        let num = self.scalar(q).await?;
-        let admin = i64::from(m.role == MemberRole::Admin);
-        match m.member {
-            Member::User(u) => {
-                self.exec(
-                    sqlx::query("UPDATE groups SET n_members = n_members + 1, n_admins = n_admins + $1 WHERE id = $2")
-                        .bind(admin)
-                        .bind(m.group.0),
-                )
-                .await?;
-                self.exec(
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE users SET n_groups = n_groups + 1, {GROUPS_CHANGED} WHERE id = $1"
-                    )))
-                    .bind(u.0)
-                    .bind(ts(m.updated_at)),
-                )
-                .await?;
-            }
-            Member::Group(_) => {
-                self.exec(
-                    sqlx::query("UPDATE groups SET n_children = n_children + 1 WHERE id = $1")
-                        .bind(m.group.0),
-                )
-                .await?;
-            }
+        first_num(self.insert_memberships(std::slice::from_ref(m)).await?)
+    }
+
+    /// Inserts the edges, then moves each touched group's and user's
+    /// counters once, by the sum of its edges.
+    async fn insert_memberships(&mut self, ms: &[Membership]) -> StoreResult<Vec<i64>> {
+        let mut nums = Vec::with_capacity(ms.len());
+        for chunk in ms.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, m| {
+                let (user, child) = member_cols(m.member);
+                b.push_bind(m.id.0)
+                    .push_bind(m.group.0)
+                    .push_bind(user)
+                    .push_bind(child)
+                    .push_bind(m.role.as_str())
+                    .push_bind(rows::permissions_text(&m.permissions))
+                    .push_bind(ts(m.created_at))
+                    .push_bind(ts(m.updated_at));
+            });
+            qb.push(" RETURNING id, num");
+            let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+            nums.extend(nums_in_order(&rows, chunk.iter().map(|m| m.id.0))?);
         }
-        Ok(num)
+        // Per group: (members, admins, children) added.
+        let mut groups: std::collections::BTreeMap<Uuid, (i64, i64, i64)> = Default::default();
+        // Per user: groups joined.
+        let mut users: std::collections::BTreeMap<Uuid, i64> = Default::default();
+        let mut latest = 0;
+        for m in ms {
+            let entry = groups.entry(m.group.0).or_default();
+            match m.member {
+                Member::User(u) => {
+                    entry.0 += 1;
+                    entry.1 += i64::from(m.role == MemberRole::Admin);
+                    *users.entry(u.0).or_default() += 1;
+                }
+                Member::Group(_) => entry.2 += 1,
+            }
+            latest = latest.max(ts(m.updated_at));
+        }
+        for (id, (members, admins, children)) in groups {
+            self.exec(
+                sqlx::query(
+                    "UPDATE groups SET n_members = n_members + $1, n_admins = n_admins + $2, \
+                     n_children = n_children + $3 WHERE id = $4",
+                )
+                .bind(members)
+                .bind(admins)
+                .bind(children)
+                .bind(id),
+            )
+            .await?;
+        }
+        self.moved_groups_of(users, latest).await?;
+        Ok(nums)
     }
 
     async fn update_membership(&mut self, m: &Membership) -> StoreResult<()> {
@@ -873,7 +992,9 @@ impl Tx for SqlTx {
                 .await?;
                 self.exec(
                     sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE users SET n_groups = n_groups - 1, {GROUPS_CHANGED} WHERE id = $1"
+                        "UPDATE users SET n_groups = n_groups - 1, \
+                         groups_changed_at = {}(groups_changed_at + 1, $2) WHERE id = $1",
+                        dialect::GREATEST
                     )))
                     .bind(u.0)
                     .bind(ts(now_utc())),
@@ -923,6 +1044,28 @@ impl Tx for SqlTx {
             rows::membership,
         )
         .await
+    }
+
+    async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>> {
+        let mut out = Vec::new();
+        for chunk in pairs.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(format!(
+                "SELECT {} FROM memberships WHERE user_id IS NOT NULL AND (group_id, user_id) IN (VALUES ",
+                rows::MEMBERSHIP_COLS
+            ));
+            let mut sep = qb.separated(", ");
+            for (g, u) in chunk {
+                sep.push("(");
+                sep.push_bind_unseparated(g.0);
+                sep.push_unseparated(", ");
+                sep.push_bind_unseparated(u.0);
+                sep.push_unseparated(")");
+            }
+            qb.push(")");
+            qb.push(self.lock());
+            out.extend(self.build_all(qb, rows::membership).await?);
+        }
+        Ok(out)
     }
 
     async fn list_group_memberships(

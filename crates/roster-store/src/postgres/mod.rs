@@ -33,9 +33,8 @@ mod dialect {
     pub const REACHES: &str = "WITH RECURSIVE below(id) AS (SELECT $1::uuid UNION \
          SELECT m.child_id FROM memberships m JOIN below ON m.group_id = below.id \
          WHERE m.child_id IS NOT NULL) SELECT COUNT(*) FROM below WHERE id = $2";
-    /// Moves a user's groups-changed stamp to `$2`, and always forwards (so
-    /// two changes in one microsecond still give two stamps).
-    pub const GROUPS_CHANGED: &str = "groups_changed_at = GREATEST(groups_changed_at + 1, $2)";
+    /// The larger of two values (a scalar function, not the aggregate).
+    pub const GREATEST: &str = "GREATEST";
 }
 
 mod rows {

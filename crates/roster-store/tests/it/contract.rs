@@ -476,3 +476,50 @@ async fn projects_bind_users_and_groups_and_keep_jobs() {
         tx.commit().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn bulk_writes_match_row_by_row_writes() {
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        let users: Vec<User> = (0..1200).map(|i| user(&format!("bulk{i:04}"))).collect();
+        let nums = tx.insert_users(&users).await.unwrap();
+        assert_eq!(nums.len(), 1200, "{}", b.name);
+        assert!(nums.windows(2).all(|w| w[0] < w[1]), "{}: nums follow the input order", b.name);
+        let groups: Vec<Group> = ["Big", "Small"].into_iter().map(group).collect();
+        tx.insert_groups(&groups).await.unwrap();
+        let mut edges: Vec<Membership> =
+            users.iter().map(|u| edge(groups[0].id, Member::User(u.id), MemberRole::Member)).collect();
+        edges.push(edge(groups[1].id, Member::User(users[0].id), MemberRole::Admin));
+        edges.push(edge(groups[1].id, Member::Group(groups[0].id), MemberRole::Member));
+        tx.insert_memberships(&edges).await.unwrap();
+        let found = tx.get_users_by_usernames(&["BULK0001".into(), "bulk0002".into(), "nobody".into()]).await.unwrap();
+        assert_eq!(found.len(), 2, "{}: lookups ignore case", b.name);
+        assert_eq!(tx.get_groups_by_names(&["big".into(), "SMALL".into()]).await.unwrap().len(), 2);
+        let pairs = [(groups[0].id, users[5].id), (groups[1].id, users[5].id), (groups[1].id, users[0].id)];
+        let existing = tx.find_user_memberships(&pairs).await.unwrap();
+        assert_eq!(existing.len(), 2, "{}: only the pairs that exist", b.name);
+        let events: Vec<NewEvent> = (0..3)
+            .map(|i| NewEvent {
+                at: now(),
+                actor: None,
+                action: "test.bulk",
+                target_type: "test",
+                target_id: i.to_string(),
+                before: None,
+                after: None,
+            })
+            .collect();
+        let first = tx.append_events(&events).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = b.store.read().await.unwrap();
+        let big = tx.get_group(groups[0].id).await.unwrap().unwrap();
+        assert_eq!(big.counts, GroupCounts { members: 1200, admins: 0, children: 0 }, "{}", b.name);
+        let small = tx.get_group(groups[1].id).await.unwrap().unwrap();
+        assert_eq!(small.counts, GroupCounts { members: 1, admins: 1, children: 1 }, "{}", b.name);
+        assert_eq!(tx.count_user_memberships(users[0].id).await.unwrap(), 2, "{}", b.name);
+        assert_eq!(tx.count(Counter::Users).await.unwrap(), 1200, "{}", b.name);
+        let logged = tx.list_events(first - 1, 10).await.unwrap();
+        assert_eq!(logged.iter().map(|e| e.target_id.as_str()).collect::<Vec<_>>(), ["0", "1", "2"], "{}", b.name);
+    }
+}

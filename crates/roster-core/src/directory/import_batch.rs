@@ -1,0 +1,368 @@
+//! The set-at-a-time import: the same outcome as applying the records one
+//! by one (see `import.rs`), with a few statements per batch instead of a
+//! few per record. Users are settled first, then groups, then memberships,
+//! then nesting, so a record may name a user or group made anywhere in its
+//! batch. Each kind is looked up with one query per few hundred names, new
+//! rows are written with multi-row inserts, counters move once per touched
+//! group and user, and events are appended together: one per change, as
+//! always.
+
+use std::collections::HashMap;
+
+use super::groups::Attributes;
+use super::import::{ImportFailure, ImportRecord, ImportSummary, apply};
+use super::members::save_membership;
+use super::{audit, event};
+use crate::authz::Principal;
+use crate::error::CoreError;
+use crate::ids::{GroupId, MembershipId, UserId};
+use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, Membership, NewEvent, Permissions, SourceType, User};
+use crate::store::Tx;
+use crate::validate;
+
+/// Where a user or group of the batch stands.
+#[derive(PartialEq)]
+enum State {
+    /// Made by this batch, not yet written.
+    New,
+    /// Existing, changed by this batch (with how it was before).
+    Changed,
+    Unchanged,
+}
+
+/// A failure in the fast path: at a known record, or somewhere in a
+/// multi-row write (the caller then locates it by replaying one by one).
+pub(crate) enum BatchError {
+    At(ImportFailure),
+    Somewhere(CoreError),
+}
+
+impl From<CoreError> for BatchError {
+    fn from(e: CoreError) -> Self {
+        BatchError::Somewhere(e)
+    }
+}
+
+impl From<crate::error::StoreError> for BatchError {
+    fn from(e: crate::error::StoreError) -> Self {
+        BatchError::Somewhere(e.into())
+    }
+}
+
+fn at(index: usize) -> impl Fn(CoreError) -> BatchError {
+    move |error| BatchError::At(ImportFailure { index, error })
+}
+
+pub(crate) async fn import_batch(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    records: &[ImportRecord],
+    t: time::OffsetDateTime,
+) -> Result<ImportSummary, BatchError> {
+    let mut summary = ImportSummary::default();
+    let mut events: Vec<NewEvent> = Vec::new();
+    let users = settle_users(tx, p, records, t, &mut summary, &mut events).await?;
+    let groups = settle_groups(tx, p, records, t, &mut summary, &mut events).await?;
+    settle_members(tx, p, records, t, users, groups, &mut summary, &mut events).await?;
+    tx.append_events(&events).await?;
+    // Nesting is rare in bulk and needs the graph lock and a cycle check
+    // per edge: one by one, after everything it may name exists.
+    for (i, r) in records.iter().enumerate() {
+        if matches!(r, ImportRecord::Child { .. }) {
+            count(&mut summary, apply(tx, p, r).await.map_err(at(i))?);
+        }
+    }
+    Ok(summary)
+}
+
+fn count(summary: &mut ImportSummary, outcome: super::import::Outcome) {
+    use super::import::Outcome;
+    match outcome {
+        Outcome::Created => summary.created += 1,
+        Outcome::Updated => summary.updated += 1,
+        Outcome::Unchanged => summary.unchanged += 1,
+    }
+}
+
+async fn settle_users(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    records: &[ImportRecord],
+    t: time::OffsetDateTime,
+    summary: &mut ImportSummary,
+    events: &mut Vec<NewEvent>,
+) -> Result<HashMap<String, User>, BatchError> {
+    let mut names = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if let ImportRecord::User { username, .. } = r {
+            names.push(validate::username(username).map_err(at(i))?);
+        }
+    }
+    let mut users: HashMap<String, (User, State, Option<User>)> = HashMap::new();
+    for u in tx.get_users_by_usernames(&names).await? {
+        users.insert(validate::fold(&u.username), (u, State::Unchanged, None));
+    }
+    let mut order: Vec<String> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role } =
+            r
+        else {
+            continue;
+        };
+        let username = validate::username(username).map_err(at(i))?;
+        let key = validate::fold(&username);
+        let created = !users.contains_key(&key);
+        let entry = users.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            (User::new(username.clone(), t), State::New, None)
+        });
+        let before = entry.0.clone();
+        let user = &mut entry.0;
+        user.email = validate::email(email.as_deref()).map_err(at(i))?.or(before.email.clone());
+        user.first_name =
+            validate::optional_name("first_name", first_name.as_deref()).map_err(at(i))?.or(before.first_name.clone());
+        user.last_name =
+            validate::optional_name("last_name", last_name.as_deref()).map_err(at(i))?.or(before.last_name.clone());
+        user.display_name = validate::optional_name("display_name", display_name.as_deref())
+            .map_err(at(i))?
+            .or(before.display_name.clone());
+        user.external_id = validate::optional_name("external_id", external_id.as_deref())
+            .map_err(at(i))?
+            .or(before.external_id.clone());
+        user.active = active.unwrap_or(before.active);
+        user.site_role = site_role.unwrap_or(before.site_role);
+        if created {
+            summary.created += 1;
+        } else if *user == before {
+            summary.unchanged += 1;
+        } else {
+            if entry.1 == State::Unchanged {
+                entry.2 = Some(before);
+                entry.1 = State::Changed;
+            }
+            summary.updated += 1;
+        }
+    }
+    let new: Vec<User> = order.iter().filter_map(|k| users.get(k)).map(|(u, _, _)| u.clone()).collect();
+    let nums = tx.insert_users(&new).await?;
+    for (u, num) in new.iter().zip(nums) {
+        if let Some(entry) = users.get_mut(&validate::fold(&u.username)) {
+            entry.0.num = num;
+        }
+        events.push(event(Some(p.user), "user.created", "user", u.id, None, Some(audit::user(u))));
+    }
+    for (user, state, before) in users.values_mut() {
+        if *state == State::Changed
+            && let Some(before) = before
+        {
+            user.updated_at = t;
+            user.version += 1;
+            tx.update_user(user).await?;
+            events.push(event(
+                Some(p.user),
+                "user.updated",
+                "user",
+                user.id,
+                Some(audit::user(before)),
+                Some(audit::user(user)),
+            ));
+        }
+    }
+    Ok(users.into_iter().map(|(k, (u, _, _))| (k, u)).collect())
+}
+
+async fn settle_groups(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    records: &[ImportRecord],
+    t: time::OffsetDateTime,
+    summary: &mut ImportSummary,
+    events: &mut Vec<NewEvent>,
+) -> Result<HashMap<String, Group>, BatchError> {
+    let mut names = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if let ImportRecord::Group { name, .. } = r {
+            names.push(validate::group_name(name).map_err(at(i))?);
+        }
+    }
+    let mut groups: HashMap<String, (Group, State, Option<Group>)> = HashMap::new();
+    for g in tx.get_groups_by_names(&names).await? {
+        groups.insert(validate::fold(&g.name), (g, State::Unchanged, None));
+    }
+    let mut order: Vec<String> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let ImportRecord::Group { name, description, unique_id } = r else { continue };
+        let name = validate::group_name(name).map_err(at(i))?;
+        let description = validate::optional_text("description", description.as_deref()).map_err(at(i))?;
+        let unique_id = validate::optional_name("unique_id", unique_id.as_deref()).map_err(at(i))?;
+        let key = validate::fold(&name);
+        let created = !groups.contains_key(&key);
+        let entry = groups.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            let group = Group {
+                id: GroupId::new(),
+                num: 0,
+                slug: Some(validate::slugify(&name)),
+                name: name.clone(),
+                unique_id: None,
+                description: None,
+                org: DEFAULT_ORG_ID,
+                source_type: SourceType::Import,
+                attributes: Attributes::new(),
+                created_by: Some(p.user),
+                updated_by: Some(p.user),
+                created_at: t,
+                updated_at: t,
+                version: 1,
+                counts: GroupCounts::default(),
+            };
+            (group, State::New, None)
+        });
+        let before = entry.0.clone();
+        entry.0.description = description.or(before.description.clone());
+        entry.0.unique_id = unique_id.or(before.unique_id.clone());
+        if created {
+            summary.created += 1;
+        } else if entry.0 == before {
+            summary.unchanged += 1;
+        } else {
+            if entry.1 == State::Unchanged {
+                entry.2 = Some(before);
+                entry.1 = State::Changed;
+            }
+            summary.updated += 1;
+        }
+    }
+    let new: Vec<Group> = order.iter().filter_map(|k| groups.get(k)).map(|(g, _, _)| g.clone()).collect();
+    let nums = tx.insert_groups(&new).await?;
+    for (g, num) in new.iter().zip(nums) {
+        if let Some(entry) = groups.get_mut(&validate::fold(&g.name)) {
+            entry.0.num = num;
+        }
+        events.push(event(Some(p.user), "group.created", "group", g.id, None, Some(audit::group(g))));
+    }
+    for (group, state, before) in groups.values_mut() {
+        if *state == State::Changed
+            && let Some(before) = before
+        {
+            group.updated_at = t;
+            group.updated_by = Some(p.user);
+            group.version += 1;
+            tx.update_group(group).await?;
+            events.push(event(
+                Some(p.user),
+                "group.updated",
+                "group",
+                group.id,
+                Some(audit::group(before)),
+                Some(audit::group(group)),
+            ));
+        }
+    }
+    Ok(groups.into_iter().map(|(k, (g, _, _))| (k, g)).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn settle_members(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    records: &[ImportRecord],
+    t: time::OffsetDateTime,
+    mut users: HashMap<String, User>,
+    mut groups: HashMap<String, Group>,
+    summary: &mut ImportSummary,
+    events: &mut Vec<NewEvent>,
+) -> Result<(), BatchError> {
+    // Names the batch did not itself mention: one lookup for each kind.
+    let mut missing_users = Vec::new();
+    let mut missing_groups = Vec::new();
+    for r in records {
+        let (group_names, user_name): (Vec<&String>, Option<&String>) = match r {
+            ImportRecord::Member { group, user, .. } => (vec![group], Some(user)),
+            ImportRecord::Child { parent, child } => (vec![parent, child], None),
+            _ => continue,
+        };
+        for g in group_names {
+            if !groups.contains_key(&validate::fold(g)) {
+                missing_groups.push(g.clone());
+            }
+        }
+        if let Some(u) = user_name
+            && !users.contains_key(&validate::fold(u))
+        {
+            missing_users.push(u.clone());
+        }
+    }
+    missing_users.sort_unstable();
+    missing_users.dedup();
+    missing_groups.sort_unstable();
+    missing_groups.dedup();
+    for u in tx.get_users_by_usernames(&missing_users).await? {
+        users.insert(validate::fold(&u.username), u);
+    }
+    for g in tx.get_groups_by_names(&missing_groups).await? {
+        groups.insert(validate::fold(&g.name), g);
+    }
+    let mut wanted: Vec<(usize, GroupId, UserId, crate::model::MemberRole)> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let ImportRecord::Member { group, user, role } = r else { continue };
+        let g = groups
+            .get(&validate::fold(group))
+            .ok_or_else(|| CoreError::invalid("group", format!("no group {group:?}")))
+            .map_err(at(i))?;
+        let u = users
+            .get(&validate::fold(user))
+            .ok_or_else(|| CoreError::invalid("user", format!("no user {user:?}")))
+            .map_err(at(i))?;
+        wanted.push((i, g.id, u.id, *role));
+    }
+    let pairs: Vec<(GroupId, UserId)> = wanted.iter().map(|(_, g, u, _)| (*g, *u)).collect();
+    let mut existing: HashMap<(GroupId, UserId), Membership> = HashMap::new();
+    for m in tx.find_user_memberships(&pairs).await? {
+        if let Member::User(u) = m.member {
+            existing.insert((m.group, u), m);
+        }
+    }
+    let mut new: Vec<Membership> = Vec::new();
+    let mut pending: HashMap<(GroupId, UserId), usize> = HashMap::new();
+    for (_, g, u, role) in wanted {
+        if let Some(&k) = pending.get(&(g, u)) {
+            if new[k].role == role {
+                summary.unchanged += 1;
+            } else {
+                new[k].role = role;
+                summary.updated += 1;
+            }
+            continue;
+        }
+        match existing.get(&(g, u)) {
+            Some(m) if m.role == role => summary.unchanged += 1,
+            Some(before) => {
+                let m = Membership { role, updated_at: t, ..before.clone() };
+                save_membership(tx, p, before, &m).await?;
+                existing.insert((g, u), m);
+                summary.updated += 1;
+            }
+            None => {
+                pending.insert((g, u), new.len());
+                new.push(Membership {
+                    id: MembershipId::new(),
+                    num: 0,
+                    group: g,
+                    member: Member::User(u),
+                    role,
+                    permissions: Permissions::default(),
+                    created_at: t,
+                    updated_at: t,
+                });
+                summary.created += 1;
+            }
+        }
+    }
+    let nums = tx.insert_memberships(&new).await?;
+    for (m, num) in new.iter_mut().zip(nums) {
+        m.num = num;
+        events.push(event(Some(p.user), "membership.created", "membership", m.id, None, Some(audit::membership(m))));
+    }
+    Ok(())
+}
