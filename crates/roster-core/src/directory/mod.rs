@@ -8,6 +8,7 @@ mod catalog;
 mod groups;
 mod import;
 mod keys;
+mod member_sets;
 mod members;
 mod offsets;
 mod shares;
@@ -21,6 +22,7 @@ pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, Proje
 pub use groups::{GroupFilter, GroupPatch, NewGroup};
 pub use import::{ImportFailure, ImportRecord, ImportSummary};
 pub use keys::CreatedKey;
+pub use member_sets::{MemberEdit, MemberEditOutcome};
 pub use members::{MemberChange, MembershipPatch};
 pub use users::{NewUser, UserPatch, UserQuery};
 

@@ -9,12 +9,12 @@ use time::OffsetDateTime;
 
 use crate::backends;
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.microsecond() * 1000).unwrap()
 }
 
-fn user(name: &str) -> User {
+pub(crate) fn user(name: &str) -> User {
     let t = now();
     User {
         id: UserId::new(),
@@ -36,7 +36,7 @@ fn user(name: &str) -> User {
     }
 }
 
-fn group(name: &str) -> Group {
+pub(crate) fn group(name: &str) -> Group {
     let t = now();
     Group {
         id: GroupId::new(),
@@ -57,7 +57,7 @@ fn group(name: &str) -> Group {
     }
 }
 
-fn edge(group: GroupId, member: Member, role: MemberRole) -> Membership {
+pub(crate) fn edge(group: GroupId, member: Member, role: MemberRole) -> Membership {
     let t = now();
     Membership {
         id: MembershipId::new(),
