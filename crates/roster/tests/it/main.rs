@@ -35,5 +35,6 @@ mod pagination;
 mod process;
 mod robustness;
 mod scale_out;
+mod scim_conformance;
 mod sdk;
 mod transfer;
