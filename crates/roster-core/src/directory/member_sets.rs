@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::groups::{apply_group_patch, insert_new_group, visible_group};
-use super::members::{MemberChange, insert_membership};
+use super::members::{MemberChange, delete_membership_with_event, insert_membership};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, GroupAccess, Principal};
 use crate::error::CoreError;
@@ -242,16 +242,7 @@ async fn apply_member_edit(
         tx.lock_graph().await?;
     }
     for m in &to_delete {
-        tx.delete_membership(m.id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "membership.deleted",
-            "membership",
-            m.id,
-            Some(audit::membership(m)),
-            None,
-        ))
-        .await?;
+        delete_membership_with_event(tx, p, m).await?;
     }
     for m in &to_add {
         if let Member::Group(child) = *m {

@@ -694,22 +694,31 @@ async fn search_users_in(
     Ok((total, items.into_iter().map(|v| proj.apply(kind, v)).collect()))
 }
 
-async fn scan_users(s: &AppState, p: &Principal, query: &UserQuery) -> ScimResult<Vec<User>> {
+/// Every row of a list, in keyset pages of the largest size, at most
+/// [`SCAN_CAP`] of them.
+async fn scan<T, F, Fut>(list_name: &str, mut fetch: F) -> ScimResult<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<roster_core::Page<T>, CoreError>>,
+{
+    let limit = roster_core::cursor::MAX_LIMIT;
     let mut out = Vec::new();
-    let mut page = PageRequest::first(roster_core::cursor::MAX_LIMIT);
+    let mut page = PageRequest::first(limit);
     loop {
-        let got = s.directory.list_users(p, query, &page).await?;
+        let got = fetch(page).await?;
         out.extend(got.items);
         if out.len() > SCAN_CAP {
             return Err(too_many());
         }
         match got.next_cursor {
-            Some(c) => {
-                page = PageRequest::parse(list::USERS, Some(i64::from(roster_core::cursor::MAX_LIMIT)), Some(&c))?
-            }
+            Some(c) => page = PageRequest::parse(list_name, Some(i64::from(limit)), Some(&c))?,
             None => return Ok(out),
         }
     }
+}
+
+async fn scan_users(s: &AppState, p: &Principal, query: &UserQuery) -> ScimResult<Vec<User>> {
+    scan(list::USERS, |page| async move { s.directory.list_users(p, query, &page).await }).await
 }
 
 fn too_many() -> ScimError {
@@ -967,8 +976,6 @@ async fn search_groups_in(
             matched.push((g, v));
         }
     }
-    let ids: Vec<Value> = matched.iter().map(|(g, _)| Value::String(g.id.to_string())).collect();
-    let _ = ids;
     let by_id: HashMap<String, &roster_core::Group> = matched.iter().map(|(g, _)| (g.id.to_string(), *g)).collect();
     let (total, page) = page_of(kind, matched.iter().map(|(_, v)| v.clone()).collect(), sort.as_ref(), desc, q);
     let mut items = Vec::with_capacity(page.len());
@@ -984,21 +991,7 @@ async fn search_groups_in(
 }
 
 async fn scan_groups(s: &AppState, p: &Principal, gf: &GroupFilter) -> ScimResult<Vec<roster_core::Group>> {
-    let mut out = Vec::new();
-    let mut page = PageRequest::first(roster_core::cursor::MAX_LIMIT);
-    loop {
-        let got = s.directory.list_groups(p, gf, &page).await?;
-        out.extend(got.items);
-        if out.len() > SCAN_CAP {
-            return Err(too_many());
-        }
-        match got.next_cursor {
-            Some(c) => {
-                page = PageRequest::parse(list::GROUPS, Some(i64::from(roster_core::cursor::MAX_LIMIT)), Some(&c))?
-            }
-            None => return Ok(out),
-        }
-    }
+    scan(list::GROUPS, |page| async move { s.directory.list_groups(p, gf, &page).await }).await
 }
 
 /// `POST /.search`: users, then groups, as one list.
