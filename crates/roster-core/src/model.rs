@@ -239,7 +239,7 @@ pub mod permission {
 }
 
 /// Who or what sits inside a group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Member {
     User(UserId),
     Group(GroupId),

@@ -277,4 +277,12 @@ pub trait Tx: Send {
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
     async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>>;
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
+
+    // Bulk membership edits and provider lookups (SCIM).
+    /// Every direct member of a group (users and nested groups), in the order they joined.
+    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>>;
+    /// The memberships of `group` that name any of `members`, in no particular order.
+    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>>;
+    /// The group whose `unique_id` is exactly this.
+    async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>>;
 }

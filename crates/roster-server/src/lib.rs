@@ -8,6 +8,7 @@
 pub mod compat;
 pub mod http;
 pub mod native;
+pub mod scim;
 
 use std::net::SocketAddr;
 
@@ -24,6 +25,7 @@ pub fn app(directory: Directory) -> Router {
         Router::new()
             .merge(native::router(state.clone()))
             .merge(compat::router(state.clone()))
+            .nest("/scim/v2", scim::router(state.clone()))
             .merge(http::ops::router(state)),
     )
 }

@@ -24,7 +24,8 @@ pub struct NewGroup {
     pub attributes: Attributes,
     /// Roles granted to the group from the start.
     pub roles: Vec<RoleId>,
-    /// Users who join the group as members in the same transaction.
+    /// Users who join the group as members in the same transaction (each
+    /// must exist).
     pub members: Vec<UserId>,
 }
 
@@ -99,54 +100,8 @@ impl Directory {
     /// (unique id taken), `NotFound` (organization), `Forbidden`.
     pub async fn create_group(&self, p: &Principal, new: NewGroup) -> Result<Group, CoreError> {
         authz::require_admin(p)?;
-        let name = validate::group_name(&new.name)?;
-        let slug = match new.slug.as_deref() {
-            Some(s) => validate::slug("slug", s)?,
-            None => validate::slugify(&name),
-        };
-        let t = now();
-        let mut group = Group {
-            id: GroupId::new(),
-            num: 0,
-            unique_id: validate::optional_name("unique_id", new.unique_id.as_deref())?,
-            slug: Some(slug),
-            description: validate::optional_text("description", new.description.as_deref())?,
-            org: new.org.unwrap_or(DEFAULT_ORG_ID),
-            source_type: new.source_type,
-            attributes: validate::attributes("attributes", new.attributes)?,
-            created_by: Some(p.user),
-            updated_by: Some(p.user),
-            created_at: t,
-            updated_at: t,
-            version: 1,
-            counts: GroupCounts::default(),
-            name,
-        };
         let mut tx = self.write().await?;
-        found(tx.get_org(group.org).await?, "organization")?;
-        for r in &new.roles {
-            found(tx.get_role(*r).await?, "role")?;
-        }
-        group.num = tx.insert_group(&group).await?;
-        tx.append_event(&event(Some(p.user), "group.created", "group", group.id, None, Some(audit::group(&group))))
-            .await?;
-        for r in &new.roles {
-            if tx.grant_group_role(group.id, *r).await? {
-                let after = serde_json::json!({ "group_id": group.id.to_string(), "role_id": r.to_string() });
-                tx.append_event(&event(Some(p.user), "group.role_granted", "group", group.id, None, Some(after)))
-                    .await?;
-            }
-        }
-        let mut members = new.members;
-        members.sort_unstable();
-        members.dedup();
-        for u in members {
-            found(tx.get_user(u).await?, "user")?;
-            insert_membership(&mut tx, p, group.id, Member::User(u), MemberChange::default()).await?;
-        }
-        if let Some(g) = tx.get_group(group.id).await? {
-            group = g;
-        }
+        let group = insert_new_group(&mut tx, p, new).await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -270,81 +225,10 @@ impl Directory {
     /// `Invalid`, `NotFound`, `Conflict`, `Stale`, `Forbidden`.
     pub async fn update_group(&self, p: &Principal, id: GroupId, patch: GroupPatch) -> Result<Group, CoreError> {
         let mut tx = self.write().await?;
-        let (before, access) = visible_group(&mut tx, p, id).await?;
-        authz::require(authz::can_write_group(p, &access), "requires write access to the group")?;
-        if let Some(v) = patch.if_version
-            && v != before.version
-        {
-            return Err(CoreError::Stale { reason: format!("group is at version {}, not {v}", before.version) });
+        let (group, changed) = apply_group_patch(&mut tx, p, id, patch).await?;
+        if changed {
+            tx.commit().await?;
         }
-        let mut group = before.clone();
-        if let Some(name) = &patch.name {
-            group.name = validate::group_name(name)?;
-        }
-        if let Some(v) = &patch.unique_id {
-            group.unique_id = validate::optional_name("unique_id", v.as_deref())?;
-        }
-        if let Some(v) = &patch.slug {
-            group.slug = match v {
-                Some(s) => Some(validate::slug("slug", s)?),
-                None => Some(validate::slugify(&group.name)),
-            };
-        }
-        if let Some(v) = &patch.description {
-            group.description = validate::optional_text("description", v.as_deref())?;
-        }
-        if let Some(org) = patch.org {
-            found(tx.get_org(org).await?, "organization")?;
-            group.org = org;
-        }
-        if let Some(attrs) = patch.attributes {
-            for (k, v) in attrs {
-                if v.is_null() {
-                    group.attributes.remove(&k);
-                } else {
-                    group.attributes.insert(k, v);
-                }
-            }
-            group.attributes = validate::attributes("attributes", group.attributes)?;
-        }
-        let mut roles_changed = false;
-        if let Some(roles) = &patch.roles {
-            authz::require_admin(p)?;
-            let held: Vec<RoleId> = tx.group_roles(id).await?.into_iter().map(|r| r.id).collect();
-            for r in roles.iter().filter(|r| !held.contains(r)) {
-                found(tx.get_role(*r).await?, "role")?;
-                tx.grant_group_role(id, *r).await?;
-                let after = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
-                tx.append_event(&event(Some(p.user), "group.role_granted", "group", id, None, Some(after))).await?;
-                roles_changed = true;
-            }
-            for r in held.iter().filter(|r| !roles.contains(r)) {
-                tx.revoke_group_role(id, *r).await?;
-                let before = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
-                tx.append_event(&event(Some(p.user), "group.role_revoked", "group", id, Some(before), None)).await?;
-                roles_changed = true;
-            }
-        }
-        if group == before {
-            if roles_changed {
-                tx.commit().await?;
-            }
-            return Ok(group);
-        }
-        group.updated_at = now();
-        group.updated_by = Some(p.user);
-        group.version += 1;
-        tx.update_group(&group).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "group.updated",
-            "group",
-            id,
-            Some(audit::group(&before)),
-            Some(audit::group(&group)),
-        ))
-        .await?;
-        tx.commit().await?;
         Ok(group)
     }
 
@@ -388,4 +272,140 @@ impl Directory {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Validates and inserts a new group with its roles and events, inside the
+/// caller's transaction (the caller has authorized the creation).
+pub(crate) async fn insert_new_group(tx: &mut Box<dyn Tx>, p: &Principal, new: NewGroup) -> Result<Group, CoreError> {
+    let name = validate::group_name(&new.name)?;
+    let slug = match new.slug.as_deref() {
+        Some(s) => validate::slug("slug", s)?,
+        None => validate::slugify(&name),
+    };
+    let t = now();
+    let mut group = Group {
+        id: GroupId::new(),
+        num: 0,
+        unique_id: validate::optional_name("unique_id", new.unique_id.as_deref())?,
+        slug: Some(slug),
+        description: validate::optional_text("description", new.description.as_deref())?,
+        org: new.org.unwrap_or(DEFAULT_ORG_ID),
+        source_type: new.source_type,
+        attributes: validate::attributes("attributes", new.attributes)?,
+        created_by: Some(p.user),
+        updated_by: Some(p.user),
+        created_at: t,
+        updated_at: t,
+        version: 1,
+        counts: GroupCounts::default(),
+        name,
+    };
+    found(tx.get_org(group.org).await?, "organization")?;
+    for r in &new.roles {
+        found(tx.get_role(*r).await?, "role")?;
+    }
+    group.num = tx.insert_group(&group).await?;
+    tx.append_event(&event(Some(p.user), "group.created", "group", group.id, None, Some(audit::group(&group)))).await?;
+    for r in &new.roles {
+        if tx.grant_group_role(group.id, *r).await? {
+            let after = serde_json::json!({ "group_id": group.id.to_string(), "role_id": r.to_string() });
+            tx.append_event(&event(Some(p.user), "group.role_granted", "group", group.id, None, Some(after))).await?;
+        }
+    }
+    let mut members = new.members;
+    members.sort_unstable();
+    members.dedup();
+    for u in &members {
+        found(tx.get_user(*u).await?, "user")?;
+        insert_membership(tx, p, group.id, Member::User(*u), MemberChange::default()).await?;
+    }
+    if !members.is_empty()
+        && let Some(g) = tx.get_group(group.id).await?
+    {
+        group = g;
+    }
+    Ok(group)
+}
+
+/// Applies a patch to a group inside the caller's transaction, with its
+/// authorization, version check and events. Returns the group and whether
+/// anything was written (the caller commits).
+pub(crate) async fn apply_group_patch(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: GroupId,
+    patch: GroupPatch,
+) -> Result<(Group, bool), CoreError> {
+    let (before, access) = visible_group(tx, p, id).await?;
+    authz::require(authz::can_write_group(p, &access), "requires write access to the group")?;
+    if let Some(v) = patch.if_version
+        && v != before.version
+    {
+        return Err(CoreError::Stale { reason: format!("group is at version {}, not {v}", before.version) });
+    }
+    let mut group = before.clone();
+    if let Some(name) = &patch.name {
+        group.name = validate::group_name(name)?;
+    }
+    if let Some(v) = &patch.unique_id {
+        group.unique_id = validate::optional_name("unique_id", v.as_deref())?;
+    }
+    if let Some(v) = &patch.slug {
+        group.slug = match v {
+            Some(s) => Some(validate::slug("slug", s)?),
+            None => Some(validate::slugify(&group.name)),
+        };
+    }
+    if let Some(v) = &patch.description {
+        group.description = validate::optional_text("description", v.as_deref())?;
+    }
+    if let Some(org) = patch.org {
+        found(tx.get_org(org).await?, "organization")?;
+        group.org = org;
+    }
+    if let Some(attrs) = patch.attributes {
+        for (k, v) in attrs {
+            if v.is_null() {
+                group.attributes.remove(&k);
+            } else {
+                group.attributes.insert(k, v);
+            }
+        }
+        group.attributes = validate::attributes("attributes", group.attributes)?;
+    }
+    let mut roles_changed = false;
+    if let Some(roles) = &patch.roles {
+        authz::require_admin(p)?;
+        let held: Vec<RoleId> = tx.group_roles(id).await?.into_iter().map(|r| r.id).collect();
+        for r in roles.iter().filter(|r| !held.contains(r)) {
+            found(tx.get_role(*r).await?, "role")?;
+            tx.grant_group_role(id, *r).await?;
+            let after = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
+            tx.append_event(&event(Some(p.user), "group.role_granted", "group", id, None, Some(after))).await?;
+            roles_changed = true;
+        }
+        for r in held.iter().filter(|r| !roles.contains(r)) {
+            tx.revoke_group_role(id, *r).await?;
+            let before = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
+            tx.append_event(&event(Some(p.user), "group.role_revoked", "group", id, Some(before), None)).await?;
+            roles_changed = true;
+        }
+    }
+    if group == before {
+        return Ok((group, roles_changed));
+    }
+    group.updated_at = now();
+    group.updated_by = Some(p.user);
+    group.version += 1;
+    tx.update_group(&group).await?;
+    tx.append_event(&event(
+        Some(p.user),
+        "group.updated",
+        "group",
+        id,
+        Some(audit::group(&before)),
+        Some(audit::group(&group)),
+    ))
+    .await?;
+    Ok((group, true))
 }

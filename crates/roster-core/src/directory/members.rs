@@ -96,6 +96,18 @@ pub(crate) async fn insert_membership(
     Ok(m)
 }
 
+/// Deletes a membership with its event, inside the caller's transaction.
+pub(crate) async fn delete_membership_with_event(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    m: &Membership,
+) -> Result<(), CoreError> {
+    tx.delete_membership(m.id).await?;
+    tx.append_event(&event(Some(p.user), "membership.deleted", "membership", m.id, Some(audit::membership(m)), None))
+        .await?;
+    Ok(())
+}
+
 /// Writes a changed membership with its event, inside the caller's transaction.
 pub(crate) async fn save_membership(
     tx: &mut Box<dyn Tx>,
@@ -278,17 +290,7 @@ impl Directory {
         p: &Principal,
         m: &Membership,
     ) -> Result<(), CoreError> {
-        tx.delete_membership(m.id).await?;
-        tx.append_event(&event(
-            Some(p.user),
-            "membership.deleted",
-            "membership",
-            m.id,
-            Some(audit::membership(m)),
-            None,
-        ))
-        .await?;
-        Ok(())
+        delete_membership_with_event(tx, p, m).await
     }
 
     /// Direct user members of a group the caller may see, in the order they

@@ -10,6 +10,7 @@ mod import;
 mod import_batch;
 mod jobs;
 mod keys;
+mod member_sets;
 mod members;
 mod offsets;
 mod shares;
@@ -24,6 +25,7 @@ pub use catalog::{NewOrganization, NewProject, NewRole, OrganizationPatch, Proje
 pub use groups::{GroupFilter, GroupPatch, NewGroup};
 pub use import::{ImportFailure, ImportRecord, ImportSummary};
 pub use keys::CreatedKey;
+pub use member_sets::{MemberEdit, MemberEditOutcome};
 pub use members::{MemberChange, MembershipPatch};
 pub use user_groups::UserGroupsChange;
 pub use users::{NewUser, UserPatch, UserQuery};

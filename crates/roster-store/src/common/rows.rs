@@ -146,14 +146,7 @@ pub(crate) const MEMBERSHIP_COLS: &str =
 
 pub(crate) fn membership(row: &DbRow) -> R<Membership> {
     let role: String = get(row, "role")?;
-    let member = match (
-        get::<Option<Uuid>>(row, "user_id")?,
-        get::<Option<Uuid>>(row, "child_id")?,
-    ) {
-        (Some(u), None) => Member::User(UserId(u)),
-        (None, Some(g)) => Member::Group(GroupId(g)),
-        _ => return Err(bad("membership", "without exactly one member")),
-    };
+    let member = member_ref(row)?;
     Ok(Membership {
         id: MembershipId(get(row, "id")?),
         num: get(row, "num")?,
@@ -164,6 +157,15 @@ pub(crate) fn membership(row: &DbRow) -> R<Membership> {
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
+}
+
+/// The member a membership row names (its `user_id` or `child_id`).
+pub(crate) fn member_ref(row: &DbRow) -> R<Member> {
+    match (get::<Option<Uuid>>(row, "user_id")?, get::<Option<Uuid>>(row, "child_id")?) {
+        (Some(u), None) => Ok(Member::User(UserId(u))),
+        (None, Some(g)) => Ok(Member::Group(GroupId(g))),
+        _ => Err(bad("membership", "without exactly one member")),
+    }
 }
 
 pub(crate) fn role(row: &DbRow) -> R<Role> {

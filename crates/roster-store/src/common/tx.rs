@@ -1480,4 +1480,39 @@ impl Tx for SqlTx {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0))
             .await
     }
+
+    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>> {
+        let q = sqlx::query("SELECT user_id, child_id FROM memberships WHERE group_id = $1 ORDER BY num")
+            .bind(group.0);
+        self.fetch_all(q, rows::member_ref).await
+    }
+
+    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>> {
+        let users: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).0).collect();
+        let children: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).1).collect();
+        let mut out = Vec::with_capacity(members.len());
+        for (col, ids) in [("user_id", users), ("child_id", children)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let mut qb = QueryBuilder::new(format!(
+                "SELECT {} FROM memberships WHERE group_id = ",
+                rows::MEMBERSHIP_COLS
+            ));
+            qb.push_bind(group.0).push(format!(" AND {col} IN ("));
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.push(self.lock());
+            out.extend(self.build_all(qb, rows::membership).await?);
+        }
+        Ok(out)
+    }
+
+    async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>> {
+        let sql = format!("SELECT {} FROM groups WHERE unique_id = $1{}", rows::GROUP_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(unique_id.to_owned()), rows::group).await
+    }
 }

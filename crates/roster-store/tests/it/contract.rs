@@ -9,16 +9,16 @@ use time::OffsetDateTime;
 
 use crate::backends;
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.microsecond() * 1000).unwrap()
 }
 
-fn user(name: &str) -> User {
+pub(crate) fn user(name: &str) -> User {
     User::new(name.into(), now())
 }
 
-fn group(name: &str) -> Group {
+pub(crate) fn group(name: &str) -> Group {
     let t = now();
     Group {
         id: GroupId::new(),
@@ -39,7 +39,7 @@ fn group(name: &str) -> Group {
     }
 }
 
-fn edge(group: GroupId, member: Member, role: MemberRole) -> Membership {
+pub(crate) fn edge(group: GroupId, member: Member, role: MemberRole) -> Membership {
     let t = now();
     Membership {
         id: MembershipId::new(),

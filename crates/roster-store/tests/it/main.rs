@@ -4,6 +4,7 @@
 
 mod concurrency;
 mod contract;
+mod member_sets;
 
 use std::sync::Arc;
 

@@ -36,5 +36,7 @@ mod pagination;
 mod process;
 mod robustness;
 mod scale_out;
+mod scim;
+mod scim_conformance;
 mod sdk;
 mod transfer;
