@@ -6,24 +6,25 @@
 # `roster import` of it, then a second, idempotent run.
 #
 #   bench/import.sh                       # 20 000 users, 200 groups, 200 000 memberships
-#   USERS=1000000 GROUPS=100000 PER_USER=9 bench/import.sh   # 10^6 users, 10^7 memberships
+#   USER_COUNT=1000000 GROUP_COUNT=100000 PER_USER=9 bench/import.sh   # 10^6 users, 10^7 memberships
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-USERS=${USERS:-20000}
-GROUPS=${GROUPS:-200}
+USER_COUNT=${USER_COUNT:-20000}
+GROUP_COUNT=${GROUP_COUNT:-200}
 PER_USER=${PER_USER:-9}          # groups per user besides "everyone"
 BATCH=${BATCH:-5000}
 PORT=${PORT:-18180}
 KEY=bench-admin-key-0123456789
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=""
+trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 cargo build --release -q -p roster
 bin=target/release/roster
 
-echo "== generating $USERS users, $GROUPS groups, $((USERS * (PER_USER + 1))) memberships"
-python3 - "$USERS" "$GROUPS" "$PER_USER" > "$work/directory.ndjson" <<'PY'
+echo "== generating $USER_COUNT users, $GROUP_COUNT groups, $((USER_COUNT * (PER_USER + 1))) memberships"
+python3 - "$USER_COUNT" "$GROUP_COUNT" "$PER_USER" > "$work/directory.ndjson" <<'PY'
 import json, sys
 users, groups, per_user = map(int, sys.argv[1:])
 w = sys.stdout.write
