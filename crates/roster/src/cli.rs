@@ -10,14 +10,20 @@ use roster_client::{Client, Error, Grantee, NewGroup, NewUser, Role};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// Where the server is when no flag, variable or settings file says.
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 #[derive(clap::Args)]
 pub struct Connection {
-    /// The server's address.
-    #[arg(long, env = "ROSTER_URL", default_value = "http://127.0.0.1:8080", global = true)]
-    url: String,
-    /// The API key to act with.
+    /// The server's address [default: the settings file's `url`, else http://127.0.0.1:8080].
+    #[arg(long, env = "ROSTER_URL", global = true)]
+    url: Option<String>,
+    /// The API key to act with [default: the settings file's `key`].
     #[arg(long, env = "ROSTER_KEY", hide_env_values = true, global = true)]
     key: Option<String>,
+    /// A settings file with `url` and `key` (TOML) [default: ~/.config/roster/config.toml if it exists].
+    #[arg(long, env = "ROSTER_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
     /// How to print results.
     #[arg(long, short, default_value = "table", value_parser = ["table", "json"], global = true)]
     output: String,
@@ -217,11 +223,20 @@ fn exit_code(e: &Error) -> i32 {
 
 /// The client for `conn`, or the exit code for why there is none.
 fn connect(conn: &Connection) -> Result<Client, i32> {
-    let Some(key) = conn.key.clone() else {
-        eprintln!("error: no API key: pass --key or set ROSTER_KEY");
+    let settings = if conn.url.is_some() && conn.key.is_some() {
+        crate::config::Settings::default()
+    } else {
+        crate::config::load(conn.config.as_deref()).map_err(|e| {
+            eprintln!("error: {e}");
+            2
+        })?
+    };
+    let Some(key) = conn.key.clone().or(settings.key) else {
+        eprintln!("error: no API key: pass --key, set ROSTER_KEY or put `key` in the settings file");
         return Err(2);
     };
-    Client::new(&conn.url, &key).map_err(|e| {
+    let url = conn.url.clone().or(settings.url).unwrap_or_else(|| DEFAULT_URL.to_owned());
+    Client::new(&url, &key).map_err(|e| {
         eprintln!("error: {e}");
         6
     })

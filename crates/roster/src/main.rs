@@ -2,6 +2,7 @@
 //! server is wired together.
 
 mod cli;
+mod config;
 mod transfer;
 
 use std::net::SocketAddr;

@@ -31,6 +31,34 @@ pub struct ExportArgs {
     /// Write here instead of standard output.
     #[arg(long = "to", short = 'f')]
     file: Option<PathBuf>,
+    /// `ndjson` (everything, one record per line) or `csv` (one kind, see `--kind`).
+    #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
+    format: String,
+    /// With `--format csv`: which records (`import` reads each file back).
+    #[arg(long, value_parser = ["users", "groups", "memberships", "children"], required_if_eq("format", "csv"))]
+    kind: Option<String>,
+}
+
+/// The CSV columns of each kind, in the order `import` reads them.
+fn csv_columns(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "users" => {
+            &["username", "email", "first_name", "last_name", "display_name", "external_id", "active", "site_role"]
+        }
+        "groups" => &["name", "description", "unique_id"],
+        "memberships" => &["group", "user", "role"],
+        _ => &["parent", "child"],
+    }
+}
+
+/// The record types each CSV kind holds.
+fn csv_type(kind: &str) -> &'static str {
+    match kind {
+        "users" => "user",
+        "groups" => "group",
+        "memberships" => "member",
+        _ => "child",
+    }
 }
 
 /// Why a transfer stopped, with the line at fault when there is one.
@@ -215,64 +243,126 @@ pub async fn import(client: &Client, args: &ImportArgs) -> Result<ImportResult, 
     Ok(progress.total)
 }
 
-/// Writes users, then groups, then nesting, then memberships, as NDJSON
-/// records that `import` reads back.
-pub async fn export(client: &Client, args: &ExportArgs) -> Result<u64, Failure> {
-    let mut out: Box<dyn Write> = match &args.file {
-        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Failure {
-            line: None,
-            message: format!("{}: {e}", path.display()),
-            code: 2,
-        })?)),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let mut n = 0u64;
-    let mut write = |v: Value| -> Result<(), Failure> {
-        n += 1;
-        writeln!(out, "{v}").map_err(|e| Failure { line: None, message: e.to_string(), code: 6 })?;
-        Ok(())
-    };
-    let mut users = std::pin::pin!(client.users(None));
-    while let Some(u) = users.try_next().await? {
-        let mut record =
-            json!({ "type": "user", "username": u.username, "active": u.active, "site_role": u.site_role });
-        for (k, v) in [
-            ("email", &u.email),
-            ("first_name", &u.first_name),
-            ("last_name", &u.last_name),
-            ("display_name", &u.display_name),
-            ("external_id", &u.external_id),
-        ] {
-            if let Some(v) = v {
-                record[k] = Value::String(v.clone());
+/// Where exported records go: NDJSON lines, or CSV rows of one kind.
+enum Sink {
+    Ndjson(Box<dyn Write>),
+    Csv { writer: Box<csv::Writer<Box<dyn Write>>>, kind: String },
+}
+
+impl Sink {
+    fn open(args: &ExportArgs) -> Result<Self, Failure> {
+        let out: Box<dyn Write> = match &args.file {
+            Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Failure {
+                line: None,
+                message: format!("{}: {e}", path.display()),
+                code: 2,
+            })?)),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        };
+        match (args.format.as_str(), &args.kind) {
+            ("csv", Some(kind)) => {
+                let mut writer = csv::Writer::from_writer(out);
+                writer.write_record(csv_columns(kind)).map_err(io_failure)?;
+                Ok(Sink::Csv { writer: Box::new(writer), kind: kind.clone() })
+            }
+            ("csv", None) => Err(local(None, "--format csv needs --kind users|groups|memberships|children")),
+            _ => Ok(Sink::Ndjson(out)),
+        }
+    }
+
+    /// Whether records of this import `type` are written at all.
+    fn wants(&self, kind: &str) -> bool {
+        match self {
+            Sink::Ndjson(_) => true,
+            Sink::Csv { kind: k, .. } => csv_type(k) == kind,
+        }
+    }
+
+    fn write(&mut self, record: &Value) -> Result<(), Failure> {
+        match self {
+            Sink::Ndjson(out) => writeln!(out, "{record}").map_err(io_failure),
+            Sink::Csv { writer, kind } => {
+                let row = csv_columns(kind).iter().map(|c| match &record[*c] {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                writer.write_record(row).map_err(io_failure)
             }
         }
-        write(record)?;
     }
-    let groups: Vec<_> = client.groups(None).try_collect().await?;
-    for g in &groups {
-        let mut record = json!({ "type": "group", "name": g.name });
-        if let Some(d) = &g.description {
-            record["description"] = Value::String(d.clone());
-        }
-        if let Some(u) = &g.unique_id {
-            record["unique_id"] = Value::String(u.clone());
-        }
-        write(record)?;
-    }
-    for g in &groups {
-        let mut children = std::pin::pin!(client.children(g.id));
-        while let Some(edge) = children.try_next().await? {
-            write(json!({ "type": "child", "parent": g.name, "child": edge.group.name }))?;
+
+    fn finish(self) -> Result<(), Failure> {
+        match self {
+            Sink::Ndjson(mut out) => out.flush().map_err(io_failure),
+            Sink::Csv { mut writer, .. } => writer.flush().map_err(io_failure),
         }
     }
-    for g in &groups {
-        let mut members = std::pin::pin!(client.members(g.id));
-        while let Some(m) = members.try_next().await? {
-            let role = if m.membership.role == Role::Admin { "admin" } else { "member" };
-            write(json!({ "type": "member", "group": g.name, "user": m.user.username, "role": role }))?;
+}
+
+fn io_failure(e: impl std::fmt::Display) -> Failure {
+    Failure { line: None, message: e.to_string(), code: 6 }
+}
+
+/// Writes users, then groups, then nesting, then memberships, as records
+/// that `import` reads back (NDJSON: all of them; CSV: one kind).
+pub async fn export(client: &Client, args: &ExportArgs) -> Result<u64, Failure> {
+    let mut sink = Sink::open(args)?;
+    let mut n = 0u64;
+    let mut write = |sink: &mut Sink, v: Value| -> Result<(), Failure> {
+        n += 1;
+        sink.write(&v)
+    };
+    if sink.wants("user") {
+        let mut users = std::pin::pin!(client.users(None));
+        while let Some(u) = users.try_next().await? {
+            let mut record =
+                json!({ "type": "user", "username": u.username, "active": u.active, "site_role": u.site_role });
+            for (k, v) in [
+                ("email", &u.email),
+                ("first_name", &u.first_name),
+                ("last_name", &u.last_name),
+                ("display_name", &u.display_name),
+                ("external_id", &u.external_id),
+            ] {
+                if let Some(v) = v {
+                    record[k] = Value::String(v.clone());
+                }
+            }
+            write(&mut sink, record)?;
         }
     }
-    out.flush().map_err(|e| Failure { line: None, message: e.to_string(), code: 6 })?;
+    let needs_groups = sink.wants("group") || sink.wants("child") || sink.wants("member");
+    let groups: Vec<_> = if needs_groups { client.groups(None).try_collect().await? } else { Vec::new() };
+    if sink.wants("group") {
+        for g in &groups {
+            let mut record = json!({ "type": "group", "name": g.name });
+            if let Some(d) = &g.description {
+                record["description"] = Value::String(d.clone());
+            }
+            if let Some(u) = &g.unique_id {
+                record["unique_id"] = Value::String(u.clone());
+            }
+            write(&mut sink, record)?;
+        }
+    }
+    if sink.wants("child") {
+        for g in &groups {
+            let mut children = std::pin::pin!(client.children(g.id));
+            while let Some(edge) = children.try_next().await? {
+                write(&mut sink, json!({ "type": "child", "parent": g.name, "child": edge.group.name }))?;
+            }
+        }
+    }
+    if sink.wants("member") {
+        for g in &groups {
+            let mut members = std::pin::pin!(client.members(g.id));
+            while let Some(m) = members.try_next().await? {
+                let role = if m.membership.role == Role::Admin { "admin" } else { "member" };
+                write(&mut sink, json!({ "type": "member", "group": g.name, "user": m.user.username, "role": role }))?;
+            }
+        }
+    }
+    sink.finish()?;
     Ok(n)
 }

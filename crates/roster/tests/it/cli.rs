@@ -67,4 +67,42 @@ async fn cli_drives_the_api(s: TestServer) {
     assert_eq!(usage.code, 2);
 }
 
-crate::on_every_store!(cli_drives_the_api);
+/// With neither flags nor ROSTER_URL/ROSTER_KEY, the settings file (from
+/// ROSTER_CONFIG, or ~/.config/roster/config.toml) names the server and key;
+/// the environment and flags still win over it.
+async fn settings_file_names_server_and_key(s: TestServer) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/roster");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(&file, format!("url = \"{}\"\nkey = \"{}\"\n", s.base, s.admin)).unwrap();
+    let run = |envs: Vec<(&'static str, String)>, args: Vec<&'static str>| {
+        let home = home.path().to_owned();
+        async move {
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+            cmd.args(&args)
+                .env_remove("ROSTER_URL")
+                .env_remove("ROSTER_KEY")
+                .env_remove("ROSTER_CONFIG")
+                .env_remove("XDG_CONFIG_HOME")
+                .env("HOME", home);
+            for (k, v) in envs {
+                cmd.env(k, v);
+            }
+            cmd.output().await.expect("run roster")
+        }
+    };
+    let out = run(vec![], vec!["groups", "list", "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"), "a world-readable key is pointed out");
+    let out = run(vec![("ROSTER_KEY", "wrong-key-0123456789".into())], vec!["groups", "list"]).await;
+    assert_eq!(out.status.code(), Some(4), "the environment wins over the file");
+    let elsewhere = home.path().join("other.toml");
+    std::fs::write(&elsewhere, "url = \"http://127.0.0.1:9\"\nkey = \"k\"\nbogus = 1\n").unwrap();
+    let out = run(vec![("ROSTER_CONFIG", elsewhere.display().to_string())], vec!["groups", "list"]).await;
+    assert_eq!(out.status.code(), Some(2), "a bad settings file is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
+}
+
+crate::on_every_store!(cli_drives_the_api, settings_file_names_server_and_key);
