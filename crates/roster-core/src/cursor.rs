@@ -16,6 +16,8 @@ pub mod list {
     pub const MEMBERS: &str = "members";
     pub const CHILDREN: &str = "children";
     pub const USER_GROUPS: &str = "user-groups";
+    pub const MEMBERS_TRANSITIVE: &str = "members-transitive";
+    pub const USER_GROUPS_TRANSITIVE: &str = "user-groups-transitive";
     pub const ROLES: &str = "roles";
     pub const ORGS: &str = "orgs";
     pub const PROJECTS: &str = "projects";

@@ -230,6 +230,20 @@ pub trait Tx: Send {
     /// Whether `to` is `from` or nested (at any depth) below it.
     async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool>;
 
+    // Transitive membership, from the closure the store keeps at write time.
+    /// Whether the user is in the group at any depth.
+    async fn in_group_transitively(&mut self, group: GroupId, user: UserId) -> StoreResult<bool>;
+    /// One of the user's direct groups that is `group` or nested below it.
+    async fn direct_group_under(&mut self, group: GroupId, user: UserId) -> StoreResult<Option<GroupId>>;
+    /// A child group of `parent` that is `target` or has it below.
+    async fn child_toward(&mut self, parent: GroupId, target: GroupId) -> StoreResult<Option<GroupId>>;
+    /// Users in the group at any depth, by their `num`, after `after`.
+    async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>>;
+    async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64>;
+    /// Groups the user is in at any depth, by their `num`, after `after`.
+    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>>;
+    async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64>;
+
     // Roles.
     async fn insert_role(&mut self, role: &Role) -> StoreResult<i64>;
     async fn update_role(&mut self, role: &Role) -> StoreResult<()>;

@@ -39,6 +39,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (2, "user names", include_str!("../migrations/postgres/0002_user_names.sql")),
     (3, "display name", include_str!("../migrations/postgres/0003_display_name.sql")),
     (4, "projects and jobs", include_str!("../migrations/postgres/0004_projects_and_jobs.sql")),
+    (5, "closure", include_str!("../migrations/postgres/0005_closure.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -46,6 +47,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (2, "user names", include_str!("../migrations/sqlite/0002_user_names.sql")),
     (3, "display name", include_str!("../migrations/sqlite/0003_display_name.sql")),
     (4, "projects and jobs", include_str!("../migrations/sqlite/0004_projects_and_jobs.sql")),
+    (5, "closure", include_str!("../migrations/sqlite/0005_closure.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -14,6 +14,7 @@ mod member_sets;
 mod members;
 mod offsets;
 mod shares;
+mod transitive;
 mod user_groups;
 mod users;
 
@@ -27,6 +28,7 @@ pub use import::{ImportFailure, ImportRecord, ImportSummary};
 pub use keys::CreatedKey;
 pub use member_sets::{MemberEdit, MemberEditOutcome};
 pub use members::{MemberChange, MembershipPatch};
+pub use transitive::MembershipCheck;
 pub use user_groups::UserGroupsChange;
 pub use users::{NewUser, UserPatch, UserQuery};
 

@@ -20,6 +20,7 @@ use crate::http::extract::{self, id_param};
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members))
+        .routes(routes!(check))
         .routes(routes!(put_member, remove_member))
         .routes(routes!(get_membership, update_membership, delete_membership))
         .routes(routes!(list_children))
@@ -37,20 +38,55 @@ fn permissions(value: Option<Option<BTreeMap<String, bool>>>) -> Option<Permissi
     value.map(|v| v.map_or(Permissions::Disabled, Permissions::Map))
 }
 
-/// Direct user members of a group, in the order they joined.
+/// Reads `transitive=true|false` (default false).
+pub(super) fn transitive(value: Option<&str>) -> Result<bool, BadRequest> {
+    match value {
+        None | Some("false") | Some("") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(BadRequest::invalid("transitive", "must be true or false")),
+    }
+}
+
+/// User members of a group: direct ones in the order they joined, or with
+/// `transitive=true` every user at any depth, once each, in the order the
+/// users were created (no `membership` then).
 #[utoipa::path(get, path = "/v1/groups/{id}/members", tag = "members",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+        ("transitive" = Option<bool>, Query)),
     responses((status = 200, body = List<wire::Member>), (status = 404, body = ErrorBody)))]
 async fn list_members(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    extract::Query(q, _): Params<PageParams>,
+    extract::Query(q, _): Params<wire::MembershipListParams>,
 ) -> ApiResult<Json<List<wire::Member>>> {
     let id = id_param::<GroupId>("id", &id)?;
+    if transitive(q.transitive.as_deref())? {
+        let req = page(list::MEMBERS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
+        let users = s.directory.list_members_transitively(&p, id, &req).await?;
+        return Ok(Json(List::from_page(users, |u| wire::Member { membership: None, user: u.into() })));
+    }
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
     let members = s.directory.list_members(&p, id, &req).await?;
-    Ok(Json(List::from_page(members, |(m, u)| wire::Member { membership: m.into(), user: u.into() })))
+    Ok(Json(List::from_page(members, |(m, u)| wire::Member { membership: Some(m.into()), user: u.into() })))
+}
+
+/// Whether a user is in a group at any depth, with one path that makes it
+/// so (from the group down to the user's direct group).
+#[utoipa::path(get, path = "/v1/check", tag = "members",
+    params(("user" = uuid::Uuid, Query), ("group" = uuid::Uuid, Query)),
+    responses((status = 200, body = wire::Check), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn check(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    extract::Query(q, _): Params<wire::CheckParams>,
+) -> ApiResult<Json<wire::Check>> {
+    let user =
+        id_param::<UserId>("user", q.user.as_deref().ok_or_else(|| BadRequest::invalid("user", "is required"))?)?;
+    let group =
+        id_param::<GroupId>("group", q.group.as_deref().ok_or_else(|| BadRequest::invalid("group", "is required"))?)?;
+    let c = s.directory.check_membership(&p, user, group).await?;
+    Ok(Json(wire::Check { member: c.member, path: c.path.into_iter().map(|g| g.0).collect() }))
 }
 
 /// Put a user in a group with a role and permissions (idempotent): 201 when
@@ -136,7 +172,7 @@ async fn list_children(
     let id = id_param::<GroupId>("id", &id)?;
     let req = page(list::CHILDREN, q.limit.as_deref(), q.cursor.as_deref())?;
     let children = s.directory.list_children(&p, id, &req).await?;
-    Ok(Json(List::from_page(children, |(m, g)| wire::GroupEdge { membership: m.into(), group: g.into() })))
+    Ok(Json(List::from_page(children, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() })))
 }
 
 /// Nest a group in another (idempotent; a cycle is refused with 409).

@@ -8,7 +8,7 @@ use roster_core::{SiteRole, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire::{self, ErrorBody, List, ListParams, PageParams};
+use super::wire::{self, ErrorBody, List, ListParams};
 use super::{ApiResult, Auth, Body, Params, etag, if_match, page};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
@@ -125,18 +125,26 @@ async fn me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<wire::Us
     Ok(Json(s.directory.whoami(&p).await?.into()))
 }
 
-/// The groups a user belongs to directly (the user or site admins).
+/// The groups a user belongs to (the user or site admins): directly, or
+/// with `transitive=true` at any depth, in the order the groups were
+/// created (no `membership` then).
 #[utoipa::path(get, path = "/v1/users/{id}/groups", tag = "users",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+        ("transitive" = Option<bool>, Query)),
     responses((status = 200, body = List<wire::GroupEdge>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_user_groups(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    extract::Query(q, _): Params<PageParams>,
+    extract::Query(q, _): Params<wire::MembershipListParams>,
 ) -> ApiResult<Json<List<wire::GroupEdge>>> {
     let id = id_param::<UserId>("id", &id)?;
-    let req = page("user-groups", q.limit.as_deref(), q.cursor.as_deref())?;
+    if super::members::transitive(q.transitive.as_deref())? {
+        let req = page(roster_core::list::USER_GROUPS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
+        let groups = s.directory.list_user_groups_transitively(&p, id, &req).await?;
+        return Ok(Json(List::from_page(groups, |g| wire::GroupEdge { membership: None, group: g.into() })));
+    }
+    let req = page(roster_core::list::USER_GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
     let groups = s.directory.list_user_groups(&p, id, &req).await?;
-    Ok(Json(List::from_page(groups, |(m, g)| wire::GroupEdge { membership: m.into(), group: g.into() })))
+    Ok(Json(List::from_page(groups, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() })))
 }

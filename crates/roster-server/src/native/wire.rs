@@ -58,6 +58,29 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// A page of a membership list, direct (default) or at any depth.
+#[derive(Deserialize, Default)]
+pub struct MembershipListParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub transitive: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CheckParams {
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+/// Whether a user is in a group at any depth.
+#[derive(Serialize, ToSchema)]
+pub struct Check {
+    pub member: bool,
+    /// Group ids from the group down to the user's direct group; empty when
+    /// not a member.
+    pub path: Vec<Uuid>,
+}
+
 #[derive(Deserialize, Default)]
 pub struct KeyListParams {
     pub limit: Option<String>,
@@ -270,14 +293,18 @@ impl From<core::Membership> for Membership {
 /// A member of a group: the membership and the user.
 #[derive(Serialize, ToSchema)]
 pub struct Member {
-    pub membership: Membership,
+    /// The direct membership; absent in lists at any depth (`transitive=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<Membership>,
     pub user: User,
 }
 
 /// A group seen through a membership: a child of a group, or a group of a user.
 #[derive(Serialize, ToSchema)]
 pub struct GroupEdge {
-    pub membership: Membership,
+    /// The direct membership; absent in lists at any depth (`transitive=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<Membership>,
     pub group: Group,
 }
 

@@ -83,6 +83,126 @@ impl SqlTx {
         Ok(())
     }
 
+    /// Closure upkeep for a new nesting edge `parent → child`: every
+    /// ancestor of `parent` now reaches every descendant of `child` by
+    /// (paths to parent) × (paths from child) more paths, and holds every
+    /// user under `child` by as many more.
+    async fn closure_add_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
+        self.exec(
+            sqlx::query(
+                "INSERT INTO group_closure (ancestor, descendant, paths) \
+                 SELECT a.ancestor, d.descendant, SUM(a.paths * d.paths) FROM group_closure a, group_closure d \
+                 WHERE a.descendant = $1 AND d.ancestor = $2 GROUP BY a.ancestor, d.descendant \
+                 ON CONFLICT (ancestor, descendant) DO UPDATE SET paths = group_closure.paths + excluded.paths",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
+                 SELECT a.ancestor, uc.user_id, uc.user_num, SUM(a.paths * uc.paths) FROM group_closure a, user_closure uc \
+                 WHERE a.descendant = $1 AND uc.group_id = $2 GROUP BY a.ancestor, uc.user_id, uc.user_num \
+                 ON CONFLICT (group_id, user_id) DO UPDATE SET paths = user_closure.paths + excluded.paths",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closure upkeep for a removed nesting edge: the exact inverse of
+    /// [`Self::closure_add_edge`]; rows whose path count falls to zero go.
+    /// (In a DAG no row this reads is one it changes: those would need a
+    /// path from `child` back to `parent`.)
+    async fn closure_remove_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
+        self.exec(
+            sqlx::query(
+                "UPDATE user_closure SET paths = paths - \
+                 (SELECT a.paths FROM group_closure a WHERE a.ancestor = user_closure.group_id AND a.descendant = $1) * \
+                 (SELECT uc.paths FROM user_closure uc WHERE uc.group_id = $2 AND uc.user_id = user_closure.user_id) \
+                 WHERE group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
+                 AND user_id IN (SELECT user_id FROM user_closure WHERE group_id = $2)",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "DELETE FROM user_closure WHERE paths <= 0 \
+                 AND group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
+                 AND user_id IN (SELECT user_id FROM user_closure WHERE group_id = $2)",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "UPDATE group_closure SET paths = paths - \
+                 (SELECT a.paths FROM group_closure a WHERE a.ancestor = group_closure.ancestor AND a.descendant = $1) * \
+                 (SELECT d.paths FROM group_closure d WHERE d.ancestor = $2 AND d.descendant = group_closure.descendant) \
+                 WHERE ancestor IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
+                 AND descendant IN (SELECT descendant FROM group_closure WHERE ancestor = $2)",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "DELETE FROM group_closure WHERE paths <= 0 \
+                 AND ancestor IN (SELECT ancestor FROM group_closure WHERE descendant = $1)",
+            )
+            .bind(parent.0),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closure upkeep for new user memberships: each user is now in every
+    /// ancestor of the group joined, by as many more paths as lead there.
+    async fn closure_add_users(&mut self, memberships: &[MembershipId]) -> StoreResult<()> {
+        for chunk in memberships.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
+                 SELECT c.ancestor, m.user_id, u.num, SUM(c.paths) \
+                 FROM memberships m, users u, group_closure c \
+                 WHERE u.id = m.user_id AND c.descendant = m.group_id AND m.id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.0);
+            }
+            qb.push(
+                ") GROUP BY c.ancestor, m.user_id, u.num \
+                 ON CONFLICT (group_id, user_id) DO UPDATE SET paths = user_closure.paths + excluded.paths",
+            );
+            qb.build().execute(&mut *self.tx).await.map_err(map)?;
+        }
+        Ok(())
+    }
+
+    /// Closure upkeep for a removed user membership (the inverse of
+    /// [`Self::closure_add_users`] for one).
+    async fn closure_remove_user(&mut self, group: GroupId, user: UserId) -> StoreResult<()> {
+        self.exec(
+            sqlx::query(
+                "UPDATE user_closure SET paths = paths - \
+                 (SELECT c.paths FROM group_closure c WHERE c.ancestor = user_closure.group_id AND c.descendant = $1) \
+                 WHERE user_id = $2 AND group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1)",
+            )
+            .bind(group.0)
+            .bind(user.0),
+        )
+        .await?;
+        self.exec(sqlx::query("DELETE FROM user_closure WHERE user_id = $1 AND paths <= 0").bind(user.0)).await?;
+        Ok(())
+    }
+
     /// Adds each user's delta to their group count and moves their
     /// groups-changed stamp to `at` (always forwards): one statement per
     /// distinct delta, not per user.
@@ -657,6 +777,11 @@ impl Tx for SqlTx {
             qb.push(" RETURNING id, num");
             let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
             nums.extend(nums_in_order(&rows, chunk.iter().map(|g| g.id.0))?);
+            let mut qb = QueryBuilder::new("INSERT INTO group_closure (ancestor, descendant, paths) ");
+            qb.push_values(chunk, |mut b, g| {
+                b.push_bind(g.id.0).push_bind(g.id.0).push_bind(1i64);
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(map)?;
         }
         self.bump("groups", groups.len() as i64).await?;
         Ok(nums)
@@ -685,6 +810,17 @@ impl Tx for SqlTx {
     }
 
     async fn delete_group(&mut self, id: GroupId) -> StoreResult<()> {
+        // Paths through the group go with its parent edges; its own closure
+        // rows go by cascade.
+        let parents: Vec<Uuid> =
+            sqlx::query_scalar("SELECT group_id FROM memberships WHERE child_id = $1")
+                .bind(id.0)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(map)?;
+        for parent in parents {
+            self.closure_remove_edge(GroupId(parent), id).await?;
+        }
         // Counters of the rows that cascade: parents lose a child, members lose a group.
         self.exec(
             sqlx::query(
@@ -937,6 +1073,14 @@ impl Tx for SqlTx {
             .await?;
         }
         self.moved_groups_of(users, latest).await?;
+        let user_edges: Vec<MembershipId> =
+            ms.iter().filter(|m| matches!(m.member, Member::User(_))).map(|m| m.id).collect();
+        self.closure_add_users(&user_edges).await?;
+        for m in ms {
+            if let Member::Group(child) = m.member {
+                self.closure_add_edge(m.group, child).await?;
+            }
+        }
         Ok(nums)
     }
 
@@ -975,6 +1119,10 @@ impl Tx for SqlTx {
 
     async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()> {
         let m = self.get_membership(id).await?.ok_or(StoreError::NotFound)?;
+        match m.member {
+            Member::User(u) => self.closure_remove_user(m.group, u).await?,
+            Member::Group(child) => self.closure_remove_edge(m.group, child).await?,
+        }
         let deleted = self
             .exec(sqlx::query("DELETE FROM memberships WHERE id = $1").bind(id.0))
             .await?;
@@ -1107,9 +1255,65 @@ impl Tx for SqlTx {
     }
 
     async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool> {
-        let q = sqlx::query(dialect::REACHES).bind(from.0)
-        .bind(to.0);
+        let q = sqlx::query("SELECT COUNT(*) FROM group_closure WHERE ancestor = $1 AND descendant = $2")
+            .bind(from.0)
+            .bind(to.0);
         Ok(self.scalar(q).await? != 0)
+    }
+
+    async fn in_group_transitively(&mut self, group: GroupId, user: UserId) -> StoreResult<bool> {
+        let q = sqlx::query("SELECT COUNT(*) FROM user_closure WHERE group_id = $1 AND user_id = $2")
+            .bind(group.0)
+            .bind(user.0);
+        Ok(self.scalar(q).await? != 0)
+    }
+
+    async fn direct_group_under(&mut self, group: GroupId, user: UserId) -> StoreResult<Option<GroupId>> {
+        let q = sqlx::query_scalar::<_, Uuid>(
+            "SELECT m.group_id FROM memberships m, group_closure c \
+             WHERE m.user_id = $2 AND c.ancestor = $1 AND c.descendant = m.group_id ORDER BY m.num LIMIT 1",
+        )
+        .bind(group.0)
+        .bind(user.0);
+        Ok(q.fetch_optional(&mut *self.tx).await.map_err(map)?.map(GroupId))
+    }
+
+    async fn child_toward(&mut self, parent: GroupId, target: GroupId) -> StoreResult<Option<GroupId>> {
+        let q = sqlx::query_scalar::<_, Uuid>(
+            "SELECT m.child_id FROM memberships m, group_closure c \
+             WHERE m.group_id = $1 AND c.ancestor = m.child_id AND c.descendant = $2 ORDER BY m.num LIMIT 1",
+        )
+        .bind(parent.0)
+        .bind(target.0);
+        Ok(q.fetch_optional(&mut *self.tx).await.map_err(map)?.map(GroupId))
+    }
+
+    async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
+        let cols = rows::USER_COLS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM user_closure uc JOIN users u ON u.id = uc.user_id \
+             WHERE uc.group_id = $1 AND uc.user_num > $2 ORDER BY uc.user_num LIMIT $3"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(after).bind(limit as i64);
+        self.fetch_all(q, rows::user).await
+    }
+
+    async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT n_all_members FROM groups WHERE id = $1").bind(group.0)).await
+    }
+
+    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
+        let cols = rows::GROUP_COLS.split(", ").map(|c| format!("g.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM user_closure uc JOIN groups g ON g.id = uc.group_id \
+             WHERE uc.user_id = $1 AND g.num > $2 ORDER BY g.num LIMIT $3"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(after).bind(limit as i64);
+        self.fetch_all(q, rows::group).await
+    }
+
+    async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM user_closure WHERE user_id = $1").bind(user.0)).await
     }
 
     async fn insert_role(&mut self, r: &Role) -> StoreResult<i64> {

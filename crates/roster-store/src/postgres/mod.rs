@@ -30,9 +30,6 @@ mod dialect {
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
     pub const POSITION_FN: &str = "strpos";
-    pub const REACHES: &str = "WITH RECURSIVE below(id) AS (SELECT $1::uuid UNION \
-         SELECT m.child_id FROM memberships m JOIN below ON m.group_id = below.id \
-         WHERE m.child_id IS NOT NULL) SELECT COUNT(*) FROM below WHERE id = $2";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "GREATEST";
 }

@@ -25,9 +25,6 @@ mod dialect {
     pub const LOCK_ROWS: &str = "";
     pub const LOCK_GRAPH: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";
-    pub const REACHES: &str = "WITH RECURSIVE below(id) AS (SELECT $1 UNION \
-         SELECT m.child_id FROM memberships m JOIN below ON m.group_id = below.id \
-         WHERE m.child_id IS NOT NULL) SELECT COUNT(*) FROM below WHERE id = $2";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "MAX";
 }

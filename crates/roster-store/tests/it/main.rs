@@ -2,6 +2,7 @@
 //! `&dyn Store`: SQLite always (a temp file), PostgreSQL when
 //! `ROSTER_TEST_PG_URL` is set (a throw-away database per test).
 
+mod closure;
 mod concurrency;
 mod contract;
 mod member_sets;

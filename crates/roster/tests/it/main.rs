@@ -40,3 +40,4 @@ mod scim;
 mod scim_conformance;
 mod sdk;
 mod transfer;
+mod transitive;

@@ -1,0 +1,99 @@
+//! Membership at any depth, answered from the flattened index the store
+//! keeps at write time (`group_closure`, `user_closure`): a check is one
+//! index probe, a page of a group's members at any depth is one range scan
+//! whatever its position, and the groups of a user are one scan of theirs.
+
+use super::groups::visible_group;
+use super::{Directory, found};
+use crate::authz::{self, Principal};
+use crate::cursor::{Keyset, Page, PageRequest, list};
+use crate::error::CoreError;
+use crate::ids::{GroupId, UserId};
+use crate::model::{Group, User};
+
+/// The answer to "is this user in this group, counting nested groups?".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipCheck {
+    pub member: bool,
+    /// From the group down to the user's direct group (empty when not a member).
+    pub path: Vec<GroupId>,
+}
+
+/// A path is never longer than the number of groups; this bounds the walk
+/// even if the index were wrong.
+const MAX_DEPTH: usize = 10_000;
+
+fn by_num(num: i64) -> Keyset {
+    Keyset { key: String::new(), num }
+}
+
+impl Directory {
+    /// Whether `user` is in `group` at any depth, and one path that makes
+    /// it so. The user themselves may ask, and whoever may read the group.
+    /// Errors: `NotFound` (user, or a group the caller may not see).
+    pub async fn check_membership(
+        &self,
+        p: &Principal,
+        user: UserId,
+        group: GroupId,
+    ) -> Result<MembershipCheck, CoreError> {
+        let mut tx = self.read().await?;
+        if p.user != user {
+            visible_group(&mut tx, p, group).await?;
+        } else {
+            found(tx.get_group(group).await?, "group")?;
+        }
+        found(tx.get_user(user).await?, "user")?;
+        if !tx.in_group_transitively(group, user).await? {
+            return Ok(MembershipCheck { member: false, path: Vec::new() });
+        }
+        let Some(direct) = tx.direct_group_under(group, user).await? else {
+            return Ok(MembershipCheck { member: true, path: vec![group] });
+        };
+        let mut path = vec![group];
+        let mut at = group;
+        while at != direct && path.len() < MAX_DEPTH {
+            match tx.child_toward(at, direct).await? {
+                Some(next) => {
+                    path.push(next);
+                    at = next;
+                }
+                None => break,
+            }
+        }
+        Ok(MembershipCheck { member: true, path })
+    }
+
+    /// The users in a group at any depth, each once, in the order they were
+    /// created. Whoever may read the group. Errors: `NotFound`.
+    pub async fn list_members_transitively(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        page: &PageRequest,
+    ) -> Result<Page<User>, CoreError> {
+        let mut tx = self.read().await?;
+        visible_group(&mut tx, p, group).await?;
+        let after = page.after.as_ref().map_or(0, |k| k.num);
+        let rows = tx.list_members_transitively(group, after, page.limit + 1).await?;
+        let total = tx.count_members_transitively(group).await?;
+        Ok(Page::from_rows(list::MEMBERS_TRANSITIVE, rows, page, total, |u| by_num(u.num)))
+    }
+
+    /// The groups a user is in at any depth, in the order they were
+    /// created. The user themselves or a site admin. Errors: `NotFound`, `Forbidden`.
+    pub async fn list_user_groups_transitively(
+        &self,
+        p: &Principal,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Group>, CoreError> {
+        authz::require(authz::can_act_for_user(p, user), "only the user or a site admin")?;
+        let mut tx = self.read().await?;
+        found(tx.get_user(user).await?, "user")?;
+        let after = page.after.as_ref().map_or(0, |k| k.num);
+        let rows = tx.list_groups_transitively(user, after, page.limit + 1).await?;
+        let total = tx.count_groups_transitively(user).await?;
+        Ok(Page::from_rows(list::USER_GROUPS_TRANSITIVE, rows, page, total, |g| by_num(g.num)))
+    }
+}
