@@ -266,6 +266,37 @@ impl Client {
         self.all(format!("/v1/groups/{group}/members"), Vec::new())
     }
 
+    /// Every user in a group at any depth (through nested groups), once
+    /// each, in the order the users were created.
+    pub fn transitive_members(&self, group: Uuid) -> impl Stream<Item = Result<User, Error>> + Send + 'static {
+        use futures_util::TryStreamExt;
+        self.all::<TransitiveMember>(format!("/v1/groups/{group}/members"), vec![("transitive", "true".into())])
+            .map_ok(|m| m.user)
+    }
+
+    /// Every group a user is in at any depth, in the order the groups were created.
+    pub fn transitive_groups(&self, user: Uuid) -> impl Stream<Item = Result<Group, Error>> + Send + 'static {
+        use futures_util::TryStreamExt;
+        self.all::<TransitiveGroup>(format!("/v1/users/{user}/groups"), vec![("transitive", "true".into())])
+            .map_ok(|g| g.group)
+    }
+
+    /// Whether `user` is in `group` at any depth, with the path that makes it so.
+    ///
+    /// ```no_run
+    /// # async fn run(roster: roster_client::Client, user: uuid::Uuid, group: uuid::Uuid) -> Result<(), roster_client::Error> {
+    /// let check = roster.check(user, group).await?;
+    /// if check.member {
+    ///     println!("in it through {} groups", check.path.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn check(&self, user: Uuid, group: Uuid) -> Result<Check, Error> {
+        let query = [("user", user.to_string()), ("group", group.to_string())];
+        let value = self.send::<()>(Method::GET, "/v1/check", &query, None, true).await?.unwrap_or_default();
+        serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+    }
+
     /// Nests `child` in `parent` (idempotent; a cycle is refused).
     pub async fn add_child(&self, parent: Uuid, child: Uuid) -> Result<Membership, Error> {
         self.call::<_, ()>(Method::PUT, &format!("/v1/groups/{parent}/children/{child}"), None, true).await

@@ -135,6 +135,26 @@ pub struct Member {
     pub user: User,
 }
 
+/// A user in a group at any depth (no direct membership to show).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TransitiveMember {
+    pub user: User,
+}
+
+/// A group a user is in at any depth.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TransitiveGroup {
+    pub group: Group,
+}
+
+/// Whether a user is in a group at any depth, and through which groups.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Check {
+    pub member: bool,
+    /// From the group down to the user's direct group; empty when not a member.
+    pub path: Vec<Uuid>,
+}
+
 /// A group seen through a membership (a child, or a group of a user).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct GroupEdge {

@@ -1,7 +1,8 @@
 //! The `roster` commands that talk to a running server over its native
 //! API, through `roster-client` (no HTTP code of their own).
 //!
-//! Exit codes scripts can rely on: 0 success, 2 bad usage, 3 not found,
+//! Exit codes scripts can rely on: 0 success, 1 `check` found no
+//! membership, 2 bad usage, 3 not found,
 //! 4 not authenticated or not allowed, 5 refused (invalid or conflicting),
 //! 6 the server could not be reached or failed.
 
@@ -71,6 +72,8 @@ pub enum Resource {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Is USER in GROUP at any depth? Prints the path; exits 0 if so, 1 if not.
+    Check { user: Uuid, group: Uuid },
     /// The change feed; `--follow` keeps printing new events.
     Events {
         #[arg(long, default_value_t = 0)]
@@ -88,6 +91,12 @@ pub enum UserAction {
     },
     Get {
         id: Uuid,
+    },
+    /// The groups a user is in; `--transitive` counts nested groups.
+    Groups {
+        id: Uuid,
+        #[arg(long)]
+        transitive: bool,
     },
     Create {
         username: String,
@@ -126,6 +135,9 @@ pub enum GroupAction {
 pub enum EdgeAction {
     List {
         group: Uuid,
+        /// Members only: every user at any depth (through nested groups).
+        #[arg(long)]
+        transitive: bool,
     },
     /// Adds a user (members) or a group (children).
     Add {
@@ -272,7 +284,7 @@ pub async fn run(conn: Connection, resource: Resource) -> i32 {
     };
     let out = Output { json: conn.output == "json" };
     match execute(&client, &out, resource).await {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             match e.field() {
                 Some(f) => eprintln!("error: {e} (field: {f})"),
@@ -341,14 +353,29 @@ fn group_row(g: &roster_client::Group) -> Value {
     json!({ "id": g.id, "name": g.name, "member_count": g.member_count, "child_count": g.child_count, "source_type": g.source_type })
 }
 
-async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<(), Error> {
+/// Runs a command; `Ok` carries the exit code (0, or 1 for a `check` that
+/// finds no membership).
+async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<i32, Error> {
     match resource {
+        Resource::Check { user, group } => {
+            let check = c.check(user, group).await?;
+            out.one(&["member", "path"], json!({ "member": check.member, "path": check.path }));
+            return Ok(if check.member { 0 } else { 1 });
+        }
         Resource::Users { action } => match action {
             UserAction::List { prefix } => {
                 let users = collect(c.users(prefix.as_deref())).await?;
                 out.rows(USER, &users.iter().map(user_row).collect::<Vec<_>>());
             }
             UserAction::Get { id } => out.one(USER, user_row(&c.user(id).await?)),
+            UserAction::Groups { id, transitive: true } => {
+                let groups = collect(c.transitive_groups(id)).await?;
+                out.rows(GROUP, &groups.iter().map(group_row).collect::<Vec<_>>());
+            }
+            UserAction::Groups { id, transitive: false } => {
+                let edges = collect(c.user_groups(id)).await?;
+                out.rows(GROUP, &edges.iter().map(|e| group_row(&e.group)).collect::<Vec<_>>());
+            }
             UserAction::Create { username, email, name, site_role } => {
                 let new = NewUser { username, email, display_name: name, site_role, ..NewUser::default() };
                 out.one(USER, user_row(&c.create_user(&new).await?));
@@ -368,7 +395,11 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<(), Err
             GroupAction::Delete { id } => c.delete_group(id).await?,
         },
         Resource::Members { action } => match action {
-            EdgeAction::List { group } => {
+            EdgeAction::List { group, transitive: true } => {
+                let users = collect(c.transitive_members(group)).await?;
+                out.rows(USER, &users.iter().map(user_row).collect::<Vec<_>>());
+            }
+            EdgeAction::List { group, transitive: false } => {
                 let members = collect(c.members(group)).await?;
                 let rows: Vec<Value> = members
                     .iter()
@@ -387,7 +418,7 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<(), Err
             EdgeAction::Remove { group, id } => c.remove_member(group, id).await?,
         },
         Resource::Children { action } => match action {
-            EdgeAction::List { group } => {
+            EdgeAction::List { group, .. } => {
                 let children = collect(c.children(group)).await?;
                 out.rows(GROUP, &children.iter().map(|e| group_row(&e.group)).collect::<Vec<_>>());
             }
@@ -483,7 +514,7 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<(), Err
             }
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 fn r_row(r: &roster_client::Named) -> Value {

@@ -65,6 +65,25 @@ async fn cli_drives_the_api(s: TestServer) {
     assert_eq!(no_key.code, 2);
     let usage = roster(&s, key, &["groups", "get", "not-a-uuid"]).await;
     assert_eq!(usage.code, 2);
+
+    // Membership at any depth: Ops ⊃ Core ⊃ olga.
+    let core = roster(&s, key, &["groups", "create", "Core", "-o", "json"]).await;
+    let core = json_lines(&core.stdout)[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(roster(&s, key, &["children", "add", &group, &core]).await.code, 0);
+    let other = roster(&s, key, &["users", "create", "pat", "-o", "json"]).await;
+    let other = json_lines(&other.stdout)[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(roster(&s, key, &["members", "add", &core, &other]).await.code, 0);
+    let yes = roster(&s, key, &["check", &other, &group, "-o", "json"]).await;
+    assert_eq!(yes.code, 0, "{}", yes.stderr);
+    assert_eq!(json_lines(&yes.stdout)[0]["path"], serde_json::json!([group, core]));
+    let no = roster(&s, key, &["check", &user, &core]).await;
+    assert_eq!(no.code, 1, "not a member: exit 1 ({})", no.stdout);
+    let all = roster(&s, key, &["members", "list", &group, "--transitive", "-o", "json"]).await;
+    let names: Vec<String> =
+        json_lines(&all.stdout).iter().map(|r| r["username"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["olga", "pat"]);
+    let groups = roster(&s, key, &["users", "groups", &other, "--transitive", "-o", "json"]).await;
+    assert_eq!(json_lines(&groups.stdout).len(), 2, "Core, and Ops through it");
 }
 
 /// With neither flags nor ROSTER_URL/ROSTER_KEY, the settings file (from
