@@ -80,6 +80,7 @@ impl Directory {
                 if summary.created + summary.updated > 0 {
                     let last = records.len().saturating_sub(1);
                     tx.commit().await.map_err(|e| ImportFailure { index: last, error: e.into() })?;
+                    self.sessions.forget_all();
                 }
                 Ok(summary)
             }
@@ -110,6 +111,7 @@ impl Directory {
         }
         if summary.created + summary.updated > 0 {
             tx.commit().await.map_err(|e| ImportFailure { index: records.len().saturating_sub(1), error: e.into() })?;
+            self.sessions.forget_all();
         }
         Ok(summary)
     }

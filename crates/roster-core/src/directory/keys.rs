@@ -22,17 +22,23 @@ pub struct CreatedKey {
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 
 impl Directory {
-    /// Resolves a presented secret to the principal it acts for. Errors:
-    /// `Unauthenticated` for an unknown key or an inactive user.
+    /// Resolves a presented secret to the principal it acts for (remembered
+    /// for a moment, see `sessions`). Errors: `Unauthenticated` for an
+    /// unknown key or an inactive user.
     pub async fn authenticate(&self, secret: &str) -> Result<Principal, CoreError> {
         let digest = keys::digest(secret);
+        if let Some(p) = self.sessions.get(&digest) {
+            return Ok(p);
+        }
         let mut tx = self.read().await?;
         let key = tx.find_key_by_digest(&digest).await?.ok_or(CoreError::Unauthenticated)?;
         let user = tx.get_user(key.user).await?.ok_or(CoreError::Unauthenticated)?;
         if !user.active {
             return Err(CoreError::Unauthenticated);
         }
-        Ok(Principal { user: user.id, site_role: user.site_role, key: Some(key.id) })
+        let p = Principal { user: user.id, site_role: user.site_role, key: Some(key.id) };
+        self.sessions.remember(digest, p.clone());
+        Ok(p)
     }
 
     /// The user behind a principal.
@@ -101,6 +107,7 @@ impl Directory {
         tx.delete_key(id).await?;
         tx.append_event(&event(Some(p.user), "key.deleted", "key", id, Some(audit::key(&key)), None)).await?;
         tx.commit().await?;
+        self.sessions.forget_all();
         Ok(())
     }
 
@@ -188,6 +195,7 @@ impl Directory {
             Some(secret)
         };
         tx.commit().await?;
+        self.sessions.forget_all();
         Ok(if secret.is_none() { printed } else { None })
     }
 

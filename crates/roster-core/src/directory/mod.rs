@@ -13,6 +13,7 @@ mod keys;
 mod member_sets;
 mod members;
 mod offsets;
+mod sessions;
 mod shares;
 mod transitive;
 mod user_groups;
@@ -41,11 +42,12 @@ use crate::store::{Store, Tx};
 pub struct Directory {
     store: Arc<dyn Store>,
     offsets: offsets::OffsetIndex,
+    sessions: sessions::Sessions,
 }
 
 impl Directory {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, offsets: offsets::OffsetIndex::new() }
+        Self { store, offsets: offsets::OffsetIndex::new(), sessions: sessions::Sessions::new() }
     }
 
     async fn read(&self) -> Result<Box<dyn Tx>, CoreError> {

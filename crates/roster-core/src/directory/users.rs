@@ -213,6 +213,7 @@ impl Directory {
             tx.set_password_hash(id, &hash).await?;
         }
         tx.commit().await?;
+        self.sessions.forget_all();
         Ok(user)
     }
 
@@ -228,6 +229,7 @@ impl Directory {
         tx.delete_user(id).await?;
         tx.append_event(&event(Some(p.user), "user.deleted", "user", id, Some(audit::user(&user)), None)).await?;
         tx.commit().await?;
+        self.sessions.forget_all();
         Ok(())
     }
 }
