@@ -143,7 +143,7 @@ def main():
                 break
         pairs_out.append([uname(i), gname(other)])
     read_groups = [gname(x) for x in rnd.sample(range(n_groups), min(n_sample, n_groups))]
-    trans = {uname(i): sorted(gname(x) for grp in direct[i] for x in chain(grp)) for i in sample_users}
+    trans = {uname(i): sorted(set(gname(x) for grp in direct[i] for x in chain(grp))) for i in sample_users}
     direct_names = {uname(i): [gname(x) for x in direct[i]] for i in sample_users}
     with open(os.path.join(out, "samples.json"), "w") as f:
         json.dump({"users": [uname(i) for i in sample_users], "pairs_in": pairs_in, "pairs_out": pairs_out,
