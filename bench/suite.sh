@@ -51,9 +51,11 @@ ROOT_DN=cn=admin,$BASE_DN
 ROOT_PW=bench-secret
 peer() { [[ " $PEERS " == *" $1 "* ]]; }
 
+updated=""
 need() { # command debian-packages...
     command -v "$1" >/dev/null && return
-    echo "installing $*" >&2
+    echo "installing ${*:2}" >&2
+    [ -n "$updated" ] || { apt-get update -q >/dev/null; updated=1; }
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${@:2}" >/dev/null
 }
 need wrk wrk
@@ -70,6 +72,7 @@ stop() { # pid
 }
 cleanup() { stop "$roster_pid"; stop "$slapd_pid"; stop "$scim_pid"; rm -rf "$work"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
@@ -88,10 +91,10 @@ echo "   $(cat "$work/shape.out")"
 # --- Roster: import, cold start ----------------------------------------------
 serve() {
     ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn "$bin" serve --listen "127.0.0.1:$PORT" \
-        --database "sqlite://$work/roster.db" &
+        --database "sqlite://$work/roster.db" 2>>"$work/roster.log" &
     roster_pid=$!
     for _ in $(seq 3000); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.01; done
-    echo "Roster did not start" >&2; exit 1
+    echo "Roster did not start" >&2; tail "$work/roster.log" >&2; exit 1
 }
 serve
 export ROSTER_URL=http://127.0.0.1:$PORT ROSTER_KEY=$KEY
@@ -323,6 +326,10 @@ if peer scim2; then
     say "| SCIM GET /Groups/{id}, 1 000 members (wrk) | Roster $r req/s | scim2-server $p req/s | Roster/peer **$(ratio "$r" "$p")** |"
 fi
 
+slow=$(grep -c "slow statement" "$work/roster.log" || true)
+say ""
+say "| Roster warnings: slow statements logged (the server's log, ROSTER_LOG=warn) | ${slow:-0} | |"
+[ "${slow:-0}" = 0 ] || grep -o 'db.statement[^ ]*="[^"]*"' "$work/roster.log" | sort | uniq -c | sort -rn | head -3
 echo
 echo "== summary ($SCALE, seed $SEED, $(date -u +%F))"
 printf '%s\n' "${summary[@]}"
