@@ -374,7 +374,7 @@ fn push_user_filter(qb: &mut QueryBuilder<Db>, filter: &UserFilter) {
         qb.push(" AND external_id = ").push_bind(external_id.clone());
     }
     if !filter.in_groups.is_empty() {
-        qb.push(" AND id IN (SELECT user_id FROM memberships WHERE group_id IN (");
+        qb.push(" AND id IN (SELECT user_id FROM memberships WHERE user_id IS NOT NULL AND group_id IN (");
         let mut sep = qb.separated(", ");
         for g in &filter.in_groups {
             sep.push_bind(g.0);
@@ -1686,8 +1686,15 @@ impl Tx for SqlTx {
     }
 
     async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>> {
-        let q = sqlx::query("SELECT user_id, child_id FROM memberships WHERE group_id = $1 ORDER BY num")
-            .bind(group.0);
+        // One branch per partial index (users, children): a predicate-less
+        // `WHERE group_id = $1` can use neither and scans the table.
+        let q = sqlx::query(
+            "SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL \
+             UNION ALL \
+             SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND child_id IS NOT NULL \
+             ORDER BY num",
+        )
+        .bind(group.0);
         self.fetch_all(q, rows::member_ref).await
     }
 
