@@ -262,3 +262,22 @@ def test_access_keys(client, roster_url, unique):
     with pytest.raises(httpx.HTTPStatusError) as err:
         make_client(roster_url, other.id)
     assert err.value.response.status_code == 401
+
+
+def test_group_created_with_users_and_passwords_never_shown(client, roster_url, admin_key, unique):
+    a = new_user(client, "ida", unique, password="Correct-Horse-9")
+    b = new_user(client, "jon", unique)
+    g = igz_mgmt.Group.create(client, f"seeded-{unique}", users=[a, b.id])
+    assert member_ids(client, g) == {a.id, b.id}, "users given at creation are members, in one step"
+    assert igz_mgmt.User.get(client, a.id).password is None
+    raw = httpx.get(
+        f"{roster_url}/iguazio/api/users/{a.id}", headers={"Authorization": f"Bearer {admin_key}"}
+    ).json()
+    assert "password" not in raw["data"]["attributes"]
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        igz_mgmt.Group.create(client, f"ghosts-{unique}", users=["0191e0e4-5b5c-7d3e-8a4f-000000000000"])
+    assert err.value.response.status_code == 404
+    assert not igz_mgmt.Group.list(client, filter_by={"name": f"ghosts-{unique}"}), "nothing half-written"
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        new_user(client, "kim", unique, primary_group="0191e0e4-5b5c-7d3e-8a4f-000000000000")
+    assert err.value.response.status_code == 404
