@@ -150,19 +150,12 @@ impl<'a> Render<'a> {
 
     /// Every direct user member of a group (all pages).
     async fn members(&self, group: GroupId) -> CivisResult<Vec<core::User>> {
-        let mut out = Vec::new();
-        let mut req = PageRequest::first(roster_core::cursor::MAX_LIMIT);
-        loop {
-            let page = self.dir.list_members(self.p, group, &req).await?;
-            out.extend(page.items.into_iter().map(|(_, u)| u));
-            match page.next_cursor {
-                Some(c) => {
-                    req = PageRequest::parse(roster_core::list::MEMBERS, None, Some(&c))?
-                        .with_limit(roster_core::cursor::MAX_LIMIT)
-                }
-                None => return Ok(out),
-            }
-        }
+        let (dir, p) = (self.dir, self.p);
+        let rows = roster_core::collect_all(roster_core::list::MEMBERS, |req| async move {
+            dir.list_members(p, group, &req).await
+        })
+        .await?;
+        Ok(rows.into_iter().map(|(_, u)| u).collect())
     }
 
     pub async fn group(&mut self, g: core::Group) -> CivisResult<wire::Group> {

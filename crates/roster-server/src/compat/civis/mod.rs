@@ -600,19 +600,10 @@ async fn child_groups(
 }
 
 async fn share_index(s: &AppState, p: &Principal, id: GroupId) -> CivisResult<wire::ShareIndex> {
-    let mut shares = Vec::new();
-    let mut req = roster_core::PageRequest::first(roster_core::cursor::MAX_LIMIT);
-    loop {
-        let page = s.directory.list_shares(p, id, &req).await?;
-        shares.extend(page.items);
-        match page.next_cursor {
-            Some(c) => {
-                req = roster_core::PageRequest::parse(roster_core::list::SHARES, None, Some(&c))?
-                    .with_limit(roster_core::cursor::MAX_LIMIT)
-            }
-            None => break,
-        }
-    }
+    let dir = &s.directory;
+    let shares =
+        roster_core::collect_all(roster_core::list::SHARES, |req| async move { dir.list_shares(p, id, &req).await })
+            .await?;
     Render::new(&s.directory, p).share_index(shares).await
 }
 
