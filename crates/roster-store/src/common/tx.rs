@@ -33,6 +33,26 @@ fn nums_in_order(rows: &[DbRow], ids: impl Iterator<Item = Uuid>) -> StoreResult
         .collect()
 }
 
+/// Pushes `(SELECT column1 FROM (VALUES ($1), ($2), …) AS k)`, the right
+/// side of an `IN` over many bound values. PostgreSQL runs a long list of
+/// bound values as `= ANY(array)`, tested row by row against the whole
+/// array when it chooses a scan (as it does while a table's statistics are
+/// stale, in a bulk import); a VALUES list is a relation it joins instead.
+fn push_in_values<T>(qb: &mut QueryBuilder<Db>, values: impl IntoIterator<Item = T>)
+where
+    T: for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>,
+{
+    qb.push("(SELECT column1 FROM (VALUES ");
+    let mut first = true;
+    for v in values {
+        qb.push(if first { "(" } else { ", (" });
+        qb.push_bind(v);
+        qb.push(")");
+        first = false;
+    }
+    qb.push(") AS k)");
+}
+
 fn first_num(nums: Vec<i64>) -> StoreResult<i64> {
     nums.into_iter().next().ok_or_else(|| StoreError::Other("the insert returned no row".into()))
 }
@@ -171,14 +191,11 @@ impl SqlTx {
                 "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
                  SELECT c.ancestor, m.user_id, u.num, SUM(c.paths) \
                  FROM memberships m, users u, group_closure c \
-                 WHERE u.id = m.user_id AND c.descendant = m.group_id AND m.id IN (",
+                 WHERE u.id = m.user_id AND c.descendant = m.group_id AND m.id IN ",
             );
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.0);
-            }
+            push_in_values(&mut qb, chunk.iter().map(|id| id.0));
             qb.push(
-                ") GROUP BY c.ancestor, m.user_id, u.num \
+                " GROUP BY c.ancestor, m.user_id, u.num \
                  ON CONFLICT (group_id, user_id) DO UPDATE SET paths = user_closure.paths + excluded.paths",
             );
             qb.build().execute(&mut *self.tx).await.map_err(map)?;
@@ -217,12 +234,8 @@ impl SqlTx {
                 qb.push_bind(delta);
                 qb.push(format!(", groups_changed_at = {}(groups_changed_at + 1, ", dialect::GREATEST));
                 qb.push_bind(at);
-                qb.push(") WHERE id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(")");
+                qb.push(") WHERE id IN ");
+                push_in_values(&mut qb, chunk.iter().copied());
                 qb.build().execute(&mut *self.tx).await.map_err(map)?;
             }
         }
@@ -706,12 +719,8 @@ impl Tx for SqlTx {
     async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>> {
         let mut out = Vec::new();
         for chunk in usernames.chunks(CHUNK) {
-            let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE username_key IN (", rows::USER_COLS));
-            let mut sep = qb.separated(", ");
-            for name in chunk {
-                sep.push_bind(fold(name));
-            }
-            qb.push(")");
+            let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE username_key IN ", rows::USER_COLS));
+            push_in_values(&mut qb, chunk.iter().map(|n| fold(n)));
             qb.push(self.lock());
             out.extend(self.build_all(qb, rows::user).await?);
         }
@@ -866,12 +875,8 @@ impl Tx for SqlTx {
     async fn get_groups_by_names(&mut self, names: &[String]) -> StoreResult<Vec<Group>> {
         let mut out = Vec::new();
         for chunk in names.chunks(CHUNK) {
-            let mut qb = QueryBuilder::new(format!("SELECT {} FROM groups WHERE name_key IN (", rows::GROUP_COLS));
-            let mut sep = qb.separated(", ");
-            for name in chunk {
-                sep.push_bind(fold(name));
-            }
-            qb.push(")");
+            let mut qb = QueryBuilder::new(format!("SELECT {} FROM groups WHERE name_key IN ", rows::GROUP_COLS));
+            push_in_values(&mut qb, chunk.iter().map(|n| fold(n)));
             qb.push(self.lock());
             out.extend(self.build_all(qb, rows::group).await?);
         }
