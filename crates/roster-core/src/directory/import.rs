@@ -13,6 +13,27 @@ use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, MemberRole, SiteR
 use crate::store::Tx;
 use crate::validate;
 
+/// A group an import makes: named, in the default organization, nothing else set.
+pub(crate) fn imported_group(name: String, p: &Principal, t: time::OffsetDateTime) -> Group {
+    Group {
+        id: GroupId::new(),
+        num: 0,
+        slug: Some(validate::slugify(&name)),
+        name,
+        unique_id: None,
+        description: None,
+        org: DEFAULT_ORG_ID,
+        source_type: SourceType::Import,
+        attributes: Attributes::new(),
+        created_by: Some(p.user),
+        updated_by: Some(p.user),
+        created_at: t,
+        updated_at: t,
+        version: 1,
+        counts: GroupCounts::default(),
+    }
+}
+
 /// One line of an import.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImportRecord {
@@ -197,23 +218,7 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRe
                     Ok(Outcome::Updated)
                 }
                 None => {
-                    let mut g = Group {
-                        id: GroupId::new(),
-                        num: 0,
-                        slug: Some(validate::slugify(&name)),
-                        name,
-                        unique_id,
-                        description,
-                        org: DEFAULT_ORG_ID,
-                        source_type: SourceType::Import,
-                        attributes: Attributes::new(),
-                        created_by: Some(p.user),
-                        updated_by: Some(p.user),
-                        created_at: t,
-                        updated_at: t,
-                        version: 1,
-                        counts: GroupCounts::default(),
-                    };
+                    let mut g = Group { unique_id, description, ..imported_group(name, p, t) };
                     g.num = tx.insert_group(&g).await?;
                     tx.append_event(&event(Some(p.user), "group.created", "group", g.id, None, Some(audit::group(&g))))
                         .await?;

@@ -9,26 +9,15 @@
 
 use std::collections::HashMap;
 
-use super::groups::Attributes;
-use super::import::{ImportFailure, ImportRecord, ImportSummary, apply};
+use super::import::{ImportFailure, ImportRecord, ImportSummary, apply, imported_group};
 use super::members::save_membership;
 use super::{audit, event};
 use crate::authz::Principal;
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, UserId};
-use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, Membership, NewEvent, Permissions, SourceType, User};
+use crate::model::{Group, Member, Membership, NewEvent, Permissions, User};
 use crate::store::Tx;
 use crate::validate;
-
-/// Where a user or group of the batch stands.
-#[derive(PartialEq)]
-enum State {
-    /// Made by this batch, not yet written.
-    New,
-    /// Existing, changed by this batch (with how it was before).
-    Changed,
-    Unchanged,
-}
 
 /// A failure in the fast path: at a known record, or somewhere in a
 /// multi-row write (the caller then locates it by replaying one by one).
@@ -98,9 +87,9 @@ async fn settle_users(
             names.push(validate::username(username).map_err(at(i))?);
         }
     }
-    let mut users: HashMap<String, (User, State, Option<User>)> = HashMap::new();
+    let mut users: HashMap<String, (User, bool, Option<User>)> = HashMap::new();
     for u in tx.get_users_by_usernames(&names).await? {
-        users.insert(validate::fold(&u.username), (u, State::Unchanged, None));
+        users.insert(validate::fold(&u.username), (u, false, None));
     }
     let mut order: Vec<String> = Vec::new();
     for (i, r) in records.iter().enumerate() {
@@ -114,7 +103,7 @@ async fn settle_users(
         let created = !users.contains_key(&key);
         let entry = users.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
-            (User::new(username.clone(), t), State::New, None)
+            (User::new(username.clone(), t), true, None)
         });
         let before = entry.0.clone();
         let user = &mut entry.0;
@@ -136,9 +125,8 @@ async fn settle_users(
         } else if *user == before {
             summary.unchanged += 1;
         } else {
-            if entry.1 == State::Unchanged {
+            if !entry.1 && entry.2.is_none() {
                 entry.2 = Some(before);
-                entry.1 = State::Changed;
             }
             summary.updated += 1;
         }
@@ -151,10 +139,10 @@ async fn settle_users(
         }
         events.push(event(Some(p.user), "user.created", "user", u.id, None, Some(audit::user(u))));
     }
-    for (user, state, before) in users.values_mut() {
-        if *state == State::Changed
-            && let Some(before) = before
-        {
+    // Existing users this batch changed carry their earlier state (made
+    // ones never do: they were inserted above).
+    for (user, _, before) in users.values_mut() {
+        if let Some(before) = before {
             user.updated_at = t;
             user.version += 1;
             tx.update_user(user).await?;
@@ -185,9 +173,9 @@ async fn settle_groups(
             names.push(validate::group_name(name).map_err(at(i))?);
         }
     }
-    let mut groups: HashMap<String, (Group, State, Option<Group>)> = HashMap::new();
+    let mut groups: HashMap<String, (Group, bool, Option<Group>)> = HashMap::new();
     for g in tx.get_groups_by_names(&names).await? {
-        groups.insert(validate::fold(&g.name), (g, State::Unchanged, None));
+        groups.insert(validate::fold(&g.name), (g, false, None));
     }
     let mut order: Vec<String> = Vec::new();
     for (i, r) in records.iter().enumerate() {
@@ -199,24 +187,7 @@ async fn settle_groups(
         let created = !groups.contains_key(&key);
         let entry = groups.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
-            let group = Group {
-                id: GroupId::new(),
-                num: 0,
-                slug: Some(validate::slugify(&name)),
-                name: name.clone(),
-                unique_id: None,
-                description: None,
-                org: DEFAULT_ORG_ID,
-                source_type: SourceType::Import,
-                attributes: Attributes::new(),
-                created_by: Some(p.user),
-                updated_by: Some(p.user),
-                created_at: t,
-                updated_at: t,
-                version: 1,
-                counts: GroupCounts::default(),
-            };
-            (group, State::New, None)
+            (imported_group(name.clone(), p, t), true, None)
         });
         let before = entry.0.clone();
         entry.0.description = description.or(before.description.clone());
@@ -226,9 +197,8 @@ async fn settle_groups(
         } else if entry.0 == before {
             summary.unchanged += 1;
         } else {
-            if entry.1 == State::Unchanged {
+            if !entry.1 && entry.2.is_none() {
                 entry.2 = Some(before);
-                entry.1 = State::Changed;
             }
             summary.updated += 1;
         }
@@ -241,10 +211,8 @@ async fn settle_groups(
         }
         events.push(event(Some(p.user), "group.created", "group", g.id, None, Some(audit::group(g))));
     }
-    for (group, state, before) in groups.values_mut() {
-        if *state == State::Changed
-            && let Some(before) = before
-        {
+    for (group, _, before) in groups.values_mut() {
+        if let Some(before) = before {
             group.updated_at = t;
             group.updated_by = Some(p.user);
             group.version += 1;
