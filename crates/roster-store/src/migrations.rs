@@ -40,6 +40,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (3, "display name", include_str!("../migrations/postgres/0003_display_name.sql")),
     (4, "projects and jobs", include_str!("../migrations/postgres/0004_projects_and_jobs.sql")),
     (5, "closure", include_str!("../migrations/postgres/0005_closure.sql")),
+    (6, "user-major keys", include_str!("../migrations/postgres/0006_user_major_keys.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -48,6 +49,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (3, "display name", include_str!("../migrations/sqlite/0003_display_name.sql")),
     (4, "projects and jobs", include_str!("../migrations/sqlite/0004_projects_and_jobs.sql")),
     (5, "closure", include_str!("../migrations/sqlite/0005_closure.sql")),
+    (6, "user-major keys", include_str!("../migrations/sqlite/0006_user_major_keys.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

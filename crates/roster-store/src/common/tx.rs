@@ -124,7 +124,7 @@ impl SqlTx {
                 "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
                  SELECT a.ancestor, uc.user_id, uc.user_num, SUM(a.paths * uc.paths) FROM group_closure a, user_closure uc \
                  WHERE a.descendant = $1 AND uc.group_id = $2 GROUP BY a.ancestor, uc.user_id, uc.user_num \
-                 ON CONFLICT (group_id, user_id) DO UPDATE SET paths = user_closure.paths + excluded.paths",
+                 ON CONFLICT (group_id, user_num) DO UPDATE SET paths = user_closure.paths + excluded.paths",
             )
             .bind(parent.0)
             .bind(child.0),
@@ -196,7 +196,7 @@ impl SqlTx {
             push_in_values(&mut qb, chunk.iter().map(|id| id.0));
             qb.push(
                 " GROUP BY c.ancestor, m.user_id, u.num \
-                 ON CONFLICT (group_id, user_id) DO UPDATE SET paths = user_closure.paths + excluded.paths",
+                 ON CONFLICT (group_id, user_num) DO UPDATE SET paths = user_closure.paths + excluded.paths",
             );
             qb.build().execute(&mut *self.tx).await.map_err(map)?;
         }
@@ -1064,18 +1064,24 @@ impl Tx for SqlTx {
             }
             latest = latest.max(ts(m.updated_at));
         }
-        for (id, (members, admins, children)) in groups {
-            self.exec(
-                sqlx::query(
-                    "UPDATE groups SET n_members = n_members + $1, n_admins = n_admins + $2, \
-                     n_children = n_children + $3 WHERE id = $4",
-                )
-                .bind(members)
-                .bind(admins)
-                .bind(children)
-                .bind(id),
-            )
-            .await?;
+        // One statement per distinct (members, admins, children) delta, not
+        // per group: a batch spread over 10^5 groups touches thousands.
+        let mut by_delta: std::collections::BTreeMap<(i64, i64, i64), Vec<Uuid>> = Default::default();
+        for (id, delta) in groups {
+            by_delta.entry(delta).or_default().push(id);
+        }
+        for ((members, admins, children), ids) in by_delta {
+            for chunk in ids.chunks(CHUNK) {
+                let mut qb = QueryBuilder::new("UPDATE groups SET n_members = n_members + ");
+                qb.push_bind(members);
+                qb.push(", n_admins = n_admins + ");
+                qb.push_bind(admins);
+                qb.push(", n_children = n_children + ");
+                qb.push_bind(children);
+                qb.push(" WHERE id IN ");
+                push_in_values(&mut qb, chunk.iter().copied());
+                qb.build().execute(&mut *self.tx).await.map_err(map)?;
+            }
         }
         self.moved_groups_of(users, latest).await?;
         let user_edges: Vec<MembershipId> =
