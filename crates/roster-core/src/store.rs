@@ -131,6 +131,13 @@ pub enum Counter {
 pub trait Store: Send + Sync + 'static {
     /// A transaction that only reads (a consistent snapshot).
     async fn read(&self) -> StoreResult<Box<dyn Tx>>;
+    /// For a read of one statement, which is atomic by itself: no
+    /// transaction is opened, saving its round trips on the hottest reads.
+    /// Each statement sees the latest commit, so a use-case that issues
+    /// more than one must not need them to agree.
+    async fn read_single(&self) -> StoreResult<Box<dyn Tx>> {
+        self.read().await
+    }
     /// A transaction that writes; writers are serialized or isolated so that
     /// no update is lost.
     async fn write(&self) -> StoreResult<Box<dyn Tx>>;
@@ -233,10 +240,10 @@ pub trait Tx: Send {
     // Transitive membership, from the closure the store keeps at write time.
     /// Whether the user is in the group at any depth.
     async fn in_group_transitively(&mut self, group: GroupId, user: UserId) -> StoreResult<bool>;
-    /// One of the user's direct groups that is `group` or nested below it.
-    async fn direct_group_under(&mut self, group: GroupId, user: UserId) -> StoreResult<Option<GroupId>>;
-    /// A child group of `parent` that is `target` or has it below.
-    async fn child_toward(&mut self, parent: GroupId, target: GroupId) -> StoreResult<Option<GroupId>>;
+    /// One nesting path that puts the user in the group: from `group` down
+    /// to one of the user's direct groups, both ends included (`[group]`
+    /// for a direct member). Empty when the user is not in it at any depth.
+    async fn membership_path(&mut self, group: GroupId, user: UserId) -> StoreResult<Vec<GroupId>>;
     /// Users in the group at any depth, by their `num`, after `after`.
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>>;
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64>;

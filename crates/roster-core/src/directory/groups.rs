@@ -113,7 +113,9 @@ impl Directory {
 
     /// Reads a group the caller may see. Errors: `NotFound`.
     pub async fn get_group(&self, p: &Principal, id: GroupId) -> Result<Group, CoreError> {
-        let mut tx = self.read().await?;
+        // The group, then (for others than site admins) the caller's access
+        // to it: two reads that need no common snapshot.
+        let mut tx = self.read_single().await?;
         Ok(visible_group(&mut tx, p, id).await?.0)
     }
 

@@ -54,6 +54,12 @@ impl Directory {
         Ok(self.store.read().await?)
     }
 
+    /// A read whose statements need not see one snapshot (see
+    /// [`Store::read_single`]).
+    async fn read_single(&self) -> Result<Box<dyn Tx>, CoreError> {
+        Ok(self.store.read_single().await?)
+    }
+
     async fn write(&self) -> Result<Box<dyn Tx>, CoreError> {
         Ok(self.store.write().await?)
     }

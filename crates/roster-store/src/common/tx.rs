@@ -63,8 +63,36 @@ fn now_utc() -> time::OffsetDateTime {
 }
 type Q<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
+/// What a [`SqlTx`] talks through: a transaction, or for a read of one
+/// statement a bare connection, where that statement commits by itself and
+/// no BEGIN or ROLLBACK costs a round trip to the database.
+pub(crate) enum Conn {
+    Tx(Transaction<'static, Db>),
+    Single(sqlx::pool::PoolConnection<Db>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = <Db as sqlx::Database>::Connection;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Conn::Tx(tx) => tx,
+            Conn::Single(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Conn::Tx(tx) => tx,
+            Conn::Single(c) => c,
+        }
+    }
+}
+
 pub(crate) struct SqlTx {
-    tx: Transaction<'static, Db>,
+    tx: Conn,
     /// Rows read in a write transaction are locked until it ends (where the
     /// backend has row locks), so read-modify-write use-cases cannot lose
     /// an update.
@@ -86,7 +114,12 @@ impl SqlTx {
             .await
             .map_err(|e| StoreError::Other(format!("begin task failed: {e}")))?
             .map_err(map)?;
-        Ok(Self { tx, write })
+        Ok(Self { tx: Conn::Tx(tx), write })
+    }
+
+    /// A connection for a read of one statement, outside any transaction.
+    pub(crate) async fn single(pool: &sqlx::Pool<Db>) -> StoreResult<Self> {
+        Ok(Self { tx: Conn::Single(pool.acquire().await.map_err(map)?), write: false })
     }
 
     fn lock(&self) -> &'static str {
@@ -521,7 +554,7 @@ impl Tx for SqlTx {
     /// Detached like `begin`: once a use-case commits, the COMMIT runs to
     /// the end even if the request that asked for it goes away.
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let tx = self.tx;
+        let Conn::Tx(tx) = self.tx else { return Ok(()) };
         tokio::spawn(async move { tx.commit().await })
             .await
             .map_err(|e| StoreError::Other(format!("commit task failed: {e}")))?
@@ -1208,20 +1241,23 @@ impl Tx for SqlTx {
     async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>> {
         let mut out = Vec::new();
         for chunk in pairs.chunks(CHUNK) {
-            let mut qb = QueryBuilder::new(format!(
-                "SELECT {} FROM memberships WHERE user_id IS NOT NULL AND (group_id, user_id) IN (VALUES ",
-                rows::MEMBERSHIP_COLS
-            ));
+            // A join with the pairs, not `(group_id, user_id) IN (VALUES …)`:
+            // SQLite plans that row-value IN as a scan of the whole table;
+            // CROSS JOIN makes it walk the pairs and probe the unique key.
+            let cols = rows::MEMBERSHIP_COLS.split(", ").map(|c| format!("m.{}", c.trim())).collect::<Vec<_>>();
+            let mut qb = QueryBuilder::new(format!("SELECT {} FROM (VALUES ", cols.join(", ")));
             let mut sep = qb.separated(", ");
             for (g, u) in chunk {
                 sep.push("(");
-                sep.push_bind_unseparated(g.0);
-                sep.push_unseparated(", ");
                 sep.push_bind_unseparated(u.0);
+                sep.push_unseparated(", ");
+                sep.push_bind_unseparated(g.0);
                 sep.push_unseparated(")");
             }
-            qb.push(")");
-            qb.push(self.lock());
+            qb.push(") AS k CROSS JOIN memberships m WHERE m.user_id = k.column1 AND m.group_id = k.column2");
+            if !self.lock().is_empty() {
+                qb.push(format!("{} OF m", self.lock()));
+            }
             out.extend(self.build_all(qb, rows::membership).await?);
         }
         Ok(out)
@@ -1279,24 +1315,28 @@ impl Tx for SqlTx {
         Ok(self.scalar(q).await? != 0)
     }
 
-    async fn direct_group_under(&mut self, group: GroupId, user: UserId) -> StoreResult<Option<GroupId>> {
+    async fn membership_path(&mut self, group: GroupId, user: UserId) -> StoreResult<Vec<GroupId>> {
+        // One statement, however deep: the user's first direct group under
+        // `group`, then from `group` down, at each level the first child
+        // that still reaches it. The depth bound only guards a broken index.
         let q = sqlx::query_scalar::<_, Uuid>(
-            "SELECT m.group_id FROM memberships m, group_closure c \
-             WHERE m.user_id = $2 AND c.ancestor = $1 AND c.descendant = m.group_id ORDER BY m.num LIMIT 1",
+            "WITH RECURSIVE \
+             direct (id) AS ( \
+                 SELECT m.group_id FROM memberships m, group_closure c \
+                 WHERE m.user_id = $2 AND c.ancestor = $1 AND c.descendant = m.group_id ORDER BY m.num LIMIT 1), \
+             walk (at, depth) AS ( \
+                 SELECT g.id, 0 FROM groups g, direct WHERE g.id = $1 \
+                 UNION ALL \
+                 SELECT (SELECT m.child_id FROM memberships m, group_closure c \
+                         WHERE m.group_id = walk.at AND c.ancestor = m.child_id \
+                         AND c.descendant = (SELECT id FROM direct) ORDER BY m.num LIMIT 1), \
+                        walk.depth + 1 \
+                 FROM walk WHERE walk.at <> (SELECT id FROM direct) AND walk.depth < 10000) \
+             SELECT at FROM walk WHERE at IS NOT NULL ORDER BY depth",
         )
         .bind(group.0)
         .bind(user.0);
-        Ok(q.fetch_optional(&mut *self.tx).await.map_err(map)?.map(GroupId))
-    }
-
-    async fn child_toward(&mut self, parent: GroupId, target: GroupId) -> StoreResult<Option<GroupId>> {
-        let q = sqlx::query_scalar::<_, Uuid>(
-            "SELECT m.child_id FROM memberships m, group_closure c \
-             WHERE m.group_id = $1 AND c.ancestor = m.child_id AND c.descendant = $2 ORDER BY m.num LIMIT 1",
-        )
-        .bind(parent.0)
-        .bind(target.0);
-        Ok(q.fetch_optional(&mut *self.tx).await.map_err(map)?.map(GroupId))
+        Ok(q.fetch_all(&mut *self.tx).await.map_err(map)?.into_iter().map(GroupId).collect())
     }
 
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {

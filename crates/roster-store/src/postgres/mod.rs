@@ -71,6 +71,10 @@ impl Store for PgStore {
         Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", false).await?))
     }
 
+    async fn read_single(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(tx::SqlTx::single(&self.pool).await?))
+    }
+
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL READ COMMITTED", true).await?))
     }

@@ -81,6 +81,10 @@ impl Store for SqliteStore {
         Ok(Box::new(tx::SqlTx::begin(&self.reader, "BEGIN", false).await?))
     }
 
+    async fn read_single(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(tx::SqlTx::single(&self.reader).await?))
+    }
+
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(tx::SqlTx::begin(&self.writer, "BEGIN IMMEDIATE", true).await?))
     }

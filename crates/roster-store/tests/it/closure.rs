@@ -124,16 +124,17 @@ async fn check_case(store: &dyn Store, name: &str, ops: &[Op]) -> Result<(), Str
                 return fail(format!("user {u} in group {g}: store says {got}"));
             }
             if got {
-                let direct = tx.direct_group_under(groups[g].id, usr.id).await.map_err(|e| e.to_string())?;
-                let ok = direct.is_some_and(|d| {
-                    groups
-                        .iter()
-                        .position(|x| x.id == d)
-                        .is_some_and(|i| model.members.contains(&(i, u)) && model.below(g).contains(&i))
-                });
+                let path = tx.membership_path(groups[g].id, usr.id).await.map_err(|e| e.to_string())?;
+                let at: Vec<Option<usize>> = path.iter().map(|id| groups.iter().position(|x| x.id == *id)).collect();
+                // From g, down nesting edges, to a group the user is directly in.
+                let ok = at.first() == Some(&Some(g))
+                    && at.windows(2).all(|w| matches!(w, [Some(p), Some(c)] if model.edges.contains(&(*p, *c))))
+                    && at.last().copied().flatten().is_some_and(|d| model.members.contains(&(d, u)));
                 if !ok {
-                    return fail(format!("direct group of user {u} under {g}: {direct:?}"));
+                    return fail(format!("path of user {u} in {g}: {at:?}"));
                 }
+            } else if !tx.membership_path(groups[g].id, usr.id).await.map_err(|e| e.to_string())?.is_empty() {
+                return fail(format!("a path for user {u} in {g}, who is not in it"));
             }
         }
         let count = tx.count_members_transitively(groups[g].id).await.map_err(|e| e.to_string())?;
