@@ -32,6 +32,9 @@ mod dialect {
     pub const POSITION_FN: &str = "strpos";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "GREATEST";
+    /// Fresh planner statistics for the tables a bulk load grows (see
+    /// `refresh_stats_after_bulk` in common/tx.rs).
+    pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships, user_closure");
 }
 
 mod rows {

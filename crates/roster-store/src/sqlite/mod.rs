@@ -27,6 +27,8 @@ mod dialect {
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "MAX";
+    /// SQLite plans without statistics (none are gathered unless asked).
+    pub const REFRESH_STATS: Option<&str> = None;
 }
 
 mod rows {
