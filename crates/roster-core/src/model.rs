@@ -158,6 +158,30 @@ pub struct Group {
     pub counts: GroupCounts,
 }
 
+impl Group {
+    /// A new group named `name`, its slug derived from the name, made by
+    /// `by` at `at` in `org`; nothing else set.
+    pub fn new(name: String, org: OrgId, source_type: SourceType, by: UserId, at: OffsetDateTime) -> Self {
+        Self {
+            id: GroupId::new(),
+            num: 0,
+            slug: Some(crate::validate::slugify(&name)),
+            name,
+            unique_id: None,
+            description: None,
+            org,
+            source_type,
+            attributes: serde_json::Map::new(),
+            created_by: Some(by),
+            updated_by: Some(by),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+            counts: GroupCounts::default(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GroupCounts {
     /// Direct user members, admins included.

@@ -7,7 +7,7 @@ use crate::authz::{self, GroupAccess, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
-use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, Role, ShareLevel, SourceType};
+use crate::model::{DEFAULT_ORG_ID, Group, Member, Role, ShareLevel, SourceType};
 use crate::store::{Counter, GroupOrder, GroupScope, ListSpec, NumKind, Tx};
 use crate::validate;
 
@@ -289,23 +289,12 @@ pub(crate) async fn insert_new_group(tx: &mut Box<dyn Tx>, p: &Principal, new: N
         Some(s) => validate::slug("slug", s)?,
         None => validate::slugify(&name),
     };
-    let t = now();
     let mut group = Group {
-        id: GroupId::new(),
-        num: 0,
         unique_id: validate::optional_name("unique_id", new.unique_id.as_deref())?,
         slug: Some(slug),
         description: validate::optional_text("description", new.description.as_deref())?,
-        org: new.org.unwrap_or(DEFAULT_ORG_ID),
-        source_type: new.source_type,
         attributes: validate::attributes("attributes", new.attributes)?,
-        created_by: Some(p.user),
-        updated_by: Some(p.user),
-        created_at: t,
-        updated_at: t,
-        version: 1,
-        counts: GroupCounts::default(),
-        name,
+        ..Group::new(name, new.org.unwrap_or(DEFAULT_ORG_ID), new.source_type, p.user, now())
     };
     found(tx.get_org(group.org).await?, "organization")?;
     for r in &new.roles {

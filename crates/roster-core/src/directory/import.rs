@@ -2,36 +2,18 @@
 //! know (usernames, group names), so that running the same import twice
 //! changes nothing the second time. Site admins only.
 
-use super::groups::Attributes;
 use super::import_batch::{BatchError, import_batch};
 use super::members::{MemberChange, insert_membership, save_membership};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, Principal};
 use crate::error::CoreError;
-use crate::ids::GroupId;
-use crate::model::{DEFAULT_ORG_ID, Group, GroupCounts, Member, MemberRole, SiteRole, SourceType, User};
+use crate::model::{DEFAULT_ORG_ID, Group, Member, MemberRole, SiteRole, SourceType, User};
 use crate::store::Tx;
 use crate::validate;
 
 /// A group an import makes: named, in the default organization, nothing else set.
 pub(crate) fn imported_group(name: String, p: &Principal, t: time::OffsetDateTime) -> Group {
-    Group {
-        id: GroupId::new(),
-        num: 0,
-        slug: Some(validate::slugify(&name)),
-        name,
-        unique_id: None,
-        description: None,
-        org: DEFAULT_ORG_ID,
-        source_type: SourceType::Import,
-        attributes: Attributes::new(),
-        created_by: Some(p.user),
-        updated_by: Some(p.user),
-        created_at: t,
-        updated_at: t,
-        version: 1,
-        counts: GroupCounts::default(),
-    }
+    Group::new(name, DEFAULT_ORG_ID, SourceType::Import, p.user, t)
 }
 
 /// One line of an import.
