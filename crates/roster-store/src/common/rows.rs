@@ -13,6 +13,12 @@ type DbRow = <Db as sqlx::Database>::Row;
 pub(crate) type R<T> = Result<T, StoreError>;
 
 /// Timestamps are stored as microseconds since the Unix epoch.
+/// A column list (`USER_COLS`, …) with each column qualified by `alias`,
+/// for selecting an entity out of a join.
+pub(crate) fn qualified(cols: &str, alias: &str) -> String {
+    cols.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1000) as i64
 }

@@ -53,6 +53,18 @@ where
     qb.push(") AS k)");
 }
 
+/// Rows keyed by the change each one takes, regrouped by that change, so a
+/// counter update is one statement per distinct change, not one per row.
+fn by_delta<D: Ord>(
+    changes: impl IntoIterator<Item = (Uuid, D)>,
+) -> std::collections::BTreeMap<D, Vec<Uuid>> {
+    let mut out: std::collections::BTreeMap<D, Vec<Uuid>> = Default::default();
+    for (id, delta) in changes {
+        out.entry(delta).or_default().push(id);
+    }
+    out
+}
+
 /// A write of at least this many memberships is a bulk load.
 const BULK_ROWS: usize = 1000;
 
@@ -279,11 +291,7 @@ impl SqlTx {
     /// groups-changed stamp to `at` (always forwards): one statement per
     /// distinct delta, not per user.
     async fn moved_groups_of(&mut self, users: std::collections::BTreeMap<Uuid, i64>, at: i64) -> StoreResult<()> {
-        let mut by_delta: std::collections::BTreeMap<i64, Vec<Uuid>> = Default::default();
-        for (user, delta) in users {
-            by_delta.entry(delta).or_default().push(user);
-        }
-        for (delta, ids) in by_delta {
+        for (delta, ids) in by_delta(users) {
             for chunk in ids.chunks(CHUNK) {
                 let mut qb = QueryBuilder::new("UPDATE users SET n_groups = n_groups + ");
                 qb.push_bind(delta);
@@ -1121,11 +1129,7 @@ impl Tx for SqlTx {
         }
         // One statement per distinct (members, admins, children) delta, not
         // per group: a batch spread over 10^5 groups touches thousands.
-        let mut by_delta: std::collections::BTreeMap<(i64, i64, i64), Vec<Uuid>> = Default::default();
-        for (id, delta) in groups {
-            by_delta.entry(delta).or_default().push(id);
-        }
-        for ((members, admins, children), ids) in by_delta {
+        for ((members, admins, children), ids) in by_delta(groups) {
             for chunk in ids.chunks(CHUNK) {
                 let mut qb = QueryBuilder::new("UPDATE groups SET n_members = n_members + ");
                 qb.push_bind(members);
@@ -1269,8 +1273,8 @@ impl Tx for SqlTx {
             // A join with the pairs, not `(group_id, user_id) IN (VALUES …)`:
             // SQLite plans that row-value IN as a scan of the whole table;
             // CROSS JOIN makes it walk the pairs and probe the unique key.
-            let cols = rows::MEMBERSHIP_COLS.split(", ").map(|c| format!("m.{}", c.trim())).collect::<Vec<_>>();
-            let mut qb = QueryBuilder::new(format!("SELECT {} FROM (VALUES ", cols.join(", ")));
+            let mut qb =
+                QueryBuilder::new(format!("SELECT {} FROM (VALUES ", rows::qualified(rows::MEMBERSHIP_COLS, "m")));
             let mut sep = qb.separated(", ");
             for (g, u) in chunk {
                 sep.push("(");
@@ -1365,7 +1369,7 @@ impl Tx for SqlTx {
     }
 
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
-        let cols = rows::USER_COLS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let cols = rows::qualified(rows::USER_COLS, "u");
         let sql = format!(
             "SELECT {cols} FROM user_closure uc JOIN users u ON u.id = uc.user_id \
              WHERE uc.group_id = $1 AND uc.user_num > $2 ORDER BY uc.user_num LIMIT $3"
@@ -1379,7 +1383,7 @@ impl Tx for SqlTx {
     }
 
     async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
-        let cols = rows::GROUP_COLS.split(", ").map(|c| format!("g.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let cols = rows::qualified(rows::GROUP_COLS, "g");
         let sql = format!(
             "SELECT {cols} FROM user_closure uc JOIN groups g ON g.id = uc.group_id \
              WHERE uc.user_id = $1 AND g.num > $2 ORDER BY g.num LIMIT $3"
