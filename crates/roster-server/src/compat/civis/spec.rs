@@ -1,8 +1,9 @@
 //! The Swagger 2.0 document served at `/civis/endpoints`, from which the
 //! `civis` SDK generates every method at construction time
 //! (dialects/civis.md §1, §7). It is built from the same table of
-//! endpoints that mounts the routes (`super::ENDPOINTS`), so the document
-//! cannot describe a route that does not exist, or miss one that does.
+//! endpoints that mounts the routes (`super::endpoints::ENDPOINTS`), so the
+//! document cannot describe a route that does not exist, or miss one that
+//! does.
 //! Property order matters (it is the SDK's positional argument order), so
 //! the document is built in order and serialised without sorting.
 
