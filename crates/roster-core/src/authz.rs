@@ -9,14 +9,24 @@ use crate::model::{MemberRole, Permissions, ShareLevel, SiteRole};
 /// The authenticated caller of a use-case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
+    /// The user every decision is made for.
     pub user: UserId,
     pub site_role: SiteRole,
     pub key: Option<KeyId>,
+    /// The user who authenticated, when they act for `user` (see
+    /// [`crate::Directory::act_as`]); the change log names them.
+    pub delegated_by: Option<UserId>,
 }
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.site_role == SiteRole::Admin
+    }
+
+    /// Who the change log records as having made a change: the user who
+    /// authenticated, even when acting for another.
+    pub fn actor(&self) -> Option<UserId> {
+        Some(self.delegated_by.unwrap_or(self.user))
     }
 }
 
@@ -82,10 +92,22 @@ pub fn sees_everything(p: &Principal) -> bool {
     p.is_admin()
 }
 
+/// Site admins hold every share level on every group: a list of the groups
+/// shared with them at some level is every group.
+pub fn holds_every_share(p: &Principal) -> bool {
+    p.is_admin()
+}
+
 /// Changing a user: site admins change anything; users change their own
 /// profile (names, email) but not their role, status or identifiers.
 pub fn can_update_user(p: &Principal, user: UserId, profile_only: bool) -> bool {
     p.is_admin() || (p.user == user && profile_only)
+}
+
+/// Acting as another user (Box's `As-User`): only site admins, who could
+/// do anything that user can anyway.
+pub fn can_act_as_another(p: &Principal) -> bool {
+    p.is_admin() && p.delegated_by.is_none()
 }
 
 /// Reading a user's own data (their groups, their keys).
@@ -109,7 +131,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn principal(role: SiteRole) -> Principal {
-        Principal { user: UserId::new(), site_role: role, key: None }
+        Principal { user: UserId::new(), site_role: role, key: None, delegated_by: None }
     }
 
     /// The matrix: admin, group admin (permissions on / off), member, stranger.

@@ -62,6 +62,17 @@ impl CoreError {
         Self::Forbidden { reason: reason.into() }
     }
 
+    /// Nesting refused because it would close a cycle. One field name for
+    /// every path that nests (`child_id`), so front-ends recognise it with
+    /// [`CoreError::is_cycle`] instead of matching strings of their own.
+    pub fn cycle() -> Self {
+        Self::conflict(CYCLE_FIELD, "nesting this group would create a cycle")
+    }
+
+    pub fn is_cycle(&self) -> bool {
+        matches!(self, Self::Conflict { field: Some(f), .. } if f == CYCLE_FIELD)
+    }
+
     /// The field a client should look at, if there is one.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -71,6 +82,8 @@ impl CoreError {
         }
     }
 }
+
+const CYCLE_FIELD: &str = "child_id";
 
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {

@@ -6,6 +6,7 @@
 //! HTTP, JSON wire shapes of vendors, or SQL: it must never depend on axum,
 //! sqlx or a vendor crate.
 
+pub mod attributes;
 pub mod authz;
 pub mod cursor;
 mod directory;

@@ -2,13 +2,14 @@
 //! authenticated caller may read and only site admins change; and the role
 //! each user or group holds in a project.
 
-use super::groups::visible_group;
+use super::jobs::{JobSpec, insert_job};
+use super::steps::visible_group;
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{OrgId, ProjectId, RoleId};
-use crate::model::{DEFAULT_ORG_ID, Grantee, Organization, Project, ProjectBinding, Role};
+use crate::model::{DEFAULT_ORG_ID, Grantee, Job, Organization, Project, ProjectBinding, Role};
 use crate::store::{Counter, ListSpec, Tx};
 use crate::validate;
 
@@ -93,7 +94,7 @@ impl Directory {
         };
         let mut tx = self.write().await?;
         role.num = tx.insert_role(&role).await?;
-        tx.append_event(&event(Some(p.user), "role.created", "role", role.id, None, Some(audit::role(&role)))).await?;
+        tx.append_event(&event(p.actor(), "role.created", "role", role.id, None, Some(audit::role(&role)))).await?;
         tx.commit().await?;
         Ok(role)
     }
@@ -127,7 +128,7 @@ impl Directory {
         role.updated_at = now();
         tx.update_role(&role).await?;
         tx.append_event(&event(
-            Some(p.user),
+            p.actor(),
             "role.updated",
             "role",
             id,
@@ -145,7 +146,7 @@ impl Directory {
         let mut tx = self.write().await?;
         let role = found(tx.get_role(id).await?, "role")?;
         tx.delete_role(id).await?;
-        tx.append_event(&event(Some(p.user), "role.deleted", "role", id, Some(audit::role(&role)), None)).await?;
+        tx.append_event(&event(p.actor(), "role.deleted", "role", id, Some(audit::role(&role)), None)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -163,7 +164,7 @@ impl Directory {
         let mut tx = self.write().await?;
         org.num = tx.insert_org(&org).await?;
         tx.append_event(&event(
-            Some(p.user),
+            p.actor(),
             "organization.created",
             "organization",
             org.id,
@@ -209,7 +210,7 @@ impl Directory {
         org.updated_at = now();
         tx.update_org(&org).await?;
         tx.append_event(&event(
-            Some(p.user),
+            p.actor(),
             "organization.updated",
             "organization",
             id,
@@ -234,7 +235,7 @@ impl Directory {
             CoreError::Conflict { .. } => CoreError::conflict("id", "the organization still holds groups or projects"),
             other => other,
         })?;
-        tx.append_event(&event(Some(p.user), "organization.deleted", "organization", id, Some(audit::org(&org)), None))
+        tx.append_event(&event(p.actor(), "organization.deleted", "organization", id, Some(audit::org(&org)), None))
             .await?;
         tx.commit().await?;
         Ok(())
@@ -261,7 +262,7 @@ impl Directory {
         }
         project.num = tx.insert_project(&project).await?;
         tx.append_event(&event(
-            Some(p.user),
+            p.actor(),
             "project.created",
             "project",
             project.id,
@@ -310,7 +311,7 @@ impl Directory {
         project.updated_at = now();
         tx.update_project(&project).await?;
         tx.append_event(&event(
-            Some(p.user),
+            p.actor(),
             "project.updated",
             "project",
             id,
@@ -324,14 +325,20 @@ impl Directory {
 
     /// Deletes a project and its bindings. Site admins only.
     pub async fn delete_project(&self, p: &Principal, id: ProjectId) -> Result<(), CoreError> {
-        authz::require_admin(p)?;
         let mut tx = self.write().await?;
-        let project = found(tx.get_project(id).await?, "project")?;
-        tx.delete_project(id).await?;
-        tx.append_event(&event(Some(p.user), "project.deleted", "project", id, Some(audit::project(&project)), None))
-            .await?;
+        delete_project_in(&mut tx, p, id).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes a project as [`Directory::delete_project`] and records the
+    /// deletion as a finished job, in one transaction.
+    pub async fn delete_project_as_job(&self, p: &Principal, id: ProjectId, job: JobSpec) -> Result<Job, CoreError> {
+        let mut tx = self.write().await?;
+        delete_project_in(&mut tx, p, id).await?;
+        let job = insert_job(&mut tx, p, job).await?;
+        tx.commit().await?;
+        Ok(job)
     }
 
     /// Looks a project up by name, ignoring case.
@@ -480,7 +487,7 @@ async fn bind(tx: &mut Box<dyn Tx>, p: &Principal, binding: &ProjectBinding) -> 
     }
     let before = previous.map(|r| audit::binding(&ProjectBinding { role: r, ..binding.clone() }));
     tx.append_event(&event(
-        Some(p.user),
+        p.actor(),
         "project.bound",
         "project",
         binding.project,
@@ -502,6 +509,14 @@ async fn unbind(
         return Ok(false);
     }
     let before = audit::principal_of(project, principal);
-    tx.append_event(&event(Some(p.user), "project.unbound", "project", project, Some(before), None)).await?;
+    tx.append_event(&event(p.actor(), "project.unbound", "project", project, Some(before), None)).await?;
     Ok(true)
+}
+
+async fn delete_project_in(tx: &mut Box<dyn Tx>, p: &Principal, id: ProjectId) -> Result<(), CoreError> {
+    authz::require_admin(p)?;
+    let project = found(tx.get_project(id).await?, "project")?;
+    tx.delete_project(id).await?;
+    tx.append_event(&event(p.actor(), "project.deleted", "project", id, Some(audit::project(&project)), None)).await?;
+    Ok(())
 }

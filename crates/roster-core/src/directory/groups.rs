@@ -1,17 +1,21 @@
 //! Groups: created by site admins, visible to their members and to those
 //! they are shared with, renamed by writers, deleted by managers.
 
-use super::members::{MemberChange, insert_membership};
+use super::jobs::{JobSpec, insert_job};
+use super::steps::{
+    MemberChange, changeable_group, check_version, grant_role, insert_membership, revoke_role, save_group,
+    visible_group,
+};
 use super::{Directory, audit, event, found, now};
-use crate::authz::{self, GroupAccess, Principal};
+use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
-use crate::model::{DEFAULT_ORG_ID, Group, Member, Role, ShareLevel, SourceType};
+use crate::model::{DEFAULT_ORG_ID, Group, Job, Member, Role, ShareLevel, SourceType};
 use crate::store::{Counter, GroupOrder, GroupScope, ListSpec, NumKind, Tx};
 use crate::validate;
 
-pub type Attributes = serde_json::Map<String, serde_json::Value>;
+pub use crate::attributes::Attributes;
 
 #[derive(Clone, Debug)]
 pub struct NewGroup {
@@ -46,7 +50,7 @@ impl NewGroup {
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
-/// `attributes` entries are merged; a `null` value removes the entry.
+/// `attributes` is a merge patch ([`crate::attributes::merge`]).
 #[derive(Clone, Debug, Default)]
 pub struct GroupPatch {
     pub name: Option<String>,
@@ -78,26 +82,6 @@ pub struct GroupFilter {
 
 pub(crate) fn group_keyset(g: &Group) -> Keyset {
     Keyset { key: validate::fold(&g.name), num: g.num }
-}
-
-/// Loads a group the caller may see; a group they may not see is "not
-/// found", so existence does not leak.
-pub(crate) async fn visible_group(
-    tx: &mut Box<dyn Tx>,
-    p: &Principal,
-    id: GroupId,
-) -> Result<(Group, GroupAccess), CoreError> {
-    let group = found(tx.get_group(id).await?, "group")?;
-    // Every group predicate grants site admins everything, so what they
-    // hold on the group is never consulted: skip reading it.
-    if authz::sees_everything(p) {
-        return Ok((group, GroupAccess::default()));
-    }
-    let access = tx.group_access(id, p.user).await?;
-    if !authz::can_read_group(p, &access) {
-        return Err(CoreError::NotFound { what: "group" });
-    }
-    Ok((group, access))
 }
 
 impl Directory {
@@ -143,7 +127,9 @@ impl Directory {
         };
         let scope = GroupScope {
             visible_to: if authz::sees_everything(p) { None } else { Some(p.user) },
-            shared_with: filter.shared_at_least.map(|level| (p.user, level)),
+            // A site admin holds every share level on every group, so a
+            // level narrows nothing for them.
+            shared_with: filter.shared_at_least.filter(|_| !authz::holds_every_share(p)).map(|level| (p.user, level)),
             members_any: filter.members_any.clone(),
             org: filter.org,
             order: filter.order,
@@ -240,26 +226,35 @@ impl Directory {
     }
 
     /// Deletes a group with its memberships, nesting edges, shares, role
-    /// grants and project bindings. Site admins and holders of a manage share.
-    pub async fn delete_group(&self, p: &Principal, id: GroupId) -> Result<(), CoreError> {
+    /// grants and project bindings, if it is still at `if_version` when
+    /// given (checked in the same transaction). Site admins and holders of
+    /// a manage share. Errors: `NotFound`, `Stale`, `Forbidden`.
+    pub async fn delete_group(&self, p: &Principal, id: GroupId, if_version: Option<i64>) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
-        let (group, access) = visible_group(&mut tx, p, id).await?;
-        authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
-        tx.delete_group(id).await?;
-        tx.append_event(&event(Some(p.user), "group.deleted", "group", id, Some(audit::group(&group)), None)).await?;
+        delete_group_in(&mut tx, p, id, if_version).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes a group as [`Directory::delete_group`] and records the
+    /// deletion as a finished job, in one transaction (for platforms whose
+    /// clients poll a job).
+    pub async fn delete_group_as_job(&self, p: &Principal, id: GroupId, job: JobSpec) -> Result<Job, CoreError> {
+        let mut tx = self.write().await?;
+        delete_group_in(&mut tx, p, id, None).await?;
+        let job = insert_job(&mut tx, p, job).await?;
+        tx.commit().await?;
+        Ok(job)
     }
 
     /// Grants a role to a group (idempotent). Site admins only.
     pub async fn grant_group_role(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
+        super::steps::refuse_all_users_group(group)?;
         let mut tx = self.write().await?;
         found(tx.get_group(group).await?, "group")?;
         found(tx.get_role(role).await?, "role")?;
-        if tx.grant_group_role(group, role).await? {
-            let after = serde_json::json!({ "group_id": group.to_string(), "role_id": role.to_string() });
-            tx.append_event(&event(Some(p.user), "group.role_granted", "group", group, None, Some(after))).await?;
+        if grant_role(&mut tx, p, group, role).await? {
             tx.commit().await?;
         }
         Ok(())
@@ -269,13 +264,12 @@ impl Directory {
     /// the group does not hold the role.
     pub async fn revoke_group_role(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
+        super::steps::refuse_all_users_group(group)?;
         let mut tx = self.write().await?;
         found(tx.get_group(group).await?, "group")?;
-        if !tx.revoke_group_role(group, role).await? {
+        if !revoke_role(&mut tx, p, group, role).await? {
             return Err(CoreError::NotFound { what: "role grant" });
         }
-        let before = serde_json::json!({ "group_id": group.to_string(), "role_id": role.to_string() });
-        tx.append_event(&event(Some(p.user), "group.role_revoked", "group", group, Some(before), None)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -301,12 +295,9 @@ pub(crate) async fn insert_new_group(tx: &mut Box<dyn Tx>, p: &Principal, new: N
         found(tx.get_role(*r).await?, "role")?;
     }
     group.num = tx.insert_group(&group).await?;
-    tx.append_event(&event(Some(p.user), "group.created", "group", group.id, None, Some(audit::group(&group)))).await?;
+    tx.append_event(&event(p.actor(), "group.created", "group", group.id, None, Some(audit::group(&group)))).await?;
     for r in &new.roles {
-        if tx.grant_group_role(group.id, *r).await? {
-            let after = serde_json::json!({ "group_id": group.id.to_string(), "role_id": r.to_string() });
-            tx.append_event(&event(Some(p.user), "group.role_granted", "group", group.id, None, Some(after))).await?;
-        }
+        grant_role(tx, p, group.id, *r).await?;
     }
     let mut members = new.members;
     members.sort_unstable();
@@ -332,13 +323,9 @@ pub(crate) async fn apply_group_patch(
     id: GroupId,
     patch: GroupPatch,
 ) -> Result<(Group, bool), CoreError> {
-    let (before, access) = visible_group(tx, p, id).await?;
+    let (before, access) = changeable_group(tx, p, id).await?;
     authz::require(authz::can_write_group(p, &access), "requires write access to the group")?;
-    if let Some(v) = patch.if_version
-        && v != before.version
-    {
-        return Err(CoreError::Stale { reason: format!("group is at version {}, not {v}", before.version) });
-    }
+    check_version("group", before.version, patch.if_version)?;
     let mut group = before.clone();
     if let Some(name) = &patch.name {
         group.name = validate::group_name(name)?;
@@ -359,14 +346,8 @@ pub(crate) async fn apply_group_patch(
         found(tx.get_org(org).await?, "organization")?;
         group.org = org;
     }
-    if let Some(attrs) = patch.attributes {
-        for (k, v) in attrs {
-            if v.is_null() {
-                group.attributes.remove(&k);
-            } else {
-                group.attributes.insert(k, v);
-            }
-        }
+    if let Some(changes) = patch.attributes {
+        crate::attributes::merge(&mut group.attributes, changes);
         group.attributes = validate::attributes("attributes", group.attributes)?;
     }
     let mut roles_changed = false;
@@ -375,33 +356,31 @@ pub(crate) async fn apply_group_patch(
         let held: Vec<RoleId> = tx.group_roles(id).await?.into_iter().map(|r| r.id).collect();
         for r in roles.iter().filter(|r| !held.contains(r)) {
             found(tx.get_role(*r).await?, "role")?;
-            tx.grant_group_role(id, *r).await?;
-            let after = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
-            tx.append_event(&event(Some(p.user), "group.role_granted", "group", id, None, Some(after))).await?;
-            roles_changed = true;
+            roles_changed |= grant_role(tx, p, id, *r).await?;
         }
         for r in held.iter().filter(|r| !roles.contains(r)) {
-            tx.revoke_group_role(id, *r).await?;
-            let before = serde_json::json!({ "group_id": id.to_string(), "role_id": r.to_string() });
-            tx.append_event(&event(Some(p.user), "group.role_revoked", "group", id, Some(before), None)).await?;
-            roles_changed = true;
+            roles_changed |= revoke_role(tx, p, id, *r).await?;
         }
     }
     if group == before {
         return Ok((group, roles_changed));
     }
-    group.updated_at = now();
-    group.updated_by = Some(p.user);
-    group.version += 1;
-    tx.update_group(&group).await?;
-    tx.append_event(&event(
-        Some(p.user),
-        "group.updated",
-        "group",
-        id,
-        Some(audit::group(&before)),
-        Some(audit::group(&group)),
-    ))
-    .await?;
+    let group = save_group(tx, p, &before, group).await?;
     Ok((group, true))
+}
+
+/// Deletes a group with its event, inside the caller's transaction, after
+/// its authorization and version check.
+async fn delete_group_in(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: GroupId,
+    if_version: Option<i64>,
+) -> Result<(), CoreError> {
+    let (group, access) = changeable_group(tx, p, id).await?;
+    authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
+    check_version("group", group.version, if_version)?;
+    tx.delete_group(id).await?;
+    tx.append_event(&event(p.actor(), "group.deleted", "group", id, Some(audit::group(&group)), None)).await?;
+    Ok(())
 }

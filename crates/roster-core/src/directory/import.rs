@@ -3,7 +3,7 @@
 //! changes nothing the second time. Site admins only.
 
 use super::import_batch::{BatchError, import_batch};
-use super::members::{MemberChange, insert_membership, save_membership};
+use super::steps::{MemberChange, group_updated, insert_membership, refuse_cycle, save_membership, user_updated};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, Principal};
 use crate::error::CoreError;
@@ -14,6 +14,44 @@ use crate::validate;
 /// A group an import makes: named, in the default organization, nothing else set.
 pub(crate) fn imported_group(name: String, p: &Principal, t: time::OffsetDateTime) -> Group {
     Group::new(name, DEFAULT_ORG_ID, SourceType::Import, p.user, t)
+}
+
+/// The import's merge rule, for users: a field the record gives replaces
+/// the stored one; a field it leaves out keeps it. Shared by the set-at-a-time
+/// path and the one-record replay, so both reach the same state.
+pub(crate) fn merge_user_record(user: &mut User, record: &ImportRecord) -> Result<(), CoreError> {
+    let ImportRecord::User { email, first_name, last_name, display_name, external_id, active, site_role, .. } = record
+    else {
+        return Ok(());
+    };
+    if let Some(v) = validate::email(email.as_deref())? {
+        user.email = Some(v);
+    }
+    for (field, given, slot) in [
+        ("first_name", first_name, &mut user.first_name),
+        ("last_name", last_name, &mut user.last_name),
+        ("display_name", display_name, &mut user.display_name),
+        ("external_id", external_id, &mut user.external_id),
+    ] {
+        if let Some(v) = validate::optional_name(field, given.as_deref())? {
+            *slot = Some(v);
+        }
+    }
+    user.active = active.unwrap_or(user.active);
+    user.site_role = site_role.unwrap_or(user.site_role);
+    Ok(())
+}
+
+/// The import's merge rule, for groups (as [`merge_user_record`]).
+pub(crate) fn merge_group_record(group: &mut Group, record: &ImportRecord) -> Result<(), CoreError> {
+    let ImportRecord::Group { description, unique_id, .. } = record else { return Ok(()) };
+    if let Some(v) = validate::optional_text("description", description.as_deref())? {
+        group.description = Some(v);
+    }
+    if let Some(v) = validate::optional_name("unique_id", unique_id.as_deref())? {
+        group.unique_id = Some(v);
+    }
+    Ok(())
 }
 
 /// One line of an import.
@@ -131,27 +169,18 @@ async fn group_named(tx: &mut Box<dyn Tx>, name: &str) -> Result<Group, CoreErro
 pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Result<Outcome, CoreError> {
     let t = now();
     match record {
-        ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role } => {
+        ImportRecord::User { username, .. } => {
             let username = validate::username(username)?;
             let mut user = match tx.get_user_by_username(&username).await? {
                 Some(u) => u,
                 None => User { version: 0, ..User::new(username.clone(), t) },
             };
             let before = user.clone();
-            user.email = validate::email(email.as_deref())?.or(before.email.clone());
-            user.first_name =
-                validate::optional_name("first_name", first_name.as_deref())?.or(before.first_name.clone());
-            user.last_name = validate::optional_name("last_name", last_name.as_deref())?.or(before.last_name.clone());
-            user.display_name =
-                validate::optional_name("display_name", display_name.as_deref())?.or(before.display_name.clone());
-            user.external_id =
-                validate::optional_name("external_id", external_id.as_deref())?.or(before.external_id.clone());
-            user.active = active.unwrap_or(before.active);
-            user.site_role = site_role.unwrap_or(before.site_role);
+            merge_user_record(&mut user, record)?;
             if before.version == 0 {
                 user.version = 1;
                 user.num = tx.insert_user(&user).await?;
-                tx.append_event(&event(Some(p.user), "user.created", "user", user.id, None, Some(audit::user(&user))))
+                tx.append_event(&event(p.actor(), "user.created", "user", user.id, None, Some(audit::user(&user))))
                     .await?;
                 return Ok(Outcome::Created);
             }
@@ -161,26 +190,15 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRe
             user.updated_at = t;
             user.version += 1;
             tx.update_user(&user).await?;
-            tx.append_event(&event(
-                Some(p.user),
-                "user.updated",
-                "user",
-                user.id,
-                Some(audit::user(&before)),
-                Some(audit::user(&user)),
-            ))
-            .await?;
+            tx.append_event(&user_updated(p, &before, &user)).await?;
             Ok(Outcome::Updated)
         }
-        ImportRecord::Group { name, description, unique_id } => {
+        ImportRecord::Group { name, .. } => {
             let name = validate::group_name(name)?;
-            let description = validate::optional_text("description", description.as_deref())?;
-            let unique_id = validate::optional_name("unique_id", unique_id.as_deref())?;
             match tx.get_group_by_name(&name).await? {
                 Some(before) => {
                     let mut g = before.clone();
-                    g.description = description.or(before.description.clone());
-                    g.unique_id = unique_id.or(before.unique_id.clone());
+                    merge_group_record(&mut g, record)?;
                     if g == before {
                         return Ok(Outcome::Unchanged);
                     }
@@ -188,21 +206,14 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRe
                     g.updated_by = Some(p.user);
                     g.version += 1;
                     tx.update_group(&g).await?;
-                    tx.append_event(&event(
-                        Some(p.user),
-                        "group.updated",
-                        "group",
-                        g.id,
-                        Some(audit::group(&before)),
-                        Some(audit::group(&g)),
-                    ))
-                    .await?;
+                    tx.append_event(&group_updated(p, &before, &g)).await?;
                     Ok(Outcome::Updated)
                 }
                 None => {
-                    let mut g = Group { unique_id, description, ..imported_group(name, p, t) };
+                    let mut g = imported_group(name, p, t);
+                    merge_group_record(&mut g, record)?;
                     g.num = tx.insert_group(&g).await?;
-                    tx.append_event(&event(Some(p.user), "group.created", "group", g.id, None, Some(audit::group(&g))))
+                    tx.append_event(&event(p.actor(), "group.created", "group", g.id, None, Some(audit::group(&g))))
                         .await?;
                     Ok(Outcome::Created)
                 }
@@ -232,9 +243,7 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRe
                 return Ok(Outcome::Unchanged);
             }
             tx.lock_graph().await?;
-            if tx.group_reaches(child.id, parent.id).await? {
-                return Err(CoreError::conflict("child", "nesting this group would create a cycle"));
-            }
+            refuse_cycle(tx, parent.id, child.id).await?;
             insert_membership(tx, p, parent.id, Member::Group(child.id), MemberChange::default()).await?;
             Ok(Outcome::Created)
         }

@@ -9,8 +9,10 @@
 
 use std::collections::HashMap;
 
-use super::import::{ImportFailure, ImportRecord, ImportSummary, apply, imported_group};
-use super::members::save_membership;
+use super::import::{
+    ImportFailure, ImportRecord, ImportSummary, apply, imported_group, merge_group_record, merge_user_record,
+};
+use super::steps::{group_updated, save_membership, user_updated};
 use super::{audit, event};
 use crate::authz::Principal;
 use crate::error::CoreError;
@@ -93,11 +95,7 @@ async fn settle_users(
     }
     let mut order: Vec<String> = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role } =
-            r
-        else {
-            continue;
-        };
+        let ImportRecord::User { username, .. } = r else { continue };
         let username = validate::username(username).map_err(at(i))?;
         let key = validate::fold(&username);
         let created = !users.contains_key(&key);
@@ -107,19 +105,7 @@ async fn settle_users(
         });
         let before = entry.0.clone();
         let user = &mut entry.0;
-        user.email = validate::email(email.as_deref()).map_err(at(i))?.or(before.email.clone());
-        user.first_name =
-            validate::optional_name("first_name", first_name.as_deref()).map_err(at(i))?.or(before.first_name.clone());
-        user.last_name =
-            validate::optional_name("last_name", last_name.as_deref()).map_err(at(i))?.or(before.last_name.clone());
-        user.display_name = validate::optional_name("display_name", display_name.as_deref())
-            .map_err(at(i))?
-            .or(before.display_name.clone());
-        user.external_id = validate::optional_name("external_id", external_id.as_deref())
-            .map_err(at(i))?
-            .or(before.external_id.clone());
-        user.active = active.unwrap_or(before.active);
-        user.site_role = site_role.unwrap_or(before.site_role);
+        merge_user_record(user, r).map_err(at(i))?;
         if created {
             summary.created += 1;
         } else if *user == before {
@@ -137,7 +123,7 @@ async fn settle_users(
         if let Some(entry) = users.get_mut(&validate::fold(&u.username)) {
             entry.0.num = num;
         }
-        events.push(event(Some(p.user), "user.created", "user", u.id, None, Some(audit::user(u))));
+        events.push(event(p.actor(), "user.created", "user", u.id, None, Some(audit::user(u))));
     }
     // Existing users this batch changed carry their earlier state (made
     // ones never do: they were inserted above).
@@ -146,14 +132,7 @@ async fn settle_users(
             user.updated_at = t;
             user.version += 1;
             tx.update_user(user).await?;
-            events.push(event(
-                Some(p.user),
-                "user.updated",
-                "user",
-                user.id,
-                Some(audit::user(before)),
-                Some(audit::user(user)),
-            ));
+            events.push(user_updated(p, before, user));
         }
     }
     Ok(users.into_iter().map(|(k, (u, _, _))| (k, u)).collect())
@@ -179,10 +158,8 @@ async fn settle_groups(
     }
     let mut order: Vec<String> = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let ImportRecord::Group { name, description, unique_id } = r else { continue };
+        let ImportRecord::Group { name, .. } = r else { continue };
         let name = validate::group_name(name).map_err(at(i))?;
-        let description = validate::optional_text("description", description.as_deref()).map_err(at(i))?;
-        let unique_id = validate::optional_name("unique_id", unique_id.as_deref()).map_err(at(i))?;
         let key = validate::fold(&name);
         let created = !groups.contains_key(&key);
         let entry = groups.entry(key.clone()).or_insert_with(|| {
@@ -190,8 +167,7 @@ async fn settle_groups(
             (imported_group(name.clone(), p, t), true, None)
         });
         let before = entry.0.clone();
-        entry.0.description = description.or(before.description.clone());
-        entry.0.unique_id = unique_id.or(before.unique_id.clone());
+        merge_group_record(&mut entry.0, r).map_err(at(i))?;
         if created {
             summary.created += 1;
         } else if entry.0 == before {
@@ -209,7 +185,7 @@ async fn settle_groups(
         if let Some(entry) = groups.get_mut(&validate::fold(&g.name)) {
             entry.0.num = num;
         }
-        events.push(event(Some(p.user), "group.created", "group", g.id, None, Some(audit::group(g))));
+        events.push(event(p.actor(), "group.created", "group", g.id, None, Some(audit::group(g))));
     }
     for (group, _, before) in groups.values_mut() {
         if let Some(before) = before {
@@ -217,14 +193,7 @@ async fn settle_groups(
             group.updated_by = Some(p.user);
             group.version += 1;
             tx.update_group(group).await?;
-            events.push(event(
-                Some(p.user),
-                "group.updated",
-                "group",
-                group.id,
-                Some(audit::group(before)),
-                Some(audit::group(group)),
-            ));
+            events.push(group_updated(p, before, group));
         }
     }
     Ok(groups.into_iter().map(|(k, (g, _, _))| (k, g)).collect())
@@ -330,7 +299,7 @@ async fn settle_members(
     let nums = tx.insert_memberships(&new).await?;
     for (m, num) in new.iter_mut().zip(nums) {
         m.num = num;
-        events.push(event(Some(p.user), "membership.created", "membership", m.id, None, Some(audit::membership(m))));
+        events.push(event(p.actor(), "membership.created", "membership", m.id, None, Some(audit::membership(m))));
     }
     Ok(())
 }

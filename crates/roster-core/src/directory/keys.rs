@@ -36,9 +36,28 @@ impl Directory {
         if !user.active {
             return Err(CoreError::Unauthenticated);
         }
-        let p = Principal { user: user.id, site_role: user.site_role, key: Some(key.id) };
+        let p = Principal { user: user.id, site_role: user.site_role, key: Some(key.id), delegated_by: None };
         self.sessions.remember(digest, p.clone());
         Ok(p)
+    }
+
+    /// The caller acting as `user`: what follows is decided as if `user`
+    /// had called (so a client may act with less privilege than its key
+    /// has), and the change log records the caller. Site admins only;
+    /// `user` must be an active user. Errors: `Forbidden`, `Invalid`
+    /// (field `As-User`: no such active user).
+    pub async fn act_as(&self, p: &Principal, user: UserId) -> Result<Principal, CoreError> {
+        if user == p.user {
+            return Ok(p.clone());
+        }
+        authz::require(authz::can_act_as_another(p), "only site admins act as other users")?;
+        let target = self.read().await?.get_user(user).await?;
+        match target {
+            Some(u) if u.active => {
+                Ok(Principal { user: u.id, site_role: u.site_role, key: p.key, delegated_by: Some(p.user) })
+            }
+            _ => Err(CoreError::invalid("As-User", "no active user with this id")),
+        }
     }
 
     /// The user behind a principal.
@@ -57,7 +76,7 @@ impl Directory {
         let mut tx = self.write().await?;
         found(tx.get_user(user).await?, "user")?;
         key.num = tx.insert_key(&key, &keys::digest(&secret)).await?;
-        tx.append_event(&event(Some(p.user), "key.created", "key", key.id, None, Some(audit::key(&key)))).await?;
+        tx.append_event(&event(p.actor(), "key.created", "key", key.id, None, Some(audit::key(&key)))).await?;
         tx.commit().await?;
         Ok(CreatedKey { key, secret })
     }
@@ -105,7 +124,7 @@ impl Directory {
             return Err(CoreError::NotFound { what: "key" });
         }
         tx.delete_key(id).await?;
-        tx.append_event(&event(Some(p.user), "key.deleted", "key", id, Some(audit::key(&key)), None)).await?;
+        tx.append_event(&event(p.actor(), "key.deleted", "key", id, Some(audit::key(&key)), None)).await?;
         tx.commit().await?;
         self.sessions.forget_all();
         Ok(())

@@ -6,9 +6,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::groups::{apply_group_patch, insert_new_group, visible_group};
-use super::members::{MemberChange, delete_membership_with_event, insert_membership};
-use super::{Directory, audit, event, now};
+use super::Directory;
+use super::groups::{apply_group_patch, insert_new_group};
+use super::steps::{
+    MemberChange, changeable_group, check_version, delete_membership, insert_membership, refuse_cycle, save_group,
+    visible_group,
+};
 use crate::authz::{self, GroupAccess, Principal};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
@@ -78,9 +81,9 @@ impl Directory {
         let access = tx.group_access(group.id, p.user).await?;
         let edit = MemberEdit { replace: false, add: members, remove: Vec::new() };
         let outcome = apply_member_edit(&mut tx, p, group.id, &access, edit).await?;
+        // The counters moved in the store; read them back before commit.
+        let group = if outcome.changed() { super::found(tx.get_group(group.id).await?, "group")? } else { group };
         tx.commit().await?;
-        // The counters moved in the store; read them back.
-        let group = if outcome.changed() { self.reread_group(p, group.id).await.unwrap_or(group) } else { group };
         Ok((group, outcome))
     }
 
@@ -101,12 +104,8 @@ impl Directory {
     ) -> Result<(Group, MemberEditOutcome), CoreError> {
         let mut tx = self.write().await?;
         let (mut group, patched) = if patch_is_empty(&patch) {
-            let (group, _) = visible_group(&mut tx, p, id).await?;
-            if let Some(v) = patch.if_version
-                && v != group.version
-            {
-                return Err(CoreError::Stale { reason: format!("group is at version {}, not {v}", group.version) });
-            }
+            let (group, _) = changeable_group(&mut tx, p, id).await?;
+            check_version("group", group.version, patch.if_version)?;
             (group, false)
         } else {
             apply_group_patch(&mut tx, p, id, patch).await?
@@ -119,27 +118,14 @@ impl Directory {
         };
         if outcome.changed() && !patched {
             // Members are part of the group's representation: its version moves.
-            let before = group.clone();
-            group.version += 1;
-            group.updated_at = now();
-            group.updated_by = Some(p.user);
-            tx.update_group(&group).await?;
-            tx.append_event(&event(
-                Some(p.user),
-                "group.updated",
-                "group",
-                id,
-                Some(audit::group(&before)),
-                Some(audit::group(&group)),
-            ))
-            .await?;
+            group = save_group(&mut tx, p, &group.clone(), group).await?;
+        }
+        if outcome.changed() {
+            // The counters moved in the store; read them back before commit.
+            group = super::found(tx.get_group(id).await?, "group")?;
         }
         if patched || outcome.changed() {
             tx.commit().await?;
-        }
-        if outcome.changed() {
-            // The counters moved in the store; read them back.
-            group = self.reread_group(p, id).await.unwrap_or(group);
         }
         Ok((group, outcome))
     }
@@ -166,10 +152,6 @@ impl Directory {
         let mut tx = self.read().await?;
         let g = super::found(tx.get_group_by_name(name).await?, "group")?;
         Ok(visible_group(&mut tx, p, g.id).await?.0)
-    }
-
-    async fn reread_group(&self, p: &Principal, id: GroupId) -> Result<Group, CoreError> {
-        self.get_group(p, id).await
     }
 }
 
@@ -242,7 +224,7 @@ async fn apply_member_edit(
         tx.lock_graph().await?;
     }
     for m in &to_delete {
-        delete_membership_with_event(tx, p, m).await?;
+        delete_membership(tx, p, m).await?;
     }
     for m in &to_add {
         if let Member::Group(child) = *m {
@@ -250,9 +232,7 @@ async fn apply_member_edit(
             if !authz::can_read_group(p, &child_access) {
                 return Err(CoreError::NotFound { what: "group" });
             }
-            if tx.group_reaches(child, group).await? {
-                return Err(CoreError::conflict("members", "nesting this group would create a cycle"));
-            }
+            refuse_cycle(tx, group, child).await?;
         }
         insert_membership(tx, p, group, *m, MemberChange::default()).await?;
     }

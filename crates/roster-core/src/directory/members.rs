@@ -3,27 +3,16 @@
 
 use std::collections::HashMap;
 
-use super::groups::visible_group;
-use super::{Directory, audit, event, found, now};
+use super::steps::{
+    MemberChange, changeable_group, delete_membership, insert_membership, refuse_cycle, save_membership, visible_group,
+};
+use super::{Directory, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Group, Member, MemberRole, Membership, Permissions, User, permission};
 use crate::store::Tx;
-
-/// The role and permissions a membership should have.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberChange {
-    pub role: MemberRole,
-    pub permissions: Permissions,
-}
-
-impl Default for MemberChange {
-    fn default() -> Self {
-        Self { role: MemberRole::Member, permissions: Permissions::default() }
-    }
-}
 
 /// A partial update of a membership.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +23,15 @@ pub struct MembershipPatch {
 
 fn membership_keyset(m: &Membership) -> Keyset {
     Keyset { key: String::new(), num: m.num }
+}
+
+/// A membership of a group the caller may not see is itself not found; any
+/// other failure (a busy store) stays what it is.
+fn hidden_membership(e: CoreError) -> CoreError {
+    match e {
+        CoreError::NotFound { .. } => CoreError::NotFound { what: "membership" },
+        other => other,
+    }
 }
 
 fn after_num(page: &PageRequest) -> i64 {
@@ -69,63 +67,6 @@ async fn with_groups(
     let ids: Vec<GroupId> = rows.iter().filter_map(pick).collect();
     let groups: HashMap<GroupId, Group> = tx.get_groups(&ids).await?.into_iter().map(|g| (g.id, g)).collect();
     Ok(rows.into_iter().filter_map(|m| pick(&m).and_then(|g| groups.get(&g).cloned()).map(|g| (m, g))).collect())
-}
-
-/// Makes a new membership with its event, inside the caller's transaction.
-pub(crate) async fn insert_membership(
-    tx: &mut Box<dyn Tx>,
-    p: &Principal,
-    group: GroupId,
-    member: Member,
-    change: MemberChange,
-) -> Result<Membership, CoreError> {
-    let t = now();
-    let mut m = Membership {
-        id: MembershipId::new(),
-        num: 0,
-        group,
-        member,
-        role: change.role,
-        permissions: change.permissions,
-        created_at: t,
-        updated_at: t,
-    };
-    m.num = tx.insert_membership(&m).await?;
-    tx.append_event(&event(Some(p.user), "membership.created", "membership", m.id, None, Some(audit::membership(&m))))
-        .await?;
-    Ok(m)
-}
-
-/// Deletes a membership with its event, inside the caller's transaction.
-pub(crate) async fn delete_membership_with_event(
-    tx: &mut Box<dyn Tx>,
-    p: &Principal,
-    m: &Membership,
-) -> Result<(), CoreError> {
-    tx.delete_membership(m.id).await?;
-    tx.append_event(&event(Some(p.user), "membership.deleted", "membership", m.id, Some(audit::membership(m)), None))
-        .await?;
-    Ok(())
-}
-
-/// Writes a changed membership with its event, inside the caller's transaction.
-pub(crate) async fn save_membership(
-    tx: &mut Box<dyn Tx>,
-    p: &Principal,
-    before: &Membership,
-    after: &Membership,
-) -> Result<(), CoreError> {
-    tx.update_membership(after).await?;
-    tx.append_event(&event(
-        Some(p.user),
-        "membership.updated",
-        "membership",
-        after.id,
-        Some(audit::membership(before)),
-        Some(audit::membership(after)),
-    ))
-    .await?;
-    Ok(())
 }
 
 impl Directory {
@@ -166,7 +107,7 @@ impl Directory {
         refuse_existing: bool,
     ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
-        let (_, access) = visible_group(&mut tx, p, group).await?;
+        let (_, access) = changeable_group(&mut tx, p, group).await?;
         found(tx.get_user(user).await?, "user")?;
         let existing = tx.find_membership(group, Member::User(user)).await?;
         if refuse_existing && existing.is_some() {
@@ -208,14 +149,14 @@ impl Directory {
     /// (group, or the user is not a member), `Forbidden`.
     pub async fn remove_member(&self, p: &Principal, group: GroupId, user: UserId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
-        let (_, access) = visible_group(&mut tx, p, group).await?;
+        let (_, access) = changeable_group(&mut tx, p, group).await?;
         let leaving = p.user == user;
         authz::require(
             leaving || authz::can_change_members(p, &access, permission::REMOVE_MEMBERS),
             "not allowed to change this group's members",
         )?;
         let m = found(tx.find_membership(group, Member::User(user)).await?, "membership")?;
-        self.delete_membership_in(&mut tx, p, &m).await?;
+        delete_membership(&mut tx, p, &m).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -224,7 +165,7 @@ impl Directory {
     pub async fn get_membership(&self, p: &Principal, id: MembershipId) -> Result<Membership, CoreError> {
         let mut tx = self.read().await?;
         let m = found(tx.get_membership(id).await?, "membership")?;
-        visible_group(&mut tx, p, m.group).await.map_err(|_| CoreError::NotFound { what: "membership" })?;
+        visible_group(&mut tx, p, m.group).await.map_err(hidden_membership)?;
         Ok(m)
     }
 
@@ -238,8 +179,7 @@ impl Directory {
     ) -> Result<Membership, CoreError> {
         let mut tx = self.write().await?;
         let before = found(tx.get_membership(id).await?, "membership")?;
-        let (_, access) =
-            visible_group(&mut tx, p, before.group).await.map_err(|_| CoreError::NotFound { what: "membership" })?;
+        let (_, access) = visible_group(&mut tx, p, before.group).await.map_err(hidden_membership)?;
         let needed = match before.member {
             Member::User(_) => permission::EDIT_MEMBERSHIPS,
             Member::Group(_) => permission::MANAGE_CHILDREN,
@@ -269,8 +209,7 @@ impl Directory {
     pub async fn delete_membership(&self, p: &Principal, id: MembershipId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let m = found(tx.get_membership(id).await?, "membership")?;
-        let (_, access) =
-            visible_group(&mut tx, p, m.group).await.map_err(|_| CoreError::NotFound { what: "membership" })?;
+        let (_, access) = visible_group(&mut tx, p, m.group).await.map_err(hidden_membership)?;
         let (needed, own) = match m.member {
             Member::User(u) => (permission::REMOVE_MEMBERS, u == p.user),
             Member::Group(_) => (permission::MANAGE_CHILDREN, false),
@@ -279,18 +218,9 @@ impl Directory {
             own || authz::can_change_members(p, &access, needed),
             "not allowed to change this group's members",
         )?;
-        self.delete_membership_in(&mut tx, p, &m).await?;
+        delete_membership(&mut tx, p, &m).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn delete_membership_in(
-        &self,
-        tx: &mut Box<dyn Tx>,
-        p: &Principal,
-        m: &Membership,
-    ) -> Result<(), CoreError> {
-        delete_membership_with_event(tx, p, m).await
     }
 
     /// Direct user members of a group the caller may see, in the order they
@@ -361,18 +291,16 @@ impl Directory {
     ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
         tx.lock_graph().await?;
-        let (_, access) = visible_group(&mut tx, p, parent).await?;
+        let (_, access) = changeable_group(&mut tx, p, parent).await?;
         authz::require(
             authz::can_change_members(p, &access, permission::MANAGE_CHILDREN),
             "not allowed to nest groups here",
         )?;
-        visible_group(&mut tx, p, child).await?;
+        changeable_group(&mut tx, p, child).await?;
         if let Some(m) = tx.find_membership(parent, Member::Group(child)).await? {
             return Ok((m, false));
         }
-        if tx.group_reaches(child, parent).await? {
-            return Err(CoreError::conflict("child_id", "nesting this group would create a cycle"));
-        }
+        refuse_cycle(&mut tx, parent, child).await?;
         let m = insert_membership(&mut tx, p, parent, Member::Group(child), MemberChange::default()).await?;
         tx.commit().await?;
         Ok((m, true))
@@ -381,13 +309,13 @@ impl Directory {
     /// Takes `child` out of `parent`. Errors: `NotFound` when it is not nested there.
     pub async fn remove_child(&self, p: &Principal, parent: GroupId, child: GroupId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
-        let (_, access) = visible_group(&mut tx, p, parent).await?;
+        let (_, access) = changeable_group(&mut tx, p, parent).await?;
         authz::require(
             authz::can_change_members(p, &access, permission::MANAGE_CHILDREN),
             "not allowed to nest groups here",
         )?;
         let m = found(tx.find_membership(parent, Member::Group(child)).await?, "child group")?;
-        self.delete_membership_in(&mut tx, p, &m).await?;
+        delete_membership(&mut tx, p, &m).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Shares: a group made readable, writable or manageable by a user or by the
 //! members of another group. Site admins and managers of the group decide.
 
-use super::groups::visible_group;
+use super::steps::visible_group;
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
@@ -50,7 +50,7 @@ impl Directory {
             }
             let stored = tx.put_share(&share).await?;
             tx.append_event(&event(
-                Some(p.user),
+                p.actor(),
                 "share.put",
                 "group",
                 group,
@@ -74,8 +74,7 @@ impl Directory {
         authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
         let share = found(tx.find_share(group, grantee).await?, "share")?;
         tx.delete_share(group, grantee).await?;
-        tx.append_event(&event(Some(p.user), "share.deleted", "group", group, Some(audit::share(&share)), None))
-            .await?;
+        tx.append_event(&event(p.actor(), "share.deleted", "group", group, Some(audit::share(&share)), None)).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! index probe, a page of a group's members at any depth is one range scan
 //! whatever its position, and the groups of a user are one scan of theirs.
 
-use super::groups::visible_group;
+use super::steps::visible_group;
 use super::{Directory, found};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};

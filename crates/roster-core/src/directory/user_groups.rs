@@ -5,9 +5,8 @@
 
 use time::OffsetDateTime;
 
-use super::groups::visible_group;
-use super::members::{MemberChange, insert_membership};
-use super::users::{UserPatch, patched_user, save_user};
+use super::steps::{MemberChange, changeable_group, delete_membership, insert_membership, save_user, visible_group};
+use super::users::{UserPatch, patched_user};
 use super::{Directory, found};
 use crate::authz::{self, Principal};
 use crate::error::CoreError;
@@ -55,14 +54,7 @@ impl Directory {
             });
         }
         let mut user = patched_user(&mut tx, &before, &patch).await?;
-        let mut current: Vec<Membership> = Vec::new();
-        let mut after = 0;
-        loop {
-            let rows = tx.list_user_memberships(id, after, 0, 1000).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.num;
-            current.extend(rows);
-        }
+        let current = all_memberships_of(&mut tx, id).await?;
         let mut groups: Vec<GroupId> = current.iter().map(|m| m.group).collect();
         let mut kept = Vec::new();
         if let Some(mut wanted) = change.groups {
@@ -71,21 +63,25 @@ impl Directory {
             for m in current.iter().filter(|m| !wanted.contains(&m.group)) {
                 // A group the caller cannot see was not in the list they
                 // read, so leaving it out is no request to leave it.
-                let Ok((_, access)) = visible_group(&mut tx, p, m.group).await else {
-                    kept.push(m.group);
-                    continue;
+                let access = match visible_group(&mut tx, p, m.group).await {
+                    Ok((_, access)) => access,
+                    Err(CoreError::NotFound { .. }) => {
+                        kept.push(m.group);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 };
                 authz::require(
                     p.user == id || authz::can_change_members(p, &access, permission::REMOVE_MEMBERS),
                     "not allowed to change this group's members",
                 )?;
-                self.delete_membership_in(&mut tx, p, m).await?;
+                delete_membership(&mut tx, p, m).await?;
             }
             for (i, g) in wanted.iter().enumerate() {
                 if groups.contains(g) || wanted[..i].contains(g) {
                     continue;
                 }
-                let (_, access) = visible_group(&mut tx, p, *g).await?;
+                let (_, access) = changeable_group(&mut tx, p, *g).await?;
                 authz::require(
                     authz::can_change_members(p, &access, permission::ADD_MEMBERS),
                     "not allowed to change this group's members",
@@ -120,4 +116,18 @@ impl Directory {
         self.sessions.forget_all();
         Ok(user)
     }
+}
+
+/// Every direct membership of a user, a page at a time (a user may be in
+/// any number of groups; none is left out).
+async fn all_memberships_of(tx: &mut Box<dyn crate::store::Tx>, user: UserId) -> Result<Vec<Membership>, CoreError> {
+    let mut out: Vec<Membership> = Vec::new();
+    let mut after = 0;
+    loop {
+        let rows = tx.list_user_memberships(user, after, 0, 1000).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.num;
+        out.extend(rows);
+    }
+    Ok(out)
 }

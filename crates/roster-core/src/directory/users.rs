@@ -1,13 +1,14 @@
 //! Users: created and changed by site admins; a user may edit their own
 //! names and email; anyone authenticated may look users up.
 
-use super::members::{MemberChange, insert_membership};
+use super::jobs::{JobSpec, insert_job};
+use super::steps::{MemberChange, check_version, insert_membership, save_user};
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
-use crate::ids::{GroupId, UserId};
-use crate::model::{Member, SiteRole, User};
+use crate::ids::{GroupId, OrgId, UserId};
+use crate::model::{DEFAULT_ORG_ID, Job, Member, SiteRole, User};
 use crate::store::{Counter, ListSpec, RoleMatch, Tx, UserFilter};
 use crate::validate;
 
@@ -49,6 +50,28 @@ pub struct UserQuery {
     pub descending: bool,
     /// Only the user with this external id (exact).
     pub external_id: Option<String>,
+    /// Users inside or outside an organization.
+    pub org: Option<OrgScope>,
+}
+
+/// Users by organization. Users are not kept per organization: every user
+/// belongs to the default organization and to no other, so a list of
+/// another organization's users, or of users outside the default one
+/// (Box's external users), is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgScope {
+    In(OrgId),
+    Outside(OrgId),
+}
+
+impl OrgScope {
+    /// Whether any user can be in this scope.
+    fn is_empty(self) -> bool {
+        match self {
+            Self::In(org) => org != DEFAULT_ORG_ID,
+            Self::Outside(org) => org == DEFAULT_ORG_ID,
+        }
+    }
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -63,7 +86,8 @@ pub struct UserPatch {
     pub site_role: Option<SiteRole>,
     pub external_id: Option<Option<String>>,
     pub role_label: Option<Option<String>>,
-    /// The whole new set of vendor profile fields.
+    /// Changes to the vendor profile fields, as a merge patch
+    /// ([`crate::attributes::merge`]): only the keys named change.
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
     pub primary_group: Option<Option<GroupId>>,
     /// A new password, stored only as an argon2 hash (needs a site admin).
@@ -125,7 +149,7 @@ impl Directory {
         if let Some(hash) = password_hash {
             tx.set_password_hash(user.id, &hash).await?;
         }
-        tx.append_event(&event(Some(p.user), "user.created", "user", user.id, None, Some(audit::user(&user)))).await?;
+        tx.append_event(&event(p.actor(), "user.created", "user", user.id, None, Some(audit::user(&user)))).await?;
         for (i, g) in joins.iter().enumerate() {
             if joins[..i].contains(g) {
                 continue;
@@ -178,6 +202,13 @@ impl Directory {
         spec.after = req.after.clone();
         spec.offset = req.offset;
         let mut tx = self.read().await?;
+        if let Some(scope) = query.org {
+            let (OrgScope::In(org) | OrgScope::Outside(org)) = scope;
+            found(tx.get_org(org).await?, "organization")?;
+            if scope.is_empty() {
+                return Ok(Page { items: Vec::new(), next_cursor: None, total: 0 });
+            }
+        }
         let rows = tx.list_users(&spec, &filter).await?;
         let total = if spec.is_filtered() || filter.is_filtered() {
             tx.count_users_matching(&spec, &filter).await?
@@ -198,11 +229,7 @@ impl Directory {
         authz::require(authz::can_update_user(p, id, patch.is_self_service()), "requires a site admin")?;
         let mut tx = self.write().await?;
         let before = found(tx.get_user(id).await?, "user")?;
-        if let Some(v) = patch.if_version
-            && v != before.version
-        {
-            return Err(CoreError::Stale { reason: format!("user is at version {}, not {v}", before.version) });
-        }
+        check_version("user", before.version, patch.if_version)?;
         let user = patched_user(&mut tx, &before, &patch).await?;
         let password_hash = patch.password.as_deref().map(validate::password).transpose()?;
         if user == before && password_hash.is_none() {
@@ -217,21 +244,45 @@ impl Directory {
         Ok(user)
     }
 
-    /// Deletes a user with their memberships, shares and keys. Site admins
-    /// only; the last active site admin cannot be deleted.
-    pub async fn delete_user(&self, p: &Principal, id: UserId) -> Result<(), CoreError> {
-        authz::require_admin(p)?;
+    /// Deletes a user with their memberships, shares and keys, if they are
+    /// still at `if_version` when given (checked in the same transaction).
+    /// Site admins only; the last active site admin cannot be deleted.
+    /// Errors: `NotFound`, `Stale`, `Conflict`, `Forbidden`.
+    pub async fn delete_user(&self, p: &Principal, id: UserId, if_version: Option<i64>) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
-        let user = found(tx.get_user(id).await?, "user")?;
-        if user.site_role == SiteRole::Admin && user.active && tx.count_site_admins().await? <= 1 {
-            return Err(CoreError::conflict("id", "the last active site admin cannot be deleted"));
-        }
-        tx.delete_user(id).await?;
-        tx.append_event(&event(Some(p.user), "user.deleted", "user", id, Some(audit::user(&user)), None)).await?;
+        delete_user_in(&mut tx, p, id, if_version).await?;
         tx.commit().await?;
         self.sessions.forget_all();
         Ok(())
     }
+
+    /// Deletes a user as [`Directory::delete_user`] and records the deletion
+    /// as a finished job, in one transaction.
+    pub async fn delete_user_as_job(&self, p: &Principal, id: UserId, job: JobSpec) -> Result<Job, CoreError> {
+        let mut tx = self.write().await?;
+        delete_user_in(&mut tx, p, id, None).await?;
+        let job = insert_job(&mut tx, p, job).await?;
+        tx.commit().await?;
+        self.sessions.forget_all();
+        Ok(job)
+    }
+}
+
+async fn delete_user_in(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: UserId,
+    if_version: Option<i64>,
+) -> Result<(), CoreError> {
+    authz::require_admin(p)?;
+    let user = found(tx.get_user(id).await?, "user")?;
+    check_version("user", user.version, if_version)?;
+    if user.site_role == SiteRole::Admin && user.active && tx.count_site_admins().await? <= 1 {
+        return Err(CoreError::conflict("id", "the last active site admin cannot be deleted"));
+    }
+    tx.delete_user(id).await?;
+    tx.append_event(&event(p.actor(), "user.deleted", "user", id, Some(audit::user(&user)), None)).await?;
+    Ok(())
 }
 
 /// The user as `patch` would leave it, validated (names, uniqueness, the
@@ -264,8 +315,9 @@ pub(crate) async fn patched_user(tx: &mut Box<dyn Tx>, before: &User, patch: &Us
     if let Some(v) = &patch.role_label {
         user.role_label = validate::optional_name("role_label", v.as_deref())?;
     }
-    if let Some(v) = &patch.attributes {
-        user.attributes = validate::attributes("attributes", v.clone())?;
+    if let Some(changes) = &patch.attributes {
+        crate::attributes::merge(&mut user.attributes, changes.clone());
+        user.attributes = validate::attributes("attributes", user.attributes)?;
     }
     if let Some(v) = patch.active {
         user.active = v;
@@ -284,27 +336,5 @@ pub(crate) async fn patched_user(tx: &mut Box<dyn Tx>, before: &User, patch: &Us
     if loses_admin && tx.count_site_admins().await? <= 1 {
         return Err(CoreError::conflict("site_role", "the last active site admin cannot be demoted or deactivated"));
     }
-    Ok(user)
-}
-
-/// Writes a changed user with its event, inside the caller's transaction.
-pub(crate) async fn save_user(
-    tx: &mut Box<dyn Tx>,
-    p: &Principal,
-    before: &User,
-    mut user: User,
-) -> Result<User, CoreError> {
-    user.updated_at = now();
-    user.version += 1;
-    tx.update_user(&user).await?;
-    tx.append_event(&event(
-        Some(p.user),
-        "user.updated",
-        "user",
-        user.id,
-        Some(audit::user(before)),
-        Some(audit::user(&user)),
-    ))
-    .await?;
     Ok(user)
 }

@@ -94,11 +94,17 @@ async fn update_group(
     Ok((etag(group.version), Json(wire::Group::from(group))))
 }
 
-/// Delete a group with its memberships, nesting, shares and bindings (site admins, manage shares).
+/// Delete a group with its memberships, nesting, shares and bindings (site
+/// admins, manage shares); with `If-Match`, only if it is still at that version.
 #[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_group(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.directory.delete_group(&p, id_param::<GroupId>("id", &id)?).await?;
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+async fn delete_group(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    s.directory.delete_group(&p, id_param::<GroupId>("id", &id)?, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

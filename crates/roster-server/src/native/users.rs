@@ -111,11 +111,17 @@ async fn update_user(
     Ok((etag(user.version), Json(wire::User::from(user))))
 }
 
-/// Delete a user with their memberships, shares and keys (site admins).
+/// Delete a user with their memberships, shares and keys (site admins);
+/// with `If-Match`, only if the user is still at that version.
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn delete_user(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.directory.delete_user(&p, id_param::<UserId>("id", &id)?).await?;
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)))]
+async fn delete_user(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    s.directory.delete_user(&p, id_param::<UserId>("id", &id)?, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

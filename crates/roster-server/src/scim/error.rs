@@ -67,10 +67,12 @@ fn scim_name(field: &str) -> &str {
 
 impl From<CoreError> for ScimError {
     fn from(e: CoreError) -> Self {
+        // A cycle is a value SCIM's members may not take, not a uniqueness clash.
+        let cycle = e.is_cycle();
         match e {
             CoreError::Invalid { field, reason } => Self::invalid_value(format!("{}: {reason}", scim_name(&field))),
             CoreError::NotFound { what } => Self::not_found(format!("{what} not found")),
-            CoreError::Conflict { field: Some(f), reason } if f == "members" => Self::invalid_value(reason),
+            CoreError::Conflict { reason, .. } if cycle => Self::invalid_value(reason),
             CoreError::Conflict { field, reason } => {
                 let detail = match field {
                     Some(f) => format!("{}: {reason}", scim_name(&f)),

@@ -150,13 +150,7 @@ pub(super) async fn delete_group(
     headers: HeaderMap,
 ) -> ScimResult<Response> {
     let gid: GroupId = id("group", &gid)?;
-    if let Some(v) = if_match(&headers) {
-        let g = s.directory.get_group(&p, gid).await?;
-        if g.version != v {
-            return Err(CoreError::Stale { reason: format!("group is at version {}, not {v}", g.version) }.into());
-        }
-    }
-    s.directory.delete_group(&p, gid).await?;
+    s.directory.delete_group(&p, gid, if_match(&headers)).await?;
     Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::empty()).unwrap_or_default())
 }
 

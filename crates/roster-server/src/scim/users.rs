@@ -1,12 +1,15 @@
 //! `/Users` (dialects/scim.md): create, read, replace, PATCH, delete, list
 //! and `.search`. A replace or PATCH is computed from the user's current
-//! state and saved with its version, retried when another write got in
-//! first. Translates only: every rule is the core's.
+//! state and only what it changes is sent to the core, which applies it to
+//! the row it locks. Translates only: every rule is the core's.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_core::{CoreError, GroupId, NewUser, PageRequest, Principal, User, UserId, UserPatch, UserQuery, list};
+use roster_core::{
+    CoreError, GroupId, NewUser, PageRequest, Principal, User, UserId, UserPatch, UserQuery, attributes, collect_all,
+    list,
+};
 use serde_json::{Map, Value};
 
 use super::error::ScimResult;
@@ -19,12 +22,11 @@ use super::schema;
 use super::search::{Plan, Search, compare_of, page_of, parse_filter, scan, sort_key};
 use crate::http::AppState;
 
-/// Attempts at a read-modify-write of a user that lost a race (no `If-Match`).
-const RETRIES: usize = 3;
-
+/// Every group the user is directly in (a page at a time: none is left out).
 async fn user_groups(s: &AppState, p: &Principal, u: UserId) -> ScimResult<Vec<(GroupId, String)>> {
-    let page = s.directory.list_user_groups(p, u, &PageRequest::first(roster_core::cursor::MAX_LIMIT)).await?;
-    Ok(page.items.into_iter().map(|(_, g)| (g.id, g.name)).collect())
+    let all =
+        collect_all(list::USER_GROUPS, |req| async move { s.directory.list_user_groups(p, u, &req).await }).await?;
+    Ok(all.into_iter().map(|(_, g)| (g.id, g.name)).collect())
 }
 
 async fn render_user(s: &AppState, p: &Principal, u: &User, base: &str, groups: bool) -> ScimResult<Value> {
@@ -32,16 +34,22 @@ async fn render_user(s: &AppState, p: &Principal, u: &User, base: &str, groups: 
     Ok(map::user_json(u, groups, base))
 }
 
+/// What a request changes of the user it read: only the fields that differ,
+/// and the SCIM-only attributes as a merge patch.
 fn user_patch(f: map::UserFields, current: &User, if_version: Option<i64>) -> UserPatch {
+    fn changed<T: PartialEq>(new: T, old: &T) -> Option<T> {
+        (new != *old).then_some(new)
+    }
+    let attributes = attributes::diff(&current.attributes, &map::with_extras(&current.attributes, f.extras));
     UserPatch {
-        username: Some(f.username),
-        email: Some(f.email),
-        first_name: Some(f.first_name),
-        last_name: Some(f.last_name),
-        display_name: Some(f.display_name),
-        active: Some(f.active),
-        external_id: Some(f.external_id),
-        attributes: Some(map::with_extras(&current.attributes, f.extras)),
+        username: changed(f.username, &current.username),
+        email: changed(f.email, &current.email),
+        first_name: changed(f.first_name, &current.first_name),
+        last_name: changed(f.last_name, &current.last_name),
+        display_name: changed(f.display_name, &current.display_name),
+        active: changed(f.active, &current.active),
+        external_id: changed(f.external_id, &current.external_id),
+        attributes: (!attributes.is_empty()).then_some(attributes),
         if_version,
         ..UserPatch::default()
     }
@@ -88,25 +96,19 @@ pub(super) async fn get_user(
     Ok(resource(StatusCode::OK, proj.apply(&schema::USERS, v)))
 }
 
-/// Saves a user computed from its current state, retrying when another
-/// write got in first (only without `If-Match`, which pins the version).
+/// Saves a user computed from the state it read: what differs from that
+/// state is applied by the core to the row it locks, so a concurrent change
+/// to anything else survives (`If-Match` pins the whole version instead).
 async fn save_user(
     s: &AppState,
     p: &Principal,
     uid: UserId,
     pinned: Option<i64>,
-    compute: impl Fn(&User) -> ScimResult<map::UserFields>,
+    compute: impl FnOnce(&User) -> ScimResult<map::UserFields>,
 ) -> ScimResult<User> {
-    let mut attempt = 0;
-    loop {
-        let current = s.directory.get_user(p, uid).await?;
-        let fields = compute(&current)?;
-        let version = pinned.or(Some(current.version));
-        match s.directory.update_user(p, uid, user_patch(fields, &current, version)).await {
-            Err(CoreError::Stale { .. }) if pinned.is_none() && attempt + 1 < RETRIES => attempt += 1,
-            other => return Ok(other?),
-        }
-    }
+    let current = s.directory.get_user(p, uid).await?;
+    let fields = compute(&current)?;
+    Ok(s.directory.update_user(p, uid, user_patch(fields, &current, pinned)).await?)
 }
 
 pub(super) async fn replace_user(
@@ -142,7 +144,7 @@ pub(super) async fn patch_user(
     let ops = patch::parse(&body_object(body.into_inner())?)?;
     let u = save_user(&s, &p, uid, if_match(&headers), |current| {
         let mut doc = map::user_doc(current);
-        patch::apply_user(&schema::USERS, &mut doc, ops.clone())?;
+        patch::apply_user(&schema::USERS, &mut doc, ops)?;
         map::user_fields(map::normalize(&schema::USERS, doc)?)
     })
     .await?;
@@ -157,13 +159,7 @@ pub(super) async fn delete_user(
     headers: HeaderMap,
 ) -> ScimResult<Response> {
     let uid: UserId = id("user", &uid)?;
-    if let Some(v) = if_match(&headers) {
-        let u = s.directory.get_user(&p, uid).await?;
-        if u.version != v {
-            return Err(CoreError::Stale { reason: format!("user is at version {}, not {v}", u.version) }.into());
-        }
-    }
-    s.directory.delete_user(&p, uid).await?;
+    s.directory.delete_user(&p, uid, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -15,6 +15,8 @@ pub const ADMIN_KEY: &str = "rst_test_admin_key_0123456789abcdef";
 pub struct TestServer {
     pub base: String,
     pub admin: String,
+    /// The store the server runs on, for tests that reach under it.
+    pub url: String,
     http: reqwest::Client,
     _stop: oneshot::Sender<()>,
     // Declared last: the database outlives the server that uses it.
@@ -75,6 +77,7 @@ impl TestServer {
         Self {
             base: format!("http://{addr}"),
             admin: ADMIN_KEY.to_owned(),
+            url: url.to_owned(),
             http: crate::harness::http(),
             _stop: stop,
             _guard: guard,
@@ -164,6 +167,24 @@ impl TestServer {
 }
 
 impl TestServer {
+    /// Sends `method path` with exactly these headers (authentication
+    /// included, in whatever form the front-end reads) and a JSON body.
+    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body, headers }
+    }
+
     /// Sends a JSON request as the admin with one extra header.
     pub async fn http_with_header(&self, method: Method, path: &str, name: &str, value: &str, body: Value) -> Reply {
         let res = self
@@ -179,6 +200,24 @@ impl TestServer {
         let headers = res.headers().clone();
         let body = res.json::<Value>().await.unwrap_or(Value::Null);
         Reply { status, body, headers }
+    }
+}
+
+impl TestServer {
+    /// Makes every statement that touches `table` fail from now on (the
+    /// table is renamed away), to see what a use-case does when its store
+    /// fails: an error must surface as an error, never as "not found" or
+    /// an empty list, and nothing may be half-written.
+    pub async fn break_table(&self, table: &str) {
+        use sqlx::Executor;
+        let sql = format!("ALTER TABLE {table} RENAME TO {table}_broken");
+        if self.url.starts_with("postgres") {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url).await.expect("connect");
+            c.execute(sqlx::AssertSqlSafe(sql)).await.expect("rename");
+        } else {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url).await.expect("connect");
+            c.execute(sqlx::AssertSqlSafe(sql)).await.expect("rename");
+        }
     }
 }
 

@@ -35,6 +35,7 @@ mod iguazio;
 mod pagination;
 mod process;
 mod robustness;
+mod rules;
 mod scale_out;
 mod scim;
 mod scim_conformance;

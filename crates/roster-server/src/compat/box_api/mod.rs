@@ -57,7 +57,23 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = crate::http::auth::authorization(&parts.headers, "bearer")
             .ok_or(roster_core::CoreError::Unauthenticated)?;
-        Ok(Auth(state.directory.authenticate(key).await?))
+        let p = state.directory.authenticate(key).await?;
+        // dialects/box.md §2: `As-User: <user id>` makes the call as that
+        // user; the core decides who may (never silently ignored).
+        let Some(as_user) = parts.headers.get("as-user") else { return Ok(Auth(p)) };
+        let num = as_user
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .ok_or_else(|| BadRequest::invalid("As-User", "must be a user id"))?;
+        let user = match state.directory.id_by_num(NumKind::User, num).await {
+            Ok(id) => roster_core::UserId(id),
+            Err(roster_core::CoreError::NotFound { .. }) => {
+                return Err(roster_core::CoreError::invalid("As-User", "no active user with this id").into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Auth(state.directory.act_as(&p, user).await?))
     }
 }
 
@@ -298,7 +314,7 @@ async fn update_group(
 
 async fn delete_group(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> BoxResult<StatusCode> {
     let id = group_id(&s, &id).await?;
-    s.directory.delete_group(&p, id).await?;
+    s.directory.delete_group(&p, id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -326,17 +342,15 @@ async fn list_users(
     {
         return Err(BadRequest::invalid("user_type", "must be all, managed or external").into());
     }
+    // Box's enterprise is Roster's default organization; external users
+    // are those outside it (the core knows there are none).
     let query = UserQuery {
         prefix: q.filter_term.clone(),
         external_id: q.external_app_user_id.clone(),
+        org: external_only.then_some(roster_core::OrgScope::Outside(roster_core::DEFAULT_ORG_ID)),
         ..UserQuery::default()
     };
-    let page = if external_only {
-        // Every Roster user belongs to the enterprise: none is external.
-        roster_core::Page { items: Vec::new(), next_cursor: None, total: 0 }
-    } else {
-        s.directory.list_users(&p, &query, &req).await?
-    };
+    let page = s.directory.list_users(&p, &query, &req).await?;
     let mut entries = Vec::with_capacity(page.items.len());
     for u in &page.items {
         entries.push(render_user(&s, &p, u, q.fields.as_deref()).await?);
@@ -508,16 +522,10 @@ async fn update_user(
         Some("coadmin") => patch.role_label = Some(Some("coadmin".into())),
         Some(_) => return Err(BadRequest::invalid("role", "must be coadmin or user").into()),
     }
+    // Only the profile keys the request names change (a `null` clears
+    // one), merged by the core into the row it locks.
     if !attributes.is_empty() {
-        let mut merged = u.attributes.clone();
-        for (k, v) in attributes {
-            if v.is_null() {
-                merged.remove(&k);
-            } else {
-                merged.insert(k, v);
-            }
-        }
-        patch.attributes = Some(merged);
+        patch.attributes = Some(attributes);
     }
     let updated = s.directory.update_user(&p, u.id, patch).await?;
     Ok(Json(render_user(&s, &p, &updated, q.fields.as_deref()).await?))
@@ -527,6 +535,6 @@ async fn update_user(
 /// for a user, so `force` is never needed.
 async fn delete_user(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> BoxResult<StatusCode> {
     let u = user_of(&s, &p, &id).await?;
-    s.directory.delete_user(&p, u.id).await?;
+    s.directory.delete_user(&p, u.id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

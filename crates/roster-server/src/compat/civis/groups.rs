@@ -13,7 +13,7 @@ use roster_core::{
 use super::Body;
 use super::auth::Auth;
 use super::error::CivisResult;
-use super::ids::{group_id, group_ids, org_id, role_ids, user_id, user_ids};
+use super::ids::{group_id, group_ids, known_id, org_id, role_ids, user_id, user_ids};
 use super::map::{self, Query, Render, attr};
 use super::rendering::{paged, render_group, share_index};
 use super::wire;
@@ -47,16 +47,16 @@ pub(super) async fn list_groups(
         .map(|v| ShareLevel::parse(v).ok_or_else(|| BadRequest::invalid("permission", "must be read, write or manage")))
         .transpose()?;
     let org = match q.int("organization_id")? {
-        Some(n) => match s.directory.id_by_num(NumKind::Organization, n).await {
-            Ok(id) => Some(OrgId(id)),
-            Err(_) => return Ok(paged(Vec::<wire::GroupSummary>::new(), 0, limit, page_num)),
+        Some(n) => match known_id(&s, NumKind::Organization, n).await? {
+            Some(id) => Some(OrgId(id)),
+            None => return Ok(paged(Vec::<wire::GroupSummary>::new(), 0, limit, page_num)),
         },
         None => None,
     };
     let wanted = q.ints("user_ids")?;
     let mut members_any = Vec::new();
     for n in &wanted {
-        if let Ok(id) = s.directory.id_by_num(NumKind::User, *n).await {
+        if let Some(id) = known_id(&s, NumKind::User, *n).await? {
             members_any.push(UserId(id));
         }
     }
@@ -195,7 +195,7 @@ pub(super) async fn delete_group(
     Path(id): Path<String>,
 ) -> CivisResult<StatusCode> {
     let id = group_id(&s, &id).await?;
-    s.directory.delete_group(&p, id).await?;
+    s.directory.delete_group(&p, id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

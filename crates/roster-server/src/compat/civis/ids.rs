@@ -3,7 +3,7 @@
 //! is a 400 naming its field. The other way, core ids → numbers, is
 //! `map::Render`'s. No rendering and no decision here.
 
-use roster_core::{GroupId, NumKind, OrgId, RoleId, UserId};
+use roster_core::{CoreError, GroupId, NumKind, OrgId, RoleId, UserId};
 
 use super::error::CivisResult;
 use super::map;
@@ -12,6 +12,16 @@ use crate::http::error::BadRequest;
 
 pub(super) async fn group_id(s: &AppState, id: &str) -> CivisResult<GroupId> {
     Ok(GroupId(s.directory.id_by_num(NumKind::Group, map::num("group", id)?).await?))
+}
+
+/// The id numbered `num` when it exists (`None` for an unknown number, which
+/// a filter treats as matching nothing); any other failure is an error.
+pub(super) async fn known_id(s: &AppState, kind: NumKind, num: i64) -> CivisResult<Option<uuid::Uuid>> {
+    match s.directory.id_by_num(kind, num).await {
+        Ok(id) => Ok(Some(id)),
+        Err(CoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn user_id(s: &AppState, id: &str) -> CivisResult<UserId> {
@@ -23,8 +33,11 @@ pub(super) async fn user_id(s: &AppState, id: &str) -> CivisResult<UserId> {
 async fn ids_by_num(s: &AppState, kind: NumKind, field: &str, nums: &[i64]) -> CivisResult<Vec<uuid::Uuid>> {
     let mut out = Vec::with_capacity(nums.len());
     for n in nums {
-        let id =
-            s.directory.id_by_num(kind, *n).await.map_err(|_| BadRequest::invalid(field, format!("no such id {n}")))?;
+        let id = match s.directory.id_by_num(kind, *n).await {
+            Ok(id) => id,
+            Err(CoreError::NotFound { .. }) => return Err(BadRequest::invalid(field, format!("no such id {n}")).into()),
+            Err(e) => return Err(e.into()),
+        };
         out.push(id);
     }
     Ok(out)
@@ -45,11 +58,12 @@ pub(super) async fn role_ids(s: &AppState, nums: &[i64]) -> CivisResult<Vec<Role
 pub(super) async fn org_id(s: &AppState, num: Option<i64>) -> CivisResult<Option<OrgId>> {
     match num {
         None => Ok(None),
-        Some(n) => Ok(Some(OrgId(
-            s.directory
-                .id_by_num(NumKind::Organization, n)
-                .await
-                .map_err(|_| BadRequest::invalid("organization_id", format!("no organization {n}")))?,
-        ))),
+        Some(n) => match s.directory.id_by_num(NumKind::Organization, n).await {
+            Ok(id) => Ok(Some(OrgId(id))),
+            Err(CoreError::NotFound { .. }) => {
+                Err(BadRequest::invalid("organization_id", format!("no organization {n}")).into())
+            }
+            Err(e) => Err(e.into()),
+        },
     }
 }

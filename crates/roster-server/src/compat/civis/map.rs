@@ -247,17 +247,15 @@ impl<'a> Render<'a> {
         Ok(out)
     }
 
-    /// The groups a user is directly in, as Civis lists them. The core
-    /// decides who may see them; a caller who may not gets an empty list.
+    /// The groups a user is directly in that the caller may see (all of
+    /// them, a page at a time: none is left out), as Civis lists them.
     async fn user_groups(&mut self, u: &core::User) -> CivisResult<Vec<wire::UserGroup>> {
-        let page =
-            match self.dir.list_user_groups(self.p, u.id, &PageRequest::first(roster_core::cursor::MAX_LIMIT)).await {
-                Ok(page) => page,
-                Err(core::CoreError::Forbidden { .. }) => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
+        let filter = core::GroupFilter { members_any: vec![u.id], ..core::GroupFilter::default() };
+        let (dir, p, filter) = (self.dir, self.p, &filter);
+        let groups =
+            core::collect_all(core::list::GROUPS, |req| async move { dir.list_groups(p, filter, &req).await }).await?;
         let mut out = Vec::new();
-        for (_, g) in page.items {
+        for g in groups {
             let org = self.org(g.org).await?;
             out.push(wire::UserGroup {
                 id: g.num,

@@ -4,12 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use roster_core::UserQuery;
+use roster_core::{NumKind, OrgId, OrgScope, UserQuery};
 
 use super::Body;
 use super::auth::Auth;
 use super::error::CivisResult;
-use super::ids::{group_ids, user_id};
+use super::ids::{group_ids, known_id, user_id};
 use super::map::{self, Query, Render};
 use super::rendering::paged;
 use super::wire;
@@ -44,12 +44,13 @@ pub(super) async fn list_users(
         Some("desc") => true,
         Some(_) => return Err(BadRequest::invalid("order_dir", "must be asc or desc").into()),
     };
-    if let Some(n) = q.int("organization_id")? {
-        let default_org = s.directory.get_org(&p, roster_core::DEFAULT_ORG_ID).await?;
-        if n != default_org.num {
-            return Ok(empty());
-        }
-    }
+    let org = match q.int("organization_id")? {
+        Some(n) => match known_id(&s, NumKind::Organization, n).await? {
+            Some(id) => Some(OrgScope::In(OrgId(id))),
+            None => return Ok(empty()),
+        },
+        None => None,
+    };
     let single = q.int("group_id")?;
     let many = q.ints("group_ids")?;
     if single.is_some() && !many.is_empty() {
@@ -62,6 +63,7 @@ pub(super) async fn list_users(
         active,
         in_groups,
         descending,
+        org,
         ..UserQuery::default()
     };
     let page = s.directory.list_users(&p, &query, &req).await?;

@@ -58,7 +58,13 @@ async fn find(s: &AppState, p: &Principal, raw: &str) -> IgzResult<(ApiKey, Stri
     if let Ok(id) = raw.parse::<KeyId>() {
         return Ok((s.directory.get_key(p, id).await?, id.to_string()));
     }
-    let owner = s.directory.authenticate(raw).await.map_err(|_| not_found("access_key"))?;
+    // A secret that names no live key is an unknown key; a store that
+    // fails stays a failure.
+    let owner = match s.directory.authenticate(raw).await {
+        Ok(owner) => owner,
+        Err(CoreError::Unauthenticated) => return Err(not_found("access_key")),
+        Err(e) => return Err(e.into()),
+    };
     let id = owner.key.ok_or_else(|| not_found("access_key"))?;
     Ok((s.directory.get_key(p, id).await?, raw.to_owned()))
 }

@@ -7,8 +7,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::{
-    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, GroupPatch, JobState, NewGroup, Principal, SourceType,
-    UserId, UserQuery, collect_all, list as lists,
+    ALL_USERS_GROUP_ID, Group, GroupFilter, GroupId, GroupPatch, JobSpec, NewGroup, Principal, SourceType, UserId,
+    UserQuery, collect_all, list as lists,
 };
 use serde_json::{Map, Value, json};
 
@@ -22,10 +22,6 @@ use crate::http::AppState;
 
 /// Attributes a list can be sorted by.
 const SORTABLE: &[&str] = &["name", "gid", "description", "kind", "created_at", "updated_at", "data_access_mode"];
-
-fn forbidden_system_group() -> CoreError {
-    CoreError::Forbidden { reason: "all_users is a system group: it cannot be changed or deleted".into() }
-}
 
 /// A group id from a path; an id that cannot be a group's is simply unknown.
 fn group_id(raw: &str) -> IgzResult<GroupId> {
@@ -107,7 +103,7 @@ pub async fn get(
     Ok(doc::single(res, included))
 }
 
-/// The Iguazio settings a request sets, merged over `current`.
+/// The Iguazio settings a request sets, over `current`.
 fn settings(d: &Incoming, mut current: Map<String, Value>) -> IgzResult<Map<String, Value>> {
     if let Some(gid) = d.int("gid")? {
         if !(0..=i64::from(u32::MAX)).contains(&gid) {
@@ -149,9 +145,6 @@ pub async fn update(
     body: Body,
 ) -> IgzResult<Json<Value>> {
     let id = group_id(&id)?;
-    if id == ALL_USERS_GROUP_ID {
-        return Err(forbidden_system_group().into());
-    }
     let mut d = doc::incoming(body.into_inner())?;
     if d.relationships.contains_key("users") {
         return Err(invalid(
@@ -159,17 +152,17 @@ pub async fn update(
             "membership is changed through each user's user_groups (PUT /api/users/{id})",
         ));
     }
-    let current = s.directory.get_group(&p, id).await?;
-    d.keep_changed(&map::group(&current));
-    let changes_settings =
-        ["gid", "assigned_policies", "data_access_mode"].iter().any(|k| d.attributes.contains_key(*k));
-    let attributes = if changes_settings {
-        let mut attributes = Map::new();
-        attributes.insert("iguazio".into(), Value::Object(settings(&d, map::settings(&current.attributes))?));
-        Some(attributes)
+    // What the client read back is dropped as an echo; the all-users group
+    // is compared with how it is shown, and the core refuses changing it.
+    let shown = if id == ALL_USERS_GROUP_ID {
+        map::all_users_group()
     } else {
-        None
+        map::group(&s.directory.get_group(&p, id).await?)
     };
+    d.keep_changed(&shown);
+    // Only the settings named change (a merge patch applied by the core).
+    let changed = settings(&d, Map::new())?;
+    let attributes = (!changed.is_empty()).then(|| Map::from_iter([("iguazio".to_owned(), Value::Object(changed))]));
     let patch = GroupPatch {
         name: d.text("name")?,
         description: d.attributes.contains_key("description").then(|| d.text("description")).transpose()?,
@@ -183,11 +176,7 @@ pub async fn update(
 /// Deletes the group and answers with the (finished) job that records it.
 pub async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> IgzResult<impl IntoResponse> {
     let id = group_id(&id)?;
-    if id == ALL_USERS_GROUP_ID {
-        return Err(forbidden_system_group().into());
-    }
-    s.directory.delete_group(&p, id).await?;
-    let params = json!({ "user_group_id": id.to_string() });
-    let job = s.directory.record_job(&p, "user_group.delete", params, JobState::Completed, None).await?;
+    let job = JobSpec::completed("user_group.delete", json!({ "user_group_id": id.to_string() }));
+    let job = s.directory.delete_group_as_job(&p, id, job).await?;
     Ok((StatusCode::ACCEPTED, Json(map::deletion_response(&job))))
 }

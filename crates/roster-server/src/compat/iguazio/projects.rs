@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::{
-    CoreError, Grantee, GroupId, JobId, JobState, NewProject, Principal, Project, ProjectId, ProjectPatch, RoleHolders,
+    CoreError, Grantee, GroupId, JobId, JobSpec, NewProject, Principal, Project, ProjectId, ProjectPatch, RoleHolders,
     UserId, collect_all, list as lists,
 };
 use serde_json::{Map, Value, json};
@@ -182,9 +182,8 @@ pub async fn delete(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Igz
     let d = doc::incoming(body.into_inner())?;
     let name = d.text("name")?.ok_or_else(|| invalid("data.attributes.name", "is required"))?;
     let project = find(&s, &p, &name).await?;
-    s.directory.delete_project(&p, project.id).await?;
     let params = json!({ "project_id": project.id.to_string(), "name": project.name });
-    let job = s.directory.record_job(&p, "project.delete", params, JobState::Completed, None).await?;
+    let job = s.directory.delete_project_as_job(&p, project.id, JobSpec::completed("project.delete", params)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "data": map::job(&job) }))))
 }
 
@@ -252,7 +251,10 @@ pub async fn async_transaction(State(s): State<AppState>, Auth(p): Auth, body: B
     let result = json!({ "changed": changed });
     let job = s
         .directory
-        .record_job(&p, "project_authorization_roles.update", params, JobState::Completed, Some(result))
+        .record_job(
+            &p,
+            JobSpec { result: Some(result), ..JobSpec::completed("project_authorization_roles.update", params) },
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "data": map::job(&job) }))))
 }

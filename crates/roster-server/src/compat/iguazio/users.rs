@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::{
-    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, JobState, NewUser, Principal, SiteRole, User,
+    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, JobSpec, NewUser, Principal, SiteRole, User,
     UserGroupsChange, UserId, UserPatch, UserQuery, collect_all, list as lists,
 };
 use serde_json::{Map, Value, json};
@@ -246,7 +246,9 @@ fn patch(d: &Incoming, current: &User) -> IgzResult<UserPatch> {
         last_name: changed(name(d, "last_name")?, &current.last_name),
         active: changed(active(d)?, &current.active),
         site_role: changed(site_role(d)?, &current.site_role),
-        attributes: changed(Some(attributes), &current.attributes),
+        // Only what this request changed is sent, as a merge patch: a
+        // concurrent change to another setting survives.
+        attributes: Some(roster_core::attributes::diff(&current.attributes, &attributes)).filter(|d| !d.is_empty()),
         password: d.text("password")?.filter(|p| !p.is_empty()),
         ..UserPatch::default()
     })
@@ -286,11 +288,8 @@ pub async fn update(
 /// Deletes the user and answers with the (finished) job that records it.
 pub async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> IgzResult<impl IntoResponse> {
     let id = user_id(&id)?;
-    s.directory.delete_user(&p, id).await?;
-    let job = s
-        .directory
-        .record_job(&p, "user.delete", json!({ "user_id": id.to_string() }), JobState::Completed, None)
-        .await?;
+    let job = JobSpec::completed("user.delete", json!({ "user_id": id.to_string() }));
+    let job = s.directory.delete_user_as_job(&p, id, job).await?;
     Ok((StatusCode::ACCEPTED, Json(map::deletion_response(&job))))
 }
 

@@ -199,7 +199,7 @@ async fn create_group(
 
 async fn delete_group(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> PositResult<StatusCode> {
     let id = guid::<GroupId>("group", &id)?;
-    s.directory.delete_group(&p, id).await?;
+    s.directory.delete_group(&p, id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
