@@ -13,6 +13,8 @@ pub mod scim;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::http::Method;
+use http::routes::Routes;
 use roster_core::Directory;
 use tokio::net::TcpListener;
 
@@ -20,14 +22,21 @@ pub use http::AppState;
 
 /// The whole application: every front-end and the operational endpoints.
 pub fn app(directory: Directory) -> Router {
-    let state = AppState::new(directory);
-    http::with_middleware(
-        Router::new()
-            .merge(native::router(state.clone()))
-            .merge(compat::router(state.clone()))
-            .nest("/scim/v2", scim::router(state.clone()))
-            .merge(http::ops::router(state)),
-    )
+    http::with_middleware(mounted().into_router().with_state(AppState::new(directory)))
+}
+
+/// Every route the application serves, `(method, path template)`, taken
+/// from the same [`http::routes::Routes`] that [`app`] is built from.
+pub fn routes() -> Vec<(Method, String)> {
+    mounted().list().into_iter().map(|r| (r.method, r.path)).collect()
+}
+
+fn mounted() -> Routes<AppState> {
+    Routes::new()
+        .merge(native::mounted())
+        .merge(compat::routes())
+        .nest("/scim/v2", scim::routes())
+        .merge(http::ops::routes())
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the

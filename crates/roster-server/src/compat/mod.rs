@@ -11,16 +11,15 @@ pub mod compliance;
 pub mod iguazio;
 pub mod posit;
 
-use axum::Router;
-
 use crate::http::AppState;
+use crate::http::routes::Routes;
 
 /// Every vendor front-end, each under its own prefix.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .nest("/posit/__api__", posit::router(state.clone()))
-        .nest("/civis", civis::router(state.clone()))
-        .nest("/compliance", compliance::router(state.clone()))
-        .nest("/iguazio", iguazio::router(state.clone()))
-        .nest("/box/2.0", box_api::router(state))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .nest("/posit/__api__", posit::routes())
+        .nest("/civis", civis::routes())
+        .nest("/compliance", compliance::routes())
+        .nest("/iguazio", iguazio::routes())
+        .nest("/box/2.0", box_api::routes())
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod routes;
 
 use std::time::{Duration, Instant};
 

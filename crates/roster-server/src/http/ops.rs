@@ -2,13 +2,12 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
+use super::routes::Routes;
 
 /// The process-wide metrics recorder, installed on first use.
 fn prometheus() -> Option<&'static PrometheusHandle> {
@@ -16,12 +15,12 @@ fn prometheus() -> Option<&'static PrometheusHandle> {
     HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).as_ref()
 }
 
-pub fn router(_state: AppState) -> Router {
+pub fn routes() -> Routes<AppState> {
     prometheus();
-    Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { axum::Json(crate::native::openapi()) }))
+    Routes::new()
+        .get("/healthz", || async { axum::Json(serde_json::json!({ "status": "ok" })) })
+        .get("/metrics", metrics)
+        .get("/openapi.json", || async { axum::Json(crate::native::openapi()) })
 }
 
 async fn metrics() -> impl IntoResponse {

@@ -13,9 +13,8 @@ mod users;
 pub mod wire;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, header};
 use roster_core::{CoreError, PageRequest, Principal};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -26,6 +25,7 @@ pub use error::{ApiError, ApiResult, Native};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
 use crate::http::extract;
+use crate::http::routes::{Route, Routes};
 
 /// A JSON body in the native format.
 type Body<T> = extract::Json<T, Native>;
@@ -63,23 +63,34 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(import::routes())
 }
 
-/// The `/v1` routes, ready to merge into the application.
-pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
-    router.fallback(fallback).with_state(state)
+/// The `/v1` routes, ready to merge into the application; the list comes
+/// from the same `#[utoipa::path]` definitions as the router and the
+/// OpenAPI document.
+pub fn mounted() -> Routes<AppState> {
+    let (router, doc) = routes().split_for_parts();
+    let mut list = Vec::new();
+    for (path, item) in doc.paths.paths {
+        let ops = [
+            (Method::GET, &item.get),
+            (Method::PUT, &item.put),
+            (Method::POST, &item.post),
+            (Method::DELETE, &item.delete),
+            (Method::PATCH, &item.patch),
+            (Method::HEAD, &item.head),
+            (Method::OPTIONS, &item.options),
+        ];
+        for (method, op) in ops {
+            if op.is_some() {
+                list.push(Route { method, path: path.clone() });
+            }
+        }
+    }
+    Routes::from_parts(router, list).in_dialect::<Native>()
 }
 
 /// The OpenAPI 3.1 document, generated from the route definitions.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
-}
-
-async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    ApiError::Request(BadRequest::new(
-        axum::http::StatusCode::NOT_FOUND,
-        format!("no route for {method} {}", uri.path()),
-    ))
-    .into_response()
 }
 
 /// The authenticated caller, from `Authorization: Bearer <key>`.

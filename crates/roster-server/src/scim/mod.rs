@@ -23,54 +23,45 @@ mod search;
 mod users;
 mod wire;
 
-use axum::Router;
-use axum::extract::OriginalUri;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 
 pub use self::responses::CONTENT_TYPE;
 pub use self::search::{MAX_COUNT, SCAN_CAP};
 
 use self::discovery::{resource_type, resource_types, schema_by_id, schemas, service_provider_config};
-use self::error::ScimError;
+use self::error::{ScimDialect, ScimError};
 use self::groups::{create_group, delete_group, get_group, list_groups, patch_group, replace_group, search_groups};
 use self::request::Auth;
 use self::search::search_all;
 use self::users::{create_user, delete_user, get_user, list_users, patch_user, replace_user, search_users};
 use crate::http::AppState;
+use crate::http::routes::Routes;
 
-pub fn router(state: AppState) -> Router {
-    let discovery = |h: axum::routing::MethodRouter<AppState>| h.fallback(not_allowed);
-    Router::new()
-        .route("/ServiceProviderConfig", discovery(get(service_provider_config)))
-        .route("/Schemas", discovery(get(schemas)))
-        .route("/Schemas/{id}", discovery(get(schema_by_id)))
-        .route("/ResourceTypes", discovery(get(resource_types)))
-        .route("/ResourceTypes/{id}", discovery(get(resource_type)))
-        .route("/Users", get(list_users).post(create_user).fallback(not_allowed))
-        .route("/Users/.search", post(search_users).fallback(not_allowed))
-        .route(
-            "/Users/{id}",
-            get(get_user).put(replace_user).patch(patch_user).delete(delete_user).fallback(not_allowed),
-        )
-        .route("/Groups", get(list_groups).post(create_group).fallback(not_allowed))
-        .route("/Groups/.search", post(search_groups).fallback(not_allowed))
-        .route(
-            "/Groups/{id}",
-            get(get_group).put(replace_group).patch(patch_group).delete(delete_group).fallback(not_allowed),
-        )
-        .route("/.search", post(search_all).fallback(not_allowed))
-        .route("/Bulk", axum::routing::any(bulk))
-        .fallback(fallback)
-        .with_state(state)
-}
-
-async fn fallback(OriginalUri(uri): OriginalUri) -> ScimError {
-    ScimError::not_found(format!("no such endpoint: {}", uri.path()))
-}
-
-async fn not_allowed() -> ScimError {
-    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "method not allowed here")
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/ServiceProviderConfig", service_provider_config)
+        .get("/Schemas", schemas)
+        .get("/Schemas/{id}", schema_by_id)
+        .get("/ResourceTypes", resource_types)
+        .get("/ResourceTypes/{id}", resource_type)
+        .get("/Users", list_users)
+        .post("/Users", create_user)
+        .post("/Users/.search", search_users)
+        .get("/Users/{id}", get_user)
+        .put("/Users/{id}", replace_user)
+        .patch("/Users/{id}", patch_user)
+        .delete("/Users/{id}", delete_user)
+        .get("/Groups", list_groups)
+        .post("/Groups", create_group)
+        .post("/Groups/.search", search_groups)
+        .get("/Groups/{id}", get_group)
+        .put("/Groups/{id}", replace_group)
+        .patch("/Groups/{id}", patch_group)
+        .delete("/Groups/{id}", delete_group)
+        .post("/.search", search_all)
+        // RFC 7644 §3.7: bulk requests are POSTs.
+        .post("/Bulk", bulk)
+        .in_dialect::<ScimDialect>()
 }
 
 async fn bulk(_: Auth) -> ScimError {

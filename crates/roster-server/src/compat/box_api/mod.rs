@@ -7,12 +7,10 @@ mod map;
 mod wire;
 
 use axum::Json;
-use axum::Router;
-use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use roster_core::{
     GroupFilter, GroupId, MemberChange, MemberRole, MembershipId, MembershipPatch, NumKind, PageRequest, Principal,
     SiteRole, SourceType, UserId, UserQuery, list,
@@ -24,28 +22,31 @@ use self::error::{BoxDialect, BoxError, BoxResult};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
 use crate::http::extract;
+use crate::http::routes::Routes;
 
 type Body<T> = extract::Json<T, BoxDialect>;
 type Params<T> = extract::Query<T, BoxDialect>;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/group_memberships", axum::routing::post(create_membership))
-        .route("/group_memberships/{id}", get(get_membership).put(update_membership).delete(delete_membership))
-        .route("/groups", get(list_groups).post(create_group))
-        .route("/groups/{id}", get(get_group).put(update_group).delete(delete_group))
-        .route("/groups/{id}/memberships", get(group_memberships))
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/me", get(me))
-        .route("/users/{id}", get(get_user).put(update_user).delete(delete_user))
-        .route("/users/{id}/memberships", get(user_memberships))
-        .fallback(fallback)
-        .with_state(state)
-}
-
-async fn fallback(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> Response {
-    BoxError::Request(BadRequest::new(StatusCode::NOT_FOUND, format!("no such endpoint: {method} {}", uri.path())))
-        .into_response()
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .post("/group_memberships", create_membership)
+        .get("/group_memberships/{id}", get_membership)
+        .put("/group_memberships/{id}", update_membership)
+        .delete("/group_memberships/{id}", delete_membership)
+        .get("/groups", list_groups)
+        .post("/groups", create_group)
+        .get("/groups/{id}", get_group)
+        .put("/groups/{id}", update_group)
+        .delete("/groups/{id}", delete_group)
+        .get("/groups/{id}/memberships", group_memberships)
+        .get("/users", list_users)
+        .post("/users", create_user)
+        .get("/users/me", me)
+        .get("/users/{id}", get_user)
+        .put("/users/{id}", update_user)
+        .delete("/users/{id}", delete_user)
+        .get("/users/{id}/memberships", user_memberships)
+        .in_dialect::<BoxDialect>()
 }
 
 /// The caller, from `Authorization: Bearer <key>` (a developer token).

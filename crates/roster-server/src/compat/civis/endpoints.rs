@@ -20,6 +20,14 @@ pub(super) struct Endpoint {
     pub(super) route: fn() -> MethodRouter<AppState>,
 }
 
+impl Endpoint {
+    /// The method the endpoint's route serves.
+    pub(super) fn method(&self) -> axum::http::Method {
+        axum::http::Method::from_bytes(self.op.method.as_bytes())
+            .unwrap_or_else(|_| panic!("ENDPOINTS: bad method {}", self.op.method))
+    }
+}
+
 const ID: Param = path("id", "The group's number.");
 const GROUP_LIST_PARAMS: &[Param] = &[
     query("query", "string", "A piece of the group name to look for, ignoring case."),

@@ -9,36 +9,24 @@ mod map;
 mod wire;
 
 use axum::Json;
-use axum::Router;
-use axum::extract::{FromRequestParts, OriginalUri, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use roster_core::{GroupFilter, PageRequest, Principal, list};
 
 use self::error::{Compliance, ComplianceError, ComplianceResult};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
 use crate::http::extract;
+use crate::http::routes::Routes;
 
 type Params<T> = extract::Query<T, Compliance>;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/compliance/groups", get(list_groups))
-        .route("/v1/compliance/groups/{group_id}", get(get_group))
-        .route("/v1/compliance/groups/{group_id}/members", get(list_members))
-        .fallback(fallback)
-        .with_state(state)
-}
-
-async fn fallback(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> Response {
-    ComplianceError::Request(BadRequest::new(
-        StatusCode::NOT_FOUND,
-        format!("no such endpoint: {method} {}", uri.path()),
-    ))
-    .into_response()
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/v1/compliance/groups", list_groups)
+        .get("/v1/compliance/groups/{group_id}", get_group)
+        .get("/v1/compliance/groups/{group_id}/members", list_members)
+        .in_dialect::<Compliance>()
 }
 
 /// The caller, from `x-api-key` (what the SDK sends) or `Authorization: Bearer`.

@@ -16,18 +16,14 @@ mod projects;
 mod query;
 mod users;
 
-use axum::Router;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use self::auth::Auth;
-use self::error::{Igz, IgzError, IgzResult};
+use self::error::{Igz, IgzResult};
 use crate::http::AppState;
-use crate::http::error::BadRequest;
 use crate::http::extract;
+use crate::http::routes::Routes;
 
 /// A JSON request body (the SDK always sends `application/json`).
 type Body = extract::Json<Value, Igz>;
@@ -36,29 +32,34 @@ type Body = extract::Json<Value, Igz>;
 /// it knows (authentication methods, node selectors).
 const VERSION: &str = "3.6.0";
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/tunnel/{tunnel}/external_versions/{name}", get(version))
-        .route("/api/sessions/verifications/planes/{plane}/internal", post(verify_session))
-        .route("/api/user_groups", get(groups::list).post(groups::create))
-        .route("/api/user_groups/{id}", get(groups::get).put(groups::update).delete(groups::delete))
-        .route("/api/users", get(users::list).post(users::create))
-        .route("/api/users/{id}", get(users::get).put(users::update).delete(users::delete))
-        .route("/api/self", get(users::me))
-        .route("/api/self/get_or_create_access_key", post(access_keys::get_or_create))
-        .route("/api/access_keys", get(access_keys::list).post(access_keys::create))
-        .route("/api/access_keys/{id}", get(access_keys::get).delete(access_keys::delete))
-        .route("/api/jobs/{id}", get(projects::job))
-        .route("/api/projects", get(projects::list).post(projects::create).delete(projects::delete))
-        .route("/api/projects/{id}", get(projects::get).put(projects::update))
-        .route("/api/async_transactions", post(projects::async_transaction))
-        .fallback(fallback)
-        .with_state(state)
-}
-
-async fn fallback(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> Response {
-    IgzError::Request(BadRequest::new(StatusCode::NOT_FOUND, format!("no such endpoint: {method} {}", uri.path())))
-        .into_response()
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/api/tunnel/{tunnel}/external_versions/{name}", version)
+        .post("/api/sessions/verifications/planes/{plane}/internal", verify_session)
+        .get("/api/user_groups", groups::list)
+        .post("/api/user_groups", groups::create)
+        .get("/api/user_groups/{id}", groups::get)
+        .put("/api/user_groups/{id}", groups::update)
+        .delete("/api/user_groups/{id}", groups::delete)
+        .get("/api/users", users::list)
+        .post("/api/users", users::create)
+        .get("/api/users/{id}", users::get)
+        .put("/api/users/{id}", users::update)
+        .delete("/api/users/{id}", users::delete)
+        .get("/api/self", users::me)
+        .post("/api/self/get_or_create_access_key", access_keys::get_or_create)
+        .get("/api/access_keys", access_keys::list)
+        .post("/api/access_keys", access_keys::create)
+        .get("/api/access_keys/{id}", access_keys::get)
+        .delete("/api/access_keys/{id}", access_keys::delete)
+        .get("/api/jobs/{id}", projects::job)
+        .get("/api/projects", projects::list)
+        .post("/api/projects", projects::create)
+        .delete("/api/projects", projects::delete)
+        .get("/api/projects/{id}", projects::get)
+        .put("/api/projects/{id}", projects::update)
+        .post("/api/async_transactions", projects::async_transaction)
+        .in_dialect::<Igz>()
 }
 
 /// The version probe: the SDK asks `igz0`, then `igz1`, then `igz2`.

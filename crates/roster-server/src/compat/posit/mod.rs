@@ -8,12 +8,9 @@ mod map;
 mod wire;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use roster_core::{GroupFilter, GroupId, MemberChange, Principal, SourceType, UserId, UserQuery};
 
 use self::error::{Posit, PositError, PositResult};
@@ -21,6 +18,7 @@ use self::map::StatusFilter;
 use crate::http::AppState;
 use crate::http::error::BadRequest;
 use crate::http::extract;
+use crate::http::routes::Routes;
 
 type Body<T> = extract::Json<T, Posit>;
 type Params<T> = extract::Query<T, Posit>;
@@ -29,24 +27,23 @@ type Params<T> = extract::Query<T, Posit>;
 /// front-end follows (read only by `client.version`).
 const CONNECT_VERSION: &str = "2025.09.0";
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/server_settings", get(server_settings))
-        .route("/v1/user", get(me))
-        .route("/v1/users", get(list_users).post(create_user))
-        .route("/v1/users/{guid}", get(get_user).put(update_user))
-        .route("/v1/users/{guid}/lock", axum::routing::post(lock_user))
-        .route("/v1/groups", get(list_groups).post(create_group))
-        .route("/v1/groups/{guid}", get(get_group).delete(delete_group))
-        .route("/v1/groups/{guid}/members", get(list_members).post(add_member))
-        .route("/v1/groups/{guid}/members/{user_guid}", axum::routing::delete(remove_member))
-        .fallback(fallback)
-        .with_state(state)
-}
-
-async fn fallback(method: axum::http::Method, axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> Response {
-    PositError::Request(BadRequest::new(StatusCode::NOT_FOUND, format!("No such endpoint: {method} {}", uri.path())))
-        .into_response()
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/server_settings", server_settings)
+        .get("/v1/user", me)
+        .get("/v1/users", list_users)
+        .post("/v1/users", create_user)
+        .get("/v1/users/{guid}", get_user)
+        .put("/v1/users/{guid}", update_user)
+        .post("/v1/users/{guid}/lock", lock_user)
+        .get("/v1/groups", list_groups)
+        .post("/v1/groups", create_group)
+        .get("/v1/groups/{guid}", get_group)
+        .delete("/v1/groups/{guid}", delete_group)
+        .get("/v1/groups/{guid}/members", list_members)
+        .post("/v1/groups/{guid}/members", add_member)
+        .delete("/v1/groups/{guid}/members/{user_guid}", remove_member)
+        .in_dialect::<Posit>()
 }
 
 /// The caller, from `Authorization: Key <key>` (§2).
