@@ -35,6 +35,7 @@ mod iguazio;
 mod pagination;
 mod process;
 mod robustness;
+mod routes;
 mod rules;
 mod scale_out;
 mod scim;
