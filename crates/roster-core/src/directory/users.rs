@@ -173,12 +173,29 @@ impl Directory {
     }
 
     /// Lists users by username, optionally by case-insensitive prefix or substring.
+    /// A group filter matches only members of groups the caller may see.
     pub async fn list_users(
         &self,
-        _p: &Principal,
+        p: &Principal,
         query: &UserQuery,
         page: &PageRequest,
     ) -> Result<Page<User>, CoreError> {
+        let mut tx = self.read().await?;
+        // Members of a group are only for those who may see it: filtering
+        // by a group the caller cannot see matches nobody.
+        let mut in_groups = query.in_groups.clone();
+        if !authz::sees_everything(p) {
+            let mut visible = Vec::with_capacity(in_groups.len());
+            for g in in_groups {
+                if authz::can_read_group(p, &tx.group_access(g, p.user).await?) {
+                    visible.push(g);
+                }
+            }
+            if visible.is_empty() && !query.in_groups.is_empty() {
+                return Ok(Page::from_rows(list::USERS, Vec::new(), page, 0, user_keyset));
+            }
+            in_groups = visible;
+        }
         let mut spec = ListSpec {
             after: page.after.clone(),
             limit: page.limit + 1,
@@ -191,7 +208,7 @@ impl Directory {
             name_contains: validate::search("q", query.contains.as_deref())?,
             active: query.active,
             roles: query.roles.clone(),
-            in_groups: query.in_groups.clone(),
+            in_groups,
             descending: query.descending,
             external_id: query.external_id.clone(),
         };
@@ -201,7 +218,6 @@ impl Directory {
         let req = if keyed { self.offsets.resolve(&offsets_scope, page) } else { page.clone() };
         spec.after = req.after.clone();
         spec.offset = req.offset;
-        let mut tx = self.read().await?;
         if let Some(scope) = query.org {
             let (OrgScope::In(org) | OrgScope::Outside(org)) = scope;
             found(tx.get_org(org).await?, "organization")?;
