@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_core::{
-    CoreError, GroupId, NewUser, PageRequest, Principal, User, UserId, UserPatch, UserQuery, attributes, collect_all,
-    list,
+    CoreError, GroupFilter, GroupId, NewUser, PageRequest, Principal, User, UserId, UserPatch, UserQuery, attributes,
+    collect_all, list,
 };
 use serde_json::{Map, Value};
 
@@ -22,11 +22,13 @@ use super::schema;
 use super::search::{Plan, Search, compare_of, page_of, parse_filter, scan, sort_key};
 use crate::http::AppState;
 
-/// Every group the user is directly in (a page at a time: none is left out).
+/// Every group the user is directly in that the caller may see (a page at
+/// a time: none is left out). The user and site admins see them all.
 async fn user_groups(s: &AppState, p: &Principal, u: UserId) -> ScimResult<Vec<(GroupId, String)>> {
-    let all =
-        collect_all(list::USER_GROUPS, |req| async move { s.directory.list_user_groups(p, u, &req).await }).await?;
-    Ok(all.into_iter().map(|(_, g)| (g.id, g.name)).collect())
+    let filter = GroupFilter { members_any: vec![u], ..GroupFilter::default() };
+    let filter = &filter;
+    let all = collect_all(list::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?;
+    Ok(all.into_iter().map(|g| (g.id, g.name)).collect())
 }
 
 async fn render_user(s: &AppState, p: &Principal, u: &User, base: &str, groups: bool) -> ScimResult<Value> {
