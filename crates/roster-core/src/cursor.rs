@@ -121,7 +121,19 @@ impl<T> Page<T> {
 /// Every item of a list, fetched page after page by following its cursors
 /// (for clients that ask for whole lists). Each page is one call, so the
 /// walk costs what paging through the list costs.
-pub async fn collect_all<T, F, Fut>(list: &str, mut fetch: F) -> Result<Vec<T>, CoreError>
+pub async fn collect_all<T, F, Fut>(list: &str, fetch: F) -> Result<Vec<T>, CoreError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, CoreError>>,
+{
+    Ok(collect_at_most(list, usize::MAX, fetch).await?.unwrap_or_default())
+}
+
+/// As [`collect_all`], stopping once more than `cap` items were read:
+/// `None` then. For front-ends that match a condition the store cannot
+/// answer over the items themselves: their scan is bounded, and the client
+/// is told to narrow it rather than answered with a silent part.
+pub async fn collect_at_most<T, F, Fut>(list: &str, cap: usize, mut fetch: F) -> Result<Option<Vec<T>>, CoreError>
 where
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>, CoreError>>,
@@ -131,11 +143,35 @@ where
     loop {
         let page = fetch(req).await?;
         out.extend(page.items);
+        if out.len() > cap {
+            return Ok(None);
+        }
         match page.next_cursor {
             Some(c) => req = PageRequest::parse(list, Some(i64::from(MAX_LIMIT)), Some(&c))?,
-            None => return Ok(out),
+            None => return Ok(Some(out)),
         }
     }
+}
+
+/// The items at positions `offset .. offset + count` of a list, in offset
+/// pages: for clients that page by number through an order the store
+/// keeps, so a page costs its size.
+pub async fn collect_window<T, F, Fut>(offset: u64, count: u64, mut fetch: F) -> Result<Vec<T>, CoreError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, CoreError>>,
+{
+    let mut out: Vec<T> = Vec::new();
+    while (out.len() as u64) < count {
+        let want = (count - out.len() as u64).min(u64::from(MAX_OFFSET_LIMIT)) as u32;
+        let page = fetch(PageRequest::at_offset(offset + out.len() as u64, want)).await?;
+        let got = page.items.len();
+        out.extend(page.items);
+        if got < want as usize {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 pub fn encode(list: &str, k: &Keyset) -> String {

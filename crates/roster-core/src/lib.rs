@@ -18,7 +18,7 @@ pub mod store;
 pub mod validate;
 
 pub use authz::Principal;
-pub use cursor::{Page, PageRequest, collect_all, list};
+pub use cursor::{Page, PageRequest, collect_all, collect_at_most, collect_window, list};
 pub use directory::*;
 pub use error::{CoreError, StoreError};
 pub use ids::*;

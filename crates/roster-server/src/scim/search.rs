@@ -199,25 +199,12 @@ pub(super) fn page_of(
 
 /// Every row of a list, in keyset pages of the largest size, at most
 /// [`SCAN_CAP`] of them.
-pub(super) async fn scan<T, F, Fut>(list_name: &str, mut fetch: F) -> ScimResult<Vec<T>>
+pub(super) async fn scan<T, F, Fut>(list_name: &str, fetch: F) -> ScimResult<Vec<T>>
 where
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<roster_core::Page<T>, CoreError>>,
 {
-    let limit = roster_core::cursor::MAX_LIMIT;
-    let mut out = Vec::new();
-    let mut page = PageRequest::first(limit);
-    loop {
-        let got = fetch(page).await?;
-        out.extend(got.items);
-        if out.len() > SCAN_CAP {
-            return Err(too_many());
-        }
-        match got.next_cursor {
-            Some(c) => page = PageRequest::parse(list_name, Some(i64::from(limit)), Some(&c))?,
-            None => return Ok(out),
-        }
-    }
+    roster_core::collect_at_most(list_name, SCAN_CAP, fetch).await?.ok_or_else(too_many)
 }
 
 fn too_many() -> ScimError {

@@ -227,7 +227,97 @@ async fn iguazio_authorization_matrix(s: TestServer) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
+fn attr_list(r: &Reply, attr: &str) -> Vec<String> {
+    r.body["data"]
+        .as_array()
+        .map(|a| a.iter().map(|d| d["attributes"][attr].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Lists answered by the core's own orders and lookups (a page costs its
+/// size): exact names, name and creation order both ways, numbered pages
+/// with the all-users group at the first position, `admin_status`; and
+/// everything else (other filters, other sorts) matched over a bounded scan.
+async fn iguazio_lists_page_through_the_core(s: TestServer) {
+    for name in ["delta", "alpha", "charlie", "bravo"] {
+        new_group(&s, name).await;
+    }
+    let list = |q: &'static str| igz(&s, Method::GET, if q.is_empty() { "/user_groups" } else { q }, None);
+    let r = list("").await;
+    assert_eq!(attr_list(&r, "name"), ["all_users", "delta", "alpha", "charlie", "bravo"], "creation order by default");
+    let r = list("/user_groups?sort=name").await;
+    assert_eq!(attr_list(&r, "name"), ["all_users", "alpha", "bravo", "charlie", "delta"]);
+    let r = list("/user_groups?sort=-name").await;
+    assert_eq!(attr_list(&r, "name"), ["delta", "charlie", "bravo", "alpha", "all_users"]);
+    // Pages of every size in both name orders put the all-users group where
+    // it sorts, never twice, never missing.
+    for (q, whole) in [
+        ("name", ["all_users", "alpha", "bravo", "charlie", "delta"]),
+        ("-name", ["delta", "charlie", "bravo", "alpha", "all_users"]),
+    ] {
+        for size in 1..=6 {
+            let mut walked = Vec::new();
+            for number in 0..=(5 / size) {
+                let r = igz(
+                    &s,
+                    Method::GET,
+                    &format!("/user_groups?sort={q}&page[number]={number}&page[size]={size}"),
+                    None,
+                )
+                .await;
+                walked.extend(attr_list(&r, "name"));
+            }
+            assert_eq!(walked, whole, "sort={q}, page size {size}");
+        }
+    }
+    // The all-users group predates every group.
+    let r = list("/user_groups?sort=-created_at&page[number]=0&page[size]=3").await;
+    assert_eq!(attr_list(&r, "name"), ["bravo", "charlie", "alpha"]);
+    let r = list("/user_groups?sort=-created_at&page[number]=1&page[size]=3").await;
+    assert_eq!(attr_list(&r, "name"), ["delta", "all_users"]);
+    let r = list("/user_groups?filter[name]=charlie").await;
+    assert_eq!(attr_list(&r, "name"), ["charlie"]);
+    let r = list("/user_groups?filter[name]=Charlie").await;
+    assert!(attr_list(&r, "name").is_empty(), "names match exactly: {}", r.body);
+    let r = list("/user_groups?filter[name]=all_users").await;
+    assert_eq!(attr_list(&r, "name"), ["all_users"]);
+    // Not in a kept order: matched and sorted here.
+    let r = list("/user_groups?sort=-gid&page[number]=0&page[size]=2").await;
+    assert_eq!(attr_list(&r, "name"), ["bravo", "charlie"], "{}", r.body);
+    let r = list("/user_groups?sort=nonsense").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    for name in ["zed", "amy", "kim"] {
+        let r = igz(
+            &s,
+            Method::POST,
+            "/users",
+            Some(doc("user", json!({ "username": name, "password": "Secret-12345" }), json!({}))),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let off = s.get("/v1/users?prefix=kim").await.body["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(s.patch(&format!("/v1/users/{off}"), json!({ "active": false })).await.status, StatusCode::OK);
+    let users = |q: &'static str| igz(&s, Method::GET, q, None);
+    let r = users("/users?page[number]=0&page[size]=2").await;
+    assert_eq!(attr_list(&r, "username"), ["admin", "amy"]);
+    let r = users("/users?sort=-username&page[number]=1&page[size]=2").await;
+    assert_eq!(attr_list(&r, "username"), ["amy", "admin"]);
+    let r = users("/users?filter[admin_status]=down").await;
+    assert_eq!(attr_list(&r, "username"), ["kim"]);
+    let r = users("/users?filter[admin_status]=up&sort=username").await;
+    assert_eq!(attr_list(&r, "username"), ["admin", "amy", "zed"]);
+    let r = users("/users?filter[username]=zed&include=user_groups").await;
+    assert_eq!(attr_list(&r, "username"), ["zed"]);
+    let r = users("/users?filter[username]=zed&filter[admin_status]=down").await;
+    assert!(attr_list(&r, "username").is_empty());
+    let r = users("/users?sort=-created_at&page[number]=0&page[size]=1").await;
+    assert_eq!(attr_list(&r, "username"), ["kim"], "{}", r.body);
+}
+
 crate::on_every_store!(
+    iguazio_lists_page_through_the_core,
     iguazio_errors_are_jsonapi_documents,
     iguazio_accepts_the_sdk_cookie_and_basic_auth,
     iguazio_refuses_a_stale_group_list,

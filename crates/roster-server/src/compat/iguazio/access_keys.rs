@@ -111,7 +111,7 @@ pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQu
     let all: Vec<String> = PLANES.iter().map(|p| p.to_string()).collect();
     let mut items: Vec<Value> =
         keys.iter().map(|k| render(k, &k.id.to_string(), &all)).filter(|r| q.matches(r)).collect();
-    q.sort(&mut items, &["label", "created_at"])?;
+    q.sort_known(&mut items, &["label", "created_at"])?;
     Ok(doc::list(q.window(items)))
 }
 

@@ -6,9 +6,11 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use roster_core::validate::fold;
 use roster_core::{
-    ALL_USERS_GROUP_ID, Group, GroupFilter, GroupId, GroupPatch, JobSpec, NewGroup, Principal, SourceType, UserId,
-    UserQuery, collect_all, list as lists,
+    ALL_USERS_GROUP_ID, ALL_USERS_GROUP_NAME, CoreError, Group, GroupFilter, GroupId, GroupOrder, GroupPatch, JobSpec,
+    NewGroup, PageRequest, Principal, SourceType, UserId, UserQuery, collect_all, collect_at_most, collect_window,
+    list as lists,
 };
 use serde_json::{Map, Value, json};
 
@@ -17,7 +19,7 @@ use super::auth::Auth;
 use super::doc::{self, Incoming};
 use super::error::{IgzResult, invalid, not_found};
 use super::map;
-use super::query::ListQuery;
+use super::query::{ListQuery, Plan, SCAN_CAP};
 use crate::http::AppState;
 
 /// Attributes a list can be sorted by.
@@ -56,27 +58,92 @@ async fn with_members(s: &AppState, p: &Principal, res: &mut Value) -> IgzResult
     Ok(users)
 }
 
-/// The groups a list covers: a name filter is looked up, anything else
-/// walks the groups the caller may see.
-async fn candidates(s: &AppState, p: &Principal, q: &ListQuery) -> IgzResult<Vec<Value>> {
-    let by_name = q.filters.iter().find(|(k, _)| k == "name").map(|(_, v)| v.as_str());
-    let filter = GroupFilter { prefix: by_name.map(str::to_owned), ..GroupFilter::default() };
-    let groups: Vec<Group> = if by_name.is_some_and(str::is_empty) {
-        Vec::new()
-    } else {
-        let filter = &filter;
-        collect_all(lists::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?
+/// The groups a list covers, as resources, the all-users group first. By
+/// exact name it is one lookup; in creation or name order the core reads
+/// only the page asked for; any other filter or sort scans at most
+/// [`SCAN_CAP`] groups and matches them here.
+async fn listed(s: &AppState, p: &Principal, q: &ListQuery) -> IgzResult<Vec<Value>> {
+    let list_groups = |filter: GroupFilter| {
+        move |req: PageRequest| {
+            let filter = filter.clone();
+            async move { s.directory.list_groups(p, &filter, &req).await }
+        }
     };
-    let mut out = vec![map::all_users_group()];
-    out.extend(groups.iter().map(map::group));
-    Ok(out)
+    match q.plan("name", &["created_at", "name"], &[], SORTABLE)? {
+        Plan::Named(name) => {
+            let mut found = Vec::new();
+            if name == ALL_USERS_GROUP_NAME {
+                found.push(map::all_users_group());
+            } else {
+                match s.directory.get_group_by_name(p, name).await {
+                    Ok(g) if g.name == name => found.push(map::group(&g)),
+                    Ok(_) | Err(CoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            found.retain(|g| q.matches(g));
+            Ok(q.window(found))
+        }
+        Plan::Ordered(attr, descending) => {
+            let order = if attr == "name" { GroupOrder::Name } else { GroupOrder::Created };
+            let filter = GroupFilter { order, descending, ..GroupFilter::default() };
+            // Where the all-users group sorts: it predates every group, and
+            // by name it sorts as its name does.
+            let before_all_users = |g: &Group| match order {
+                GroupOrder::Created => descending,
+                GroupOrder::Name if descending => fold(&g.name).as_str() > ALL_USERS_GROUP_NAME,
+                GroupOrder::Name => fold(&g.name).as_str() < ALL_USERS_GROUP_NAME,
+            };
+            let Some((number, size)) = q.page else {
+                let groups = collect_all(lists::GROUPS, list_groups(filter)).await?;
+                let at = groups.iter().take_while(|g| before_all_users(g)).count();
+                let mut out: Vec<Value> = groups.iter().map(map::group).collect();
+                out.insert(at, map::all_users_group());
+                return Ok(out);
+            };
+            // The page of the list with the all-users group among the
+            // stored ones: read from one stored group before the page, to
+            // tell whether the all-users group falls before, in or after it.
+            let start = number.saturating_mul(size);
+            let read = if start == 0 {
+                collect_window(0, size, list_groups(filter)).await?
+            } else {
+                collect_window(start - 1, size + 1, list_groups(filter)).await?
+            };
+            let before = read.iter().take_while(|g| before_all_users(g)).count();
+            let mut out: Vec<Value> = read.iter().map(map::group).collect();
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            if start == 0 {
+                if before < size {
+                    out.insert(before, map::all_users_group());
+                }
+            } else if before > 0 {
+                // The group read before the page sorts before the all-users
+                // group, which therefore sits at or after the page's start.
+                out.remove(0);
+                if before <= size {
+                    out.insert(before - 1, map::all_users_group());
+                }
+            }
+            out.truncate(size);
+            Ok(out)
+        }
+        Plan::Scan => {
+            let groups = collect_at_most(lists::GROUPS, SCAN_CAP, list_groups(GroupFilter::default()))
+                .await?
+                .ok_or_else(|| q.too_many("name"))?;
+            let mut out = vec![map::all_users_group()];
+            out.extend(groups.iter().map(map::group));
+            out.retain(|g| q.matches(g));
+            q.sort(&mut out);
+            Ok(q.window(out))
+        }
+    }
 }
 
 pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQuery) -> IgzResult<Json<Value>> {
     let q = ListQuery::parse(raw.as_deref())?;
-    let mut items: Vec<Value> = candidates(&s, &p, &q).await?.into_iter().filter(|g| q.matches(g)).collect();
-    q.sort(&mut items, SORTABLE)?;
-    let mut items = q.window(items);
+    let mut items = listed(&s, &p, &q).await?;
     if q.includes("users") {
         for item in &mut items {
             let users = with_members(&s, &p, item).await?;

@@ -91,7 +91,7 @@ pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQu
         }
     };
     let mut items: Vec<Value> = projects.iter().map(map::project).filter(|r| q.matches(r)).collect();
-    q.sort(&mut items, SORTABLE)?;
+    q.sort_known(&mut items, SORTABLE)?;
     let mut out = Vec::new();
     for mut res in q.window(items) {
         if let Some(project) = projects.iter().find(|pr| res["id"] == json!(pr.id.to_string())) {

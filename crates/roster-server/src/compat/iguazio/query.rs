@@ -22,6 +22,23 @@ pub struct ListQuery {
 /// The largest page a caller may ask for.
 const MAX_PAGE_SIZE: u64 = 10_000;
 
+/// The most candidates a list matches here when the core cannot answer its
+/// filter or sort; beyond it the client is asked to narrow the query.
+pub const SCAN_CAP: usize = 100_000;
+
+/// How a list reaches the core.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Plan<'a> {
+    /// By an exact name: one lookup.
+    Named(&'a str),
+    /// In an order the store keeps (`true`: descending), with the core's
+    /// own filters: a page costs its size.
+    Ordered(&'a str, bool),
+    /// Conditions the core cannot answer: a bounded scan, matched and sorted
+    /// here over the rendered resources.
+    Scan,
+}
+
 impl ListQuery {
     pub fn parse(raw: Option<&str>) -> IgzResult<Self> {
         let pairs: Vec<(String, String)> =
@@ -56,6 +73,56 @@ impl ListQuery {
         Ok(q)
     }
 
+    /// The value of `filter[attr]`, if given.
+    pub fn filter(&self, attr: &str) -> Option<&str> {
+        self.filters.iter().find(|(k, _)| k == attr).map(|(_, v)| v.as_str())
+    }
+
+    /// How to answer this list: `name` is the attribute looked up exactly,
+    /// `orders` the sort attributes the core keeps an order for, `pushed`
+    /// the other filters the core answers. Sort attributes outside `known`
+    /// are refused.
+    pub fn plan(&self, name: &str, orders: &[&'static str], pushed: &[&str], known: &[&str]) -> IgzResult<Plan<'_>> {
+        self.check_sort(known)?;
+        let others_pushed = self.filters.iter().all(|(k, _)| k == name || pushed.contains(&k.as_str()));
+        if let Some(v) = self.filter(name)
+            && others_pushed
+        {
+            return Ok(Plan::Named(v));
+        }
+        let order = match self.sort.as_slice() {
+            [] => Some((orders[0], false)),
+            [(attr, desc)] => orders.iter().find(|o| **o == attr).map(|o| (*o, *desc)),
+            _ => None,
+        };
+        match order {
+            Some((attr, desc)) if others_pushed && self.filter(name).is_none() => Ok(Plan::Ordered(attr, desc)),
+            _ => Ok(Plan::Scan),
+        }
+    }
+
+    fn check_sort(&self, known: &[&str]) -> IgzResult<()> {
+        for (attr, _) in &self.sort {
+            if !known.contains(&attr.as_str()) {
+                return Err(invalid("sort", format!("cannot sort by {attr:?}; one of {}", known.join(", "))));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts resources of a small list (one read whole) by the requested
+    /// attributes, refusing attributes outside `known`.
+    pub fn sort_known(&self, items: &mut [Value], known: &[&str]) -> IgzResult<()> {
+        self.check_sort(known)?;
+        self.sort(items);
+        Ok(())
+    }
+
+    /// The refusal of a scan that would read more than [`SCAN_CAP`] items.
+    pub fn too_many(&self, narrow_by: &str) -> super::error::IgzError {
+        invalid("filter", format!("the list would match more than {SCAN_CAP} resources here; filter by {narrow_by}"))
+    }
+
     pub fn includes(&self, name: &str) -> bool {
         self.include.iter().any(|i| i == name || i.starts_with(&format!("{name}.")))
     }
@@ -71,13 +138,8 @@ impl ListQuery {
     }
 
     /// Sorts resources by the requested attributes (then by id, so the
-    /// order is total), refusing attributes the resource does not have.
-    pub fn sort(&self, items: &mut [Value], known: &[&str]) -> IgzResult<()> {
-        for (attr, _) in &self.sort {
-            if !known.contains(&attr.as_str()) {
-                return Err(invalid("sort", format!("cannot sort by {attr:?}; one of {}", known.join(", "))));
-            }
-        }
+    /// order is total); [`ListQuery::plan`] has refused unknown ones.
+    pub fn sort(&self, items: &mut [Value]) {
         items.sort_by(|a, b| {
             for (attr, desc) in &self.sort {
                 let o = compare(&a["attributes"][attr], &b["attributes"][attr]);
@@ -88,11 +150,10 @@ impl ListQuery {
             }
             compare(&a["id"], &b["id"])
         });
-        Ok(())
     }
 
     /// The slice of `items` the page asks for (all of them without paging).
-    pub fn window(&self, items: Vec<Value>) -> Vec<Value> {
+    pub fn window<T>(&self, items: Vec<T>) -> Vec<T> {
         match self.page {
             None => items,
             Some((number, size)) => {
@@ -134,14 +195,30 @@ mod tests {
     }
 
     #[test]
+    fn plans_what_the_core_can_answer() {
+        let plan = |raw: &str| {
+            let q = ListQuery::parse(Some(raw)).unwrap();
+            format!("{:?}", q.plan("name", &["name", "created_at"], &["kind"], &["name", "created_at", "gid"]).unwrap())
+        };
+        assert_eq!(plan(""), "Ordered(\"name\", false)");
+        assert_eq!(plan("sort=-created_at&page[size]=5"), "Ordered(\"created_at\", true)");
+        assert_eq!(plan("filter[name]=a"), "Named(\"a\")");
+        assert_eq!(plan("filter[name]=a&filter[kind]=x"), "Named(\"a\")");
+        assert_eq!(plan("filter[gid]=7"), "Scan");
+        assert_eq!(plan("sort=gid"), "Scan");
+        assert_eq!(plan("sort=name,created_at"), "Scan");
+    }
+
+    #[test]
     fn windows_and_sorts() {
         let items: Vec<Value> =
             (0..5).map(|i| serde_json::json!({ "id": i.to_string(), "attributes": { "n": 4 - i } })).collect();
         let mut q = ListQuery::parse(Some("sort=n&page[number]=1&page[size]=2")).unwrap();
         let mut sorted = items.clone();
-        q.sort(&mut sorted, &["n"]).unwrap();
+        assert_eq!(q.plan("name", &["name"], &[], &["n"]).unwrap(), Plan::Scan);
+        q.sort(&mut sorted);
         assert_eq!(q.window(sorted)[0]["attributes"]["n"], 2);
         q.sort = vec![("x".into(), false)];
-        assert!(q.sort(&mut items.clone(), &["n"]).is_err());
+        assert!(q.plan("name", &["name"], &[], &["n"]).is_err());
     }
 }

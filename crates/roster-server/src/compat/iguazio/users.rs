@@ -9,8 +9,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::{
-    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, JobSpec, NewUser, Principal, SiteRole, User,
-    UserGroupsChange, UserId, UserPatch, UserQuery, collect_all, list as lists,
+    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, JobSpec, NewUser, PageRequest, Principal, SiteRole,
+    User, UserGroupsChange, UserId, UserPatch, UserQuery, collect_all, collect_at_most, collect_window, list as lists,
 };
 use serde_json::{Map, Value, json};
 
@@ -19,7 +19,7 @@ use super::auth::Auth;
 use super::doc::{self, Incoming};
 use super::error::{IgzResult, invalid, not_found};
 use super::map;
-use super::query::ListQuery;
+use super::query::{ListQuery, Plan, SCAN_CAP};
 use crate::http::AppState;
 
 const SORTABLE: &[&str] = &["username", "first_name", "last_name", "email", "uid", "created_at", "department"];
@@ -72,32 +72,67 @@ async fn relate(s: &AppState, p: &Principal, u: &User, res: &mut Value, q: &List
     Ok(included)
 }
 
-pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQuery) -> IgzResult<Json<Value>> {
-    let q = ListQuery::parse(raw.as_deref())?;
-    let by_name = q.filters.iter().find(|(k, _)| k == "username").map(|(_, v)| v.clone());
-    let users: Vec<User> = match by_name {
-        Some(name) => match s.directory.get_user_by_username(&p, &name).await {
-            Ok(u) => vec![u],
-            Err(roster_core::CoreError::NotFound { .. }) => Vec::new(),
-            Err(e) => return Err(e.into()),
-        },
-        None => {
-            let query = UserQuery::default();
-            let query = &query;
-            let p = &p;
-            let s = &s;
-            collect_all(lists::USERS, |req| async move { s.directory.list_users(p, query, &req).await }).await?
+/// The users a list covers, each with its resource. By exact username it is
+/// one lookup; in username order (with `admin_status`, which the core
+/// filters) the core reads only the page asked for; any other filter or
+/// sort scans at most [`SCAN_CAP`] users and matches them here.
+async fn listed(s: &AppState, p: &Principal, q: &ListQuery) -> IgzResult<Vec<(Value, User)>> {
+    let active = match q.filter("admin_status") {
+        None => None,
+        Some("up") => Some(true),
+        Some("down") => Some(false),
+        Some(_) => return Ok(Vec::new()),
+    };
+    let list_users = |query: UserQuery| {
+        move |req: PageRequest| {
+            let query = query.clone();
+            async move { s.directory.list_users(p, &query, &req).await }
         }
     };
-    let mut items: Vec<(Value, User)> =
-        users.into_iter().map(|u| (map::user(&u), u)).filter(|(r, _)| q.matches(r)).collect();
-    let mut resources: Vec<Value> = items.iter().map(|(r, _)| r.clone()).collect();
-    q.sort(&mut resources, SORTABLE)?;
-    let resources = q.window(resources);
-    let mut out = Vec::with_capacity(resources.len());
-    for mut res in resources {
-        let Some(pos) = items.iter().position(|(r, _)| r["id"] == res["id"]) else { continue };
-        let (_, u) = items.swap_remove(pos);
+    let rendered = |users: Vec<User>| -> Vec<(Value, User)> {
+        users.into_iter().map(|u| (map::user(&u), u)).filter(|(r, _)| q.matches(r)).collect()
+    };
+    match q.plan("username", &["username"], &["admin_status"], SORTABLE)? {
+        Plan::Named(name) => {
+            let found = match s.directory.get_user_by_username(p, name).await {
+                Ok(u) if u.username == name => vec![u],
+                Ok(_) | Err(CoreError::NotFound { .. }) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            Ok(q.window(rendered(found)))
+        }
+        Plan::Ordered(_, descending) => {
+            let query = UserQuery { active, descending, ..UserQuery::default() };
+            let users = match q.page {
+                None => collect_all(lists::USERS, list_users(query)).await?,
+                Some((number, size)) => collect_window(number.saturating_mul(size), size, list_users(query)).await?,
+            };
+            Ok(rendered(users))
+        }
+        Plan::Scan => {
+            let query = UserQuery { active, ..UserQuery::default() };
+            let users = collect_at_most(lists::USERS, SCAN_CAP, list_users(query))
+                .await?
+                .ok_or_else(|| q.too_many("username"))?;
+            let mut items = rendered(users);
+            let mut resources: Vec<Value> = items.iter().map(|(r, _)| r.clone()).collect();
+            q.sort(&mut resources);
+            let mut out = Vec::new();
+            for res in q.window(resources) {
+                if let Some(pos) = items.iter().position(|(r, _)| r["id"] == res["id"]) {
+                    out.push(items.swap_remove(pos));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQuery) -> IgzResult<Json<Value>> {
+    let q = ListQuery::parse(raw.as_deref())?;
+    let items = listed(&s, &p, &q).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for (mut res, u) in items {
         let included = relate(&s, &p, &u, &mut res, &q).await?;
         if !included.is_empty() {
             res["included"] = Value::Array(included);
