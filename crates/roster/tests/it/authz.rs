@@ -670,12 +670,7 @@ async fn send(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let res = req.send().await.expect("request");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply { status, body, headers }
+    Reply::read(req).await
 }
 
 fn expected_status(digit: u32) -> u16 {

@@ -34,9 +34,21 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
     pub headers: reqwest::header::HeaderMap,
+    /// The length of the body as sent (a non-JSON body reads as `Null`).
+    pub raw_len: usize,
 }
 
 impl Reply {
+    /// Sends a request and reads its answer.
+    pub async fn read(req: reqwest::RequestBuilder) -> Self {
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body, headers, raw_len: bytes.len() }
+    }
+
     pub fn id(&self) -> String {
         self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
     }
@@ -93,34 +105,21 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-        };
-        Reply { status, body, headers }
+        let reply = Reply::read(req).await;
+        assert!(reply.body != Value::Null || reply.raw_len == 0, "{}: the body is not JSON", reply.status);
+        reply
     }
 
     /// Sends raw bytes with a content type, for malformed-input tests. A
     /// client of its own: the server may close a connection whose body it
     /// refused unread, and that connection must not go back to the pool.
     pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
-        let res = crate::harness::http()
+        let req = crate::harness::http()
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.admin)
             .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.json::<Value>().await.unwrap_or(Value::Null);
-        Reply { status, body, headers }
+            .body(body);
+        Reply::read(req).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -177,29 +176,18 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.expect("body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body, headers }
+        Reply::read(req).await
     }
 
     /// Sends a JSON request as the admin with one extra header.
     pub async fn http_with_header(&self, method: Method, path: &str, name: &str, value: &str, body: Value) -> Reply {
-        let res = self
+        let req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.admin)
             .header(name, value)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.json::<Value>().await.unwrap_or(Value::Null);
-        Reply { status, body, headers }
+            .json(&body);
+        Reply::read(req).await
     }
 }
 
