@@ -143,21 +143,26 @@ pub trait Store: Send + Sync + 'static {
     async fn write(&self) -> StoreResult<Box<dyn Tx>>;
 }
 
+/// One transaction: every capability below, plus commit, the graph lock,
+/// the table totals and the `num` lookups that span every kind of entity.
+/// The capabilities' methods are callable on a `Box<dyn Tx>` as they are
+/// (a trait object's supertraits need no import).
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: UserStore + GroupStore + MembershipStore + CatalogStore + AccessStore + EventStore + Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Serializes changes to the nesting graph for the rest of this
     /// transaction, so two concurrent nestings cannot form a cycle together.
     async fn lock_graph(&mut self) -> StoreResult<()>;
-
     async fn count(&mut self, counter: Counter) -> StoreResult<i64>;
-    async fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
-    /// Appends events in order; returns the `seq` of the first.
-    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64>;
-    /// Events with `seq > after`, oldest first.
-    async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The UUID of the entity of `kind` whose `num` is given.
+    async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<uuid::Uuid>>;
+    /// The `num` of each entity of `kind` among `ids` that exists.
+    async fn nums_of(&mut self, kind: NumKind, ids: &[uuid::Uuid]) -> StoreResult<Vec<(uuid::Uuid, i64)>>;
+}
 
-    // Users, ordered by folded username.
+/// Users, ordered by folded username.
+#[async_trait]
+pub trait UserStore: Send {
     async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
     /// Inserts many users; returns their `num`s in order.
     async fn insert_users(&mut self, users: &[User]) -> StoreResult<Vec<i64>>;
@@ -175,8 +180,12 @@ pub trait Tx: Send {
     async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>>;
     async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64>;
     async fn count_site_admins(&mut self) -> StoreResult<i64>;
+}
 
-    // Groups, ordered by folded name.
+/// Groups, ordered by folded name, with the roles a group holds and what
+/// a user may do to a group (`group_access`).
+#[async_trait]
+pub trait GroupStore: Send {
     async fn insert_group(&mut self, group: &Group) -> StoreResult<i64>;
     /// Inserts many groups; returns their `num`s in order.
     async fn insert_groups(&mut self, groups: &[Group]) -> StoreResult<Vec<i64>>;
@@ -189,23 +198,23 @@ pub trait Tx: Send {
     async fn get_groups_by_names(&mut self, names: &[String]) -> StoreResult<Vec<Group>>;
     /// The groups among `ids` that exist, in no particular order.
     async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
+    /// The group whose `unique_id` is exactly this.
+    async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>>;
     /// Groups visible to `visible_to` (member or share) when given, all otherwise.
     async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>>;
     async fn count_groups_matching(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<i64>;
     /// Direct members of each group that are active users.
     async fn count_active_members(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, i64)>>;
-    /// The shares given to a group (what its members may reach through it).
-    async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>>;
-    /// The UUID of the entity of `kind` whose `num` is given.
-    async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<uuid::Uuid>>;
-    /// The `num` of each entity of `kind` among `ids` that exists.
-    async fn nums_of(&mut self, kind: NumKind, ids: &[uuid::Uuid]) -> StoreResult<Vec<(uuid::Uuid, i64)>>;
     async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess>;
     async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<Role>>;
     async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
     async fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
+}
 
-    // Memberships, ordered by `num` (the order they were made).
+/// Memberships, ordered by `num` (the order they were made), nesting, and
+/// transitive membership read from the closure the store keeps at write time.
+#[async_trait]
+pub trait MembershipStore: Send {
     async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64>;
     /// Inserts many memberships (counters move once per group and user);
     /// returns their `num`s in order.
@@ -216,6 +225,10 @@ pub trait Tx: Send {
     async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>>;
     /// The user memberships among these (group, user) pairs that exist.
     async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>>;
+    /// The memberships of `group` that name any of `members`, in no particular order.
+    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>>;
+    /// Every direct member of a group (users and nested groups), in the order they joined.
+    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>>;
     /// Direct user members (`children == false`) or child groups of a group.
     async fn list_group_memberships(
         &mut self,
@@ -236,8 +249,6 @@ pub trait Tx: Send {
     async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64>;
     /// Whether `to` is `from` or nested (at any depth) below it.
     async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool>;
-
-    // Transitive membership, from the closure the store keeps at write time.
     /// Whether the user is in the group at any depth.
     async fn in_group_transitively(&mut self, group: GroupId, user: UserId) -> StoreResult<bool>;
     /// One nesting path that puts the user in the group: from `group` down
@@ -250,22 +261,22 @@ pub trait Tx: Send {
     /// Groups the user is in at any depth, by their `num`, after `after`.
     async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>>;
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64>;
+}
 
-    // Roles.
+/// Roles, organizations, projects with the role each user or group holds in
+/// them (bindings), and jobs (append-only records of finished operations).
+#[async_trait]
+pub trait CatalogStore: Send {
     async fn insert_role(&mut self, role: &Role) -> StoreResult<i64>;
     async fn update_role(&mut self, role: &Role) -> StoreResult<()>;
     async fn delete_role(&mut self, id: RoleId) -> StoreResult<()>;
     async fn get_role(&mut self, id: RoleId) -> StoreResult<Option<Role>>;
     async fn list_roles(&mut self, spec: &ListSpec) -> StoreResult<Vec<Role>>;
-
-    // Organizations.
     async fn insert_org(&mut self, org: &Organization) -> StoreResult<i64>;
     async fn update_org(&mut self, org: &Organization) -> StoreResult<()>;
     async fn delete_org(&mut self, id: OrgId) -> StoreResult<()>;
     async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>>;
     async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>>;
-
-    // Projects and the role each user or group holds in them.
     async fn insert_project(&mut self, project: &Project) -> StoreResult<i64>;
     async fn update_project(&mut self, project: &Project) -> StoreResult<()>;
     async fn delete_project(&mut self, id: ProjectId) -> StoreResult<()>;
@@ -278,32 +289,40 @@ pub trait Tx: Send {
     async fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> StoreResult<bool>;
     async fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64>;
-
-    // Jobs (append-only records of finished operations).
     async fn insert_job(&mut self, job: &Job) -> StoreResult<i64>;
     async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>>;
+}
 
-    // Shares of groups.
+/// Shares of groups and API keys (the store only ever sees key digests).
+#[async_trait]
+pub trait AccessStore: Send {
     /// Inserts or changes the share for (group, grantee); returns it as stored.
     async fn put_share(&mut self, share: &Share) -> StoreResult<Share>;
     async fn find_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<Option<Share>>;
     async fn delete_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<bool>;
     async fn list_shares(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<Share>>;
     async fn count_shares(&mut self, group: GroupId) -> StoreResult<i64>;
-
-    // API keys (the store only ever sees digests).
+    /// The shares given to a group (what its members may reach through it).
+    async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>>;
     async fn insert_key(&mut self, key: &ApiKey, digest: &str) -> StoreResult<i64>;
     async fn delete_key(&mut self, id: KeyId) -> StoreResult<()>;
     async fn get_key(&mut self, id: KeyId) -> StoreResult<Option<ApiKey>>;
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
     async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>>;
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
+}
 
-    // Bulk membership edits and provider lookups (SCIM).
-    /// Every direct member of a group (users and nested groups), in the order they joined.
-    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>>;
-    /// The memberships of `group` that name any of `members`, in no particular order.
-    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>>;
-    /// The group whose `unique_id` is exactly this.
-    async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>>;
+/// The append-only event log.
+#[async_trait]
+pub trait EventStore: Send {
+    async fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    /// Appends events in order; returns the `seq` of the first.
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64>;
+    /// Events with `seq > after`, oldest first.
+    async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
+}
+
+/// Every store trait by name, for a backend implementing them.
+pub mod prelude {
+    pub use super::{AccessStore, CatalogStore, EventStore, GroupStore, MembershipStore, Store, Tx, UserStore};
 }

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use roster_core::authz::GroupAccess;
+use roster_core::store::prelude::*;
 use roster_core::store::{Counter, GroupOrder, GroupScope, ListSpec, NumKind, RoleMatch, StoreResult, UserFilter};
 use roster_core::validate::fold;
 use roster_core::*;
@@ -605,6 +606,29 @@ impl Tx for SqlTx {
         .await
     }
 
+    async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<Uuid>> {
+        let sql = format!("SELECT id FROM {} WHERE num = $1", num_table(kind));
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(num).fetch_optional(&mut *self.tx).await.map_err(map)?;
+        row.map(|r| r.try_get::<Uuid, _>(0).map_err(map)).transpose()
+    }
+
+    async fn nums_of(&mut self, kind: NumKind, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(format!("SELECT id, num FROM {} WHERE id IN (", num_table(kind)));
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+        rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(map)?, r.try_get::<i64, _>(1).map_err(map)?))).collect()
+    }
+}
+
+#[async_trait]
+impl EventStore for SqlTx {
     async fn append_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
         self.append_events(std::slice::from_ref(e)).await
     }
@@ -644,7 +668,10 @@ impl Tx for SqlTx {
             .bind(limit as i64);
         self.fetch_all(q, rows::event).await
     }
+}
 
+#[async_trait]
+impl UserStore for SqlTx {
     async fn insert_user(&mut self, u: &User) -> StoreResult<i64> {
         first_num(self.insert_users(std::slice::from_ref(u)).await?)
     }
@@ -744,6 +771,13 @@ impl Tx for SqlTx {
         }
     }
 
+    async fn set_password_hash(&mut self, id: UserId, hash: &str) -> StoreResult<()> {
+        match self.exec(sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
     async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {} FROM users WHERE id = $1{}", rows::USER_COLS, self.lock());
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::user)
@@ -805,20 +839,16 @@ impl Tx for SqlTx {
         self.build_count(qb).await
     }
 
-    async fn set_password_hash(&mut self, id: UserId, hash: &str) -> StoreResult<()> {
-        match self.exec(sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0)).await? {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
-    }
-
     async fn count_site_admins(&mut self) -> StoreResult<i64> {
         self.scalar(sqlx::query(
             "SELECT COUNT(*) FROM users WHERE site_role = 'admin' AND active = TRUE",
         ))
         .await
     }
+}
 
+#[async_trait]
+impl GroupStore for SqlTx {
     async fn insert_group(&mut self, g: &Group) -> StoreResult<i64> {
         first_num(self.insert_groups(std::slice::from_ref(g)).await?)
     }
@@ -962,6 +992,11 @@ impl Tx for SqlTx {
         self.build_all(qb, rows::group).await
     }
 
+    async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>> {
+        let sql = format!("SELECT {} FROM groups WHERE unique_id = $1{}", rows::GROUP_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(unique_id.to_owned()), rows::group).await
+    }
+
     async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>> {
         let mut qb = QueryBuilder::new(format!("SELECT {} FROM groups WHERE 1 = 1", rows::GROUP_COLS));
         push_scope(&mut qb, scope);
@@ -1004,31 +1039,6 @@ impl Tx for SqlTx {
             }
         }
         Ok(counts)
-    }
-
-    async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>> {
-        let q = sqlx::query("SELECT * FROM shares WHERE to_group = $1 ORDER BY num").bind(group.0);
-        self.fetch_all(q, rows::share).await
-    }
-
-    async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<Uuid>> {
-        let sql = format!("SELECT id FROM {} WHERE num = $1", num_table(kind));
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(num).fetch_optional(&mut *self.tx).await.map_err(map)?;
-        row.map(|r| r.try_get::<Uuid, _>(0).map_err(map)).transpose()
-    }
-
-    async fn nums_of(&mut self, kind: NumKind, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut qb = QueryBuilder::new(format!("SELECT id, num FROM {} WHERE id IN (", num_table(kind)));
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
-        rows.iter().map(|r| Ok((r.try_get::<Uuid, _>(0).map_err(map)?, r.try_get::<i64, _>(1).map_err(map)?))).collect()
     }
 
     async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess> {
@@ -1082,7 +1092,10 @@ impl Tx for SqlTx {
             .bind(role.0);
         Ok(self.exec(q).await? > 0)
     }
+}
 
+#[async_trait]
+impl MembershipStore for SqlTx {
     async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64> {
         first_num(self.insert_memberships(std::slice::from_ref(m)).await?)
     }
@@ -1292,6 +1305,43 @@ impl Tx for SqlTx {
         Ok(out)
     }
 
+    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>> {
+        let users: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).0).collect();
+        let children: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).1).collect();
+        let mut out = Vec::with_capacity(members.len());
+        for (col, ids) in [("user_id", users), ("child_id", children)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let mut qb = QueryBuilder::new(format!(
+                "SELECT {} FROM memberships WHERE group_id = ",
+                rows::MEMBERSHIP_COLS
+            ));
+            qb.push_bind(group.0).push(format!(" AND {col} IN ("));
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.push(self.lock());
+            out.extend(self.build_all(qb, rows::membership).await?);
+        }
+        Ok(out)
+    }
+
+    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>> {
+        // One branch per partial index (users, children): a predicate-less
+        // `WHERE group_id = $1` can use neither and scans the table.
+        let q = sqlx::query(
+            "SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL \
+             UNION ALL \
+             SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND child_id IS NOT NULL \
+             ORDER BY num",
+        )
+        .bind(group.0);
+        self.fetch_all(q, rows::member_ref).await
+    }
+
     async fn list_group_memberships(
         &mut self,
         group: GroupId,
@@ -1395,7 +1445,10 @@ impl Tx for SqlTx {
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM user_closure WHERE user_id = $1").bind(user.0)).await
     }
+}
 
+#[async_trait]
+impl CatalogStore for SqlTx {
     async fn insert_role(&mut self, r: &Role) -> StoreResult<i64> {
         let q = sqlx::query(
             "INSERT INTO roles (id, name, name_key, description, created_at, updated_at) \
@@ -1630,7 +1683,10 @@ impl Tx for SqlTx {
         self.fetch_optional(sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id.0), rows::job)
             .await
     }
+}
 
+#[async_trait]
+impl AccessStore for SqlTx {
     async fn put_share(&mut self, s: &Share) -> StoreResult<Share> {
         let (user, group) = grantee_cols(s.grantee);
         let conflict = if user.is_some() {
@@ -1698,6 +1754,11 @@ impl Tx for SqlTx {
             .await
     }
 
+    async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>> {
+        let q = sqlx::query("SELECT * FROM shares WHERE to_group = $1 ORDER BY num").bind(group.0);
+        self.fetch_all(q, rows::share).await
+    }
+
     async fn insert_key(&mut self, k: &ApiKey, digest: &str) -> StoreResult<i64> {
         let q = sqlx::query(
             "INSERT INTO api_keys (id, user_id, name, prefix, digest, created_at) \
@@ -1763,47 +1824,5 @@ impl Tx for SqlTx {
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64> {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0))
             .await
-    }
-
-    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>> {
-        // One branch per partial index (users, children): a predicate-less
-        // `WHERE group_id = $1` can use neither and scans the table.
-        let q = sqlx::query(
-            "SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL \
-             UNION ALL \
-             SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND child_id IS NOT NULL \
-             ORDER BY num",
-        )
-        .bind(group.0);
-        self.fetch_all(q, rows::member_ref).await
-    }
-
-    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>> {
-        let users: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).0).collect();
-        let children: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).1).collect();
-        let mut out = Vec::with_capacity(members.len());
-        for (col, ids) in [("user_id", users), ("child_id", children)] {
-            if ids.is_empty() {
-                continue;
-            }
-            let mut qb = QueryBuilder::new(format!(
-                "SELECT {} FROM memberships WHERE group_id = ",
-                rows::MEMBERSHIP_COLS
-            ));
-            qb.push_bind(group.0).push(format!(" AND {col} IN ("));
-            let mut sep = qb.separated(", ");
-            for id in ids {
-                sep.push_bind(id);
-            }
-            qb.push(")");
-            qb.push(self.lock());
-            out.extend(self.build_all(qb, rows::membership).await?);
-        }
-        Ok(out)
-    }
-
-    async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>> {
-        let sql = format!("SELECT {} FROM groups WHERE unique_id = $1{}", rows::GROUP_COLS, self.lock());
-        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(unique_id.to_owned()), rows::group).await
     }
 }
