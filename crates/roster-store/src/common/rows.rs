@@ -1,12 +1,14 @@
-// Row ↔ entity conversions, shared by every SQL backend: included into a
-// module that defines `Db` (the sqlx database type). Kept out of the module
-// tree on purpose; see `crate::sqlite` and `crate::postgres`.
+//! Row ↔ entity conversions, shared by every SQL backend: a child module of
+//! each backend (`crate::sqlite`, `crate::postgres`), which defines `Db`
+//! (the sqlx database type). No SQL statement runs here.
 
 use roster_core::StoreError;
 use roster_core::*;
 use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use super::Db;
 
 type DbRow = <Db as sqlx::Database>::Row;
 
@@ -24,16 +26,11 @@ pub(crate) fn ts(t: OffsetDateTime) -> i64 {
 }
 
 fn from_ts(micros: i64) -> R<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
-        .map_err(|e| StoreError::Other(e.to_string()))
+    OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000).map_err(|e| StoreError::Other(e.to_string()))
 }
 
-fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(
-    row: &'r DbRow,
-    col: &str,
-) -> R<T> {
-    row.try_get(col)
-        .map_err(|e| StoreError::Other(e.to_string()))
+fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(row: &'r DbRow, col: &str) -> R<T> {
+    row.try_get(col).map_err(|e| StoreError::Other(e.to_string()))
 }
 
 fn time(row: &DbRow, col: &str) -> R<OffsetDateTime> {
@@ -67,11 +64,9 @@ fn permissions(row: &DbRow) -> R<Permissions> {
     let text: String = get(row, "permissions")?;
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Null) => Ok(Permissions::Disabled),
-        Ok(serde_json::Value::Object(m)) => Ok(Permissions::Map(
-            m.into_iter()
-                .map(|(k, v)| (k, v.as_bool().unwrap_or(false)))
-                .collect(),
-        )),
+        Ok(serde_json::Value::Object(m)) => {
+            Ok(Permissions::Map(m.into_iter().map(|(k, v)| (k, v.as_bool().unwrap_or(false))).collect()))
+        }
         _ => Err(bad("permissions", &text)),
     }
 }
@@ -225,10 +220,7 @@ pub(crate) fn binding(row: &DbRow) -> R<ProjectBinding> {
 }
 
 pub(crate) fn share(row: &DbRow) -> R<Share> {
-    let grantee = match (
-        get::<Option<Uuid>>(row, "user_id")?,
-        get::<Option<Uuid>>(row, "to_group")?,
-    ) {
+    let grantee = match (get::<Option<Uuid>>(row, "user_id")?, get::<Option<Uuid>>(row, "to_group")?) {
         (Some(u), None) => Grantee::User(UserId(u)),
         (None, Some(g)) => Grantee::Group(GroupId(g)),
         _ => return Err(bad("share", "without exactly one grantee")),

@@ -1,7 +1,7 @@
-// Every `Tx` method as SQL, shared by every SQL backend: included into a
-// module that defines `Db` (the sqlx database type) and `dialect` (the few
-// fragments that differ). Kept out of the module tree on purpose; see
-// `crate::sqlite` and `crate::postgres`.
+//! Every `Tx` method as SQL, shared by every SQL backend: a child module of
+//! each backend (`crate::sqlite`, `crate::postgres`), which defines `Db`
+//! (the sqlx database type) and `dialect` (the few fragments that differ).
+//! It knows nothing of vendors or HTTP and makes no authorization decision.
 
 use async_trait::async_trait;
 use roster_core::authz::GroupAccess;
@@ -12,8 +12,8 @@ use roster_core::*;
 use sqlx::{QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
-use super::dialect;
 use super::rows::{self, ts};
+use super::{Db, dialect};
 use crate::error::map;
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -56,9 +56,7 @@ where
 
 /// Rows keyed by the change each one takes, regrouped by that change, so a
 /// counter update is one statement per distinct change, not one per row.
-fn by_delta<D: Ord>(
-    changes: impl IntoIterator<Item = (Uuid, D)>,
-) -> std::collections::BTreeMap<D, Vec<Uuid>> {
+fn by_delta<D: Ord>(changes: impl IntoIterator<Item = (Uuid, D)>) -> std::collections::BTreeMap<D, Vec<Uuid>> {
     let mut out: std::collections::BTreeMap<D, Vec<Uuid>> = Default::default();
     for (id, delta) in changes {
         out.entry(delta).or_default().push(id);
@@ -281,7 +279,9 @@ impl SqlTx {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
         if now < last + STATS_EVERY
-            || LAST.compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed).is_err()
+            || LAST
+                .compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
+                .is_err()
         {
             return Ok(());
         }
@@ -306,71 +306,28 @@ impl SqlTx {
         Ok(())
     }
 
-    async fn fetch_optional<T>(
-        &mut self,
-        q: Q<'_>,
-        f: fn(&DbRow) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        q.fetch_optional(&mut *self.tx)
-            .await
-            .map_err(map)?
-            .as_ref()
-            .map(f)
-            .transpose()
+    async fn fetch_optional<T>(&mut self, q: Q<'_>, f: fn(&DbRow) -> StoreResult<T>) -> StoreResult<Option<T>> {
+        q.fetch_optional(&mut *self.tx).await.map_err(map)?.as_ref().map(f).transpose()
     }
 
-    async fn fetch_all<T>(
-        &mut self,
-        q: Q<'_>,
-        f: fn(&DbRow) -> StoreResult<T>,
-    ) -> StoreResult<Vec<T>> {
-        q.fetch_all(&mut *self.tx)
-            .await
-            .map_err(map)?
-            .iter()
-            .map(f)
-            .collect()
+    async fn fetch_all<T>(&mut self, q: Q<'_>, f: fn(&DbRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        q.fetch_all(&mut *self.tx).await.map_err(map)?.iter().map(f).collect()
     }
 
-    async fn build_all<T>(
-        &mut self,
-        mut qb: QueryBuilder<Db>,
-        f: fn(&DbRow) -> StoreResult<T>,
-    ) -> StoreResult<Vec<T>> {
-        qb.build()
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(map)?
-            .iter()
-            .map(f)
-            .collect()
+    async fn build_all<T>(&mut self, mut qb: QueryBuilder<Db>, f: fn(&DbRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        qb.build().fetch_all(&mut *self.tx).await.map_err(map)?.iter().map(f).collect()
     }
 
     async fn build_count(&mut self, mut qb: QueryBuilder<Db>) -> StoreResult<i64> {
-        qb.build()
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(map)?
-            .try_get(0)
-            .map_err(map)
+        qb.build().fetch_one(&mut *self.tx).await.map_err(map)?.try_get(0).map_err(map)
     }
 
-    async fn exec(
-        &mut self,
-        q: Q<'_>,
-    ) -> StoreResult<u64> {
+    async fn exec(&mut self, q: Q<'_>) -> StoreResult<u64> {
         Ok(q.execute(&mut *self.tx).await.map_err(map)?.rows_affected())
     }
 
-    async fn scalar(
-        &mut self,
-        q: Q<'_>,
-    ) -> StoreResult<i64> {
-        q.fetch_one(&mut *self.tx)
-            .await
-            .map_err(map)?
-            .try_get(0)
-            .map_err(map)
+    async fn scalar(&mut self, q: Q<'_>) -> StoreResult<i64> {
+        q.fetch_one(&mut *self.tx).await.map_err(map)?.try_get(0).map_err(map)
     }
 }
 
@@ -386,22 +343,15 @@ fn push_list(qb: &mut QueryBuilder<Db>, spec: &ListSpec, key_col: &str, page: bo
 fn push_list_ordered(qb: &mut QueryBuilder<Db>, spec: &ListSpec, key_col: &str, order: Option<&str>) {
     if let Some(p) = &spec.prefix {
         qb.push(format!(" AND {key_col} >= ")).push_bind(p.clone());
-        qb.push(format!(" AND {key_col} < "))
-            .push_bind(format!("{p}\u{10FFFF}"));
+        qb.push(format!(" AND {key_col} < ")).push_bind(format!("{p}\u{10FFFF}"));
     }
     if let Some(q) = &spec.contains {
-        qb.push(format!(" AND {}({key_col}, ", dialect::POSITION_FN))
-            .push_bind(q.clone())
-            .push(") > 0");
+        qb.push(format!(" AND {}({key_col}, ", dialect::POSITION_FN)).push_bind(q.clone()).push(") > 0");
     }
     let Some(order) = order else { return };
     let keyset_order = order.is_empty() || order.starts_with(&format!("{key_col} ASC"));
     if let (Some(k), true) = (&spec.after, keyset_order) {
-        qb.push(format!(" AND ({key_col}, num) > ("))
-            .push_bind(k.key.clone())
-            .push(", ")
-            .push_bind(k.num)
-            .push(")");
+        qb.push(format!(" AND ({key_col}, num) > (")).push_bind(k.key.clone()).push(", ").push_bind(k.num).push(")");
     }
     let order = if order.is_empty() { format!("{key_col}, num") } else { order.to_owned() };
     qb.push(format!(" ORDER BY {order} LIMIT ")).push_bind(spec.limit as i64);
@@ -480,7 +430,6 @@ fn push_user_filter(qb: &mut QueryBuilder<Db>, filter: &UserFilter) {
         qb.push(")");
     }
 }
-
 
 fn list_query(cols: &str, table: &str, key_col: &str, spec: &ListSpec) -> QueryBuilder<Db> {
     let mut qb = QueryBuilder::new(format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
@@ -600,10 +549,7 @@ impl Tx for SqlTx {
     }
 
     async fn count(&mut self, counter: Counter) -> StoreResult<i64> {
-        self.scalar(
-            sqlx::query("SELECT value FROM counters WHERE name = $1").bind(counter_name(counter)),
-        )
-        .await
+        self.scalar(sqlx::query("SELECT value FROM counters WHERE name = $1").bind(counter_name(counter))).await
     }
 
     async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<Uuid>> {
@@ -640,13 +586,13 @@ impl EventStore for SqlTx {
     async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64> {
         let n = events.len() as i64;
         let last = self
-            .scalar(
-                sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value").bind(n),
-            )
+            .scalar(sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value").bind(n))
             .await?;
         let first = last - n + 1;
         for (c, chunk) in events.chunks(CHUNK).enumerate() {
-            let mut qb = QueryBuilder::new("INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) ");
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) ",
+            );
             qb.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
                 b.push_bind(first + (c * CHUNK + i) as i64)
                     .push_bind(ts(e.at))
@@ -663,9 +609,7 @@ impl EventStore for SqlTx {
     }
 
     async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
-        let q = sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after)
-            .bind(limit as i64);
+        let q = sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2").bind(after).bind(limit as i64);
         self.fetch_all(q, rows::event).await
     }
 }
@@ -756,13 +700,8 @@ impl UserStore for SqlTx {
             .bind(id.0),
         )
         .await?;
-        let keys = self
-            .scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(id.0))
-            .await?;
-        match self
-            .exec(sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0))
-            .await?
-        {
+        let keys = self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(id.0)).await?;
+        match self.exec(sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0)).await? {
             0 => Err(StoreError::NotFound),
             _ => {
                 self.bump("users", -1).await?;
@@ -780,18 +719,14 @@ impl UserStore for SqlTx {
 
     async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {} FROM users WHERE id = $1{}", rows::USER_COLS, self.lock());
-        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::user)
-            .await
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::user).await
     }
 
     async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {} FROM users WHERE id IN (",
-            rows::USER_COLS
-        ));
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM users WHERE id IN (", rows::USER_COLS));
         let mut sep = qb.separated(", ");
         for id in ids {
             sep.push_bind(id.0);
@@ -801,16 +736,8 @@ impl UserStore for SqlTx {
     }
 
     async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
-        let sql = format!(
-            "SELECT {} FROM users WHERE username_key = $1{}",
-            rows::USER_COLS,
-            self.lock()
-        );
-        self.fetch_optional(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(username)),
-            rows::user,
-        )
-        .await
+        let sql = format!("SELECT {} FROM users WHERE username_key = $1{}", rows::USER_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(username)), rows::user).await
     }
 
     async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>> {
@@ -840,10 +767,7 @@ impl UserStore for SqlTx {
     }
 
     async fn count_site_admins(&mut self) -> StoreResult<i64> {
-        self.scalar(sqlx::query(
-            "SELECT COUNT(*) FROM users WHERE site_role = 'admin' AND active = TRUE",
-        ))
-        .await
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM users WHERE site_role = 'admin' AND active = TRUE")).await
     }
 }
 
@@ -914,12 +838,11 @@ impl GroupStore for SqlTx {
     async fn delete_group(&mut self, id: GroupId) -> StoreResult<()> {
         // Paths through the group go with its parent edges; its own closure
         // rows go by cascade.
-        let parents: Vec<Uuid> =
-            sqlx::query_scalar("SELECT group_id FROM memberships WHERE child_id = $1")
-                .bind(id.0)
-                .fetch_all(&mut *self.tx)
-                .await
-                .map_err(map)?;
+        let parents: Vec<Uuid> = sqlx::query_scalar("SELECT group_id FROM memberships WHERE child_id = $1")
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map)?;
         for parent in parents {
             self.closure_remove_edge(GroupId(parent), id).await?;
         }
@@ -942,10 +865,7 @@ impl GroupStore for SqlTx {
             .bind(ts(now_utc())),
         )
         .await?;
-        match self
-            .exec(sqlx::query("DELETE FROM groups WHERE id = $1").bind(id.0))
-            .await?
-        {
+        match self.exec(sqlx::query("DELETE FROM groups WHERE id = $1").bind(id.0)).await? {
             0 => Err(StoreError::NotFound),
             _ => self.bump("groups", -1).await,
         }
@@ -953,11 +873,7 @@ impl GroupStore for SqlTx {
 
     async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
         let sql = format!("SELECT {} FROM groups WHERE id = $1{}", rows::GROUP_COLS, self.lock());
-        self.fetch_optional(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0),
-            rows::group,
-        )
-        .await
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::group).await
     }
 
     async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
@@ -980,10 +896,7 @@ impl GroupStore for SqlTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {} FROM groups WHERE id IN (",
-            rows::GROUP_COLS
-        ));
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM groups WHERE id IN (", rows::GROUP_COLS));
         let mut sep = qb.separated(", ");
         for id in ids {
             sep.push_bind(id.0);
@@ -1078,18 +991,14 @@ impl GroupStore for SqlTx {
     }
 
     async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "INSERT INTO group_roles (group_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(group.0)
-        .bind(role.0);
+        let q = sqlx::query("INSERT INTO group_roles (group_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(group.0)
+            .bind(role.0);
         Ok(self.exec(q).await? > 0)
     }
 
     async fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool> {
-        let q = sqlx::query("DELETE FROM group_roles WHERE group_id = $1 AND role_id = $2")
-            .bind(group.0)
-            .bind(role.0);
+        let q = sqlx::query("DELETE FROM group_roles WHERE group_id = $1 AND role_id = $2").bind(group.0).bind(role.0);
         Ok(self.exec(q).await? > 0)
     }
 }
@@ -1182,21 +1091,17 @@ impl MembershipStore for SqlTx {
             .map_err(map)?;
         let old = old.ok_or(StoreError::NotFound)?;
         self.exec(
-            sqlx::query(
-                "UPDATE memberships SET role = $1, permissions = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(m.role.as_str())
-            .bind(rows::permissions_text(&m.permissions))
-            .bind(ts(m.updated_at))
-            .bind(m.id.0),
+            sqlx::query("UPDATE memberships SET role = $1, permissions = $2, updated_at = $3 WHERE id = $4")
+                .bind(m.role.as_str())
+                .bind(rows::permissions_text(&m.permissions))
+                .bind(ts(m.updated_at))
+                .bind(m.id.0),
         )
         .await?;
         let delta = i64::from(m.role == MemberRole::Admin) - i64::from(old == "admin");
         if delta != 0 && matches!(m.member, Member::User(_)) {
             self.exec(
-                sqlx::query("UPDATE groups SET n_admins = n_admins + $1 WHERE id = $2")
-                    .bind(delta)
-                    .bind(m.group.0),
+                sqlx::query("UPDATE groups SET n_admins = n_admins + $1 WHERE id = $2").bind(delta).bind(m.group.0),
             )
             .await?;
         }
@@ -1209,9 +1114,7 @@ impl MembershipStore for SqlTx {
             Member::User(u) => self.closure_remove_user(m.group, u).await?,
             Member::Group(child) => self.closure_remove_edge(m.group, child).await?,
         }
-        let deleted = self
-            .exec(sqlx::query("DELETE FROM memberships WHERE id = $1").bind(id.0))
-            .await?;
+        let deleted = self.exec(sqlx::query("DELETE FROM memberships WHERE id = $1").bind(id.0)).await?;
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
@@ -1236,34 +1139,19 @@ impl MembershipStore for SqlTx {
                 .await?;
             }
             Member::Group(_) => {
-                self.exec(
-                    sqlx::query("UPDATE groups SET n_children = n_children - 1 WHERE id = $1")
-                        .bind(m.group.0),
-                )
-                .await?;
+                self.exec(sqlx::query("UPDATE groups SET n_children = n_children - 1 WHERE id = $1").bind(m.group.0))
+                    .await?;
             }
         }
         Ok(())
     }
 
     async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>> {
-        let sql = format!(
-            "SELECT {} FROM memberships WHERE id = $1{}",
-            rows::MEMBERSHIP_COLS,
-            self.lock()
-        );
-        self.fetch_optional(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0),
-            rows::membership,
-        )
-        .await
+        let sql = format!("SELECT {} FROM memberships WHERE id = $1{}", rows::MEMBERSHIP_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::membership).await
     }
 
-    async fn find_membership(
-        &mut self,
-        group: GroupId,
-        member: Member,
-    ) -> StoreResult<Option<Membership>> {
+    async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>> {
         let (col, id) = match member {
             Member::User(u) => ("user_id", u.0),
             Member::Group(g) => ("child_id", g.0),
@@ -1273,11 +1161,7 @@ impl MembershipStore for SqlTx {
             rows::MEMBERSHIP_COLS,
             self.lock()
         );
-        self.fetch_optional(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id),
-            rows::membership,
-        )
-        .await
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id), rows::membership).await
     }
 
     async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>> {
@@ -1313,10 +1197,8 @@ impl MembershipStore for SqlTx {
             if ids.is_empty() {
                 continue;
             }
-            let mut qb = QueryBuilder::new(format!(
-                "SELECT {} FROM memberships WHERE group_id = ",
-                rows::MEMBERSHIP_COLS
-            ));
+            let mut qb =
+                QueryBuilder::new(format!("SELECT {} FROM memberships WHERE group_id = ", rows::MEMBERSHIP_COLS));
             qb.push_bind(group.0).push(format!(" AND {col} IN ("));
             let mut sep = qb.separated(", ");
             for id in ids {
@@ -1351,10 +1233,7 @@ impl MembershipStore for SqlTx {
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
         let col = if children { "child_id" } else { "user_id" };
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {} FROM memberships WHERE group_id = ",
-            rows::MEMBERSHIP_COLS
-        ));
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM memberships WHERE group_id = ", rows::MEMBERSHIP_COLS));
         qb.push_bind(group.0).push(format!(" AND {col} IS NOT NULL AND num > ")).push_bind(after);
         qb.push(" ORDER BY num LIMIT ").push_bind(limit as i64);
         push_offset(&mut qb, (after == 0).then_some(offset));
@@ -1376,8 +1255,7 @@ impl MembershipStore for SqlTx {
     }
 
     async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64> {
-        self.scalar(sqlx::query("SELECT n_groups FROM users WHERE id = $1").bind(user.0))
-            .await
+        self.scalar(sqlx::query("SELECT n_groups FROM users WHERE id = $1").bind(user.0)).await
     }
 
     async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool> {
@@ -1466,12 +1344,13 @@ impl CatalogStore for SqlTx {
     }
 
     async fn update_role(&mut self, r: &Role) -> StoreResult<()> {
-        let q = sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, updated_at = $4 WHERE id = $5")
-            .bind(&r.name)
-            .bind(fold(&r.name))
-            .bind(&r.description)
-            .bind(ts(r.updated_at))
-            .bind(r.id.0);
+        let q =
+            sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, updated_at = $4 WHERE id = $5")
+                .bind(&r.name)
+                .bind(fold(&r.name))
+                .bind(&r.description)
+                .bind(ts(r.updated_at))
+                .bind(r.id.0);
         self.exec(q).await.map(drop)
     }
 
@@ -1491,8 +1370,7 @@ impl CatalogStore for SqlTx {
     }
 
     async fn list_roles(&mut self, spec: &ListSpec) -> StoreResult<Vec<Role>> {
-        self.build_all(list_query("*", "roles", "name_key", spec), rows::role)
-            .await
+        self.build_all(list_query("*", "roles", "name_key", spec), rows::role).await
     }
 
     async fn insert_org(&mut self, o: &Organization) -> StoreResult<i64> {
@@ -1512,12 +1390,13 @@ impl CatalogStore for SqlTx {
     }
 
     async fn update_org(&mut self, o: &Organization) -> StoreResult<()> {
-        let q = sqlx::query("UPDATE organizations SET name = $1, name_key = $2, slug = $3, updated_at = $4 WHERE id = $5")
-            .bind(&o.name)
-            .bind(fold(&o.name))
-            .bind(&o.slug)
-            .bind(ts(o.updated_at))
-            .bind(o.id.0);
+        let q =
+            sqlx::query("UPDATE organizations SET name = $1, name_key = $2, slug = $3, updated_at = $4 WHERE id = $5")
+                .bind(&o.name)
+                .bind(fold(&o.name))
+                .bind(&o.slug)
+                .bind(ts(o.updated_at))
+                .bind(o.id.0);
         self.exec(q).await.map(drop)
     }
 
@@ -1530,18 +1409,15 @@ impl CatalogStore for SqlTx {
 
     async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>> {
         self.fetch_optional(
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM organizations WHERE id = $1{}", self.lock()))).bind(id.0),
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM organizations WHERE id = $1{}", self.lock())))
+                .bind(id.0),
             rows::org,
         )
         .await
     }
 
     async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>> {
-        self.build_all(
-            list_query("*", "organizations", "name_key", spec),
-            rows::org,
-        )
-        .await
+        self.build_all(list_query("*", "organizations", "name_key", spec), rows::org).await
     }
 
     async fn insert_project(&mut self, p: &Project) -> StoreResult<i64> {
@@ -1593,21 +1469,16 @@ impl CatalogStore for SqlTx {
 
     async fn get_project_by_name(&mut self, name: &str) -> StoreResult<Option<Project>> {
         let sql = format!("SELECT * FROM projects WHERE name_key = $1{}", self.lock());
-        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(name)), rows::project)
-            .await
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(name)), rows::project).await
     }
 
     async fn list_projects(&mut self, spec: &ListSpec) -> StoreResult<Vec<Project>> {
-        self.build_all(list_query("*", "projects", "name_key", spec), rows::project)
-            .await
+        self.build_all(list_query("*", "projects", "name_key", spec), rows::project).await
     }
 
     async fn put_binding(&mut self, b: &ProjectBinding) -> StoreResult<Option<String>> {
         let col = principal_col(b.principal);
-        let sql = format!(
-            "SELECT role FROM project_bindings WHERE project_id = $1 AND {col} = $2{}",
-            self.lock()
-        );
+        let sql = format!("SELECT role FROM project_bindings WHERE project_id = $1 AND {col} = $2{}", self.lock());
         let previous: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(b.project.0)
             .bind(grantee_uuid(b.principal))
@@ -1642,12 +1513,7 @@ impl CatalogStore for SqlTx {
         Ok(self.exec(q).await? > 0)
     }
 
-    async fn list_bindings(
-        &mut self,
-        project: ProjectId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<ProjectBinding>> {
+    async fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>> {
         let q = sqlx::query("SELECT * FROM project_bindings WHERE project_id = $1 AND num > $2 ORDER BY num LIMIT $3")
             .bind(project.0)
             .bind(after)
@@ -1656,11 +1522,7 @@ impl CatalogStore for SqlTx {
     }
 
     async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64> {
-        self.scalar(
-            sqlx::query("SELECT COUNT(*) FROM project_bindings WHERE project_id = $1")
-                .bind(project.0),
-        )
-        .await
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM project_bindings WHERE project_id = $1").bind(project.0)).await
     }
 
     async fn insert_job(&mut self, j: &Job) -> StoreResult<i64> {
@@ -1680,8 +1542,7 @@ impl CatalogStore for SqlTx {
     }
 
     async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>> {
-        self.fetch_optional(sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id.0), rows::job)
-            .await
+        self.fetch_optional(sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id.0), rows::job).await
     }
 }
 
@@ -1715,11 +1576,7 @@ impl AccessStore for SqlTx {
             Grantee::Group(g) => ("to_group", g.0),
         };
         let sql = format!("SELECT * FROM shares WHERE group_id = $1 AND {col} = $2{}", self.lock());
-        self.fetch_optional(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id),
-            rows::share,
-        )
-        .await
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id), rows::share).await
     }
 
     async fn delete_share(&mut self, group: GroupId, grantee: Grantee) -> StoreResult<bool> {
@@ -1728,30 +1585,19 @@ impl AccessStore for SqlTx {
             Grantee::Group(g) => ("to_group", g.0),
         };
         let sql = format!("DELETE FROM shares WHERE group_id = $1 AND {col} = $2");
-        Ok(self
-            .exec(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id))
-            .await?
-            > 0)
+        Ok(self.exec(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id)).await? > 0)
     }
 
-    async fn list_shares(
-        &mut self,
-        group: GroupId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Share>> {
-        let q = sqlx::query(
-            "SELECT * FROM shares WHERE group_id = $1 AND num > $2 ORDER BY num LIMIT $3",
-        )
-        .bind(group.0)
-        .bind(after)
-        .bind(limit as i64);
+    async fn list_shares(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<Share>> {
+        let q = sqlx::query("SELECT * FROM shares WHERE group_id = $1 AND num > $2 ORDER BY num LIMIT $3")
+            .bind(group.0)
+            .bind(after)
+            .bind(limit as i64);
         self.fetch_all(q, rows::share).await
     }
 
     async fn count_shares(&mut self, group: GroupId) -> StoreResult<i64> {
-        self.scalar(sqlx::query("SELECT COUNT(*) FROM shares WHERE group_id = $1").bind(group.0))
-            .await
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM shares WHERE group_id = $1").bind(group.0)).await
     }
 
     async fn shares_held_by_group(&mut self, group: GroupId) -> StoreResult<Vec<Share>> {
@@ -1776,10 +1622,7 @@ impl AccessStore for SqlTx {
     }
 
     async fn delete_key(&mut self, id: KeyId) -> StoreResult<()> {
-        match self
-            .exec(sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id.0))
-            .await?
-        {
+        match self.exec(sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id.0)).await? {
             0 => Err(StoreError::NotFound),
             _ => self.bump("keys", -1).await,
         }
@@ -1794,26 +1637,15 @@ impl AccessStore for SqlTx {
     }
 
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>> {
-        self.fetch_optional(
-            sqlx::query("SELECT * FROM api_keys WHERE digest = $1").bind(digest),
-            rows::key,
-        )
-        .await
+        self.fetch_optional(sqlx::query("SELECT * FROM api_keys WHERE digest = $1").bind(digest), rows::key).await
     }
 
-    async fn list_keys(
-        &mut self,
-        user: Option<UserId>,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<ApiKey>> {
+    async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>> {
         let q = match user {
-            Some(u) => sqlx::query(
-                "SELECT * FROM api_keys WHERE user_id = $1 AND num > $2 ORDER BY num LIMIT $3",
-            )
-            .bind(u.0)
-            .bind(after)
-            .bind(limit as i64),
+            Some(u) => sqlx::query("SELECT * FROM api_keys WHERE user_id = $1 AND num > $2 ORDER BY num LIMIT $3")
+                .bind(u.0)
+                .bind(after)
+                .bind(limit as i64),
             None => sqlx::query("SELECT * FROM api_keys WHERE num > $1 ORDER BY num LIMIT $2")
                 .bind(after)
                 .bind(limit as i64),
@@ -1822,7 +1654,6 @@ impl AccessStore for SqlTx {
     }
 
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64> {
-        self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0))
-            .await
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0)).await
     }
 }

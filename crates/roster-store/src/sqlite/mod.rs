@@ -31,15 +31,15 @@ mod dialect {
     pub const REFRESH_STATS: Option<&str> = None;
 }
 
-mod rows {
-    use super::Db;
-    include!("../common/rows.rs");
-}
-
-mod tx {
-    use super::Db;
-    include!("../common/tx.rs");
-}
+// The shared SQL (`common/`), compiled once per backend as a child of this
+// module, where `Db` and `dialect` name this backend's (hence the same files
+// loaded twice, on purpose).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/rows.rs"]
+mod rows;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/tx.rs"]
+mod tx;
 
 pub struct SqliteStore {
     reader: SqlitePool,
