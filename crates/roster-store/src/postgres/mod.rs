@@ -33,7 +33,7 @@ mod dialect {
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "GREATEST";
     /// Fresh planner statistics for the tables a bulk load grows (see
-    /// `refresh_stats_after_bulk` in common/tx.rs).
+    /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
     pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships, user_closure");
 }
 
@@ -44,7 +44,7 @@ mod dialect {
 #[path = "../common/rows.rs"]
 mod rows;
 #[allow(clippy::duplicate_mod)]
-#[path = "../common/tx.rs"]
+#[path = "../common/tx/mod.rs"]
 mod tx;
 
 pub struct PgStore {

@@ -38,7 +38,7 @@ mod dialect {
 #[path = "../common/rows.rs"]
 mod rows;
 #[allow(clippy::duplicate_mod)]
-#[path = "../common/tx.rs"]
+#[path = "../common/tx/mod.rs"]
 mod tx;
 
 pub struct SqliteStore {

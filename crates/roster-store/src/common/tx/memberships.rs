@@ -1,0 +1,513 @@
+//! Memberships as SQL: `MembershipStore`, and the upkeep of the flattened
+//! membership index (`group_closure`, `user_closure`) in the same
+//! transaction as every edge change, which the transitive reads and the
+//! cycle check (`group_reaches`) probe instead of walking the graph.
+
+use async_trait::async_trait;
+use roster_core::store::StoreResult;
+use roster_core::store::prelude::*;
+use roster_core::*;
+use sqlx::{QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::{CHUNK, SqlTx, dialect, first_num, map, now_utc, nums_in_order, push_in_values, push_offset, rows, ts};
+
+/// Rows keyed by the change each one takes, regrouped by that change, so a
+/// counter update is one statement per distinct change, not one per row.
+fn by_delta<D: Ord>(changes: impl IntoIterator<Item = (Uuid, D)>) -> std::collections::BTreeMap<D, Vec<Uuid>> {
+    let mut out: std::collections::BTreeMap<D, Vec<Uuid>> = Default::default();
+    for (id, delta) in changes {
+        out.entry(delta).or_default().push(id);
+    }
+    out
+}
+
+/// A write of at least this many memberships is a bulk load.
+const BULK_ROWS: usize = 1000;
+
+fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
+    match m {
+        Member::User(u) => (Some(u.0), None),
+        Member::Group(g) => (None, Some(g.0)),
+    }
+}
+
+impl SqlTx {
+    /// Closure upkeep for a new nesting edge `parent → child`: every
+    /// ancestor of `parent` now reaches every descendant of `child` by
+    /// (paths to parent) × (paths from child) more paths, and holds every
+    /// user under `child` by as many more.
+    async fn closure_add_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
+        self.exec(
+            sqlx::query(
+                "INSERT INTO group_closure (ancestor, descendant, paths) \
+                 SELECT a.ancestor, d.descendant, SUM(a.paths * d.paths) FROM group_closure a, group_closure d \
+                 WHERE a.descendant = $1 AND d.ancestor = $2 GROUP BY a.ancestor, d.descendant \
+                 ON CONFLICT (ancestor, descendant) DO UPDATE SET paths = group_closure.paths + excluded.paths",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
+                 SELECT a.ancestor, uc.user_id, uc.user_num, SUM(a.paths * uc.paths) FROM group_closure a, user_closure uc \
+                 WHERE a.descendant = $1 AND uc.group_id = $2 GROUP BY a.ancestor, uc.user_id, uc.user_num \
+                 ON CONFLICT (group_id, user_num) DO UPDATE SET paths = user_closure.paths + excluded.paths",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closure upkeep for a removed nesting edge: the exact inverse of
+    /// [`Self::closure_add_edge`]; rows whose path count falls to zero go.
+    /// (In a DAG no row this reads is one it changes: those would need a
+    /// path from `child` back to `parent`.)
+    pub(super) async fn closure_remove_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
+        self.exec(
+            sqlx::query(
+                "UPDATE user_closure SET paths = paths - \
+                 (SELECT a.paths FROM group_closure a WHERE a.ancestor = user_closure.group_id AND a.descendant = $1) * \
+                 (SELECT uc.paths FROM user_closure uc WHERE uc.group_id = $2 AND uc.user_id = user_closure.user_id) \
+                 WHERE group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
+                 AND user_id IN (SELECT user_id FROM user_closure WHERE group_id = $2)",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "DELETE FROM user_closure WHERE paths <= 0 \
+                 AND group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
+                 AND user_id IN (SELECT user_id FROM user_closure WHERE group_id = $2)",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "UPDATE group_closure SET paths = paths - \
+                 (SELECT a.paths FROM group_closure a WHERE a.ancestor = group_closure.ancestor AND a.descendant = $1) * \
+                 (SELECT d.paths FROM group_closure d WHERE d.ancestor = $2 AND d.descendant = group_closure.descendant) \
+                 WHERE ancestor IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
+                 AND descendant IN (SELECT descendant FROM group_closure WHERE ancestor = $2)",
+            )
+            .bind(parent.0)
+            .bind(child.0),
+        )
+        .await?;
+        self.exec(
+            sqlx::query(
+                "DELETE FROM group_closure WHERE paths <= 0 \
+                 AND ancestor IN (SELECT ancestor FROM group_closure WHERE descendant = $1)",
+            )
+            .bind(parent.0),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closure upkeep for new user memberships: each user is now in every
+    /// ancestor of the group joined, by as many more paths as lead there.
+    async fn closure_add_users(&mut self, memberships: &[MembershipId]) -> StoreResult<()> {
+        for chunk in memberships.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
+                 SELECT c.ancestor, m.user_id, u.num, SUM(c.paths) \
+                 FROM memberships m, users u, group_closure c \
+                 WHERE u.id = m.user_id AND c.descendant = m.group_id AND m.id IN ",
+            );
+            push_in_values(&mut qb, chunk.iter().map(|id| id.0));
+            qb.push(
+                " GROUP BY c.ancestor, m.user_id, u.num \
+                 ON CONFLICT (group_id, user_num) DO UPDATE SET paths = user_closure.paths + excluded.paths",
+            );
+            qb.build().execute(&mut *self.tx).await.map_err(map)?;
+        }
+        Ok(())
+    }
+
+    /// Closure upkeep for a removed user membership (the inverse of
+    /// [`Self::closure_add_users`] for one).
+    async fn closure_remove_user(&mut self, group: GroupId, user: UserId) -> StoreResult<()> {
+        self.exec(
+            sqlx::query(
+                "UPDATE user_closure SET paths = paths - \
+                 (SELECT c.paths FROM group_closure c WHERE c.ancestor = user_closure.group_id AND c.descendant = $1) \
+                 WHERE user_id = $2 AND group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1)",
+            )
+            .bind(group.0)
+            .bind(user.0),
+        )
+        .await?;
+        self.exec(sqlx::query("DELETE FROM user_closure WHERE user_id = $1 AND paths <= 0").bind(user.0)).await?;
+        Ok(())
+    }
+
+    /// During a bulk load, at most every `STATS_EVERY` in this process:
+    /// PostgreSQL plans the import's pair lookups from statistics taken when
+    /// the tables were small, and with them chose a hash join over a scan of
+    /// every membership (230 ms per 500 pairs at 10^6 rows, 3.5 ms after an
+    /// ANALYZE). Autovacuum's analyze lags a table growing this fast.
+    async fn refresh_stats_after_bulk(&mut self) -> StoreResult<()> {
+        static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        const STATS_EVERY: u64 = 10;
+        let Some(sql) = dialect::REFRESH_STATS else { return Ok(()) };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+        if now < last + STATS_EVERY
+            || LAST
+                .compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
+                .is_err()
+        {
+            return Ok(());
+        }
+        self.exec(sqlx::query(sql)).await.map(|_| ())
+    }
+
+    /// Adds each user's delta to their group count and moves their
+    /// groups-changed stamp to `at` (always forwards): one statement per
+    /// distinct delta, not per user.
+    async fn moved_groups_of(&mut self, users: std::collections::BTreeMap<Uuid, i64>, at: i64) -> StoreResult<()> {
+        for (delta, ids) in by_delta(users) {
+            for chunk in ids.chunks(CHUNK) {
+                let mut qb = QueryBuilder::new("UPDATE users SET n_groups = n_groups + ");
+                qb.push_bind(delta);
+                qb.push(format!(", groups_changed_at = {}(groups_changed_at + 1, ", dialect::GREATEST));
+                qb.push_bind(at);
+                qb.push(") WHERE id IN ");
+                push_in_values(&mut qb, chunk.iter().copied());
+                qb.build().execute(&mut *self.tx).await.map_err(map)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MembershipStore for SqlTx {
+    async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64> {
+        first_num(self.insert_memberships(std::slice::from_ref(m)).await?)
+    }
+
+    /// Inserts the edges, then moves each touched group's and user's
+    /// counters once, by the sum of its edges.
+    async fn insert_memberships(&mut self, ms: &[Membership]) -> StoreResult<Vec<i64>> {
+        let mut nums = Vec::with_capacity(ms.len());
+        for chunk in ms.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, m| {
+                let (user, child) = member_cols(m.member);
+                b.push_bind(m.id.0)
+                    .push_bind(m.group.0)
+                    .push_bind(user)
+                    .push_bind(child)
+                    .push_bind(m.role.as_str())
+                    .push_bind(rows::permissions_text(&m.permissions))
+                    .push_bind(ts(m.created_at))
+                    .push_bind(ts(m.updated_at));
+            });
+            qb.push(" RETURNING id, num");
+            let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
+            nums.extend(nums_in_order(&rows, chunk.iter().map(|m| m.id.0))?);
+        }
+        // Per group: (members, admins, children) added.
+        let mut groups: std::collections::BTreeMap<Uuid, (i64, i64, i64)> = Default::default();
+        // Per user: groups joined.
+        let mut users: std::collections::BTreeMap<Uuid, i64> = Default::default();
+        let mut latest = 0;
+        for m in ms {
+            let entry = groups.entry(m.group.0).or_default();
+            match m.member {
+                Member::User(u) => {
+                    entry.0 += 1;
+                    entry.1 += i64::from(m.role == MemberRole::Admin);
+                    *users.entry(u.0).or_default() += 1;
+                }
+                Member::Group(_) => entry.2 += 1,
+            }
+            latest = latest.max(ts(m.updated_at));
+        }
+        // One statement per distinct (members, admins, children) delta, not
+        // per group: a batch spread over 10^5 groups touches thousands.
+        for ((members, admins, children), ids) in by_delta(groups) {
+            for chunk in ids.chunks(CHUNK) {
+                let mut qb = QueryBuilder::new("UPDATE groups SET n_members = n_members + ");
+                qb.push_bind(members);
+                qb.push(", n_admins = n_admins + ");
+                qb.push_bind(admins);
+                qb.push(", n_children = n_children + ");
+                qb.push_bind(children);
+                qb.push(" WHERE id IN ");
+                push_in_values(&mut qb, chunk.iter().copied());
+                qb.build().execute(&mut *self.tx).await.map_err(map)?;
+            }
+        }
+        self.moved_groups_of(users, latest).await?;
+        if ms.len() >= BULK_ROWS {
+            self.refresh_stats_after_bulk().await?;
+        }
+        let user_edges: Vec<MembershipId> =
+            ms.iter().filter(|m| matches!(m.member, Member::User(_))).map(|m| m.id).collect();
+        self.closure_add_users(&user_edges).await?;
+        for m in ms {
+            if let Member::Group(child) = m.member {
+                self.closure_add_edge(m.group, child).await?;
+            }
+        }
+        Ok(nums)
+    }
+
+    async fn update_membership(&mut self, m: &Membership) -> StoreResult<()> {
+        let sql = format!("SELECT role FROM memberships WHERE id = $1{}", self.lock());
+        let old: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(m.id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(map)?;
+        let old = old.ok_or(StoreError::NotFound)?;
+        self.exec(
+            sqlx::query("UPDATE memberships SET role = $1, permissions = $2, updated_at = $3 WHERE id = $4")
+                .bind(m.role.as_str())
+                .bind(rows::permissions_text(&m.permissions))
+                .bind(ts(m.updated_at))
+                .bind(m.id.0),
+        )
+        .await?;
+        let delta = i64::from(m.role == MemberRole::Admin) - i64::from(old == "admin");
+        if delta != 0 && matches!(m.member, Member::User(_)) {
+            self.exec(
+                sqlx::query("UPDATE groups SET n_admins = n_admins + $1 WHERE id = $2").bind(delta).bind(m.group.0),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()> {
+        let m = self.get_membership(id).await?.ok_or(StoreError::NotFound)?;
+        match m.member {
+            Member::User(u) => self.closure_remove_user(m.group, u).await?,
+            Member::Group(child) => self.closure_remove_edge(m.group, child).await?,
+        }
+        let deleted = self.exec(sqlx::query("DELETE FROM memberships WHERE id = $1").bind(id.0)).await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        match m.member {
+            Member::User(u) => {
+                let admin = i64::from(m.role == MemberRole::Admin);
+                self.exec(
+                    sqlx::query("UPDATE groups SET n_members = n_members - 1, n_admins = n_admins - $1 WHERE id = $2")
+                        .bind(admin)
+                        .bind(m.group.0),
+                )
+                .await?;
+                self.exec(
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE users SET n_groups = n_groups - 1, \
+                         groups_changed_at = {}(groups_changed_at + 1, $2) WHERE id = $1",
+                        dialect::GREATEST
+                    )))
+                    .bind(u.0)
+                    .bind(ts(now_utc())),
+                )
+                .await?;
+            }
+            Member::Group(_) => {
+                self.exec(sqlx::query("UPDATE groups SET n_children = n_children - 1 WHERE id = $1").bind(m.group.0))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>> {
+        let sql = format!("SELECT {} FROM memberships WHERE id = $1{}", rows::MEMBERSHIP_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::membership).await
+    }
+
+    async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>> {
+        let (col, id) = match member {
+            Member::User(u) => ("user_id", u.0),
+            Member::Group(g) => ("child_id", g.0),
+        };
+        let sql = format!(
+            "SELECT {} FROM memberships WHERE group_id = $1 AND {col} = $2{}",
+            rows::MEMBERSHIP_COLS,
+            self.lock()
+        );
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(id), rows::membership).await
+    }
+
+    async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>> {
+        let mut out = Vec::new();
+        for chunk in pairs.chunks(CHUNK) {
+            // A join with the pairs, not `(group_id, user_id) IN (VALUES …)`:
+            // SQLite plans that row-value IN as a scan of the whole table;
+            // CROSS JOIN makes it walk the pairs and probe the unique key.
+            let mut qb =
+                QueryBuilder::new(format!("SELECT {} FROM (VALUES ", rows::qualified(rows::MEMBERSHIP_COLS, "m")));
+            let mut sep = qb.separated(", ");
+            for (g, u) in chunk {
+                sep.push("(");
+                sep.push_bind_unseparated(u.0);
+                sep.push_unseparated(", ");
+                sep.push_bind_unseparated(g.0);
+                sep.push_unseparated(")");
+            }
+            qb.push(") AS k CROSS JOIN memberships m WHERE m.user_id = k.column1 AND m.group_id = k.column2");
+            if !self.lock().is_empty() {
+                qb.push(format!("{} OF m", self.lock()));
+            }
+            out.extend(self.build_all(qb, rows::membership).await?);
+        }
+        Ok(out)
+    }
+
+    async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>> {
+        let users: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).0).collect();
+        let children: Vec<Uuid> = members.iter().filter_map(|m| member_cols(*m).1).collect();
+        let mut out = Vec::with_capacity(members.len());
+        for (col, ids) in [("user_id", users), ("child_id", children)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let mut qb =
+                QueryBuilder::new(format!("SELECT {} FROM memberships WHERE group_id = ", rows::MEMBERSHIP_COLS));
+            qb.push_bind(group.0).push(format!(" AND {col} IN ("));
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.push(self.lock());
+            out.extend(self.build_all(qb, rows::membership).await?);
+        }
+        Ok(out)
+    }
+
+    async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>> {
+        // One branch per partial index (users, children): a predicate-less
+        // `WHERE group_id = $1` can use neither and scans the table.
+        let q = sqlx::query(
+            "SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND user_id IS NOT NULL \
+             UNION ALL \
+             SELECT user_id, child_id, num FROM memberships WHERE group_id = $1 AND child_id IS NOT NULL \
+             ORDER BY num",
+        )
+        .bind(group.0);
+        self.fetch_all(q, rows::member_ref).await
+    }
+
+    async fn list_group_memberships(
+        &mut self,
+        group: GroupId,
+        children: bool,
+        after: i64,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let col = if children { "child_id" } else { "user_id" };
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM memberships WHERE group_id = ", rows::MEMBERSHIP_COLS));
+        qb.push_bind(group.0).push(format!(" AND {col} IS NOT NULL AND num > ")).push_bind(after);
+        qb.push(" ORDER BY num LIMIT ").push_bind(limit as i64);
+        push_offset(&mut qb, (after == 0).then_some(offset));
+        self.build_all(qb, rows::membership).await
+    }
+
+    async fn list_user_memberships(
+        &mut self,
+        user: UserId,
+        after: i64,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let mut qb = QueryBuilder::new(format!("SELECT {} FROM memberships WHERE user_id = ", rows::MEMBERSHIP_COLS));
+        qb.push_bind(user.0).push(" AND num > ").push_bind(after);
+        qb.push(" ORDER BY num LIMIT ").push_bind(limit as i64);
+        push_offset(&mut qb, (after == 0).then_some(offset));
+        self.build_all(qb, rows::membership).await
+    }
+
+    async fn count_user_memberships(&mut self, user: UserId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT n_groups FROM users WHERE id = $1").bind(user.0)).await
+    }
+
+    async fn group_reaches(&mut self, from: GroupId, to: GroupId) -> StoreResult<bool> {
+        let q = sqlx::query("SELECT COUNT(*) FROM group_closure WHERE ancestor = $1 AND descendant = $2")
+            .bind(from.0)
+            .bind(to.0);
+        Ok(self.scalar(q).await? != 0)
+    }
+
+    async fn in_group_transitively(&mut self, group: GroupId, user: UserId) -> StoreResult<bool> {
+        let q = sqlx::query("SELECT COUNT(*) FROM user_closure WHERE group_id = $1 AND user_id = $2")
+            .bind(group.0)
+            .bind(user.0);
+        Ok(self.scalar(q).await? != 0)
+    }
+
+    async fn membership_path(&mut self, group: GroupId, user: UserId) -> StoreResult<Vec<GroupId>> {
+        // One statement, however deep: the user's first direct group under
+        // `group`, then from `group` down, at each level the first child
+        // that still reaches it. The depth bound only guards a broken index.
+        let q = sqlx::query_scalar::<_, Uuid>(
+            "WITH RECURSIVE \
+             direct (id) AS ( \
+                 SELECT m.group_id FROM memberships m, group_closure c \
+                 WHERE m.user_id = $2 AND c.ancestor = $1 AND c.descendant = m.group_id ORDER BY m.num LIMIT 1), \
+             walk (at, depth) AS ( \
+                 SELECT g.id, 0 FROM groups g, direct WHERE g.id = $1 \
+                 UNION ALL \
+                 SELECT (SELECT m.child_id FROM memberships m, group_closure c \
+                         WHERE m.group_id = walk.at AND c.ancestor = m.child_id \
+                         AND c.descendant = (SELECT id FROM direct) ORDER BY m.num LIMIT 1), \
+                        walk.depth + 1 \
+                 FROM walk WHERE walk.at <> (SELECT id FROM direct) AND walk.depth < 10000) \
+             SELECT at FROM walk WHERE at IS NOT NULL ORDER BY depth",
+        )
+        .bind(group.0)
+        .bind(user.0);
+        Ok(q.fetch_all(&mut *self.tx).await.map_err(map)?.into_iter().map(GroupId).collect())
+    }
+
+    async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
+        let cols = rows::qualified(rows::USER_COLS, "u");
+        let sql = format!(
+            "SELECT {cols} FROM user_closure uc JOIN users u ON u.id = uc.user_id \
+             WHERE uc.group_id = $1 AND uc.user_num > $2 ORDER BY uc.user_num LIMIT $3"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(after).bind(limit as i64);
+        self.fetch_all(q, rows::user).await
+    }
+
+    async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT n_all_members FROM groups WHERE id = $1").bind(group.0)).await
+    }
+
+    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
+        let cols = rows::qualified(rows::GROUP_COLS, "g");
+        let sql = format!(
+            "SELECT {cols} FROM user_closure uc JOIN groups g ON g.id = uc.group_id \
+             WHERE uc.user_id = $1 AND g.num > $2 ORDER BY g.num LIMIT $3"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(after).bind(limit as i64);
+        self.fetch_all(q, rows::group).await
+    }
+
+    async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
+        self.scalar(sqlx::query("SELECT COUNT(*) FROM user_closure WHERE user_id = $1").bind(user.0)).await
+    }
+}
