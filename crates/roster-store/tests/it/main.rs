@@ -3,7 +3,6 @@
 //! `ROSTER_TEST_PG_URL` is set (a throw-away database per test).
 
 mod closure;
-mod concurrency;
 mod contract;
 mod member_sets;
 
