@@ -60,6 +60,10 @@ pub struct User {
     /// When the user's direct groups last changed (the store moves it, always
     /// forwards, with every membership it makes or removes for the user).
     pub groups_changed_at: OffsetDateTime,
+    /// When anything but the account's status (`active`) last changed:
+    /// the modification time of platforms that leave it alone when an
+    /// account is locked or unlocked (Posit's `updated_time`).
+    pub profile_changed_at: OffsetDateTime,
 }
 
 impl User {
@@ -83,6 +87,19 @@ impl User {
             updated_at: at,
             version: 1,
             groups_changed_at: at,
+            profile_changed_at: at,
+        }
+    }
+
+    /// Records a change from `before` made at `at`: the version moves by
+    /// one and `updated_at` with it; `profile_changed_at` too, unless only
+    /// the account's status changed.
+    pub fn mark_changed(&mut self, before: &User, at: OffsetDateTime) {
+        let status_only = User { active: before.active, ..self.clone() } == *before;
+        self.version = before.version + 1;
+        self.updated_at = at;
+        if !status_only {
+            self.profile_changed_at = at;
         }
     }
 

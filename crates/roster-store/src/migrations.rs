@@ -41,6 +41,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (4, "projects and jobs", include_str!("../migrations/postgres/0004_projects_and_jobs.sql")),
     (5, "closure", include_str!("../migrations/postgres/0005_closure.sql")),
     (6, "user-major keys", include_str!("../migrations/postgres/0006_user_major_keys.sql")),
+    (7, "profile changed at", include_str!("../migrations/postgres/0007_profile_changed_at.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -50,6 +51,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (4, "projects and jobs", include_str!("../migrations/sqlite/0004_projects_and_jobs.sql")),
     (5, "closure", include_str!("../migrations/sqlite/0005_closure.sql")),
     (6, "user-major keys", include_str!("../migrations/sqlite/0006_user_major_keys.sql")),
+    (7, "profile changed at", include_str!("../migrations/sqlite/0007_profile_changed_at.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -187,8 +187,7 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRe
             if user == before {
                 return Ok(Outcome::Unchanged);
             }
-            user.updated_at = t;
-            user.version += 1;
+            user.mark_changed(&before, t);
             tx.update_user(&user).await?;
             tx.append_event(&user_updated(p, &before, &user)).await?;
             Ok(Outcome::Updated)

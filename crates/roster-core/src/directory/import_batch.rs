@@ -129,8 +129,7 @@ async fn settle_users(
     // ones never do: they were inserted above).
     for (user, _, before) in users.values_mut() {
         if let Some(before) = before {
-            user.updated_at = t;
-            user.version += 1;
+            user.mark_changed(before, t);
             tx.update_user(user).await?;
             events.push(user_updated(p, before, user));
         }

@@ -172,8 +172,7 @@ impl Directory {
                 let mut u = before.clone();
                 u.site_role = SiteRole::Admin;
                 u.active = true;
-                u.updated_at = t;
-                u.version += 1;
+                u.mark_changed(&before, t);
                 tx.update_user(&u).await?;
                 tx.append_event(&event(
                     None,

@@ -166,8 +166,7 @@ pub(crate) async fn save_user(
     before: &User,
     mut user: User,
 ) -> Result<User, CoreError> {
-    user.updated_at = now();
-    user.version = before.version + 1;
+    user.mark_changed(before, now());
     tx.update_user(&user).await?;
     tx.append_event(&user_updated(p, before, &user)).await?;
     Ok(user)

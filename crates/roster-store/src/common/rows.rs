@@ -89,7 +89,8 @@ pub(crate) fn level_from(n: i64) -> R<ShareLevel> {
 }
 
 pub(crate) const USER_COLS: &str = "num, id, username, email, first_name, last_name, display_name, active, site_role, \
-     primary_group, external_id, role_label, attributes, created_at, updated_at, version, groups_changed_at";
+     primary_group, external_id, role_label, attributes, created_at, updated_at, version, groups_changed_at, \
+     profile_changed_at";
 
 pub(crate) fn user(row: &DbRow) -> R<User> {
     let role: String = get(row, "site_role")?;
@@ -111,6 +112,7 @@ pub(crate) fn user(row: &DbRow) -> R<User> {
         updated_at: time(row, "updated_at")?,
         version: get(row, "version")?,
         groups_changed_at: time(row, "groups_changed_at")?,
+        profile_changed_at: time(row, "profile_changed_at")?,
     })
 }
 

@@ -247,7 +247,30 @@ async fn deletion_and_its_job_are_one_transaction(s: TestServer) {
     assert_eq!(s.get(&format!("/v1/groups/{g}")).await.status, StatusCode::OK, "the group was deleted without its job");
 }
 
+/// Locking and unlocking a Posit user leaves the `updated_time` Posit
+/// clients read back, as Connect does; a profile change moves it.
+async fn posit_lock_keeps_updated_time(s: TestServer) {
+    let u = s.user("lockable").await;
+    let key = format!("Key {}", s.admin);
+    let (user_path, auth) = (format!("/posit/__api__/v1/users/{u}"), [("authorization", key.as_str())]);
+    let read = || s.send(Method::GET, &user_path, &auth, None);
+    let before = read().await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    for locked in [true, false] {
+        let path = format!("/posit/__api__/v1/users/{u}/lock");
+        let r = s.send(Method::POST, &path, &[("authorization", &key)], Some(json!({ "locked": locked }))).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let after = read().await;
+        assert_eq!(after.body["locked"], locked, "{}", after.body);
+        assert_eq!(after.body["updated_time"], before.body["updated_time"], "lock={locked}");
+    }
+    assert_eq!(s.patch(&format!("/v1/users/{u}"), json!({ "email": "l@example.com" })).await.status, StatusCode::OK);
+    assert_ne!(read().await.body["updated_time"], before.body["updated_time"], "a profile change moves it");
+}
+
 crate::on_every_store!(
+    posit_lock_keeps_updated_time,
     civis_permission_filter_counts_site_admins,
     concurrent_profile_updates_keep_both,
     scim_conditional_delete_is_one_step,

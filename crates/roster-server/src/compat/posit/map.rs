@@ -44,7 +44,8 @@ pub fn user(u: core::User) -> wire::User {
         first_name: u.first_name.unwrap_or_default(),
         last_name: u.last_name.unwrap_or_default(),
         created_time: time(u.created_at),
-        updated_time: time(u.updated_at),
+        // Connect leaves it alone when an account is locked or unlocked.
+        updated_time: time(u.profile_changed_at),
         active_time: None,
         confirmed: true,
         locked: !u.active,

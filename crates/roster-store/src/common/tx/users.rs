@@ -89,7 +89,7 @@ impl UserStore for SqlTx {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO users (id, username, username_key, email, first_name, last_name, display_name, active, \
                  site_role, primary_group, external_id, attributes, created_at, updated_at, version, \
-                 first_key, last_key, role_label, display_key, groups_changed_at) ",
+                 first_key, last_key, role_label, display_key, groups_changed_at, profile_changed_at) ",
             );
             qb.push_values(chunk, |mut b, u| {
                 b.push_bind(u.id.0)
@@ -111,7 +111,8 @@ impl UserStore for SqlTx {
                     .push_bind(u.last_name.as_deref().map(fold))
                     .push_bind(u.role_label.clone())
                     .push_bind(u.display_name.as_deref().map(fold))
-                    .push_bind(ts(u.groups_changed_at));
+                    .push_bind(ts(u.groups_changed_at))
+                    .push_bind(ts(u.profile_changed_at));
             });
             qb.push(" RETURNING id, num");
             let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
@@ -125,7 +126,8 @@ impl UserStore for SqlTx {
         let q = sqlx::query(
             "UPDATE users SET username = $1, username_key = $2, email = $3, first_name = $4, last_name = $5, \
              display_name = $6, active = $7, site_role = $8, primary_group = $9, external_id = $10, attributes = $11, \
-             updated_at = $12, version = $13, first_key = $14, last_key = $15, role_label = $16, display_key = $17 WHERE id = $18",
+             updated_at = $12, version = $13, first_key = $14, last_key = $15, role_label = $16, display_key = $17, \
+             profile_changed_at = $18 WHERE id = $19",
         )
         .bind(&u.username)
         .bind(fold(&u.username))
@@ -144,6 +146,7 @@ impl UserStore for SqlTx {
         .bind(u.last_name.as_deref().map(fold))
         .bind(&u.role_label)
         .bind(u.display_name.as_deref().map(fold))
+        .bind(ts(u.profile_changed_at))
         .bind(u.id.0);
         match self.exec(q).await? {
             0 => Err(StoreError::NotFound),
