@@ -36,20 +36,12 @@ fn group_ids(raw: Vec<String>) -> IgzResult<Vec<GroupId>> {
     raw.iter().map(|g| g.parse::<GroupId>().map_err(|_| not_found("user_group"))).collect()
 }
 
-/// The user's direct groups: all of them for the user and site admins;
-/// for anyone else, those of them the caller can see (what the core lets
-/// them list), which is also what a PUT of the list may change.
+/// The user's direct groups that the caller may see: all of them for the
+/// user and site admins. Also what a PUT of the list may change.
 async fn groups_of(s: &AppState, p: &Principal, id: UserId) -> IgzResult<Vec<Group>> {
-    let all = collect_all(lists::USER_GROUPS, |req| async move { s.directory.list_user_groups(p, id, &req).await });
-    match all.await {
-        Ok(rows) => Ok(rows.into_iter().map(|(_, g)| g).collect()),
-        Err(CoreError::Forbidden { .. }) => {
-            let filter = GroupFilter { members_any: vec![id], ..GroupFilter::default() };
-            let filter = &filter;
-            Ok(collect_all(lists::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let filter = GroupFilter { members_any: vec![id], ..GroupFilter::default() };
+    let filter = &filter;
+    Ok(collect_all(lists::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?)
 }
 
 /// Adds the relationships `include` asks for; returns the related resources.
