@@ -277,6 +277,20 @@ pub mod permission {
     pub const EDIT_MEMBERSHIPS: &str = "edit_memberships";
     /// Nest groups under the group and take them out.
     pub const MANAGE_CHILDREN: &str = "manage_children";
+
+    /// Every permission a membership may name: the core's own, and those
+    /// platforms store and show for group admins without Roster acting on
+    /// them (Box's). Any other name is refused, never silently kept.
+    pub const KNOWN: [&str; 8] = [
+        ADD_MEMBERS,
+        REMOVE_MEMBERS,
+        EDIT_MEMBERSHIPS,
+        MANAGE_CHILDREN,
+        "can_run_reports",
+        "can_instant_login",
+        "can_create_accounts",
+        "can_edit_accounts",
+    ];
 }
 
 /// Who or what sits inside a group.

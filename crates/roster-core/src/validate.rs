@@ -122,6 +122,19 @@ pub fn search(field: &str, value: Option<&str>) -> Result<Option<String>, CoreEr
 }
 
 /// Free-form vendor attributes: any JSON object of at most 64 KiB.
+/// Permissions name only known permissions ([`crate::model::permission::KNOWN`]).
+pub fn permissions(p: &crate::model::Permissions) -> Result<(), CoreError> {
+    if let crate::model::Permissions::Map(m) = p
+        && let Some(name) = m.keys().find(|k| !crate::model::permission::KNOWN.contains(&k.as_str()))
+    {
+        return Err(CoreError::invalid(
+            format!("permissions.{name}"),
+            format!("unknown permission; one of {}", crate::model::permission::KNOWN.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
 pub fn attributes(
     field: &str,
     value: serde_json::Map<String, serde_json::Value>,

@@ -400,57 +400,37 @@ impl Directory {
         roles: Vec<RoleHolders>,
     ) -> Result<usize, CoreError> {
         authz::require_admin(p)?;
-        let mut wanted: Vec<(Grantee, String)> = Vec::new();
-        let mut replaced: Vec<String> = Vec::new();
-        for holders in &roles {
-            let role = project_role(&holders.role)?;
-            if replaced.contains(&role) {
-                return Err(CoreError::invalid("role", format!("role {role} is listed twice")));
-            }
-            for principal in &holders.principals {
-                match wanted.iter().find(|(g, _)| g == principal) {
-                    Some((_, r)) if *r != role => {
-                        return Err(CoreError::invalid(
-                            "principals",
-                            "a user or group can hold only one role in a project",
-                        ));
-                    }
-                    Some(_) => {}
-                    None => wanted.push((*principal, role.clone())),
-                }
-            }
-            replaced.push(role);
-        }
+        let plans = vec![(project, RolePlan::of(&roles)?)];
         let mut tx = self.write().await?;
-        found(tx.get_project(project).await?, "project")?;
-        for (principal, _) in &wanted {
-            principal_exists(&mut tx, p, *principal).await?;
-        }
-        let mut changed = 0;
-        let mut after = 0;
-        let mut current = Vec::new();
-        loop {
-            let rows = tx.list_bindings(project, after, 1000).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.num;
-            current.extend(rows);
-        }
-        for b in current.iter().filter(|b| replaced.contains(&b.role)) {
-            if !wanted.iter().any(|(g, _)| *g == b.principal) && unbind(&mut tx, p, project, b.principal).await? {
-                changed += 1;
-            }
-        }
-        let t = now();
-        for (principal, role) in wanted {
-            let binding = ProjectBinding { project, principal, num: 0, role, created_at: t };
-            if bind(&mut tx, p, &binding).await? {
-                changed += 1;
-            }
-        }
+        let changed = apply_role_plans(&mut tx, p, plans).await?;
         if changed > 0 {
             tx.commit().await?;
         }
         Ok(changed)
+    }
+
+    /// Replaces role holders in several projects (as
+    /// [`Directory::set_project_roles`] for each), all or nothing: every
+    /// change is validated before anything is written, and all of them are
+    /// written in one transaction with the finished job that records them
+    /// (its result: `{"changed": <bindings changed>}`). Site admins only.
+    pub async fn set_project_roles_as_job(
+        &self,
+        p: &Principal,
+        changes: Vec<(ProjectId, Vec<RoleHolders>)>,
+        mut job: JobSpec,
+    ) -> Result<Job, CoreError> {
+        authz::require_admin(p)?;
+        let plans = changes
+            .iter()
+            .map(|(project, roles)| Ok((*project, RolePlan::of(roles)?)))
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        let mut tx = self.write().await?;
+        let changed = apply_role_plans(&mut tx, p, plans).await?;
+        job.result = Some(serde_json::json!({ "changed": changed }));
+        let job = insert_job(&mut tx, p, job).await?;
+        tx.commit().await?;
+        Ok(job)
     }
 
     /// The users and groups bound to a project, with their roles, in the
@@ -519,4 +499,76 @@ async fn delete_project_in(tx: &mut Box<dyn Tx>, p: &Principal, id: ProjectId) -
     tx.delete_project(id).await?;
     tx.append_event(&event(p.actor(), "project.deleted", "project", id, Some(audit::project(&project)), None)).await?;
     Ok(())
+}
+
+/// What a replacement of a project's role holders asks for, validated:
+/// which roles are replaced, and the one role each listed principal holds.
+struct RolePlan {
+    replaced: Vec<String>,
+    wanted: Vec<(Grantee, String)>,
+}
+
+impl RolePlan {
+    fn of(roles: &[RoleHolders]) -> Result<Self, CoreError> {
+        let mut plan = RolePlan { replaced: Vec::new(), wanted: Vec::new() };
+        for holders in roles {
+            let role = project_role(&holders.role)?;
+            if plan.replaced.contains(&role) {
+                return Err(CoreError::invalid("role", format!("role {role} is listed twice")));
+            }
+            for principal in &holders.principals {
+                match plan.wanted.iter().find(|(g, _)| g == principal) {
+                    Some((_, r)) if *r != role => {
+                        return Err(CoreError::invalid(
+                            "principals",
+                            "a user or group can hold only one role in a project",
+                        ));
+                    }
+                    Some(_) => {}
+                    None => plan.wanted.push((*principal, role.clone())),
+                }
+            }
+            plan.replaced.push(role);
+        }
+        Ok(plan)
+    }
+}
+
+/// Checks that every project and principal exists (before writing
+/// anything), then applies each plan; returns the bindings changed.
+async fn apply_role_plans(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    plans: Vec<(ProjectId, RolePlan)>,
+) -> Result<usize, CoreError> {
+    for (project, plan) in &plans {
+        found(tx.get_project(*project).await?, "project")?;
+        for (principal, _) in &plan.wanted {
+            principal_exists(tx, p, *principal).await?;
+        }
+    }
+    let mut changed = 0;
+    for (project, plan) in plans {
+        let mut after = 0;
+        let mut current = Vec::new();
+        loop {
+            let rows = tx.list_bindings(project, after, 1000).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.num;
+            current.extend(rows);
+        }
+        for b in current.iter().filter(|b| plan.replaced.contains(&b.role)) {
+            if !plan.wanted.iter().any(|(g, _)| *g == b.principal) && unbind(tx, p, project, b.principal).await? {
+                changed += 1;
+            }
+        }
+        let t = now();
+        for (principal, role) in plan.wanted {
+            let binding = ProjectBinding { project, principal, num: 0, role, created_at: t };
+            if bind(tx, p, &binding).await? {
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
 }

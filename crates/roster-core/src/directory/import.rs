@@ -3,7 +3,9 @@
 //! changes nothing the second time. Site admins only.
 
 use super::import_batch::{BatchError, import_batch};
-use super::steps::{MemberChange, group_updated, insert_membership, refuse_cycle, save_membership, user_updated};
+use super::steps::{
+    MemberChange, group_updated, insert_membership, keep_an_admin, refuse_cycle, save_membership, user_updated,
+};
 use super::{Directory, audit, event, now};
 use crate::authz::{self, Principal};
 use crate::error::CoreError;
@@ -187,6 +189,7 @@ pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRe
             if user == before {
                 return Ok(Outcome::Unchanged);
             }
+            keep_an_admin(tx, &before, &user).await?;
             user.mark_changed(&before, t);
             tx.update_user(&user).await?;
             tx.append_event(&user_updated(p, &before, &user)).await?;

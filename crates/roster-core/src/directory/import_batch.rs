@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::import::{
     ImportFailure, ImportRecord, ImportSummary, apply, imported_group, merge_group_record, merge_user_record,
 };
-use super::steps::{group_updated, save_membership, user_updated};
+use super::steps::{group_updated, last_admin, loses_admin, save_membership, user_updated};
 use super::{audit, event};
 use crate::authz::Principal;
 use crate::error::CoreError;
@@ -94,6 +94,8 @@ async fn settle_users(
         users.insert(validate::fold(&u.username), (u, false, None));
     }
     let mut order: Vec<String> = Vec::new();
+    // The first record that takes away an active site admin, if any.
+    let mut demotes: Option<usize> = None;
     for (i, r) in records.iter().enumerate() {
         let ImportRecord::User { username, .. } = r else { continue };
         let username = validate::username(username).map_err(at(i))?;
@@ -106,6 +108,9 @@ async fn settle_users(
         let before = entry.0.clone();
         let user = &mut entry.0;
         merge_user_record(user, r).map_err(at(i))?;
+        if demotes.is_none() && loses_admin(&before, user) {
+            demotes = Some(i);
+        }
         if created {
             summary.created += 1;
         } else if *user == before {
@@ -133,6 +138,13 @@ async fn settle_users(
             tx.update_user(user).await?;
             events.push(user_updated(p, before, user));
         }
+    }
+    // The last active site admin stays, however many records the batch
+    // demotes: counted once the batch's changes are in.
+    if let Some(i) = demotes
+        && tx.count_site_admins().await? == 0
+    {
+        return Err(at(i)(last_admin()));
     }
     Ok(users.into_iter().map(|(k, (u, _, _))| (k, u)).collect())
 }

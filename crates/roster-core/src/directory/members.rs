@@ -106,6 +106,7 @@ impl Directory {
         change: MemberChange,
         refuse_existing: bool,
     ) -> Result<(Membership, bool), CoreError> {
+        crate::validate::permissions(&change.permissions)?;
         let mut tx = self.write().await?;
         let (_, access) = changeable_group(&mut tx, p, group).await?;
         found(tx.get_user(user).await?, "user")?;
@@ -193,6 +194,7 @@ impl Directory {
             m.role = role;
         }
         if let Some(perms) = patch.permissions {
+            crate::validate::permissions(&perms)?;
             m.permissions = perms;
         }
         if m == before {

@@ -9,7 +9,7 @@ use super::{audit, event, found, now};
 use crate::authz::{self, GroupAccess, Principal};
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, RoleId};
-use crate::model::{ALL_USERS_GROUP_ID, Group, Member, MemberRole, Membership, Permissions, User};
+use crate::model::{ALL_USERS_GROUP_ID, Group, Member, MemberRole, Membership, Permissions, SiteRole, User};
 use crate::store::Tx;
 
 /// The role and permissions a membership should have.
@@ -73,6 +73,25 @@ pub(crate) fn check_version(what: &str, current: i64, wanted: Option<i64>) -> Re
         Some(v) if v != current => Err(CoreError::Stale { reason: format!("{what} is at version {current}, not {v}") }),
         _ => Ok(()),
     }
+}
+
+/// Whether a change takes away an active site admin.
+pub(crate) fn loses_admin(before: &User, after: &User) -> bool {
+    let admin = |u: &User| u.site_role == SiteRole::Admin && u.active;
+    admin(before) && !admin(after)
+}
+
+/// The last active site admin stays one: a change that would demote or
+/// deactivate them is refused. Read before the change is written.
+pub(crate) async fn keep_an_admin(tx: &mut Box<dyn Tx>, before: &User, after: &User) -> Result<(), CoreError> {
+    if loses_admin(before, after) && tx.count_site_admins().await? <= 1 {
+        return Err(last_admin());
+    }
+    Ok(())
+}
+
+pub(crate) fn last_admin() -> CoreError {
+    CoreError::conflict("site_role", "the last active site admin cannot be demoted or deactivated")
 }
 
 /// Refuses to nest `child` in `parent` when `parent` is `child` or already

@@ -2,7 +2,7 @@
 //! names and email; anyone authenticated may look users up.
 
 use super::jobs::{JobSpec, insert_job};
-use super::steps::{MemberChange, check_version, insert_membership, save_user};
+use super::steps::{MemberChange, check_version, insert_membership, keep_an_admin, save_user};
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
@@ -347,10 +347,6 @@ pub(crate) async fn patched_user(tx: &mut Box<dyn Tx>, before: &User, patch: &Us
         }
         user.primary_group = v;
     }
-    let loses_admin =
-        before.site_role == SiteRole::Admin && before.active && (user.site_role != SiteRole::Admin || !user.active);
-    if loses_admin && tx.count_site_admins().await? <= 1 {
-        return Err(CoreError::conflict("site_role", "the last active site admin cannot be demoted or deactivated"));
-    }
+    keep_an_admin(tx, before, &user).await?;
     Ok(user)
 }

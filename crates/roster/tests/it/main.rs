@@ -41,5 +41,6 @@ mod scale_out;
 mod scim;
 mod scim_conformance;
 mod sdk;
+mod strict;
 mod transfer;
 mod transitive;

@@ -226,8 +226,9 @@ fn role_put(i: usize, request: &Value) -> IgzResult<RolePut> {
     Ok(RolePut { project, holders: RoleHolders { role: core_role.to_owned(), principals } })
 }
 
-/// Replaces the holders of project roles, each project's changes in one
-/// transaction, and answers with the finished job that records it.
+/// Replaces the holders of project roles, every project's changes and the
+/// job that records them in one transaction (all or nothing), and answers
+/// with the job.
 pub async fn async_transaction(State(s): State<AppState>, Auth(p): Auth, body: Body) -> IgzResult<impl IntoResponse> {
     let body = body.into_inner();
     let requests = body
@@ -242,20 +243,10 @@ pub async fn async_transaction(State(s): State<AppState>, Auth(p): Auth, body: B
             None => by_project.push((put.project, vec![put.holders])),
         }
     }
-    let mut changed = 0;
-    for (project, roles) in by_project.iter().cloned() {
-        changed += s.directory.set_project_roles(&p, project, roles).await?;
-    }
     let projects: Vec<String> = by_project.iter().map(|(id, _)| id.to_string()).collect();
     let params = json!({ "project_ids": projects, "requests": requests.len() });
-    let result = json!({ "changed": changed });
-    let job = s
-        .directory
-        .record_job(
-            &p,
-            JobSpec { result: Some(result), ..JobSpec::completed("project_authorization_roles.update", params) },
-        )
-        .await?;
+    let job = JobSpec::completed("project_authorization_roles.update", params);
+    let job = s.directory.set_project_roles_as_job(&p, by_project, job).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "data": map::job(&job) }))))
 }
 
