@@ -19,13 +19,31 @@ pub struct PgDatabase {
     name: String,
 }
 
-/// Creates a fresh database on the server named by `ROSTER_TEST_PG_URL`, or
-/// returns `None` (and says so) when the variable is unset. A set variable
-/// pointing at an unreachable server is a failure, not a skip.
+/// The server tests use when `ROSTER_TEST_PG_URL` is unset, if it answers:
+/// the local one a developer machine (and CI) runs.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Creates a fresh database on the server named by `ROSTER_TEST_PG_URL`
+/// (else on [`DEFAULT_PG_URL`] when it answers), or returns `None` and says
+/// so: when the variable is `off`, or unset with no local server. A set
+/// variable pointing at an unreachable server is a failure, not a skip.
 pub async fn postgres(test: &str) -> Option<PgDatabase> {
-    let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
-        let _ = writeln!(std::io::stderr(), "SKIPPED {test} on PostgreSQL: {PG_URL_VAR} is not set");
-        return None;
+    let admin_url = match std::env::var(PG_URL_VAR) {
+        Ok(url) if url == "off" => {
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test} on PostgreSQL: {PG_URL_VAR}=off");
+            return None;
+        }
+        Ok(url) => url,
+        Err(_) => match local_server().await {
+            Some(url) => url,
+            None => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED {test} on PostgreSQL: {PG_URL_VAR} is not set and nothing answers at {DEFAULT_PG_URL}"
+                );
+                return None;
+            }
+        },
     };
     let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&admin_url)
@@ -71,6 +89,18 @@ impl Drop for PgDatabase {
         if !matches!(dropped, Ok(Some(()))) {
             let _ = writeln!(std::io::stderr(), "warning: could not drop test database {}", self.name);
         }
+    }
+}
+
+/// [`DEFAULT_PG_URL`] when a server answers there within a second.
+async fn local_server() -> Option<String> {
+    let connect = PgConnection::connect(DEFAULT_PG_URL);
+    match tokio::time::timeout(std::time::Duration::from_secs(1), connect).await {
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            Some(DEFAULT_PG_URL.to_owned())
+        }
+        _ => None,
     }
 }
 

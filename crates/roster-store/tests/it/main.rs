@@ -1,6 +1,7 @@
 //! The store contract: the same checks against every backend, through
-//! `&dyn Store`: SQLite always (a temp file), PostgreSQL when
-//! `ROSTER_TEST_PG_URL` is set (a throw-away database per test).
+//! `&dyn Store`: SQLite always (a temp file), PostgreSQL at
+//! `ROSTER_TEST_PG_URL`, else the local server when one answers (a
+//! throw-away database per test).
 
 mod closure;
 mod contract;
@@ -23,7 +24,7 @@ enum Guard {
 }
 
 /// Every backend this machine can run: SQLite always, PostgreSQL when
-/// `ROSTER_TEST_PG_URL` is set (skipped visibly otherwise).
+/// there is one (skipped visibly otherwise).
 pub async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());

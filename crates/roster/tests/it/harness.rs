@@ -68,7 +68,7 @@ impl TestServer {
     }
 
     /// A server on a throw-away PostgreSQL database, or `None` (said on
-    /// standard error) when `ROSTER_TEST_PG_URL` is unset.
+    /// standard error) when there is none (see `roster_store::testing::postgres`).
     pub async fn postgres(test: &str) -> Option<Self> {
         let db = roster_store::testing::postgres(test).await?;
         let url = db.url.clone();

@@ -1,6 +1,6 @@
 //! Roster's integration tests: each starts a real server on a free
 //! loopback port and talks HTTP to it, once on SQLite and once on
-//! PostgreSQL (when `ROSTER_TEST_PG_URL` is set).
+//! PostgreSQL (`ROSTER_TEST_PG_URL`, else the local server when one answers).
 
 /// Runs each named `async fn(TestServer)` as two tests, `NAME::sqlite` and
 /// `NAME::postgres`: one suite, parameterised over the store.
@@ -34,6 +34,7 @@ mod harness;
 mod iguazio;
 mod pagination;
 mod process;
+mod provision;
 mod robustness;
 mod routes;
 mod rules;

@@ -1,28 +1,13 @@
 //! The two public SCIM conformance testers against a real Roster, on every
 //! store: scim2-tester (through `scim2-cli`, every check must be SUCCESS)
-//! and scim-sanity (no FAIL or ERROR). Their venvs come from
-//! `scim/requirements-*.txt` (`.ci/run` builds them, or by hand:
-//! `python3 -m venv target/scim2-venv && target/scim2-venv/bin/pip install -r scim/requirements-scim2.txt`,
-//! likewise `target/sanity-venv`). Without them the tests say SKIPPED,
-//! unless `ROSTER_REQUIRE_SDK` is set (as in CI).
-
-use std::io::Write;
-use std::path::PathBuf;
+//! and scim-sanity (no FAIL or ERROR), each from its venv made from
+//! `scim/requirements-*.txt` on first use (`provision.rs`).
 
 use crate::harness::TestServer;
-
-fn tool(venv: &str, bin: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target").join(venv).join("bin").join(bin);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(std::env::var_os("ROSTER_REQUIRE_SDK").is_none(), "ROSTER_REQUIRE_SDK is set but target/{venv} is missing");
-    let _ = writeln!(std::io::stderr(), "SKIPPED SCIM conformance ({bin}): no target/{venv} (see {})", file!());
-    None
-}
+use crate::provision::venv_tool;
 
 async fn scim2_tester(s: TestServer) {
-    let Some(scim) = tool("scim2-venv", "scim") else { return };
+    let Some(scim) = venv_tool("scim2-venv", "scim/requirements-scim2.txt", "scim") else { return };
     let out = tokio::process::Command::new(scim)
         .args(["test"])
         .env("SCIM_CLI_URL", format!("{}/scim/v2", s.base))
@@ -47,7 +32,7 @@ async fn scim2_tester(s: TestServer) {
 }
 
 async fn scim_sanity(s: TestServer) {
-    let Some(sanity) = tool("sanity-venv", "scim-sanity") else { return };
+    let Some(sanity) = venv_tool("sanity-venv", "scim/requirements-sanity.txt", "scim-sanity") else { return };
     let out = tokio::process::Command::new(sanity)
         .args([
             "probe",

