@@ -29,6 +29,7 @@ mod authz;
 mod bad_input;
 mod cli;
 mod client;
+mod contention;
 mod durability;
 mod harness;
 mod iguazio;
