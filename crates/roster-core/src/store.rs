@@ -149,9 +149,13 @@ pub trait Store: Send + Sync + 'static {
 /// (a trait object's supertraits need no import).
 #[async_trait]
 pub trait Tx: UserStore + GroupStore + MembershipStore + CatalogStore + AccessStore + EventStore + Send {
+    /// Writes what every writer shares (the table totals, then the
+    /// appended events, which take their `seq` here), as the last
+    /// statements, then commits.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Serializes changes to the nesting graph for the rest of this
     /// transaction, so two concurrent nestings cannot form a cycle together.
+    /// Taken first, before any row lock (the lock order in ARCHITECTURE.md).
     async fn lock_graph(&mut self) -> StoreResult<()>;
     async fn count(&mut self, counter: Counter) -> StoreResult<i64>;
     /// The UUID of the entity of `kind` whose `num` is given.
@@ -222,6 +226,9 @@ pub trait MembershipStore: Send {
     async fn update_membership(&mut self, m: &Membership) -> StoreResult<()>;
     async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()>;
     async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>>;
+    /// The membership as committed, without locking it (even in a write):
+    /// to learn which group to lock first, before the membership itself.
+    async fn peek_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>>;
     async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>>;
     /// The user memberships among these (group, user) pairs that exist.
     async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>>;
@@ -276,6 +283,10 @@ pub trait CatalogStore: Send {
     async fn update_org(&mut self, org: &Organization) -> StoreResult<()>;
     async fn delete_org(&mut self, id: OrgId) -> StoreResult<()>;
     async fn get_org(&mut self, id: OrgId) -> StoreResult<Option<Organization>>;
+    /// Whether the organization exists, kept from deletion until commit but
+    /// not locked against other writers: every group refers to one, most to
+    /// the default organization, and creating groups must not queue on it.
+    async fn org_exists(&mut self, id: OrgId) -> StoreResult<bool>;
     async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>>;
     async fn insert_project(&mut self, project: &Project) -> StoreResult<i64>;
     async fn update_project(&mut self, project: &Project) -> StoreResult<()>;
@@ -315,9 +326,13 @@ pub trait AccessStore: Send {
 /// The append-only event log.
 #[async_trait]
 pub trait EventStore: Send {
-    async fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
-    /// Appends events in order; returns the `seq` of the first.
-    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64>;
+    /// Appends an event to the transaction; it is written, and takes its
+    /// `seq` (gapless, in commit order), when the transaction commits, as its
+    /// last write: the log is shared by every writer, so no writer holds it
+    /// while it waits for anything else.
+    async fn append_event(&mut self, event: &NewEvent) -> StoreResult<()>;
+    /// Appends events in order, as [`EventStore::append_event`].
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<()>;
     /// Events with `seq > after`, oldest first.
     async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
 }

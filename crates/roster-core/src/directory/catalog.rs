@@ -82,6 +82,11 @@ fn project_role(role: &str) -> Result<String, CoreError> {
 impl Directory {
     /// Creates a role. Site admins only. Errors: `Invalid`, `Conflict` (name).
     pub async fn create_role(&self, p: &Principal, new: NewRole) -> Result<Role, CoreError> {
+        self.retrying(|| self.create_role_once(p, new.clone())).await
+    }
+
+    /// One run of [`Self::create_role`], in one transaction.
+    async fn create_role_once(&self, p: &Principal, new: NewRole) -> Result<Role, CoreError> {
         authz::require_admin(p)?;
         let t = now();
         let mut role = Role {
@@ -112,6 +117,11 @@ impl Directory {
 
     /// Changes a role. Site admins only.
     pub async fn update_role(&self, p: &Principal, id: RoleId, patch: RolePatch) -> Result<Role, CoreError> {
+        self.retrying(|| self.update_role_once(p, id, patch.clone())).await
+    }
+
+    /// One run of [`Self::update_role`], in one transaction.
+    async fn update_role_once(&self, p: &Principal, id: RoleId, patch: RolePatch) -> Result<Role, CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let before = found(tx.get_role(id).await?, "role")?;
@@ -142,6 +152,11 @@ impl Directory {
 
     /// Deletes a role and its grants. Site admins only.
     pub async fn delete_role(&self, p: &Principal, id: RoleId) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_role_once(p, id)).await
+    }
+
+    /// One run of [`Self::delete_role`], in one transaction.
+    async fn delete_role_once(&self, p: &Principal, id: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let role = found(tx.get_role(id).await?, "role")?;
@@ -153,6 +168,11 @@ impl Directory {
 
     /// Creates an organization. Site admins only. Errors: `Invalid`, `Conflict` (slug).
     pub async fn create_org(&self, p: &Principal, new: NewOrganization) -> Result<Organization, CoreError> {
+        self.retrying(|| self.create_org_once(p, new.clone())).await
+    }
+
+    /// One run of [`Self::create_org`], in one transaction.
+    async fn create_org_once(&self, p: &Principal, new: NewOrganization) -> Result<Organization, CoreError> {
         authz::require_admin(p)?;
         let name = validate::name("name", &new.name)?;
         let slug = match new.slug.as_deref() {
@@ -194,6 +214,16 @@ impl Directory {
         id: OrgId,
         patch: OrganizationPatch,
     ) -> Result<Organization, CoreError> {
+        self.retrying(|| self.update_org_once(p, id, patch.clone())).await
+    }
+
+    /// One run of [`Self::update_org`], in one transaction.
+    async fn update_org_once(
+        &self,
+        p: &Principal,
+        id: OrgId,
+        patch: OrganizationPatch,
+    ) -> Result<Organization, CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let before = found(tx.get_org(id).await?, "organization")?;
@@ -225,6 +255,11 @@ impl Directory {
     /// Deletes an organization that holds no groups or projects. Site admins
     /// only; the default organization stays. Errors: `Conflict` while in use.
     pub async fn delete_org(&self, p: &Principal, id: OrgId) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_org_once(p, id)).await
+    }
+
+    /// One run of [`Self::delete_org`], in one transaction.
+    async fn delete_org_once(&self, p: &Principal, id: OrgId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         if id == DEFAULT_ORG_ID {
             return Err(CoreError::conflict("id", "the default organization cannot be deleted"));
@@ -243,6 +278,11 @@ impl Directory {
 
     /// Creates a project. Site admins only. Errors: `Invalid`, `Conflict` (name), `NotFound` (organization).
     pub async fn create_project(&self, p: &Principal, new: NewProject) -> Result<Project, CoreError> {
+        self.retrying(|| self.create_project_once(p, new.clone())).await
+    }
+
+    /// One run of [`Self::create_project`], in one transaction.
+    async fn create_project_once(&self, p: &Principal, new: NewProject) -> Result<Project, CoreError> {
         authz::require_admin(p)?;
         let t = now();
         let mut project = Project {
@@ -292,6 +332,16 @@ impl Directory {
         id: ProjectId,
         patch: ProjectPatch,
     ) -> Result<Project, CoreError> {
+        self.retrying(|| self.update_project_once(p, id, patch.clone())).await
+    }
+
+    /// One run of [`Self::update_project`], in one transaction.
+    async fn update_project_once(
+        &self,
+        p: &Principal,
+        id: ProjectId,
+        patch: ProjectPatch,
+    ) -> Result<Project, CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let before = found(tx.get_project(id).await?, "project")?;
@@ -325,6 +375,11 @@ impl Directory {
 
     /// Deletes a project and its bindings. Site admins only.
     pub async fn delete_project(&self, p: &Principal, id: ProjectId) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_project_once(p, id)).await
+    }
+
+    /// One run of [`Self::delete_project`], in one transaction.
+    async fn delete_project_once(&self, p: &Principal, id: ProjectId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         delete_project_in(&mut tx, p, id).await?;
         tx.commit().await?;
@@ -334,6 +389,11 @@ impl Directory {
     /// Deletes a project as [`Directory::delete_project`] and records the
     /// deletion as a finished job, in one transaction.
     pub async fn delete_project_as_job(&self, p: &Principal, id: ProjectId, job: JobSpec) -> Result<Job, CoreError> {
+        self.retrying(|| self.delete_project_as_job_once(p, id, job.clone())).await
+    }
+
+    /// One run of [`Self::delete_project_as_job`], in one transaction.
+    async fn delete_project_as_job_once(&self, p: &Principal, id: ProjectId, job: JobSpec) -> Result<Job, CoreError> {
         let mut tx = self.write().await?;
         delete_project_in(&mut tx, p, id).await?;
         let job = insert_job(&mut tx, p, job).await?;
@@ -350,6 +410,17 @@ impl Directory {
     /// there (idempotent). Site admins only. Returns the binding and whether
     /// it changed.
     pub async fn put_project_binding(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        principal: Grantee,
+        role: &str,
+    ) -> Result<(ProjectBinding, bool), CoreError> {
+        self.retrying(|| self.put_project_binding_once(p, project, principal, role)).await
+    }
+
+    /// One run of [`Self::put_project_binding`], in one transaction.
+    async fn put_project_binding_once(
         &self,
         p: &Principal,
         project: ProjectId,
@@ -377,6 +448,16 @@ impl Directory {
         project: ProjectId,
         principal: Grantee,
     ) -> Result<(), CoreError> {
+        self.retrying(|| self.remove_project_binding_once(p, project, principal)).await
+    }
+
+    /// One run of [`Self::remove_project_binding`], in one transaction.
+    async fn remove_project_binding_once(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        principal: Grantee,
+    ) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         found(tx.get_project(project).await?, "project")?;
@@ -394,6 +475,16 @@ impl Directory {
     /// number of bindings that changed. Errors: `Invalid`, `NotFound`
     /// (project, user or group).
     pub async fn set_project_roles(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        roles: Vec<RoleHolders>,
+    ) -> Result<usize, CoreError> {
+        self.retrying(|| self.set_project_roles_once(p, project, roles.clone())).await
+    }
+
+    /// One run of [`Self::set_project_roles`], in one transaction.
+    async fn set_project_roles_once(
         &self,
         p: &Principal,
         project: ProjectId,

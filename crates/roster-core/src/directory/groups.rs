@@ -3,8 +3,8 @@
 
 use super::jobs::{JobSpec, insert_job};
 use super::steps::{
-    MemberChange, changeable_group, check_version, grant_role, insert_membership, revoke_role, save_group,
-    visible_group,
+    MemberChange, changeable_group, check_version, grant_role, insert_membership, refuse_all_users_group, revoke_role,
+    save_group, visible_group,
 };
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
@@ -88,6 +88,11 @@ impl Directory {
     /// Creates a group. Site admins only. Errors: `Invalid`, `Conflict`
     /// (unique id taken), `NotFound` (organization), `Forbidden`.
     pub async fn create_group(&self, p: &Principal, new: NewGroup) -> Result<Group, CoreError> {
+        self.retrying(|| self.create_group_once(p, new.clone())).await
+    }
+
+    /// One run of [`Self::create_group`], in one transaction.
+    async fn create_group_once(&self, p: &Principal, new: NewGroup) -> Result<Group, CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let group = insert_new_group(&mut tx, p, new).await?;
@@ -217,6 +222,11 @@ impl Directory {
     /// Changes a group. Site admins and holders of a write share. Errors:
     /// `Invalid`, `NotFound`, `Conflict`, `Stale`, `Forbidden`.
     pub async fn update_group(&self, p: &Principal, id: GroupId, patch: GroupPatch) -> Result<Group, CoreError> {
+        self.retrying(|| self.update_group_once(p, id, patch.clone())).await
+    }
+
+    /// One run of [`Self::update_group`], in one transaction.
+    async fn update_group_once(&self, p: &Principal, id: GroupId, patch: GroupPatch) -> Result<Group, CoreError> {
         let mut tx = self.write().await?;
         let (group, changed) = apply_group_patch(&mut tx, p, id, patch).await?;
         if changed {
@@ -230,6 +240,11 @@ impl Directory {
     /// given (checked in the same transaction). Site admins and holders of
     /// a manage share. Errors: `NotFound`, `Stale`, `Forbidden`.
     pub async fn delete_group(&self, p: &Principal, id: GroupId, if_version: Option<i64>) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_group_once(p, id, if_version)).await
+    }
+
+    /// One run of [`Self::delete_group`], in one transaction.
+    async fn delete_group_once(&self, p: &Principal, id: GroupId, if_version: Option<i64>) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         delete_group_in(&mut tx, p, id, if_version).await?;
         tx.commit().await?;
@@ -240,6 +255,11 @@ impl Directory {
     /// deletion as a finished job, in one transaction (for platforms whose
     /// clients poll a job).
     pub async fn delete_group_as_job(&self, p: &Principal, id: GroupId, job: JobSpec) -> Result<Job, CoreError> {
+        self.retrying(|| self.delete_group_as_job_once(p, id, job.clone())).await
+    }
+
+    /// One run of [`Self::delete_group_as_job`], in one transaction.
+    async fn delete_group_as_job_once(&self, p: &Principal, id: GroupId, job: JobSpec) -> Result<Job, CoreError> {
         let mut tx = self.write().await?;
         delete_group_in(&mut tx, p, id, None).await?;
         let job = insert_job(&mut tx, p, job).await?;
@@ -249,6 +269,11 @@ impl Directory {
 
     /// Grants a role to a group (idempotent). Site admins only.
     pub async fn grant_group_role(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
+        self.retrying(|| self.grant_group_role_once(p, group, role)).await
+    }
+
+    /// One run of [`Self::grant_group_role`], in one transaction.
+    async fn grant_group_role_once(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         super::steps::refuse_all_users_group(group)?;
         let mut tx = self.write().await?;
@@ -263,6 +288,11 @@ impl Directory {
     /// Takes a role from a group. Site admins only. Errors: `NotFound` when
     /// the group does not hold the role.
     pub async fn revoke_group_role(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
+        self.retrying(|| self.revoke_group_role_once(p, group, role)).await
+    }
+
+    /// One run of [`Self::revoke_group_role`], in one transaction.
+    async fn revoke_group_role_once(&self, p: &Principal, group: GroupId, role: RoleId) -> Result<(), CoreError> {
         authz::require_admin(p)?;
         super::steps::refuse_all_users_group(group)?;
         let mut tx = self.write().await?;
@@ -290,7 +320,9 @@ pub(crate) async fn insert_new_group(tx: &mut Box<dyn Tx>, p: &Principal, new: N
         attributes: validate::attributes("attributes", new.attributes)?,
         ..Group::new(name, new.org.unwrap_or(DEFAULT_ORG_ID), new.source_type, p.user, now())
     };
-    found(tx.get_org(group.org).await?, "organization")?;
+    if !tx.org_exists(group.org).await? {
+        return Err(CoreError::NotFound { what: "organization" });
+    }
     for r in &new.roles {
         found(tx.get_role(*r).await?, "role")?;
     }
@@ -343,7 +375,9 @@ pub(crate) async fn apply_group_patch(
         group.description = validate::optional_text("description", v.as_deref())?;
     }
     if let Some(org) = patch.org {
-        found(tx.get_org(org).await?, "organization")?;
+        if !tx.org_exists(org).await? {
+            return Err(CoreError::NotFound { what: "organization" });
+        }
         group.org = org;
     }
     if let Some(changes) = patch.attributes {
@@ -381,6 +415,9 @@ async fn delete_group_in(
     id: GroupId,
     if_version: Option<i64>,
 ) -> Result<(), CoreError> {
+    // Lock order: the graph before the group, whose nesting edges go with it.
+    refuse_all_users_group(id)?;
+    tx.lock_graph().await?;
     let (group, access) = changeable_group(tx, p, id).await?;
     authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
     check_version("group", group.version, if_version)?;

@@ -52,6 +52,11 @@ pub(crate) async fn insert_job(tx: &mut Box<dyn Tx>, p: &Principal, spec: JobSpe
 impl Directory {
     /// Records a finished operation done by the caller. Errors: `Invalid`.
     pub async fn record_job(&self, p: &Principal, spec: JobSpec) -> Result<Job, CoreError> {
+        self.retrying(|| self.record_job_once(p, spec.clone())).await
+    }
+
+    /// One run of [`Self::record_job`], in one transaction.
+    async fn record_job_once(&self, p: &Principal, spec: JobSpec) -> Result<Job, CoreError> {
         let mut tx = self.write().await?;
         let job = insert_job(&mut tx, p, spec).await?;
         tx.commit().await?;

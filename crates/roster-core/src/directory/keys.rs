@@ -68,6 +68,11 @@ impl Directory {
     /// Makes a key for `user`. Users make their own keys; site admins make
     /// anyone's. Errors: `Invalid`, `NotFound`, `Forbidden`.
     pub async fn create_key(&self, p: &Principal, user: UserId, name: &str) -> Result<CreatedKey, CoreError> {
+        self.retrying(|| self.create_key_once(p, user, name)).await
+    }
+
+    /// One run of [`Self::create_key`], in one transaction.
+    async fn create_key_once(&self, p: &Principal, user: UserId, name: &str) -> Result<CreatedKey, CoreError> {
         authz::require(authz::can_act_for_user(p, user), "only the user or a site admin")?;
         let name = validate::name("name", name)?;
         let secret = keys::generate();
@@ -118,6 +123,11 @@ impl Directory {
 
     /// Revokes a key. Its owner or a site admin. Errors: `NotFound`.
     pub async fn delete_key(&self, p: &Principal, id: KeyId) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_key_once(p, id)).await
+    }
+
+    /// One run of [`Self::delete_key`], in one transaction.
+    async fn delete_key_once(&self, p: &Principal, id: KeyId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let key = found(tx.get_key(id).await?, "key")?;
         if !authz::can_act_for_user(p, key.user) {

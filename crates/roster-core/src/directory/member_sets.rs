@@ -75,6 +75,16 @@ impl Directory {
         new: super::NewGroup,
         members: Vec<uuid::Uuid>,
     ) -> Result<(Group, MemberEditOutcome), CoreError> {
+        self.retrying(|| self.create_group_with_members_once(p, new.clone(), members.clone())).await
+    }
+
+    /// One run of [`Self::create_group_with_members`], in one transaction.
+    async fn create_group_with_members_once(
+        &self,
+        p: &Principal,
+        new: super::NewGroup,
+        members: Vec<uuid::Uuid>,
+    ) -> Result<(Group, MemberEditOutcome), CoreError> {
         authz::require_admin(p)?;
         let mut tx = self.write().await?;
         let group = insert_new_group(&mut tx, p, new).await?;
@@ -102,7 +112,23 @@ impl Directory {
         patch: super::GroupPatch,
         edit: MemberEdit,
     ) -> Result<(Group, MemberEditOutcome), CoreError> {
+        self.retrying(|| self.edit_group_once(p, id, patch.clone(), edit.clone())).await
+    }
+
+    /// One run of [`Self::edit_group`], in one transaction.
+    async fn edit_group_once(
+        &self,
+        p: &Principal,
+        id: GroupId,
+        patch: super::GroupPatch,
+        edit: MemberEdit,
+    ) -> Result<(Group, MemberEditOutcome), CoreError> {
         let mut tx = self.write().await?;
+        // Lock order: the graph before the group, when the edit may nest or
+        // un-nest a group (ARCHITECTURE.md, "Concurrency").
+        if edit.replace || names_a_group(&mut tx, edit.add.iter().chain(edit.remove.iter())).await? {
+            tx.lock_graph().await?;
+        }
         let (mut group, patched) = if patch_is_empty(&patch) {
             let (group, _) = changeable_group(&mut tx, p, id).await?;
             check_version("group", group.version, patch.if_version)?;
@@ -175,6 +201,17 @@ async fn resolve(
     Ok((kinds, unknown))
 }
 
+/// Whether any of `ids` is a group (unlocked reads, before any lock is taken).
+async fn names_a_group(tx: &mut Box<dyn Tx>, ids: impl Iterator<Item = &uuid::Uuid>) -> Result<bool, CoreError> {
+    let ids: Vec<GroupId> = ids.map(|u| GroupId(*u)).collect();
+    for chunk in ids.chunks(CHUNK) {
+        if !tx.get_groups(chunk).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn dedup(ids: Vec<uuid::Uuid>) -> Vec<uuid::Uuid> {
     let mut seen = HashSet::with_capacity(ids.len());
     ids.into_iter().filter(|u| seen.insert(*u)).collect()
@@ -220,7 +257,8 @@ async fn apply_member_edit(
             authz::require(authz::can_change_members(p, access, perm), "not allowed to change this group's members")?;
         }
     }
-    if to_add.iter().any(|m| !is_user(m)) {
+    if to_add.iter().chain(to_delete.iter().map(|m| &m.member)).any(|m| !is_user(m)) {
+        // Taken already by a caller that could tell before locking the group.
         tx.lock_graph().await?;
     }
     for m in &to_delete {

@@ -7,7 +7,7 @@ use super::steps::{
     MemberChange, changeable_group, delete_membership, insert_membership, refuse_cycle, save_membership, visible_group,
 };
 use super::{Directory, found, now};
-use crate::authz::{self, Principal};
+use crate::authz::{self, GroupAccess, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, UserId};
@@ -32,6 +32,25 @@ fn hidden_membership(e: CoreError) -> CoreError {
         CoreError::NotFound { .. } => CoreError::NotFound { what: "membership" },
         other => other,
     }
+}
+
+/// Loads a membership about to change, with the caller's access to its
+/// group, in the lock order every write follows: the graph lock when the
+/// member is a nested group, then the group, then the membership row (read
+/// first without a lock, only to learn which group that is).
+async fn membership_for_change(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: MembershipId,
+) -> Result<(Membership, GroupAccess), CoreError> {
+    let peeked = found(tx.peek_membership(id).await?, "membership")?;
+    if matches!(peeked.member, Member::Group(_)) {
+        tx.lock_graph().await?;
+    }
+    let (_, access) = visible_group(tx, p, peeked.group).await.map_err(hidden_membership)?;
+    // A membership never moves to another group; it may have gone meanwhile.
+    let m = found(tx.get_membership(id).await?, "membership")?;
+    Ok((m, access))
 }
 
 fn after_num(page: &PageRequest) -> i64 {
@@ -107,6 +126,18 @@ impl Directory {
         refuse_existing: bool,
     ) -> Result<(Membership, bool), CoreError> {
         crate::validate::permissions(&change.permissions)?;
+        self.retrying(|| self.set_member_once(p, group, user, change.clone(), refuse_existing)).await
+    }
+
+    /// One run of [`Self::set_member`], in one transaction.
+    async fn set_member_once(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        user: UserId,
+        change: MemberChange,
+        refuse_existing: bool,
+    ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = changeable_group(&mut tx, p, group).await?;
         found(tx.get_user(user).await?, "user")?;
@@ -149,6 +180,11 @@ impl Directory {
     /// `remove_members`, and the user themselves (leaving). Errors: `NotFound`
     /// (group, or the user is not a member), `Forbidden`.
     pub async fn remove_member(&self, p: &Principal, group: GroupId, user: UserId) -> Result<(), CoreError> {
+        self.retrying(|| self.remove_member_once(p, group, user)).await
+    }
+
+    /// One run of [`Self::remove_member`], in one transaction.
+    async fn remove_member_once(&self, p: &Principal, group: GroupId, user: UserId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = changeable_group(&mut tx, p, group).await?;
         let leaving = p.user == user;
@@ -178,9 +214,18 @@ impl Directory {
         id: MembershipId,
         patch: MembershipPatch,
     ) -> Result<Membership, CoreError> {
+        self.retrying(|| self.update_membership_once(p, id, patch.clone())).await
+    }
+
+    /// One run of [`Self::update_membership`], in one transaction.
+    async fn update_membership_once(
+        &self,
+        p: &Principal,
+        id: MembershipId,
+        patch: MembershipPatch,
+    ) -> Result<Membership, CoreError> {
         let mut tx = self.write().await?;
-        let before = found(tx.get_membership(id).await?, "membership")?;
-        let (_, access) = visible_group(&mut tx, p, before.group).await.map_err(hidden_membership)?;
+        let (before, access) = membership_for_change(&mut tx, p, id).await?;
         let needed = match before.member {
             Member::User(_) => permission::EDIT_MEMBERSHIPS,
             Member::Group(_) => permission::MANAGE_CHILDREN,
@@ -209,9 +254,13 @@ impl Directory {
 
     /// Deletes a membership (of a user or of a nested group) by id.
     pub async fn delete_membership(&self, p: &Principal, id: MembershipId) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_membership_once(p, id)).await
+    }
+
+    /// One run of [`Self::delete_membership`], in one transaction.
+    async fn delete_membership_once(&self, p: &Principal, id: MembershipId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
-        let m = found(tx.get_membership(id).await?, "membership")?;
-        let (_, access) = visible_group(&mut tx, p, m.group).await.map_err(hidden_membership)?;
+        let (m, access) = membership_for_change(&mut tx, p, id).await?;
         let (needed, own) = match m.member {
             Member::User(u) => (permission::REMOVE_MEMBERS, u == p.user),
             Member::Group(_) => (permission::MANAGE_CHILDREN, false),
@@ -291,6 +340,16 @@ impl Directory {
         parent: GroupId,
         child: GroupId,
     ) -> Result<(Membership, bool), CoreError> {
+        self.retrying(|| self.add_child_once(p, parent, child)).await
+    }
+
+    /// One run of [`Self::add_child`], in one transaction.
+    async fn add_child_once(
+        &self,
+        p: &Principal,
+        parent: GroupId,
+        child: GroupId,
+    ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
         tx.lock_graph().await?;
         let (_, access) = changeable_group(&mut tx, p, parent).await?;
@@ -310,7 +369,14 @@ impl Directory {
 
     /// Takes `child` out of `parent`. Errors: `NotFound` when it is not nested there.
     pub async fn remove_child(&self, p: &Principal, parent: GroupId, child: GroupId) -> Result<(), CoreError> {
+        self.retrying(|| self.remove_child_once(p, parent, child)).await
+    }
+
+    /// One run of [`Self::remove_child`], in one transaction.
+    async fn remove_child_once(&self, p: &Principal, parent: GroupId, child: GroupId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
+        // Lock order: the graph before any group (ARCHITECTURE.md, "Concurrency").
+        tx.lock_graph().await?;
         let (_, access) = changeable_group(&mut tx, p, parent).await?;
         authz::require(
             authz::can_change_members(p, &access, permission::MANAGE_CHILDREN),

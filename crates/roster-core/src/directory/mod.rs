@@ -2,6 +2,12 @@
 //! validates its input, opens one store transaction, authorizes the caller
 //! with [`crate::authz`], writes, appends exactly one event per change, and
 //! commits. Nothing is half-written: an error drops the transaction.
+//!
+//! Every write use-case runs through [`Directory::retrying`]: a
+//! transaction the store aborted to resolve contention (a deadlock or a
+//! serialization failure, [`StoreError::Busy`](crate::StoreError::Busy))
+//! is run again from the start, in a fresh transaction, a bounded number
+//! of times, before `Busy` reaches a client.
 
 mod audit;
 mod catalog;
@@ -20,7 +26,9 @@ mod transitive;
 mod user_groups;
 mod users;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -66,6 +74,42 @@ impl Directory {
     async fn write(&self) -> Result<Box<dyn Tx>, CoreError> {
         Ok(self.store.write().await?)
     }
+
+    /// Runs a write use-case, and runs it again from the start while the
+    /// store aborts its transaction as `Busy` (a deadlock, a serialization
+    /// failure), at most [`RETRIES`] more times, after a short jittered
+    /// pause that grows each time. `attempt` opens its own transaction, so
+    /// each run decides afresh on what it reads; a run that failed wrote
+    /// nothing. The one place a use-case is retried: front-ends never retry.
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, CoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CoreError>>,
+    {
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Err(CoreError::Busy) if retries < RETRIES => {
+                    retries += 1;
+                    tracing::debug!(retries, "transaction aborted by contention; running the use-case again");
+                    tokio::time::sleep(backoff(retries)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+/// How many times a use-case aborted by contention runs again.
+pub(crate) const RETRIES: u32 = 5;
+
+/// The pause before retry `n` (from 1): 2, 4, 8, 16, 32 ms on average,
+/// each drawn from half to one and a half of that, so that transactions
+/// that collided once do not collide again in step.
+fn backoff(n: u32) -> Duration {
+    use rand::Rng;
+    let mean = 1000u64 << n.min(10);
+    Duration::from_micros(rand::rng().random_range(mean / 2..mean + mean / 2))
 }
 
 /// The current time at the precision every store keeps (microseconds), so

@@ -32,6 +32,17 @@ impl Directory {
         grantees: &[Grantee],
         level: ShareLevel,
     ) -> Result<Vec<(Share, bool)>, CoreError> {
+        self.retrying(|| self.put_shares_once(p, group, grantees, level)).await
+    }
+
+    /// One run of [`Self::put_shares`], in one transaction.
+    async fn put_shares_once(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        grantees: &[Grantee],
+        level: ShareLevel,
+    ) -> Result<Vec<(Share, bool)>, CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
         authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
@@ -69,6 +80,11 @@ impl Directory {
 
     /// Takes a share away. Errors: `NotFound` when there is none.
     pub async fn delete_share(&self, p: &Principal, group: GroupId, grantee: Grantee) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_share_once(p, group, grantee)).await
+    }
+
+    /// One run of [`Self::delete_share`], in one transaction.
+    async fn delete_share_once(&self, p: &Principal, group: GroupId, grantee: Grantee) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         let (_, access) = visible_group(&mut tx, p, group).await?;
         authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;

@@ -44,7 +44,32 @@ impl Directory {
         patch: UserPatch,
         change: UserGroupsChange,
     ) -> Result<User, CoreError> {
+        self.retrying(|| self.replace_user_once(p, id, patch.clone(), change.clone())).await
+    }
+
+    /// One run of [`Self::replace_user`], in one transaction.
+    async fn replace_user_once(
+        &self,
+        p: &Principal,
+        id: UserId,
+        patch: UserPatch,
+        change: UserGroupsChange,
+    ) -> Result<User, CoreError> {
         let mut tx = self.write().await?;
+        if let Some(wanted) = &change.groups {
+            // Lock order: groups (by id) before users (ARCHITECTURE.md,
+            // "Concurrency"). The groups this change may touch are those the
+            // user is in and those wanted; a group the user joins meanwhile
+            // through another path is locked later, out of order, and a
+            // deadlock that follows is retried (`Directory::retrying`).
+            let mut touched: Vec<GroupId> = all_memberships_of(&mut tx, id).await?.iter().map(|m| m.group).collect();
+            touched.extend(wanted.iter().copied().filter(|g| *g != ALL_USERS_GROUP_ID));
+            touched.sort_unstable();
+            touched.dedup();
+            for g in touched {
+                tx.get_group(g).await?;
+            }
+        }
         let before = found(tx.get_user(id).await?, "user")?;
         if let (Some(stamp), Some(_)) = (change.if_groups_at, &change.groups)
             && stamp != before.groups_stamp()

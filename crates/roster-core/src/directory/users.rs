@@ -118,6 +118,11 @@ impl Directory {
     /// Creates a user. Site admins only. Errors: `Invalid`, `Conflict` (username
     /// or external id taken), `Forbidden`.
     pub async fn create_user(&self, p: &Principal, new: NewUser) -> Result<User, CoreError> {
+        self.retrying(|| self.create_user_once(p, new.clone())).await
+    }
+
+    /// One run of [`Self::create_user`], in one transaction.
+    async fn create_user_once(&self, p: &Principal, new: NewUser) -> Result<User, CoreError> {
         authz::require_admin(p)?;
         let mut user = User {
             email: validate::email(new.email.as_deref())?,
@@ -242,6 +247,11 @@ impl Directory {
     /// their own names and email. Errors: `Invalid`, `NotFound`, `Conflict`,
     /// `Stale`, `Forbidden`.
     pub async fn update_user(&self, p: &Principal, id: UserId, patch: UserPatch) -> Result<User, CoreError> {
+        self.retrying(|| self.update_user_once(p, id, patch.clone())).await
+    }
+
+    /// One run of [`Self::update_user`], in one transaction.
+    async fn update_user_once(&self, p: &Principal, id: UserId, patch: UserPatch) -> Result<User, CoreError> {
         authz::require(authz::can_update_user(p, id, patch.is_self_service()), "requires a site admin")?;
         let mut tx = self.write().await?;
         let before = found(tx.get_user(id).await?, "user")?;
@@ -265,6 +275,11 @@ impl Directory {
     /// Site admins only; the last active site admin cannot be deleted.
     /// Errors: `NotFound`, `Stale`, `Conflict`, `Forbidden`.
     pub async fn delete_user(&self, p: &Principal, id: UserId, if_version: Option<i64>) -> Result<(), CoreError> {
+        self.retrying(|| self.delete_user_once(p, id, if_version)).await
+    }
+
+    /// One run of [`Self::delete_user`], in one transaction.
+    async fn delete_user_once(&self, p: &Principal, id: UserId, if_version: Option<i64>) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
         delete_user_in(&mut tx, p, id, if_version).await?;
         tx.commit().await?;
@@ -275,6 +290,11 @@ impl Directory {
     /// Deletes a user as [`Directory::delete_user`] and records the deletion
     /// as a finished job, in one transaction.
     pub async fn delete_user_as_job(&self, p: &Principal, id: UserId, job: JobSpec) -> Result<Job, CoreError> {
+        self.retrying(|| self.delete_user_as_job_once(p, id, job.clone())).await
+    }
+
+    /// One run of [`Self::delete_user_as_job`], in one transaction.
+    async fn delete_user_as_job_once(&self, p: &Principal, id: UserId, job: JobSpec) -> Result<Job, CoreError> {
         let mut tx = self.write().await?;
         delete_user_in(&mut tx, p, id, None).await?;
         let job = insert_job(&mut tx, p, job).await?;

@@ -1,13 +1,15 @@
 //! The PostgreSQL store, for several stateless `roster serve` processes on
 //! one database.
 //!
-//! Concurrency by explicit locking under READ COMMITTED, not SERIALIZABLE
-//! with retries: every row a write transaction reads is locked (`FOR
-//! UPDATE`), so read-modify-write use-cases serialize on exactly the rows
-//! they touch (all changes to one group queue on the group's row); nesting
-//! changes take one transaction-scoped advisory lock, so two concurrent
-//! nestings cannot close a cycle together; and the event append locks the
-//! `events` counter row, which makes `seq` gapless and commit-ordered.
+//! Concurrency by explicit locking under READ COMMITTED, not SERIALIZABLE:
+//! every row a write transaction reads is locked (`FOR NO KEY UPDATE`), so
+//! read-modify-write use-cases serialize on exactly the rows they touch (all
+//! changes to one group queue on the group's row); nesting changes take one
+//! transaction-scoped advisory lock first, so two concurrent nestings cannot
+//! close a cycle together; and the rows every writer shares (the table
+//! totals, the `events` counter row that makes `seq` gapless and
+//! commit-ordered) are written at commit, last. ARCHITECTURE.md
+//! ("Concurrency") gives the one lock order every write path follows.
 //! Reads run in REPEATABLE READ, READ ONLY: a page and its total come from
 //! one snapshot.
 
@@ -26,7 +28,13 @@ type Db = sqlx::Postgres;
 
 /// The SQL fragments in which PostgreSQL differs from the shared text.
 mod dialect {
-    pub const LOCK_ROWS: &str = " FOR UPDATE";
+    /// Locks the rows a write reads against other writers, but not
+    /// against the key checks of foreign keys (`FOR KEY SHARE`), which a
+    /// row's `id`, never changed, does not need to wait for.
+    pub const LOCK_ROWS: &str = " FOR NO KEY UPDATE";
+    /// Keeps a row from going away (a deletion) without queueing the
+    /// transactions that only refer to it.
+    pub const LOCK_KEY: &str = " FOR KEY SHARE";
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
     pub const POSITION_FN: &str = "strpos";

@@ -23,6 +23,7 @@ type Db = sqlx::Sqlite;
 mod dialect {
     /// One writer at a time already: no row locks (and no such syntax).
     pub const LOCK_ROWS: &str = "";
+    pub const LOCK_KEY: &str = "";
     pub const LOCK_GRAPH: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).

@@ -63,7 +63,9 @@ async fn change(http: &reqwest::Client, base: &str, front: usize, add: bool, g: 
             let path = format!("/v1/groups/{g}/members/{u}");
             send(http, base, Method::PUT, &path, &bearer(), json, Some(json!({}))).await
         }
-        (0, false) => send(http, base, Method::DELETE, &format!("/v1/groups/{g}/members/{u}"), &bearer(), json, None).await,
+        (0, false) => {
+            send(http, base, Method::DELETE, &format!("/v1/groups/{g}/members/{u}"), &bearer(), json, None).await
+        }
         (1, _) => {
             let op = if add { "add" } else { "remove" };
             let body = json!({ "schemas": [PATCH_OP], "Operations": [{ "op": op, "path": "members", "value": [{ "value": u }] }] });
@@ -117,7 +119,8 @@ async fn hot_group(bases: &[String]) {
                         "members": [{ "value": u }, { "value": &users[(op + 1) % USERS] }],
                     });
                     let path = "/scim/v2/Groups";
-                    let (s, v) = send(&http, base, Method::POST, path, &bearer(), "application/scim+json", Some(body)).await;
+                    let (s, v) =
+                        send(&http, base, Method::POST, path, &bearer(), "application/scim+json", Some(body)).await;
                     if s != 201 {
                         wrong.push(format!("SCIM create: {s} {v}"));
                     }
@@ -193,7 +196,8 @@ async fn nesting_races(bases: &[String]) {
             async move {
                 let body = json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": child }] }] });
                 let path = format!("/scim/v2/Groups/{parent}");
-                let (s, v) = send(&http, &base, Method::PATCH, &path, &bearer(), "application/scim+json", Some(body)).await;
+                let (s, v) =
+                    send(&http, &base, Method::PATCH, &path, &bearer(), "application/scim+json", Some(body)).await;
                 // SCIM refuses a cycle as a value members may not take.
                 (s, s == 200 || s == 204, s == 400 && v["scimType"] == "invalidValue")
             }

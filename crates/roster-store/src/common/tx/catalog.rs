@@ -9,7 +9,7 @@ use roster_core::*;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{SqlTx, list_query, map, rows, ts};
+use super::{SqlTx, dialect, list_query, map, rows, ts};
 
 /// The `project_bindings` column that names this kind of principal.
 fn principal_col(p: Grantee) -> &'static str {
@@ -115,6 +115,14 @@ impl CatalogStore for SqlTx {
             rows::org,
         )
         .await
+    }
+
+    /// A key-share lock in a write: the organization cannot be deleted
+    /// before commit, yet writers that only refer to it never queue on it.
+    async fn org_exists(&mut self, id: OrgId) -> StoreResult<bool> {
+        let lock = if self.write { dialect::LOCK_KEY } else { "" };
+        let sql = format!("SELECT COUNT(*) FROM (SELECT id FROM organizations WHERE id = $1{lock}) AS o");
+        Ok(self.scalar(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0)).await? > 0)
     }
 
     async fn list_orgs(&mut self, spec: &ListSpec) -> StoreResult<Vec<Organization>> {

@@ -1,6 +1,8 @@
-//! The event log as SQL: `EventStore`. An append takes `seq` from the
-//! `events` counter row, locked until commit, so the feed is gapless and in
-//! commit order.
+//! The event log as SQL: `EventStore`. Appended events wait in the
+//! transaction; at commit, as its last statements, they take their `seq`
+//! from the `events` counter row, locked until the COMMIT, so the feed is
+//! gapless and in commit order while no writer holds that row for longer
+//! than its commit.
 
 use async_trait::async_trait;
 use roster_core::store::StoreResult;
@@ -8,41 +10,52 @@ use roster_core::store::prelude::*;
 use roster_core::*;
 use sqlx::QueryBuilder;
 
-use super::{CHUNK, SqlTx, map, rows, ts};
+use super::{CHUNK, Db, SqlTx, map, rows, ts};
+
+/// Writes a committing transaction's events. The sequence comes from the
+/// `events` counter row, which this update locks until commit: writers
+/// append one after another, so `seq` is gapless and in commit order, and a
+/// change-feed reader that has seen `seq = n` can never later find a
+/// smaller one appear.
+pub(super) async fn insert_events(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    let n = events.len() as i64;
+    let last: i64 = sqlx::query_scalar("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value")
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map)?;
+    let first = last - n + 1;
+    for (c, chunk) in events.chunks(CHUNK).enumerate() {
+        let mut qb =
+            QueryBuilder::new("INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) ");
+        qb.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
+            b.push_bind(first + (c * CHUNK + i) as i64)
+                .push_bind(ts(e.at))
+                .push_bind(e.actor.map(|a| a.0))
+                .push_bind(e.action)
+                .push_bind(e.target_type)
+                .push_bind(e.target_id.clone())
+                .push_bind(e.before.as_ref().map(|v| v.to_string()))
+                .push_bind(e.after.as_ref().map(|v| v.to_string()));
+        });
+        qb.build().execute(&mut *conn).await.map_err(map)?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl EventStore for SqlTx {
-    async fn append_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
-        self.append_events(std::slice::from_ref(e)).await
+    async fn append_event(&mut self, e: &NewEvent) -> StoreResult<()> {
+        self.events.push(e.clone());
+        Ok(())
     }
 
-    /// The sequence comes from the `events` counter row, which this update
-    /// locks until commit: writers append one after another, so `seq` is
-    /// gapless and in commit order, and a change-feed reader that has seen
-    /// `seq = n` can never later find a smaller one appear.
-    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<i64> {
-        let n = events.len() as i64;
-        let last = self
-            .scalar(sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value").bind(n))
-            .await?;
-        let first = last - n + 1;
-        for (c, chunk) in events.chunks(CHUNK).enumerate() {
-            let mut qb = QueryBuilder::new(
-                "INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) ",
-            );
-            qb.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
-                b.push_bind(first + (c * CHUNK + i) as i64)
-                    .push_bind(ts(e.at))
-                    .push_bind(e.actor.map(|a| a.0))
-                    .push_bind(e.action)
-                    .push_bind(e.target_type)
-                    .push_bind(e.target_id.clone())
-                    .push_bind(e.before.as_ref().map(|v| v.to_string()))
-                    .push_bind(e.after.as_ref().map(|v| v.to_string()));
-            });
-            qb.build().execute(&mut *self.tx).await.map_err(map)?;
-        }
-        Ok(first)
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<()> {
+        self.events.extend_from_slice(events);
+        Ok(())
     }
 
     async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {

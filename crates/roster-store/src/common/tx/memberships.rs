@@ -338,6 +338,11 @@ impl MembershipStore for SqlTx {
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::membership).await
     }
 
+    async fn peek_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>> {
+        let sql = format!("SELECT {} FROM memberships WHERE id = $1", rows::MEMBERSHIP_COLS);
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::membership).await
+    }
+
     async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>> {
         let (col, id) = match member {
             Member::User(u) => ("user_id", u.0),

@@ -103,6 +103,10 @@ pub(crate) struct SqlTx {
     /// backend has row locks), so read-modify-write use-cases cannot lose
     /// an update.
     write: bool,
+    /// Table totals moved by this transaction, written at commit.
+    counters: std::collections::BTreeMap<&'static str, i64>,
+    /// Events appended by this transaction, written at commit.
+    events: Vec<NewEvent>,
 }
 
 impl SqlTx {
@@ -120,25 +124,29 @@ impl SqlTx {
             .await
             .map_err(|e| StoreError::Other(format!("begin task failed: {e}")))?
             .map_err(map)?;
-        Ok(Self { tx: Conn::Tx(tx), write })
+        Ok(Self { tx: Conn::Tx(tx), write, counters: Default::default(), events: Vec::new() })
     }
 
     /// A connection for a read of one statement, outside any transaction.
     pub(crate) async fn single(pool: &sqlx::Pool<Db>) -> StoreResult<Self> {
-        Ok(Self { tx: Conn::Single(pool.acquire().await.map_err(map)?), write: false })
+        Ok(Self {
+            tx: Conn::Single(pool.acquire().await.map_err(map)?),
+            write: false,
+            counters: Default::default(),
+            events: Vec::new(),
+        })
     }
 
     fn lock(&self) -> &'static str {
         if self.write { dialect::LOCK_ROWS } else { "" }
     }
 
-    async fn bump(&mut self, counter: &str, delta: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
-            .bind(delta)
-            .bind(counter)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map)?;
+    /// Moves a table total. The counter rows are shared by every writer,
+    /// so the change is kept here and written at commit (see
+    /// [`write_shared_rows`]): no writer holds a counter row while it waits
+    /// for anything else.
+    async fn bump(&mut self, counter: &'static str, delta: i64) -> StoreResult<()> {
+        *self.counters.entry(counter).or_default() += delta;
         Ok(())
     }
 
@@ -230,16 +238,46 @@ fn counter_name(c: Counter) -> &'static str {
     }
 }
 
+/// The last statements of a write transaction, just before its COMMIT:
+/// the rows every writer shares (the table totals, in name order, then the
+/// `events` counter row and the events), so a writer takes them only once
+/// it holds every other lock it needs, and keeps them for the moment of its
+/// commit, not for its whole transaction. The `events` row stays locked
+/// until COMMIT, so `seq` is gapless and in commit order.
+async fn write_shared_rows(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    counters: &std::collections::BTreeMap<&'static str, i64>,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    for (name, delta) in counters.iter().filter(|(_, d)| **d != 0) {
+        sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
+            .bind(*delta)
+            .bind(*name)
+            .execute(&mut *conn)
+            .await
+            .map_err(map)?;
+    }
+    if !events.is_empty() {
+        events::insert_events(conn, events).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Tx for SqlTx {
-    /// Detached like `begin`: once a use-case commits, the COMMIT runs to
-    /// the end even if the request that asked for it goes away.
+    /// Writes the shared rows ([`write_shared_rows`]), then commits.
+    /// Detached like `begin`: once a use-case commits, these statements and
+    /// the COMMIT run to the end even if the request that asked for it goes
+    /// away.
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let Conn::Tx(tx) = self.tx else { return Ok(()) };
-        tokio::spawn(async move { tx.commit().await })
-            .await
-            .map_err(|e| StoreError::Other(format!("commit task failed: {e}")))?
-            .map_err(map)
+        let SqlTx { tx, counters, events, .. } = *self;
+        let Conn::Tx(mut tx) = tx else { return Ok(()) };
+        tokio::spawn(async move {
+            write_shared_rows(&mut tx, &counters, &events).await?;
+            tx.commit().await.map_err(map)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("commit task failed: {e}")))?
     }
 
     async fn lock_graph(&mut self) -> StoreResult<()> {
@@ -249,8 +287,13 @@ impl Tx for SqlTx {
         Ok(())
     }
 
+    /// The total as committed, plus what this transaction moved so far.
     async fn count(&mut self, counter: Counter) -> StoreResult<i64> {
-        self.scalar(sqlx::query("SELECT value FROM counters WHERE name = $1").bind(counter_name(counter))).await
+        let name = counter_name(counter);
+        let pending = self.counters.get(name).copied().unwrap_or(0)
+            + if counter == Counter::Events { self.events.len() as i64 } else { 0 };
+        let value = self.scalar(sqlx::query("SELECT value FROM counters WHERE name = $1").bind(name)).await?;
+        Ok(value + pending)
     }
 
     async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<Uuid>> {
