@@ -509,6 +509,16 @@ impl Directory {
         &self,
         p: &Principal,
         changes: Vec<(ProjectId, Vec<RoleHolders>)>,
+        job: JobSpec,
+    ) -> Result<Job, CoreError> {
+        self.retrying(|| self.set_project_roles_as_job_once(p, &changes, job.clone())).await
+    }
+
+    /// One run of [`Self::set_project_roles_as_job`], in one transaction.
+    async fn set_project_roles_as_job_once(
+        &self,
+        p: &Principal,
+        changes: &[(ProjectId, Vec<RoleHolders>)],
         mut job: JobSpec,
     ) -> Result<Job, CoreError> {
         authz::require_admin(p)?;
