@@ -2,6 +2,8 @@
 //! use-cases. Each front-end maps `CoreError` to its wire format in exactly
 //! one place.
 
+use std::time::Duration;
+
 use thiserror::Error;
 
 /// What a store can report. Driver-specific codes are mapped once, in the
@@ -42,6 +44,10 @@ pub enum CoreError {
     Busy,
     #[error("authentication required")]
     Unauthenticated,
+    /// Too many requests from this key, or too many failed authentications
+    /// from this address; the same request may succeed after `retry_after`.
+    #[error("too many requests; retry in {} s", retry_after_secs(*.retry_after))]
+    RateLimited { retry_after: Duration },
     #[error("{reason}")]
     Forbidden { reason: String },
     /// Something failed that the client cannot fix; details are logged, not sent.
@@ -81,6 +87,12 @@ impl CoreError {
             _ => None,
         }
     }
+}
+
+/// Whole seconds to wait, rounded up and at least one, as `Retry-After`
+/// says it.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 const CYCLE_FIELD: &str = "child_id";

@@ -9,20 +9,25 @@ pub mod compat;
 pub mod http;
 pub mod native;
 pub mod scim;
-
-use std::net::SocketAddr;
+mod serve;
 
 use axum::Router;
 use axum::http::Method;
 use http::routes::Routes;
 use roster_core::Directory;
-use tokio::net::TcpListener;
 
 pub use http::AppState;
+pub use serve::{Limits, serve};
 
-/// The whole application: every front-end and the operational endpoints.
+/// The whole application: every front-end and the operational endpoints,
+/// with the default request [`Limits`].
 pub fn app(directory: Directory) -> Router {
-    http::with_middleware(mounted().into_router().with_state(AppState::new(directory)))
+    app_with(directory, &Limits::default())
+}
+
+/// The whole application, reading request bodies within `limits`.
+pub fn app_with(directory: Directory, limits: &Limits) -> Router {
+    http::with_middleware(mounted().into_router().with_state(AppState::new(directory)), limits)
 }
 
 /// Every route the application serves, `(method, path template)`, taken
@@ -37,16 +42,4 @@ fn mounted() -> Routes<AppState> {
         .merge(compat::routes())
         .nest("/scim/v2", scim::routes())
         .merge(http::ops::routes())
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -6,6 +6,7 @@ mod config;
 mod transfer;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -50,6 +51,60 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "ROSTER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Seconds a client may take to send a request's headers, counted from
+    /// when the server starts waiting for them: also how long a keep-alive
+    /// connection may stay idle.
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+    /// Seconds a request body may pause between two pieces.
+    #[arg(long, env = "ROSTER_BODY_IDLE_TIMEOUT", default_value = "10", value_parser = seconds)]
+    body_idle_timeout: Duration,
+    /// Seconds a whole request body may take to arrive.
+    #[arg(long, env = "ROSTER_BODY_TIMEOUT", default_value = "60", value_parser = seconds)]
+    body_timeout: Duration,
+    /// Connections open at once; more wait until one closes. Keep it well
+    /// below the open-file limit (`ulimit -n`).
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
+    /// Requests a second per API key (0: no limit); beyond it, 429.
+    #[arg(long, env = "ROSTER_RATE_LIMIT", default_value_t = roster_core::DEFAULT_KEY_RATE)]
+    rate_limit: u32,
+    /// Requests one key may send at once before the rate applies.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_BURST", default_value_t = roster_core::DEFAULT_KEY_BURST)]
+    rate_limit_burst: u32,
+    /// Failed authentications a minute per client address (0: no limit);
+    /// beyond it, every request from that address is 429 for a while.
+    #[arg(long, env = "ROSTER_AUTH_FAILURE_LIMIT", default_value_t = roster_core::DEFAULT_AUTH_FAILURE_RATE)]
+    auth_failure_limit: u32,
+    /// Failed authentications one address may make at once before the rate applies.
+    #[arg(long, env = "ROSTER_AUTH_FAILURE_BURST", default_value_t = roster_core::DEFAULT_AUTH_FAILURE_BURST)]
+    auth_failure_burst: u32,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> roster_server::Limits {
+        roster_server::Limits {
+            header_timeout: self.header_timeout,
+            body_idle_timeout: self.body_idle_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
+        }
+    }
+
+    fn rate_limits(&self) -> roster_core::RateLimits {
+        roster_core::RateLimits {
+            per_key: roster_core::Rate::per_second(self.rate_limit, self.rate_limit_burst),
+            failed_auth_per_source: roster_core::Rate::per_minute(self.auth_failure_limit, self.auth_failure_burst),
+        }
+    }
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err("expected a positive number of seconds".to_owned()),
+    }
 }
 
 #[tokio::main]
@@ -94,7 +149,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(&args.log_format);
     let url = normalize_sqlite_url(&args.database);
     let store = roster_store::connect(&url).await.with_context(|| format!("opening {}", roster_store::redact(&url)))?;
-    let directory = Directory::new(store);
+    let directory = Directory::new(store).with_rate_limits(args.rate_limits());
     match directory.bootstrap(args.bootstrap_key.as_deref()).await {
         Ok(Some(secret)) => {
             // Printed once, to the terminal only: the log never carries it.
@@ -106,7 +161,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");
-    roster_server::serve(listener, roster_server::app(directory), shutdown_signal()).await?;
+    let limits = args.limits();
+    roster_server::serve(listener, roster_server::app_with(directory, &limits), limits, shutdown_signal()).await?;
     tracing::info!("roster stopped");
     Ok(())
 }

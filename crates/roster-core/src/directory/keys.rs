@@ -1,6 +1,8 @@
 //! API keys and authentication. A key belongs to a user and acts as them;
 //! its secret is returned once, at creation, and stored only as a digest.
 
+use std::net::IpAddr;
+
 use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
@@ -23,9 +25,24 @@ pub const BOOTSTRAP_ADMIN: &str = "admin";
 
 impl Directory {
     /// Resolves a presented secret to the principal it acts for (remembered
-    /// for a moment, see `sessions`). Errors: `Unauthenticated` for an
-    /// unknown key or an inactive user.
-    pub async fn authenticate(&self, secret: &str) -> Result<Principal, CoreError> {
+    /// for a moment, see `sessions`), counting the request against the
+    /// key's rate limit and a failure against `source`'s (the caller's
+    /// address, when the front-end knows it). Errors: `Unauthenticated` for
+    /// an unknown key or an inactive user; `RateLimited` for a key over its
+    /// request rate or a source that failed too often (refused before its
+    /// key is looked up).
+    pub async fn authenticate(&self, secret: &str, source: Option<IpAddr>) -> Result<Principal, CoreError> {
+        self.limiter.admit_source(source)?;
+        let p = match self.resolve(secret).await {
+            Ok(p) => p,
+            Err(CoreError::Unauthenticated) => return Err(self.limiter.failed(source)),
+            Err(e) => return Err(e),
+        };
+        self.limiter.admit_key(p.key)?;
+        Ok(p)
+    }
+
+    async fn resolve(&self, secret: &str) -> Result<Principal, CoreError> {
         let digest = keys::digest(secret);
         if let Some(p) = self.sessions.get(&digest) {
             return Ok(p);

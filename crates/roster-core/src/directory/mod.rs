@@ -16,6 +16,7 @@ mod import;
 mod import_batch;
 mod jobs;
 mod keys;
+mod limits;
 mod member_sets;
 mod members;
 mod offsets;
@@ -37,6 +38,9 @@ pub use groups::{GroupFilter, GroupPatch, NewGroup};
 pub use import::{ImportFailure, ImportRecord, ImportSummary};
 pub use jobs::JobSpec;
 pub use keys::CreatedKey;
+pub use limits::{
+    DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_RATE, DEFAULT_KEY_BURST, DEFAULT_KEY_RATE, Rate, RateLimits,
+};
 pub use member_sets::{MemberEdit, MemberEditOutcome};
 pub use members::MembershipPatch;
 pub use steps::MemberChange;
@@ -54,11 +58,24 @@ pub struct Directory {
     store: Arc<dyn Store>,
     offsets: offsets::OffsetIndex,
     sessions: sessions::Sessions,
+    limiter: limits::Limiter,
 }
 
 impl Directory {
+    /// A directory over `store` with the default [`RateLimits`].
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, offsets: offsets::OffsetIndex::new(), sessions: sessions::Sessions::new() }
+        Self {
+            store,
+            offsets: offsets::OffsetIndex::new(),
+            sessions: sessions::Sessions::new(),
+            limiter: limits::Limiter::new(RateLimits::default()),
+        }
+    }
+
+    /// The same directory enforcing `limits` instead.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limiter = limits::Limiter::new(limits);
+        self
     }
 
     async fn read(&self) -> Result<Box<dyn Tx>, CoreError> {

@@ -2,7 +2,31 @@
 //! forms its clients send; what a credential is worth is decided by the
 //! core (`Directory::authenticate`).
 
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+
+/// The address a request came from, when the server knows it: the peer
+/// of the connection (a proxy in front of Roster is one source for all).
+/// The core counts failed authentications by it.
+pub fn source(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// [`source`] as an extractor, for handlers that authenticate a secret
+/// themselves.
+pub struct Source(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(source(parts)))
+    }
+}
 
 /// The credential in `Authorization: <scheme> <credential>`, with the
 /// scheme compared ignoring case; `None` when absent or empty.

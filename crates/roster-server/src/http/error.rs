@@ -2,8 +2,11 @@
 //! JSON, a bad query parameter, a missing key). Each front-end renders them
 //! in its own format through [`Dialect`].
 
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use roster_core::error::retry_after_secs;
 
 /// A request the server could not even start on; `field` names the culprit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,13 @@ impl BadRequest {
 /// How one front-end renders a request-level failure.
 pub trait Dialect: Send + Sync + 'static {
     fn reject(err: BadRequest) -> Response;
+}
+
+/// Adds `Retry-After` (whole seconds, rounded up) to a refusal the client
+/// may send again after `wait`: each front-end's 429, in its own format.
+pub fn retry_after(mut res: Response, wait: Duration) -> Response {
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
+    res
 }
 
 /// A panic is a bug: log it, answer a bare 500, keep serving.

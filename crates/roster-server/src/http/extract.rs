@@ -5,11 +5,13 @@
 use std::marker::PhantomData;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
+use tower_http::timeout::TimeoutError;
 
 use super::error::{BadRequest, Dialect};
 
@@ -78,19 +80,26 @@ where
                 "expected a body with content-type application/json",
             )));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            D::reject(BadRequest::new(
-                status,
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "request body is too large".to_owned()
-                } else {
-                    e.body_text()
-                },
-            ))
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| D::reject(body_error(&e)))?;
         parse_json(&bytes).map(|v| Json(v, PhantomData)).map_err(D::reject)
     }
+}
+
+/// Why a body could not be read: too large (413), not received in time
+/// (408, see `http::with_middleware`), or broken off (400).
+fn body_error(e: &BytesRejection) -> BadRequest {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return BadRequest::new(status, "request body is too large");
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if err.is::<TimeoutError>() {
+            return BadRequest::new(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time");
+        }
+        cause = err.source();
+    }
+    BadRequest::new(status, e.body_text())
 }
 
 /// Query parameters as strings; handlers parse each with a field-named error.
@@ -136,8 +145,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let no_type = !req.headers().contains_key(header::CONTENT_TYPE);
-        let bytes =
-            Bytes::from_request(req, state).await.map_err(|e| D::reject(BadRequest::new(e.status(), e.body_text())))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| D::reject(body_error(&e)))?;
         // Some SDKs send `Content-Type: application/json` with no body at all.
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);

@@ -16,6 +16,7 @@ use axum::response::Response;
 use roster_core::Directory;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer};
 use tower_http::trace::TraceLayer;
 
 /// Shared by every handler: the directory (and through it, the store).
@@ -33,11 +34,15 @@ impl AppState {
 /// The largest request body accepted (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Request ids, tracing spans, metrics, panics turned into 500s, body limit.
-pub fn with_middleware(router: Router) -> Router {
+/// Request ids, tracing spans, metrics, panics turned into 500s, body limit
+/// and body timeouts (a body read too late fails its extractor: a 408 in
+/// the front-end's format).
+pub fn with_middleware(router: Router, limits: &crate::Limits) -> Router {
     let x_request_id = axum::http::HeaderName::from_static("x-request-id");
     router
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout))
+        .layer(RequestBodyDeadlineLayer::new(limits.body_timeout))
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 
 use super::wire::{ErrorBody, ErrorDetail};
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -44,6 +44,7 @@ fn request_code(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         _ => "invalid_request",
     }
@@ -70,6 +71,9 @@ impl IntoResponse for ApiError {
                     }
                     CoreError::Unauthenticated => {
                         body(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required".into(), None)
+                    }
+                    CoreError::RateLimited { retry_after: wait } => {
+                        retry_after(body(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None), wait)
                     }
                     CoreError::Forbidden { .. } => body(StatusCode::FORBIDDEN, "forbidden", message, None),
                     CoreError::Internal(detail) => {

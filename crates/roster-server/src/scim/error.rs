@@ -6,20 +6,22 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 
 use super::{schema, wire};
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// How long to wait before sending the request again (a 429).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 pub type ScimResult<T> = Result<T, ScimError>;
 
 impl ScimError {
     pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        Self { status, scim_type, detail: detail.into() }
+        Self { status, scim_type, detail: detail.into(), retry_after: None }
     }
 
     pub fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
@@ -83,6 +85,10 @@ impl From<CoreError> for ScimError {
             CoreError::Stale { reason } => Self::new(StatusCode::PRECONDITION_FAILED, None, reason),
             CoreError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, None, "the directory is busy; retry"),
             CoreError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, None, "a valid bearer token is required"),
+            CoreError::RateLimited { retry_after } => {
+                let detail = CoreError::RateLimited { retry_after }.to_string();
+                Self { retry_after: Some(retry_after), ..Self::new(StatusCode::TOO_MANY_REQUESTS, None, detail) }
+            }
             CoreError::Forbidden { reason } => Self::new(StatusCode::FORBIDDEN, None, reason),
             CoreError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -119,7 +125,10 @@ impl IntoResponse for ScimError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        res
+        match self.retry_after {
+            Some(wait) => retry_after(res, wait),
+            None => res,
+        }
     }
 }
 

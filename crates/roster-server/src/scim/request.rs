@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = crate::http::auth::authorization(&parts.headers, "bearer").ok_or(CoreError::Unauthenticated)?;
-        Ok(Auth(state.directory.authenticate(key).await?))
+        Ok(Auth(state.directory.authenticate(key, crate::http::auth::source(parts)).await?))
     }
 }
 

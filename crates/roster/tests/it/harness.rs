@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
-use roster_core::Directory;
+use roster_core::{Directory, RateLimits};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -75,15 +75,34 @@ impl TestServer {
         Some(Self::on(&url, Guard::Postgres(db)).await)
     }
 
+    /// A server on a fresh SQLite file that enforces `limits` (every other
+    /// test server enforces none: tests send many requests fast, and the
+    /// authorization table fails authentication on purpose).
+    pub async fn sqlite_limited(limits: RateLimits) -> Self {
+        Self::sqlite_with(limits, roster_server::Limits::default()).await
+    }
+
+    /// A server on a fresh SQLite file with these connection and request limits.
+    pub async fn sqlite_with(limits: RateLimits, server_limits: roster_server::Limits) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        Self::start(&url, Guard::Sqlite(dir), limits, server_limits).await
+    }
+
     async fn on(url: &str, guard: Guard) -> Self {
+        Self::start(url, guard, RateLimits::off(), roster_server::Limits::default()).await
+    }
+
+    async fn start(url: &str, guard: Guard, limits: RateLimits, server_limits: roster_server::Limits) -> Self {
         let store = roster_store::connect(url).await.expect("store");
-        let directory = Directory::new(store);
+        let directory = Directory::new(store).with_rate_limits(limits);
         directory.bootstrap(Some(ADMIN_KEY)).await.expect("bootstrap");
         // Bind first, then spawn: the port is ready before any request.
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(roster_server::serve(listener, roster_server::app(directory), async move {
+        let app = roster_server::app_with(directory, &server_limits);
+        tokio::spawn(roster_server::serve(listener, app, server_limits, async move {
             let _ = stopped.await;
         }));
         Self {

@@ -33,6 +33,7 @@ mod contention;
 mod durability;
 mod harness;
 mod iguazio;
+mod limits;
 mod pagination;
 mod process;
 mod provision;

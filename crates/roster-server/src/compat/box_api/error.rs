@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 
 use super::wire;
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub enum BoxError {
@@ -80,6 +80,9 @@ impl IntoResponse for BoxError {
                     CoreError::Busy => body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None),
                     CoreError::Unauthenticated => {
                         body(StatusCode::UNAUTHORIZED, "unauthorized", "invalid or missing access token".into(), None)
+                    }
+                    CoreError::RateLimited { retry_after: wait } => {
+                        retry_after(body(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded", message, None), wait)
                     }
                     CoreError::Forbidden { .. } => body(StatusCode::FORBIDDEN, "forbidden", message, None),
                     CoreError::Internal(detail) => {

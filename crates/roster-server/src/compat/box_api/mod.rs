@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = crate::http::auth::authorization(&parts.headers, "bearer")
             .ok_or(roster_core::CoreError::Unauthenticated)?;
-        let p = state.directory.authenticate(key).await?;
+        let p = state.directory.authenticate(key, crate::http::auth::source(parts)).await?;
         // dialects/box.md §2: `As-User: <user id>` makes the call as that
         // user; the core decides who may (never silently ignored).
         let Some(as_user) = parts.headers.get("as-user") else { return Ok(Auth(p)) };

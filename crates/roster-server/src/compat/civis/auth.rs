@@ -24,6 +24,6 @@ impl FromRequestParts<AppState> for Auth {
             .map(|creds| creds.split(':').next().unwrap_or("").to_owned());
         let key = basic.or_else(|| crate::http::auth::authorization(&parts.headers, "bearer").map(str::to_owned));
         let key = key.filter(|k| !k.is_empty()).ok_or(roster_core::CoreError::Unauthenticated)?;
-        Ok(Auth(state.directory.authenticate(&key).await?))
+        Ok(Auth(state.directory.authenticate(&key, crate::http::auth::source(parts)).await?))
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 
 use super::wire;
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub enum CivisError {
@@ -78,6 +78,9 @@ impl IntoResponse for CivisError {
                     CoreError::Busy => body(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
                     CoreError::Unauthenticated => {
                         body(StatusCode::UNAUTHORIZED, "unauthorized", "Invalid or missing API key.".into())
+                    }
+                    CoreError::RateLimited { retry_after: wait } => {
+                        retry_after(body(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message), wait)
                     }
                     CoreError::Forbidden { .. } => body(StatusCode::FORBIDDEN, "forbidden", message),
                     CoreError::Internal(detail) => {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 
 use super::wire;
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub enum ComplianceError {
@@ -60,6 +60,9 @@ impl IntoResponse for ComplianceError {
                     CoreError::Busy => body(StatusCode::SERVICE_UNAVAILABLE, "overloaded_error", message),
                     CoreError::Unauthenticated => {
                         body(StatusCode::UNAUTHORIZED, "authentication_error", "invalid or missing API key".into())
+                    }
+                    CoreError::RateLimited { retry_after: wait } => {
+                        retry_after(body(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message), wait)
                     }
                     CoreError::Forbidden { .. } => body(StatusCode::FORBIDDEN, "permission_error", message),
                     CoreError::Internal(detail) => {

@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for Auth {
         let from_header = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
         let bearer = crate::http::auth::authorization(&parts.headers, "bearer");
         let key = from_header.or(bearer).filter(|k| !k.is_empty()).ok_or(roster_core::CoreError::Unauthenticated)?;
-        Ok(Auth(state.directory.authenticate(key).await?))
+        Ok(Auth(state.directory.authenticate(key, crate::http::auth::source(parts)).await?))
     }
 }
 

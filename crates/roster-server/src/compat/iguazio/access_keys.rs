@@ -5,6 +5,8 @@
 //! Everywhere else a key is named by its record id (a UUID); reads and
 //! deletes accept either.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -20,6 +22,7 @@ use super::error::{IgzError, IgzResult, not_found};
 use super::map;
 use super::query::ListQuery;
 use crate::http::AppState;
+use crate::http::auth::Source;
 
 /// Session planes, as the SDK names them.
 const PLANES: &[&str] = &["control", "data"];
@@ -32,7 +35,7 @@ impl FromRequestParts<AppState> for AuthWithKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let secret = credential(parts).ok_or(CoreError::Unauthenticated)?;
-        Ok(AuthWithKey(state.directory.authenticate(&secret).await?, secret))
+        Ok(AuthWithKey(state.directory.authenticate(&secret, crate::http::auth::source(parts)).await?, secret))
     }
 }
 
@@ -54,13 +57,13 @@ fn planes(d: &doc::Incoming) -> IgzResult<Vec<String>> {
 }
 
 /// A key named by its record id or by its secret.
-async fn find(s: &AppState, p: &Principal, raw: &str) -> IgzResult<(ApiKey, String)> {
+async fn find(s: &AppState, p: &Principal, raw: &str, source: Option<IpAddr>) -> IgzResult<(ApiKey, String)> {
     if let Ok(id) = raw.parse::<KeyId>() {
         return Ok((s.directory.get_key(p, id).await?, id.to_string()));
     }
     // A secret that names no live key is an unknown key; a store that
     // fails stays a failure.
-    let owner = match s.directory.authenticate(raw).await {
+    let owner = match s.directory.authenticate(raw, source).await {
         Ok(owner) => owner,
         Err(CoreError::Unauthenticated) => return Err(not_found("access_key")),
         Err(e) => return Err(e.into()),
@@ -96,8 +99,13 @@ pub async fn get_or_create(
     Ok(doc::single(render(&created.key, &created.secret, &planes), Vec::new()))
 }
 
-pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(raw): Path<String>) -> IgzResult<Json<Value>> {
-    let (key, id) = find(&s, &p, &raw).await?;
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Source(source): Source,
+    Path(raw): Path<String>,
+) -> IgzResult<Json<Value>> {
+    let (key, id) = find(&s, &p, &raw, source).await?;
     let all: Vec<String> = PLANES.iter().map(|p| p.to_string()).collect();
     Ok(doc::single(render(&key, &id, &all), Vec::new()))
 }
@@ -115,8 +123,13 @@ pub async fn list(State(s): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQu
     Ok(doc::list(q.window(items)))
 }
 
-pub async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(raw): Path<String>) -> IgzResult<StatusCode> {
-    let (key, _) = find(&s, &p, &raw).await?;
+pub async fn delete(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Source(source): Source,
+    Path(raw): Path<String>,
+) -> IgzResult<StatusCode> {
+    let (key, _) = find(&s, &p, &raw, source).await?;
     s.directory.delete_key(&p, key.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

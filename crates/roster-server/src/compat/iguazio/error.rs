@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 use serde_json::json;
 
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub enum IgzError {
@@ -73,6 +73,9 @@ impl IntoResponse for IgzError {
                     CoreError::Conflict { .. } | CoreError::Stale { .. } => StatusCode::CONFLICT,
                     CoreError::Busy => StatusCode::SERVICE_UNAVAILABLE,
                     CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                    CoreError::RateLimited { retry_after: wait } => {
+                        return retry_after(document(StatusCode::TOO_MANY_REQUESTS, detail), wait);
+                    }
                     CoreError::Forbidden { .. } => StatusCode::FORBIDDEN,
                     CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 };

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::CoreError;
 use serde_json::json;
 
-use crate::http::error::{BadRequest, Dialect};
+use crate::http::error::{BadRequest, Dialect, retry_after};
 
 #[derive(Debug)]
 pub enum PositError {
@@ -40,6 +40,7 @@ mod code {
     pub const CONFLICT: u32 = 6;
     pub const PRECONDITION: u32 = 7;
     pub const BUSY: u32 = 8;
+    pub const RATE_LIMITED: u32 = 9;
 }
 
 fn body(status: StatusCode, code: u32, error: String, field: Option<String>) -> Response {
@@ -81,6 +82,9 @@ impl IntoResponse for PositError {
                     CoreError::Busy => body(StatusCode::SERVICE_UNAVAILABLE, code::BUSY, message, None),
                     CoreError::Unauthenticated => {
                         body(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, "Invalid or missing API key.".into(), None)
+                    }
+                    CoreError::RateLimited { retry_after: wait } => {
+                        retry_after(body(StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED, message, None), wait)
                     }
                     CoreError::Forbidden { .. } => body(StatusCode::FORBIDDEN, code::FORBIDDEN, message, None),
                     CoreError::Internal(detail) => {
