@@ -22,9 +22,19 @@ pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// The part of a secret that may be shown again (in listings and logs).
+/// The length of a secret made by [`generate`].
+const GENERATED_LEN: usize = KEY_PREFIX.len() + 43;
+
+/// The part of a secret that key listings show, to tell keys apart: `rst_`
+/// and 6 of a generated key's 43 random characters (36 of 256 bits).
+/// Nothing of a secret chosen by an operator (the bootstrap key), which
+/// may be short or guessable. Never written to the event log.
 pub fn visible_prefix(secret: &str) -> String {
-    secret.chars().take(KEY_PREFIX.len() + 6).collect()
+    if secret.starts_with(KEY_PREFIX) && secret.len() == GENERATED_LEN {
+        secret.chars().take(KEY_PREFIX.len() + 6).collect()
+    } else {
+        String::new()
+    }
 }
 
 #[cfg(test)]
@@ -41,5 +51,6 @@ mod tests {
         assert_eq!(digest(&a), digest(&a));
         assert_eq!(digest(&a).len(), 64);
         assert_eq!(visible_prefix(&a).len(), 10);
+        assert_eq!(visible_prefix("rst_chosen_by_an_operator"), "", "a chosen secret shows nothing");
     }
 }

@@ -76,10 +76,11 @@ pub(crate) fn share(s: &Share) -> Value {
     json!({ "id": s.id.to_string(), "group_id": s.group.to_string(), "grantee_type": kind, "grantee_id": id, "level": s.level.as_str() })
 }
 
-/// Keys are logged by id, owner, name and visible prefix: never the secret
-/// or its digest.
+/// Keys are logged by id, owner and name: no part of the secret (not even
+/// the listing's prefix) nor its digest, since the event log is kept and
+/// copied for ever.
 pub(crate) fn key(k: &ApiKey) -> Value {
-    json!({ "id": k.id.to_string(), "user_id": k.user.to_string(), "name": k.name, "prefix": k.prefix })
+    json!({ "id": k.id.to_string(), "user_id": k.user.to_string(), "name": k.name })
 }
 
 pub(crate) fn job(j: &Job) -> Value {

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod ops;
+mod redact;
 pub mod routes;
 
 use std::time::{Duration, Instant};
@@ -54,8 +55,9 @@ pub fn with_middleware(router: Router, limits: &crate::Limits) -> Router {
                         .and_then(|id| id.header_value().to_str().ok())
                         .unwrap_or("-")
                         .to_owned();
-                    // The path only: query strings may carry search terms, never headers (keys).
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                    // The path only, with secrets taken out: query strings may carry
+                    // search terms, headers keys.
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %redact::path(req))
                 })
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
                     tracing::info!(
@@ -67,6 +69,16 @@ pub fn with_middleware(router: Router, limits: &crate::Limits) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(middleware::map_request(drop_unsafe_request_id))
+}
+
+/// Takes away a client's `x-request-id` that is not a plain short token,
+/// so that a generated one takes its place (in the log and the answer).
+async fn drop_unsafe_request_id(mut req: Request) -> Request {
+    if req.headers().get_all("x-request-id").iter().any(|v| !redact::is_safe_request_id(v)) {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

@@ -44,6 +44,7 @@ mod scale_out;
 mod scim;
 mod scim_conformance;
 mod sdk;
+mod secrets;
 mod strict;
 mod transfer;
 mod transitive;

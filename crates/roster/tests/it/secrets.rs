@@ -1,0 +1,117 @@
+//! Secrets never reach the log (issue 15): not a key (in a header, a
+//! cookie, Basic credentials or Iguazio's path), not a password, not at any
+//! level, in text or JSON; a client's request id is logged only when it is
+//! a plain token; the event log names keys by id, never by their secret.
+
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::process;
+
+const ADMIN: &str = "chosen-admin-key-0123456789";
+const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
+const WRONG: &str = "rst_wrong_guess_abcdefghijklmnopqrstuvwxyz";
+const FORGED: &str = "abc method=DELETE path=/v1/users/admin} forged";
+
+async fn nothing_secret_is_logged(text: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let p = process::start_with(
+        &url,
+        Some(ADMIN),
+        &process::Options { env: &[("ROSTER_LOG", "trace")], text_log: text, ..Default::default() },
+    );
+    let http = crate::harness::http();
+    let at = |path: &str| format!("{}{path}", p.base);
+
+    let me: Value = http.get(at("/v1/me")).bearer_auth(ADMIN).send().await.expect("me").json().await.expect("json");
+    let created: Value = http
+        .post(at("/v1/keys"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "user_id": me["id"], "name": "laptop" }))
+        .send()
+        .await
+        .expect("key")
+        .json()
+        .await
+        .expect("json");
+    let secret = created["key"].as_str().expect("a secret").to_owned();
+
+    let scim_user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "pw-user",
+        "password": PASSWORD,
+    });
+    let r = http.post(at("/scim/v2/Users")).bearer_auth(ADMIN).json(&scim_user).send().await.expect("scim");
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Iguazio names a key by its secret in the path; the SDK sends a cookie.
+    let cookie = format!("session=j:{{\"sid\": \"{ADMIN}\"}}");
+    let r = http.get(at(&format!("/iguazio/api/access_keys/{secret}"))).header("cookie", &cookie).send().await;
+    assert_eq!(r.expect("get key").status(), StatusCode::OK);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}:"));
+    let r = http.get(at("/civis/users/me")).header("authorization", format!("Basic {basic}")).send().await;
+    assert_eq!(r.expect("civis").status(), StatusCode::OK);
+    let r = http.get(at("/v1/me")).bearer_auth(WRONG).send().await.expect("wrong key");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http.delete(at(&format!("/iguazio/api/access_keys/{secret}"))).bearer_auth(ADMIN).send().await;
+    assert_eq!(r.expect("delete key").status(), StatusCode::NO_CONTENT);
+
+    // A request id that would forge fields is replaced; a plain one is kept.
+    let r = http.get(at("/healthz")).header("x-request-id", FORGED).send().await.expect("healthz");
+    let echoed = r.headers()["x-request-id"].to_str().expect("id").to_owned();
+    assert_ne!(echoed, FORGED);
+    assert!(echoed.len() <= 64 && !echoed.contains(' '));
+    let r = http.get(at("/healthz")).header("x-request-id", "trace-42.a_b").send().await.expect("healthz");
+    assert_eq!(r.headers()["x-request-id"], "trace-42.a_b");
+
+    // The event log names keys by id: no part of any secret.
+    let events: Value = http
+        .get(at("/v1/events?after=0&limit=1000"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let keys: Vec<&Value> =
+        events["items"].as_array().expect("items").iter().filter(|e| e["action"] == "key.created").collect();
+    assert_eq!(keys.len(), 2, "the bootstrap key and the laptop key");
+    for e in keys {
+        assert!(e["after"]["id"].is_string(), "{e}");
+        assert!(e["after"].get("prefix").is_none(), "{e}");
+    }
+    let events = events.to_string();
+    assert!(!events.contains(&secret[..8]) && !events.contains(&ADMIN[..8]), "{events}");
+
+    // Let the last lines reach the pipe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = p.log.lock().expect("log").clone();
+    assert!(log.contains("access_keys/{id}"), "the Iguazio requests were logged, redacted:\n{log}");
+    assert!(log.contains("trace-42.a_b"));
+    for (what, s) in [
+        ("the bootstrap key", ADMIN),
+        ("a created key", secret.as_str()),
+        ("a created key's start", &secret[..12]),
+        ("a password", PASSWORD),
+        ("a wrong key", WRONG),
+        ("Basic credentials", basic.as_str()),
+        ("a forged request id", "forged"),
+    ] {
+        assert!(!log.contains(s), "{what} reached the log:\n{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_secret_is_logged_in_text() {
+    nothing_secret_is_logged(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_secret_is_logged_in_json() {
+    nothing_secret_is_logged(false).await;
+}
