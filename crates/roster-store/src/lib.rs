@@ -6,6 +6,7 @@
 //! migrations and counters; they know nothing of vendors or HTTP, and they
 //! make no authorization decision.
 
+pub mod backup;
 mod error;
 mod migrations;
 pub mod postgres;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use roster_core::Store;
 
+pub use backup::{BackupError, backup};
 pub use error::ConnectError;
 
 /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:` or

@@ -32,9 +32,21 @@ enum Command {
     Import(transfer::ImportArgs),
     /// Export the directory of a running server as NDJSON.
     Export(transfer::ExportArgs),
+    /// Copy the SQLite database to a file while servers keep using it.
+    Backup(BackupArgs),
     /// Commands against a running server (ROSTER_URL, ROSTER_KEY).
     #[command(flatten)]
     Remote(cli::Resource),
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// Database URL: `sqlite://FILE` (for PostgreSQL, use pg_dump).
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db", hide_env_values = true)]
+    database: String,
+    /// The file to write; it must not exist yet.
+    #[arg(long)]
+    to: std::path::PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -117,6 +129,18 @@ async fn main() -> anyhow::Result<()> {
             serve(args).await
         }
         Command::Remote(resource) => std::process::exit(cli::run(cli.connection, resource).await),
+        Command::Backup(args) => match roster_store::backup(&args.database, &args.to).await {
+            Ok(size) => {
+                eprintln!("backed up {} to {} ({size} bytes)", roster_store::redact(&args.database), args.to.display());
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                let usage =
+                    matches!(e, roster_store::BackupError::Unsupported(_) | roster_store::BackupError::TargetExists(_));
+                std::process::exit(if usage { 2 } else { 6 });
+            }
+        },
         Command::Import(args) => std::process::exit(
             cli::transfer(cli.connection, |c| async move {
                 let done = transfer::import(&c, &args).await?;

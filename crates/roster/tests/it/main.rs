@@ -26,6 +26,7 @@ macro_rules! on_every_store {
 
 mod api;
 mod authz;
+mod backup;
 mod bad_input;
 mod cli;
 mod client;
