@@ -12,7 +12,7 @@ cargo build --release -p roster --quiet
 work=$(mktemp -d)
 key=rst_bench_key_0123456789abcdef
 port=$((20000 + RANDOM % 10000))
-ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn \
+ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 \
     target/release/roster serve --listen 127.0.0.1:$port --database "sqlite://$work/bench.db" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT

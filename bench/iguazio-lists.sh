@@ -2,11 +2,11 @@
 # What an Iguazio list costs on a directory of many groups: a numbered page
 # in name order, a lookup by exact name, and a page of users, each a bounded
 # wrk run on loopback against a release build on a fresh SQLite file.
-# Usage: bench/iguazio-lists.sh; GROUPS (20000), SECS (5), CONNS (8),
+# Usage: bench/iguazio-lists.sh; BENCH_GROUPS (20000), SECS (5), CONNS (8),
 # ROSTER_BIN (a build to measure instead of building this checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-groups=${GROUPS:-20000}
+groups=${BENCH_GROUPS:-20000}
 secs=${SECS:-5}
 conns=${CONNS:-8}
 if ! command -v wrk >/dev/null; then
@@ -21,7 +21,7 @@ fi
 work=$(mktemp -d)
 key=rst_bench_key_0123456789abcdef
 port=$((20000 + RANDOM % 10000))
-ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn "$bin" serve --listen 127.0.0.1:$port --database "sqlite://$work/bench.db" &
+ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 "$bin" serve --listen 127.0.0.1:$port --database "sqlite://$work/bench.db" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 base=http://127.0.0.1:$port
@@ -30,17 +30,18 @@ for _ in $(seq 100); do curl -sf $base/healthz >/dev/null && break; sleep 0.1; d
 auth="Authorization: Bearer $key"
 json="content-type: application/json"
 # Groups and users through the import, 5 000 records a request.
-python3 - "$groups" > "$work/batches" <<'PY'
+python3 - "$groups" "$work" <<'PY'
 import json, sys
-n = int(sys.argv[1])
+n, work = int(sys.argv[1]), sys.argv[2]
 records = [{"type": "group", "name": f"grp{i:06d}"} for i in range(n)]
 records += [{"type": "user", "username": f"user{i:06d}"} for i in range(n)]
-for i in range(0, len(records), 5000):
-    print(json.dumps({"records": records[i:i + 5000]}))
+for b, i in enumerate(range(0, len(records), 5000)):
+    with open(f"{work}/batch{b:04d}.json", "w") as f:
+        json.dump({"records": records[i:i + 5000]}, f)
 PY
-while read -r batch; do
-    curl -sf -H "$auth" -H "$json" $base/v1/import -d "$batch" >/dev/null
-done < "$work/batches"
+for batch in "$work"/batch*.json; do
+    curl -sf -H "$auth" -H "$json" $base/v1/import --data-binary "@$batch" >/dev/null
+done
 
 run() { # label path
     local out

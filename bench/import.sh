@@ -42,7 +42,7 @@ PY
 records=$(wc -l < "$work/directory.ndjson")
 
 db=${ROSTER_BENCH_PG_URL:-sqlite://$work/bench.db}
-ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn "$bin" serve --listen "127.0.0.1:$PORT" --database "$db" &
+ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 "$bin" serve --listen "127.0.0.1:$PORT" --database "$db" &
 server=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 

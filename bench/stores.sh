@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 serve() { # url port
-    ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn target/release/roster serve --listen 127.0.0.1:$2 --database "$1" &
+    ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 target/release/roster serve --listen 127.0.0.1:$2 --database "$1" &
     pids+=($!)
     for _ in $(seq 100); do curl -sf http://127.0.0.1:$2/healthz >/dev/null && return; sleep 0.1; done
     echo "server on port $2 did not start" >&2; exit 1

@@ -90,7 +90,7 @@ echo "   $(cat "$work/shape.out")"
 
 # --- Roster: import, cold start ----------------------------------------------
 serve() {
-    ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn "$bin" serve --listen "127.0.0.1:$PORT" \
+    ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 "$bin" serve --listen "127.0.0.1:$PORT" \
         --database "sqlite://$work/roster.db" 2>>"$work/roster.log" &
     roster_pid=$!
     for _ in $(seq 3000); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.01; done
