@@ -161,11 +161,11 @@ impl Directory {
 }
 
 async fn user_named(tx: &mut Box<dyn Tx>, username: &str) -> Result<User, CoreError> {
-    tx.get_user_by_username(username).await?.ok_or_else(|| CoreError::invalid("user", format!("no user {username:?}")))
+    tx.get_user_by_username(username).await?.ok_or(CoreError::NotFound { what: "user" })
 }
 
 async fn group_named(tx: &mut Box<dyn Tx>, name: &str) -> Result<Group, CoreError> {
-    tx.get_group_by_name(name).await?.ok_or_else(|| CoreError::invalid("group", format!("no group {name:?}")))
+    tx.get_group_by_name(name).await?.ok_or(CoreError::NotFound { what: "group" })
 }
 
 pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Result<Outcome, CoreError> {

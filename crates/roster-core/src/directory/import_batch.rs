@@ -254,14 +254,8 @@ async fn settle_members(
     let mut wanted: Vec<(usize, GroupId, UserId, crate::model::MemberRole)> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let ImportRecord::Member { group, user, role } = r else { continue };
-        let g = groups
-            .get(&validate::fold(group))
-            .ok_or_else(|| CoreError::invalid("group", format!("no group {group:?}")))
-            .map_err(at(i))?;
-        let u = users
-            .get(&validate::fold(user))
-            .ok_or_else(|| CoreError::invalid("user", format!("no user {user:?}")))
-            .map_err(at(i))?;
+        let g = groups.get(&validate::fold(group)).ok_or(CoreError::NotFound { what: "group" }).map_err(at(i))?;
+        let u = users.get(&validate::fold(user)).ok_or(CoreError::NotFound { what: "user" }).map_err(at(i))?;
         wanted.push((i, g.id, u.id, *role));
     }
     let pairs: Vec<(GroupId, UserId)> = wanted.iter().map(|(_, g, u, _)| (*g, *u)).collect();

@@ -146,8 +146,9 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let no_type = !req.headers().contains_key(header::CONTENT_TYPE);
         let bytes = Bytes::from_request(req, state).await.map_err(|e| D::reject(body_error(&e)))?;
-        // Some SDKs send `Content-Type: application/json` with no body at all.
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // Some SDKs send `Content-Type: application/json` with no body at all;
+        // a JSON `null` says the same (as an optional body's schema allows).
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(None);
         }
         if no_type {

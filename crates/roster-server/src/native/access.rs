@@ -13,7 +13,7 @@ use super::wire::{self, ErrorBody, EventParams, KeyListParams, List, PageParams}
 use super::{ApiResult, Auth, Body, Params, page};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
-use crate::http::extract::{self, id_param, int_param};
+use crate::http::extract::{self, id_param};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -134,7 +134,7 @@ async fn list_keys(
     extract::Query(q, _): Params<KeyListParams>,
 ) -> ApiResult<Json<List<wire::ApiKey>>> {
     let req = page(list::KEYS, q.limit.as_deref(), q.cursor.as_deref())?;
-    let user = q.user_id.as_deref().filter(|u| !u.is_empty()).map(|u| id_param::<UserId>("user_id", u)).transpose()?;
+    let user = q.user_id.as_deref().map(|u| id_param::<UserId>("user_id", u)).transpose()?;
     Ok(Json(List::from_page(s.directory.list_keys(&p, user, &req).await?, wire::ApiKey::from)))
 }
 
@@ -156,7 +156,7 @@ async fn list_events(
     Auth(p): Auth,
     extract::Query(q, _): Params<EventParams>,
 ) -> ApiResult<Json<List<wire::Event>>> {
-    let after = int_param("after", q.after.as_deref())?.unwrap_or(0);
+    let after = super::number("after", q.after.as_deref())?.unwrap_or(0);
     if after < 0 {
         return Err(BadRequest::invalid("after", "must not be negative").into());
     }

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use roster_core::{CoreError, ImportRecord, MemberRole, SiteRole};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -55,7 +56,7 @@ fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
 /// transaction: all or none. Users are keyed by username and groups by
 /// name, so importing the same records again changes nothing. Site admins.
 #[utoipa::path(post, path = "/v1/import", tag = "import", request_body = ImportBody,
-    responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ImportResult), (status = 404, description = "a record names a user or group that does not exist", body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn import(State(s): State<AppState>, Auth(p): Auth, body: Body<ImportBody>) -> ApiResult<Json<ImportResult>> {
     let records = body.into_inner().records;
     if records.len() > MAX_RECORDS {
@@ -74,6 +75,12 @@ async fn import(State(s): State<AppState>, Auth(p): Auth, body: Body<ImportBody>
                 }
                 CoreError::Conflict { field, reason } => {
                     CoreError::Conflict { field: Some(format!("records[{i}].{}", field.unwrap_or_default())), reason }
+                }
+                // A record naming a user or group the directory does not have.
+                CoreError::NotFound { what } => {
+                    let field = format!("records[{i}].{what}");
+                    let message = format!("{field}: no such {what}");
+                    return Err(BadRequest { status: StatusCode::NOT_FOUND, field: Some(field), message }.into());
                 }
                 other => other,
             };

@@ -5,6 +5,7 @@
 
 mod access;
 mod catalog;
+mod doc;
 mod error;
 mod groups;
 mod import;
@@ -89,8 +90,12 @@ pub fn mounted() -> Routes<AppState> {
 }
 
 /// The OpenAPI 3.1 document, generated from the route definitions.
+/// The handlers' own answers are completed by [`doc::CommonAnswers`], which
+/// needs every path, so it runs on the merged document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut doc = routes().split_for_parts().1;
+    doc::CommonAnswers.modify(&mut doc);
+    doc
 }
 
 /// The authenticated caller, from `Authorization: Bearer <key>`.
@@ -105,10 +110,20 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// A validated page request for the list named `list`.
+/// A validated page request for the list named `list`. An empty `cursor`
+/// is the first page; an empty `limit` is not a number.
 fn page(list: &str, limit: Option<&str>, cursor: Option<&str>) -> ApiResult<PageRequest> {
-    let limit = extract::int_param("limit", limit)?;
+    let limit = number("limit", limit)?;
     Ok(PageRequest::parse(list, limit, cursor)?)
+}
+
+/// An integer query parameter: absent is `None`, anything else (even
+/// empty) must be an integer, as `/openapi.json` says.
+fn number(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value {
+        Some("") => Err(BadRequest::invalid(field, "must be an integer").into()),
+        v => Ok(extract::int_param(field, v)?),
+    }
 }
 
 /// `W/"<version>"`, the weak ETag of a versioned resource.
