@@ -141,7 +141,7 @@ async fn delete_org(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
 
 /// Create a project (site admins).
 #[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = wire::NewProject,
-    responses((status = 201, body = wire::Project), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = wire::Project), (status = 404, description = "no such organization", body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create_project(
     State(s): State<AppState>,
     Auth(p): Auth,

@@ -23,7 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Create a group (site admins). Names are unique, ignoring case.
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", request_body = wire::NewGroup,
-    responses((status = 201, body = wire::Group), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = wire::Group), (status = 404, description = "no such organization", body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create_group(
     State(s): State<AppState>,
     Auth(p): Auth,

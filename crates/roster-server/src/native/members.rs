@@ -92,7 +92,7 @@ async fn check(
 /// Put a user in a group with a role and permissions (idempotent): 201 when
 /// the membership is new, 200 when it existed.
 #[utoipa::path(put, path = "/v1/groups/{id}/members/{user_id}", tag = "members",
-    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), request_body = wire::PutMember,
+    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), request_body = Option<wire::PutMember>,
     responses((status = 200, body = wire::Membership), (status = 201, body = wire::Membership), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn put_member(
     State(s): State<AppState>,

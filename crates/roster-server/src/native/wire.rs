@@ -104,6 +104,7 @@ pub struct User {
     pub display_name: Option<String>,
     pub active: bool,
     /// `admin` or `user`.
+    #[schema(schema_with = super::doc::site_role)]
     pub site_role: String,
     pub primary_group_id: Option<Uuid>,
     pub external_id: Option<String>,
@@ -140,16 +141,25 @@ impl From<core::User> for User {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(schema_with = super::doc::username)]
     pub username: String,
+    #[schema(schema_with = super::doc::email)]
     pub email: Option<String>,
+    #[schema(schema_with = super::doc::optional_name)]
     pub first_name: Option<String>,
+    #[schema(schema_with = super::doc::optional_name)]
     pub last_name: Option<String>,
+    #[schema(schema_with = super::doc::optional_name)]
     pub display_name: Option<String>,
     pub active: Option<bool>,
+    #[schema(schema_with = super::doc::site_role_or_null)]
     pub site_role: Option<String>,
+    #[schema(schema_with = super::doc::optional_name)]
     pub external_id: Option<String>,
+    #[schema(schema_with = super::doc::optional_name)]
     pub role_label: Option<String>,
     /// Write-only; stored as an argon2 hash.
+    #[schema(schema_with = super::doc::password)]
     pub password: Option<String>,
 }
 
@@ -157,20 +167,28 @@ pub struct NewUser {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(schema_with = super::doc::username_or_null)]
     pub username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::optional_name)]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::optional_name)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::optional_name)]
     pub display_name: Option<Option<String>>,
     pub active: Option<bool>,
+    #[schema(schema_with = super::doc::site_role_or_null)]
     pub site_role: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::optional_name)]
     pub external_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::optional_name)]
     pub role_label: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub primary_group_id: Option<Option<Uuid>>,
@@ -185,6 +203,7 @@ pub struct Group {
     pub description: Option<String>,
     pub organization_id: Uuid,
     /// How the group was created: api, scim, posit, civis, box, iguazio, import.
+    #[schema(schema_with = super::doc::source_type)]
     pub source_type: String,
     #[schema(value_type = Object)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
@@ -228,9 +247,13 @@ impl From<core::Group> for Group {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
+    #[schema(schema_with = super::doc::name)]
     pub name: String,
+    #[schema(schema_with = super::doc::optional_name)]
     pub unique_id: Option<String>,
+    #[schema(schema_with = super::doc::slug)]
     pub slug: Option<String>,
+    #[schema(schema_with = super::doc::text)]
     pub description: Option<String>,
     pub organization_id: Option<Uuid>,
     #[schema(value_type = Option<Object>)]
@@ -240,12 +263,16 @@ pub struct NewGroup {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
+    #[schema(schema_with = super::doc::name_or_null)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::optional_name)]
     pub unique_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::slug)]
     pub slug: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::text)]
     pub description: Option<Option<String>>,
     pub organization_id: Option<Uuid>,
     /// Merged into the stored attributes; a `null` value removes an entry.
@@ -261,6 +288,7 @@ pub struct Membership {
     pub user_id: Option<Uuid>,
     pub child_group_id: Option<Uuid>,
     /// `member` or `admin`.
+    #[schema(schema_with = super::doc::member_role)]
     pub role: String,
     /// Name → enabled; `null` disables every permission. Unlisted names are enabled.
     #[schema(value_type = Option<Object>)]
@@ -312,19 +340,21 @@ pub struct GroupEdge {
 #[serde(deny_unknown_fields)]
 pub struct PutMember {
     /// `member` (default) or `admin`.
+    #[schema(schema_with = super::doc::member_role_or_null)]
     pub role: Option<String>,
     /// Absent: every permission enabled. `null`: all disabled.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::doc::permissions)]
     pub permissions: Option<Option<BTreeMap<String, bool>>>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipPatch {
+    #[schema(schema_with = super::doc::member_role_or_null)]
     pub role: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::doc::permissions)]
     pub permissions: Option<Option<BTreeMap<String, bool>>>,
 }
 
@@ -354,15 +384,19 @@ impl From<core::Role> for Role {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    #[schema(schema_with = super::doc::name)]
     pub name: String,
+    #[schema(schema_with = super::doc::text)]
     pub description: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RolePatch {
+    #[schema(schema_with = super::doc::name_or_null)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::text)]
     pub description: Option<Option<String>>,
 }
 
@@ -386,14 +420,18 @@ impl From<core::Organization> for Organization {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
+    #[schema(schema_with = super::doc::name)]
     pub name: String,
+    #[schema(schema_with = super::doc::slug)]
     pub slug: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatch {
+    #[schema(schema_with = super::doc::name_or_null)]
     pub name: Option<String>,
+    #[schema(schema_with = super::doc::slug)]
     pub slug: Option<String>,
 }
 
@@ -429,7 +467,9 @@ impl From<core::Project> for Project {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
+    #[schema(schema_with = super::doc::name)]
     pub name: String,
+    #[schema(schema_with = super::doc::text)]
     pub description: Option<String>,
     pub organization_id: Option<Uuid>,
     #[schema(value_type = Option<Object>)]
@@ -439,8 +479,10 @@ pub struct NewProject {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
+    #[schema(schema_with = super::doc::name_or_null)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::text)]
     pub description: Option<Option<String>>,
     /// Replaces every attribute.
     #[schema(value_type = Option<Object>)]
@@ -471,6 +513,7 @@ impl From<core::ProjectBinding> for ProjectBinding {
 #[serde(deny_unknown_fields)]
 pub struct PutBinding {
     /// e.g. `admin`, `editor`, `viewer`.
+    #[schema(schema_with = super::doc::name)]
     pub role: String,
 }
 
@@ -479,9 +522,11 @@ pub struct Share {
     pub id: Uuid,
     pub group_id: Uuid,
     /// `user` or `group`.
+    #[schema(schema_with = super::doc::grantee_type)]
     pub grantee_type: String,
     pub grantee_id: Uuid,
     /// `read`, `write` or `manage`.
+    #[schema(schema_with = super::doc::share_level)]
     pub level: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -507,6 +552,7 @@ impl From<core::Share> for Share {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutShare {
+    #[schema(schema_with = super::doc::share_level)]
     pub level: String,
 }
 
@@ -539,6 +585,7 @@ pub struct CreatedKey {
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub user_id: Uuid,
+    #[schema(schema_with = super::doc::name)]
     pub name: String,
 }
 
@@ -575,39 +622,48 @@ impl From<core::Event> for Event {
 
 /// One record of an import, tagged by `type`.
 #[derive(Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ImportWireRecord {
     User {
+        #[schema(schema_with = super::doc::username)]
         username: String,
+        #[schema(schema_with = super::doc::email)]
         email: Option<String>,
+        #[schema(schema_with = super::doc::optional_name)]
         first_name: Option<String>,
+        #[schema(schema_with = super::doc::optional_name)]
         last_name: Option<String>,
+        #[schema(schema_with = super::doc::optional_name)]
         display_name: Option<String>,
+        #[schema(schema_with = super::doc::optional_name)]
         external_id: Option<String>,
         active: Option<bool>,
+        #[schema(schema_with = super::doc::site_role_or_null)]
         site_role: Option<String>,
     },
     Group {
+        #[schema(schema_with = super::doc::name)]
         name: String,
+        #[schema(schema_with = super::doc::text)]
         description: Option<String>,
+        #[schema(schema_with = super::doc::optional_name)]
         unique_id: Option<String>,
     },
     /// `user` (username) in `group` (name), role `member` (default) or `admin`.
     Member {
         group: String,
         user: String,
+        #[schema(schema_with = super::doc::member_role_or_null)]
         role: Option<String>,
     },
     /// Group `child` nested in group `parent` (names).
-    Child {
-        parent: String,
-        child: String,
-    },
+    Child { parent: String, child: String },
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportBody {
+    #[schema(max_items = 5000)]
     pub records: Vec<ImportWireRecord>,
 }
 
