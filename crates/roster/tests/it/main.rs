@@ -35,6 +35,7 @@ mod durability;
 mod harness;
 mod iguazio;
 mod limits;
+mod openapi;
 mod pagination;
 mod process;
 mod provision;
