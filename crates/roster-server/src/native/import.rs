@@ -52,6 +52,16 @@ fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
     })
 }
 
+/// The names a record gives for `what` (a user or a group), to say which is missing.
+fn named(record: Option<&ImportRecord>, what: &str) -> String {
+    match (record, what) {
+        (Some(ImportRecord::Member { user, .. }), "user") => format!("{user:?}"),
+        (Some(ImportRecord::Member { group, .. }), _) => format!("{group:?}"),
+        (Some(ImportRecord::Child { parent, child }), _) => format!("{parent:?} or {child:?}"),
+        _ => String::new(),
+    }
+}
+
 /// Applies up to 5000 records (users, groups, memberships, nesting) in one
 /// transaction: all or none. Users are keyed by username and groups by
 /// name, so importing the same records again changes nothing. Site admins.
@@ -79,7 +89,7 @@ async fn import(State(s): State<AppState>, Auth(p): Auth, body: Body<ImportBody>
                 // A record naming a user or group the directory does not have.
                 CoreError::NotFound { what } => {
                     let field = format!("records[{i}].{what}");
-                    let message = format!("{field}: no such {what}");
+                    let message = format!("{field}: no {what} {}", named(records.get(i), what));
                     return Err(BadRequest { status: StatusCode::NOT_FOUND, field: Some(field), message }.into());
                 }
                 other => other,
