@@ -183,13 +183,18 @@ fn decode(list: &str, cursor: &str) -> Result<Keyset, CoreError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.splitn(3, '\n');
-    let (Some(tag), Some(num), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(tag), Some(num_text), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
     if tag != list {
         return Err(bad());
     }
-    let num = num.parse::<i64>().map_err(|_| bad())?;
+    let num = num_text.parse::<i64>().map_err(|_| bad())?;
+    // Only the form `encode` writes (no sign, no leading zero): a token
+    // the server never issued names no position.
+    if num.to_string() != num_text {
+        return Err(bad());
+    }
     Ok(Keyset { key: key.to_owned(), num })
 }
 
@@ -205,6 +210,18 @@ mod tests {
         assert!(PageRequest::parse("users", Some(5), Some(&c)).is_err());
         assert!(PageRequest::parse("groups", None, Some("!!!")).is_err());
         assert!(PageRequest::parse("groups", None, Some("Zm9v")).is_err());
+    }
+
+    #[test]
+    fn only_the_cursor_the_server_issues_is_accepted() {
+        // Found by fuzzing (fuzz/fuzz_targets/cursor.rs): `02`, `+2` and
+        // `-0` read as numbers, so tokens never issued named a position.
+        let issued = encode("groups", &Keyset { key: "ops".into(), num: 2 });
+        assert!(PageRequest::parse("groups", None, Some(&issued)).is_ok());
+        for forged in ["groups\n02\nops", "groups\n+2\nops", "groups\n-0\nops", "groups\n 2\nops"] {
+            let token = URL_SAFE_NO_PAD.encode(forged);
+            assert!(PageRequest::parse("groups", None, Some(&token)).is_err(), "{forged:?} accepted");
+        }
     }
 
     #[test]
