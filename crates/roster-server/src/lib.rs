@@ -6,6 +6,8 @@
 //! other or the store.
 
 pub mod compat;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod native;
 pub mod scim;

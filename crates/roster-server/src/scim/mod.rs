@@ -12,13 +12,13 @@
 
 mod discovery;
 mod error;
-mod filter;
+pub(crate) mod filter;
 mod groups;
-mod map;
-mod patch;
+pub(crate) mod map;
+pub(crate) mod patch;
 mod request;
 mod responses;
-mod schema;
+pub(crate) mod schema;
 mod search;
 mod users;
 mod wire;

@@ -3,8 +3,8 @@
 //! `box-sdk-gen` drives them (dialects/box.md). Translates only.
 
 mod error;
-mod map;
-mod wire;
+pub(crate) mod map;
+pub(crate) mod wire;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};

@@ -9,12 +9,12 @@ mod endpoints;
 mod error;
 mod groups;
 mod ids;
-mod map;
+pub(crate) mod map;
 mod rendering;
 mod schema;
 mod spec;
 mod users;
-mod wire;
+pub(crate) mod wire;
 
 use axum::Json;
 

@@ -6,7 +6,7 @@
 
 mod error;
 mod map;
-mod wire;
+pub(crate) mod wire;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -44,7 +44,7 @@ impl FromRequestParts<AppState> for Auth {
 }
 
 /// A page request from `limit` and an opaque `page` token.
-fn page(list: &str, q: &wire::PageParams) -> ComplianceResult<PageRequest> {
+pub(crate) fn page(list: &str, q: &wire::PageParams) -> ComplianceResult<PageRequest> {
     let limit = map::limit(q.limit.as_deref())?;
     let req = PageRequest::parse(list, Some(limit), q.page.as_deref().filter(|p| !p.is_empty()))
         .map_err(|_| BadRequest::invalid("page", "not a page token issued by this server"))?;

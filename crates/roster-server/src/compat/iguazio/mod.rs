@@ -7,13 +7,13 @@
 //! ([`roster_core::ALL_USERS_GROUP_ID`]), shown here because Iguazio has it.
 
 mod access_keys;
-mod auth;
-mod doc;
+pub(crate) mod auth;
+pub(crate) mod doc;
 mod error;
 mod groups;
 mod map;
 mod projects;
-mod query;
+pub(crate) mod query;
 mod users;
 
 use axum::extract::{Path, State};

@@ -4,8 +4,8 @@
 //! (dialects/posit-connect.md). Translates only: every rule is the core's.
 
 mod error;
-mod map;
-mod wire;
+pub(crate) mod map;
+pub(crate) mod wire;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
