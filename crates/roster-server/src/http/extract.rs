@@ -43,8 +43,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadRequest> {
             let inner = e.inner().to_string();
             let path = e.path().to_string();
             let field = match (path.as_str(), unknown_field(&inner)) {
-                (".", Some(f)) => f,
-                (".", None) => "body".to_owned(),
+                (".", Some(f)) if !f.is_empty() => f,
+                // The root, or a key that is the empty string: the body.
+                (".", _) | ("", _) => "body".to_owned(),
                 _ => path,
             };
             let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
@@ -158,5 +159,41 @@ where
             )));
         }
         parse_json(&bytes).map(|v| Some(Json(v, PhantomData))).map_err(D::reject)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::parse_json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+    }
+
+    fn field_of(body: &str) -> Option<String> {
+        parse_json::<Body>(body.as_bytes()).err().and_then(|e| e.field)
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of(r#"{"name": 1}"#).as_deref(), Some("name"));
+        assert_eq!(field_of(r#"{"nam": "x"}"#).as_deref(), Some("nam"));
+        assert_eq!(field_of(r#"{}"#).as_deref(), Some("name"));
+        assert_eq!(field_of(r#"{"name": "x"} trailing"#).as_deref(), Some("body"));
+        assert_eq!(field_of("[1]").as_deref(), Some("body"));
+    }
+
+    #[test]
+    fn an_empty_key_is_named_as_the_body() {
+        // Found by fuzzing (fuzz/fuzz_targets/json_bodies.rs): an error at
+        // or about the key "" named the empty string as the field.
+        for body in [r#"{""x"#, r#"{"": 1}"#, r#"{"": "x", "name": "y"}"#] {
+            assert_eq!(field_of(body).as_deref(), Some("body"), "{body}");
+        }
     }
 }
