@@ -42,6 +42,7 @@ pub fn optional_text(field: &str, value: Option<&str>) -> Result<Option<String>,
         Some(v) if v.chars().count() > MAX_TEXT_LEN => {
             Err(CoreError::invalid(field, format!("must be at most {MAX_TEXT_LEN} characters")))
         }
+        Some(v) if v.contains('\0') => Err(CoreError::invalid(field, "must not contain NUL characters")),
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
@@ -117,6 +118,7 @@ pub fn search(field: &str, value: Option<&str>) -> Result<Option<String>, CoreEr
         Some(v) if v.chars().count() > MAX_NAME_LEN => {
             Err(CoreError::invalid(field, format!("must be at most {MAX_NAME_LEN} characters")))
         }
+        Some(v) if v.contains('\0') => Err(CoreError::invalid(field, "must not contain NUL characters")),
         Some(v) => Ok(Some(fold(v))),
     }
 }

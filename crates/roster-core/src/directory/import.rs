@@ -161,11 +161,14 @@ impl Directory {
 }
 
 async fn user_named(tx: &mut Box<dyn Tx>, username: &str) -> Result<User, CoreError> {
-    tx.get_user_by_username(username).await?.ok_or(CoreError::NotFound { what: "user" })
+    // No name holds a NUL (and PostgreSQL would refuse the lookup).
+    let found = if username.contains('\0') { None } else { tx.get_user_by_username(username).await? };
+    found.ok_or(CoreError::NotFound { what: "user" })
 }
 
 async fn group_named(tx: &mut Box<dyn Tx>, name: &str) -> Result<Group, CoreError> {
-    tx.get_group_by_name(name).await?.ok_or(CoreError::NotFound { what: "group" })
+    let found = if name.contains('\0') { None } else { tx.get_group_by_name(name).await? };
+    found.ok_or(CoreError::NotFound { what: "group" })
 }
 
 pub(crate) async fn apply(tx: &mut Box<dyn Tx>, p: &Principal, record: &ImportRecord) -> Result<Outcome, CoreError> {

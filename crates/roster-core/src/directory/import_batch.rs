@@ -230,12 +230,14 @@ async fn settle_members(
             ImportRecord::Child { parent, child } => (vec![parent, child], None),
             _ => continue,
         };
-        for g in group_names {
+        // A name holding a NUL names nothing (no name may hold one, and
+        // PostgreSQL would refuse the lookup): it is simply missing.
+        for g in group_names.into_iter().filter(|g| !g.contains('\0')) {
             if !groups.contains_key(&validate::fold(g)) {
                 missing_groups.push(g.clone());
             }
         }
-        if let Some(u) = user_name
+        if let Some(u) = user_name.filter(|u| !u.contains('\0'))
             && !users.contains_key(&validate::fold(u))
         {
             missing_users.push(u.clone());

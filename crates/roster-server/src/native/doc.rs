@@ -124,13 +124,17 @@ fn page_rules(op: &mut Operation) {
                 p.description = Some("page size, 1–1000 (default 100)".into());
                 ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(1000)).build()
             }
-            "after" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).build(),
+            "after" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(i64::MAX)).build(),
             "cursor" => {
                 p.description =
                     Some("`next_cursor` of the previous page of this same list; empty: the first page".into());
                 ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9_-]*$")).build()
             }
-            "prefix" | "q" => ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_NAME_LEN)).build(),
+            "prefix" | "q" => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(MAX_NAME_LEN))
+                .pattern(Some(NO_NUL))
+                .build(),
             _ => continue,
         };
         p.schema = Some(RefOr::T(Schema::Object(schema)));
@@ -191,10 +195,13 @@ pub fn email() -> Object {
     )
 }
 
-/// `validate::optional_text`: at most 4096 characters; empty clears it.
+/// `validate::optional_text`: at most 4096 characters, no NUL; empty clears it.
 pub fn text() -> Object {
-    or_null(ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_TEXT_LEN)))
+    or_null(ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_TEXT_LEN)).pattern(Some(NO_NUL)))
 }
+
+/// Text that holds no NUL character (no store keeps one in text).
+const NO_NUL: &str = "^[^\\u0000]*$";
 
 /// `validate::slug`: 1–255 of a-z, 0-9, `-`, `_` once trimmed; `null` or
 /// absent derives it from the name.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::harness::TestServer;
 use crate::provision::{venv_tool, workspace};
 
-/// The run's time budget (schemathesis stops generating after it).
-const BUDGET_SECS: u64 = 45;
+/// Beyond this the run is stuck, not slow (it takes about 30 s).
+const BUDGET_SECS: u64 = 60;
 
 async fn schemathesis(s: TestServer) {
     let Some(st) = venv_tool("schemathesis-venv", "openapi/requirements.txt", "schemathesis") else { return };
@@ -28,7 +28,9 @@ async fn schemathesis(s: TestServer) {
         // resource the request referred to (an organization that does not
         // exist), and so failed at random.
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-time", &BUDGET_SECS.to_string(), "--generation-database", "none", "--no-color"])
+        // A fixed number of examples, not a time budget: the same cases on
+        // every machine, however busy (a budget covered more or fewer).
+        .args(["--generation-database", "none", "--no-color"])
         .current_dir(report.path())
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(BUDGET_SECS + 90), cmd.output())

@@ -109,7 +109,28 @@ async fn unknown_permissions_are_refused(s: TestServer) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
+/// A NUL character, which no store keeps in text (PostgreSQL refuses it),
+/// is refused with the field named, or names nothing, never a 500.
+async fn a_nul_character_is_a_client_mistake(s: TestServer) {
+    let g = s.group("Nul").await;
+    let r = s.patch(&format!("/v1/groups/{g}"), json!({ "description": "a\u{0}b" })).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.field(), Some("description"));
+    let r = s.get("/v1/users?prefix=a%00").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.field(), Some("prefix"));
+    let records = json!({ "records": [
+        { "type": "child", "parent": "Nul", "child": "x\u{0}" },
+    ] });
+    let r = s.post("/v1/import", records).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let records = json!({ "records": [{ "type": "member", "group": "Nul", "user": "\u{0}" }] });
+    let r = s.post("/v1/import", records).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}
+
 crate::on_every_store!(
+    a_nul_character_is_a_client_mistake,
     iguazio_async_transaction_is_all_or_nothing,
     import_keeps_the_last_site_admin,
     text_after_the_body_is_refused,
