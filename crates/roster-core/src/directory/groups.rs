@@ -161,6 +161,16 @@ impl Directory {
         Ok(out)
     }
 
+    /// Every group `user` is directly in that the caller may see: all of
+    /// them for the user and site admins, the visible ones for anyone else
+    /// (front-ends that render a user with its groups). A page at a time
+    /// underneath; none is left out.
+    pub async fn visible_groups_of(&self, p: &Principal, user: UserId) -> Result<Vec<Group>, CoreError> {
+        let filter = GroupFilter { members_any: vec![user], ..GroupFilter::default() };
+        let filter = &filter;
+        crate::cursor::collect_all(list::GROUPS, |req| async move { self.list_groups(p, filter, &req).await }).await
+    }
+
     /// How many direct members of each group are active users, for groups
     /// the caller may see (others are left out).
     pub async fn active_member_counts(

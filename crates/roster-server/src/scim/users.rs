@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_core::{
-    CoreError, GroupFilter, GroupId, NewUser, PageRequest, Principal, User, UserId, UserPatch, UserQuery, attributes,
-    collect_all, list,
+    CoreError, GroupId, NewUser, PageRequest, Principal, User, UserId, UserPatch, UserQuery, attributes, list,
 };
 use serde_json::{Map, Value};
 
@@ -25,10 +24,7 @@ use crate::http::AppState;
 /// Every group the user is directly in that the caller may see (a page at
 /// a time: none is left out). The user and site admins see them all.
 async fn user_groups(s: &AppState, p: &Principal, u: UserId) -> ScimResult<Vec<(GroupId, String)>> {
-    let filter = GroupFilter { members_any: vec![u], ..GroupFilter::default() };
-    let filter = &filter;
-    let all = collect_all(list::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?;
-    Ok(all.into_iter().map(|g| (g.id, g.name)).collect())
+    Ok(s.directory.visible_groups_of(p, u).await?.into_iter().map(|g| (g.id, g.name)).collect())
 }
 
 async fn render_user(s: &AppState, p: &Principal, u: &User, base: &str, groups: bool) -> ScimResult<Value> {

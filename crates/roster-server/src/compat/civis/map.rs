@@ -250,10 +250,7 @@ impl<'a> Render<'a> {
     /// The groups a user is directly in that the caller may see (all of
     /// them, a page at a time: none is left out), as Civis lists them.
     async fn user_groups(&mut self, u: &core::User) -> CivisResult<Vec<wire::UserGroup>> {
-        let filter = core::GroupFilter { members_any: vec![u.id], ..core::GroupFilter::default() };
-        let (dir, p, filter) = (self.dir, self.p, &filter);
-        let groups =
-            core::collect_all(core::list::GROUPS, |req| async move { dir.list_groups(p, filter, &req).await }).await?;
+        let groups = self.dir.visible_groups_of(self.p, u.id).await?;
         let mut out = Vec::new();
         for g in groups {
             let org = self.org(g.org).await?;

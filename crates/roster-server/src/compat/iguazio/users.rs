@@ -9,8 +9,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::{
-    ALL_USERS_GROUP_ID, CoreError, Group, GroupFilter, GroupId, JobSpec, NewUser, PageRequest, Principal, SiteRole,
-    User, UserGroupsChange, UserId, UserPatch, UserQuery, collect_all, collect_at_most, collect_window, list as lists,
+    ALL_USERS_GROUP_ID, CoreError, Group, GroupId, JobSpec, NewUser, PageRequest, Principal, SiteRole, User,
+    UserGroupsChange, UserId, UserPatch, UserQuery, collect_all, collect_at_most, collect_window, list as lists,
 };
 use serde_json::{Map, Value, json};
 
@@ -39,9 +39,7 @@ fn group_ids(raw: Vec<String>) -> IgzResult<Vec<GroupId>> {
 /// The user's direct groups that the caller may see: all of them for the
 /// user and site admins. Also what a PUT of the list may change.
 async fn groups_of(s: &AppState, p: &Principal, id: UserId) -> IgzResult<Vec<Group>> {
-    let filter = GroupFilter { members_any: vec![id], ..GroupFilter::default() };
-    let filter = &filter;
-    Ok(collect_all(lists::GROUPS, |req| async move { s.directory.list_groups(p, filter, &req).await }).await?)
+    Ok(s.directory.visible_groups_of(p, id).await?)
 }
 
 /// Adds the relationships `include` asks for; returns the related resources.
