@@ -20,6 +20,8 @@
 mod error;
 mod models;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use futures_util::Stream;
@@ -34,6 +36,11 @@ pub use models::*;
 /// How many times a safe request is sent before its error is returned.
 const ATTEMPTS: u32 = 4;
 
+/// The header a write's answer carries its revision in.
+pub const REVISION: &str = "roster-revision";
+/// The header a request names the oldest revision it may be answered from.
+pub const MIN_REVISION: &str = "roster-min-revision";
+
 /// A connection to one Roster server, acting with one API key. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
@@ -41,6 +48,10 @@ pub struct Client {
     base: String,
     key: String,
     page_size: u32,
+    /// The highest revision this client (and its clones) has written at or
+    /// been told to read at: sent as `Roster-Min-Revision`, so a read
+    /// through any server of a cluster sees this client's own writes.
+    revision: Arc<AtomicI64>,
 }
 
 impl Client {
@@ -57,7 +68,26 @@ impl Client {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Transport(e.to_string()))?;
-        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned(), key: key.to_owned(), page_size: 1000 })
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+            page_size: 1000,
+            revision: Arc::new(AtomicI64::new(0)),
+        })
+    }
+
+    /// The same client, reading nothing older than `revision` (a
+    /// `Roster-Revision` another client or an earlier run was given).
+    pub fn with_min_revision(self, revision: i64) -> Self {
+        self.revision.fetch_max(revision, Ordering::AcqRel);
+        self
+    }
+
+    /// The highest revision this client has written at or asked for (0:
+    /// none): pass it on to make another client read these writes.
+    pub fn revision(&self) -> i64 {
+        self.revision.load(Ordering::Acquire)
     }
 
     /// The same client, reading lists `n` items per request (1–1000).
@@ -79,6 +109,10 @@ impl Client {
         loop {
             attempt += 1;
             let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.key);
+            let floor = self.revision();
+            if floor > 0 {
+                req = req.header(MIN_REVISION, floor);
+            }
             if !query.is_empty() {
                 req = req.query(query);
             }
@@ -87,6 +121,9 @@ impl Client {
             }
             let res = req.send().await.map_err(|e| Error::Transport(e.to_string()))?;
             let status = res.status();
+            if let Some(r) = res.headers().get(REVISION).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
+                self.revision.fetch_max(r, Ordering::AcqRel);
+            }
             let retry = safe
                 && attempt < ATTEMPTS
                 && (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE);

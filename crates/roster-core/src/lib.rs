@@ -12,8 +12,10 @@ pub mod cursor;
 mod directory;
 pub mod error;
 pub mod ids;
+pub mod index;
 pub mod keys;
 pub mod model;
+pub mod revision;
 pub mod store;
 pub mod validate;
 

@@ -141,6 +141,12 @@ pub trait Store: Send + Sync + 'static {
     /// A transaction that writes; writers are serialized or isolated so that
     /// no update is lost.
     async fn write(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Returns when another process may have appended events, or after
+    /// `timeout`, whichever is first. A store without notifications just
+    /// waits (its followers poll); a missed notification only delays.
+    async fn wait_for_change(&self, timeout: std::time::Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 }
 
 /// One transaction: every capability below, plus commit, the graph lock,
@@ -184,6 +190,9 @@ pub trait UserStore: Send {
     async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>>;
     async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64>;
     async fn count_site_admins(&mut self) -> StoreResult<i64>;
+    /// Users by `num`, after `after`: a walk of the whole table, for
+    /// loading the in-memory index.
+    async fn scan_users(&mut self, after: i64, limit: u32) -> StoreResult<Vec<User>>;
 }
 
 /// Groups, ordered by folded name, with the roles a group holds and what
@@ -213,6 +222,8 @@ pub trait GroupStore: Send {
     async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<Role>>;
     async fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
     async fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> StoreResult<bool>;
+    /// Groups by `num`, after `after` (loading the in-memory index).
+    async fn scan_groups(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Group>>;
 }
 
 /// Memberships, ordered by `num` (the order they were made), nesting, and
@@ -268,6 +279,8 @@ pub trait MembershipStore: Send {
     /// Groups the user is in at any depth, by their `num`, after `after`.
     async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>>;
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64>;
+    /// Memberships by `num`, after `after` (loading the in-memory index).
+    async fn scan_memberships(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Membership>>;
 }
 
 /// Roles, organizations, projects with the role each user or group holds in
@@ -321,6 +334,8 @@ pub trait AccessStore: Send {
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
     async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>>;
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
+    /// Shares by `num`, after `after` (loading the in-memory index).
+    async fn scan_shares(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Share>>;
 }
 
 /// The append-only event log.

@@ -28,6 +28,11 @@ pub struct Connection {
     /// How to print results.
     #[arg(long, short, default_value = "table", value_parser = ["table", "json"], global = true)]
     output: String,
+    /// Read nothing older than this revision (the `Roster-Revision` a write
+    /// answered, e.g. through another server): the server waits until it
+    /// has applied it.
+    #[arg(long, env = "ROSTER_MIN_REVISION", global = true)]
+    min_revision: Option<i64>,
 }
 
 #[derive(clap::Subcommand)]
@@ -248,9 +253,13 @@ fn connect(conn: &Connection) -> Result<Client, i32> {
         return Err(2);
     };
     let url = conn.url.clone().or(settings.url).unwrap_or_else(|| DEFAULT_URL.to_owned());
-    Client::new(&url, &key).map_err(|e| {
+    let client = Client::new(&url, &key).map_err(|e| {
         eprintln!("error: {e}");
         6
+    })?;
+    Ok(match conn.min_revision {
+        Some(r) => client.with_min_revision(r),
+        None => client,
     })
 }
 

@@ -187,6 +187,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Ok(None) => {}
         Err(e) => anyhow::bail!("bootstrap failed: {e}"),
     }
+    // Loads the index in the background (`/readyz` says when), then
+    // follows the event log.
+    tokio::spawn(directory.follow_changes());
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");

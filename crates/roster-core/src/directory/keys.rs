@@ -43,18 +43,24 @@ impl Directory {
     }
 
     async fn resolve(&self, secret: &str) -> Result<Principal, CoreError> {
+        // A client's token covers its key too: a key revoked at that
+        // revision is refused here, not only the reads after.
+        self.await_wanted().await?;
         let digest = keys::digest(secret);
         if let Some(p) = self.sessions.get(&digest) {
             return Ok(p);
         }
-        let mut tx = self.read().await?;
+        let generation = self.sessions.generation();
+        // The key and its user from one store snapshot: the index may not
+        // have applied yet a key's user made through another server.
+        let mut tx = self.read_store().await?;
         let key = tx.find_key_by_digest(&digest).await?.ok_or(CoreError::Unauthenticated)?;
         let user = tx.get_user(key.user).await?.ok_or(CoreError::Unauthenticated)?;
         if !user.active {
             return Err(CoreError::Unauthenticated);
         }
         let p = Principal { user: user.id, site_role: user.site_role, key: Some(key.id), delegated_by: None };
-        self.sessions.remember(digest, p.clone());
+        self.sessions.remember(generation, digest, p.clone());
         Ok(p)
     }
 

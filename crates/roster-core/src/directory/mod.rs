@@ -49,26 +49,68 @@ pub use user_groups::UserGroupsChange;
 pub use users::{NewUser, OrgScope, UserPatch, UserQuery};
 
 use crate::error::CoreError;
+use crate::index::{Index, IndexTx, tx::Fallback};
 use crate::model::NewEvent;
+use crate::revision::{self, Wanted};
 use crate::store::{Store, Tx};
 
-/// The directory: every rule of Roster, over a [`Store`].
+/// The directory: every rule of Roster, over a [`Store`], reading through
+/// this server's [`Index`] once it is loaded.
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
+    index: Arc<Index>,
     offsets: offsets::OffsetIndex,
     sessions: sessions::Sessions,
     limiter: limits::Limiter,
 }
 
+/// How long a read that asked for a revision this server has not applied
+/// yet waits for it before answering `Busy`.
+pub const REVISION_WAIT: Duration = Duration::from_secs(2);
+
+/// The name clients know the minimum-revision token by (a header).
+pub const MIN_REVISION_FIELD: &str = "Roster-Min-Revision";
+
 impl Directory {
-    /// A directory over `store` with the default [`RateLimits`].
+    /// A directory over `store` with the default [`RateLimits`]. Its index
+    /// is empty (reads go to the store) until [`Directory::follow_changes`]
+    /// has loaded it.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let sessions = sessions::Sessions::new();
+        let forget = sessions.clone();
         Self {
             store,
+            index: Arc::new(Index::new(Box::new(move || forget.forget_all()))),
             offsets: offsets::OffsetIndex::new(),
-            sessions: sessions::Sessions::new(),
+            sessions,
             limiter: limits::Limiter::new(RateLimits::default()),
+        }
+    }
+
+    /// This server's index of the directory.
+    pub fn index(&self) -> &Arc<Index> {
+        &self.index
+    }
+
+    /// Loads the index, then keeps it current from the event log, for
+    /// ever: spawn it once per server.
+    pub fn follow_changes(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.index.clone().follow(self.store.clone())
+    }
+
+    /// Waits, once per request, for the revision its client asked for.
+    async fn await_wanted(&self) -> Result<(), CoreError> {
+        match revision::take_wanted() {
+            Wanted::Any => Ok(()),
+            Wanted::Unreadable(reason) => Err(CoreError::invalid(MIN_REVISION_FIELD, reason)),
+            Wanted::AtLeast(r) => {
+                if !self.index.is_ready() || self.index.wait_for(&*self.store, r, REVISION_WAIT).await {
+                    Ok(())
+                } else {
+                    Err(CoreError::Busy)
+                }
+            }
         }
     }
 
@@ -78,14 +120,43 @@ impl Directory {
         self
     }
 
+    /// A read: from the index once it is loaded (what it cannot answer
+    /// goes to a store snapshot opened on first use), else the store.
     async fn read(&self) -> Result<Box<dyn Tx>, CoreError> {
+        self.await_wanted().await?;
+        if self.index.is_ready() {
+            return Ok(Box::new(IndexTx::new(self.index.clone(), self.store.clone(), Fallback::Snapshot)));
+        }
+        Ok(self.store.read().await?)
+    }
+
+    /// A read from a store snapshot, past the index: for the few reads that
+    /// must agree with a row the index does not hold.
+    async fn read_store(&self) -> Result<Box<dyn Tx>, CoreError> {
+        self.await_wanted().await?;
         Ok(self.store.read().await?)
     }
 
     /// A read whose statements need not see one snapshot (see
     /// [`Store::read_single`]).
     async fn read_single(&self) -> Result<Box<dyn Tx>, CoreError> {
+        self.await_wanted().await?;
+        if self.index.is_ready() {
+            return Ok(Box::new(IndexTx::new(self.index.clone(), self.store.clone(), Fallback::Single)));
+        }
         Ok(self.store.read_single().await?)
+    }
+
+    /// After a write committed: its changes go into this server's index
+    /// before the caller hears of it (reads here see their own writes), and
+    /// the revision reached is recorded as the request's token. A failure
+    /// here leaves the write committed and the index behind; the follower
+    /// catches up.
+    async fn applied(&self) {
+        match self.index.catch_up(&*self.store).await {
+            Ok(r) => revision::record_written(r),
+            Err(e) => tracing::warn!(error = %e, "applying a write to the index failed; the follower will"),
+        }
     }
 
     async fn write(&self) -> Result<Box<dyn Tx>, CoreError> {
@@ -110,6 +181,10 @@ impl Directory {
                     retries += 1;
                     tracing::debug!(retries, "transaction aborted by contention; running the use-case again");
                     tokio::time::sleep(backoff(retries)).await;
+                }
+                Ok(out) => {
+                    self.applied().await;
+                    return Ok(out);
                 }
                 outcome => return outcome,
             }

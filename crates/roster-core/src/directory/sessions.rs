@@ -1,39 +1,61 @@
-//! Authenticated keys, remembered briefly. Every request presents a key;
-//! resolving it costs a transaction with two reads, often more than the
-//! request itself (a membership check is one index probe). A resolved key is
-//! kept for `TTL`: within this process, any change that could revoke or
-//! demote one (a key deleted; a user changed, deactivated or deleted) forgets
-//! them all at once; another process's such change is seen within `TTL`.
+//! Authenticated keys, remembered. Every request presents a key; resolving
+//! it costs a store read of the key's digest, often more than the request
+//! itself (a membership check is answered from memory). A resolved key is
+//! kept until a change that could revoke or demote one (a key deleted; a
+//! user changed, deactivated or deleted) is applied to this server's index,
+//! from this server or from another through the event log: then all are
+//! forgotten at once, so a revocation takes effect on the next request.
+//! `TTL` only bounds memory and a follower that stopped.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
 
 use crate::authz::Principal;
 
-/// How long another process's revocation may go unnoticed here.
-pub const TTL: Duration = Duration::from_secs(2);
+/// How long a resolved key is kept at most.
+pub const TTL: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub(crate) struct Sessions {
     by_digest: Cache<String, Principal>,
+    /// Moves on every `forget_all`, so a resolution that raced a
+    /// revocation is not remembered after it.
+    generation: Arc<AtomicU64>,
 }
 
 impl Sessions {
     pub(crate) fn new() -> Self {
-        Self { by_digest: Cache::builder().max_capacity(100_000).time_to_live(TTL).build() }
+        Self {
+            by_digest: Cache::builder().max_capacity(100_000).time_to_live(TTL).build(),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub(crate) fn get(&self, digest: &str) -> Option<Principal> {
         self.by_digest.get(digest)
     }
 
-    pub(crate) fn remember(&self, digest: String, principal: Principal) {
-        self.by_digest.insert(digest, principal);
+    /// The generation to pass to [`Sessions::remember`], taken before the
+    /// store is read.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Remembers a resolution read while `generation` was current, unless a
+    /// revocation was applied since.
+    pub(crate) fn remember(&self, generation: u64, digest: String, principal: Principal) {
+        self.by_digest.insert(digest.clone(), principal);
+        if self.generation() != generation {
+            self.by_digest.invalidate(&digest);
+        }
     }
 
     /// After a change that may revoke or demote a key.
     pub(crate) fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.by_digest.invalidate_all();
     }
 }

@@ -15,6 +15,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use roster_core::Directory;
+use roster_core::revision::Wanted;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer};
@@ -41,6 +42,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub fn with_middleware(router: Router, limits: &crate::Limits) -> Router {
     let x_request_id = axum::http::HeaderName::from_static("x-request-id");
     router
+        .layer(middleware::from_fn(consistency_tokens))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout))
         .layer(RequestBodyDeadlineLayer::new(limits.body_timeout))
@@ -79,6 +81,36 @@ async fn drop_unsafe_request_id(mut req: Request) -> Request {
         req.headers_mut().remove("x-request-id");
     }
     req
+}
+
+/// The request header carrying the minimum revision a read must reflect.
+pub const MIN_REVISION: &str = "roster-min-revision";
+/// The answer header carrying the revision a write committed at.
+pub const REVISION: &str = "roster-revision";
+
+/// Consistency tokens for every front-end: the client's minimum revision
+/// goes to the directory beside the request (which waits for it before the
+/// first read, or refuses an unreadable one in the front-end's own format),
+/// and the revision a write committed at comes back as `Roster-Revision`.
+async fn consistency_tokens(req: Request, next: Next) -> Response {
+    let values: Vec<_> = req.headers().get_all(MIN_REVISION).iter().collect();
+    let wanted = match values.as_slice() {
+        [] => Wanted::Any,
+        [one] => match one.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+            Some(r) if r >= 0 => Wanted::AtLeast(r),
+            _ => Wanted::Unreadable(
+                "must be a revision (a whole number of 0 or more) from an earlier answer's Roster-Revision".into(),
+            ),
+        },
+        _ => Wanted::Unreadable("give one minimum revision, not several".into()),
+    };
+    let (mut res, written) = roster_core::revision::scope(wanted, next.run(req)).await;
+    if let Some(r) = written
+        && let Ok(v) = axum::http::HeaderValue::from_str(&r.to_string())
+    {
+        res.headers_mut().insert(REVISION, v);
+    }
+    res
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

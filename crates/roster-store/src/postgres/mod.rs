@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use roster_core::store::StoreResult;
 use roster_core::{Store, Tx};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::error::ConnectError;
 use crate::migrations;
@@ -43,6 +43,9 @@ mod dialect {
     /// Fresh planner statistics for the tables a bulk load grows (see
     /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
     pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships, user_closure");
+    /// Wakes the servers following the event log (delivered at commit,
+    /// only if the transaction commits; see `PgStore::wait_for_change`).
+    pub const NOTIFY_EVENTS: Option<&str> = Some("SELECT pg_notify('roster_events', '')");
 }
 
 // The shared SQL (`common/`), compiled once per backend as a child of this
@@ -57,7 +60,13 @@ mod tx;
 
 pub struct PgStore {
     pool: PgPool,
+    /// The connection that listens for `roster_events`, opened on first
+    /// wait and dropped (to be opened again) when it fails.
+    listener: tokio::sync::Mutex<Option<PgListener>>,
 }
+
+/// The channel every commit that appends events notifies.
+const EVENTS_CHANNEL: &str = "roster_events";
 
 impl PgStore {
     /// Connects to `url` and applies migrations. Several servers starting at
@@ -72,7 +81,13 @@ impl PgStore {
             .connect_with(options)
             .await?;
         migrations::migrator(migrations::POSTGRES).await?.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, listener: tokio::sync::Mutex::new(None) })
+    }
+
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(EVENTS_CHANNEL).await?;
+        Ok(listener)
     }
 }
 
@@ -88,5 +103,34 @@ impl Store for PgStore {
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL READ COMMITTED", true).await?))
+    }
+
+    /// Waits for a `roster_events` notification (every commit that appends
+    /// events sends one), draining any others already queued so that a
+    /// burst wakes the follower once. A broken listener is dropped and
+    /// reopened on the next wait; meanwhile the follower polls.
+    async fn wait_for_change(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut slot = self.listener.lock().await;
+        if slot.is_none() {
+            match self.listen().await {
+                Ok(listener) => *slot = Some(listener),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for events; following the log by polling");
+                    drop(slot);
+                    tokio::time::sleep_until(deadline).await;
+                    return;
+                }
+            }
+        }
+        let Some(listener) = slot.as_mut() else { return };
+        match tokio::time::timeout_at(deadline, listener.recv()).await {
+            Err(_) => {}
+            Ok(Ok(_)) => while listener.next_buffered().is_some() {},
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "event listener failed; reconnecting on the next wait");
+                *slot = None;
+            }
+        }
     }
 }

@@ -30,6 +30,8 @@ mod dialect {
     pub const GREATEST: &str = "MAX";
     /// SQLite plans without statistics (none are gathered unless asked).
     pub const REFRESH_STATS: Option<&str> = None;
+    /// No notifications: followers of a SQLite file poll.
+    pub const NOTIFY_EVENTS: Option<&str> = None;
 }
 
 // The shared SQL (`common/`), compiled once per backend as a child of this

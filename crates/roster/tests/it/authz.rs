@@ -104,6 +104,7 @@ fn table() -> Vec<Row> {
     vec![
         // Operational.
         row(M::GET, "/healthz", PUBLIC),
+        row(M::GET, "/readyz", PUBLIC),
         row(M::GET, "/metrics", PUBLIC),
         row(M::GET, "/openapi.json", PUBLIC),
         // Native: users.

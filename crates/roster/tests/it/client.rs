@@ -109,3 +109,20 @@ async fn client_catalogs_and_shares(s: TestServer) {
 }
 
 crate::on_every_store!(client_catalogs_and_shares);
+
+/// A client carries the revision of its writes to its next requests, so
+/// another client given that revision reads them through another server.
+async fn client_reads_its_writes_anywhere(s: TestServer) {
+    let other = s.twin(true).await;
+    let writer = Client::new(&s.base, &s.admin).unwrap();
+    assert_eq!(writer.revision(), 0);
+    let group = writer.create_group(&NewGroup::named("Everywhere")).await.unwrap();
+    let user = writer.create_user(&NewUser::named("roamer")).await.unwrap();
+    writer.put_member(group.id, user.id, Role::Member).await.unwrap();
+    assert!(writer.revision() > 0, "a write answers its revision");
+    let reader = Client::new(&other.base, &s.admin).unwrap().with_min_revision(writer.revision());
+    assert!(reader.check(user.id, group.id).await.unwrap().member);
+    assert_eq!(reader.group(group.id).await.unwrap().member_count, 1);
+}
+
+crate::on_every_store!(client_reads_its_writes_anywhere);

@@ -27,6 +27,8 @@ pub struct TestServer {
 pub enum Guard {
     Sqlite(#[allow(dead_code)] TempDir),
     Postgres(#[allow(dead_code)] roster_store::testing::PgDatabase),
+    /// A second server on another's database (which holds the real guard).
+    Shared,
 }
 
 /// A response: the status and the JSON body (`Null` when empty).
@@ -93,10 +95,34 @@ impl TestServer {
         Self::start(url, guard, RateLimits::off(), roster_server::Limits::default()).await
     }
 
+    /// Another server on this one's database: with its own index, as a
+    /// second `roster serve` would be, or with none (every read goes to
+    /// the store: what the index must agree with).
+    pub async fn twin(&self, index: bool) -> Self {
+        Self::start_with(&self.url, Guard::Shared, RateLimits::off(), roster_server::Limits::default(), index).await
+    }
+
     async fn start(url: &str, guard: Guard, limits: RateLimits, server_limits: roster_server::Limits) -> Self {
+        Self::start_with(url, guard, limits, server_limits, true).await
+    }
+
+    async fn start_with(
+        url: &str,
+        guard: Guard,
+        limits: RateLimits,
+        server_limits: roster_server::Limits,
+        index: bool,
+    ) -> Self {
         let store = roster_store::connect(url).await.expect("store");
         let directory = Directory::new(store).with_rate_limits(limits);
         directory.bootstrap(Some(ADMIN_KEY)).await.expect("bootstrap");
+        if index {
+            // Tests read through the index, as a server in service does.
+            tokio::spawn(directory.follow_changes());
+            while !directory.index().is_ready() {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
         // Bind first, then spawn: the port is ready before any request.
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -34,6 +34,7 @@ mod contention;
 mod durability;
 mod harness;
 mod iguazio;
+mod index;
 mod limits;
 mod openapi;
 mod pagination;

@@ -126,4 +126,9 @@ impl AccessStore for SqlTx {
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64> {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0)).await
     }
+
+    async fn scan_shares(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Share>> {
+        let q = sqlx::query("SELECT * FROM shares WHERE num > $1 ORDER BY num LIMIT $2").bind(after).bind(limit as i64);
+        self.fetch_all(q, rows::share).await
+    }
 }

@@ -43,6 +43,9 @@ pub(super) async fn insert_events(
         });
         qb.build().execute(&mut *conn).await.map_err(map)?;
     }
+    if let Some(sql) = super::dialect::NOTIFY_EVENTS {
+        sqlx::query(sql).execute(&mut *conn).await.map_err(map)?;
+    }
     Ok(())
 }
 

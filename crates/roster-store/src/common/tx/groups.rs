@@ -287,4 +287,9 @@ impl GroupStore for SqlTx {
         let q = sqlx::query("DELETE FROM group_roles WHERE group_id = $1 AND role_id = $2").bind(group.0).bind(role.0);
         Ok(self.exec(q).await? > 0)
     }
+
+    async fn scan_groups(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
+        let sql = format!("SELECT {} FROM groups WHERE num > $1 ORDER BY num LIMIT $2", rows::GROUP_COLS);
+        self.fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit as i64), rows::group).await
+    }
 }

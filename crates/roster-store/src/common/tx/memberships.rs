@@ -515,4 +515,9 @@ impl MembershipStore for SqlTx {
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM user_closure WHERE user_id = $1").bind(user.0)).await
     }
+
+    async fn scan_memberships(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Membership>> {
+        let sql = format!("SELECT {} FROM memberships WHERE num > $1 ORDER BY num LIMIT $2", rows::MEMBERSHIP_COLS);
+        self.fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit as i64), rows::membership).await
+    }
 }

@@ -235,4 +235,9 @@ impl UserStore for SqlTx {
     async fn count_site_admins(&mut self) -> StoreResult<i64> {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM users WHERE site_role = 'admin' AND active = TRUE")).await
     }
+
+    async fn scan_users(&mut self, after: i64, limit: u32) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {} FROM users WHERE num > $1 ORDER BY num LIMIT $2", rows::USER_COLS);
+        self.fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit as i64), rows::user).await
+    }
 }

@@ -1,0 +1,239 @@
+//! The directory in this server's memory: users, groups, memberships both
+//! ways, nesting, shares, and membership at any depth, answering the hot
+//! reads with no store round trip (see [`IndexTx`]).
+//!
+//! The ordered event log stays the one record of change order; the index
+//! follows it. It is loaded from one read snapshot together with the log's
+//! position (its *revision*), then applies events strictly in `seq` order,
+//! never passing a gap (`seq` is gapless and in commit order, so a missing
+//! number is a commit not yet visible: the index waits for it). The server
+//! that commits a write applies it before answering
+//! ([`Index::catch_up`], called by `Directory::retrying`); every server
+//! also follows the log in the background ([`Index::follow`]), woken by the
+//! store's notifications (PostgreSQL `LISTEN`) or by polling, so a lost
+//! notification delays but never loses. A server too far behind loads
+//! afresh rather than replaying.
+//!
+//! Until it is loaded the index is not *ready*: reads go to the store and
+//! `/readyz` answers 503.
+
+mod refresh;
+mod state;
+pub(crate) mod tx;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, watch};
+
+use crate::error::StoreError;
+use crate::store::{Counter, Store, Tx};
+pub(crate) use state::State;
+pub(crate) use tx::IndexTx;
+
+/// How many events one catch-up step reads.
+const BATCH: u32 = 1000;
+/// A follower this many events behind loads afresh instead of replaying.
+pub const RELOAD_AFTER: i64 = 100_000;
+/// How long a follower sleeps when nothing wakes it.
+pub const POLL: Duration = Duration::from_millis(500);
+/// Rows per statement while loading.
+const LOAD_PAGE: u32 = 5000;
+
+/// The index of one server, shared by every request.
+pub struct Index {
+    state: RwLock<State>,
+    ready: AtomicBool,
+    /// One applier at a time; the others find the work done.
+    applier: Mutex<()>,
+    revision: watch::Sender<i64>,
+    /// Called when an applied change may revoke or demote a key.
+    on_credentials: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Index {
+    pub(crate) fn new(on_credentials: Box<dyn Fn() + Send + Sync>) -> Self {
+        Self {
+            state: RwLock::new(State::default()),
+            ready: AtomicBool::new(false),
+            applier: Mutex::new(()),
+            revision: watch::channel(0).0,
+            on_credentials,
+        }
+    }
+
+    /// Whether the index has been loaded (reads answer from it).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The `seq` of the last event applied here.
+    pub fn revision(&self) -> i64 {
+        *self.revision.borrow()
+    }
+
+    pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads everything from one read snapshot, with the log position it
+    /// is at, and replaces what the index held.
+    pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _applying = self.applier.lock().await;
+        let started = std::time::Instant::now();
+        let mut tx = store.read().await?;
+        let mut state = State::default();
+        state.revision = tx.count(Counter::Events).await?;
+        load_all(&mut *tx, &mut state).await?;
+        drop(tx);
+        let (users, groups, memberships) = state.counts();
+        let revision = state.revision;
+        *self.write_state() = state;
+        self.revision.send_replace(revision);
+        self.ready.store(true, Ordering::Release);
+        (self.on_credentials)();
+        tracing::info!(users, groups, memberships, revision, ms = started.elapsed().as_millis() as u64, "index loaded");
+        Ok(())
+    }
+
+    /// Applies every event committed so far that the index has not, in
+    /// order; loads afresh when too far behind. Returns the revision reached.
+    pub async fn catch_up(&self, store: &dyn Store) -> Result<i64, StoreError> {
+        // Taken before looking at readiness: a load in progress holds it, so
+        // a write committed while it loads is applied once it is done.
+        let _applying = self.applier.lock().await;
+        if !self.is_ready() {
+            return Ok(self.revision());
+        }
+        loop {
+            let from = self.revision();
+            let mut tx = store.read().await?;
+            let events = tx.list_events(from, BATCH).await?;
+            // Stop at a gap: the number is taken by a commit not yet visible.
+            let contiguous = events.iter().zip(from + 1..).take_while(|(e, n)| e.seq == *n).count();
+            let events = &events[..contiguous];
+            let Some(last) = events.last().map(|e| e.seq) else { return Ok(from) };
+            if contiguous as u32 == BATCH && tx.count(Counter::Events).await? - from > RELOAD_AFTER {
+                drop(tx);
+                drop(_applying);
+                tracing::info!(behind = %(last - from), "index far behind the event log; loading afresh");
+                self.load(store).await?;
+                return Ok(self.revision());
+            }
+            let mut touched = refresh::Touched::default();
+            for e in events {
+                touched.note(e);
+            }
+            refresh::cascades(&self.read_state(), events, &mut touched);
+            if !touched.is_empty() {
+                let fresh = refresh::Fresh::read(&mut *tx, &touched).await?;
+                drop(tx);
+                let mut state = self.write_state();
+                fresh.apply(&mut state);
+                state.revision = last;
+            } else {
+                self.write_state().revision = last;
+            }
+            self.revision.send_replace(last);
+            if touched.credentials {
+                (self.on_credentials)();
+            }
+            if (contiguous as u32) < BATCH {
+                return Ok(last);
+            }
+        }
+    }
+
+    /// Waits until the index has applied `revision`, catching up at once
+    /// and then as the log moves, for at most `timeout`. False when it did
+    /// not get there in time.
+    pub async fn wait_for(&self, store: &dyn Store, revision: i64, timeout: Duration) -> bool {
+        if self.revision() >= revision {
+            return true;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut seen = self.revision.subscribe();
+        loop {
+            if let Err(e) = self.catch_up(store).await {
+                tracing::warn!(error = %e, "index catch-up failed");
+            }
+            if self.revision() >= revision {
+                return true;
+            }
+            // Woken by another applier, or look again shortly: the commit
+            // may be visible to the store before anyone applies it.
+            let wait = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    _ = seen.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                }
+            });
+            if wait.await.is_err() {
+                return self.revision() >= revision;
+            }
+        }
+    }
+
+    /// Loads the index (retrying while the store fails), then follows the
+    /// event log for ever: woken by the store's notifications, or every
+    /// [`POLL`]. Spawned once per server.
+    pub async fn follow(self: Arc<Self>, store: Arc<dyn Store>) {
+        let mut pause = Duration::from_millis(100);
+        while let Err(e) = self.load(&*store).await {
+            tracing::warn!(error = %e, "loading the index failed; trying again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+        loop {
+            store.wait_for_change(POLL).await;
+            if let Err(e) = self.catch_up(&*store).await {
+                tracing::warn!(error = %e, "following the event log failed; trying again");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Reads every user, group, membership and share, by `num`.
+async fn load_all(tx: &mut dyn Tx, state: &mut State) -> Result<(), StoreError> {
+    let mut after = 0;
+    loop {
+        let page = tx.scan_users(after, LOAD_PAGE).await?;
+        let Some(last) = page.last().map(|u| u.num) else { break };
+        after = last;
+        page.into_iter().for_each(|u| state.put_user(u));
+    }
+    after = 0;
+    loop {
+        let page = tx.scan_groups(after, LOAD_PAGE).await?;
+        let Some(last) = page.last().map(|g| g.num) else { break };
+        after = last;
+        page.into_iter().for_each(|g| state.put_group(g));
+    }
+    after = 0;
+    loop {
+        let page = tx.scan_memberships(after, LOAD_PAGE).await?;
+        let Some(last) = page.last().map(|m| m.num) else { break };
+        after = last;
+        page.into_iter().for_each(|m| state.put_membership(m));
+    }
+    after = 0;
+    let mut shares: std::collections::HashMap<crate::ids::GroupId, Vec<crate::model::Share>> = Default::default();
+    loop {
+        let page = tx.scan_shares(after, LOAD_PAGE).await?;
+        let Some(last) = page.last().map(|s| s.num) else { break };
+        after = last;
+        for s in page {
+            shares.entry(s.group).or_default().push(s);
+        }
+    }
+    for (group, list) in shares {
+        state.set_shares(group, list);
+    }
+    Ok(())
+}

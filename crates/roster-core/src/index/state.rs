@@ -1,0 +1,389 @@
+//! What the index holds, and the questions it answers without the store.
+//!
+//! Entities are kept as the store returns them (`Arc`s, so a read clones a
+//! pointer); around them, the edges both ways, ordered as the store's lists
+//! order them (by membership `num`), so a page here is the page the store
+//! would give. Membership at any depth is not stored per pair: a user's
+//! groups at any depth are a walk up from their direct groups (a few
+//! dozen steps in practice), and a group's users at any depth are a bitmap
+//! of user `num`s built on first use and kept until an edge below the group
+//! changes.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use roaring::RoaringTreemap;
+
+use crate::authz::GroupAccess;
+use crate::ids::{GroupId, MembershipId, UserId};
+use crate::model::{Grantee, Group, Member, Membership, Share, User};
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// The `seq` of the last event whose changes are in here.
+    pub(crate) revision: i64,
+    users: HashMap<UserId, Arc<User>>,
+    user_nums: HashMap<i64, UserId>,
+    groups: HashMap<GroupId, Arc<Group>>,
+    group_nums: HashMap<i64, GroupId>,
+    memberships: HashMap<MembershipId, Arc<Membership>>,
+    pairs: HashMap<(GroupId, Member), MembershipId>,
+    /// A group's direct user members, by membership `num`.
+    group_users: HashMap<GroupId, BTreeMap<i64, MembershipId>>,
+    /// A group's direct child groups, by membership `num`.
+    group_children: HashMap<GroupId, BTreeMap<i64, MembershipId>>,
+    /// A user's direct memberships, by `num`.
+    user_groups: HashMap<UserId, BTreeMap<i64, MembershipId>>,
+    /// The groups a group is directly nested in.
+    parents: HashMap<GroupId, HashSet<GroupId>>,
+    /// The shares of each group.
+    shares: HashMap<GroupId, Vec<Share>>,
+    /// A group's users at any depth, as user `num`s, built on first use.
+    closure: Mutex<HashMap<GroupId, Arc<RoaringTreemap>>>,
+}
+
+impl State {
+    pub(crate) fn user(&self, id: UserId) -> Option<&Arc<User>> {
+        self.users.get(&id)
+    }
+
+    pub(crate) fn group(&self, id: GroupId) -> Option<&Arc<Group>> {
+        self.groups.get(&id)
+    }
+
+    pub(crate) fn user_by_num(&self, num: i64) -> Option<UserId> {
+        self.user_nums.get(&num).copied()
+    }
+
+    pub(crate) fn group_by_num(&self, num: i64) -> Option<GroupId> {
+        self.group_nums.get(&num).copied()
+    }
+
+    pub(crate) fn membership(&self, id: MembershipId) -> Option<&Arc<Membership>> {
+        self.memberships.get(&id)
+    }
+
+    pub(crate) fn find_membership(&self, group: GroupId, member: Member) -> Option<&Arc<Membership>> {
+        self.pairs.get(&(group, member)).and_then(|id| self.memberships.get(id))
+    }
+
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        (self.users.len(), self.groups.len(), self.memberships.len())
+    }
+
+    // ---- changes -------------------------------------------------------
+
+    pub(crate) fn put_user(&mut self, user: User) {
+        self.user_nums.insert(user.num, user.id);
+        self.users.insert(user.id, Arc::new(user));
+    }
+
+    /// A user gone from the store: with them went their memberships and
+    /// the shares given to them.
+    pub(crate) fn remove_user(&mut self, id: UserId) {
+        if let Some(u) = self.users.remove(&id) {
+            self.user_nums.remove(&u.num);
+        }
+        let ms: Vec<MembershipId> =
+            self.user_groups.get(&id).map(|m| m.values().copied().collect()).unwrap_or_default();
+        for m in ms {
+            self.remove_membership(m);
+        }
+        self.user_groups.remove(&id);
+        for list in self.shares.values_mut() {
+            list.retain(|s| s.grantee != Grantee::User(id));
+        }
+    }
+
+    pub(crate) fn put_group(&mut self, group: Group) {
+        self.group_nums.insert(group.num, group.id);
+        self.groups.insert(group.id, Arc::new(group));
+    }
+
+    /// A group gone from the store: with it went its memberships (as the
+    /// group and as a child), its shares and the shares given to it.
+    pub(crate) fn remove_group(&mut self, id: GroupId) {
+        let mut ms: Vec<MembershipId> = Vec::new();
+        for map in [self.group_users.get(&id), self.group_children.get(&id)].into_iter().flatten() {
+            ms.extend(map.values().copied());
+        }
+        for parent in self.parents.get(&id).cloned().unwrap_or_default() {
+            if let Some(m) = self.pairs.get(&(parent, Member::Group(id))) {
+                ms.push(*m);
+            }
+        }
+        self.invalidate_above(id);
+        for m in ms {
+            self.remove_membership(m);
+        }
+        if let Some(g) = self.groups.remove(&id) {
+            self.group_nums.remove(&g.num);
+        }
+        self.group_users.remove(&id);
+        self.group_children.remove(&id);
+        self.parents.remove(&id);
+        self.shares.remove(&id);
+        for list in self.shares.values_mut() {
+            list.retain(|s| s.grantee != Grantee::Group(id));
+        }
+    }
+
+    pub(crate) fn put_membership(&mut self, m: Membership) {
+        if let Some(old) = self.pairs.get(&(m.group, m.member)).copied() {
+            self.remove_membership(old);
+        }
+        if self.memberships.contains_key(&m.id) {
+            self.remove_membership(m.id);
+        }
+        self.invalidate_above(m.group);
+        self.pairs.insert((m.group, m.member), m.id);
+        match m.member {
+            Member::User(u) => {
+                self.group_users.entry(m.group).or_default().insert(m.num, m.id);
+                self.user_groups.entry(u).or_default().insert(m.num, m.id);
+            }
+            Member::Group(c) => {
+                self.group_children.entry(m.group).or_default().insert(m.num, m.id);
+                self.parents.entry(c).or_default().insert(m.group);
+            }
+        }
+        self.memberships.insert(m.id, Arc::new(m));
+    }
+
+    pub(crate) fn remove_membership(&mut self, id: MembershipId) {
+        let Some(m) = self.memberships.remove(&id) else { return };
+        self.invalidate_above(m.group);
+        self.pairs.remove(&(m.group, m.member));
+        match m.member {
+            Member::User(u) => {
+                remove_entry(&mut self.group_users, m.group, m.num);
+                remove_entry(&mut self.user_groups, u, m.num);
+            }
+            Member::Group(c) => {
+                remove_entry(&mut self.group_children, m.group, m.num);
+                if let Some(set) = self.parents.get_mut(&c) {
+                    set.remove(&m.group);
+                    if set.is_empty() {
+                        self.parents.remove(&c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces every share of `group`.
+    pub(crate) fn set_shares(&mut self, group: GroupId, shares: Vec<Share>) {
+        if shares.is_empty() {
+            self.shares.remove(&group);
+        } else {
+            self.shares.insert(group, shares);
+        }
+    }
+
+    /// The membership ids of a pair's side that the index knows of, for a
+    /// refresh that must learn whether each is still there.
+    pub(crate) fn memberships_of_user(&self, user: UserId) -> Vec<MembershipId> {
+        self.user_groups.get(&user).map(|m| m.values().copied().collect()).unwrap_or_default()
+    }
+
+    /// The groups whose users at any depth may have changed when `group`'s
+    /// edges did: the group and every group above it.
+    fn invalidate_above(&mut self, group: GroupId) {
+        let above = self.ancestors(&[group]);
+        let cache = self.closure.get_mut().unwrap_or_else(|e| e.into_inner());
+        if cache.is_empty() {
+            return;
+        }
+        for g in above {
+            cache.remove(&g);
+        }
+    }
+
+    // ---- questions -----------------------------------------------------
+
+    /// `from` and every group above them, each once.
+    pub(crate) fn ancestors(&self, from: &[GroupId]) -> HashSet<GroupId> {
+        let mut seen: HashSet<GroupId> = from.iter().copied().collect();
+        let mut queue: VecDeque<GroupId> = from.iter().copied().collect();
+        while let Some(g) = queue.pop_front() {
+            for p in self.parents.get(&g).into_iter().flatten() {
+                if seen.insert(*p) {
+                    queue.push_back(*p);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The groups a user is directly in, in the order they joined.
+    pub(crate) fn direct_groups(&self, user: UserId) -> Vec<GroupId> {
+        self.user_groups
+            .get(&user)
+            .map(|ms| ms.values().filter_map(|m| self.memberships.get(m)).map(|m| m.group).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `to` is `from` or nested below it at any depth.
+    pub(crate) fn reaches(&self, from: GroupId, to: GroupId) -> bool {
+        from == to || self.ancestors(&[to]).contains(&from)
+    }
+
+    /// Whether the user is in the group at any depth.
+    pub(crate) fn in_group(&self, group: GroupId, user: UserId) -> bool {
+        let direct = self.direct_groups(user);
+        !direct.is_empty() && self.ancestors(&direct).contains(&group)
+    }
+
+    /// The path the store's recursive statement gives (`Tx::membership_path`):
+    /// the user's first direct group (by membership `num`) under `group`,
+    /// then from `group` down, at each level the first child (by membership
+    /// `num`) that still reaches it.
+    pub(crate) fn membership_path(&self, group: GroupId, user: UserId) -> Vec<GroupId> {
+        if !self.groups.contains_key(&group) {
+            return Vec::new();
+        }
+        let Some(direct) = self.direct_groups(user).into_iter().find(|g| self.reaches(group, *g)) else {
+            return Vec::new();
+        };
+        let above_direct = self.ancestors(&[direct]);
+        let mut path = vec![group];
+        let mut at = group;
+        while at != direct && path.len() <= self.groups.len() {
+            let next = self.group_children.get(&at).and_then(|children| {
+                children
+                    .values()
+                    .filter_map(|m| self.memberships.get(m))
+                    .filter_map(|m| match m.member {
+                        Member::Group(c) => Some(c),
+                        Member::User(_) => None,
+                    })
+                    .find(|c| above_direct.contains(c))
+            });
+            match next {
+                Some(c) => {
+                    path.push(c);
+                    at = c;
+                }
+                None => break,
+            }
+        }
+        path
+    }
+
+    /// The groups a user is in at any depth, by group `num`.
+    pub(crate) fn groups_at_any_depth(&self, user: UserId) -> Vec<Arc<Group>> {
+        let direct = self.direct_groups(user);
+        if direct.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<Arc<Group>> =
+            self.ancestors(&direct).into_iter().filter_map(|g| self.groups.get(&g).cloned()).collect();
+        out.sort_by_key(|g| g.num);
+        out
+    }
+
+    /// The users in a group at any depth, as a bitmap of their `num`s.
+    pub(crate) fn users_at_any_depth(&self, group: GroupId) -> Arc<RoaringTreemap> {
+        if let Some(b) = self.closure.lock().unwrap_or_else(|e| e.into_inner()).get(&group) {
+            return b.clone();
+        }
+        let mut bits = RoaringTreemap::new();
+        let mut seen: HashSet<GroupId> = HashSet::from([group]);
+        let mut queue = VecDeque::from([group]);
+        while let Some(g) = queue.pop_front() {
+            for m in self.group_users.get(&g).into_iter().flat_map(|ms| ms.values()) {
+                if let Some(Member::User(u)) = self.memberships.get(m).map(|m| m.member)
+                    && let Some(user) = self.users.get(&u)
+                {
+                    bits.insert(user.num as u64);
+                }
+            }
+            for m in self.group_children.get(&g).into_iter().flat_map(|ms| ms.values()) {
+                if let Some(Member::Group(c)) = self.memberships.get(m).map(|m| m.member)
+                    && seen.insert(c)
+                {
+                    queue.push_back(c);
+                }
+            }
+        }
+        let bits = Arc::new(bits);
+        self.closure.lock().unwrap_or_else(|e| e.into_inner()).insert(group, bits.clone());
+        bits
+    }
+
+    /// A group's direct user members (`children == false`) or child
+    /// groups, by membership `num`, as `list_group_memberships` pages them.
+    pub(crate) fn group_memberships(
+        &self,
+        group: GroupId,
+        children: bool,
+        after: i64,
+        offset: u64,
+        limit: u32,
+    ) -> Vec<Membership> {
+        let map = if children { &self.group_children } else { &self.group_users };
+        self.page(map.get(&group), after, offset, limit)
+    }
+
+    /// A user's direct memberships, by `num`.
+    pub(crate) fn user_memberships(&self, user: UserId, after: i64, offset: u64, limit: u32) -> Vec<Membership> {
+        self.page(self.user_groups.get(&user), after, offset, limit)
+    }
+
+    pub(crate) fn count_user_memberships(&self, user: UserId) -> i64 {
+        self.user_groups.get(&user).map_or(0, |m| m.len() as i64)
+    }
+
+    fn page(&self, map: Option<&BTreeMap<i64, MembershipId>>, after: i64, offset: u64, limit: u32) -> Vec<Membership> {
+        let Some(map) = map else { return Vec::new() };
+        let skip = if after == 0 { usize::try_from(offset).unwrap_or(usize::MAX) } else { 0 };
+        map.range(after.saturating_add(1)..)
+            .skip(skip)
+            .take(limit as usize)
+            .filter_map(|(_, id)| self.memberships.get(id))
+            .map(|m| (**m).clone())
+            .collect()
+    }
+
+    /// A user's direct membership and the best share they hold on a group,
+    /// given to them or to a group they are directly in (as `group_access`).
+    pub(crate) fn access(&self, group: GroupId, user: UserId) -> GroupAccess {
+        let membership = self.find_membership(group, Member::User(user)).map(|m| (m.role, m.permissions.clone()));
+        let share = self
+            .shares
+            .get(&group)
+            .into_iter()
+            .flatten()
+            .filter(|s| match s.grantee {
+                Grantee::User(u) => u == user,
+                Grantee::Group(g) => self.pairs.contains_key(&(g, Member::User(user))),
+            })
+            .map(|s| s.level)
+            .max();
+        GroupAccess { membership, share }
+    }
+
+    pub(crate) fn shares_of(&self, group: GroupId) -> &[Share] {
+        self.shares.get(&group).map_or(&[], |v| v.as_slice())
+    }
+
+    /// The groups directly above `group`.
+    pub(crate) fn parents_of(&self, group: GroupId) -> Vec<GroupId> {
+        self.parents.get(&group).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// Users whose primary group is `group` (cleared by the store when the
+    /// group goes).
+    pub(crate) fn users_with_primary(&self, group: GroupId) -> Vec<UserId> {
+        self.users.values().filter(|u| u.primary_group == Some(group)).map(|u| u.id).collect()
+    }
+}
+
+fn remove_entry<K: std::hash::Hash + Eq>(map: &mut HashMap<K, BTreeMap<i64, MembershipId>>, key: K, num: i64) {
+    if let Some(inner) = map.get_mut(&key) {
+        inner.remove(&num);
+        if inner.is_empty() {
+            map.remove(&key);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The in-memory index: what it answers equals what the store answers after
+//! any sequence of changes, a second server follows the event log, and
+//! consistency tokens let a client read its write anywhere.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Reply, TestServer};
+
+on_every_store!(the_index_agrees_with_the_store, tokens_read_a_write_on_another_server, readiness_and_bad_tokens);
+
+/// A small deterministic generator (the same run on every machine).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// Everything a read can show about the directory's edges, as one server
+/// answers it, as the admin and as a plain user with a key.
+async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_key: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let get = |path: String, key: Option<String>| {
+        let s = &*s;
+        async move {
+            let r = s.call(Method::GET, &path, key.as_deref(), None).await;
+            (
+                format!("{path} as {}", if key.is_some() { "viewer" } else { "admin" }),
+                json!([r.status.as_u16(), r.body]),
+            )
+        }
+    };
+    for g in groups {
+        out.push(get(format!("/v1/groups/{g}"), None).await);
+        out.push(get(format!("/v1/groups/{g}"), Some(viewer_key.to_owned())).await);
+        out.push(get(format!("/v1/groups/{g}/members?limit=1000"), None).await);
+        out.push(get(format!("/v1/groups/{g}/members?limit=3"), None).await);
+        out.push(get(format!("/v1/groups/{g}/members?transitive=true&limit=1000"), None).await);
+        out.push(get(format!("/v1/groups/{g}/members?transitive=true&limit=2"), None).await);
+        out.push(get(format!("/v1/groups/{g}/children?limit=1000"), None).await);
+        out.push(get(format!("/v1/groups/{g}/shares"), None).await);
+        out.push(get(format!("/v1/groups/{g}/members"), Some(viewer_key.to_owned())).await);
+    }
+    for u in users {
+        out.push(get(format!("/v1/users/{u}"), None).await);
+        out.push(get(format!("/v1/users/{u}/groups?limit=1000"), None).await);
+        out.push(get(format!("/v1/users/{u}/groups?transitive=true&limit=1000"), None).await);
+        for g in groups {
+            out.push(get(format!("/v1/check?user={u}&group={g}"), None).await);
+        }
+    }
+    out
+}
+
+/// Random changes to users, groups, memberships, nesting and shares,
+/// through one server that reads through its index; after every round,
+/// each read equals the same read from a server on the same database that
+/// reads the store, and from a second server that follows the log.
+async fn the_index_agrees_with_the_store(s: TestServer) {
+    let plain = s.twin(false).await;
+    let follower = s.twin(true).await;
+    let (viewer, viewer_key) = s.user_with_key("viewer").await;
+    let mut users = vec![viewer.clone()];
+    for i in 0..7 {
+        users.push(s.user(&format!("u{i}")).await);
+    }
+    let mut groups = Vec::new();
+    for i in 0..6 {
+        groups.push(s.group(&format!("g{i}")).await);
+    }
+    let mut rng = Lcg(7);
+    let mut made = 6;
+    for round in 0..6 {
+        for _ in 0..25 {
+            let (g, h) = (groups[rng.below(groups.len())].clone(), groups[rng.below(groups.len())].clone());
+            let u = users[rng.below(users.len())].clone();
+            let r = match rng.below(10) {
+                0..=2 => {
+                    let role = if rng.below(4) == 0 { "admin" } else { "member" };
+                    s.put(&format!("/v1/groups/{g}/members/{u}"), json!({ "role": role })).await
+                }
+                3 => s.delete(&format!("/v1/groups/{g}/members/{u}")).await,
+                4 | 5 => s.put(&format!("/v1/groups/{g}/children/{h}"), json!({})).await,
+                6 => s.delete(&format!("/v1/groups/{g}/children/{h}")).await,
+                7 => {
+                    let level = ["read", "write", "manage"][rng.below(3)];
+                    if rng.below(2) == 0 {
+                        s.put(&format!("/v1/groups/{g}/shares/users/{u}"), json!({ "level": level })).await
+                    } else {
+                        s.put(&format!("/v1/groups/{g}/shares/groups/{h}"), json!({ "level": level })).await
+                    }
+                }
+                8 => {
+                    // A group goes (with its edges both ways and its shares)
+                    // and a new one takes its place.
+                    let i = rng.below(groups.len());
+                    let gone = groups[i].clone();
+                    let r = s.delete(&format!("/v1/groups/{gone}")).await;
+                    made += 1;
+                    groups[i] = s.group(&format!("g{made}")).await;
+                    r
+                }
+                _ => {
+                    let active = rng.below(2) == 0;
+                    if u == viewer {
+                        continue;
+                    }
+                    s.patch(&format!("/v1/users/{u}"), json!({ "email": format!("{round}@x.test"), "active": active }))
+                        .await
+                }
+            };
+            assert!(!r.status.is_server_error(), "{}: {}", r.status, r.body);
+            // Membership at any depth after every change (what the index
+            // keeps between changes is most likely to go stale).
+            for g in &groups {
+                let path = format!("/v1/groups/{g}/members?transitive=true&limit=1000");
+                assert_eq!(s.get(&path).await.body, plain.get(&path).await.body, "round {round}: {path}");
+            }
+            let path = format!("/v1/users/{u}/groups?transitive=true&limit=1000");
+            assert_eq!(s.get(&path).await.body, plain.get(&path).await.body, "round {round}: {path}");
+        }
+        let from_index = snapshot(&s, &users, &groups, &viewer_key).await;
+        let from_store = snapshot(&plain, &users, &groups, &viewer_key).await;
+        for (a, b) in from_index.iter().zip(&from_store) {
+            assert_eq!(a, b, "round {round}: the index and the store disagree");
+        }
+        // The follower applied the same changes from the log.
+        let head = s.get("/readyz").await.body["revision"].as_i64().expect("revision");
+        wait_until_applied(&follower, head).await;
+        let from_follower = snapshot(&follower, &users, &groups, &viewer_key).await;
+        for (a, b) in from_index.iter().zip(&from_follower) {
+            assert_eq!(a, b, "round {round}: the follower disagrees");
+        }
+    }
+    // A user goes: with them their memberships, shares and counts.
+    let u = users.pop().expect("a user");
+    assert_eq!(s.delete(&format!("/v1/users/{u}")).await.status, StatusCode::NO_CONTENT);
+    let from_index = snapshot(&s, &users, &groups, &viewer_key).await;
+    let from_store = snapshot(&plain, &users, &groups, &viewer_key).await;
+    assert_eq!(from_index, from_store, "after deleting a user");
+}
+
+async fn wait_until_applied(s: &TestServer, revision: i64) {
+    for _ in 0..400 {
+        if s.get("/readyz").await.body["revision"].as_i64() >= Some(revision) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the follower never reached revision {revision}");
+}
+
+fn revision_of(r: &Reply) -> i64 {
+    r.headers
+        .get("roster-revision")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Roster-Revision on a write: {:?}", r.headers))
+}
+
+/// A write answers the revision it committed at; another server given that
+/// revision answers only once it has applied it, so the write is seen
+/// there, and a key revoked on one server is refused by the other on the
+/// next request.
+async fn tokens_read_a_write_on_another_server(s: TestServer) {
+    let other = s.twin(true).await;
+    let (u, key) = s.user_with_key("traveller").await;
+    let g = s.group("destination").await;
+    let w = s.put(&format!("/v1/groups/{g}/members/{u}"), json!({})).await;
+    assert_eq!(w.status, StatusCode::CREATED);
+    let token = revision_of(&w).to_string();
+    let admin = format!("Bearer {}", s.admin);
+    let headers = [("authorization", admin.as_str()), ("roster-min-revision", token.as_str())];
+    let r = other.send(Method::GET, &format!("/v1/check?user={u}&group={g}"), &headers, None).await;
+    assert_eq!((r.status, &r.body["member"]), (StatusCode::OK, &json!(true)), "{}", r.body);
+    let r = other.send(Method::GET, &format!("/v1/groups/{g}/members"), &headers, None).await;
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+    // Reads answer no revision.
+    assert!(s.get(&format!("/v1/groups/{g}")).await.headers.get("roster-revision").is_none());
+
+    // The key works on both; revoked on one, the other refuses it next.
+    let bearer = format!("Bearer {key}");
+    let me = other.send(Method::GET, "/v1/me", &[("authorization", &bearer)], None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    let keys = s.get(&format!("/v1/keys?user_id={u}")).await;
+    let key_id = keys.body["items"][0]["id"].as_str().expect("key id").to_owned();
+    let d = s.delete(&format!("/v1/keys/{key_id}")).await;
+    assert_eq!(d.status, StatusCode::NO_CONTENT, "{}", d.body);
+    let token = revision_of(&d).to_string();
+    let r = other
+        .send(Method::GET, "/v1/me", &[("authorization", &bearer), ("roster-min-revision", token.as_str())], None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+
+    // Without a token the other server sees a write within moments.
+    let w = s.post("/v1/users", json!({ "username": "later" })).await;
+    let later = w.id();
+    let started = std::time::Instant::now();
+    loop {
+        if other.get(&format!("/v1/users/{later}")).await.status == StatusCode::OK {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 5, "another server's write was not seen within 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// `/readyz` says ready with its revision; a token that is not a revision
+/// is a 400 in each front-end's format naming it; a revision no server
+/// reaches in time is a 503 with `Retry-After`.
+async fn readiness_and_bad_tokens(s: TestServer) {
+    let r = s.get("/readyz").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "ready");
+    assert!(r.body["revision"].as_i64().is_some_and(|n| n > 0), "{}", r.body);
+    let admin = format!("Bearer {}", s.admin);
+    for bad in ["soon", "-1", "1.5", ""] {
+        let r =
+            s.send(Method::GET, "/v1/users", &[("authorization", &admin), ("roster-min-revision", bad)], None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.body);
+        assert_eq!(r.field(), Some("Roster-Min-Revision"), "{}", r.body);
+        let r = s
+            .send(Method::GET, "/scim/v2/Users", &[("authorization", &admin), ("roster-min-revision", bad)], None)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.body);
+        assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", r.body);
+    }
+    let far = (r.body["revision"].as_i64().unwrap_or(0) + 1_000_000).to_string();
+    let started = std::time::Instant::now();
+    let r = s.send(Method::GET, "/v1/users", &[("authorization", &admin), ("roster-min-revision", &far)], None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.headers.get("retry-after").is_some(), "{:?}", r.headers);
+    assert!(started.elapsed() >= roster_core::REVISION_WAIT, "answered before the wait was over");
+}
