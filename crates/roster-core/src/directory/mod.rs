@@ -52,7 +52,7 @@ use crate::error::CoreError;
 use crate::index::{Index, IndexTx, tx::Fallback};
 use crate::model::NewEvent;
 use crate::revision::{self, Wanted};
-use crate::store::{Store, Tx};
+use crate::store::{Counter, Store, Tx};
 
 /// The directory: every rule of Roster, over a [`Store`], reading through
 /// this server's [`Index`] once it is loaded.
@@ -104,12 +104,18 @@ impl Directory {
         match revision::take_wanted() {
             Wanted::Any => Ok(()),
             Wanted::Unreadable(reason) => Err(CoreError::invalid(MIN_REVISION_FIELD, reason)),
+            Wanted::AtLeast(r) if !self.index.is_ready() || self.index.revision() >= r => Ok(()),
             Wanted::AtLeast(r) => {
-                if !self.index.is_ready() || self.index.wait_for(&*self.store, r, REVISION_WAIT).await {
-                    Ok(())
-                } else {
-                    Err(CoreError::Busy)
+                // A revision no write has reached yet is the client's
+                // mistake, not something to wait for.
+                let head = self.store.read().await?.count(Counter::Events).await?;
+                if r > head {
+                    return Err(CoreError::invalid(
+                        MIN_REVISION_FIELD,
+                        format!("is ahead of every change made so far (the latest is {head})"),
+                    ));
                 }
+                if self.index.wait_for(&*self.store, r, REVISION_WAIT).await { Ok(()) } else { Err(CoreError::Busy) }
             }
         }
     }

@@ -79,7 +79,35 @@ fn retry_after(r: ResponseBuilder) -> ResponseBuilder {
     )
 }
 
+/// The revision every successful write answers (see
+/// `http::consistency_tokens`). The request's `Roster-Min-Revision` is
+/// described once, in the document's description, not as a parameter of
+/// each operation: its valid values end at the latest change made, which
+/// no schema can say.
+fn revision_header(write: bool, op: &mut Operation) {
+    if !write {
+        return;
+    }
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+            r.headers.insert(
+                "Roster-Revision".to_owned(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+                        .description(Some(
+                            "the revision (change-feed seq) this write committed at, or a later one: send it as \
+                             `Roster-Min-Revision` to read this write through any server",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
 fn common_answers(path: &str, write: bool, op: &mut Operation) {
+    revision_header(write, op);
     let has_params = path.contains('{') || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let has_body = op.request_body.is_some();
     let mut add = |status: &str, response: ResponseBuilder| {

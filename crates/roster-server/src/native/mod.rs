@@ -35,7 +35,7 @@ type Params<T> = extract::Query<T, Native>;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Roster", description = "Roster's native API: users, groups, memberships, nesting, roles, organizations, projects, shares, API keys and the change feed."),
+    info(title = "Roster", description = "Roster's native API: users, groups, memberships, nesting, roles, organizations, projects, shares, API keys and the change feed. Consistency tokens: every successful write answers `Roster-Revision: N`; any request may send `Roster-Min-Revision: N` (a whole number) to be answered from revision N or later (the server waits up to 2 s, then answers 503 `busy` with `Retry-After`; a value that is not a whole number, or is ahead of every change made, is a 400 naming `Roster-Min-Revision`)."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(wire::ErrorBody))

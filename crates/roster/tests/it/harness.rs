@@ -242,14 +242,19 @@ impl TestServer {
     /// fails: an error must surface as an error, never as "not found" or
     /// an empty list, and nothing may be half-written.
     pub async fn break_table(&self, table: &str) {
+        self.sql(&format!("ALTER TABLE {table} RENAME TO {table}_broken")).await;
+    }
+
+    /// Runs one statement on the server's database, underneath it.
+    pub async fn sql(&self, sql: &str) {
         use sqlx::Executor;
-        let sql = format!("ALTER TABLE {table} RENAME TO {table}_broken");
+        let sql = sql.to_owned();
         if self.url.starts_with("postgres") {
             let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url).await.expect("connect");
-            c.execute(sqlx::AssertSqlSafe(sql)).await.expect("rename");
+            c.execute(sqlx::AssertSqlSafe(sql)).await.expect("statement");
         } else {
             let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url).await.expect("connect");
-            c.execute(sqlx::AssertSqlSafe(sql)).await.expect("rename");
+            c.execute(sqlx::AssertSqlSafe(sql)).await.expect("statement");
         }
     }
 }
