@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::wire::{self, ErrorBody, List, ListParams};
-use super::{ApiResult, Auth, Body, Params, etag, if_match, page};
+use super::{ApiResult, Auth, Body, Params, etag, fields, if_match, page};
 use crate::http::AppState;
 use crate::http::extract::{self, id_param};
 
@@ -45,27 +45,37 @@ async fn create_group(
     Ok((StatusCode::CREATED, etag(group.version), Json(wire::Group::from(group))))
 }
 
-/// List the groups the caller may see, by name; `prefix` and `q` (substring) ignore case.
+/// List the groups the caller may see, by name; `prefix` and `q` (substring)
+/// ignore case; `fields` narrows each group.
 #[utoipa::path(get, path = "/v1/groups", tag = "groups",
-    params(("prefix" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    params(("prefix" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+        fields::Param<wire::Group>),
     responses((status = 200, body = List<wire::Group>), (status = 400, body = ErrorBody)))]
 async fn list_groups(
     State(s): State<AppState>,
     Auth(p): Auth,
     extract::Query(q, _): Params<ListParams>,
-) -> ApiResult<Json<List<wire::Group>>> {
+) -> ApiResult<Json<fields::Page<wire::Group>>> {
+    let sel = fields::parse::<wire::Group>(q.fields.as_deref())?;
     let req = page(list::GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
     let filter = GroupFilter { prefix: q.prefix, contains: q.q, ..GroupFilter::default() };
     let groups = s.directory.list_groups(&p, &filter, &req).await?;
-    Ok(Json(List::from_page(groups, wire::Group::from)))
+    Ok(Json(fields::Page(List::from_page(groups, wire::Group::from), sel)))
 }
 
-/// Read a group the caller may see.
-#[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path)),
+/// Read a group the caller may see; `fields` narrows it.
+#[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path), fields::Param<wire::Group>),
     responses((status = 200, body = wire::Group), (status = 404, body = ErrorBody)))]
-async fn get_group(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let group = s.directory.get_group(&p, id_param::<GroupId>("id", &id)?).await?;
-    Ok((etag(group.version), Json(wire::Group::from(group))))
+async fn get_group(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    extract::Query(q, _): Params<wire::FieldsParams>,
+) -> ApiResult<impl IntoResponse> {
+    let id = id_param::<GroupId>("id", &id)?;
+    let sel = fields::parse::<wire::Group>(q.fields.as_deref())?;
+    let group = s.directory.get_group(&p, id).await?;
+    Ok((etag(group.version), Json(fields::One(wire::Group::from(group), sel))))
 }
 
 /// Change a group (site admins, write shares); honours `If-Match`.

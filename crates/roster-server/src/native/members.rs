@@ -11,8 +11,8 @@ use roster_core::{GroupId, MemberChange, MemberRole, MembershipId, MembershipPat
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire::{self, ErrorBody, List, PageParams};
-use super::{ApiResult, Auth, Body, Params, page};
+use super::wire::{self, ErrorBody, List};
+use super::{ApiResult, Auth, Body, Params, fields, page};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
 use crate::http::extract::{self, id_param};
@@ -49,26 +49,29 @@ pub(super) fn transitive(value: Option<&str>) -> Result<bool, BadRequest> {
 
 /// User members of a group: direct ones in the order they joined, or with
 /// `transitive=true` every user at any depth, once each, in the order the
-/// users were created (no `membership` then).
+/// users were created (no `membership` then). `fields` narrows each row.
 #[utoipa::path(get, path = "/v1/groups/{id}/members", tag = "members",
     params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
-        ("transitive" = Option<bool>, Query)),
+        ("transitive" = Option<bool>, Query), fields::Param<wire::Member>),
     responses((status = 200, body = List<wire::Member>), (status = 404, body = ErrorBody)))]
 async fn list_members(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<wire::MembershipListParams>,
-) -> ApiResult<Json<List<wire::Member>>> {
+) -> ApiResult<Json<fields::Page<wire::Member>>> {
     let id = id_param::<GroupId>("id", &id)?;
+    let sel = fields::parse::<wire::Member>(q.fields.as_deref())?;
     if transitive(q.transitive.as_deref())? {
         let req = page(list::MEMBERS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let users = s.directory.list_members_transitively(&p, id, &req).await?;
-        return Ok(Json(List::from_page(users, |u| wire::Member { membership: None, user: u.into() })));
+        let list = List::from_page(users, |u| wire::Member { membership: None, user: u.into() });
+        return Ok(Json(fields::Page(list, sel)));
     }
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
     let members = s.directory.list_members(&p, id, &req).await?;
-    Ok(Json(List::from_page(members, |(m, u)| wire::Member { membership: Some(m.into()), user: u.into() })))
+    let list = List::from_page(members, |(m, u)| wire::Member { membership: Some(m.into()), user: u.into() });
+    Ok(Json(fields::Page(list, sel)))
 }
 
 /// Whether a user is in a group at any depth, with one path that makes it
@@ -159,20 +162,23 @@ async fn delete_membership(State(s): State<AppState>, Auth(p): Auth, Path(id): P
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Groups nested directly in a group.
+/// Groups nested directly in a group; `fields` narrows each row.
 #[utoipa::path(get, path = "/v1/groups/{id}/children", tag = "members",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+        fields::Param<wire::GroupEdge>),
     responses((status = 200, body = List<wire::GroupEdge>), (status = 404, body = ErrorBody)))]
 async fn list_children(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    extract::Query(q, _): Params<PageParams>,
-) -> ApiResult<Json<List<wire::GroupEdge>>> {
+    extract::Query(q, _): Params<wire::SelectPageParams>,
+) -> ApiResult<Json<fields::Page<wire::GroupEdge>>> {
     let id = id_param::<GroupId>("id", &id)?;
+    let sel = fields::parse::<wire::GroupEdge>(q.fields.as_deref())?;
     let req = page(list::CHILDREN, q.limit.as_deref(), q.cursor.as_deref())?;
     let children = s.directory.list_children(&p, id, &req).await?;
-    Ok(Json(List::from_page(children, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() })))
+    let list = List::from_page(children, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() });
+    Ok(Json(fields::Page(list, sel)))
 }
 
 /// Nest a group in another (idempotent; a cycle is refused with 409).

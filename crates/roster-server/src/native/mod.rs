@@ -7,6 +7,7 @@ mod access;
 mod catalog;
 mod doc;
 mod error;
+mod fields;
 mod groups;
 mod import;
 mod members;
@@ -91,10 +92,12 @@ pub fn mounted() -> Routes<AppState> {
 
 /// The OpenAPI 3.1 document, generated from the route definitions.
 /// The handlers' own answers are completed by [`doc::CommonAnswers`], which
-/// needs every path, so it runs on the merged document.
+/// needs every path, so it runs on the merged document; so does
+/// [`fields::document`], which describes the answers `fields` narrows.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = routes().split_for_parts().1;
     doc::CommonAnswers.modify(&mut doc);
+    fields::document(&mut doc);
     doc
 }
 

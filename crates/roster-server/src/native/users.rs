@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::wire::{self, ErrorBody, List, ListParams};
-use super::{ApiResult, Auth, Body, Params, etag, if_match, page};
+use super::{ApiResult, Auth, Body, Params, etag, fields, if_match, page};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
 use crate::http::extract::{self, id_param};
@@ -57,27 +57,37 @@ async fn create_user(
 }
 
 /// List users by username; `prefix` (of the username, first or last name)
-/// and `q` (a piece of the username, first, last or display name) ignore case.
+/// and `q` (a piece of the username, first, last or display name) ignore
+/// case; `fields` narrows each user.
 #[utoipa::path(get, path = "/v1/users", tag = "users",
-    params(("prefix" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    params(("prefix" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+        fields::Param<wire::User>),
     responses((status = 200, body = List<wire::User>), (status = 400, body = ErrorBody)))]
 async fn list_users(
     State(s): State<AppState>,
     Auth(p): Auth,
     extract::Query(q, _): Params<ListParams>,
-) -> ApiResult<Json<List<wire::User>>> {
+) -> ApiResult<Json<fields::Page<wire::User>>> {
+    let sel = fields::parse::<wire::User>(q.fields.as_deref())?;
     let req = page("users", q.limit.as_deref(), q.cursor.as_deref())?;
     let query = roster_core::UserQuery { prefix: q.prefix, contains: q.q, ..Default::default() };
     let users = s.directory.list_users(&p, &query, &req).await?;
-    Ok(Json(List::from_page(users, wire::User::from)))
+    Ok(Json(fields::Page(List::from_page(users, wire::User::from), sel)))
 }
 
-/// Read a user.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+/// Read a user; `fields` narrows it.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path), fields::Param<wire::User>),
     responses((status = 200, body = wire::User), (status = 404, body = ErrorBody)))]
-async fn get_user(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let user = s.directory.get_user(&p, id_param::<UserId>("id", &id)?).await?;
-    Ok((etag(user.version), Json(wire::User::from(user))))
+async fn get_user(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    extract::Query(q, _): Params<wire::FieldsParams>,
+) -> ApiResult<impl IntoResponse> {
+    let id = id_param::<UserId>("id", &id)?;
+    let sel = fields::parse::<wire::User>(q.fields.as_deref())?;
+    let user = s.directory.get_user(&p, id).await?;
+    Ok((etag(user.version), Json(fields::One(wire::User::from(user), sel))))
 }
 
 /// Change a user; honours `If-Match`. Users may change their own names and email.
@@ -133,24 +143,27 @@ async fn me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<wire::Us
 
 /// The groups a user belongs to (the user or site admins): directly, or
 /// with `transitive=true` at any depth, in the order the groups were
-/// created (no `membership` then).
+/// created (no `membership` then). `fields` narrows each row.
 #[utoipa::path(get, path = "/v1/users/{id}/groups", tag = "users",
     params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
-        ("transitive" = Option<bool>, Query)),
+        ("transitive" = Option<bool>, Query), fields::Param<wire::GroupEdge>),
     responses((status = 200, body = List<wire::GroupEdge>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_user_groups(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<wire::MembershipListParams>,
-) -> ApiResult<Json<List<wire::GroupEdge>>> {
+) -> ApiResult<Json<fields::Page<wire::GroupEdge>>> {
     let id = id_param::<UserId>("id", &id)?;
+    let sel = fields::parse::<wire::GroupEdge>(q.fields.as_deref())?;
     if super::members::transitive(q.transitive.as_deref())? {
         let req = page(roster_core::list::USER_GROUPS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let groups = s.directory.list_user_groups_transitively(&p, id, &req).await?;
-        return Ok(Json(List::from_page(groups, |g| wire::GroupEdge { membership: None, group: g.into() })));
+        let list = List::from_page(groups, |g| wire::GroupEdge { membership: None, group: g.into() });
+        return Ok(Json(fields::Page(list, sel)));
     }
     let req = page(roster_core::list::USER_GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
     let groups = s.directory.list_user_groups(&p, id, &req).await?;
-    Ok(Json(List::from_page(groups, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() })))
+    let list = List::from_page(groups, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() });
+    Ok(Json(fields::Page(list, sel)))
 }

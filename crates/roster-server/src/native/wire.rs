@@ -50,6 +50,8 @@ pub struct ListParams {
     pub cursor: Option<String>,
     pub prefix: Option<String>,
     pub q: Option<String>,
+    /// See `native::fields`.
+    pub fields: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -58,12 +60,28 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// A page of a list whose items `fields` may narrow (`native::fields`).
+#[derive(Deserialize, Default)]
+pub struct SelectPageParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub fields: Option<String>,
+}
+
+/// `fields` on a single item (`native::fields`).
+#[derive(Deserialize, Default)]
+pub struct FieldsParams {
+    pub fields: Option<String>,
+}
+
 /// A page of a membership list, direct (default) or at any depth.
 #[derive(Deserialize, Default)]
 pub struct MembershipListParams {
     pub limit: Option<String>,
     pub cursor: Option<String>,
     pub transitive: Option<String>,
+    /// See `native::fields`.
+    pub fields: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -32,6 +32,7 @@ mod cli;
 mod client;
 mod contention;
 mod durability;
+mod fields;
 mod harness;
 mod iguazio;
 mod index;
