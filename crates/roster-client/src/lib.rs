@@ -303,6 +303,37 @@ impl Client {
         self.all(format!("/v1/groups/{group}/members"), Vec::new())
     }
 
+    /// Every member of a group (at any depth with `transitive`), each row
+    /// narrowed to `fields` (`fields=` in `/openapi.json`): a row keeps its
+    /// shape, `{"membership": {..}, "user": {..}}`, with only the named
+    /// fields; a bare name (`username`) or `user.username` is a field of the
+    /// user, `membership.role` one of the membership, and the user's `id`
+    /// is always there. `T` is what a row reads as: `serde_json::Value`, or
+    /// a struct of the fields asked for.
+    ///
+    /// ```no_run
+    /// # async fn run(roster: roster_client::Client, group: uuid::Uuid) -> Result<(), roster_client::Error> {
+    /// use futures_util::TryStreamExt;
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { user: Who }
+    /// #[derive(serde::Deserialize)]
+    /// struct Who { id: uuid::Uuid, username: String }
+    /// let rows: Vec<Row> = roster.members_with_fields(group, &["username"], false).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn members_with_fields<T: DeserializeOwned + Send + 'static>(
+        &self,
+        group: Uuid,
+        fields: &[&str],
+        transitive: bool,
+    ) -> impl Stream<Item = Result<T, Error>> + Send + 'static {
+        let mut query = vec![("fields", fields.join(","))];
+        if transitive {
+            query.push(("transitive", "true".into()));
+        }
+        self.all(format!("/v1/groups/{group}/members"), query)
+    }
+
     /// Every user in a group at any depth (through nested groups), once
     /// each, in the order the users were created.
     pub fn transitive_members(&self, group: Uuid) -> impl Stream<Item = Result<User, Error>> + Send + 'static {

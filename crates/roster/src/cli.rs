@@ -143,6 +143,10 @@ pub enum EdgeAction {
         /// Members only: every user at any depth (through nested groups).
         #[arg(long)]
         transitive: bool,
+        /// Members only: just these fields of each member, comma-separated
+        /// (`username`, `email`, `membership.role`, …; the user's `id` always).
+        #[arg(long)]
+        fields: Option<String>,
     },
     /// Adds a user (members) or a group (children).
     Add {
@@ -362,6 +366,19 @@ fn group_row(g: &roster_client::Group) -> Value {
     json!({ "id": g.id, "name": g.name, "member_count": g.member_count, "child_count": g.child_count, "source_type": g.source_type })
 }
 
+/// A member row narrowed by `fields`, flattened under the names asked for:
+/// `membership` and `membership.x` are read from the membership, every
+/// other name (`username`, `user.username`, `user`) from the user.
+fn narrowed_row(columns: &[&str], row: &Value) -> Value {
+    let cell = |name: &str| match name.split_once('.') {
+        Some(("membership", field)) => row["membership"][field].clone(),
+        Some(("user", field)) => row["user"][field].clone(),
+        _ if name == "membership" || name == "user" => row[name].clone(),
+        _ => row["user"][name].clone(),
+    };
+    Value::Object(columns.iter().map(|c| ((*c).to_owned(), cell(c))).collect())
+}
+
 /// Runs a command; `Ok` carries the exit code (0, or 1 for a `check` that
 /// finds no membership).
 async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<i32, Error> {
@@ -404,11 +421,22 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<i32, Er
             GroupAction::Delete { id } => c.delete_group(id).await?,
         },
         Resource::Members { action } => match action {
-            EdgeAction::List { group, transitive: true } => {
+            EdgeAction::List { group, transitive, fields: Some(fields) } => {
+                let names: Vec<&str> = fields.split(',').collect();
+                let rows: Vec<Value> = collect(c.members_with_fields(group, &names, transitive)).await?;
+                let mut columns = vec!["id"];
+                for n in &names {
+                    if !columns.contains(n) {
+                        columns.push(n);
+                    }
+                }
+                out.rows(&columns, &rows.iter().map(|r| narrowed_row(&columns, r)).collect::<Vec<_>>());
+            }
+            EdgeAction::List { group, transitive: true, fields: None } => {
                 let users = collect(c.transitive_members(group)).await?;
                 out.rows(USER, &users.iter().map(user_row).collect::<Vec<_>>());
             }
-            EdgeAction::List { group, transitive: false } => {
+            EdgeAction::List { group, transitive: false, fields: None } => {
                 let members = collect(c.members(group)).await?;
                 let rows: Vec<Value> = members
                     .iter()

@@ -41,6 +41,16 @@ async fn cli_drives_the_api(s: TestServer) {
     let members = roster(&s, key, &["members", "list", &group, "-o", "json"]).await;
     let rows = json_lines(&members.stdout);
     assert_eq!((rows[0]["username"].as_str(), rows[0]["role"].as_str()), (Some("olga"), Some("admin")));
+    let lean =
+        roster(&s, key, &["members", "list", &group, "--fields", "username,membership.role", "-o", "json"]).await;
+    assert_eq!(lean.code, 0, "{}", lean.stderr);
+    assert_eq!(
+        json_lines(&lean.stdout),
+        [serde_json::json!({"id": user, "username": "olga", "membership.role": "admin"})]
+    );
+    let unknown = roster(&s, key, &["members", "list", &group, "--fields", "nope"]).await;
+    assert_eq!(unknown.code, 5, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("field: fields"), "{}", unknown.stderr);
     let table = roster(&s, key, &["groups", "list"]).await;
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert!(lines[0].starts_with("ID") && lines[0].contains("MEMBER_COUNT"), "{}", table.stdout);
