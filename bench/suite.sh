@@ -93,7 +93,8 @@ serve() {
     ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 "$bin" serve --listen "127.0.0.1:$PORT" \
         --database "sqlite://$work/roster.db" 2>>"$work/roster.log" &
     roster_pid=$!
-    for _ in $(seq 3000); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.01; done
+    # Ready, not just alive: reads answer from the in-memory index once it is loaded.
+    for _ in $(seq 30000); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && return; sleep 0.01; done
     echo "Roster did not start" >&2; tail "$work/roster.log" >&2; exit 1
 }
 serve
@@ -109,7 +110,7 @@ stop "$roster_pid"
 t=$(now)
 serve
 cold_ms=$(ms "$(since "$t")")
-say "| cold start (process start to /healthz OK, populated DB of $db_size) | $cold_ms ms | |"
+say "| cold start (process start to /readyz OK: index loaded; populated DB of $db_size) | $cold_ms ms | |"
 
 # --- ids, availability, request lists ----------------------------------------
 echo "== resolving sampled ids and walking the big group's cursors"
