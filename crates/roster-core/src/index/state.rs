@@ -10,13 +10,16 @@
 //! changes.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
 use roaring::RoaringTreemap;
 
 use crate::authz::GroupAccess;
+use crate::cursor::Keyset;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, Membership, Share, User};
+use crate::validate::fold;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -24,8 +27,12 @@ pub(crate) struct State {
     pub(crate) revision: i64,
     users: HashMap<UserId, Arc<User>>,
     user_nums: HashMap<i64, UserId>,
+    /// Users in list order: (folded username, `num`), as the store orders them.
+    user_names: BTreeMap<(String, i64), UserId>,
     groups: HashMap<GroupId, Arc<Group>>,
     group_nums: HashMap<i64, GroupId>,
+    /// Groups in list order: (folded name, `num`).
+    group_names: BTreeMap<(String, i64), GroupId>,
     memberships: HashMap<MembershipId, Arc<Membership>>,
     pairs: HashMap<(GroupId, Member), MembershipId>,
     /// A group's direct user members, by membership `num`.
@@ -74,7 +81,11 @@ impl State {
     // ---- changes -------------------------------------------------------
 
     pub(crate) fn put_user(&mut self, user: User) {
+        if let Some(old) = self.users.get(&user.id) {
+            self.user_names.remove(&(fold(&old.username), old.num));
+        }
         self.user_nums.insert(user.num, user.id);
+        self.user_names.insert((fold(&user.username), user.num), user.id);
         self.users.insert(user.id, Arc::new(user));
     }
 
@@ -83,6 +94,7 @@ impl State {
     pub(crate) fn remove_user(&mut self, id: UserId) {
         if let Some(u) = self.users.remove(&id) {
             self.user_nums.remove(&u.num);
+            self.user_names.remove(&(fold(&u.username), u.num));
         }
         let ms: Vec<MembershipId> =
             self.user_groups.get(&id).map(|m| m.values().copied().collect()).unwrap_or_default();
@@ -96,7 +108,11 @@ impl State {
     }
 
     pub(crate) fn put_group(&mut self, group: Group) {
+        if let Some(old) = self.groups.get(&group.id) {
+            self.group_names.remove(&(fold(&old.name), old.num));
+        }
         self.group_nums.insert(group.num, group.id);
+        self.group_names.insert((fold(&group.name), group.num), group.id);
         self.groups.insert(group.id, Arc::new(group));
     }
 
@@ -118,6 +134,7 @@ impl State {
         }
         if let Some(g) = self.groups.remove(&id) {
             self.group_nums.remove(&g.num);
+            self.group_names.remove(&(fold(&g.name), g.num));
         }
         self.group_users.remove(&id);
         self.group_children.remove(&id);
@@ -363,6 +380,14 @@ impl State {
         GroupAccess { membership, share }
     }
 
+    pub(crate) fn user_names(&self) -> &BTreeMap<(String, i64), UserId> {
+        &self.user_names
+    }
+
+    pub(crate) fn group_names(&self) -> &BTreeMap<(String, i64), GroupId> {
+        &self.group_names
+    }
+
     pub(crate) fn shares_of(&self, group: GroupId) -> &[Share] {
         self.shares.get(&group).map_or(&[], |v| v.as_slice())
     }
@@ -377,6 +402,49 @@ impl State {
     pub(crate) fn users_with_primary(&self, group: GroupId) -> Vec<UserId> {
         self.users.values().filter(|u| u.primary_group == Some(group)).map(|u| u.id).collect()
     }
+}
+
+/// A page of a name-ordered map, as the store's keyset lists give it:
+/// keys starting with `prefix` (if any), strictly after `after` (folded
+/// name, `num`), else skipping `offset`; and the number of keys matching.
+pub(crate) fn name_page<'a, T: Copy>(
+    map: &'a BTreeMap<(String, i64), T>,
+    prefix: Option<&str>,
+    after: Option<&Keyset>,
+    offset: u64,
+    limit: u32,
+) -> impl Iterator<Item = T> + 'a {
+    let start = match (after, prefix) {
+        (Some(k), Some(p)) if k.key.as_str() < p => Bound::Included((p.to_owned(), i64::MIN)),
+        (Some(k), _) => Bound::Excluded((k.key.clone(), k.num)),
+        (None, Some(p)) => Bound::Included((p.to_owned(), i64::MIN)),
+        (None, None) => Bound::Unbounded,
+    };
+    let skip = if after.is_none() { usize::try_from(offset).unwrap_or(usize::MAX) } else { 0 };
+    let end = prefix.map(prefix_end);
+    map.range((start, Bound::Unbounded))
+        .take_while(move |((name, _), _)| end.as_deref().is_none_or(|e| name.as_str() < e))
+        .skip(skip)
+        .take(limit as usize)
+        .map(|(_, v)| *v)
+}
+
+/// How many keys of a name-ordered map start with `prefix` (all without one).
+pub(crate) fn name_count<T>(map: &BTreeMap<(String, i64), T>, prefix: Option<&str>) -> usize {
+    match prefix {
+        None => map.len(),
+        Some(p) => {
+            let end = prefix_end(p);
+            map.range((Bound::Included((p.to_owned(), i64::MIN)), Bound::Unbounded))
+                .take_while(|((name, _), _)| *name < end)
+                .count()
+        }
+    }
+}
+
+/// The bound the store's prefix filter uses (`key >= p AND key < p || U+10FFFF`).
+fn prefix_end(p: &str) -> String {
+    format!("{p}\u{10FFFF}")
 }
 
 fn remove_entry<K: std::hash::Hash + Eq>(map: &mut HashMap<K, BTreeMap<i64, MembershipId>>, key: K, num: i64) {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::Index;
+use super::state::{name_count, name_page};
 use crate::authz::GroupAccess;
 use crate::error::StoreError;
 use crate::ids::*;
@@ -56,6 +57,12 @@ impl IndexTx {
     }
 }
 
+/// A group list the index pages itself: every group in name order,
+/// optionally from a name prefix.
+fn by_name_alone(spec: &ListSpec, scope: &GroupScope) -> bool {
+    !scope.is_filtered() && scope.order == GroupOrder::Name && !scope.descending && spec.contains.is_none()
+}
+
 /// Implements a store trait for [`IndexTx`]: the methods written out in
 /// the first block answer from the index, the ones listed after `forward`
 /// go to the store transaction.
@@ -87,7 +94,11 @@ impl Tx for IndexTx {
     }
 
     async fn count(&mut self, counter: Counter) -> StoreResult<i64> {
-        self.store().await?.count(counter).await
+        match counter {
+            Counter::Users => Ok(self.state().counts().0 as i64),
+            Counter::Groups => Ok(self.state().counts().1 as i64),
+            _ => self.store().await?.count(counter).await,
+        }
     }
 
     async fn id_by_num(&mut self, kind: NumKind, num: i64) -> StoreResult<Option<uuid::Uuid>> {
@@ -123,6 +134,26 @@ answer_or_forward! {
             let s = self.state();
             Ok(ids.iter().filter_map(|id| s.user(*id)).map(|u| (**u).clone()).collect())
         }
+
+        /// Every user in name order (the whole-directory walks of sync
+        /// jobs); filters other than none go to the store.
+        async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
+            if filter.is_filtered() || filter.descending || spec.is_filtered() {
+                return self.store().await?.list_users(spec, filter).await;
+            }
+            let s = self.state();
+            Ok(name_page(s.user_names(), None, spec.after.as_ref(), spec.offset, spec.limit)
+                .filter_map(|id| s.user(id))
+                .map(|u| (**u).clone())
+                .collect())
+        }
+
+        async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64> {
+            if filter.is_filtered() || spec.is_filtered() {
+                return self.store().await?.count_users_matching(spec, filter).await;
+            }
+            Ok(name_count(self.state().user_names(), None) as i64)
+        }
     }
     forward {
         fn insert_user(&mut self, user: &User) -> i64;
@@ -132,8 +163,6 @@ answer_or_forward! {
         fn set_password_hash(&mut self, id: UserId, hash: &str) -> ();
         fn get_user_by_username(&mut self, username: &str) -> Option<User>;
         fn get_users_by_usernames(&mut self, usernames: &[String]) -> Vec<User>;
-        fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> Vec<User>;
-        fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> i64;
         fn count_site_admins(&mut self) -> i64;
         fn scan_users(&mut self, after: i64, limit: u32) -> Vec<User>;
     }
@@ -153,6 +182,26 @@ answer_or_forward! {
         async fn group_access(&mut self, group: GroupId, user: UserId) -> StoreResult<GroupAccess> {
             Ok(self.state().access(group, user))
         }
+
+        /// Every group, or those whose name starts with a prefix, in name
+        /// order (what a site admin lists); scoped lists go to the store.
+        async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>> {
+            if !by_name_alone(spec, scope) {
+                return self.store().await?.list_groups(spec, scope).await;
+            }
+            let s = self.state();
+            Ok(name_page(s.group_names(), spec.prefix.as_deref(), spec.after.as_ref(), spec.offset, spec.limit)
+                .filter_map(|id| s.group(id))
+                .map(|g| (**g).clone())
+                .collect())
+        }
+
+        async fn count_groups_matching(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<i64> {
+            if !by_name_alone(spec, scope) {
+                return self.store().await?.count_groups_matching(spec, scope).await;
+            }
+            Ok(name_count(self.state().group_names(), spec.prefix.as_deref()) as i64)
+        }
     }
     forward {
         fn insert_group(&mut self, group: &Group) -> i64;
@@ -162,8 +211,6 @@ answer_or_forward! {
         fn get_group_by_name(&mut self, name: &str) -> Option<Group>;
         fn get_groups_by_names(&mut self, names: &[String]) -> Vec<Group>;
         fn get_group_by_unique_id(&mut self, unique_id: &str) -> Option<Group>;
-        fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> Vec<Group>;
-        fn count_groups_matching(&mut self, spec: &ListSpec, scope: &GroupScope) -> i64;
         fn count_active_members(&mut self, groups: &[GroupId]) -> Vec<(GroupId, i64)>;
         fn group_roles(&mut self, group: GroupId) -> Vec<Role>;
         fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> bool;

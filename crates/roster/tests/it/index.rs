@@ -26,7 +26,8 @@ async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_ke
     let get = |path: String, key: Option<String>| {
         let s = &*s;
         async move {
-            let r = s.call(Method::GET, &path, key.as_deref(), None).await;
+            let r = s.call(Method::GET, &path, Some(key.as_deref().unwrap_or(&s.admin)), None).await;
+            assert_ne!(r.status, StatusCode::UNAUTHORIZED, "{path}");
             (
                 format!("{path} as {}", if key.is_some() { "viewer" } else { "admin" }),
                 json!([r.status.as_u16(), r.body]),
@@ -44,6 +45,22 @@ async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_ke
         out.push(get(format!("/v1/groups/{g}/shares"), None).await);
         out.push(get(format!("/v1/groups/{g}/members"), Some(viewer_key.to_owned())).await);
     }
+    // Lists by name, whole and in small pages followed by their cursors.
+    for list in
+        ["/v1/users?limit=2", "/v1/groups?limit=2", "/v1/groups?prefix=G1&limit=2", "/v1/users?limit=3&prefix=u"]
+    {
+        let mut path = list.to_owned();
+        for _ in 0..50 {
+            let (label, page) = get(path.clone(), None).await;
+            let next = page[1]["next_cursor"].as_str().map(str::to_owned);
+            out.push((label, page));
+            match next {
+                Some(c) => path = format!("{list}&cursor={c}"),
+                None => break,
+            }
+        }
+    }
+    out.push(get("/v1/groups?limit=1000".into(), Some(viewer_key.to_owned())).await);
     for u in users {
         out.push(get(format!("/v1/users/{u}"), None).await);
         out.push(get(format!("/v1/users/{u}/groups?limit=1000"), None).await);
