@@ -7,8 +7,8 @@ connection and sends one request at a time.
   hotgroup.py --key KEY --group ID --users ID,ID,... [--writers 16] [--seconds 8] BASE [BASE ...]
 
 Prints one JSON line: writes, writes/s, busy (503 answers), errors (any
-other answer than 200, 201, 204 or 404), and the client's CPU share (its
-CPU time over wall time times the machine's cores).
+other answer than 200, 201, 204 or 404) with up to five of them, and the
+client's CPU share (its CPU time over wall time times the machine's cores).
 """
 import argparse
 import http.client
@@ -24,6 +24,7 @@ def writer(n, args, users, bases, deadline, out):
     conn = http.client.HTTPConnection(base.hostname, base.port)
     headers = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"}
     ops = busy = errors = 0
+    samples = []
     i = n
     while time.monotonic() < deadline:
         user = users[(n * 5 + i * 3) % len(users)]
@@ -33,14 +34,16 @@ def writer(n, args, users, bases, deadline, out):
         else:
             conn.request("DELETE", path, headers=headers)
         res = conn.getresponse()
-        res.read()
+        body = res.read()
         ops += 1
         if res.status == 503:
             busy += 1
         elif res.status not in (200, 201, 204, 404):
             errors += 1
+            if len(samples) < 5:
+                samples.append(f"{'PUT' if i % 2 == 0 else 'DELETE'} {res.status} {body[:200]!r}")
         i += 1
-    out[n] = (ops, busy, errors)
+    out[n] = (ops, busy, errors, samples)
 
 
 def main():
@@ -63,12 +66,15 @@ def main():
         t.join()
     wall, cpu = time.monotonic() - start, time.process_time() - cpu
     ops, busy, errors = (sum(x[i] for x in out) for i in range(3))
+    samples = [s for x in out for s in x[3]]
     print(json.dumps({
         "writes": ops,
         "writes_per_s": round(ops / wall),
+        "seconds": round(wall, 3),
         "busy": busy,
         "errors": errors,
         "client_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 2),
+        "error_samples": samples[:5],
     }))
 
 

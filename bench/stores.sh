@@ -6,16 +6,33 @@
 # the first table (reads, user creation; skipped without it). The second
 # table is the hot-group workload (bench/hotgroup.py): HOT_WRITERS (16)
 # writers adding and removing the same 16 users of one group, with the
-# busy answers and PostgreSQL's deadlock count over the run.
+# busy answers and PostgreSQL's deadlock count over the run. The
+# PostgreSQL database (ROSTER_BENCH_DB, default roster_bench_<pid>) and the
+# ports (from ROSTER_BENCH_PORT, default 21801, three in a row) are the
+# script's own, so runs beside other work on the machine do not collide.
+# HOT_ONLY=1 runs the hot-group table alone; ROSTER_BIN=path measures that
+# build instead of building target/release/roster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
 conns=${2:-32}
 pg_admin=${ROSTER_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 hot_writers=${HOT_WRITERS:-16}
+hot_rounds=${HOT_ROUNDS:-4}
+bench_db=${ROSTER_BENCH_DB:-roster_bench_$$}
+port=${ROSTER_BENCH_PORT:-21801}
 have_wrk=1
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk): the first table is skipped" >&2; have_wrk=0; }
-cargo build --release -p roster --quiet
+if [ "${HOT_ONLY:-0}" = 1 ]; then
+    have_wrk=0
+elif ! command -v wrk >/dev/null; then
+    echo "wrk is not installed (apt-get install wrk): the first table is skipped" >&2
+    have_wrk=0
+fi
+bin=${ROSTER_BIN:-}
+if [ -z "$bin" ]; then
+    cargo build --release -p roster --quiet
+    bin=target/release/roster
+fi
 
 key=rst_bench_key_0123456789abcdef
 work=$(mktemp -d)
@@ -23,13 +40,13 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS roster_bench WITH (FORCE)" 2>/dev/null || true
+    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 serve() { # url port
-    ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 target/release/roster serve --listen 127.0.0.1:$2 --database "$1" &
+    ROSTER_BOOTSTRAP_ADMIN_KEY=$key ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 "$bin" serve --listen 127.0.0.1:$2 --database "$1" &
     pids+=($!)
     for _ in $(seq 100); do curl -sf http://127.0.0.1:$2/healthz >/dev/null && return; sleep 0.1; done
     echo "server on port $2 did not start" >&2; exit 1
@@ -78,42 +95,86 @@ row() { # label bases...
     printf "| %-28s | %10s | %10s |\n" "$label" "$reads" "$writes"
 }
 
-# The hot-group row: one group, 16 users, HOT_WRITERS writers over the bases.
-hot() { # label bases...
-    local label=$1; shift
-    local group users="" before=0 after=0 result
+# A hot group on `base`: one group and 16 users; prints "group users".
+hot_setup() { # base
+    local group users="" u
     group=$(make_group "$1")
     for i in $(seq 16); do
-        local u
         u=$(curl -sf -H "Authorization: Bearer $key" -H 'content-type: application/json' "$1/v1/users" \
             -d "{\"username\":\"hot-$RANDOM$RANDOM-$i\"}" | sed 's/.*"id":"\([^"]*\)".*/\1/;q')
         users="$users${users:+,}$u"
     done
-    if [ -n "${pg_url:-}" ]; then before=$(deadlocks); fi
-    result=$(python3 bench/hotgroup.py --key "$key" --group "$group" --users "$users" \
-        --writers "$hot_writers" --seconds "$secs" "$@")
-    if [ -n "${pg_url:-}" ]; then after=$(deadlocks); fi
-    python3 - "$label" "$result" $((after - before)) <<'PY'
+    echo "$group $users"
+}
+
+# The hot-group table: SQLite, PostgreSQL with one server, with two. All
+# three are served at once and driven in turn, HOT_ROUNDS slices of
+# SECS/HOT_ROUNDS each, so a change in the machine's load during the run
+# falls on every row alike (the ratio between the rows is the point).
+hot_table() {
+    rm -f "$work"/bench.db*
+    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" -c "CREATE DATABASE $bench_db"
+    pg_url="${pg_admin%/*}/$bench_db"
+    serve "sqlite://$work/bench.db" "$port"
+    serve "$pg_url" $((port + 1))
+    serve "$pg_url" $((port + 2))
+    local labels=("SQLite, 1 server" "PostgreSQL, 1 server" "PostgreSQL, 2 servers")
+    local bases=("http://127.0.0.1:$port" "http://127.0.0.1:$((port + 1))"
+        "http://127.0.0.1:$((port + 1)) http://127.0.0.1:$((port + 2))")
+    local setups=() results=() slice i r before after group users
+    for i in 0 1 2; do
+        setups+=("$(hot_setup "${bases[$i]%% *}")")
+        results+=("")
+    done
+    slice=$(awk -v s="$secs" -v r="$hot_rounds" 'BEGIN {print s / r}')
+    for _ in $(seq "$hot_rounds"); do
+        for i in 0 1 2; do
+            read -r group users <<<"${setups[$i]}"
+            before=$(deadlocks)
+            # shellcheck disable=SC2086
+            r=$(python3 bench/hotgroup.py --key "$key" --group "$group" --users "$users" \
+                --writers "$hot_writers" --seconds "$slice" ${bases[$i]})
+            after=$(deadlocks)
+            results[i]="${results[$i]}$r $((after - before))"$'\n'
+        done
+    done
+    stop_all
+    pg_url=
+    python3 - "${labels[@]}" "${results[@]}" <<'PY'
 import json, sys
-r = json.loads(sys.argv[2])
-print("| %-28s | %9s | %6s | %6s | %9s | %10s |" % (sys.argv[1], r["writes_per_s"], r["busy"], r["errors"],
-      sys.argv[3] if "PostgreSQL" in sys.argv[1] else "-", "%d %%" % round(100 * r["client_cpu_share"])))
+labels, results = sys.argv[1:4], sys.argv[4:7]
+rates = []
+for label, text in zip(labels, results):
+    runs = [line.rsplit(" ", 1) for line in text.splitlines() if line.strip()]
+    rs = [(json.loads(j), int(d or 0)) for j, d in runs]
+    secs = sum(r["seconds"] for r, _ in rs)
+    writes, busy, errors = (sum(r[k] for r, _ in rs) for k in ("writes", "busy", "errors"))
+    cpu = sum(r["client_cpu_share"] * r["seconds"] for r, _ in rs) / secs
+    rates.append(writes / secs)
+    print("| %-28s | %9s | %6s | %6s | %9s | %10s |" % (label, round(writes / secs), busy, errors,
+          sum(d for _, d in rs) if "PostgreSQL" in label else "-", "%d %%" % round(100 * cpu)))
+    for r, _ in rs:
+        for sample in r.get("error_samples", []):
+            print("    unexpected answer:", sample, file=sys.stderr)
+print()
+print("PostgreSQL writes/s as a share of SQLite's: one server %d %%, two servers %d %%"
+      % (round(100 * rates[1] / rates[0]), round(100 * rates[2] / rates[0])))
 PY
 }
 
-deadlocks() { psql "$pg_admin" -Atc "SELECT deadlocks FROM pg_stat_database WHERE datname = 'roster_bench'"; }
+deadlocks() { psql "$pg_admin" -Atc "SELECT deadlocks FROM pg_stat_database WHERE datname = '$bench_db'"; }
 
 run_all() { # row-function
-    serve "sqlite://$work/bench.db" 21801
-    "$1" "SQLite, 1 server" http://127.0.0.1:21801
+    serve "sqlite://$work/bench.db" "$port"
+    "$1" "SQLite, 1 server" "http://127.0.0.1:$port"
     stop_all
     rm -f "$work"/bench.db*
-    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS roster_bench WITH (FORCE)" -c "CREATE DATABASE roster_bench"
-    pg_url="${pg_admin%/*}/roster_bench"
-    serve "$pg_url" 21802
-    "$1" "PostgreSQL, 1 server" http://127.0.0.1:21802
-    serve "$pg_url" 21803
-    "$1" "PostgreSQL, 2 servers" http://127.0.0.1:21802 http://127.0.0.1:21803
+    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" -c "CREATE DATABASE $bench_db"
+    pg_url="${pg_admin%/*}/$bench_db"
+    serve "$pg_url" $((port + 1))
+    "$1" "PostgreSQL, 1 server" "http://127.0.0.1:$((port + 1))"
+    serve "$pg_url" $((port + 2))
+    "$1" "PostgreSQL, 2 servers" "http://127.0.0.1:$((port + 1))" "http://127.0.0.1:$((port + 2))"
     stop_all
     pg_url=
 }
@@ -126,7 +187,7 @@ if [ "$have_wrk" = 1 ]; then
     echo
 fi
 
-echo "Hot group: $hot_writers writers adding and removing the same 16 users of one group, ${secs}s"
+echo "Hot group: $hot_writers writers adding and removing the same 16 users of one group, ${secs}s a row in $hot_rounds slices"
 printf "| %-28s | %9s | %6s | %6s | %9s | %10s |\n" "store, servers" "writes/s" "busy" "errors" "deadlocks" "client CPU"
 printf "|%s|%s|%s|%s|%s|%s|\n" "------------------------------" "-----------" "--------" "--------" "-----------" "------------"
-run_all hot
+hot_table
