@@ -205,6 +205,12 @@ pub trait GroupStore: Send {
     async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
     async fn delete_group(&mut self, id: GroupId) -> StoreResult<()>;
     async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>>;
+    /// As [`GroupStore::get_group`], for a write that changes only the
+    /// group's user memberships: the group is kept from changing or going
+    /// away until the transaction ends (a shared lock, where `get_group`
+    /// in a write takes an exclusive one), while other membership changes
+    /// to it go on beside this one.
+    async fn get_group_shared(&mut self, id: GroupId) -> StoreResult<Option<Group>>;
     /// The group with this name, ignoring case.
     async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>>;
     /// The groups with any of these names (ignoring case), in no particular order.

@@ -174,6 +174,11 @@ answer_or_forward! {
             Ok(self.state().group(id).map(|g| (**g).clone()))
         }
 
+        /// A read locks nothing: as `get_group`.
+        async fn get_group_shared(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
+            Ok(self.state().group(id).map(|g| (**g).clone()))
+        }
+
         async fn get_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
             let s = self.state();
             Ok(ids.iter().filter_map(|id| s.group(*id)).map(|g| (**g).clone()).collect())

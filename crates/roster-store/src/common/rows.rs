@@ -116,8 +116,24 @@ pub(crate) fn user(row: &DbRow) -> R<User> {
     })
 }
 
-pub(crate) const GROUP_COLS: &str = "num, id, name, unique_id, slug, description, org_id, source_type, attributes, \
-     created_by, updated_by, created_at, updated_at, version, n_members, n_admins, n_children";
+/// The columns [`group`] reads, for a statement that reads `groups` (not
+/// aliased): the group's own, then its counts (`n_members`, `n_admins`,
+/// `n_children`) where the backend keeps them (`dialect::GROUP_COUNTS`).
+/// Written with `{}` in a `format!`.
+pub(crate) const GROUP_COLS: GroupCols = GroupCols;
+
+#[derive(Clone, Copy)]
+pub(crate) struct GroupCols;
+
+impl std::fmt::Display for GroupCols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "num, id, name, unique_id, slug, description, org_id, source_type, attributes, \
+             created_by, updated_by, created_at, updated_at, version, ",
+        )?;
+        f.write_str(super::dialect::GROUP_COUNTS)
+    }
+}
 
 pub(crate) fn group(row: &DbRow) -> R<Group> {
     let source: String = get(row, "source_type")?;

@@ -35,6 +35,24 @@ mod dialect {
     /// Keeps a row from going away (a deletion) without queueing the
     /// transactions that only refer to it.
     pub const LOCK_KEY: &str = " FOR KEY SHARE";
+    /// Locks a row against the writers that change it, but not against
+    /// others that lock it the same way: a change to a group's memberships
+    /// holds the group so, and changes to one group's members run side by
+    /// side.
+    pub const LOCK_SHARED: &str = " FOR SHARE";
+    /// A group's counts are the sums of its slots (`group_count_slots`,
+    /// migration 0008): columns of a statement that reads `groups`.
+    pub const GROUP_COUNTS: &str = "\
+        (SELECT COALESCE(SUM(s.members), 0)::BIGINT FROM group_count_slots s WHERE s.group_id = groups.id) AS n_members, \
+        (SELECT COALESCE(SUM(s.admins), 0)::BIGINT FROM group_count_slots s WHERE s.group_id = groups.id) AS n_admins, \
+        (SELECT COALESCE(SUM(s.children), 0)::BIGINT FROM group_count_slots s WHERE s.group_id = groups.id) AS n_children";
+    /// The users at any depth in group `$1`.
+    pub const ALL_MEMBERS: &str =
+        "SELECT COALESCE(SUM(all_members), 0)::BIGINT FROM group_count_slots WHERE group_id = $1";
+    /// Counts move through slots (`add_group_counts`), never on the group's
+    /// row, so concurrent writers to one group never wait on each other
+    /// for them.
+    pub const COUNT_SLOTS: bool = true;
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
     pub const POSITION_FN: &str = "strpos";

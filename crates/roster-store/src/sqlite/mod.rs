@@ -24,6 +24,13 @@ mod dialect {
     /// One writer at a time already: no row locks (and no such syntax).
     pub const LOCK_ROWS: &str = "";
     pub const LOCK_KEY: &str = "";
+    pub const LOCK_SHARED: &str = "";
+    /// A group's counts live on its row: one writer at a time needs no
+    /// slots.
+    pub const GROUP_COUNTS: &str = "n_members, n_admins, n_children";
+    /// The users at any depth in group `$1`.
+    pub const ALL_MEMBERS: &str = "SELECT n_all_members FROM groups WHERE id = $1";
+    pub const COUNT_SLOTS: bool = false;
     pub const LOCK_GRAPH: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).

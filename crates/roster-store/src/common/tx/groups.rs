@@ -129,18 +129,11 @@ impl GroupStore for SqlTx {
             .fetch_all(&mut *self.tx)
             .await
             .map_err(map)?;
-        for parent in parents {
-            self.closure_remove_edge(GroupId(parent), id).await?;
+        for parent in &parents {
+            self.closure_remove_edge(GroupId(*parent), id).await?;
         }
         // Counters of the rows that cascade: parents lose a child, members lose a group.
-        self.exec(
-            sqlx::query(
-                "UPDATE groups SET n_children = n_children - 1 \
-                 WHERE id IN (SELECT group_id FROM memberships WHERE child_id = $1)",
-            )
-            .bind(id.0),
-        )
-        .await?;
+        self.add_group_counts(&parents, (0, 0, -1)).await?;
         self.exec(
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE users SET n_groups = n_groups - 1, groups_changed_at = {}(groups_changed_at + 1, $2) \
@@ -159,6 +152,12 @@ impl GroupStore for SqlTx {
 
     async fn get_group(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
         let sql = format!("SELECT {} FROM groups WHERE id = $1{}", rows::GROUP_COLS, self.lock());
+        self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::group).await
+    }
+
+    async fn get_group_shared(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
+        let lock = if self.write { dialect::LOCK_SHARED } else { "" };
+        let sql = format!("SELECT {} FROM groups WHERE id = $1{lock}", rows::GROUP_COLS);
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::group).await
     }
 

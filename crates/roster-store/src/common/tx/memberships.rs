@@ -171,6 +171,34 @@ impl SqlTx {
         self.exec(sqlx::query(sql)).await.map(|_| ())
     }
 
+    /// Adds `(members, admins, children)` to the counts of each group in
+    /// `ids` (each named once): on the group's row, or where the backend
+    /// keeps them in slots (`dialect::COUNT_SLOTS`), in a slot no other
+    /// writer holds, so that writers to one group never wait on each other
+    /// for its counts.
+    pub(super) async fn add_group_counts(
+        &mut self,
+        ids: &[Uuid],
+        (members, admins, children): (i64, i64, i64),
+    ) -> StoreResult<()> {
+        for chunk in ids.chunks(CHUNK) {
+            let mut qb;
+            if dialect::COUNT_SLOTS {
+                qb = QueryBuilder::new("SELECT add_group_counts(ARRAY");
+                push_in_values(&mut qb, chunk.iter().copied());
+                qb.push(", ").push_bind(members).push(", ").push_bind(admins).push(", ").push_bind(children);
+                qb.push(")");
+            } else {
+                qb = QueryBuilder::new("UPDATE groups SET n_members = n_members + ");
+                qb.push_bind(members).push(", n_admins = n_admins + ").push_bind(admins);
+                qb.push(", n_children = n_children + ").push_bind(children).push(" WHERE id IN ");
+                push_in_values(&mut qb, chunk.iter().copied());
+            }
+            qb.build().execute(&mut *self.tx).await.map_err(map)?;
+        }
+        Ok(())
+    }
+
     /// Adds each user's delta to their group count and moves their
     /// groups-changed stamp to `at` (always forwards): one statement per
     /// distinct delta, not per user.
@@ -238,18 +266,8 @@ impl MembershipStore for SqlTx {
         }
         // One statement per distinct (members, admins, children) delta, not
         // per group: a batch spread over 10^5 groups touches thousands.
-        for ((members, admins, children), ids) in by_delta(groups) {
-            for chunk in ids.chunks(CHUNK) {
-                let mut qb = QueryBuilder::new("UPDATE groups SET n_members = n_members + ");
-                qb.push_bind(members);
-                qb.push(", n_admins = n_admins + ");
-                qb.push_bind(admins);
-                qb.push(", n_children = n_children + ");
-                qb.push_bind(children);
-                qb.push(" WHERE id IN ");
-                push_in_values(&mut qb, chunk.iter().copied());
-                qb.build().execute(&mut *self.tx).await.map_err(map)?;
-            }
+        for (delta, ids) in by_delta(groups) {
+            self.add_group_counts(&ids, delta).await?;
         }
         self.moved_groups_of(users, latest).await?;
         if ms.len() >= BULK_ROWS {
@@ -287,33 +305,24 @@ impl MembershipStore for SqlTx {
         .await?;
         let delta = i64::from(m.role == MemberRole::Admin) - i64::from(old == "admin");
         if delta != 0 && matches!(m.member, Member::User(_)) {
-            self.exec(
-                sqlx::query("UPDATE groups SET n_admins = n_admins + $1 WHERE id = $2").bind(delta).bind(m.group.0),
-            )
-            .await?;
+            self.add_group_counts(&[m.group.0], (0, delta, 0)).await?;
         }
         Ok(())
     }
 
+    /// Deletes the edge (learning what it was from the same statement),
+    /// then takes it out of the closure and the counts.
     async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()> {
-        let m = self.get_membership(id).await?.ok_or(StoreError::NotFound)?;
-        match m.member {
-            Member::User(u) => self.closure_remove_user(m.group, u).await?,
-            Member::Group(child) => self.closure_remove_edge(m.group, child).await?,
-        }
-        let deleted = self.exec(sqlx::query("DELETE FROM memberships WHERE id = $1").bind(id.0)).await?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let sql = format!("DELETE FROM memberships WHERE id = $1 RETURNING {}", rows::MEMBERSHIP_COLS);
+        let m = self
+            .fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::membership)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         match m.member {
             Member::User(u) => {
+                self.closure_remove_user(m.group, u).await?;
                 let admin = i64::from(m.role == MemberRole::Admin);
-                self.exec(
-                    sqlx::query("UPDATE groups SET n_members = n_members - 1, n_admins = n_admins - $1 WHERE id = $2")
-                        .bind(admin)
-                        .bind(m.group.0),
-                )
-                .await?;
+                self.add_group_counts(&[m.group.0], (-1, -admin, 0)).await?;
                 self.exec(
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "UPDATE users SET n_groups = n_groups - 1, \
@@ -325,9 +334,9 @@ impl MembershipStore for SqlTx {
                 )
                 .await?;
             }
-            Member::Group(_) => {
-                self.exec(sqlx::query("UPDATE groups SET n_children = n_children - 1 WHERE id = $1").bind(m.group.0))
-                    .await?;
+            Member::Group(child) => {
+                self.closure_remove_edge(m.group, child).await?;
+                self.add_group_counts(&[m.group.0], (0, 0, -1)).await?;
             }
         }
         Ok(())
@@ -499,14 +508,15 @@ impl MembershipStore for SqlTx {
     }
 
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64> {
-        self.scalar(sqlx::query("SELECT n_all_members FROM groups WHERE id = $1").bind(group.0)).await
+        self.scalar(sqlx::query(dialect::ALL_MEMBERS).bind(group.0)).await
     }
 
     async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
-        let cols = rows::qualified(rows::GROUP_COLS, "g");
+        // `groups` unaliased, as `GROUP_COLS` reads it.
         let sql = format!(
-            "SELECT {cols} FROM user_closure uc JOIN groups g ON g.id = uc.group_id \
-             WHERE uc.user_id = $1 AND g.num > $2 ORDER BY g.num LIMIT $3"
+            "SELECT {} FROM user_closure uc JOIN groups ON groups.id = uc.group_id \
+             WHERE uc.user_id = $1 AND groups.num > $2 ORDER BY groups.num LIMIT $3",
+            rows::GROUP_COLS
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(after).bind(limit as i64);
         self.fetch_all(q, rows::group).await

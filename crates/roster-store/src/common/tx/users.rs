@@ -7,6 +7,7 @@ use roster_core::store::{ListSpec, RoleMatch, StoreResult, UserFilter};
 use roster_core::validate::fold;
 use roster_core::*;
 use sqlx::QueryBuilder;
+use uuid::Uuid;
 
 use super::{
     CHUNK, Db, SqlTx, dialect, first_num, map, nums_in_order, push_in_values, push_list, push_list_ordered, rows, ts,
@@ -156,16 +157,15 @@ impl UserStore for SqlTx {
 
     async fn delete_user(&mut self, id: UserId) -> StoreResult<()> {
         // Memberships go by cascade; the counters of their groups first.
-        self.exec(
-            sqlx::query(
-                "UPDATE groups SET n_members = n_members - 1, \
-                 n_admins = n_admins - (SELECT COUNT(*) FROM memberships m \
-                     WHERE m.group_id = groups.id AND m.user_id = $1 AND m.role = 'admin') \
-                 WHERE id IN (SELECT group_id FROM memberships WHERE user_id = $1)",
-            )
-            .bind(id.0),
-        )
-        .await?;
+        let groups: Vec<(Uuid, String)> = sqlx::query_as("SELECT group_id, role FROM memberships WHERE user_id = $1")
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map)?;
+        let (admin_of, member_of): (Vec<_>, Vec<_>) = groups.into_iter().partition(|(_, role)| role == "admin");
+        let ids = |v: Vec<(Uuid, String)>| v.into_iter().map(|(g, _)| g).collect::<Vec<_>>();
+        self.add_group_counts(&ids(admin_of), (-1, -1, 0)).await?;
+        self.add_group_counts(&ids(member_of), (-1, 0, 0)).await?;
         let keys = self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(id.0)).await?;
         match self.exec(sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0)).await? {
             0 => Err(StoreError::NotFound),
