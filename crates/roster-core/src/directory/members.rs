@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use super::steps::{
-    MemberChange, changeable_group, delete_membership, insert_membership, refuse_cycle, save_membership, visible_group,
+    MemberChange, changeable_group, delete_membership, insert_membership, members_changeable_group, refuse_cycle,
+    save_membership, visible_group, visible_group_for_members,
 };
 use super::{Directory, found, now};
 use crate::authz::{self, GroupAccess, Principal};
@@ -35,19 +36,28 @@ fn hidden_membership(e: CoreError) -> CoreError {
 }
 
 /// Loads a membership about to change, with the caller's access to its
-/// group, in the lock order every write follows: the graph lock when the
-/// member is a nested group, then the group, then the membership row (read
-/// first without a lock, only to learn which group that is).
+/// group, in the lock order every write follows: for a nested group, the
+/// graph lock, then the group; for a user, the group (shared: see
+/// [`visible_group_for_members`]), then the user; then the membership row
+/// (read first without a lock, only to learn which group and member those
+/// are: neither ever changes).
 async fn membership_for_change(
     tx: &mut Box<dyn Tx>,
     p: &Principal,
     id: MembershipId,
 ) -> Result<(Membership, GroupAccess), CoreError> {
     let peeked = found(tx.peek_membership(id).await?, "membership")?;
-    if matches!(peeked.member, Member::Group(_)) {
-        tx.lock_graph().await?;
-    }
-    let (_, access) = visible_group(tx, p, peeked.group).await.map_err(hidden_membership)?;
+    let (_, access) = match peeked.member {
+        Member::Group(_) => {
+            tx.lock_graph().await?;
+            visible_group(tx, p, peeked.group).await.map_err(hidden_membership)?
+        }
+        Member::User(user) => {
+            let loaded = visible_group_for_members(tx, p, peeked.group).await.map_err(hidden_membership)?;
+            tx.get_user(user).await?;
+            loaded
+        }
+    };
     // A membership never moves to another group; it may have gone meanwhile.
     let m = found(tx.get_membership(id).await?, "membership")?;
     Ok((m, access))
@@ -139,7 +149,9 @@ impl Directory {
         refuse_existing: bool,
     ) -> Result<(Membership, bool), CoreError> {
         let mut tx = self.write().await?;
-        let (_, access) = changeable_group(&mut tx, p, group).await?;
+        // The group shared, then the user: two changes of one user's
+        // membership queue on the user's row, changes of others go on.
+        let (_, access) = members_changeable_group(&mut tx, p, group).await?;
         found(tx.get_user(user).await?, "user")?;
         let existing = tx.find_membership(group, Member::User(user)).await?;
         if refuse_existing && existing.is_some() {
@@ -186,12 +198,15 @@ impl Directory {
     /// One run of [`Self::remove_member`], in one transaction.
     async fn remove_member_once(&self, p: &Principal, group: GroupId, user: UserId) -> Result<(), CoreError> {
         let mut tx = self.write().await?;
-        let (_, access) = changeable_group(&mut tx, p, group).await?;
+        let (_, access) = members_changeable_group(&mut tx, p, group).await?;
         let leaving = p.user == user;
         authz::require(
             leaving || authz::can_change_members(p, &access, permission::REMOVE_MEMBERS),
             "not allowed to change this group's members",
         )?;
+        // The user before the membership (the lock order); a user that is
+        // not there has no membership either.
+        tx.get_user(user).await?;
         let m = found(tx.find_membership(group, Member::User(user)).await?, "membership")?;
         delete_membership(&mut tx, p, &m).await?;
         tx.commit().await?;

@@ -32,7 +32,33 @@ pub(crate) async fn visible_group(
     p: &Principal,
     id: GroupId,
 ) -> Result<(Group, GroupAccess), CoreError> {
-    let group = found(tx.get_group(id).await?, "group")?;
+    let group = tx.get_group(id).await?;
+    access_to(tx, p, id, group).await
+}
+
+/// As [`visible_group`], for a use-case that changes only the group's user
+/// memberships: the group is locked shared ([`Tx::get_group_shared`]), so
+/// such changes to one group run side by side, while a change to the
+/// group itself, its nesting or its shares waits for them (and they for
+/// it). Every group such a use-case loads is loaded this way: asking a
+/// shared lock for more in the same transaction could deadlock with
+/// another holder asking the same.
+pub(crate) async fn visible_group_for_members(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: GroupId,
+) -> Result<(Group, GroupAccess), CoreError> {
+    let group = tx.get_group_shared(id).await?;
+    access_to(tx, p, id, group).await
+}
+
+async fn access_to(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: GroupId,
+    group: Option<Group>,
+) -> Result<(Group, GroupAccess), CoreError> {
+    let group = found(group, "group")?;
     // Every group predicate grants site admins everything, so what they
     // hold on the group is never consulted: skip reading it.
     if authz::sees_everything(p) {
@@ -55,6 +81,16 @@ pub(crate) async fn changeable_group(
 ) -> Result<(Group, GroupAccess), CoreError> {
     refuse_all_users_group(id)?;
     visible_group(tx, p, id).await
+}
+
+/// As [`changeable_group`], loaded as [`visible_group_for_members`] does.
+pub(crate) async fn members_changeable_group(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    id: GroupId,
+) -> Result<(Group, GroupAccess), CoreError> {
+    refuse_all_users_group(id)?;
+    visible_group_for_members(tx, p, id).await
 }
 
 /// The all-users group is not stored and never changes; every write path

@@ -5,7 +5,9 @@
 
 use time::OffsetDateTime;
 
-use super::steps::{MemberChange, changeable_group, delete_membership, insert_membership, save_user, visible_group};
+use super::steps::{
+    MemberChange, delete_membership, insert_membership, members_changeable_group, save_user, visible_group_for_members,
+};
 use super::users::{UserPatch, patched_user};
 use super::{Directory, found};
 use crate::authz::{self, Principal};
@@ -58,7 +60,8 @@ impl Directory {
         let mut tx = self.write().await?;
         if let Some(wanted) = &change.groups {
             // Lock order: groups (by id) before users (ARCHITECTURE.md,
-            // "Concurrency"). The groups this change may touch are those the
+            // "Concurrency"), shared, as every change of memberships alone
+            // takes them. The groups this change may touch are those the
             // user is in and those wanted; a group the user joins meanwhile
             // through another path is locked later, out of order, and a
             // deadlock that follows is retried (`Directory::retrying`).
@@ -67,7 +70,7 @@ impl Directory {
             touched.sort_unstable();
             touched.dedup();
             for g in touched {
-                tx.get_group(g).await?;
+                tx.get_group_shared(g).await?;
             }
         }
         let before = found(tx.get_user(id).await?, "user")?;
@@ -88,7 +91,7 @@ impl Directory {
             for m in current.iter().filter(|m| !wanted.contains(&m.group)) {
                 // A group the caller cannot see was not in the list they
                 // read, so leaving it out is no request to leave it.
-                let access = match visible_group(&mut tx, p, m.group).await {
+                let access = match visible_group_for_members(&mut tx, p, m.group).await {
                     Ok((_, access)) => access,
                     Err(CoreError::NotFound { .. }) => {
                         kept.push(m.group);
@@ -106,7 +109,7 @@ impl Directory {
                 if groups.contains(g) || wanted[..i].contains(g) {
                     continue;
                 }
-                let (_, access) = changeable_group(&mut tx, p, *g).await?;
+                let (_, access) = members_changeable_group(&mut tx, p, *g).await?;
                 authz::require(
                     authz::can_change_members(p, &access, permission::ADD_MEMBERS),
                     "not allowed to change this group's members",
@@ -121,7 +124,7 @@ impl Directory {
                 return Err(CoreError::invalid("primary_group", "the all-users group cannot be a primary group"));
             }
             if let Some(g) = primary {
-                visible_group(&mut tx, p, g).await?;
+                visible_group_for_members(&mut tx, p, g).await?;
             }
             user.primary_group = primary;
         }

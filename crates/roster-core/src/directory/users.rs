@@ -363,7 +363,9 @@ pub(crate) async fn patched_user(tx: &mut Box<dyn Tx>, before: &User, patch: &Us
     }
     if let Some(v) = patch.primary_group {
         if let Some(g) = v {
-            found(tx.get_group(g).await?, "group")?;
+            // Kept from going away, not locked against its other writers
+            // (a user's change may hold it shared already).
+            found(tx.get_group_shared(g).await?, "group")?;
         }
         user.primary_group = v;
     }
