@@ -53,6 +53,9 @@ mod dialect {
     /// row, so concurrent writers to one group never wait on each other
     /// for them.
     pub const COUNT_SLOTS: bool = true;
+    /// The events' `seq` is taken in the statement that inserts them (a
+    /// data-modifying WITH).
+    pub const SEQ_IN_INSERT: bool = true;
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
     pub const POSITION_FN: &str = "strpos";

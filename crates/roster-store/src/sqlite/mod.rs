@@ -31,6 +31,9 @@ mod dialect {
     /// The users at any depth in group `$1`.
     pub const ALL_MEMBERS: &str = "SELECT n_all_members FROM groups WHERE id = $1";
     pub const COUNT_SLOTS: bool = false;
+    /// No UPDATE inside a WITH: the events' `seq` is taken by a statement
+    /// of its own.
+    pub const SEQ_IN_INSERT: bool = false;
     pub const LOCK_GRAPH: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).

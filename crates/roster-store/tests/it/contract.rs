@@ -286,6 +286,38 @@ async fn events_are_ordered_and_counted() {
     }
 }
 
+/// A commit that appends an event wakes a follower waiting for changes, on
+/// a store that notifies (PostgreSQL), whichever way it wrote the events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_with_events_wakes_a_waiting_follower() {
+    use std::time::{Duration, Instant};
+    for b in backends().await.into_iter().filter(|b| b.name == "postgres") {
+        // The first wait opens the listener, which stays open.
+        b.store.wait_for_change(Duration::from_millis(50)).await;
+        let store = b.store.clone();
+        let waiter = tokio::spawn(async move {
+            let started = Instant::now();
+            store.wait_for_change(Duration::from_secs(20)).await;
+            started.elapsed()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut tx = b.store.write().await.unwrap();
+        let e = NewEvent {
+            at: now(),
+            actor: None,
+            action: "group.created",
+            target_type: "group",
+            target_id: "woken".into(),
+            before: None,
+            after: None,
+        };
+        tx.append_event(&e).await.unwrap();
+        tx.commit().await.unwrap();
+        let waited = waiter.await.unwrap();
+        assert!(waited < Duration::from_secs(10), "{}: the follower slept {waited:?}", b.name);
+    }
+}
+
 #[tokio::test]
 async fn user_filters_and_offsets() {
     use roster_core::store::{RoleMatch, UserFilter};
