@@ -2,7 +2,9 @@
 //! nestings, removals, joins, leaves and group deletions on a small DAG,
 //! then every transitive answer the store gives is compared with the
 //! model's. Diamonds (a group reachable along several paths) are common at
-//! this size, so path counting on removal is exercised.
+//! this size, so path counting on removal is exercised. Each group's direct
+//! counts (`GroupCounts`) are held to the model too, through user and group
+//! deletions.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,18 +21,21 @@ const USERS: usize = 4;
 enum Op {
     Nest(usize, usize),
     Unnest(usize, usize),
-    Join(usize, usize),
+    /// A user joins a group, as an admin when the flag says so.
+    Join(usize, usize, bool),
     Leave(usize, usize),
     DeleteGroup(usize),
+    DeleteUser(usize),
 }
 
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     let op = prop_oneof![
         5 => (0..GROUPS, 0..GROUPS).prop_map(|(a, b)| Op::Nest(a, b)),
         2 => (0..GROUPS, 0..GROUPS).prop_map(|(a, b)| Op::Unnest(a, b)),
-        4 => (0..GROUPS, 0..USERS).prop_map(|(g, u)| Op::Join(g, u)),
+        4 => (0..GROUPS, 0..USERS, any::<bool>()).prop_map(|(g, u, a)| Op::Join(g, u, a)),
         2 => (0..GROUPS, 0..USERS).prop_map(|(g, u)| Op::Leave(g, u)),
         1 => (0..GROUPS).prop_map(Op::DeleteGroup),
+        1 => (0..USERS).prop_map(Op::DeleteUser),
     ];
     prop::collection::vec(op, 1..48)
 }
@@ -40,7 +45,9 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 struct Model {
     edges: BTreeSet<(usize, usize)>,
     members: BTreeSet<(usize, usize)>,
+    admins: BTreeSet<(usize, usize)>,
     deleted: BTreeSet<usize>,
+    deleted_users: BTreeSet<usize>,
 }
 
 impl Model {
@@ -92,22 +99,36 @@ async fn check_case(store: &dyn Store, name: &str, ops: &[Op]) -> Result<(), Str
                 tx.delete_membership(m.ok_or("edge missing")?.id).await.map_err(|e| e.to_string())?;
                 model.edges.remove(&(p, c));
             }
-            Op::Join(g, u) if live(&g) && !model.members.contains(&(g, u)) => {
-                tx.insert_membership(&edge(groups[g].id, Member::User(users[u].id), MemberRole::Member))
+            Op::Join(g, u, admin)
+                if live(&g) && !model.deleted_users.contains(&u) && !model.members.contains(&(g, u)) =>
+            {
+                let role = if admin { MemberRole::Admin } else { MemberRole::Member };
+                tx.insert_membership(&edge(groups[g].id, Member::User(users[u].id), role))
                     .await
                     .map_err(|e| e.to_string())?;
                 model.members.insert((g, u));
+                if admin {
+                    model.admins.insert((g, u));
+                }
             }
             Op::Leave(g, u) if model.members.contains(&(g, u)) => {
                 let m = tx.find_membership(groups[g].id, Member::User(users[u].id)).await.map_err(|e| e.to_string())?;
                 tx.delete_membership(m.ok_or("membership missing")?.id).await.map_err(|e| e.to_string())?;
                 model.members.remove(&(g, u));
+                model.admins.remove(&(g, u));
             }
             Op::DeleteGroup(g) if live(&g) => {
                 tx.delete_group(groups[g].id).await.map_err(|e| e.to_string())?;
                 model.deleted.insert(g);
                 model.edges.retain(|&(p, c)| p != g && c != g);
                 model.members.retain(|&(x, _)| x != g);
+                model.admins.retain(|&(x, _)| x != g);
+            }
+            Op::DeleteUser(u) if !model.deleted_users.contains(&u) => {
+                tx.delete_user(users[u].id).await.map_err(|e| e.to_string())?;
+                model.deleted_users.insert(u);
+                model.members.retain(|&(_, x)| x != u);
+                model.admins.retain(|&(_, x)| x != u);
             }
             _ => {}
         }
@@ -136,6 +157,15 @@ async fn check_case(store: &dyn Store, name: &str, ops: &[Op]) -> Result<(), Str
             } else if !tx.membership_path(groups[g].id, usr.id).await.map_err(|e| e.to_string())?.is_empty() {
                 return fail(format!("a path for user {u} in {g}, who is not in it"));
             }
+        }
+        let counts = tx.get_group(groups[g].id).await.map_err(|e| e.to_string())?.ok_or("group missing")?.counts;
+        let want_counts = GroupCounts {
+            members: model.members.iter().filter(|(x, _)| *x == g).count() as i64,
+            admins: model.admins.iter().filter(|(x, _)| *x == g).count() as i64,
+            children: model.edges.iter().filter(|(p, _)| *p == g).count() as i64,
+        };
+        if counts != want_counts {
+            return fail(format!("group {g} counts {counts:?}, not {want_counts:?}"));
         }
         let count = tx.count_members_transitively(groups[g].id).await.map_err(|e| e.to_string())?;
         if count != want.len() as i64 {

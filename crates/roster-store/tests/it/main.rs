@@ -5,6 +5,7 @@
 
 mod closure;
 mod contract;
+mod hot;
 mod member_sets;
 
 use std::sync::Arc;
