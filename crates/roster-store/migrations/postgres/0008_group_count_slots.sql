@@ -6,8 +6,8 @@
 -- the group's slots, chosen with SKIP LOCKED: the slot it holds already, or
 -- one no other transaction holds, or else a new slot (numbered by its
 -- transaction id, so two new slots never collide). No writer ever waits for
--- another on a count; a group has at most as many slots as transactions
--- that ever moved its counts at the same moment.
+-- another on a count. A group gains a slot only while other transactions
+-- hold every slot it has, so it never has more than were ever held at once.
 CREATE TABLE group_count_slots (
     group_id    UUID NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
     slot        BIGINT NOT NULL,
