@@ -23,6 +23,7 @@ REQUESTS.jsonl, one per line:
 import argparse
 import json
 import multiprocessing as mp
+import resource
 import socket
 import time
 
@@ -206,13 +207,18 @@ def main():
     results = [q.get() for _ in procs]
     for pr in procs:
         pr.join()
+    # The client's own CPU (its worker processes, user + system), so a
+    # client that saturates the cores is not mistaken for a server limit.
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = used.ru_utime + used.ru_stime
     lat = sorted(x for r in results for x in r[0])
     ops = len(lat)
     elapsed = max(r[3] for r in results)
     pct = lambda q_: round(lat[min(ops - 1, int(q_ * ops))] * 1000, 3) if ops else None
     print(json.dumps({"ops": ops, "rps": round(ops / elapsed), "p50_ms": pct(0.50), "p90_ms": pct(0.90),
                       "p99_ms": pct(0.99), "errors": sum(r[1] for r in results), "hits": sum(r[2] for r in results),
-                      "workers": args.workers, "seconds": args.seconds}))
+                      "workers": args.workers, "seconds": args.seconds,
+                      "client_cpu_cores": round(client_cpu / elapsed, 2) if elapsed else None}))
 
 
 if __name__ == "__main__":

@@ -170,12 +170,12 @@ pyrow() { # proto port reqfile [marker] -> JSON line
 # A Roster "hit" is an answer containing MARKER (a member check that says
 # true, a non-empty list); an LDAP hit is a search with at least one entry.
 compare() { # label roster-paths ldap-jsonl [roster side available] [marker]
-    local label=$1 ok=${4:-true} r='{"rps": null, "p99_ms": null, "errors": "-", "hits": "-", "ops": "-"}' l
+    local label=$1 ok=${4:-true} r='{"rps": null, "p99_ms": null, "errors": "-", "hits": "-", "ops": "-", "client_cpu_cores": null}' l
     [ "$ok" = true ] && r=$(pyrow http "$PORT" "$work/req/$2" "${5:-\"id\"}")
     l=$(pyrow ldap "$LDAP_PORT" "$work/req/$3")
     say "$(jq -rn --argjson r "$r" --argjson l "$l" --arg name "$label" '
         def ms: if . == null then "" else "\(.) ms" end;
-        "| \($name) | \($r.rps // "not available") | \($r.p99_ms | ms) | \($l.rps) | \($l.p99_ms | ms) | **\(if $r.rps != null and $l.rps > 0 then ($r.rps / $l.rps * 100 | round / 100) else "n/a" end)** | \($r.errors)/\($l.errors) err, \($r.hits)/\($l.hits) hits of \($r.ops)/\($l.ops) |"')"
+        "| \($name) | \($r.rps // "not available") | \($r.p99_ms | ms) | \($l.rps) | \($l.p99_ms | ms) | **\(if $r.rps != null and $l.rps > 0 then ($r.rps / $l.rps * 100 | round / 100) else "n/a" end)** | \($r.client_cpu_cores // "-") / \($l.client_cpu_cores // "-") | \($r.errors)/\($l.errors) err, \($r.hits)/\($l.hits) hits of \($r.ops)/\($l.ops) |"')"
 }
 slapd_start() { # conf
     local t; t=$(now)
@@ -224,8 +224,8 @@ EOF
     say "| slapadd (offline load of the same data) | $(printf '%.1f' "$slapadd_s") s | Roster import/slapadd time: $(awk -v a="$import_s" -v b="$slapadd_s" 'BEGIN {printf "%.1f", a / b}') | | | | |"
     say "| slapd cold start (to first answer) | $slapd_cold_ms ms | Roster/slapd: $(awk -v a="$cold_ms" -v b="$slapd_cold_ms" 'BEGIN {printf "%.2f", a / b}') | | | | |"
     say ""
-    say "| same client for both ($PY_WORKERS workers, ${PY_SECS}s) | Roster req/s | Roster p99 | slapd ops/s | slapd p99 | Roster/slapd | errors, hits |"
-    say "|---|---|---|---|---|---|---|"
+    say "| same client for both ($PY_WORKERS workers, ${PY_SECS}s) | Roster req/s | Roster p99 | slapd ops/s | slapd p99 | Roster/slapd | client CPU, cores of $(nproc) (Roster run / slapd run) | errors, hits |"
+    say "|---|---|---|---|---|---|---|---|"
     compare "group read (GET /v1/groups/{id} vs base search, attr cn)" group_read.paths group_read.ldap.jsonl
     compare "direct member check (check on a direct pair vs (member=U) on the group)" check_direct.paths check_direct.ldap.jsonl "$(avail check)" '"member":true'
     compare "groups of a user, direct (vs (member=U) under ou=groups)" user_groups.paths user_groups.ldap.jsonl

@@ -29,6 +29,9 @@ pub(crate) struct State {
     user_nums: HashMap<i64, UserId>,
     /// Users in list order: (folded username, `num`), as the store orders them.
     user_names: BTreeMap<(String, i64), UserId>,
+    /// Users by their other folded names (first, last, display), which a
+    /// name prefix also matches.
+    other_names: [BTreeMap<(String, i64), UserId>; 3],
     groups: HashMap<GroupId, Arc<Group>>,
     group_nums: HashMap<i64, GroupId>,
     /// Groups in list order: (folded name, `num`).
@@ -81,12 +84,26 @@ impl State {
     // ---- changes -------------------------------------------------------
 
     pub(crate) fn put_user(&mut self, user: User) {
-        if let Some(old) = self.users.get(&user.id) {
-            self.user_names.remove(&(fold(&old.username), old.num));
+        if let Some(old) = self.users.get(&user.id).cloned() {
+            self.forget_names(&old);
         }
         self.user_nums.insert(user.num, user.id);
         self.user_names.insert((fold(&user.username), user.num), user.id);
+        for (map, name) in self.other_names.iter_mut().zip(other_names(&user)) {
+            if let Some(name) = name {
+                map.insert((fold(name), user.num), user.id);
+            }
+        }
         self.users.insert(user.id, Arc::new(user));
+    }
+
+    fn forget_names(&mut self, user: &User) {
+        self.user_names.remove(&(fold(&user.username), user.num));
+        for (map, name) in self.other_names.iter_mut().zip(other_names(user)) {
+            if let Some(name) = name {
+                map.remove(&(fold(name), user.num));
+            }
+        }
     }
 
     /// A user gone from the store: with them went their memberships and
@@ -94,7 +111,7 @@ impl State {
     pub(crate) fn remove_user(&mut self, id: UserId) {
         if let Some(u) = self.users.remove(&id) {
             self.user_nums.remove(&u.num);
-            self.user_names.remove(&(fold(&u.username), u.num));
+            self.forget_names(&u);
         }
         let ms: Vec<MembershipId> =
             self.user_groups.get(&id).map(|m| m.values().copied().collect()).unwrap_or_default();
@@ -384,6 +401,25 @@ impl State {
         &self.user_names
     }
 
+    /// The users whose username, first, last or display name starts with
+    /// `prefix` (folded), in list order (folded username, `num`): what the
+    /// store's `name_prefix` filter selects.
+    pub(crate) fn users_by_name_prefix(&self, prefix: &str) -> BTreeMap<(String, i64), UserId> {
+        let mut out = BTreeMap::new();
+        let end = prefix_end(prefix);
+        for map in std::iter::once(&self.user_names).chain(self.other_names.iter()) {
+            for (_, id) in map
+                .range((Bound::Included((prefix.to_owned(), i64::MIN)), Bound::Unbounded))
+                .take_while(|((name, _), _)| *name < end)
+            {
+                if let Some(u) = self.users.get(id) {
+                    out.insert((fold(&u.username), u.num), *id);
+                }
+            }
+        }
+        out
+    }
+
     pub(crate) fn group_names(&self) -> &BTreeMap<(String, i64), GroupId> {
         &self.group_names
     }
@@ -427,6 +463,11 @@ pub(crate) fn name_page<'a, T: Copy>(
         .skip(skip)
         .take(limit as usize)
         .map(|(_, v)| *v)
+}
+
+/// A user's names other than the username that a name prefix matches.
+fn other_names(u: &User) -> [Option<&str>; 3] {
+    [u.first_name.as_deref(), u.last_name.as_deref(), u.display_name.as_deref()]
 }
 
 /// How many keys of a name-ordered map start with `prefix` (all without one).

@@ -57,6 +57,13 @@ impl IndexTx {
     }
 }
 
+/// A user list the index pages itself: every user in name order, or
+/// those with a name starting with a prefix (`Some(Some(prefix))`).
+fn by_name_prefix_alone<'a>(spec: &ListSpec, filter: &'a UserFilter) -> Option<Option<&'a str>> {
+    let only_prefix = UserFilter { name_prefix: None, descending: false, ..filter.clone() };
+    (!only_prefix.is_filtered() && !filter.descending && !spec.is_filtered()).then_some(filter.name_prefix.as_deref())
+}
+
 /// A group list the index pages itself: every group in name order,
 /// optionally from a name prefix.
 fn by_name_alone(spec: &ListSpec, scope: &GroupScope) -> bool {
@@ -138,21 +145,31 @@ answer_or_forward! {
         /// Every user in name order (the whole-directory walks of sync
         /// jobs); filters other than none go to the store.
         async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
-            if filter.is_filtered() || filter.descending || spec.is_filtered() {
+            let Some(prefix) = by_name_prefix_alone(spec, filter) else {
                 return self.store().await?.list_users(spec, filter).await;
-            }
+            };
             let s = self.state();
-            Ok(name_page(s.user_names(), None, spec.after.as_ref(), spec.offset, spec.limit)
-                .filter_map(|id| s.user(id))
-                .map(|u| (**u).clone())
-                .collect())
+            let page = |map| -> Vec<User> {
+                name_page(map, None, spec.after.as_ref(), spec.offset, spec.limit)
+                    .filter_map(|id| s.user(id))
+                    .map(|u| (**u).clone())
+                    .collect()
+            };
+            Ok(match prefix {
+                None => page(s.user_names()),
+                Some(p) => page(&s.users_by_name_prefix(p)),
+            })
         }
 
         async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64> {
-            if filter.is_filtered() || spec.is_filtered() {
+            let Some(prefix) = by_name_prefix_alone(spec, filter) else {
                 return self.store().await?.count_users_matching(spec, filter).await;
-            }
-            Ok(name_count(self.state().user_names(), None) as i64)
+            };
+            let s = self.state();
+            Ok(match prefix {
+                None => name_count(s.user_names(), None),
+                Some(p) => s.users_by_name_prefix(p).len(),
+            } as i64)
         }
     }
     forward {

@@ -46,9 +46,14 @@ async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_ke
         out.push(get(format!("/v1/groups/{g}/members"), Some(viewer_key.to_owned())).await);
     }
     // Lists by name, whole and in small pages followed by their cursors.
-    for list in
-        ["/v1/users?limit=2", "/v1/groups?limit=2", "/v1/groups?prefix=G1&limit=2", "/v1/users?limit=3&prefix=u"]
-    {
+    for list in [
+        "/v1/users?limit=2",
+        "/v1/groups?limit=2",
+        "/v1/groups?prefix=G1&limit=2",
+        "/v1/users?limit=3&prefix=u",
+        "/v1/users?limit=2&prefix=V",
+        "/v1/users?prefix=vi&limit=1000",
+    ] {
         let mut path = list.to_owned();
         for _ in 0..50 {
             let (label, page) = get(path.clone(), None).await;
@@ -83,6 +88,14 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
     let mut users = vec![viewer.clone()];
     for i in 0..7 {
         users.push(s.user(&format!("u{i}")).await);
+    }
+    // Other names a name prefix matches too.
+    for (u, names) in users[1..4].iter().zip([
+        json!({ "first_name": "Vivian" }),
+        json!({ "display_name": "Victor U" }),
+        json!({ "last_name": "vance", "first_name": "Uma" }),
+    ]) {
+        assert_eq!(s.patch(&format!("/v1/users/{u}"), names).await.status, StatusCode::OK);
     }
     let mut groups = Vec::new();
     for i in 0..6 {
@@ -125,8 +138,8 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
                     if u == viewer {
                         continue;
                     }
-                    s.patch(&format!("/v1/users/{u}"), json!({ "email": format!("{round}@x.test"), "active": active }))
-                        .await
+                    let names = json!({ "email": format!("{round}@x.test"), "active": active, "first_name": format!("v{round}") });
+                    s.patch(&format!("/v1/users/{u}"), names).await
                 }
             };
             assert!(!r.status.is_server_error(), "{}: {}", r.status, r.body);
