@@ -199,39 +199,27 @@ impl Index {
     }
 }
 
+/// Walks a whole table in `num` order, a page of [`LOAD_PAGE`] rows at a
+/// time, handing each row to `$put`.
+macro_rules! scan_all {
+    ($tx:expr, $scan:ident, $put:expr) => {{
+        let mut after = 0;
+        loop {
+            let page = $tx.$scan(after, LOAD_PAGE).await?;
+            let Some(last) = page.last().map(|row| row.num) else { break };
+            after = last;
+            page.into_iter().for_each($put);
+        }
+    }};
+}
+
 /// Reads every user, group, membership and share, by `num`.
 async fn load_all(tx: &mut dyn Tx, state: &mut State) -> Result<(), StoreError> {
-    let mut after = 0;
-    loop {
-        let page = tx.scan_users(after, LOAD_PAGE).await?;
-        let Some(last) = page.last().map(|u| u.num) else { break };
-        after = last;
-        page.into_iter().for_each(|u| state.put_user(u));
-    }
-    after = 0;
-    loop {
-        let page = tx.scan_groups(after, LOAD_PAGE).await?;
-        let Some(last) = page.last().map(|g| g.num) else { break };
-        after = last;
-        page.into_iter().for_each(|g| state.put_group(g));
-    }
-    after = 0;
-    loop {
-        let page = tx.scan_memberships(after, LOAD_PAGE).await?;
-        let Some(last) = page.last().map(|m| m.num) else { break };
-        after = last;
-        page.into_iter().for_each(|m| state.put_membership(m));
-    }
-    after = 0;
+    scan_all!(tx, scan_users, |u| state.put_user(u));
+    scan_all!(tx, scan_groups, |g| state.put_group(g));
+    scan_all!(tx, scan_memberships, |m| state.put_membership(m));
     let mut shares: std::collections::HashMap<crate::ids::GroupId, Vec<crate::model::Share>> = Default::default();
-    loop {
-        let page = tx.scan_shares(after, LOAD_PAGE).await?;
-        let Some(last) = page.last().map(|s| s.num) else { break };
-        after = last;
-        for s in page {
-            shares.entry(s.group).or_default().push(s);
-        }
-    }
+    scan_all!(tx, scan_shares, |s| shares.entry(s.group).or_default().push(s));
     for (group, list) in shares {
         state.set_shares(group, list);
     }

@@ -214,8 +214,8 @@ impl State {
         }
     }
 
-    /// The membership ids of a pair's side that the index knows of, for a
-    /// refresh that must learn whether each is still there.
+    /// A user's direct memberships as the index holds them (a deleted
+    /// user's groups, whose counts the deletion moved).
     pub(crate) fn memberships_of_user(&self, user: UserId) -> Vec<MembershipId> {
         self.user_groups.get(&user).map(|m| m.values().copied().collect()).unwrap_or_default()
     }
