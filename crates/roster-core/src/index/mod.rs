@@ -21,7 +21,7 @@ mod refresh;
 mod state;
 pub(crate) mod tx;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -47,6 +47,12 @@ pub struct Index {
     ready: AtomicBool,
     /// One applier at a time; the others find the work done.
     applier: Mutex<()>,
+    /// Catch-ups begun: each takes the next number, under `applier`,
+    /// before it reads the log.
+    catch_ups_begun: AtomicU64,
+    /// The number of the last catch-up that applied everything the log
+    /// held when it read it.
+    caught_up_by: AtomicU64,
     revision: watch::Sender<i64>,
     /// Called when an applied change may revoke or demote a key.
     on_credentials: Box<dyn Fn() + Send + Sync>,
@@ -58,6 +64,8 @@ impl Index {
             state: RwLock::new(State::default()),
             ready: AtomicBool::new(false),
             applier: Mutex::new(()),
+            catch_ups_begun: AtomicU64::new(0),
+            caught_up_by: AtomicU64::new(0),
             revision: watch::channel(0).0,
             on_credentials,
         }
@@ -101,23 +109,41 @@ impl Index {
         Ok(())
     }
 
-    /// Applies every event committed so far that the index has not, in
-    /// order; loads afresh when too far behind. Returns the revision reached.
+    /// Applies every event committed before this call that the index has
+    /// not, in order; loads afresh when too far behind. Returns the
+    /// revision reached.
+    ///
+    /// Calls that arrive while another applies wait for it, then find
+    /// their work done when a catch-up that began after they arrived has
+    /// applied everything it found: many writers committing at once cost
+    /// one or two reads of the log, not one each.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<i64, StoreError> {
+        let arrived = self.catch_ups_begun.load(Ordering::SeqCst);
         // Taken before looking at readiness: a load in progress holds it, so
         // a write committed while it loads is applied once it is done.
         let _applying = self.applier.lock().await;
         if !self.is_ready() {
             return Ok(self.revision());
         }
+        if self.caught_up_by.load(Ordering::SeqCst) > arrived {
+            return Ok(self.revision());
+        }
+        let this = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
         loop {
             let from = self.revision();
             let mut tx = store.read().await?;
             let events = tx.list_events(from, BATCH).await?;
             // Stop at a gap: the number is taken by a commit not yet visible.
             let contiguous = events.iter().zip(from + 1..).take_while(|(e, n)| e.seq == *n).count();
+            // The last read: once these are applied, so is all the log held.
+            let all_read = contiguous == events.len() && events.len() < BATCH as usize;
             let events = &events[..contiguous];
-            let Some(last) = events.last().map(|e| e.seq) else { return Ok(from) };
+            let Some(last) = events.last().map(|e| e.seq) else {
+                if all_read {
+                    self.caught_up_by.store(this, Ordering::SeqCst);
+                }
+                return Ok(from);
+            };
             if contiguous as u32 == BATCH && tx.count(Counter::Events).await? - from > RELOAD_AFTER {
                 drop(tx);
                 drop(_applying);
@@ -142,6 +168,9 @@ impl Index {
             self.revision.send_replace(last);
             if touched.credentials {
                 (self.on_credentials)();
+            }
+            if all_read {
+                self.caught_up_by.store(this, Ordering::SeqCst);
             }
             if (contiguous as u32) < BATCH {
                 return Ok(last);
