@@ -143,7 +143,9 @@ pub trait Store: Send + Sync + 'static {
     async fn write(&self) -> StoreResult<Box<dyn Tx>>;
     /// Returns when another process may have appended events, or after
     /// `timeout`, whichever is first. A store without notifications just
-    /// waits (its followers poll); a missed notification only delays.
+    /// waits (its followers poll); a missed notification only delays. A
+    /// store that numbers events after their commit (PostgreSQL) numbers,
+    /// when the wait times out, those a writer left when it died.
     async fn wait_for_change(&self, timeout: std::time::Duration) {
         tokio::time::sleep(timeout).await;
     }

@@ -43,6 +43,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (6, "user-major keys", include_str!("../migrations/postgres/0006_user_major_keys.sql")),
     (7, "profile changed at", include_str!("../migrations/postgres/0007_profile_changed_at.sql")),
     (8, "group count slots", include_str!("../migrations/postgres/0008_group_count_slots.sql")),
+    (9, "event inbox", include_str!("../migrations/postgres/0009_event_inbox.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -54,6 +55,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (6, "user-major keys", include_str!("../migrations/sqlite/0006_user_major_keys.sql")),
     (7, "profile changed at", include_str!("../migrations/sqlite/0007_profile_changed_at.sql")),
     (8, "group count slots", include_str!("../migrations/sqlite/0008_group_count_slots.sql")),
+    (9, "event inbox", include_str!("../migrations/sqlite/0009_event_inbox.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -6,9 +6,10 @@
 //! read-modify-write use-cases serialize on exactly the rows they touch (all
 //! changes to one group queue on the group's row); nesting changes take one
 //! transaction-scoped advisory lock first, so two concurrent nestings cannot
-//! close a cycle together; and the rows every writer shares (the table
-//! totals, the `events` counter row that makes `seq` gapless and
-//! commit-ordered) are written at commit, last. ARCHITECTURE.md
+//! close a cycle together; the rows every writer shares (the table totals)
+//! are written at commit, last; and events are numbered after the commit,
+//! in batches (migration 0009), so that no writer holds the `events` counter
+//! row through its commit. ARCHITECTURE.md
 //! ("Concurrency") gives the one lock order every write path follows.
 //! Reads run in REPEATABLE READ, READ ONLY: a page and its total come from
 //! one snapshot.
@@ -53,9 +54,15 @@ mod dialect {
     /// row, so concurrent writers to one group never wait on each other
     /// for them.
     pub const COUNT_SLOTS: bool = true;
-    /// The events' `seq` is taken in the statement that inserts them (a
-    /// data-modifying WITH).
-    pub const SEQ_IN_INSERT: bool = true;
+    /// Writers commit side by side: their events go to `event_inbox` and
+    /// are numbered after the commit, in batches (migration 0009).
+    pub const EVENT_INBOX: bool = true;
+    /// A group and every group below it, locked in id order (see
+    /// `hold_subtree` in common/tx/memberships.rs).
+    pub const LOCK_SUBTREE: Option<&str> = Some(
+        "SELECT id FROM groups WHERE id IN (SELECT descendant FROM group_closure WHERE ancestor = $1) \
+         ORDER BY id FOR NO KEY UPDATE",
+    );
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
     pub const POSITION_FN: &str = "strpos";
@@ -64,9 +71,6 @@ mod dialect {
     /// Fresh planner statistics for the tables a bulk load grows (see
     /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
     pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships, user_closure");
-    /// Wakes the servers following the event log (delivered at commit,
-    /// only if the transaction commits; see `PgStore::wait_for_change`).
-    pub const NOTIFY_EVENTS: Option<&str> = Some("SELECT pg_notify('roster_events', '')");
 }
 
 // The shared SQL (`common/`), compiled once per backend as a child of this
@@ -86,7 +90,7 @@ pub struct PgStore {
     listener: tokio::sync::Mutex<Option<PgListener>>,
 }
 
-/// The channel every commit that appends events notifies.
+/// The channel every numbering of events notifies (`number_events`).
 const EVENTS_CHANNEL: &str = "roster_events";
 
 impl PgStore {
@@ -126,11 +130,25 @@ impl Store for PgStore {
         Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL READ COMMITTED", true).await?))
     }
 
-    /// Waits for a `roster_events` notification (every commit that appends
-    /// events sends one), draining any others already queued so that a
-    /// burst wakes the follower once. A broken listener is dropped and
-    /// reopened on the next wait; meanwhile the follower polls.
+    /// Waits for a `roster_events` notification (every numbering of events
+    /// sends one), draining any others already queued so that a burst
+    /// wakes the follower once. A broken listener is dropped and reopened
+    /// on the next wait; meanwhile the follower polls. A wait that times
+    /// out numbers the inbox's leftovers: the events of a writer that
+    /// committed and then died before numbering them.
     async fn wait_for_change(&self, timeout: Duration) {
+        if self.wait_for_notification(timeout).await {
+            return;
+        }
+        if let Err(e) = tx::events::number_events(&self.pool, None).await {
+            tracing::warn!(error = %e, "numbering the event inbox's leftovers failed; trying again on the next wait");
+        }
+    }
+}
+
+impl PgStore {
+    /// True when a notification came before `timeout`.
+    async fn wait_for_notification(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut slot = self.listener.lock().await;
         if slot.is_none() {
@@ -140,17 +158,21 @@ impl Store for PgStore {
                     tracing::warn!(error = %e, "cannot listen for events; following the log by polling");
                     drop(slot);
                     tokio::time::sleep_until(deadline).await;
-                    return;
+                    return false;
                 }
             }
         }
-        let Some(listener) = slot.as_mut() else { return };
+        let Some(listener) = slot.as_mut() else { return false };
         match tokio::time::timeout_at(deadline, listener.recv()).await {
-            Err(_) => {}
-            Ok(Ok(_)) => while listener.next_buffered().is_some() {},
+            Err(_) => false,
+            Ok(Ok(_)) => {
+                while listener.next_buffered().is_some() {}
+                true
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "event listener failed; reconnecting on the next wait");
                 *slot = None;
+                false
             }
         }
     }

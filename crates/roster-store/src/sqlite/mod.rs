@@ -31,17 +31,17 @@ mod dialect {
     /// The users at any depth in group `$1`.
     pub const ALL_MEMBERS: &str = "SELECT n_all_members FROM groups WHERE id = $1";
     pub const COUNT_SLOTS: bool = false;
-    /// No UPDATE inside a WITH: the events' `seq` is taken by a statement
-    /// of its own.
-    pub const SEQ_IN_INSERT: bool = false;
+    /// One writer at a time: events take their `seq` in the transaction
+    /// that appends them.
+    pub const EVENT_INBOX: bool = false;
     pub const LOCK_GRAPH: Option<&str> = None;
+    /// One writer at a time: nothing to lock.
+    pub const LOCK_SUBTREE: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "MAX";
     /// SQLite plans without statistics (none are gathered unless asked).
     pub const REFRESH_STATS: Option<&str> = None;
-    /// No notifications: followers of a SQLite file poll.
-    pub const NOTIFY_EVENTS: Option<&str> = None;
 }
 
 // The shared SQL (`common/`), compiled once per backend as a child of this

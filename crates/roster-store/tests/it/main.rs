@@ -5,8 +5,10 @@
 
 mod closure;
 mod contract;
+mod feed;
 mod hot;
 mod member_sets;
+mod races;
 
 use std::sync::Arc;
 
@@ -16,6 +18,8 @@ use roster_core::Store;
 pub struct Backend {
     pub name: &'static str,
     pub store: Arc<dyn Store>,
+    /// The database's URL, for a test that must reach under the store.
+    pub url: String,
     _guard: Guard,
 }
 
@@ -30,11 +34,12 @@ pub async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
     let store = roster_store::connect(&url).await.expect("sqlite store");
-    let mut all = vec![Backend { name: "sqlite", store, _guard: Guard::Sqlite(dir) }];
+    let mut all = vec![Backend { name: "sqlite", store, url, _guard: Guard::Sqlite(dir) }];
     let test = std::thread::current().name().unwrap_or("contract").to_owned();
     if let Some(db) = roster_store::testing::postgres(&test).await {
         let store = roster_store::connect(&db.url).await.expect("postgres store");
-        all.push(Backend { name: "postgres", store, _guard: Guard::Postgres(db) });
+        let url = db.url.clone();
+        all.push(Backend { name: "postgres", store, url, _guard: Guard::Postgres(db) });
     }
     all
 }

@@ -1,8 +1,11 @@
 //! The event log as SQL: `EventStore`. Appended events wait in the
-//! transaction; at commit, as its last statements, they take their `seq`
-//! from the `events` counter row, locked until the COMMIT, so the feed is
-//! gapless and in commit order while no writer holds that row for longer
-//! than its commit.
+//! transaction and are written at commit, as its last statements. Where the
+//! backend has one writer at a time (SQLite) they take their `seq` from the
+//! `events` counter row there and then. Where writers commit side by side
+//! (PostgreSQL, `dialect::EVENT_INBOX`) they go to `event_inbox` and are
+//! numbered after the commit, in batches (`number_events`, migration 0009),
+//! so no writer holds a row every other writer needs through its commit.
+//! Either way the feed is gapless and in commit order.
 
 use async_trait::async_trait;
 use roster_core::store::StoreResult;
@@ -12,38 +15,31 @@ use sqlx::QueryBuilder;
 
 use super::{CHUNK, Db, SqlTx, dialect, map, rows, ts};
 
-/// Writes a committing transaction's events. The sequence comes from the
-/// `events` counter row, which this update locks until commit (in the
-/// same statement as the insert where the backend can, `SEQ_IN_INSERT`,
-/// so the row is held one round trip less): writers
-/// append one after another, so `seq` is gapless and in commit order, and a
-/// change-feed reader that has seen `seq = n` can never later find a
-/// smaller one appear.
+/// Writes a committing transaction's events. Returns, where they go to the
+/// inbox, the largest inbox `id` they took: what [`number_events`] must
+/// have numbered before the write is answered.
 pub(super) async fn insert_events(
     conn: &mut <Db as sqlx::Database>::Connection,
     events: &[NewEvent],
-) -> StoreResult<()> {
-    let n = events.len() as i64;
-    if dialect::SEQ_IN_INSERT && events.len() <= CHUNK {
-        // One statement (the notification too, joined in as a row of its
-        // own), so the row is held for one round trip and the COMMIT.
-        let mut qb = QueryBuilder::new("WITH c AS (UPDATE counters SET value = value + ");
-        qb.push_bind(n);
-        qb.push(
-            " WHERE name = 'events' RETURNING value) \
-             INSERT INTO events (seq, at, actor, action, target_type, target_id, before, after) \
-             SELECT c.value - ",
-        );
-        qb.push_bind(n);
-        qb.push(" + v.i, v.at, v.actor, v.action, v.target_type, v.target_id, v.before, v.after FROM c, (");
-        push_event_values(&mut qb, events, 1);
-        qb.push(") AS v (i, at, actor, action, target_type, target_id, before, after)");
-        if let Some(sql) = dialect::NOTIFY_EVENTS {
-            qb.push(format!(", ({sql}) AS notified"));
+) -> StoreResult<Option<i64>> {
+    if dialect::EVENT_INBOX {
+        let mut upto = None;
+        for chunk in events.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new("WITH v (i, at, actor, action, target_type, target_id, before, after) AS (");
+            push_event_values(&mut qb, chunk, 0);
+            qb.push(
+                ") INSERT INTO event_inbox (at, actor, action, target_type, target_id, before, after) \
+                 SELECT at, actor, action, target_type, target_id, before, after FROM v ORDER BY i RETURNING id",
+            );
+            let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *conn).await.map_err(map)?;
+            upto = upto.max(ids.into_iter().max());
         }
-        qb.build().execute(&mut *conn).await.map_err(map)?;
-        return Ok(());
+        return Ok(upto);
     }
+    // The counter row stays locked until COMMIT: writers append one after
+    // another, so a reader that has seen `seq = n` never finds a smaller
+    // one appear later.
+    let n = events.len() as i64;
     let last: i64 = sqlx::query_scalar("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value")
         .bind(n)
         .fetch_one(&mut *conn)
@@ -56,14 +52,20 @@ pub(super) async fn insert_events(
         push_event_values(&mut qb, chunk, first + (c * CHUNK) as i64);
         qb.build().execute(&mut *conn).await.map_err(map)?;
     }
-    if let Some(sql) = dialect::NOTIFY_EVENTS {
-        sqlx::query(sql).execute(&mut *conn).await.map_err(map)?;
-    }
-    Ok(())
+    Ok(None)
+}
+
+/// Numbers the committed events of the inbox, at least those up to inbox
+/// `id` `upto` (all when `None`), and returns the log's head. Runs on a
+/// connection outside any transaction (see migration 0009); a no-op read
+/// when there is nothing to number.
+pub(crate) async fn number_events(pool: &sqlx::Pool<Db>, upto: Option<i64>) -> StoreResult<i64> {
+    sqlx::query_scalar("SELECT number_events($1)").bind(upto).fetch_one(pool).await.map_err(map)
 }
 
 /// `VALUES (seq, at, actor, action, target_type, target_id, before, after), …`
-/// for `events`, numbered from `first`.
+/// for `events`, numbered from `first` (for the inbox, the order in which
+/// they were appended).
 fn push_event_values(qb: &mut QueryBuilder<Db>, events: &[NewEvent], first: i64) {
     qb.push_values(events.iter().enumerate(), |mut b, (i, e)| {
         b.push_bind(first + i as i64)

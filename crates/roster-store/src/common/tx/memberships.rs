@@ -33,11 +33,28 @@ fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
 }
 
 impl SqlTx {
+    /// Before an edge change counts the users under `child`: locks `child`
+    /// and every group below it, in id order, where writers run side by
+    /// side (`dialect::LOCK_SUBTREE`). A change of a group's user
+    /// memberships holds that group (at least shared) from its start, and
+    /// reads the group's ancestors only then; so each of the two sees the
+    /// other's committed rows. Without it, a user joining a group below
+    /// `child` while `child` gains a parent was counted by neither: it was
+    /// left out of the parent's users at any depth (or, as the edge went,
+    /// kept there).
+    async fn hold_subtree(&mut self, child: GroupId) -> StoreResult<()> {
+        if let Some(sql) = dialect::LOCK_SUBTREE {
+            self.exec(sqlx::query(sql).bind(child.0)).await?;
+        }
+        Ok(())
+    }
+
     /// Closure upkeep for a new nesting edge `parent → child`: every
     /// ancestor of `parent` now reaches every descendant of `child` by
     /// (paths to parent) × (paths from child) more paths, and holds every
     /// user under `child` by as many more.
     async fn closure_add_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
+        self.hold_subtree(child).await?;
         self.exec(
             sqlx::query(
                 "INSERT INTO group_closure (ancestor, descendant, paths) \
@@ -68,6 +85,7 @@ impl SqlTx {
     /// (In a DAG no row this reads is one it changes: those would need a
     /// path from `child` back to `parent`.)
     pub(super) async fn closure_remove_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
+        self.hold_subtree(child).await?;
         self.exec(
             sqlx::query(
                 "UPDATE user_closure SET paths = paths - \

@@ -5,7 +5,7 @@
 
 mod access;
 mod catalog;
-mod events;
+pub(crate) mod events;
 mod groups;
 mod memberships;
 mod users;
@@ -99,6 +99,9 @@ impl std::ops::DerefMut for Conn {
 
 pub(crate) struct SqlTx {
     tx: Conn,
+    /// Where the connection came from: events are numbered on another
+    /// connection after the commit (see [`events::number_events`]).
+    pool: sqlx::Pool<Db>,
     /// Rows read in a write transaction are locked until it ends (where the
     /// backend has row locks), so read-modify-write use-cases cannot lose
     /// an update.
@@ -119,18 +122,19 @@ impl SqlTx {
     /// next use of it inherits that transaction. A detached task always
     /// finishes the BEGIN, and dropping its result rolls back cleanly.
     pub(crate) async fn begin(pool: &sqlx::Pool<Db>, statement: &'static str, write: bool) -> StoreResult<Self> {
-        let pool = pool.clone();
-        let tx = tokio::spawn(async move { pool.begin_with(statement).await })
+        let begin_on = pool.clone();
+        let tx = tokio::spawn(async move { begin_on.begin_with(statement).await })
             .await
             .map_err(|e| StoreError::Other(format!("begin task failed: {e}")))?
             .map_err(map)?;
-        Ok(Self { tx: Conn::Tx(tx), write, counters: Default::default(), events: Vec::new() })
+        Ok(Self { tx: Conn::Tx(tx), pool: pool.clone(), write, counters: Default::default(), events: Vec::new() })
     }
 
     /// A connection for a read of one statement, outside any transaction.
     pub(crate) async fn single(pool: &sqlx::Pool<Db>) -> StoreResult<Self> {
         Ok(Self {
             tx: Conn::Single(pool.acquire().await.map_err(map)?),
+            pool: pool.clone(),
             write: false,
             counters: Default::default(),
             events: Vec::new(),
@@ -240,15 +244,14 @@ fn counter_name(c: Counter) -> &'static str {
 
 /// The last statements of a write transaction, just before its COMMIT:
 /// the rows every writer shares (the table totals, in name order, then the
-/// `events` counter row and the events), so a writer takes them only once
-/// it holds every other lock it needs, and keeps them for the moment of its
-/// commit, not for its whole transaction. The `events` row stays locked
-/// until COMMIT, so `seq` is gapless and in commit order.
+/// events), so a writer takes them only once it holds every other lock it
+/// needs, and keeps them for the moment of its commit, not for its whole
+/// transaction. Returns what [`events::insert_events`] does.
 async fn write_shared_rows(
     conn: &mut <Db as sqlx::Database>::Connection,
     counters: &std::collections::BTreeMap<&'static str, i64>,
     events: &[NewEvent],
-) -> StoreResult<()> {
+) -> StoreResult<Option<i64>> {
     for (name, delta) in counters.iter().filter(|(_, d)| **d != 0) {
         sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
             .bind(*delta)
@@ -257,24 +260,36 @@ async fn write_shared_rows(
             .await
             .map_err(map)?;
     }
-    if !events.is_empty() {
-        events::insert_events(conn, events).await?;
+    if events.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    events::insert_events(conn, events).await
 }
 
 #[async_trait]
 impl Tx for SqlTx {
-    /// Writes the shared rows ([`write_shared_rows`]), then commits.
-    /// Detached like `begin`: once a use-case commits, these statements and
-    /// the COMMIT run to the end even if the request that asked for it goes
-    /// away.
+    /// Writes the shared rows ([`write_shared_rows`]), commits, then has
+    /// the events numbered where they went to the inbox, so that the log
+    /// holds them before the write is answered. Detached like `begin`: once
+    /// a use-case commits, these statements and the COMMIT run to the end
+    /// even if the request that asked for it goes away.
+    ///
+    /// A numbering that fails does not fail the write, which has committed:
+    /// the events wait in the inbox for the next numbering (any write, or
+    /// any server's follower within its poll), and until then this server's
+    /// index, and so its reads, lag behind the write.
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let SqlTx { tx, counters, events, .. } = *self;
+        let SqlTx { tx, pool, counters, events, .. } = *self;
         let Conn::Tx(mut tx) = tx else { return Ok(()) };
         tokio::spawn(async move {
-            write_shared_rows(&mut tx, &counters, &events).await?;
-            tx.commit().await.map_err(map)
+            let inboxed = write_shared_rows(&mut tx, &counters, &events).await?;
+            tx.commit().await.map_err(map)?;
+            if let Some(upto) = inboxed
+                && let Err(e) = events::number_events(&pool, Some(upto)).await
+            {
+                tracing::warn!(error = %e, "numbering a committed write's events failed; a later numbering will");
+            }
+            Ok(())
         })
         .await
         .map_err(|e| StoreError::Other(format!("commit task failed: {e}")))?
