@@ -196,8 +196,8 @@ impl Fresh {
 }
 
 /// What a deletion cascades to in rows the index keeps but no event names:
-/// a deleted group's parents (their child counts) and the users whose
-/// primary group it was; a deleted user's groups (their member counts).
+/// a deleted group's parents (their child counts), its direct members
+/// (their groups stamp) and the users whose primary group it was; a deleted user's groups (their member counts).
 /// Added to the touched set before the refresh reads.
 pub(crate) fn cascades(state: &State, events: &[Event], touched: &mut Touched) {
     for e in events {
@@ -207,6 +207,8 @@ pub(crate) fn cascades(state: &State, events: &[Event], touched: &mut Touched) {
                 let g = GroupId(id);
                 touched.groups.extend(state.parents_of(g));
                 touched.users.extend(state.users_with_primary(g));
+                // Its direct members lost a group: their groups stamp moved.
+                touched.users.extend(state.direct_users(g));
             }
             "user.deleted" => {
                 let u = UserId(id);

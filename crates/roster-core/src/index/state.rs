@@ -433,6 +433,19 @@ impl State {
         self.parents.get(&group).map(|s| s.iter().copied().collect()).unwrap_or_default()
     }
 
+    /// The users directly in `group`.
+    pub(crate) fn direct_users(&self, group: GroupId) -> Vec<UserId> {
+        self.group_users
+            .get(&group)
+            .into_iter()
+            .flat_map(|ms| ms.values())
+            .filter_map(|m| match self.memberships.get(m).map(|m| m.member) {
+                Some(Member::User(u)) => Some(u),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Users whose primary group is `group` (cleared by the store when the
     /// group goes).
     pub(crate) fn users_with_primary(&self, group: GroupId) -> Vec<UserId> {
