@@ -10,16 +10,16 @@
 //! changes.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
 use roaring::RoaringTreemap;
 
 use crate::authz::GroupAccess;
-use crate::cursor::Keyset;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, Membership, Share, User};
 use crate::validate::fold;
+
+mod lists;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -32,10 +32,14 @@ pub(crate) struct State {
     /// Users by their other folded names (first, last, display), which a
     /// name prefix also matches.
     other_names: [BTreeMap<(String, i64), UserId>; 3],
+    /// Users by external id (unique in the store, compared as stored).
+    external_ids: HashMap<String, UserId>,
     groups: HashMap<GroupId, Arc<Group>>,
     group_nums: HashMap<i64, GroupId>,
     /// Groups in list order: (folded name, `num`).
     group_names: BTreeMap<(String, i64), GroupId>,
+    /// Groups by unique id (unique in the store, compared as stored).
+    unique_ids: HashMap<String, GroupId>,
     memberships: HashMap<MembershipId, Arc<Membership>>,
     pairs: HashMap<(GroupId, Member), MembershipId>,
     /// A group's direct user members, by membership `num`.
@@ -94,6 +98,9 @@ impl State {
                 map.insert((fold(name), user.num), user.id);
             }
         }
+        if let Some(x) = &user.external_id {
+            self.external_ids.insert(x.clone(), user.id);
+        }
         self.users.insert(user.id, Arc::new(user));
     }
 
@@ -103,6 +110,13 @@ impl State {
             if let Some(name) = name {
                 map.remove(&(fold(name), user.num));
             }
+        }
+        // Only if it is still this user's: within a batch, another user
+        // may already hold the id this one gave up.
+        if let Some(x) = &user.external_id
+            && self.external_ids.get(x) == Some(&user.id)
+        {
+            self.external_ids.remove(x);
         }
     }
 
@@ -125,12 +139,25 @@ impl State {
     }
 
     pub(crate) fn put_group(&mut self, group: Group) {
-        if let Some(old) = self.groups.get(&group.id) {
-            self.group_names.remove(&(fold(&old.name), old.num));
+        if let Some(old) = self.groups.get(&group.id).cloned() {
+            self.forget_group_names(&old);
         }
         self.group_nums.insert(group.num, group.id);
         self.group_names.insert((fold(&group.name), group.num), group.id);
+        if let Some(x) = &group.unique_id {
+            self.unique_ids.insert(x.clone(), group.id);
+        }
         self.groups.insert(group.id, Arc::new(group));
+    }
+
+    fn forget_group_names(&mut self, group: &Group) {
+        self.group_names.remove(&(fold(&group.name), group.num));
+        // As a user's external id: only if no other group holds it now.
+        if let Some(x) = &group.unique_id
+            && self.unique_ids.get(x) == Some(&group.id)
+        {
+            self.unique_ids.remove(x);
+        }
     }
 
     /// A group gone from the store: with it went its memberships (as the
@@ -151,7 +178,7 @@ impl State {
         }
         if let Some(g) = self.groups.remove(&id) {
             self.group_nums.remove(&g.num);
-            self.group_names.remove(&(fold(&g.name), g.num));
+            self.forget_group_names(&g);
         }
         self.group_users.remove(&id);
         self.group_children.remove(&id);
@@ -397,33 +424,6 @@ impl State {
         GroupAccess { membership, share }
     }
 
-    pub(crate) fn user_names(&self) -> &BTreeMap<(String, i64), UserId> {
-        &self.user_names
-    }
-
-    /// The users whose username, first, last or display name starts with
-    /// `prefix` (folded), in list order (folded username, `num`): what the
-    /// store's `name_prefix` filter selects.
-    pub(crate) fn users_by_name_prefix(&self, prefix: &str) -> BTreeMap<(String, i64), UserId> {
-        let mut out = BTreeMap::new();
-        let end = prefix_end(prefix);
-        for map in std::iter::once(&self.user_names).chain(self.other_names.iter()) {
-            for (_, id) in map
-                .range((Bound::Included((prefix.to_owned(), i64::MIN)), Bound::Unbounded))
-                .take_while(|((name, _), _)| *name < end)
-            {
-                if let Some(u) = self.users.get(id) {
-                    out.insert((fold(&u.username), u.num), *id);
-                }
-            }
-        }
-        out
-    }
-
-    pub(crate) fn group_names(&self) -> &BTreeMap<(String, i64), GroupId> {
-        &self.group_names
-    }
-
     pub(crate) fn shares_of(&self, group: GroupId) -> &[Share] {
         self.shares.get(&group).map_or(&[], |v| v.as_slice())
     }
@@ -453,47 +453,9 @@ impl State {
     }
 }
 
-/// A page of a name-ordered map, as the store's keyset lists give it:
-/// keys starting with `prefix` (if any), strictly after `after` (folded
-/// name, `num`), else skipping `offset`; and the number of keys matching.
-pub(crate) fn name_page<'a, T: Copy>(
-    map: &'a BTreeMap<(String, i64), T>,
-    prefix: Option<&str>,
-    after: Option<&Keyset>,
-    offset: u64,
-    limit: u32,
-) -> impl Iterator<Item = T> + 'a {
-    let start = match (after, prefix) {
-        (Some(k), Some(p)) if k.key.as_str() < p => Bound::Included((p.to_owned(), i64::MIN)),
-        (Some(k), _) => Bound::Excluded((k.key.clone(), k.num)),
-        (None, Some(p)) => Bound::Included((p.to_owned(), i64::MIN)),
-        (None, None) => Bound::Unbounded,
-    };
-    let skip = if after.is_none() { usize::try_from(offset).unwrap_or(usize::MAX) } else { 0 };
-    let end = prefix.map(prefix_end);
-    map.range((start, Bound::Unbounded))
-        .take_while(move |((name, _), _)| end.as_deref().is_none_or(|e| name.as_str() < e))
-        .skip(skip)
-        .take(limit as usize)
-        .map(|(_, v)| *v)
-}
-
 /// A user's names other than the username that a name prefix matches.
 fn other_names(u: &User) -> [Option<&str>; 3] {
     [u.first_name.as_deref(), u.last_name.as_deref(), u.display_name.as_deref()]
-}
-
-/// How many keys of a name-ordered map start with `prefix` (all without one).
-pub(crate) fn name_count<T>(map: &BTreeMap<(String, i64), T>, prefix: Option<&str>) -> usize {
-    match prefix {
-        None => map.len(),
-        Some(p) => {
-            let end = prefix_end(p);
-            map.range((Bound::Included((p.to_owned(), i64::MIN)), Bound::Unbounded))
-                .take_while(|((name, _), _)| *name < end)
-                .count()
-        }
-    }
 }
 
 /// The bound the store's prefix filter uses (`key >= p AND key < p || U+10FFFF`).

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::Index;
-use super::state::{name_count, name_page};
 use crate::authz::GroupAccess;
 use crate::error::StoreError;
 use crate::ids::*;
@@ -55,19 +54,6 @@ impl IndexTx {
     fn state(&self) -> std::sync::RwLockReadGuard<'_, super::State> {
         self.index.read_state()
     }
-}
-
-/// A user list the index pages itself: every user in name order, or
-/// those with a name starting with a prefix (`Some(Some(prefix))`).
-fn by_name_prefix_alone<'a>(spec: &ListSpec, filter: &'a UserFilter) -> Option<Option<&'a str>> {
-    let only_prefix = UserFilter { name_prefix: None, descending: false, ..filter.clone() };
-    (!only_prefix.is_filtered() && !filter.descending && !spec.is_filtered()).then_some(filter.name_prefix.as_deref())
-}
-
-/// A group list the index pages itself: every group in name order,
-/// optionally from a name prefix.
-fn by_name_alone(spec: &ListSpec, scope: &GroupScope) -> bool {
-    !scope.is_filtered() && scope.order == GroupOrder::Name && !scope.descending && spec.contains.is_none()
 }
 
 /// Implements a store trait for [`IndexTx`]: the methods written out in
@@ -142,34 +128,32 @@ answer_or_forward! {
             Ok(ids.iter().filter_map(|id| s.user(*id)).map(|u| (**u).clone()).collect())
         }
 
-        /// Every user in name order (the whole-directory walks of sync
-        /// jobs); filters other than none go to the store.
-        async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
-            let Some(prefix) = by_name_prefix_alone(spec, filter) else {
-                return self.store().await?.list_users(spec, filter).await;
-            };
+        async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
             let s = self.state();
-            let page = |map| -> Vec<User> {
-                name_page(map, None, spec.after.as_ref(), spec.offset, spec.limit)
-                    .filter_map(|id| s.user(id))
-                    .map(|u| (**u).clone())
-                    .collect()
-            };
-            Ok(match prefix {
-                None => page(s.user_names()),
-                Some(p) => page(&s.users_by_name_prefix(p)),
-            })
+            Ok(s.user_by_username(username).and_then(|id| s.user(id)).map(|u| (**u).clone()))
+        }
+
+        /// Each user named, once, by `num` (the store's `IN` promises no
+        /// order; its callers ask each name once).
+        async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>> {
+            let s = self.state();
+            let found: std::collections::BTreeMap<i64, &std::sync::Arc<User>> =
+                usernames.iter().filter_map(|n| s.user_by_username(n)).filter_map(|id| s.user(id)).map(|u| (u.num, u)).collect();
+            Ok(found.into_values().map(|u| (**u).clone()).collect())
+        }
+
+        /// Any filter, order and position, as the store's statement.
+        async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>> {
+            let s = self.state();
+            Ok(s.list_users(spec, filter).into_iter().filter_map(|id| s.user(id)).map(|u| (**u).clone()).collect())
         }
 
         async fn count_users_matching(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<i64> {
-            let Some(prefix) = by_name_prefix_alone(spec, filter) else {
-                return self.store().await?.count_users_matching(spec, filter).await;
-            };
-            let s = self.state();
-            Ok(match prefix {
-                None => name_count(s.user_names(), None),
-                Some(p) => s.users_by_name_prefix(p).len(),
-            } as i64)
+            Ok(self.state().count_users(spec, filter) as i64)
+        }
+
+        async fn count_site_admins(&mut self) -> StoreResult<i64> {
+            Ok(self.state().count_site_admins() as i64)
         }
     }
     forward {
@@ -178,9 +162,6 @@ answer_or_forward! {
         fn update_user(&mut self, user: &User) -> ();
         fn delete_user(&mut self, id: UserId) -> ();
         fn set_password_hash(&mut self, id: UserId, hash: &str) -> ();
-        fn get_user_by_username(&mut self, username: &str) -> Option<User>;
-        fn get_users_by_usernames(&mut self, usernames: &[String]) -> Vec<User>;
-        fn count_site_admins(&mut self) -> i64;
         fn scan_users(&mut self, after: i64, limit: u32) -> Vec<User>;
     }
 }
@@ -205,24 +186,36 @@ answer_or_forward! {
             Ok(self.state().access(group, user))
         }
 
-        /// Every group, or those whose name starts with a prefix, in name
-        /// order (what a site admin lists); scoped lists go to the store.
-        async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>> {
-            if !by_name_alone(spec, scope) {
-                return self.store().await?.list_groups(spec, scope).await;
-            }
+        async fn get_group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
             let s = self.state();
-            Ok(name_page(s.group_names(), spec.prefix.as_deref(), spec.after.as_ref(), spec.offset, spec.limit)
-                .filter_map(|id| s.group(id))
-                .map(|g| (**g).clone())
-                .collect())
+            Ok(s.group_by_name(name).and_then(|id| s.group(id)).map(|g| (**g).clone()))
+        }
+
+        /// As `get_users_by_usernames`: each group named, once, by `num`.
+        async fn get_groups_by_names(&mut self, names: &[String]) -> StoreResult<Vec<Group>> {
+            let s = self.state();
+            let found: std::collections::BTreeMap<i64, &std::sync::Arc<Group>> =
+                names.iter().filter_map(|n| s.group_by_name(n)).filter_map(|id| s.group(id)).map(|g| (g.num, g)).collect();
+            Ok(found.into_values().map(|g| (**g).clone()).collect())
+        }
+
+        async fn get_group_by_unique_id(&mut self, unique_id: &str) -> StoreResult<Option<Group>> {
+            let s = self.state();
+            Ok(s.group_by_unique_id(unique_id).and_then(|id| s.group(id)).map(|g| (**g).clone()))
+        }
+
+        /// Any scope, order and position, as the store's statement.
+        async fn list_groups(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<Vec<Group>> {
+            let s = self.state();
+            Ok(s.list_groups(spec, scope).into_iter().filter_map(|id| s.group(id)).map(|g| (**g).clone()).collect())
         }
 
         async fn count_groups_matching(&mut self, spec: &ListSpec, scope: &GroupScope) -> StoreResult<i64> {
-            if !by_name_alone(spec, scope) {
-                return self.store().await?.count_groups_matching(spec, scope).await;
-            }
-            Ok(name_count(self.state().group_names(), spec.prefix.as_deref()) as i64)
+            Ok(self.state().count_groups(spec, scope) as i64)
+        }
+
+        async fn count_active_members(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, i64)>> {
+            Ok(self.state().count_active_members(groups))
         }
     }
     forward {
@@ -230,10 +223,6 @@ answer_or_forward! {
         fn insert_groups(&mut self, groups: &[Group]) -> Vec<i64>;
         fn update_group(&mut self, group: &Group) -> ();
         fn delete_group(&mut self, id: GroupId) -> ();
-        fn get_group_by_name(&mut self, name: &str) -> Option<Group>;
-        fn get_groups_by_names(&mut self, names: &[String]) -> Vec<Group>;
-        fn get_group_by_unique_id(&mut self, unique_id: &str) -> Option<Group>;
-        fn count_active_members(&mut self, groups: &[GroupId]) -> Vec<(GroupId, i64)>;
         fn group_roles(&mut self, group: GroupId) -> Vec<Role>;
         fn grant_group_role(&mut self, group: GroupId, role: RoleId) -> bool;
         fn revoke_group_role(&mut self, group: GroupId, role: RoleId) -> bool;

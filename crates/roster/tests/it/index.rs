@@ -2,6 +2,7 @@
 //! any sequence of changes, a second server follows the event log, and
 //! consistency tokens let a client read its write anywhere.
 
+use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -21,16 +22,24 @@ impl Lcg {
 
 /// Everything a read can show about the directory's edges, as one server
 /// answers it, as the admin and as a plain user with a key.
-async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_key: &str) -> Vec<(String, Value)> {
+async fn snapshot(
+    s: &TestServer,
+    users: &[String],
+    groups: &[String],
+    viewer_key: &str,
+    names: &Names,
+) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let get = |path: String, key: Option<String>| {
         let s = &*s;
         async move {
-            let r = s.call(Method::GET, &path, Some(key.as_deref().unwrap_or(&s.admin)), None).await;
+            let (name, value) = auth_header(&path, key.as_deref().unwrap_or(&s.admin));
+            let r = s.send(Method::GET, &path, &[(name, &value)], None).await;
             assert_ne!(r.status, StatusCode::UNAUTHORIZED, "{path}");
             (
                 format!("{path} as {}", if key.is_some() { "viewer" } else { "admin" }),
-                json!([r.status.as_u16(), r.body]),
+                // SCIM's locations name the server; the rest must be equal.
+                json!([r.status.as_u16(), without_base(&r.body, &s.base)]),
             )
         }
     };
@@ -45,18 +54,32 @@ async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_ke
         out.push(get(format!("/v1/groups/{g}/shares"), None).await);
         out.push(get(format!("/v1/groups/{g}/members"), Some(viewer_key.to_owned())).await);
     }
-    // Lists by name, whole and in small pages followed by their cursors.
-    for list in [
-        "/v1/users?limit=2",
-        "/v1/groups?limit=2",
-        "/v1/groups?prefix=G1&limit=2",
-        "/v1/users?limit=3&prefix=u",
-        "/v1/users?limit=2&prefix=V",
-        "/v1/users?prefix=vi&limit=1000",
+    // Lists by name, whole and in small pages followed by their cursors,
+    // as the admin and as the viewer (who sees the groups they are in or
+    // hold a share on, themselves or through a group).
+    let viewer = Some(viewer_key.to_owned());
+    for (list, key) in [
+        ("/v1/users?limit=2", None),
+        ("/v1/groups?limit=2", None),
+        ("/v1/groups?prefix=G1&limit=2", None),
+        ("/v1/users?limit=3&prefix=u", None),
+        ("/v1/users?limit=2&prefix=V", None),
+        ("/v1/users?prefix=vi&limit=1000", None),
+        ("/v1/users?q=U&limit=2", None),
+        ("/v1/users?q=v&limit=3", None),
+        ("/v1/users?q=1&limit=2", None),
+        ("/v1/users?q=AN&limit=1000", None),
+        ("/v1/users?q=zz&limit=2", None),
+        ("/v1/users?q=1&prefix=w&limit=1", None),
+        ("/v1/groups?q=1&limit=2", None),
+        ("/v1/groups?limit=2", viewer.clone()),
+        ("/v1/groups?q=G&limit=1", viewer.clone()),
+        ("/v1/groups?prefix=h&limit=2", viewer.clone()),
+        ("/v1/users?q=u&limit=2", viewer.clone()),
     ] {
         let mut path = list.to_owned();
         for _ in 0..50 {
-            let (label, page) = get(path.clone(), None).await;
+            let (label, page) = get(path.clone(), key.clone()).await;
             let next = page[1]["next_cursor"].as_str().map(str::to_owned);
             out.push((label, page));
             match next {
@@ -65,7 +88,85 @@ async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_ke
             }
         }
     }
-    out.push(get("/v1/groups?limit=1000".into(), Some(viewer_key.to_owned())).await);
+    // Filters and offset pages of the other front-ends: role and status
+    // (Posit), a piece of a name, groups, order and share level (Civis), a
+    // prefix and an external id (Box), SCIM's pushed filters.
+    let mut lists: Vec<String> = Vec::new();
+    for role in ["", "administrator", "publisher", "viewer", "administrator|viewer", "publisher|viewer"] {
+        for status in ["", "licensed", "locked"] {
+            for page in 1..=3 {
+                lists.push(format!(
+                    "/posit/__api__/v1/users?user_role={role}&account_status={status}&page_size=2&page_number={page}"
+                ));
+            }
+        }
+    }
+    lists.push("/posit/__api__/v1/users?prefix=u&user_role=viewer&page_size=100".into());
+    for q in ["", "query=u&", "query=1&", "account_status=active&", "account_status=inactive&"] {
+        for dir in ["asc", "desc"] {
+            for page in 1..=3 {
+                lists.push(format!("/civis/users?{q}order_dir={dir}&limit=2&page_num={page}&exclude_groups=true"));
+            }
+        }
+    }
+    for (i, g) in names.group_nums.iter().enumerate() {
+        lists.push(format!("/civis/users?group_id={g}&limit=1000&exclude_groups=true"));
+        if let Some(h) = names.group_nums.get(i + 1) {
+            lists.push(format!("/civis/users?group_ids[]={g}&group_ids[]={h}&query=u&limit=1000&exclude_groups=true"));
+        }
+    }
+    for order in ["name", "created_at"] {
+        for dir in ["asc", "desc"] {
+            for page in 1..=3 {
+                lists.push(format!("/civis/groups?order={order}&order_dir={dir}&limit=2&page_num={page}"));
+            }
+            for permission in ["read", "write", "manage"] {
+                lists.push(format!("/civis/groups?order={order}&order_dir={dir}&permission={permission}&limit=1000"));
+            }
+        }
+    }
+    for org in [1, 2] {
+        lists.push(format!("/civis/groups?organization_id={org}&limit=1000"));
+        lists.push(format!("/civis/groups?query=1&organization_id={org}&order=created_at&limit=1000"));
+    }
+    for u in &names.user_nums {
+        lists.push(format!("/civis/groups?user_ids[]={u}&include_members=true&limit=1000"));
+    }
+    for term in ["u", "W", "vi", ""] {
+        for offset in [0, 1, 3] {
+            lists.push(format!("/box/2.0/users?filter_term={term}&limit=2&offset={offset}"));
+        }
+    }
+    for active in ["true", "false"] {
+        for (start, order) in [(1, "ascending"), (2, "descending"), (4, "ascending")] {
+            lists.push(format!(
+                "/scim/v2/Users?filter={}&startIndex={start}&count=2&sortOrder={order}",
+                scim_filter(&format!("active eq {active}"))
+            ));
+        }
+    }
+    for start in [1, 3] {
+        lists.push(format!("/scim/v2/Groups?startIndex={start}&count=2&sortOrder=descending"));
+    }
+    for name in &names.usernames {
+        lists.push(format!("/scim/v2/Users?filter={}", scim_filter(&format!("userName eq \"{name}\""))));
+        lists.push(format!("/iguazio/api/users?filter[username]={name}"));
+    }
+    for x in ["ext-0", "ext-1", "ext-2", "ext-3", "EXT-1", "none"] {
+        lists.push(format!("/scim/v2/Users?filter={}", scim_filter(&format!("externalId eq \"{x}\""))));
+        lists.push(format!("/box/2.0/users?external_app_user_id={x}"));
+    }
+    for name in &names.group_names {
+        lists.push(format!("/scim/v2/Groups?filter={}", scim_filter(&format!("displayName eq \"{name}\""))));
+        lists.push(format!("/iguazio/api/user_groups?filter[name]={name}"));
+    }
+    for x in ["uid-0", "uid-1", "uid-2", "UID-1", "none"] {
+        lists.push(format!("/scim/v2/Groups?filter={}", scim_filter(&format!("externalId eq \"{x}\""))));
+    }
+    for path in lists {
+        out.push(get(path.clone(), None).await);
+        out.push(get(path, viewer.clone()).await);
+    }
     for u in users {
         out.push(get(format!("/v1/users/{u}"), None).await);
         out.push(get(format!("/v1/users/{u}/groups?limit=1000"), None).await);
@@ -75,6 +176,66 @@ async fn snapshot(s: &TestServer, users: &[String], groups: &[String], viewer_ke
         }
     }
     out
+}
+
+/// A key in the form the front-end of `path` reads.
+fn auth_header(path: &str, key: &str) -> (&'static str, String) {
+    if path.starts_with("/posit") {
+        ("authorization", format!("Key {key}"))
+    } else if path.starts_with("/civis") {
+        ("authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))))
+    } else if path.starts_with("/iguazio") {
+        ("cookie", format!("session=j%3A%7B%22sid%22%3A%22{key}%22%7D"))
+    } else {
+        ("authorization", format!("Bearer {key}"))
+    }
+}
+
+/// `body` with the server's base URL taken out.
+fn without_base(body: &Value, base: &str) -> Value {
+    serde_json::from_str(&body.to_string().replace(base, "BASE")).expect("JSON")
+}
+
+/// A SCIM filter in a query string.
+fn scim_filter(f: &str) -> String {
+    f.replace(' ', "%20").replace('"', "%22")
+}
+
+/// The names and integer ids the lookups of a snapshot ask for: those the
+/// store holds now, each name also in capitals, and a name nothing has.
+struct Names {
+    usernames: Vec<String>,
+    group_names: Vec<String>,
+    user_nums: Vec<i64>,
+    group_nums: Vec<i64>,
+}
+
+impl Names {
+    async fn of(s: &TestServer) -> Self {
+        let field = |body: &Value, list: &str, name: &str| -> Vec<Value> {
+            body[list].as_array().expect("a list").iter().map(|x| x[name].clone()).collect()
+        };
+        let text = |v: Vec<Value>| -> Vec<String> {
+            let mut out: Vec<String> = v.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            out.extend(out.clone().iter().map(|n| n.to_uppercase()));
+            out.push("nobody".into());
+            out
+        };
+        let nums = |v: Vec<Value>| -> Vec<i64> { v.iter().filter_map(Value::as_i64).collect() };
+        let civis = |path: &'static str| async move {
+            let (name, value) = auth_header(path, &s.admin);
+            s.send(Method::GET, path, &[(name, &value)], None).await.body
+        };
+        let civis_users = civis("/civis/users?limit=1000&exclude_groups=true").await;
+        let civis_groups = civis("/civis/groups?limit=1000").await;
+        let wrap = |v: Value| json!({ "items": v });
+        Self {
+            usernames: text(field(&s.get("/v1/users?limit=1000").await.body, "items", "username")),
+            group_names: text(field(&s.get("/v1/groups?limit=1000").await.body, "items", "name")),
+            user_nums: nums(field(&wrap(civis_users), "items", "id")),
+            group_nums: nums(field(&wrap(civis_groups), "items", "id")),
+        }
+    }
 }
 
 /// Random changes to users, groups, memberships, nesting and shares,
@@ -97,17 +258,31 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
     ]) {
         assert_eq!(s.patch(&format!("/v1/users/{u}"), names).await.status, StatusCode::OK);
     }
+    // Roles, external ids and unique ids the filters and lookups find.
+    for (u, fields) in users[4..].iter().zip([
+        json!({ "site_role": "admin", "external_id": "ext-0" }),
+        json!({ "role_label": "publisher", "external_id": "ext-1" }),
+        json!({ "role_label": "viewer" }),
+    ]) {
+        assert_eq!(s.patch(&format!("/v1/users/{u}"), fields).await.status, StatusCode::OK);
+    }
     let mut groups = Vec::new();
     for i in 0..6 {
         groups.push(s.group(&format!("g{i}")).await);
     }
+    let r = s.patch(&format!("/v1/groups/{}", groups[0]), json!({ "unique_id": "uid-0" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A second organization some groups move to (Civis lists by organization).
+    let r = s.post("/v1/organizations", json!({ "name": "elsewhere" })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let elsewhere = r.id();
     let mut rng = Lcg(7);
     let mut made = 6;
     for round in 0..6 {
         for _ in 0..25 {
             let (g, h) = (groups[rng.below(groups.len())].clone(), groups[rng.below(groups.len())].clone());
             let u = users[rng.below(users.len())].clone();
-            let r = match rng.below(10) {
+            let r = match rng.below(13) {
                 0..=2 => {
                     let role = if rng.below(4) == 0 { "admin" } else { "member" };
                     s.put(&format!("/v1/groups/{g}/members/{u}"), json!({ "role": role })).await
@@ -133,13 +308,47 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
                     groups[i] = s.group(&format!("g{made}")).await;
                     r
                 }
-                _ => {
+                9 => {
                     let active = rng.below(2) == 0;
                     if u == viewer {
                         continue;
                     }
                     let names = json!({ "email": format!("{round}@x.test"), "active": active, "first_name": format!("v{round}") });
                     s.patch(&format!("/v1/users/{u}"), names).await
+                }
+                10 => {
+                    // A user renamed, given another role or external id
+                    // (taken ones are refused), or losing it.
+                    if u == viewer {
+                        continue;
+                    }
+                    let i = users.iter().position(|x| *x == u).unwrap_or(0);
+                    let change = match rng.below(5) {
+                        0 => json!({ "username": format!("{}{i}", ["u", "w", "W-"][rng.below(3)]) }),
+                        1 => json!({ "site_role": (["admin", "user"][rng.below(2)]) }),
+                        2 => json!({ "role_label": (["publisher", "viewer", "other"][rng.below(3)]) }),
+                        3 => json!({ "role_label": null }),
+                        _ => {
+                            json!({ "external_id": ([json!(null), json!("ext-1"), json!("ext-2"), json!("ext-3")][rng.below(4)].clone()) })
+                        }
+                    };
+                    s.patch(&format!("/v1/users/{u}"), change).await
+                }
+                11 => {
+                    // A group's unique id moved or dropped (taken ones are
+                    // refused), or the group moved to the other organization.
+                    let change = match rng.below(5) {
+                        0 => json!({ "organization_id": elsewhere }),
+                        i => {
+                            json!({ "unique_id": ([json!(null), json!("uid-0"), json!("uid-1"), json!("uid-2")][i - 1].clone()) })
+                        }
+                    };
+                    s.patch(&format!("/v1/groups/{g}"), change).await
+                }
+                _ => {
+                    // A group renamed (a taken name is refused).
+                    let name = format!("{}{}", ["g", "h", "H"][rng.below(3)], rng.below(made + 1));
+                    s.patch(&format!("/v1/groups/{g}"), json!({ "name": name })).await
                 }
             };
             assert!(!r.status.is_server_error(), "{}: {}", r.status, r.body);
@@ -152,15 +361,25 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
             let path = format!("/v1/users/{u}/groups?transitive=true&limit=1000");
             assert_eq!(s.get(&path).await.body, plain.get(&path).await.body, "round {round}: {path}");
         }
-        let from_index = snapshot(&s, &users, &groups, &viewer_key).await;
-        let from_store = snapshot(&plain, &users, &groups, &viewer_key).await;
+        // An external id and a unique id are given up and taken by another
+        // (refused while someone holds it): a lookup must not find the
+        // one that gave it up.
+        let (from, to) = (&users[4 + round % 3], &users[1 + round % 3]);
+        assert_eq!(s.patch(&format!("/v1/users/{from}"), json!({ "external_id": null })).await.status, StatusCode::OK);
+        s.patch(&format!("/v1/users/{to}"), json!({ "external_id": format!("ext-{}", (round + 1) % 4) })).await;
+        let (from, to) = (&groups[round % groups.len()], &groups[(round + 1) % groups.len()]);
+        assert_eq!(s.patch(&format!("/v1/groups/{from}"), json!({ "unique_id": null })).await.status, StatusCode::OK);
+        s.patch(&format!("/v1/groups/{to}"), json!({ "unique_id": format!("uid-{}", (round + 1) % 3) })).await;
+        let names = Names::of(&plain).await;
+        let from_index = snapshot(&s, &users, &groups, &viewer_key, &names).await;
+        let from_store = snapshot(&plain, &users, &groups, &viewer_key, &names).await;
         for (a, b) in from_index.iter().zip(&from_store) {
             assert_eq!(a, b, "round {round}: the index and the store disagree");
         }
         // The follower applied the same changes from the log.
         let head = s.get("/readyz").await.body["revision"].as_i64().expect("revision");
         wait_until_applied(&follower, head).await;
-        let from_follower = snapshot(&follower, &users, &groups, &viewer_key).await;
+        let from_follower = snapshot(&follower, &users, &groups, &viewer_key, &names).await;
         for (a, b) in from_index.iter().zip(&from_follower) {
             assert_eq!(a, b, "round {round}: the follower disagrees");
         }
@@ -168,8 +387,9 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
     // A user goes: with them their memberships, shares and counts.
     let u = users.pop().expect("a user");
     assert_eq!(s.delete(&format!("/v1/users/{u}")).await.status, StatusCode::NO_CONTENT);
-    let from_index = snapshot(&s, &users, &groups, &viewer_key).await;
-    let from_store = snapshot(&plain, &users, &groups, &viewer_key).await;
+    let names = Names::of(&plain).await;
+    let from_index = snapshot(&s, &users, &groups, &viewer_key, &names).await;
+    let from_store = snapshot(&plain, &users, &groups, &viewer_key, &names).await;
     assert_eq!(from_index, from_store, "after deleting a user");
 }
 

@@ -1,0 +1,129 @@
+//! What the HTTP agreement test (`roster/tests/it/index.rs`) cannot reach:
+//! a lookup key given up in the same batch that another takes it, a
+//! lookup no front-end asks without checking the answer again, and store
+//! semantics no front-end asks for (a cursor on a descending list, a group
+//! counted twice).
+
+use time::OffsetDateTime;
+
+use super::*;
+use crate::ids::MembershipId;
+use crate::model::{DEFAULT_ORG_ID, MemberRole, Membership, Permissions, SourceType};
+
+fn user(num: i64, username: &str) -> User {
+    User { num, ..User::new(username.into(), OffsetDateTime::UNIX_EPOCH) }
+}
+
+fn group(num: i64, name: &str) -> Group {
+    let g = Group::new(name.into(), DEFAULT_ORG_ID, SourceType::Api, UserId::new(), OffsetDateTime::UNIX_EPOCH);
+    Group { num, ..g }
+}
+
+fn member(num: i64, g: GroupId, u: UserId) -> Membership {
+    Membership {
+        id: MembershipId::new(),
+        num,
+        group: g,
+        member: Member::User(u),
+        role: MemberRole::Member,
+        permissions: Permissions::default(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+fn spec(limit: u32) -> ListSpec {
+    ListSpec { after: None, limit, offset: 0, prefix: None, contains: None }
+}
+
+#[test]
+fn an_external_id_given_up_is_no_longer_found_whichever_comes_first() {
+    let mut s = State::default();
+    let a = User { external_id: Some("x".into()), ..user(1, "a") };
+    let b = user(2, "b");
+    s.put_user(a.clone());
+    s.put_user(b.clone());
+    // The taker first, then the one who gave it up (one batch, either order).
+    s.put_user(User { external_id: Some("x".into()), ..b.clone() });
+    s.put_user(User { external_id: None, ..a.clone() });
+    assert_eq!(s.user_by_external_id("x"), Some(b.id));
+    s.put_user(b.clone());
+    assert_eq!(s.user_by_external_id("x"), None);
+    s.put_user(User { external_id: Some("y".into()), ..a.clone() });
+    s.remove_user(a.id);
+    assert_eq!(s.user_by_external_id("y"), None);
+}
+
+#[test]
+fn a_unique_id_given_up_is_no_longer_found_whichever_comes_first() {
+    let mut s = State::default();
+    let g = Group { unique_id: Some("x".into()), ..group(1, "g") };
+    let h = group(2, "h");
+    s.put_group(g.clone());
+    s.put_group(h.clone());
+    s.put_group(Group { unique_id: Some("x".into()), ..h.clone() });
+    s.put_group(Group { unique_id: None, ..g.clone() });
+    assert_eq!(s.group_by_unique_id("x"), Some(h.id));
+    s.put_group(h.clone());
+    assert_eq!(s.group_by_unique_id("x"), None);
+    s.put_group(Group { unique_id: Some("y".into()), ..g.clone() });
+    s.remove_group(g.id);
+    assert_eq!(s.group_by_unique_id("y"), None);
+}
+
+#[test]
+fn names_are_found_folded_and_renames_forget_the_old_name() {
+    let mut s = State::default();
+    let u = user(1, "Ana");
+    s.put_user(u.clone());
+    assert_eq!(s.user_by_username("ANA"), Some(u.id));
+    s.put_user(User { username: "Bo".into(), ..u.clone() });
+    assert_eq!(s.user_by_username("ana"), None);
+    assert_eq!(s.user_by_username("bo"), Some(u.id));
+    let g = group(1, "Team");
+    s.put_group(g.clone());
+    assert_eq!(s.group_by_name("tEAM"), Some(g.id));
+    assert_eq!(s.group_by_name("tea"), None);
+}
+
+/// As `push_list_ordered`: a descending list has no keyset order, so a
+/// cursor is ignored, and with it the offset.
+#[test]
+fn a_descending_list_ignores_a_cursor_and_its_offset() {
+    let mut s = State::default();
+    let users: Vec<User> = ["a", "b", "c", "d"].iter().zip(1..).map(|(n, i)| user(i, n)).collect();
+    for u in &users {
+        s.put_user(u.clone());
+    }
+    let desc = UserFilter { descending: true, ..UserFilter::default() };
+    let top: Vec<UserId> = users.iter().rev().take(2).map(|u| u.id).collect();
+    assert_eq!(s.list_users(&spec(2), &desc), top);
+    let with_cursor = ListSpec { after: Some(Keyset { key: "b".into(), num: 2 }), offset: 1, ..spec(2) };
+    assert_eq!(s.list_users(&with_cursor, &desc), top);
+    let asc: Vec<UserId> = users[2..].iter().map(|u| u.id).collect();
+    assert_eq!(s.list_users(&with_cursor, &UserFilter::default()), asc);
+    let offset = ListSpec { offset: 1, ..spec(2) };
+    assert_eq!(s.list_users(&offset, &desc), vec![users[2].id, users[1].id]);
+}
+
+/// As the store's statement: each group asked for gets its count at its
+/// first place; a group asked for again gets 0; inactive users do not count.
+#[test]
+fn active_members_are_counted_once_per_group() {
+    let mut s = State::default();
+    let (a, b) = (user(1, "a"), User { active: false, ..user(2, "b") });
+    let (g, h) = (group(1, "g"), group(2, "h"));
+    for u in [&a, &b] {
+        s.put_user(u.clone());
+    }
+    for x in [&g, &h] {
+        s.put_group(x.clone());
+    }
+    s.put_membership(member(1, g.id, a.id));
+    s.put_membership(member(2, g.id, b.id));
+    let nowhere = GroupId::new();
+    assert_eq!(
+        s.count_active_members(&[g.id, h.id, g.id, nowhere]),
+        vec![(g.id, 1), (h.id, 0), (g.id, 0), (nowhere, 0)]
+    );
+}
