@@ -1,7 +1,8 @@
 //! A read transaction that answers from the index. The use-cases do not
 //! know it is there: they call the same [`Tx`] methods, and the ones the
-//! index can answer (entities by id, edges both ways, access, membership at
-//! any depth) are answered from memory; every other call opens a store
+//! index can answer (entities by id, name or outside id, lists of users and
+//! groups under any filter, edges both ways, access, membership at any
+//! depth) are answered from memory; every other call opens a store
 //! transaction on first use and goes there. So each rule still lives once,
 //! in the use-case, and a read that only asks the index makes no round trip.
 //!
