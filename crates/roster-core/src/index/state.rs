@@ -35,7 +35,8 @@ pub(crate) struct State {
     /// Users by external id (unique in the store, compared as stored).
     external_ids: HashMap<String, UserId>,
     groups: HashMap<GroupId, Arc<Group>>,
-    group_nums: HashMap<i64, GroupId>,
+    /// Groups by `num`: creation order, which group lists also page in.
+    group_nums: BTreeMap<i64, GroupId>,
     /// Groups in list order: (folded name, `num`).
     group_names: BTreeMap<(String, i64), GroupId>,
     /// Groups by unique id (unique in the store, compared as stored).

@@ -342,7 +342,22 @@ impl State {
                 };
             }
             (None, GroupOrder::Created) => {
-                self.group_names.iter().map(|(k, id)| (k, *id)).filter(|(k, id)| passes(k, *id)).collect()
+                // Walked in `num` order, from the end when descending: a
+                // page costs its offset and size, not a sort of all groups.
+                let by_num: Box<dyn Iterator<Item = &GroupId>> = if scope.descending {
+                    Box::new(self.group_nums.values().rev())
+                } else {
+                    Box::new(self.group_nums.values())
+                };
+                let rows = by_num
+                    .filter_map(|id| self.groups.get(id))
+                    .filter_map(|g| self.group_names.get_key_value(&(fold(&g.name), g.num)))
+                    .map(|(k, id)| (k, *id))
+                    .filter(|(k, id)| passes(k, *id));
+                return match window {
+                    Some(w) => w.page(rows),
+                    None => rows.map(|(_, id)| id).collect(),
+                };
             }
         };
         let mut rows = rows;
