@@ -123,7 +123,6 @@ impl Directory {
                 if summary.created + summary.updated > 0 {
                     let last = records.len().saturating_sub(1);
                     tx.commit().await.map_err(|e| ImportFailure { index: last, error: e.into() })?;
-                    self.sessions.forget_all();
                     self.applied().await;
                 }
                 Ok(summary)
@@ -155,7 +154,6 @@ impl Directory {
         }
         if summary.created + summary.updated > 0 {
             tx.commit().await.map_err(|e| ImportFailure { index: records.len().saturating_sub(1), error: e.into() })?;
-            self.sessions.forget_all();
             self.applied().await;
         }
         Ok(summary)

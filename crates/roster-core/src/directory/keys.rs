@@ -159,7 +159,6 @@ impl Directory {
         tx.delete_key(id).await?;
         tx.append_event(&event(p.actor(), "key.deleted", "key", id, Some(audit::key(&key)), None)).await?;
         tx.commit().await?;
-        self.sessions.forget_all();
         Ok(())
     }
 
@@ -246,7 +245,6 @@ impl Directory {
             Some(secret)
         };
         tx.commit().await?;
-        self.sessions.forget_all();
         Ok(if secret.is_none() { printed } else { None })
     }
 

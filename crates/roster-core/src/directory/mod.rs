@@ -120,6 +120,13 @@ impl Directory {
         }
     }
 
+    /// The same directory, whose index loads afresh rather than replays
+    /// when it finds itself more than `events` behind the log.
+    pub fn with_index_reload_after(self, events: i64) -> Self {
+        self.index.set_reload_after(events);
+        self
+    }
+
     /// The same directory enforcing `limits` instead.
     pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
         self.limiter = limits::Limiter::new(limits);
@@ -155,13 +162,21 @@ impl Directory {
 
     /// After a write committed: its changes go into this server's index
     /// before the caller hears of it (reads here see their own writes), and
-    /// the revision reached is recorded as the request's token. A failure
-    /// here leaves the write committed and the index behind; the follower
-    /// catches up.
+    /// the revision reached is recorded as the request's token. Applying a
+    /// change that may revoke or demote a key forgets the resolved keys
+    /// (the index's `on_credentials`); while the index is still loading, or
+    /// when applying fails (the write is committed, the index behind: the
+    /// follower catches up), every write forgets them here instead.
     async fn applied(&self) {
+        if !self.index.is_ready() {
+            self.sessions.forget_all();
+        }
         match self.index.catch_up(&*self.store).await {
             Ok(r) => revision::record_written(r),
-            Err(e) => tracing::warn!(error = %e, "applying a write to the index failed; the follower will"),
+            Err(e) => {
+                self.sessions.forget_all();
+                tracing::warn!(error = %e, "applying a write to the index failed; the follower will");
+            }
         }
     }
 

@@ -141,7 +141,6 @@ impl Directory {
         }
         let user = found(tx.get_user(id).await?, "user")?;
         tx.commit().await?;
-        self.sessions.forget_all();
         Ok(user)
     }
 }

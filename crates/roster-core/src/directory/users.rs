@@ -266,7 +266,6 @@ impl Directory {
             tx.set_password_hash(id, &hash).await?;
         }
         tx.commit().await?;
-        self.sessions.forget_all();
         Ok(user)
     }
 
@@ -283,7 +282,6 @@ impl Directory {
         let mut tx = self.write().await?;
         delete_user_in(&mut tx, p, id, if_version).await?;
         tx.commit().await?;
-        self.sessions.forget_all();
         Ok(())
     }
 
@@ -299,7 +297,6 @@ impl Directory {
         delete_user_in(&mut tx, p, id, None).await?;
         let job = insert_job(&mut tx, p, job).await?;
         tx.commit().await?;
-        self.sessions.forget_all();
         Ok(job)
     }
 }

@@ -21,7 +21,7 @@ mod refresh;
 mod state;
 pub(crate) mod tx;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -34,7 +34,8 @@ pub(crate) use tx::IndexTx;
 
 /// How many events one catch-up step reads.
 const BATCH: u32 = 1000;
-/// A follower this many events behind loads afresh instead of replaying.
+/// By default, a follower this many events behind loads afresh instead of
+/// replaying (see [`Index::set_reload_after`]).
 pub const RELOAD_AFTER: i64 = 100_000;
 /// How long a follower sleeps when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -54,6 +55,10 @@ pub struct Index {
     /// held when it read it.
     caught_up_by: AtomicU64,
     revision: watch::Sender<i64>,
+    /// How far behind the log a catch-up loads afresh instead.
+    reload_after: AtomicI64,
+    /// Loads done (the first, and each afresh after falling behind).
+    loads: AtomicU64,
     /// Called when an applied change may revoke or demote a key.
     on_credentials: Box<dyn Fn() + Send + Sync>,
 }
@@ -65,6 +70,8 @@ impl Index {
             ready: AtomicBool::new(false),
             applier: Mutex::new(()),
             catch_ups_begun: AtomicU64::new(0),
+            reload_after: AtomicI64::new(RELOAD_AFTER),
+            loads: AtomicU64::new(0),
             caught_up_by: AtomicU64::new(0),
             revision: watch::channel(0).0,
             on_credentials,
@@ -74,6 +81,19 @@ impl Index {
     /// Whether the index has been loaded (reads answer from it).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Loads afresh, rather than replay, when a catch-up finds the log more
+    /// than `events` ahead: replaying costs a store read per batch of
+    /// changes, a load one pass over every table.
+    pub fn set_reload_after(&self, events: i64) {
+        self.reload_after.store(events.max(1), Ordering::Relaxed);
+    }
+
+    /// How many times the index was loaded: once at start, then once per
+    /// fall too far behind the log.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
     }
 
     /// The `seq` of the last event applied here.
@@ -104,6 +124,7 @@ impl Index {
         *self.write_state() = state;
         self.revision.send_replace(revision);
         self.ready.store(true, Ordering::Release);
+        self.loads.fetch_add(1, Ordering::Relaxed);
         (self.on_credentials)();
         tracing::info!(users, groups, memberships, revision, ms = started.elapsed().as_millis() as u64, "index loaded");
         Ok(())
@@ -144,10 +165,18 @@ impl Index {
                 }
                 return Ok(from);
             };
-            if contiguous as u32 == BATCH && tx.count(Counter::Events).await? - from > RELOAD_AFTER {
+            // Far behind: what this read holds, or else the log's head, is
+            // more than `reload_after` ahead.
+            let reload_after = self.reload_after.load(Ordering::Relaxed);
+            let behind = if last - from > reload_after || contiguous as u32 == BATCH {
+                tx.count(Counter::Events).await? - from
+            } else {
+                0
+            };
+            if behind > reload_after {
                 drop(tx);
                 drop(_applying);
-                tracing::info!(behind = %(last - from), "index far behind the event log; loading afresh");
+                tracing::info!(behind, "index far behind the event log; loading afresh");
                 self.load(store).await?;
                 return Ok(self.revision());
             }

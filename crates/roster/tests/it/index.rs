@@ -8,7 +8,12 @@ use serde_json::{Value, json};
 
 use crate::harness::{Reply, TestServer};
 
-on_every_store!(the_index_agrees_with_the_store, tokens_read_a_write_on_another_server, readiness_and_bad_tokens);
+on_every_store!(
+    the_index_agrees_with_the_store,
+    tokens_read_a_write_on_another_server,
+    readiness_and_bad_tokens,
+    a_server_far_behind_loads_afresh
+);
 
 /// A small deterministic generator (the same run on every machine).
 struct Lcg(u64);
@@ -494,4 +499,40 @@ async fn readiness_and_bad_tokens(s: TestServer) {
     assert!(r.headers.get("retry-after").is_some(), "{:?}", r.headers);
     assert!(started.elapsed() >= roster_core::REVISION_WAIT, "answered before the wait was over");
     assert_eq!(s.get("/readyz").await.body["revision"], head, "passed over a gap");
+}
+
+/// A server that finds the log further ahead than it is set to replay
+/// loads afresh, and then holds what the store holds; one a little behind
+/// replays.
+async fn a_server_far_behind_loads_afresh(s: TestServer) {
+    let store = roster_store::connect(&s.url).await.expect("store");
+    let lagging = roster_core::Directory::new(store.clone()).with_index_reload_after(10);
+    lagging.index().load(&*store).await.expect("load");
+    assert_eq!(lagging.index().loads(), 1);
+    let admin = lagging.authenticate(&s.admin, None).await.expect("admin");
+    let server = &s;
+    let create = |name: String| async move {
+        let r = server.post("/v1/groups", json!({ "name": name })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().and_then(|id| id.parse::<roster_core::GroupId>().ok()).expect("id")
+    };
+
+    let mut made = Vec::new();
+    for i in 0..30 {
+        made.push(create(format!("far-{i}")).await);
+    }
+    let last = *made.last().expect("made");
+    let missing = lagging.get_group(&admin, last).await;
+    assert!(matches!(missing, Err(roster_core::CoreError::NotFound { .. })), "not applied yet: {missing:?}");
+    let head = s.get("/readyz").await.body["revision"].as_i64().expect("revision");
+    assert_eq!(lagging.index().catch_up(&*store).await.expect("catch up"), head);
+    assert_eq!(lagging.index().loads(), 2, "30 events behind with 10 allowed: loaded afresh");
+    for g in &made {
+        lagging.get_group(&admin, *g).await.expect("a group made while it was behind");
+    }
+
+    let near = create("near".into()).await;
+    lagging.index().catch_up(&*store).await.expect("catch up");
+    assert_eq!(lagging.index().loads(), 2, "one event behind: replayed");
+    lagging.get_group(&admin, near).await.expect("the group made since");
 }
