@@ -246,10 +246,12 @@ impl Names {
 /// Random changes to users, groups, memberships, nesting and shares,
 /// through one server that reads through its index; after every round,
 /// each read equals the same read from a server on the same database that
-/// reads the store, and from a second server that follows the log.
+/// reads the store, from a second server that follows the log, and from a
+/// third started mid-stream.
 async fn the_index_agrees_with_the_store(s: TestServer) {
     let plain = s.twin(false).await;
     let follower = s.twin(true).await;
+    let mut late = None;
     let (viewer, viewer_key) = s.user_with_key("viewer").await;
     let mut users = vec![viewer.clone()];
     for i in 0..7 {
@@ -387,6 +389,18 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
         let from_follower = snapshot(&follower, &users, &groups, &viewer_key, &names).await;
         for (a, b) in from_index.iter().zip(&from_follower) {
             assert_eq!(a, b, "round {round}: the follower disagrees");
+        }
+        // A server started mid-stream (or restarted) loads what the others
+        // built change by change, and follows from there.
+        if let Some(late) = &late {
+            wait_until_applied(late, head).await;
+            let from_late = snapshot(late, &users, &groups, &viewer_key, &names).await;
+            for (a, b) in from_index.iter().zip(&from_late) {
+                assert_eq!(a, b, "round {round}: the server started late disagrees");
+            }
+        }
+        if round == 2 {
+            late = Some(s.twin(true).await);
         }
     }
     // A user goes: with them their memberships, shares and counts.
