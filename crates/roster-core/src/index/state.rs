@@ -251,11 +251,12 @@ impl State {
     /// The groups whose users at any depth may have changed when `group`'s
     /// edges did: the group and every group above it.
     fn invalidate_above(&mut self, group: GroupId) {
-        let above = self.ancestors(&[group]);
-        let cache = self.closure.get_mut().unwrap_or_else(|e| e.into_inner());
-        if cache.is_empty() {
+        // Nothing cached (as during a load): no walk up the graph.
+        if self.closure.get_mut().unwrap_or_else(|e| e.into_inner()).is_empty() {
             return;
         }
+        let above = self.ancestors(&[group]);
+        let cache = self.closure.get_mut().unwrap_or_else(|e| e.into_inner());
         for g in above {
             cache.remove(&g);
         }
