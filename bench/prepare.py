@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Resolves the sampled names of samples.json to Roster ids over the native
 API, probes which endpoints this server has, and writes the request lists
-the load runs rotate over (for wrk, bench/loadgen.py and LDAP).
+the load runs rotate over (for wrk and roster-loadgen, HTTP and LDAP).
 
   prepare.py WORK_DIR PORT KEY PAGES_TRANSITIVE(auto|0|1)
 

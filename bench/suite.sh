@@ -16,10 +16,11 @@
 #
 # Knobs (environment): SCALE, BENCH_USERS, BENCH_GROUPS, DEPTH (10),
 # PER_USER (2 direct groups per user), SEED (42), SAMPLE (1000 users and
-# groups rotated over), SECS (8, each wrk run), CONNS (16), PY_SECS (5, each
-# peer-comparison run), PY_WORKERS (4), PEERS ("slapd scim2"; "" for none),
-# PAGES_TRANSITIVE (auto|0|1: member pages with transitive=true), PORT,
-# ROSTER_BIN (a roster binary to use instead of building this tree's).
+# groups rotated over), SECS (8, each wrk run), CONNS (16), LOAD_SECS (5, each
+# peer-comparison run), LOAD_WORKERS (4; PY_SECS and PY_WORKERS, their former
+# names, still work), PEERS ("slapd scim2"; "" for none), PAGES_TRANSITIVE
+# (auto|0|1: member pages with transitive=true), PORT, ROSTER_BIN (a roster
+# binary to use instead of building this tree's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +39,8 @@ SEED=${SEED:-42}
 SAMPLE=${SAMPLE:-1000}
 SECS=${SECS:-8}
 CONNS=${CONNS:-16}
-PY_SECS=${PY_SECS:-5}
-PY_WORKERS=${PY_WORKERS:-4}
+LOAD_SECS=${LOAD_SECS:-${PY_SECS:-5}}
+LOAD_WORKERS=${LOAD_WORKERS:-${PY_WORKERS:-4}}
 PEERS=${PEERS-slapd scim2}
 PAGES_TRANSITIVE=${PAGES_TRANSITIVE:-auto}
 PORT=${PORT:-18480}
@@ -81,6 +82,9 @@ summary=()
 say() { echo "$*"; summary+=("$*"); }
 
 if [ -n "${ROSTER_BIN:-}" ]; then bin=$ROSTER_BIN; else cargo build --release -q -p roster; bin=target/release/roster; fi
+# The peer comparisons' client (bench/loadgen/, std only: seconds to build).
+cargo build --release -q -p roster-loadgen
+loadgen=target/release/roster-loadgen
 
 # --- data ------------------------------------------------------------------
 echo "== generating (seed $SEED): $NU users, $NG groups in a forest of depth $DEPTH, $PER_USER direct groups per user"
@@ -161,18 +165,18 @@ read -r rss hwm < <(awk '/VmRSS/ {r = $2} /VmHWM/ {h = $2} END {printf "%.0f %.0
 say "| Roster resident memory after the wrk runs | $rss MB (peak $hwm MB) | | | |"
 
 # --- slapd ---------------------------------------------------------------------
-pyrow() { # proto port reqfile [marker] -> JSON line
+loadrow() { # proto port reqfile [marker] -> JSON line
     local extra=()
     [ "$1" = http ] && extra=(--key "$KEY" ${4:+--marker "$4"})
     [ "$1" = ldap ] && extra=(--bind-dn "$ROOT_DN" --bind-pw "$ROOT_PW")
-    python3 bench/loadgen.py "$1" 127.0.0.1 "$2" "$3" --workers "$PY_WORKERS" --seconds "$PY_SECS" "${extra[@]}"
+    "$loadgen" "$1" 127.0.0.1 "$2" "$3" --workers "$LOAD_WORKERS" --seconds "$LOAD_SECS" "${extra[@]}"
 }
 # A Roster "hit" is an answer containing MARKER (a member check that says
 # true, a non-empty list); an LDAP hit is a search with at least one entry.
 compare() { # label roster-paths ldap-jsonl [roster side available] [marker]
     local label=$1 ok=${4:-true} r='{"rps": null, "p99_ms": null, "errors": "-", "hits": "-", "ops": "-", "client_cpu_cores": null}' l
-    [ "$ok" = true ] && r=$(pyrow http "$PORT" "$work/req/$2" "${5:-\"id\"}")
-    l=$(pyrow ldap "$LDAP_PORT" "$work/req/$3")
+    [ "$ok" = true ] && r=$(loadrow http "$PORT" "$work/req/$2" "${5:-\"id\"}")
+    l=$(loadrow ldap "$LDAP_PORT" "$work/req/$3")
     say "$(jq -rn --argjson r "$r" --argjson l "$l" --arg name "$label" '
         def ms: if . == null then "" else "\(.) ms" end;
         "| \($name) | \($r.rps // "not available") | \($r.p99_ms | ms) | \($l.rps) | \($l.p99_ms | ms) | **\(if $r.rps != null and $l.rps > 0 then ($r.rps / $l.rps * 100 | round / 100) else "n/a" end)** | \($r.client_cpu_cores // "-") / \($l.client_cpu_cores // "-") | \($r.errors)/\($l.errors) err, \($r.hits)/\($l.hits) hits of \($r.ops)/\($l.ops) |"')"
@@ -187,7 +191,7 @@ slapd_start() { # conf
     slapd_cold_ms=$(ms "$(since "$t")")
 }
 if peer slapd; then
-    echo "== slapd: slapadd and equivalent reads (bench/loadgen.py, $PY_WORKERS workers, ${PY_SECS}s each)"
+    echo "== slapd: slapadd and equivalent reads (roster-loadgen, $LOAD_WORKERS workers, ${LOAD_SECS}s each)"
     mkdir -p "$work/ldap/db"
     cat > "$work/ldap/slapd.conf" <<EOF
 include /etc/ldap/schema/core.schema
@@ -224,7 +228,7 @@ EOF
     say "| slapadd (offline load of the same data) | $(printf '%.1f' "$slapadd_s") s | Roster import/slapadd time: $(awk -v a="$import_s" -v b="$slapadd_s" 'BEGIN {printf "%.1f", a / b}') | | | | |"
     say "| slapd cold start (to first answer) | $slapd_cold_ms ms | Roster/slapd: $(awk -v a="$cold_ms" -v b="$slapd_cold_ms" 'BEGIN {printf "%.2f", a / b}') | | | | |"
     say ""
-    say "| same client for both ($PY_WORKERS workers, ${PY_SECS}s) | Roster req/s | Roster p99 | slapd ops/s | slapd p99 | Roster/slapd | client CPU, cores of $(nproc) (Roster run / slapd run) | errors, hits |"
+    say "| same client for both ($LOAD_WORKERS workers, ${LOAD_SECS}s) | Roster req/s | Roster p99 | slapd ops/s | slapd p99 | Roster/slapd | client CPU, cores of $(nproc) (Roster run / slapd run) | errors, hits |"
     say "|---|---|---|---|---|---|---|---|"
     compare "group read (GET /v1/groups/{id} vs base search, attr cn)" group_read.paths group_read.ldap.jsonl
     compare "direct member check (check on a direct pair vs (member=U) on the group)" check_direct.paths check_direct.ldap.jsonl "$(avail check)" '"member":true'
