@@ -37,6 +37,19 @@ pub fn visible_prefix(secret: &str) -> String {
     }
 }
 
+/// Whether `password` matches a stored argon2 `hash`. The check is slow on
+/// purpose, so it runs off the async workers.
+pub async fn password_matches(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash)
+            .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,3 +67,4 @@ mod tests {
         assert_eq!(visible_prefix("rst_chosen_by_an_operator"), "", "a chosen secret shows nothing");
     }
 }
+

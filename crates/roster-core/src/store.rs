@@ -183,6 +183,9 @@ pub trait UserStore: Send {
     /// Stores an argon2 hash for the user's password (never read back by
     /// any listing).
     async fn set_password_hash(&mut self, id: UserId, hash: &str) -> StoreResult<()>;
+    /// The user's password hash, if one is stored: only for checking a
+    /// password (`Directory::authenticate_user`), never shown.
+    async fn password_hash(&mut self, id: UserId) -> StoreResult<Option<String>>;
     async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>>;
     /// The users among `ids` that exist, in no particular order.
     async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>>;

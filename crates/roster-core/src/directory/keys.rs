@@ -42,6 +42,54 @@ impl Directory {
         Ok(p)
     }
 
+    /// Resolves a user named by a front-end (an LDAP bind's DN) and a secret
+    /// presented for them: an API key of that user, or the user's password
+    /// where one is stored. Anything else is one failure against `source`,
+    /// without telling which part was wrong. Errors: `Unauthenticated`
+    /// (unknown user, wrong secret, another user's key, an inactive user);
+    /// `RateLimited` as [`Directory::authenticate`].
+    pub async fn authenticate_user(
+        &self,
+        username: &str,
+        secret: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Principal, CoreError> {
+        self.limiter.admit_source(source)?;
+        let p = match self.resolve_user(username, secret).await {
+            Ok(p) => p,
+            Err(CoreError::Unauthenticated) => return Err(self.limiter.failed(source)),
+            Err(e) => return Err(e),
+        };
+        self.limiter.admit_key(p.key)?;
+        Ok(p)
+    }
+
+    async fn resolve_user(&self, username: &str, secret: &str) -> Result<Principal, CoreError> {
+        if secret.is_empty() {
+            return Err(CoreError::Unauthenticated);
+        }
+        match self.resolve(secret).await {
+            Ok(p) => {
+                let user = self.read_store().await?.get_user(p.user).await?.ok_or(CoreError::Unauthenticated)?;
+                return if validate::fold(&user.username) == validate::fold(username) {
+                    Ok(p)
+                } else {
+                    Err(CoreError::Unauthenticated)
+                };
+            }
+            Err(CoreError::Unauthenticated) => {}
+            Err(e) => return Err(e),
+        }
+        let mut tx = self.read_store().await?;
+        let user = tx.get_user_by_username(username).await?.ok_or(CoreError::Unauthenticated)?;
+        let hash = tx.password_hash(user.id).await?.ok_or(CoreError::Unauthenticated)?;
+        drop(tx);
+        if !user.active || !keys::password_matches(secret, &hash).await {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(Principal { user: user.id, site_role: user.site_role, key: None, delegated_by: None })
+    }
+
     async fn resolve(&self, secret: &str) -> Result<Principal, CoreError> {
         // A client's token covers its key too: a key revoked at that
         // revision is refused here, not only the reads after.

@@ -163,6 +163,7 @@ answer_or_forward! {
         fn update_user(&mut self, user: &User) -> ();
         fn delete_user(&mut self, id: UserId) -> ();
         fn set_password_hash(&mut self, id: UserId, hash: &str) -> ();
+        fn password_hash(&mut self, id: UserId) -> Option<String>;
         fn scan_users(&mut self, after: i64, limit: u32) -> Vec<User>;
     }
 }

@@ -183,6 +183,13 @@ impl UserStore for SqlTx {
         }
     }
 
+    async fn password_hash(&mut self, id: UserId) -> StoreResult<Option<String>> {
+        let q = sqlx::query("SELECT password_hash FROM users WHERE id = $1").bind(id.0);
+        let hash: Option<Option<String>> =
+            self.fetch_optional(q, |row| sqlx::Row::try_get(row, 0).map_err(map)).await?;
+        Ok(hash.flatten())
+    }
+
     async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {} FROM users WHERE id = $1{}", rows::USER_COLS, self.lock());
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::user).await
