@@ -9,6 +9,7 @@ pub mod compat;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod ldap;
 pub mod native;
 pub mod scim;
 mod serve;

@@ -92,6 +92,20 @@ struct ServeArgs {
     /// Failed authentications one address may make at once before the rate applies.
     #[arg(long, env = "ROSTER_AUTH_FAILURE_BURST", default_value_t = roster_core::DEFAULT_AUTH_FAILURE_BURST)]
     auth_failure_burst: u32,
+    /// Address to serve LDAP v3 on (read-only); off unless set.
+    #[arg(long, env = "ROSTER_LDAP_LISTEN")]
+    ldap_listen: Option<SocketAddr>,
+    /// The LDAP naming context: users at uid=NAME,ou=people,BASE, groups at
+    /// cn=NAME,ou=groups,BASE.
+    #[arg(long, env = "ROSTER_LDAP_BASE_DN", default_value = roster_server::ldap::DEFAULT_BASE_DN, value_parser = roster_server::ldap::check_base_dn)]
+    ldap_base_dn: String,
+    /// Seconds an LDAP connection may stay idle (or take to read an answer)
+    /// before it is closed.
+    #[arg(long, env = "ROSTER_LDAP_IDLE_TIMEOUT", default_value = "300", value_parser = seconds)]
+    ldap_idle_timeout: Duration,
+    /// LDAP connections open at once; more wait until one closes.
+    #[arg(long, env = "ROSTER_LDAP_MAX_CONNECTIONS", default_value_t = 512)]
+    ldap_max_connections: usize,
 }
 
 impl ServeArgs {
@@ -101,6 +115,14 @@ impl ServeArgs {
             body_idle_timeout: self.body_idle_timeout,
             body_timeout: self.body_timeout,
             max_connections: self.max_connections,
+        }
+    }
+
+    fn ldap(&self) -> roster_server::ldap::LdapConfig {
+        roster_server::ldap::LdapConfig {
+            base_dn: self.ldap_base_dn.clone(),
+            idle_timeout: self.ldap_idle_timeout,
+            max_connections: self.ldap_max_connections,
         }
     }
 
@@ -193,8 +215,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some(ldap_addr) = args.ldap_listen {
+        let ldap = TcpListener::bind(ldap_addr).await.with_context(|| format!("binding {ldap_addr}"))?;
+        tracing::info!(addr = %ldap.local_addr()?, base_dn = %args.ldap_base_dn, "roster serving ldap");
+        let mut stopped = stopped.clone();
+        let served = roster_server::ldap::serve_ldap(ldap, directory.clone(), args.ldap(), async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        tokio::spawn(async move {
+            if let Err(e) = served.await {
+                tracing::error!(error = %e, "ldap listener failed");
+            }
+        });
+    }
     let limits = args.limits();
-    roster_server::serve(listener, roster_server::app_with(directory, &limits), limits, shutdown_signal()).await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    roster_server::serve(listener, roster_server::app_with(directory, &limits), limits, shutdown).await?;
     tracing::info!("roster stopped");
     Ok(())
 }

@@ -14,6 +14,8 @@ pub const ADMIN_KEY: &str = "rst_test_admin_key_0123456789abcdef";
 
 pub struct TestServer {
     pub base: String,
+    /// The same server's LDAP listener, `ldap://127.0.0.1:PORT`.
+    pub ldap: String,
     pub admin: String,
     /// The store the server runs on, for tests that reach under it.
     pub url: String,
@@ -127,12 +129,22 @@ impl TestServer {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
+        // LDAP beside HTTP, on the same directory, stopped with it.
+        let ldap = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind ldap");
+        let ldap_addr = ldap.local_addr().expect("ldap addr");
+        let (ldap_stop, ldap_stopped) = oneshot::channel::<()>();
+        let ldap_config = roster_server::ldap::LdapConfig::default();
+        tokio::spawn(roster_server::ldap::serve_ldap(ldap, directory.clone(), ldap_config, async move {
+            let _ = ldap_stopped.await;
+        }));
         let app = roster_server::app_with(directory, &server_limits);
         tokio::spawn(roster_server::serve(listener, app, server_limits, async move {
             let _ = stopped.await;
+            let _ = ldap_stop.send(());
         }));
         Self {
             base: format!("http://{addr}"),
+            ldap: format!("ldap://{ldap_addr}"),
             admin: ADMIN_KEY.to_owned(),
             url: url.to_owned(),
             http: crate::harness::http(),

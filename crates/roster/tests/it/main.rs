@@ -36,6 +36,7 @@ mod fields;
 mod harness;
 mod iguazio;
 mod index;
+mod ldap;
 mod limits;
 mod openapi;
 mod pagination;

@@ -1,0 +1,254 @@
+//! Roster's users and groups as LDAP entries (the attribute mapping, in one
+//! place), the fixed entries of the tree and the root DSE, and the
+//! selection of attributes a search asks for (`1.1`, `*`, `+`, names).
+
+use std::collections::HashSet;
+
+use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
+use roster_core::{Group, GroupId, User, UserId};
+use time::OffsetDateTime;
+
+use super::dn::Tree;
+
+/// OIDs this server announces in the root DSE.
+pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+pub const WHOAMI_OID: &str = "1.3.6.1.4.1.4203.1.11.3";
+pub const MANAGE_DSA_IT_OID: &str = "2.16.840.1.113730.3.4.2";
+/// LDAP_MATCHING_RULE_IN_CHAIN (Active Directory): membership at any depth.
+pub const IN_CHAIN_OID: &str = "1.2.840.113556.1.4.1941";
+
+/// What an entry stands for, so filters on membership at any depth can be
+/// answered by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    User(UserId),
+    Group(GroupId),
+    Fixed,
+}
+
+/// How an attribute's values compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// Case-insensitive strings.
+    Text,
+    /// DNs, compared normalised.
+    Dn,
+    Integer,
+}
+
+/// The syntax of an attribute, by its name in lower case.
+pub fn syntax(name: &str) -> Syntax {
+    match name {
+        "member" | "uniquemember" | "memberof" | "entrydn" | "namingcontexts" | "subschemasubentry" => Syntax::Dn,
+        "uidnumber" | "gidnumber" | "supportedldapversion" => Syntax::Integer,
+        _ => Syntax::Text,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Attr {
+    pub name: &'static str,
+    pub operational: bool,
+    pub values: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub dn: String,
+    pub subject: Subject,
+    pub attrs: Vec<Attr>,
+}
+
+impl Entry {
+    fn new(dn: String, subject: Subject) -> Self {
+        Self { dn, subject, attrs: Vec::new() }
+    }
+
+    fn put(&mut self, name: &'static str, values: Vec<String>) {
+        if !values.is_empty() {
+            self.attrs.push(Attr { name, operational: false, values });
+        }
+    }
+
+    fn put_operational(&mut self, name: &'static str, values: Vec<String>) {
+        self.attrs.push(Attr { name, operational: true, values });
+    }
+
+    /// The values of an attribute named in any case (`None`: the entry has
+    /// no such attribute).
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.values.as_slice())
+    }
+
+    /// The entry as sent: the attributes `selection` picks.
+    pub fn render(&self, selection: &Selection, types_only: bool) -> LdapSearchResultEntry {
+        let attributes = self
+            .attrs
+            .iter()
+            .filter(|a| {
+                selection.wants(a.name, a.operational) || (self.dn.is_empty() && selection.wants(a.name, false))
+            })
+            .map(|a| LdapPartialAttribute {
+                atype: a.name.to_owned(),
+                vals: if types_only { Vec::new() } else { a.values.iter().map(|v| v.as_bytes().to_vec()).collect() },
+            })
+            .collect();
+        LdapSearchResultEntry { dn: self.dn.clone(), attributes }
+    }
+}
+
+/// The attributes a search asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    user: bool,
+    operational: bool,
+    named: HashSet<String>,
+}
+
+impl Selection {
+    pub fn parse(attrs: &[String]) -> Self {
+        let mut s = Self::default();
+        for a in attrs {
+            match a.trim() {
+                "1.1" => {}
+                "*" => s.user = true,
+                "+" => s.operational = true,
+                name => {
+                    s.named.insert(name.to_ascii_lowercase());
+                }
+            }
+        }
+        // No list (or an empty one) means every user attribute; `1.1` alone, none.
+        if attrs.is_empty() {
+            s.user = true;
+        }
+        s
+    }
+
+    pub fn wants(&self, name: &str, operational: bool) -> bool {
+        (if operational { self.operational } else { self.user }) || self.named.contains(&name.to_ascii_lowercase())
+    }
+}
+
+/// Generalized time (RFC 4517 §3.3.13), in UTC.
+fn generalized(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:04}{:02}{:02}{:02}{:02}{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+}
+
+fn one(value: impl Into<String>) -> Vec<String> {
+    vec![value.into()]
+}
+
+fn opt(value: Option<&str>) -> Vec<String> {
+    value.filter(|v| !v.is_empty()).map(|v| vec![v.to_owned()]).unwrap_or_default()
+}
+
+/// A user as `uid=NAME,ou=people,BASE`. `member_of`: the DNs of the user's
+/// direct groups the caller may see, when asked for.
+pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>) -> Entry {
+    let mut e = Entry::new(tree.user_dn(&u.username), Subject::User(u.id));
+    let full_name = match (u.first_name.as_deref(), u.last_name.as_deref()) {
+        (Some(f), Some(l)) if !f.is_empty() && !l.is_empty() => Some(format!("{f} {l}")),
+        _ => None,
+    };
+    let cn = u.display_name.clone().filter(|d| !d.is_empty()).or(full_name).unwrap_or_else(|| u.username.clone());
+    e.put(
+        "objectClass",
+        ["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"].map(String::from).to_vec(),
+    );
+    e.put("uid", one(&u.username));
+    e.put("cn", one(cn));
+    // `sn` is required by `person`: the username stands in when unknown.
+    e.put("sn", one(u.last_name.clone().filter(|l| !l.is_empty()).unwrap_or_else(|| u.username.clone())));
+    e.put("givenName", opt(u.first_name.as_deref()));
+    e.put("displayName", opt(u.display_name.as_deref()));
+    e.put("mail", opt(u.email.as_deref()));
+    e.put("uidNumber", one(u.num.to_string()));
+    e.put("gidNumber", one(u.num.to_string()));
+    e.put("homeDirectory", one(format!("/home/{}", u.username)));
+    if let Some(groups) = member_of {
+        e.put("memberOf", groups);
+    }
+    e.put_operational("entryUUID", one(u.id.0.to_string()));
+    e.put_operational("createTimestamp", one(generalized(u.created_at)));
+    e.put_operational("modifyTimestamp", one(generalized(u.updated_at)));
+    e.put_operational("entryDN", one(e.dn.clone()));
+    e
+}
+
+/// The direct members of a group, by name.
+pub struct Members {
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// A group as `cn=NAME,ou=groups,BASE`, with its members when asked for.
+pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>) -> Entry {
+    let mut e = Entry::new(tree.group_dn(&g.name), Subject::Group(g.id));
+    e.put("objectClass", ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"].map(String::from).to_vec());
+    e.put("cn", one(&g.name));
+    e.put("description", opt(g.description.as_deref()));
+    e.put("gidNumber", one(g.num.to_string()));
+    if let Some(m) = members {
+        let dns: Vec<String> =
+            m.users.iter().map(|u| tree.user_dn(u)).chain(m.groups.iter().map(|g| tree.group_dn(g))).collect();
+        e.put("member", dns.clone());
+        e.put("uniqueMember", dns);
+        e.put("memberUid", m.users);
+    }
+    e.put_operational("entryUUID", one(g.id.0.to_string()));
+    e.put_operational("createTimestamp", one(generalized(g.created_at)));
+    e.put_operational("modifyTimestamp", one(generalized(g.updated_at)));
+    e.put_operational("entryDN", one(e.dn.clone()));
+    e
+}
+
+/// The naming context's own entry.
+pub fn base_entry(tree: &Tree) -> Entry {
+    let mut e = Entry::new(tree.base().to_string(), Subject::Fixed);
+    e.put("objectClass", ["top", "dcObject", "organization"].map(String::from).to_vec());
+    if let Some((attr, value)) = tree.base().rdn() {
+        let name: &'static str = match attr {
+            "dc" => "dc",
+            "o" => "o",
+            "ou" => "ou",
+            _ => "cn",
+        };
+        e.put(name, one(value));
+        if name != "o" {
+            e.put("o", one(value));
+        }
+    }
+    e.put_operational("entryDN", one(e.dn.clone()));
+    e
+}
+
+/// `ou=people` or `ou=groups`.
+pub fn unit_entry(dn: String, ou: &str) -> Entry {
+    let mut e = Entry::new(dn, Subject::Fixed);
+    e.put("objectClass", ["top", "organizationalUnit"].map(String::from).to_vec());
+    e.put("ou", one(ou));
+    e.put_operational("entryDN", one(e.dn.clone()));
+    e
+}
+
+/// The root DSE (RFC 4512 §5.1), readable before a bind. Its attributes
+/// are operational, but are also sent for `*` or no list (`render`): what
+/// `ldapsearch -b "" -s base` users expect to see.
+pub fn root_dse(tree: &Tree) -> Entry {
+    let mut e = Entry::new(String::new(), Subject::Fixed);
+    e.put("objectClass", one("top"));
+    e.put_operational("namingContexts", one(tree.base().to_string()));
+    e.put_operational("supportedLDAPVersion", one("3"));
+    e.put_operational("supportedControl", vec![PAGED_RESULTS_OID.to_owned(), MANAGE_DSA_IT_OID.to_owned()]);
+    e.put_operational("supportedExtension", one(WHOAMI_OID));
+    // Attribute lists with `+` and `*` (RFC 3673, RFC 4529).
+    e.put_operational(
+        "supportedFeatures",
+        vec!["1.3.6.1.4.1.4203.1.5.1".to_owned(), "1.3.6.1.4.1.4203.1.5.2".to_owned()],
+    );
+    e.put_operational("vendorName", one("Roster"));
+    e.put_operational("vendorVersion", one(env!("CARGO_PKG_VERSION")));
+    e
+}

@@ -1,0 +1,528 @@
+//! Search (RFC 4511 §4.5): where the base falls in the tree, which core
+//! lists can answer the filter, and the walk through them, a page of the
+//! core's list at a time, with the Simple Paged Results control (RFC 2696)
+//! carried in keyset cookies.
+//!
+//! Every read is a `Directory` use-case called with the bound principal,
+//! so a search shows exactly what `/v1` shows that caller. A filter is
+//! first narrowed by one of its conjuncts that a core list answers
+//! directly: `(uid=x)` is a lookup by name, `(memberOf=G)` the users
+//! directly in G, the in-chain `memberOf` the users in G at any depth,
+//! `(cn=x)` a group by name, `(member=U)` or `(memberUid=x)` the groups U
+//! is directly in, the in-chain `member` the groups U is in at any depth;
+//! an `objectClass` no entry of a kind has skips that kind. Whatever is
+//! left of the filter is evaluated over each entry (`filter::matches`);
+//! without a narrowing conjunct, the kind's whole list is walked in pages.
+
+use std::collections::{HashSet, hash_map::DefaultHasher};
+use std::hash::{Hash, Hasher};
+
+use ldap3_proto::proto::{LdapFilter, LdapSearchResultEntry, LdapSearchScope};
+use roster_core::{
+    CoreError, Directory, Group, GroupFilter, GroupId, Page, PageRequest, Principal, User, UserId, UserQuery,
+    collect_all, list,
+};
+
+use super::dn::{Dn, Place, Tree};
+use super::entries::{self, Entry, Members, Selection};
+use super::error::LdapError;
+use super::filter::{self, InChain, Resolved};
+
+/// Where the entries of a search go (the session writes them to the client).
+pub(crate) trait Emit {
+    async fn entry(&mut self, entry: LdapSearchResultEntry) -> Result<(), LdapError>;
+}
+
+/// A search as the session read it.
+pub(crate) struct Query<'a> {
+    pub base: &'a str,
+    pub scope: LdapSearchScope,
+    pub filter: &'a LdapFilter,
+    pub attrs: &'a [String],
+    pub types_only: bool,
+    /// 0: no limit.
+    pub size_limit: usize,
+    /// The paged results control: page size and cookie.
+    pub paging: Option<(usize, &'a [u8])>,
+}
+
+/// How a search ended.
+pub(crate) enum Done {
+    /// Every entry (of this page) was sent; `cookie` for a paged search:
+    /// empty when nothing is left.
+    Complete { cookie: Option<Vec<u8>> },
+    /// More entries matched than the client's size limit.
+    SizeLimitExceeded,
+}
+
+/// The two kinds of entries below the base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Users,
+    Groups,
+}
+
+impl Kind {
+    fn tag(self) -> char {
+        match self {
+            Self::Users => 'u',
+            Self::Groups => 'g',
+        }
+    }
+
+    fn classes(self) -> &'static [&'static str] {
+        match self {
+            Self::Users => &["top", "person", "organizationalperson", "inetorgperson", "posixaccount"],
+            Self::Groups => &["top", "groupofnames", "groupofuniquenames", "posixgroup"],
+        }
+    }
+}
+
+/// Which core list a kind's entries come from.
+enum Plan {
+    Nothing,
+    UserNamed(String),
+    AllUsers,
+    UsersIn(GroupId),
+    UsersInChain(GroupId),
+    GroupNamed(String),
+    AllGroups,
+    GroupsOf(UserId),
+    GroupsOfInChain(UserId),
+}
+
+impl Plan {
+    /// The core list whose cursors the plan's cookie holds.
+    fn list(&self) -> &'static str {
+        match self {
+            Self::UsersInChain(_) => list::MEMBERS_TRANSITIVE,
+            Self::GroupsOfInChain(_) => list::USER_GROUPS_TRANSITIVE,
+            Self::GroupNamed(_) | Self::AllGroups | Self::GroupsOf(_) => list::GROUPS,
+            Self::Nothing | Self::UserNamed(_) | Self::AllUsers | Self::UsersIn(_) => list::USERS,
+        }
+    }
+}
+
+/// Entries of one core page.
+enum Rows {
+    Users(Vec<User>),
+    Groups(Vec<Group>),
+}
+
+/// The largest core page one fetch asks for.
+const FETCH: usize = 500;
+
+pub(crate) struct Searcher<'a> {
+    pub dir: &'a Directory,
+    pub p: &'a Principal,
+    pub tree: &'a Tree,
+}
+
+/// The entries sent so far and the rules for the next.
+struct Run<'a, E> {
+    emit: &'a mut E,
+    selection: Selection,
+    types_only: bool,
+    size_limit: usize,
+    sent: usize,
+}
+
+impl<E: Emit> Run<'_, E> {
+    /// Sends `entry` if it matches; `false` when it would pass the size limit.
+    async fn offer(&mut self, entry: &Entry, filter: &LdapFilter, resolved: &Resolved) -> Result<bool, LdapError> {
+        if filter::matches(filter, entry, resolved) != Some(true) {
+            return Ok(true);
+        }
+        if self.size_limit > 0 && self.sent >= self.size_limit {
+            return Ok(false);
+        }
+        self.emit.entry(entry.render(&self.selection, self.types_only)).await?;
+        self.sent += 1;
+        Ok(true)
+    }
+}
+
+impl Searcher<'_> {
+    pub async fn search<E: Emit>(&self, q: &Query<'_>, emit: &mut E) -> Result<Done, LdapError> {
+        let base = Dn::parse(q.base)?;
+        let place = self.tree.place(&base);
+        let mut run = Run {
+            emit,
+            selection: Selection::parse(q.attrs),
+            types_only: q.types_only,
+            size_limit: q.size_limit,
+            sent: 0,
+        };
+        let none = Resolved::new();
+        let scope = q.scope.clone();
+        // The entries a scope reaches: fixed ones, one named, or whole kinds.
+        let (fixed, kinds): (Vec<Entry>, Vec<Kind>) = match (&place, scope) {
+            (Place::RootDse, LdapSearchScope::Base) => (vec![entries::root_dse(self.tree)], vec![]),
+            (Place::RootDse, _) | (Place::Outside { .. }, _) => {
+                let matched = match place {
+                    Place::Outside { matched } => matched,
+                    _ => String::new(),
+                };
+                return Err(LdapError::NoSuchObject { matched });
+            }
+            (Place::Base, LdapSearchScope::Base) => (vec![entries::base_entry(self.tree)], vec![]),
+            (Place::Base, LdapSearchScope::OneLevel) => (self.units(), vec![]),
+            (Place::Base, _) => {
+                let mut all = vec![entries::base_entry(self.tree)];
+                all.extend(self.units());
+                (all, vec![Kind::Users, Kind::Groups])
+            }
+            (Place::People, LdapSearchScope::Base) => (vec![self.units().swap_remove(0)], vec![]),
+            (Place::People, LdapSearchScope::OneLevel | LdapSearchScope::Children) => (vec![], vec![Kind::Users]),
+            (Place::People, LdapSearchScope::Subtree) => (vec![self.units().swap_remove(0)], vec![Kind::Users]),
+            (Place::Groups, LdapSearchScope::Base) => (vec![self.units().swap_remove(1)], vec![]),
+            (Place::Groups, LdapSearchScope::OneLevel | LdapSearchScope::Children) => (vec![], vec![Kind::Groups]),
+            (Place::Groups, LdapSearchScope::Subtree) => (vec![self.units().swap_remove(1)], vec![Kind::Groups]),
+            (Place::User(name), scope) => {
+                let user = match self.dir.get_user_by_username(self.p, name).await {
+                    Ok(u) => u,
+                    Err(CoreError::NotFound { .. }) => {
+                        return Err(LdapError::NoSuchObject { matched: self.tree.people().to_string() });
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
+                    return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
+                }
+                let resolved = self.resolve(q.filter).await?;
+                let entry = self.user_entry(&user, q.filter, &run.selection).await?;
+                if !run.offer(&entry, q.filter, &resolved).await? {
+                    return Ok(Done::SizeLimitExceeded);
+                }
+                return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
+            }
+            (Place::Group(name), scope) => {
+                let group = match self.dir.get_group_by_name(self.p, name).await {
+                    Ok(g) => g,
+                    Err(CoreError::NotFound { .. }) => {
+                        return Err(LdapError::NoSuchObject { matched: self.tree.groups().to_string() });
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
+                    return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
+                }
+                let resolved = self.resolve(q.filter).await?;
+                let entry = self.group_entry(&group, q.filter, &run.selection).await?;
+                if !run.offer(&entry, q.filter, &resolved).await? {
+                    return Ok(Done::SizeLimitExceeded);
+                }
+                return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
+            }
+        };
+
+        // Where a paged search resumes: the kind, and the core cursor in it.
+        let fingerprint = self.fingerprint(q, &base);
+        let (page_size, mut resume) = match q.paging {
+            None => (usize::MAX, None),
+            Some((0, _)) => return Ok(Done::Complete { cookie: Some(Vec::new()) }),
+            Some((size, [])) => (size, None),
+            Some((size, cookie)) => (size, Some(parse_cookie(cookie, fingerprint)?)),
+        };
+        if resume.is_none() {
+            for entry in &fixed {
+                if !run.offer(entry, q.filter, &none).await? {
+                    return Ok(Done::SizeLimitExceeded);
+                }
+            }
+        }
+        let mut started = resume.is_none();
+        for kind in kinds {
+            let mut cursor = match &resume {
+                Some((k, c)) if *k == kind => {
+                    started = true;
+                    c.clone()
+                }
+                _ if started => None,
+                // Kinds the cookie has already passed.
+                _ => continue,
+            };
+            resume = None;
+            let (plan, rest) = self.plan(kind, q.filter).await?;
+            let resolved = self.resolve(&rest).await?;
+            loop {
+                let left = page_size.saturating_sub(run.sent);
+                if left == 0 {
+                    let cookie = make_cookie(fingerprint, kind, cursor.as_deref());
+                    return Ok(Done::Complete { cookie: Some(cookie) });
+                }
+                let req = PageRequest::parse(plan.list(), Some(left.min(FETCH) as i64), cursor.as_deref())?;
+                let (rows, next) = self.fetch(&plan, &req).await?;
+                match rows {
+                    Rows::Users(users) => {
+                        for u in &users {
+                            let entry = self.user_entry(u, &rest, &run.selection).await?;
+                            if !run.offer(&entry, &rest, &resolved).await? {
+                                return Ok(Done::SizeLimitExceeded);
+                            }
+                        }
+                    }
+                    Rows::Groups(groups) => {
+                        for g in &groups {
+                            let entry = self.group_entry(g, &rest, &run.selection).await?;
+                            if !run.offer(&entry, &rest, &resolved).await? {
+                                return Ok(Done::SizeLimitExceeded);
+                            }
+                        }
+                    }
+                }
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        if !started {
+            return Err(LdapError::Protocol("the paged results cookie does not belong to this search".into()));
+        }
+        Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) })
+    }
+
+    fn units(&self) -> Vec<Entry> {
+        vec![
+            entries::unit_entry(self.tree.people().to_string(), "people"),
+            entries::unit_entry(self.tree.groups().to_string(), "groups"),
+        ]
+    }
+
+    /// The list that answers `kind` under `filter`, and what of the
+    /// filter is left to evaluate over its entries.
+    async fn plan(&self, kind: Kind, f: &LdapFilter) -> Result<(Plan, LdapFilter), LdapError> {
+        let parts: Vec<&LdapFilter> = match f {
+            LdapFilter::And(fs) => fs.iter().collect(),
+            f => vec![f],
+        };
+        for p in &parts {
+            if let LdapFilter::Equality(a, v) = p
+                && a.eq_ignore_ascii_case("objectclass")
+                && !kind.classes().contains(&v.trim().to_ascii_lowercase().as_str())
+            {
+                return Ok((Plan::Nothing, f.clone()));
+            }
+        }
+        for (i, p) in parts.iter().enumerate() {
+            let plan = match (kind, p) {
+                (Kind::Users, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("uid") => {
+                    Some(Plan::UserNamed(v.clone()))
+                }
+                (Kind::Users, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("memberof") => {
+                    Some(self.group_by_dn(v).await?.map_or(Plan::Nothing, |g| Plan::UsersIn(g.id)))
+                }
+                (Kind::Groups, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("cn") => {
+                    Some(Plan::GroupNamed(v.clone()))
+                }
+                (Kind::Groups, LdapFilter::Equality(a, v))
+                    if a.eq_ignore_ascii_case("member") || a.eq_ignore_ascii_case("uniquemember") =>
+                {
+                    // A group DN here asks for parents: left to the scan.
+                    match Dn::parse(v).map(|d| self.tree.place(&d)) {
+                        Ok(Place::User(name)) => {
+                            Some(self.user_named(&name).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(u.id)))
+                        }
+                        Ok(Place::Group(_)) => None,
+                        _ => Some(Plan::Nothing),
+                    }
+                }
+                (Kind::Groups, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("memberuid") => {
+                    Some(self.user_named(v).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(u.id)))
+                }
+                (_, LdapFilter::Extensible(m)) => match (kind, filter::in_chain(m)) {
+                    (Kind::Users, Some((attr, dn))) if attr == "memberof" => {
+                        Some(self.group_by_dn(dn).await?.map_or(Plan::Nothing, |g| Plan::UsersInChain(g.id)))
+                    }
+                    (Kind::Groups, Some((attr, dn))) if attr != "memberof" => {
+                        Some(self.user_by_dn(dn).await?.map_or(Plan::Nothing, |u| Plan::GroupsOfInChain(u.id)))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(plan) = plan {
+                let rest = match f {
+                    LdapFilter::And(fs) => LdapFilter::And(
+                        fs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| f.clone()).collect(),
+                    ),
+                    _ => LdapFilter::And(Vec::new()),
+                };
+                return Ok((plan, rest));
+            }
+        }
+        let all = match kind {
+            Kind::Users => Plan::AllUsers,
+            Kind::Groups => Plan::AllGroups,
+        };
+        Ok((all, f.clone()))
+    }
+
+    /// One page of a plan's list, and the cursor after it.
+    async fn fetch(&self, plan: &Plan, req: &PageRequest) -> Result<(Rows, Option<String>), LdapError> {
+        let (d, p) = (self.dir, self.p);
+        let first = req.after.is_none();
+        let users = |page: Page<User>| (Rows::Users(page.items), page.next_cursor);
+        let groups = |page: Page<Group>| (Rows::Groups(page.items), page.next_cursor);
+        Ok(match plan {
+            Plan::Nothing => (Rows::Users(Vec::new()), None),
+            Plan::UserNamed(name) => {
+                (Rows::Users(if first { self.user_named(name).await?.into_iter().collect() } else { Vec::new() }), None)
+            }
+            Plan::AllUsers => users(d.list_users(p, &UserQuery::default(), req).await?),
+            Plan::UsersIn(g) => {
+                users(d.list_users(p, &UserQuery { in_groups: vec![*g], ..UserQuery::default() }, req).await?)
+            }
+            Plan::UsersInChain(g) => users(d.list_members_transitively(p, *g, req).await?),
+            Plan::GroupNamed(name) => (
+                Rows::Groups(if first { self.group_named(name).await?.into_iter().collect() } else { Vec::new() }),
+                None,
+            ),
+            Plan::AllGroups => groups(d.list_groups(p, &GroupFilter::default(), req).await?),
+            Plan::GroupsOf(u) => {
+                groups(d.list_groups(p, &GroupFilter { members_any: vec![*u], ..GroupFilter::default() }, req).await?)
+            }
+            Plan::GroupsOfInChain(u) => groups(d.list_user_groups_transitively(p, *u, req).await?),
+        })
+    }
+
+    /// The answers of the filter's in-chain assertions, from the core.
+    async fn resolve(&self, f: &LdapFilter) -> Result<Resolved, LdapError> {
+        let (d, p) = (self.dir, self.p);
+        let mut out = Resolved::new();
+        for (attr, dn) in filter::in_chain_assertions(f) {
+            let key = (attr.clone(), filter::normalize(entries::Syntax::Dn, dn));
+            if out.contains_key(&key) {
+                continue;
+            }
+            let answer = if attr == "memberof" {
+                let users = match self.group_by_dn(dn).await? {
+                    Some(g) => {
+                        collect_all(list::MEMBERS_TRANSITIVE, |req| async move {
+                            d.list_members_transitively(p, g.id, &req).await
+                        })
+                        .await?
+                    }
+                    None => Vec::new(),
+                };
+                InChain::Users(users.into_iter().map(|u| u.id).collect())
+            } else {
+                let groups = match self.user_by_dn(dn).await? {
+                    Some(u) => {
+                        collect_all(list::USER_GROUPS_TRANSITIVE, |req| async move {
+                            d.list_user_groups_transitively(p, u.id, &req).await
+                        })
+                        .await?
+                    }
+                    None => Vec::new(),
+                };
+                InChain::Groups(groups.into_iter().map(|g| g.id).collect())
+            };
+            out.insert(key, answer);
+        }
+        Ok(out)
+    }
+
+    async fn user_entry(&self, u: &User, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
+        let mut used = HashSet::new();
+        filter::attributes(f, &mut used);
+        let member_of = if used.contains("memberof") || selection.wants("memberOf", false) {
+            let groups = self.dir.visible_groups_of(self.p, u.id).await?;
+            Some(groups.iter().map(|g| self.tree.group_dn(&g.name)).collect())
+        } else {
+            None
+        };
+        Ok(entries::user_entry(self.tree, u, member_of))
+    }
+
+    async fn group_entry(&self, g: &Group, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
+        let mut used = HashSet::new();
+        filter::attributes(f, &mut used);
+        let wanted =
+            ["member", "uniquemember", "memberuid"].iter().any(|a| used.contains(*a) || selection.wants(a, false));
+        let members = if wanted {
+            let (d, p, id) = (self.dir, self.p, g.id);
+            let users = collect_all(list::MEMBERS, |req| async move { d.list_members(p, id, &req).await }).await;
+            let groups = collect_all(list::CHILDREN, |req| async move { d.list_children(p, id, &req).await }).await;
+            // A group the caller is in at some depth but may not read (an
+            // in-chain answer) shows without its members, as on /v1.
+            match (absent_as_none(users)?, absent_as_none(groups)?) {
+                (Some(users), Some(groups)) => Some(Members {
+                    users: users.into_iter().map(|(_, u)| u.username).collect(),
+                    groups: groups.into_iter().map(|(_, g)| g.name).collect(),
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Ok(entries::group_entry(self.tree, g, members))
+    }
+
+    /// A lookup by name; absence is `None` (a filter naming nobody matches nothing).
+    async fn user_named(&self, name: &str) -> Result<Option<User>, LdapError> {
+        absent_as_none(self.dir.get_user_by_username(self.p, name.trim()).await)
+    }
+
+    async fn group_named(&self, name: &str) -> Result<Option<Group>, LdapError> {
+        absent_as_none(self.dir.get_group_by_name(self.p, name.trim()).await)
+    }
+
+    async fn user_by_dn(&self, dn: &str) -> Result<Option<User>, LdapError> {
+        match Dn::parse(dn).map(|d| self.tree.place(&d)) {
+            Ok(Place::User(name)) => self.user_named(&name).await,
+            _ => Ok(None),
+        }
+    }
+
+    async fn group_by_dn(&self, dn: &str) -> Result<Option<Group>, LdapError> {
+        match Dn::parse(dn).map(|d| self.tree.place(&d)) {
+            Ok(Place::Group(name)) => self.group_named(&name).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// What a cookie is bound to: the search (base, scope, filter) and the caller.
+    fn fingerprint(&self, q: &Query<'_>, base: &Dn) -> u64 {
+        let mut h = DefaultHasher::new();
+        base.normalized().hash(&mut h);
+        (q.scope.clone() as i32).hash(&mut h);
+        format!("{:?}", q.filter).hash(&mut h);
+        self.p.user.0.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// `NotFound` (by that variant alone) is absence; every other error stays one.
+fn absent_as_none<T>(r: Result<T, CoreError>) -> Result<Option<T>, LdapError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(CoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `<fingerprint>.<kind>.<core cursor>`: the cursor is the core's keyset
+/// position, so the next page starts where this one stopped.
+fn make_cookie(fingerprint: u64, kind: Kind, cursor: Option<&str>) -> Vec<u8> {
+    format!("{fingerprint:016x}.{}.{}", kind.tag(), cursor.unwrap_or("")).into_bytes()
+}
+
+fn parse_cookie(cookie: &[u8], fingerprint: u64) -> Result<(Kind, Option<String>), LdapError> {
+    let bad = || LdapError::Protocol("the paged results cookie does not belong to this search".into());
+    let text = std::str::from_utf8(cookie).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, '.');
+    let (Some(fp), Some(kind), Some(cursor)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if u64::from_str_radix(fp, 16).ok() != Some(fingerprint) {
+        return Err(bad());
+    }
+    let kind = match kind {
+        "u" => Kind::Users,
+        "g" => Kind::Groups,
+        _ => return Err(bad()),
+    };
+    Ok((kind, (!cursor.is_empty()).then(|| cursor.to_owned())))
+}

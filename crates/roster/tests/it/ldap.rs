@@ -1,0 +1,369 @@
+//! The LDAP front-end over a real socket, through the `ldap3` client crate
+//! (and Debian's `ldapsearch` when it is installed): binds, the root DSE,
+//! searches that the applications in dialects/ldap.md send, nesting at any
+//! depth through the in-chain rule, paging, attribute selection, result
+//! codes, and that a caller sees what `/v1` shows it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ldap3::controls::{Control, ControlType, PagedResults, RawControl};
+use ldap3::exop::{WhoAmI, WhoAmIResp};
+use ldap3::{Ldap, LdapConnAsync, LdapError, Scope, SearchEntry};
+use serde_json::json;
+
+use crate::harness::{ADMIN_KEY, TestServer};
+
+const BASE: &str = "dc=roster,dc=local";
+const PEOPLE: &str = "ou=people,dc=roster,dc=local";
+const GROUPS: &str = "ou=groups,dc=roster,dc=local";
+
+fn user_dn(name: &str) -> String {
+    format!("uid={name},{PEOPLE}")
+}
+
+fn group_dn(name: &str) -> String {
+    format!("cn={name},{GROUPS}")
+}
+
+async fn connect(s: &TestServer) -> Ldap {
+    let (conn, ldap) = LdapConnAsync::new(&s.ldap).await.expect("connect");
+    ldap3::drive!(conn);
+    ldap
+}
+
+/// A connection bound as `uid=NAME` with `secret`.
+async fn bound(s: &TestServer, name: &str, secret: &str) -> Ldap {
+    let mut ldap = connect(s).await;
+    let r = ldap.simple_bind(&user_dn(name), secret).await.expect("bind");
+    assert_eq!(r.rc, 0, "bind as {name}: {r}");
+    ldap
+}
+
+/// The result code of an operation that failed (0 when it did not).
+fn rc<T>(r: Result<T, LdapError>) -> u32 {
+    match r {
+        Ok(_) => 0,
+        Err(LdapError::LdapResult { result }) => result.rc,
+        Err(e) => panic!("not an LDAP result: {e}"),
+    }
+}
+
+/// Entries by DN, each with its attributes (names as sent).
+async fn search(
+    ldap: &mut Ldap,
+    base: &str,
+    scope: Scope,
+    filter: &str,
+    attrs: &[&str],
+) -> Result<Vec<SearchEntry>, LdapError> {
+    let (entries, _) = ldap.search(base, scope, filter, attrs.to_vec()).await?.success()?;
+    Ok(entries.into_iter().map(SearchEntry::construct).collect())
+}
+
+fn dns(entries: &[SearchEntry]) -> BTreeSet<String> {
+    entries.iter().map(|e| e.dn.to_lowercase()).collect()
+}
+
+fn set(items: &[String]) -> BTreeSet<String> {
+    items.iter().map(|i| i.to_lowercase()).collect()
+}
+
+/// eng ⊃ web (nested); ann in web, bob in eng, carl in nothing; ann has a
+/// key, carl a password.
+struct World {
+    ann_key: String,
+}
+
+async fn world(s: &TestServer) -> World {
+    let (eng, web) = (s.group("eng").await, s.group("web").await);
+    let r = s.post("/v1/groups", json!({ "name": "ops", "description": "on call" })).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert!(s.put(&format!("/v1/groups/{eng}/children/{web}"), json!({})).await.status.is_success());
+    let (ann, ann_key) = s.user_with_key("ann").await;
+    let r = s
+        .post(
+            "/v1/users",
+            json!({ "username": "bob", "email": "Bob@Example.org", "first_name": "Bob", "last_name": "Stone" }),
+        )
+        .await;
+    let bob = r.id();
+    let r = s.post("/v1/users", json!({ "username": "carl", "password": "carl's password" })).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert!(s.put(&format!("/v1/groups/{web}/members/{ann}"), json!({})).await.status.is_success());
+    assert!(s.put(&format!("/v1/groups/{eng}/members/{bob}"), json!({})).await.status.is_success());
+    World { ann_key }
+}
+
+async fn ldap_binds_and_root_dse(s: TestServer) {
+    let w = world(&s).await;
+    // Before any bind: the root DSE, and nothing else.
+    let mut anon = connect(&s).await;
+    let dse = search(&mut anon, "", Scope::Base, "(objectClass=*)", &["+"]).await.expect("root DSE");
+    assert_eq!(dse.len(), 1);
+    let a = &dse[0].attrs;
+    assert_eq!(a["namingContexts"], [BASE]);
+    assert_eq!(a["supportedLDAPVersion"], ["3"]);
+    assert!(a["supportedControl"].contains(&"1.2.840.113556.1.4.319".to_owned()), "{a:?}");
+    assert!(a["supportedExtension"].contains(&"1.3.6.1.4.1.4203.1.11.3".to_owned()), "{a:?}");
+    assert_eq!(rc(search(&mut anon, BASE, Scope::Subtree, "(uid=ann)", &[]).await), 50, "insufficientAccessRights");
+    let (who, _) = anon.extended(WhoAmI).await.expect("whoami").success().expect("whoami");
+    assert_eq!(who.parse::<WhoAmIResp>().authzid, "");
+
+    // Bad binds all answer invalidCredentials, whichever part is wrong.
+    let mut c = connect(&s).await;
+    assert_eq!(c.simple_bind(&user_dn("admin"), "rst_wrong").await.expect("bind").rc, 49);
+    assert_eq!(c.simple_bind(&user_dn("ann"), ADMIN_KEY).await.expect("bind").rc, 49, "another user's key");
+    assert_eq!(c.simple_bind(&user_dn("nobody"), "whatever").await.expect("bind").rc, 49);
+    assert_eq!(c.simple_bind(&user_dn("carl"), "not carl's").await.expect("bind").rc, 49);
+    assert_eq!(c.simple_bind("cn=x,dc=elsewhere", ADMIN_KEY).await.expect("bind").rc, 49);
+    assert_eq!(c.simple_bind(&user_dn("ann"), "").await.expect("bind").rc, 53, "unauthenticated bind");
+    // A failed bind leaves the connection anonymous.
+    assert_eq!(rc(search(&mut c, BASE, Scope::Subtree, "(uid=ann)", &[]).await), 50);
+
+    // Good binds: a key by DN, by bare uid, a stored password.
+    let mut admin = bound(&s, "admin", ADMIN_KEY).await;
+    let (who, _) = admin.extended(WhoAmI).await.expect("whoami").success().expect("whoami");
+    assert_eq!(who.parse::<WhoAmIResp>().authzid, format!("dn:{}", user_dn("admin")));
+    let mut bare = connect(&s).await;
+    assert_eq!(bare.simple_bind("ANN", &w.ann_key).await.expect("bind").rc, 0);
+    let (who, _) = bare.extended(WhoAmI).await.expect("whoami").success().expect("whoami");
+    assert_eq!(who.parse::<WhoAmIResp>().authzid, format!("dn:{}", user_dn("ann")));
+    let mut carl = bound(&s, "carl", "carl's password").await;
+    assert_eq!(
+        dns(&search(&mut carl, PEOPLE, Scope::OneLevel, "(uid=carl)", &["1.1"]).await.expect("search")).len(),
+        1
+    );
+
+    // A revoked key stops working on an open connection.
+    let keys = s.call(reqwest::Method::GET, "/v1/keys", Some(&w.ann_key), None).await;
+    let key_id = keys.body["items"][0]["id"].as_str().expect("key id").to_owned();
+    assert!(s.delete(&format!("/v1/keys/{key_id}")).await.status.is_success());
+    assert_eq!(rc(search(&mut bare, PEOPLE, Scope::OneLevel, "(uid=ann)", &[]).await), 50);
+}
+
+async fn ldap_searches_users_and_groups(s: TestServer) {
+    world(&s).await;
+    let mut l = bound(&s, "admin", ADMIN_KEY).await;
+
+    // A login lookup, as Grafana and Nextcloud send it, with the attributes asked.
+    let found = search(
+        &mut l,
+        BASE,
+        Scope::Subtree,
+        "(&(objectClass=person)(|(uid=BOB)(mail=bob)))",
+        &["uid", "mail", "cn", "sn", "givenName", "memberOf", "uidNumber"],
+    )
+    .await
+    .expect("search");
+    assert_eq!(dns(&found), BTreeSet::from([user_dn("bob")]));
+    let bob = &found[0].attrs;
+    assert_eq!(bob["uid"], ["bob"]);
+    assert_eq!(bob["mail"], ["Bob@Example.org"]);
+    assert_eq!(
+        (bob["cn"].as_slice(), bob["sn"].as_slice(), bob["givenName"].as_slice()),
+        (&["Bob Stone".to_owned()][..], &["Stone".to_owned()][..], &["Bob".to_owned()][..])
+    );
+    assert_eq!(set(&bob["memberOf"]), BTreeSet::from([group_dn("eng")]), "direct groups only");
+    assert!(bob["uidNumber"][0].parse::<i64>().is_ok());
+    assert!(!bob.contains_key("objectClass"), "only what was asked");
+
+    // memberOf: direct members, and at any depth through the in-chain rule.
+    let direct = search(&mut l, PEOPLE, Scope::OneLevel, &format!("(memberOf={})", group_dn("ENG")), &["1.1"])
+        .await
+        .expect("memberOf");
+    assert_eq!(dns(&direct), BTreeSet::from([user_dn("bob")]));
+    let nested = format!("(&(objectClass=inetOrgPerson)(memberOf:1.2.840.113556.1.4.1941:={}))", group_dn("eng"));
+    let deep = search(&mut l, BASE, Scope::Subtree, &nested, &["1.1"]).await.expect("in chain");
+    assert_eq!(dns(&deep), BTreeSet::from([user_dn("ann"), user_dn("bob")]));
+    let either = format!("(|(uid=carl)(memberOf:1.2.840.113556.1.4.1941:={}))", group_dn("web"));
+    let mixed = search(&mut l, PEOPLE, Scope::Subtree, &either, &["1.1"]).await.expect("in chain inside or");
+    assert_eq!(dns(&mixed), BTreeSet::from([user_dn("ann"), user_dn("carl")]));
+
+    // member on groups: direct (users only here), and at any depth.
+    let f = format!("(&(objectClass=groupOfUniqueNames)(uniqueMember={}))", user_dn("ann"));
+    assert_eq!(
+        dns(&search(&mut l, GROUPS, Scope::Subtree, &f, &["1.1"]).await.expect("member")),
+        BTreeSet::from([group_dn("web")])
+    );
+    let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("ann"));
+    let groups = search(&mut l, BASE, Scope::Subtree, &f, &["cn"]).await.expect("member in chain");
+    assert_eq!(dns(&groups), BTreeSet::from([group_dn("eng"), group_dn("web")]));
+
+    // A group's entry: members are users and nested groups.
+    let eng = search(&mut l, &group_dn("eng"), Scope::Base, "(objectClass=*)", &[]).await.expect("group");
+    let a = &eng[0].attrs;
+    assert_eq!(set(&a["member"]), BTreeSet::from([user_dn("bob"), group_dn("web")]));
+    assert_eq!(a["uniqueMember"].len(), 2);
+    assert_eq!(a["memberUid"], ["bob"]);
+    assert!(set(&a["objectClass"]).contains("posixgroup"));
+    assert!(a.contains_key("gidNumber") && !a.contains_key("entryUUID"), "operational attributes only on request");
+    let ops = search(&mut l, GROUPS, Scope::OneLevel, "(&(cn=ops)(description=on*))", &["+", "description"])
+        .await
+        .expect("ops");
+    assert_eq!(dns(&ops), BTreeSet::from([group_dn("ops")]));
+    assert!(ops[0].attrs.contains_key("entryUUID") && ops[0].attrs.contains_key("modifyTimestamp"));
+    assert!(!ops[0].attrs.contains_key("cn"), "{:?}", ops[0].attrs);
+
+    // Scopes: the fixed tree, one level, the whole subtree.
+    let top = search(&mut l, BASE, Scope::OneLevel, "(objectClass=*)", &["1.1"]).await.expect("one level");
+    assert_eq!(dns(&top), BTreeSet::from([PEOPLE.to_owned(), GROUPS.to_owned()]));
+    let all = search(&mut l, BASE, Scope::Subtree, "(objectClass=*)", &["1.1"]).await.expect("subtree");
+    assert_eq!(all.len(), 3 + 4 + 3, "base, two units, four users, three groups");
+    let numbers =
+        search(&mut l, PEOPLE, Scope::OneLevel, "(&(uidNumber>=0)(!(uid=admin)))", &["1.1"]).await.expect("numbers");
+    assert_eq!(numbers.len(), 3);
+
+    // Result codes.
+    let missing = l.search(&user_dn("nobody"), Scope::Base, "(objectClass=*)", vec!["1.1"]).await.expect("search");
+    assert_eq!((missing.1.rc, missing.1.matched.to_lowercase()), (32, PEOPLE.to_owned()));
+    assert_eq!(rc(search(&mut l, "dc=elsewhere", Scope::Subtree, "(objectClass=*)", &[]).await), 32);
+    let limited = l
+        .with_search_options(ldap3::SearchOptions::new().sizelimit(2))
+        .search(PEOPLE, Scope::OneLevel, "(objectClass=*)", vec!["1.1"])
+        .await
+        .expect("search");
+    assert_eq!((limited.1.rc, limited.0.len()), (4, 2), "sizeLimitExceeded after two entries");
+    assert_eq!(l.delete(&user_dn("bob")).await.expect("delete").rc, 53);
+    let mods = ldap3::Mod::Replace("mail", std::collections::HashSet::from(["x@y"]));
+    assert_eq!(l.modify(&user_dn("bob"), vec![mods]).await.expect("modify").rc, 53);
+    let add =
+        l.add(&user_dn("zed"), vec![("objectClass", std::collections::HashSet::from(["person"]))]).await.expect("add");
+    assert_eq!(add.rc, 53);
+    assert_eq!(l.modifydn(&user_dn("bob"), "uid=rob", true, None).await.expect("modrdn").rc, 53);
+    let critical = RawControl { ctype: "1.2.3.4.5.6.7".to_owned(), crit: true, val: None };
+    let r = l.with_controls(critical).search(BASE, Scope::Subtree, "(uid=bob)", vec!["1.1"]).await.expect("search");
+    assert_eq!(r.1.rc, 12, "unavailableCriticalExtension");
+    let harmless = RawControl { ctype: "1.2.3.4.5.6.7".to_owned(), crit: false, val: None };
+    let r = l.with_controls(harmless).search(BASE, Scope::Subtree, "(uid=bob)", vec!["1.1"]).await.expect("search");
+    assert_eq!((r.1.rc, r.0.len()), (0, 1), "a control that is not critical is ignored");
+    // The connection survived every mistake.
+    assert_eq!(search(&mut l, PEOPLE, Scope::OneLevel, "(uid=bob)", &["1.1"]).await.expect("still open").len(), 1);
+}
+
+/// Follows paged results to the end: the DNs of every page, in order.
+async fn paged(l: &mut Ldap, base: &str, filter: &str, size: i32) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cookie = Vec::new();
+    loop {
+        let ctrl = PagedResults { size, cookie: cookie.clone() };
+        let (entries, res) = l
+            .with_controls(ctrl)
+            .search(base, Scope::Subtree, filter, vec!["1.1"])
+            .await
+            .expect("page")
+            .success()
+            .expect("page");
+        pages.push(entries.into_iter().map(|e| SearchEntry::construct(e).dn).collect());
+        let Some(Control(Some(ControlType::PagedResults), raw)) =
+            res.ctrls.into_iter().find(|c| matches!(c.0, Some(ControlType::PagedResults)))
+        else {
+            panic!("no paged results control in the answer")
+        };
+        cookie = raw.parse::<PagedResults>().cookie;
+        if cookie.is_empty() {
+            return pages;
+        }
+        assert!(pages.len() < 100, "paging does not end");
+    }
+}
+
+async fn ldap_paged_results(s: TestServer) {
+    world(&s).await;
+    for i in 0..23 {
+        s.user(&format!("user{i:02}")).await;
+    }
+    let mut l = bound(&s, "admin", ADMIN_KEY).await;
+    let pages = paged(&mut l, PEOPLE, "(objectClass=person)", 10).await;
+    assert!(pages.iter().all(|p| p.len() <= 10), "{pages:?}");
+    let all: Vec<String> = pages.concat();
+    let distinct: BTreeSet<String> = all.iter().cloned().collect();
+    assert_eq!((all.len(), distinct.len()), (27, 27), "every user once: {pages:?}");
+    // Across both kinds from the base, with the fixed entries first.
+    let every = paged(&mut l, BASE, "(objectClass=*)", 7).await.concat();
+    assert_eq!(every.len(), 3 + 27 + 3);
+    assert_eq!(every.iter().collect::<BTreeSet<_>>().len(), every.len());
+    // A cookie is only for its own search.
+    let ctrl = PagedResults { size: 5, cookie: Vec::new() };
+    let (_, res) = l
+        .with_controls(ctrl)
+        .search(PEOPLE, Scope::OneLevel, "(objectClass=person)", vec!["1.1"])
+        .await
+        .expect("page")
+        .success()
+        .expect("page");
+    let cookie = res.ctrls[0].1.parse::<PagedResults>().cookie;
+    let ctrl = PagedResults { size: 5, cookie };
+    let r = l.with_controls(ctrl).search(PEOPLE, Scope::OneLevel, "(uid=user0*)", vec!["1.1"]).await.expect("page");
+    assert_eq!(r.1.rc, 2, "protocolError for another search's cookie");
+}
+
+async fn ldap_shows_what_v1_shows(s: TestServer) {
+    let w = world(&s).await;
+    let mut ann = bound(&s, "ann", &w.ann_key).await;
+    let v1 = s.call(reqwest::Method::GET, "/v1/groups", Some(&w.ann_key), None).await;
+    let mut visible: BTreeSet<String> = BTreeSet::new();
+    for g in v1.body["items"].as_array().expect("items") {
+        visible.insert(group_dn(g["name"].as_str().expect("name")).to_lowercase());
+    }
+    let groups =
+        search(&mut ann, GROUPS, Scope::OneLevel, "(objectClass=groupOfNames)", &["1.1"]).await.expect("groups");
+    assert_eq!(dns(&groups), visible);
+    assert_eq!(visible, BTreeSet::from([group_dn("web")]), "ann sees the group she is in");
+    // A group she cannot see is absent by name, and as a filter value.
+    let eng = ann.search(&group_dn("eng"), Scope::Base, "(objectClass=*)", vec!["1.1"]).await.expect("search");
+    assert_eq!(eng.1.rc, 32);
+    let f = format!("(memberOf={})", group_dn("eng"));
+    assert!(search(&mut ann, PEOPLE, Scope::OneLevel, &f, &["1.1"]).await.expect("search").is_empty());
+    // Another user's groups at any depth are theirs and site admins' to ask.
+    let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("bob"));
+    assert_eq!(rc(search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await), 50);
+    let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("ann"));
+    let mine = search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await.expect("own groups");
+    assert_eq!(dns(&mine), BTreeSet::from([group_dn("eng"), group_dn("web")]));
+    // Users are readable by everyone bound, as on /v1; memberOf shows the visible groups.
+    let bob = search(&mut ann, PEOPLE, Scope::OneLevel, "(uid=bob)", &["memberOf"]).await.expect("bob");
+    assert_eq!(bob.len(), 1);
+    assert!(!bob[0].attrs.contains_key("memberOf"), "eng is not visible to ann: {:?}", bob[0].attrs);
+}
+
+on_every_store!(ldap_binds_and_root_dse, ldap_searches_users_and_groups, ldap_paged_results, ldap_shows_what_v1_shows);
+
+/// Debian's `ldapsearch` (ldap-utils) against the server, when installed
+/// (CI installs it): simple bind, a paged subtree search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldapsearch_from_ldap_utils() {
+    if std::process::Command::new("ldapsearch").arg("-VV").output().is_err() {
+        eprintln!("SKIPPED ldapsearch_from_ldap_utils: ldapsearch is not installed (apt-get install ldap-utils)");
+        return;
+    }
+    let s = TestServer::sqlite().await;
+    world(&s).await;
+    let out = tokio::process::Command::new("ldapsearch")
+        .args([
+            "-x",
+            "-LLL",
+            "-H",
+            &s.ldap,
+            "-D",
+            &user_dn("admin"),
+            "-w",
+            ADMIN_KEY,
+            "-b",
+            BASE,
+            "-E",
+            "pr=2/noprompt",
+        ])
+        .arg(format!("(memberOf:1.2.840.113556.1.4.1941:={})", group_dn("eng")))
+        .args(["uid", "memberOf"])
+        .output()
+        .await
+        .expect("ldapsearch");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for line in text.lines().filter(|l| l.starts_with("dn: ")) {
+        *seen.entry(line[4..].to_lowercase()).or_default() += 1;
+    }
+    assert_eq!(seen, HashMap::from([(user_dn("ann"), 1), (user_dn("bob"), 1)]), "{text}");
+    assert!(text.contains(&format!("memberOf: {}", group_dn("web"))), "{text}");
+}
