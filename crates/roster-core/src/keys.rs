@@ -67,4 +67,3 @@ mod tests {
         assert_eq!(visible_prefix("rst_chosen_by_an_operator"), "", "a chosen secret shows nothing");
     }
 }
-

@@ -212,14 +212,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Loads the index in the background (`/readyz` says when), then
     // follows the event log.
     tokio::spawn(directory.follow_changes());
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");
-    // One signal stops both listeners.
+    // One signal stops both listeners. LDAP is bound first, so a client
+    // that waits for "roster listening" finds both ready.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     if let Some(ldap_addr) = args.ldap_listen {
         let ldap = TcpListener::bind(ldap_addr).await.with_context(|| format!("binding {ldap_addr}"))?;
-        tracing::info!(addr = %ldap.local_addr()?, base_dn = %args.ldap_base_dn, "roster serving ldap");
+        tracing::info!(ldap_addr = %ldap.local_addr()?, base_dn = %args.ldap_base_dn, "roster serving ldap");
         let mut stopped = stopped.clone();
         let served = roster_server::ldap::serve_ldap(ldap, directory.clone(), args.ldap(), async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -230,6 +228,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %roster_store::redact(&url), "roster listening");
     let limits = args.limits();
     let shutdown = async move {
         shutdown_signal().await;
