@@ -25,6 +25,9 @@ pub enum LdapError {
     /// nearest entry above it that does.
     #[error("no such entry")]
     NoSuchObject { matched: String },
+    /// A compare of an attribute the entry does not have.
+    #[error("no such attribute")]
+    NoSuchAttribute,
     #[error("invalid DN: {0}")]
     InvalidDn(String),
     /// Writes, and requests this server declines.
@@ -52,6 +55,7 @@ impl LdapError {
             Self::Anonymous => (LdapResultCode::InsufficentAccessRights, self.to_string(), String::new()),
             Self::AuthMethod => (LdapResultCode::AuthMethodNotSupported, self.to_string(), String::new()),
             Self::NoSuchObject { matched } => (LdapResultCode::NoSuchObject, self.to_string(), matched.clone()),
+            Self::NoSuchAttribute => (LdapResultCode::NoSuchAttribute, self.to_string(), String::new()),
             Self::InvalidDn(_) => (LdapResultCode::InvalidDNSyntax, self.to_string(), String::new()),
             Self::Unwilling(m) => (LdapResultCode::UnwillingToPerform, m.clone(), String::new()),
             Self::UnavailableCritical(_) => {

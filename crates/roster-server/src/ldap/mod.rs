@@ -8,8 +8,10 @@
 //! `session` (a connection, bind, WhoAmI, result codes of what is not
 //! offered), `dn` (DNs and the tree), `entries` (users and groups as
 //! entries, the root DSE, attribute selection), `filter` (evaluation),
-//! `search` (plans over core lists, paging), `error` (result codes).
+//! `search` (plans over core lists, paging), `compare`, `error` (result
+//! codes, in one place).
 
+mod compare;
 mod dn;
 mod entries;
 mod error;

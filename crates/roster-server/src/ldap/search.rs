@@ -178,37 +178,12 @@ impl Searcher<'_> {
             (Place::Groups, LdapSearchScope::Base) => (vec![self.units().swap_remove(1)], vec![]),
             (Place::Groups, LdapSearchScope::OneLevel | LdapSearchScope::Children) => (vec![], vec![Kind::Groups]),
             (Place::Groups, LdapSearchScope::Subtree) => (vec![self.units().swap_remove(1)], vec![Kind::Groups]),
-            (Place::User(name), scope) => {
-                let user = match self.dir.get_user_by_username(self.p, name).await {
-                    Ok(u) => u,
-                    Err(CoreError::NotFound { .. }) => {
-                        return Err(LdapError::NoSuchObject { matched: self.tree.people().to_string() });
-                    }
-                    Err(e) => return Err(e.into()),
-                };
+            (Place::User(_) | Place::Group(_), scope) => {
+                let entry = self.entry_at(&place, q.filter, &run.selection).await?;
                 if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
                     return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
                 }
                 let resolved = self.resolve(q.filter).await?;
-                let entry = self.user_entry(&user, q.filter, &run.selection).await?;
-                if !run.offer(&entry, q.filter, &resolved).await? {
-                    return Ok(Done::SizeLimitExceeded);
-                }
-                return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
-            }
-            (Place::Group(name), scope) => {
-                let group = match self.dir.get_group_by_name(self.p, name).await {
-                    Ok(g) => g,
-                    Err(CoreError::NotFound { .. }) => {
-                        return Err(LdapError::NoSuchObject { matched: self.tree.groups().to_string() });
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
-                    return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
-                }
-                let resolved = self.resolve(q.filter).await?;
-                let entry = self.group_entry(&group, q.filter, &run.selection).await?;
                 if !run.offer(&entry, q.filter, &resolved).await? {
                     return Ok(Done::SizeLimitExceeded);
                 }
@@ -281,6 +256,28 @@ impl Searcher<'_> {
             return Err(LdapError::Protocol("the paged results cookie does not belong to this search".into()));
         }
         Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) })
+    }
+
+    /// The entry at `place`, with what `f` and `selection` need of it.
+    /// Errors: `NoSuchObject` (with the nearest entry above) when there is
+    /// none the caller may see.
+    pub async fn entry_at(&self, place: &Place, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
+        let missing = |matched: &Dn| LdapError::NoSuchObject { matched: matched.to_string() };
+        Ok(match place {
+            Place::RootDse => entries::root_dse(self.tree),
+            Place::Base => entries::base_entry(self.tree),
+            Place::People => self.units().swap_remove(0),
+            Place::Groups => self.units().swap_remove(1),
+            Place::User(name) => match self.user_named(name).await? {
+                Some(u) => self.user_entry(&u, f, selection).await?,
+                None => return Err(missing(self.tree.people())),
+            },
+            Place::Group(name) => match self.group_named(name).await? {
+                Some(g) => self.group_entry(&g, f, selection).await?,
+                None => return Err(missing(self.tree.groups())),
+            },
+            Place::Outside { matched } => return Err(LdapError::NoSuchObject { matched: matched.clone() }),
+        })
     }
 
     fn units(&self) -> Vec<Entry> {

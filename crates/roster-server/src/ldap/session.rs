@@ -18,8 +18,8 @@ use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapCodec;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp,
-    LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapCompareRequest, LdapExtendedRequest, LdapExtendedResponse,
+    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
 };
 use roster_core::{CoreError, Directory, Principal};
 use tokio::net::TcpStream;
@@ -136,8 +136,12 @@ impl Session {
             }
             LdapOp::SearchRequest(req) => return self.search(conn, id, &req, paging).await.map(|()| true),
             LdapOp::ExtendedRequest(req) => LdapMsg::new(id, LdapOp::ExtendedResponse(self.extended(&req).await)),
-            LdapOp::CompareRequest(_) => {
-                respond_with(id, respond, LdapError::Unwilling("compare is not supported yet".to_owned()))
+            LdapOp::CompareRequest(req) => {
+                let res = match self.compare(&req).await {
+                    Ok(code) => result(code, ""),
+                    Err(e) => e.to_result(),
+                };
+                LdapMsg::new(id, LdapOp::CompareResult(res))
             }
             LdapOp::AddRequest(_) | LdapOp::ModifyRequest(_) | LdapOp::DelRequest(_) | LdapOp::ModifyDNRequest(_) => {
                 let why = "the directory is read-only over LDAP: change it through the /v1 API".to_owned();
@@ -246,6 +250,12 @@ impl Session {
         let searcher = Searcher { dir: &self.dir, p: &principal, tree: &self.tree };
         let mut out = Replies { session: self, conn, id };
         searcher.search(&query, &mut out).await
+    }
+
+    async fn compare(&mut self, req: &LdapCompareRequest) -> Result<LdapResultCode, LdapError> {
+        let principal = self.principal().await?.ok_or(LdapError::Anonymous)?;
+        let searcher = Searcher { dir: &self.dir, p: &principal, tree: &self.tree };
+        super::compare::compare(&searcher, req).await
     }
 
     async fn extended(&mut self, req: &LdapExtendedRequest) -> LdapExtendedResponse {

@@ -236,6 +236,15 @@ async fn ldap_searches_users_and_groups(s: TestServer) {
     let harmless = RawControl { ctype: "1.2.3.4.5.6.7".to_owned(), crit: false, val: None };
     let r = l.with_controls(harmless).search(BASE, Scope::Subtree, "(uid=bob)", vec!["1.1"]).await.expect("search");
     assert_eq!((r.1.rc, r.0.len()), (0, 1), "a control that is not critical is ignored");
+    // Compare, matched as equality: DNs normalised, strings ignoring case.
+    let cmp = |r: ldap3::result::CompareResult| r.0.rc;
+    let eng_upper = format!("CN=Eng,{GROUPS}");
+    assert_eq!(cmp(l.compare(&user_dn("bob"), "memberOf", eng_upper.as_str()).await.expect("compare")), 6);
+    assert_eq!(cmp(l.compare(&user_dn("bob"), "memberof", group_dn("web").as_str()).await.expect("compare")), 5);
+    assert_eq!(cmp(l.compare(&group_dn("eng"), "member", user_dn("BOB").as_str()).await.expect("compare")), 6);
+    assert_eq!(cmp(l.compare(&user_dn("bob"), "MAIL", "bob@example.ORG").await.expect("compare")), 6);
+    assert_eq!(cmp(l.compare(&user_dn("carl"), "mail", "x").await.expect("compare")), 16, "noSuchAttribute");
+    assert_eq!(cmp(l.compare(&user_dn("nobody"), "uid", "nobody").await.expect("compare")), 32);
     // The connection survived every mistake.
     assert_eq!(search(&mut l, PEOPLE, Scope::OneLevel, "(uid=bob)", &["1.1"]).await.expect("still open").len(), 1);
 }
