@@ -50,6 +50,13 @@ pub async fn password_matches(password: &str, hash: &str) -> bool {
     .unwrap_or(false)
 }
 
+/// A hash of a password nobody knows, checked when a user has none, so a
+/// failed password check takes the same time either way.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| crate::validate::password(&generate()).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

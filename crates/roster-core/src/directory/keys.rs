@@ -81,13 +81,21 @@ impl Directory {
             Err(e) => return Err(e),
         }
         let mut tx = self.read_store().await?;
-        let user = tx.get_user_by_username(username).await?.ok_or(CoreError::Unauthenticated)?;
-        let hash = tx.password_hash(user.id).await?.ok_or(CoreError::Unauthenticated)?;
+        let user = tx.get_user_by_username(username).await?;
+        let hash = match &user {
+            Some(u) => tx.password_hash(u.id).await?,
+            None => None,
+        };
         drop(tx);
-        if !user.active || !keys::password_matches(secret, &hash).await {
-            return Err(CoreError::Unauthenticated);
+        // A hash is checked whether or not there is one, so the time taken
+        // does not tell which usernames exist.
+        let matched = keys::password_matches(secret, hash.as_deref().unwrap_or_else(|| keys::decoy_hash())).await;
+        match user {
+            Some(u) if matched && hash.is_some() && u.active => {
+                Ok(Principal { user: u.id, site_role: u.site_role, key: None, delegated_by: None })
+            }
+            _ => Err(CoreError::Unauthenticated),
         }
-        Ok(Principal { user: user.id, site_role: user.site_role, key: None, delegated_by: None })
     }
 
     async fn resolve(&self, secret: &str) -> Result<Principal, CoreError> {

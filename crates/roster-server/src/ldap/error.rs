@@ -25,6 +25,9 @@ pub enum LdapError {
     /// nearest entry above it that does.
     #[error("no such entry")]
     NoSuchObject { matched: String },
+    /// A search that ran past the client's time limit.
+    #[error("time limit exceeded")]
+    TimeLimit,
     /// A compare of an attribute the entry does not have.
     #[error("no such attribute")]
     NoSuchAttribute,
@@ -55,6 +58,7 @@ impl LdapError {
             Self::Anonymous => (LdapResultCode::InsufficentAccessRights, self.to_string(), String::new()),
             Self::AuthMethod => (LdapResultCode::AuthMethodNotSupported, self.to_string(), String::new()),
             Self::NoSuchObject { matched } => (LdapResultCode::NoSuchObject, self.to_string(), matched.clone()),
+            Self::TimeLimit => (LdapResultCode::TimeLimitExceeded, self.to_string(), String::new()),
             Self::NoSuchAttribute => (LdapResultCode::NoSuchAttribute, self.to_string(), String::new()),
             Self::InvalidDn(_) => (LdapResultCode::InvalidDNSyntax, self.to_string(), String::new()),
             Self::Unwilling(m) => (LdapResultCode::UnwillingToPerform, m.clone(), String::new()),

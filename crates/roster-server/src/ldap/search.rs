@@ -167,6 +167,7 @@ impl Searcher<'_> {
             }
             (Place::Base, LdapSearchScope::Base) => (vec![entries::base_entry(self.tree)], vec![]),
             (Place::Base, LdapSearchScope::OneLevel) => (self.units(), vec![]),
+            (Place::Base, LdapSearchScope::Children) => (self.units(), vec![Kind::Users, Kind::Groups]),
             (Place::Base, _) => {
                 let mut all = vec![entries::base_entry(self.tree)];
                 all.extend(self.units());

@@ -249,7 +249,17 @@ impl Session {
         };
         let searcher = Searcher { dir: &self.dir, p: &principal, tree: &self.tree };
         let mut out = Replies { session: self, conn, id };
-        searcher.search(&query, &mut out).await
+        // The client's time limit (RFC 4511 §4.5.1.5), in seconds; 0: none.
+        match u64::try_from(req.timelimit).ok().filter(|s| *s > 0) {
+            None => searcher.search(&query, &mut out).await,
+            Some(secs) => {
+                let limit = Duration::from_secs(secs);
+                match tokio::time::timeout(limit, searcher.search(&query, &mut out)).await {
+                    Ok(done) => done,
+                    Err(_) => Err(LdapError::TimeLimit),
+                }
+            }
+        }
     }
 
     async fn compare(&mut self, req: &LdapCompareRequest) -> Result<LdapResultCode, LdapError> {

@@ -410,3 +410,22 @@ async fn serve_flags_start_the_ldap_listener() {
         .expect("search");
     assert_eq!(me[0].dn, "uid=admin,ou=people,dc=Example,dc=org");
 }
+
+/// Failed binds count against the source address through the core's
+/// limiter: past the budget every bind from there is refused (`busy`,
+/// with when to retry), a right key included, so guessing learns nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_binds_are_rate_limited_per_source() {
+    let limits = roster_core::RateLimits { per_key: None, failed_auth_per_source: roster_core::Rate::per_minute(1, 2) };
+    let s = TestServer::sqlite_limited(limits).await;
+    let mut l = connect(&s).await;
+    for _ in 0..2 {
+        assert_eq!(l.simple_bind(&user_dn("admin"), "rst_wrong").await.expect("bind").rc, 49);
+    }
+    let over = l.simple_bind(&user_dn("admin"), "rst_wrong").await.expect("bind");
+    assert_eq!(over.rc, 51, "{over}");
+    assert!(over.text.contains("retry"), "{over}");
+    assert_eq!(l.simple_bind(&user_dn("admin"), ADMIN_KEY).await.expect("bind").rc, 51, "a right key too");
+    // HTTP from the same address is refused as well: one budget per source.
+    assert_eq!(s.get("/v1/me").await.status.as_u16(), 429);
+}
