@@ -3,7 +3,8 @@
 //! never decides: every bind goes through `Directory::authenticate_user`,
 //! every read is a `Directory` use-case called with the bound principal
 //! (so it sees what `/v1` shows it), and it writes nothing. The wire
-//! format is `ldap3_proto`'s codec; no BER is handled here.
+//! format is `ldap3_proto`'s; `codec` only frames messages so that a
+//! malformed request can be answered instead of ending the connection.
 //!
 //! `session` (a connection, bind, WhoAmI, result codes of what is not
 //! offered), `dn` (DNs and the tree), `entries` (users and groups as
@@ -11,6 +12,7 @@
 //! `search` (plans over core lists, paging), `compare`, `error` (result
 //! codes, in one place).
 
+mod codec;
 mod compare;
 mod dn;
 mod entries;

@@ -1,8 +1,8 @@
 //! One client connection: reads requests in order, answers each (every
 //! client mistake with a result code, never a dropped connection or a
-//! panic), and remembers who is bound. A message that cannot be decoded at
-//! all ends the connection with a Notice of Disconnection (RFC 4511
-//! §4.4.1), as the RFC asks.
+//! panic), and remembers who is bound. A malformed request is answered
+//! `protocolError` (see `codec`); only bytes that are not BER end the
+//! connection, with a Notice of Disconnection (RFC 4511 §4.4.1).
 //!
 //! A bind with an API key is checked again through the core before every
 //! operation (cheap: the core remembers resolved keys), so a revoked key
@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ldap3_proto::LdapCodec;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapBindResponse, LdapCompareRequest, LdapExtendedRequest, LdapExtendedResponse,
@@ -26,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::codec::Framed;
 
+use super::codec::{Codec, Frame};
 use super::dn::Tree;
 use super::entries::WHOAMI_OID;
 use super::error::LdapError;
@@ -50,7 +50,7 @@ pub(crate) struct Session {
     bound: Option<Bound>,
 }
 
-type Conn = Framed<TcpStream, LdapCodec>;
+type Conn = Framed<TcpStream, Codec>;
 
 impl Session {
     pub fn new(dir: Directory, tree: Arc<Tree>, peer: IpAddr, idle_timeout: Duration) -> Self {
@@ -60,7 +60,7 @@ impl Session {
     /// Serves the connection until the client unbinds or goes away, stays
     /// idle too long, or the server stops.
     pub async fn run(mut self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
-        let mut conn = Framed::new(stream, LdapCodec::default());
+        let mut conn = Framed::new(stream, Codec::default());
         loop {
             let next = tokio::select! {
                 next = tokio::time::timeout(self.idle_timeout, conn.next()) => next,
@@ -68,7 +68,20 @@ impl Session {
             };
             let msg = match next {
                 Err(_) | Ok(None) => return,
-                Ok(Some(Ok(msg))) => msg,
+                Ok(Some(Ok(Frame::Msg(msg)))) => msg,
+                Ok(Some(Ok(Frame::Malformed { msgid, op }))) => {
+                    let why = LdapError::Protocol("malformed request".to_owned()).to_result();
+                    let answer = match response_to_tag(op) {
+                        Some(respond) => LdapMsg::new(msgid, respond(why)),
+                        // An unbind or abandon answers nothing; anything else is no request.
+                        None if op == UNBIND_TAG || op == ABANDON_TAG => continue,
+                        None => return,
+                    };
+                    if self.send(&mut conn, answer).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 Ok(Some(Err(e))) => {
                     tracing::debug!(error = %e, peer = %self.peer, "undecodable ldap message");
                     let notice = LdapOp::ExtendedResponse(LdapExtendedResponse {
@@ -334,6 +347,25 @@ fn response_kind(op: &LdapOp) -> Option<fn(LdapResult) -> LdapOp> {
         LdapOp::ExtendedRequest(_) => {
             |res| LdapOp::ExtendedResponse(LdapExtendedResponse { res, name: None, value: None })
         }
+        _ => return None,
+    })
+}
+
+const UNBIND_TAG: u64 = 2;
+const ABANDON_TAG: u64 = 16;
+
+/// How a request is answered, by the application tag of its operation
+/// (RFC 4511 §4.2 – §4.12), for requests that could not be decoded.
+fn response_to_tag(op: u64) -> Option<fn(LdapResult) -> LdapOp> {
+    Some(match op {
+        0 => |res| LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None }),
+        3 => LdapOp::SearchResultDone,
+        6 => LdapOp::ModifyResponse,
+        8 => LdapOp::AddResponse,
+        10 => LdapOp::DelResponse,
+        12 => LdapOp::ModifyDNResponse,
+        14 => LdapOp::CompareResult,
+        23 => |res| LdapOp::ExtendedResponse(LdapExtendedResponse { res, name: None, value: None }),
         _ => return None,
     })
 }

@@ -429,3 +429,68 @@ async fn failed_binds_are_rate_limited_per_source() {
     // HTTP from the same address is refused as well: one budget per source.
     assert_eq!(s.get("/v1/me").await.status.as_u16(), 429);
 }
+
+/// Reads one whole BER message (short or long definite length) from `sock`.
+async fn read_message(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let wait = std::time::Duration::from_secs(20);
+    tokio::time::timeout(wait, read_whole(sock)).await.expect("an answer in time")
+}
+
+async fn read_whole(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    sock.read_exact(&mut head).await.expect("message head");
+    let mut out = head.to_vec();
+    let len = if head[1] & 0x80 == 0 {
+        usize::from(head[1])
+    } else {
+        let mut n = vec![0u8; usize::from(head[1] & 0x7f)];
+        sock.read_exact(&mut n).await.expect("length");
+        out.extend(&n);
+        n.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+    };
+    let mut body = vec![0u8; len];
+    sock.read_exact(&mut body).await.expect("message body");
+    out.extend(body);
+    out
+}
+
+/// A request the client library would never send: a search whose filter
+/// has an unknown choice. It is answered `protocolError` under its own
+/// message id, and the connection goes on; bytes that are not BER at all
+/// end it with a Notice of Disconnection.
+async fn ldap_malformed_requests(s: TestServer) {
+    use tokio::io::AsyncWriteExt;
+    let addr = s.ldap.trim_start_matches("ldap://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // SEQUENCE { id 7, SearchRequest { "", base, never, 0, 0, false, [15] {}, {} } }
+    let bad_search = [
+        0x30, 0x1a, 0x02, 0x01, 0x07, 0x63, 0x15, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00,
+        0x02, 0x01, 0x00, 0x01, 0x01, 0x00, 0xaf, 0x00, 0x30, 0x00,
+    ];
+    sock.write_all(&bad_search).await.expect("send");
+    let done = read_message(&mut sock).await;
+    // id 7, SearchResultDone (0x65), resultCode 2 (protocolError).
+    assert_eq!(&done[2..5], &[0x02, 0x01, 0x07], "{done:02x?}");
+    assert_eq!(done[5], 0x65, "{done:02x?}");
+    assert_eq!(&done[7..10], &[0x0a, 0x01, 0x02], "{done:02x?}");
+    // Still open: WhoAmI (id 8) is answered with success.
+    let mut whoami = vec![0x30, 0x1e, 0x02, 0x01, 0x08, 0x77, 0x19, 0x80, 0x17];
+    whoami.extend(b"1.3.6.1.4.1.4203.1.11.3");
+    sock.write_all(&whoami).await.expect("send");
+    let answer = read_message(&mut sock).await;
+    assert_eq!((&answer[2..5], answer[5]), (&[0x02, 0x01, 0x08][..], 0x78), "{answer:02x?}");
+    assert_eq!(&answer[7..10], &[0x0a, 0x01, 0x00], "{answer:02x?}");
+    // Not BER: a Notice of Disconnection (id 0), then the end.
+    sock.write_all(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00]).await.expect("send");
+    let notice = read_message(&mut sock).await;
+    assert_eq!((&notice[2..5], notice[5]), (&[0x02, 0x01, 0x00][..], 0x78), "{notice:02x?}");
+    let mut rest = Vec::new();
+    use tokio::io::AsyncReadExt;
+    assert_eq!(sock.read_to_end(&mut rest).await.expect("closed"), 0);
+    // The server goes on serving others.
+    let mut l = bound(&s, "admin", ADMIN_KEY).await;
+    assert_eq!(search(&mut l, PEOPLE, Scope::OneLevel, "(uid=admin)", &["1.1"]).await.expect("search").len(), 1);
+}
+
+on_every_store!(ldap_malformed_requests);
