@@ -170,3 +170,47 @@ pub fn json_bodies(bytes: &[u8]) -> Vec<(&'static str, Result<(), BadRequest>)> 
         ("box::MembershipUpdate", body::<box_api::wire::MembershipUpdate>(bytes)),
     ]
 }
+
+/// Bytes as an LDAP connection receives them: framed and decoded as the
+/// session does, each search's base placed in the tree and its filter
+/// evaluated over a sample user and group, each bind DN read. Stops where
+/// the session would close the connection.
+pub fn ldap_messages(data: &[u8]) {
+    use bytes::BytesMut;
+    use ldap3_proto::proto::LdapOp;
+    use tokio_util::codec::Decoder;
+
+    use crate::ldap::codec::{Codec, Frame};
+    use crate::ldap::dn::{Dn, Tree};
+    use crate::ldap::entries::{Members, group_entry, user_entry};
+    use crate::ldap::filter::{Resolved, matches};
+
+    let Ok(tree) = Tree::new("dc=roster,dc=local") else { return };
+    let at = time::OffsetDateTime::UNIX_EPOCH;
+    let mut user = roster_core::User::new("ann".into(), at);
+    user.email = Some("ann@example.org".into());
+    let group =
+        roster_core::Group::new("eng".into(), roster_core::OrgId::new(), roster_core::SourceType::Api, user.id, at);
+    let members = Members { users: vec!["ann".into()], groups: vec!["web, ops".into()] };
+    let entries =
+        [user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])), group_entry(&tree, &group, Some(members))];
+    let mut codec = Codec::default();
+    let mut buf = BytesMut::from(data);
+    while let Ok(Some(frame)) = codec.decode(&mut buf) {
+        let Frame::Msg(msg) = frame else { continue };
+        match msg.op {
+            LdapOp::SearchRequest(req) => {
+                if let Ok(base) = Dn::parse(&req.base) {
+                    let _ = tree.place(&base);
+                }
+                for entry in &entries {
+                    let _ = matches(&req.filter, entry, &Resolved::new());
+                }
+            }
+            LdapOp::BindRequest(req) => {
+                let _ = tree.bind_username(&req.dn);
+            }
+            _ => {}
+        }
+    }
+}

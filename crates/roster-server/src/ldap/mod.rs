@@ -12,14 +12,14 @@
 //! `search` (plans over core lists, paging), `compare`, `error` (result
 //! codes, in one place).
 
-mod codec;
-mod compare;
-mod dn;
-mod entries;
-mod error;
-mod filter;
-mod search;
-mod session;
+pub(crate) mod codec;
+pub(crate) mod compare;
+pub(crate) mod dn;
+pub(crate) mod entries;
+pub(crate) mod error;
+pub(crate) mod filter;
+pub(crate) mod search;
+pub(crate) mod session;
 
 use std::future::Future;
 use std::sync::Arc;
