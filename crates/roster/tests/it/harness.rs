@@ -93,6 +93,14 @@ impl TestServer {
         Self::start(&url, Guard::Sqlite(dir), limits, server_limits).await
     }
 
+    /// A server on a fresh SQLite file whose LDAP listener has these settings.
+    pub async fn sqlite_with_ldap(ldap: roster_server::ldap::LdapConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let (limits, server_limits) = (RateLimits::off(), roster_server::Limits::default());
+        Self::start_with(&url, Guard::Sqlite(dir), limits, server_limits, ldap, true).await
+    }
+
     async fn on(url: &str, guard: Guard) -> Self {
         Self::start(url, guard, RateLimits::off(), roster_server::Limits::default()).await
     }
@@ -101,11 +109,13 @@ impl TestServer {
     /// second `roster serve` would be, or with none (every read goes to
     /// the store: what the index must agree with).
     pub async fn twin(&self, index: bool) -> Self {
-        Self::start_with(&self.url, Guard::Shared, RateLimits::off(), roster_server::Limits::default(), index).await
+        let ldap = roster_server::ldap::LdapConfig::default();
+        Self::start_with(&self.url, Guard::Shared, RateLimits::off(), roster_server::Limits::default(), ldap, index)
+            .await
     }
 
     async fn start(url: &str, guard: Guard, limits: RateLimits, server_limits: roster_server::Limits) -> Self {
-        Self::start_with(url, guard, limits, server_limits, true).await
+        Self::start_with(url, guard, limits, server_limits, roster_server::ldap::LdapConfig::default(), true).await
     }
 
     async fn start_with(
@@ -113,6 +123,7 @@ impl TestServer {
         guard: Guard,
         limits: RateLimits,
         server_limits: roster_server::Limits,
+        ldap_config: roster_server::ldap::LdapConfig,
         index: bool,
     ) -> Self {
         let store = roster_store::connect(url).await.expect("store");
@@ -133,7 +144,6 @@ impl TestServer {
         let ldap = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind ldap");
         let ldap_addr = ldap.local_addr().expect("ldap addr");
         let (ldap_stop, ldap_stopped) = oneshot::channel::<()>();
-        let ldap_config = roster_server::ldap::LdapConfig::default();
         tokio::spawn(roster_server::ldap::serve_ldap(ldap, directory.clone(), ldap_config, async move {
             let _ = ldap_stopped.await;
         }));

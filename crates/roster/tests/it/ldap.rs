@@ -494,3 +494,32 @@ async fn ldap_malformed_requests(s: TestServer) {
 }
 
 on_every_store!(ldap_malformed_requests);
+
+/// The LDAP listener's own limits: connections past the cap wait in the
+/// listen queue until one closes, and a silent connection is closed after
+/// the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_connection_cap_and_idle_timeout() {
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    let config = roster_server::ldap::LdapConfig {
+        idle_timeout: Duration::from_millis(500),
+        max_connections: 1,
+        ..Default::default()
+    };
+    let s = TestServer::sqlite_with_ldap(config).await;
+    let addr = s.ldap.trim_start_matches("ldap://").to_owned();
+    let mut first = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    // The second is queued, not served, while the first is open.
+    let mut waiting = connect(&s).await;
+    let queued =
+        tokio::time::timeout(Duration::from_millis(300), waiting.simple_bind(&user_dn("admin"), ADMIN_KEY)).await;
+    assert!(queued.is_err(), "served past the cap");
+    // The first, silent, is closed after the idle timeout; then the second is served.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), first.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+    let mut next = connect(&s).await;
+    let bind = tokio::time::timeout(Duration::from_secs(5), next.simple_bind(&user_dn("admin"), ADMIN_KEY)).await;
+    assert_eq!(bind.expect("served once a slot is free").expect("bind").rc, 0);
+}
