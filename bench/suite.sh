@@ -149,6 +149,10 @@ echo "== wrk, ${SECS}s each, $CONNS connections, 2 threads"
 say ""
 say "| Roster, wrk ($SCALE: $NU users, $NG groups; ${SECS}s, $CONNS conns) | req/s | p50 | p99 | answers |"
 say "|---|---|---|---|---|"
+# The protocol floor: what the server answers when it does nothing (the
+# issue's yardstick for a check: at least 0.8 of it).
+echo /healthz > "$work/req/healthz.paths"
+wrk_row "protocol floor GET /healthz" healthz.paths
 wrk_row "check, member pairs (depth 0..$DEPTH)" check_in.paths "$(avail check)"
 wrk_row "check, non-member pairs" check_out.paths "$(avail check)"
 wrk_row "groups of a user, transitive (limit 100)" user_groups_trans.paths "$(avail user_groups_transitive)"
@@ -161,6 +165,8 @@ wrk_row "big group, $pk, last 1000-member page" page1000_last.paths
 wrk_row "group read GET /v1/groups/{id}" group_read.paths
 last_vs_first=$(awk -v a="${rps_page100_last:-0}" -v b="${rps_page100_first:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
 say "| last/first 100-member page throughput | $last_vs_first | | | target ≥ 0.90 |"
+check_vs_floor=$(awk -v a="${rps_check_in:-0}" -v b="${rps_healthz:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+say "| check (member pairs) / /healthz throughput | $check_vs_floor | | | target ≥ 0.80 |"
 read -r rss hwm < <(awk '/VmRSS/ {r = $2} /VmHWM/ {h = $2} END {printf "%.0f %.0f\n", r / 1024, h / 1024}' "/proc/$roster_pid/status")
 say "| Roster resident memory after the wrk runs | $rss MB (peak $hwm MB) | | | |"
 
