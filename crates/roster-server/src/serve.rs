@@ -13,8 +13,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// Limits on connections and on how long a client may take to send a
@@ -55,42 +55,12 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut acceptor = Acceptor::new(listener, limits.max_connections);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-    let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_closed) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(conn) => {
-                backoff = Duration::ZERO;
-                conn
-            }
-            Err(e) => {
-                if !is_connection_error(&e) {
-                    backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_BACKOFF);
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "accept failed");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        () = &mut shutdown => break,
-                    }
-                }
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer, permit)) = acceptor.next(&mut shutdown).await {
         let service = app.clone().map_request(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
@@ -103,13 +73,64 @@ pub async fn serve(
             drop(permit);
         });
     }
-    drop(listener);
+    drop(acceptor);
     graceful.shutdown().await;
     Ok(())
 }
 
 /// Errors of one connection that went away before it was accepted: not
 /// the listener's fault, so no pause.
+/// The accept side of a listener, shared by every protocol served: at most
+/// `max_connections` open at once (more wait in the listen queue: a
+/// connection holds its permit until it ends), and a failed `accept` (out
+/// of file descriptors, say) retried after a pause that grows to
+/// [`MAX_BACKOFF`], so the loop outlives it.
+pub(crate) struct Acceptor {
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    backoff: Duration,
+}
+
+impl Acceptor {
+    pub(crate) fn new(listener: TcpListener, max_connections: usize) -> Self {
+        Self { listener, permits: Arc::new(Semaphore::new(max_connections.max(1))), backoff: Duration::ZERO }
+    }
+
+    /// The next connection (with `TCP_NODELAY` set) and its permit, or
+    /// `None` once `shutdown` resolves.
+    pub(crate) async fn next<F: std::future::Future<Output = ()>>(
+        &mut self,
+        shutdown: &mut std::pin::Pin<&mut F>,
+    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+        loop {
+            let permit = tokio::select! {
+                permit = self.permits.clone().acquire_owned() => permit.ok()?,
+                () = shutdown.as_mut() => return None,
+            };
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = shutdown.as_mut() => return None,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    self.backoff = Duration::ZERO;
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer, permit));
+                }
+                Err(e) if is_connection_error(&e) => {}
+                Err(e) => {
+                    self.backoff = (self.backoff * 2).clamp(Duration::from_millis(10), MAX_BACKOFF);
+                    tracing::warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64, "accept failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(self.backoff) => {}
+                        () = shutdown.as_mut() => return None,
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn is_connection_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)

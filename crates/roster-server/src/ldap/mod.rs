@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use roster_core::Directory;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// The base DN when none is set.
 pub const DEFAULT_BASE_DN: &str = "dc=roster,dc=local";
@@ -56,8 +56,9 @@ pub fn check_base_dn(text: &str) -> Result<String, String> {
     dn::Tree::new(text).map(|_| text.trim().to_owned()).map_err(|e| e.to_string())
 }
 
-/// Serves LDAP on `listener` until `shutdown` resolves. A failed `accept`
-/// (out of descriptors) is retried after a pause, as for HTTP.
+/// Serves LDAP on `listener` until `shutdown` resolves, accepting as HTTP
+/// does (`serve::Acceptor`: the connection cap, the accept loop that
+/// outlives running out of descriptors).
 pub async fn serve_ldap(
     listener: TcpListener,
     directory: Directory,
@@ -68,38 +69,10 @@ pub async fn serve_ldap(
         dn::Tree::new(&config.base_dn)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
     );
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut acceptor = crate::serve::Acceptor::new(listener, config.max_connections);
     let (stop, stopped) = watch::channel(false);
-    let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_closed) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(conn) => {
-                backoff = Duration::ZERO;
-                conn
-            }
-            Err(e) => {
-                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ldap accept failed");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = &mut shutdown => break,
-                }
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer, permit)) = acceptor.next(&mut shutdown).await {
         let session = session::Session::new(directory.clone(), tree.clone(), peer.ip(), config.idle_timeout);
         let stopped = stopped.clone();
         tokio::spawn(async move {
