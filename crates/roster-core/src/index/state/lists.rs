@@ -240,11 +240,6 @@ impl State {
         self.users_listed(spec, filter, None).len()
     }
 
-    /// Active site admins (`count_site_admins`).
-    pub(crate) fn count_site_admins(&self) -> usize {
-        self.users.values().filter(|u| u.site_role == SiteRole::Admin && u.active).count()
-    }
-
     /// The direct members of each group that are active users, a count for
     /// each group asked for, as the store's `count_active_members`: a group
     /// asked for twice has its count at its first place only, 0 after.
