@@ -30,11 +30,17 @@ impl Principal {
     }
 }
 
-/// What a user holds on one group: a direct membership, and the best share
-/// given to them or to a group they directly belong to.
+/// What a user holds on one group: a direct membership, whether they are
+/// in it at any depth, and the best share given to them or to a group they
+/// directly belong to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupAccess {
     pub membership: Option<(MemberRole, Permissions)>,
+    /// In the group directly or through a group nested in it. Such a user
+    /// belongs to the group by every answer the directory gives (`check`,
+    /// transitive lists, LDAP's in-chain rule), so they may read it; roles
+    /// and the permissions they carry stay with the direct membership.
+    pub member_at_any_depth: bool,
     pub share: Option<ShareLevel>,
 }
 
@@ -58,10 +64,11 @@ pub fn require_admin(p: &Principal) -> Result<(), CoreError> {
     if p.is_admin() { Ok(()) } else { Err(forbid("requires a site admin")) }
 }
 
-/// Whether the group may be seen at all. Callers answer 404 when this is
-/// false, so a stranger cannot probe which groups exist.
+/// Whether the group may be seen at all: by site admins, by its members at
+/// any depth, and by whoever it is shared with. Callers answer 404 when
+/// this is false, so a stranger cannot probe which groups exist.
 pub fn can_read_group(p: &Principal, a: &GroupAccess) -> bool {
-    p.is_admin() || a.membership.is_some() || a.share.is_some()
+    p.is_admin() || a.membership.is_some() || a.member_at_any_depth || a.share.is_some()
 }
 
 /// Renaming and describing a group.
@@ -134,16 +141,34 @@ mod tests {
         Principal { user: UserId::new(), site_role: role, key: None, delegated_by: None }
     }
 
-    /// The matrix: admin, group admin (permissions on / off), member, stranger.
+    /// The matrix: admin, group admin (permissions on / off), member,
+    /// member through a nested group, stranger.
     #[test]
     fn change_members_matrix() {
         let admin = principal(SiteRole::Admin);
         let user = principal(SiteRole::User);
-        let group_admin = GroupAccess { membership: Some((MemberRole::Admin, Permissions::default())), share: None };
+        let group_admin = GroupAccess {
+            membership: Some((MemberRole::Admin, Permissions::default())),
+            share: None,
+            member_at_any_depth: true,
+        };
         let off = BTreeMap::from([(ADD_MEMBERS.to_owned(), false)]);
-        let restricted = GroupAccess { membership: Some((MemberRole::Admin, Permissions::Map(off))), share: None };
-        let disabled = GroupAccess { membership: Some((MemberRole::Admin, Permissions::Disabled)), share: None };
-        let member = GroupAccess { membership: Some((MemberRole::Member, Permissions::default())), share: None };
+        let restricted = GroupAccess {
+            membership: Some((MemberRole::Admin, Permissions::Map(off))),
+            share: None,
+            member_at_any_depth: true,
+        };
+        let disabled = GroupAccess {
+            membership: Some((MemberRole::Admin, Permissions::Disabled)),
+            share: None,
+            member_at_any_depth: true,
+        };
+        let member = GroupAccess {
+            membership: Some((MemberRole::Member, Permissions::default())),
+            share: None,
+            member_at_any_depth: true,
+        };
+        let nested = GroupAccess { member_at_any_depth: true, ..GroupAccess::default() };
         let stranger = GroupAccess::default();
         let cases = [
             (&admin, &stranger, true, true),
@@ -151,6 +176,7 @@ mod tests {
             (&user, &restricted, false, true),
             (&user, &disabled, false, true),
             (&user, &member, false, true),
+            (&user, &nested, false, true),
             (&user, &stranger, false, false),
         ];
         for (p, a, change, read) in cases {

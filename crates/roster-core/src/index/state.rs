@@ -408,8 +408,9 @@ impl State {
             .collect()
     }
 
-    /// A user's direct membership and the best share they hold on a group,
-    /// given to them or to a group they are directly in (as `group_access`).
+    /// A user's direct membership, whether they are in the group at any
+    /// depth, and the best share they hold on it, given to them or to a
+    /// group they are directly in (as `group_access`).
     pub(crate) fn access(&self, group: GroupId, user: UserId) -> GroupAccess {
         let membership = self.find_membership(group, Member::User(user)).map(|m| (m.role, m.permissions.clone()));
         let share = self
@@ -423,7 +424,8 @@ impl State {
             })
             .map(|s| s.level)
             .max();
-        GroupAccess { membership, share }
+        let member_at_any_depth = membership.is_some() || self.in_group(group, user);
+        GroupAccess { membership, member_at_any_depth, share }
     }
 
     pub(crate) fn shares_of(&self, group: GroupId) -> &[Share] {

@@ -443,8 +443,8 @@ impl Searcher<'_> {
             let (d, p, id) = (self.dir, self.p, g.id);
             let users = collect_all(list::MEMBERS, |req| async move { d.list_members(p, id, &req).await }).await;
             let groups = collect_all(list::CHILDREN, |req| async move { d.list_children(p, id, &req).await }).await;
-            // A group the caller is in at some depth but may not read (an
-            // in-chain answer) shows without its members, as on /v1.
+            // A group deleted between the list and this read shows
+            // without its members rather than failing the search.
             match (absent_as_none(users)?, absent_as_none(groups)?) {
                 (Some(users), Some(groups)) => Some(Members {
                     users: users.into_iter().map(|(_, u)| u.username).collect(),

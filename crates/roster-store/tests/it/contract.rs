@@ -83,7 +83,11 @@ async fn entities_round_trip_exactly() {
         assert_eq!(tx.get_membership(m.id).await.unwrap(), Some(m.clone()), "{}", b.name);
         assert_eq!(
             tx.group_access(g.id, u.id).await.unwrap(),
-            GroupAccess { membership: Some((MemberRole::Admin, Permissions::Disabled)), share: None }
+            GroupAccess {
+                membership: Some((MemberRole::Admin, Permissions::Disabled)),
+                member_at_any_depth: true,
+                share: None
+            }
         );
     }
 }

@@ -317,22 +317,37 @@ async fn ldap_shows_what_v1_shows(s: TestServer) {
     let groups =
         search(&mut ann, GROUPS, Scope::OneLevel, "(objectClass=groupOfNames)", &["1.1"]).await.expect("groups");
     assert_eq!(dns(&groups), visible);
-    assert_eq!(visible, BTreeSet::from([group_dn("web")]), "ann sees the group she is in");
+    assert_eq!(
+        visible,
+        BTreeSet::from([group_dn("eng"), group_dn("web")]),
+        "ann sees the group she is in, and eng, which she is in through web"
+    );
     // A group she cannot see is absent by name, and as a filter value.
-    let eng = ann.search(&group_dn("eng"), Scope::Base, "(objectClass=*)", vec!["1.1"]).await.expect("search");
-    assert_eq!(eng.1.rc, 32);
-    let f = format!("(memberOf={})", group_dn("eng"));
+    let ops = ann.search(&group_dn("ops"), Scope::Base, "(objectClass=*)", vec!["1.1"]).await.expect("search");
+    assert_eq!(ops.1.rc, 32);
+    let f = format!("(memberOf={})", group_dn("ops"));
     assert!(search(&mut ann, PEOPLE, Scope::OneLevel, &f, &["1.1"]).await.expect("search").is_empty());
     // Another user's groups at any depth are theirs and site admins' to ask.
     let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("bob"));
     assert_eq!(rc(search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await), 50);
     let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("ann"));
-    let mine = search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await.expect("own groups");
+    let mine = search(&mut ann, GROUPS, Scope::OneLevel, &f, &["member"]).await.expect("own groups");
     assert_eq!(dns(&mine), BTreeSet::from([group_dn("eng"), group_dn("web")]));
+    // Each of them readable, members included, as on /v1.
+    let eng = mine.iter().find(|e| e.dn.eq_ignore_ascii_case(&group_dn("eng"))).expect("eng");
+    let mut members: Vec<String> = eng.attrs["member"].iter().map(|m| m.to_lowercase()).collect();
+    members.sort();
+    assert_eq!(members, [group_dn("web").to_lowercase(), user_dn("bob").to_lowercase()]);
     // Users are readable by everyone bound, as on /v1; memberOf shows the visible groups.
     let bob = search(&mut ann, PEOPLE, Scope::OneLevel, "(uid=bob)", &["memberOf"]).await.expect("bob");
     assert_eq!(bob.len(), 1);
-    assert!(!bob[0].attrs.contains_key("memberOf"), "eng is not visible to ann: {:?}", bob[0].attrs);
+    assert_eq!(bob[0].attrs["memberOf"], [group_dn("eng")], "eng is visible to ann: {:?}", bob[0].attrs);
+    // Carl is only in ops, which ann does not see: his entry shows no memberOf.
+    let ops_id = s.get("/v1/groups?prefix=ops").await.body["items"][0]["id"].as_str().expect("ops").to_owned();
+    let carl = s.get("/v1/users?prefix=carl").await.body["items"][0]["id"].as_str().expect("carl").to_owned();
+    assert!(s.put(&format!("/v1/groups/{ops_id}/members/{carl}"), json!({})).await.status.is_success());
+    let s2 = search(&mut ann, PEOPLE, Scope::OneLevel, "(uid=carl)", &["memberOf"]).await.expect("carl");
+    assert!(!s2[0].attrs.contains_key("memberOf"), "{:?}", s2[0].attrs);
 }
 
 on_every_store!(ldap_binds_and_root_dse, ldap_searches_users_and_groups, ldap_paged_results, ldap_shows_what_v1_shows);

@@ -52,6 +52,29 @@ async fn transitive_membership_over_http(s: TestServer) {
     let mut want = vec![top.clone(), left.clone(), right.clone(), leaf.clone()];
     want.sort();
     assert_eq!(got, want);
+    // Ann belongs to every group her transitive list names, so she reads
+    // each of them (and lists them), though she is directly only in leaf;
+    // she changes none of them.
+    let as_ann = |path: String| {
+        let (s, key) = (&s, ann_key.clone());
+        async move { s.call(Method::GET, &path, Some(&key), None).await }
+    };
+    let mine = as_ann(format!("/v1/users/{ann}/groups?transitive=true")).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    for g in &want {
+        let r = as_ann(format!("/v1/groups/{g}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{g}: {}", r.body);
+    }
+    let mut listed: Vec<String> = as_ann("/v1/groups".to_owned()).await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, want);
+    let add = s.call(Method::PUT, &format!("/v1/groups/{top}/members/{bob}"), Some(&ann_key), Some(json!({}))).await;
+    assert_eq!(add.status, StatusCode::FORBIDDEN, "{}", add.body);
 
     // Cutting one side of the diamond keeps ann in top; cutting both removes her.
     assert_eq!(s.delete(&format!("/v1/groups/{left}/children/{leaf}")).await.status, StatusCode::NO_CONTENT);
@@ -60,6 +83,8 @@ async fn transitive_membership_over_http(s: TestServer) {
     assert_eq!(s.delete(&format!("/v1/groups/{right}/children/{leaf}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(s.get(&format!("/v1/check?user={ann}&group={top}")).await.body["member"], false);
     assert_eq!(s.get(&format!("/v1/groups/{top}/members?transitive=true")).await.body["total"], 1);
+    let gone = s.call(Method::GET, &format!("/v1/groups/{top}"), Some(&ann_key), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "out of top at every depth, ann no longer sees it");
     // Deleting a group in the middle takes its paths with it.
     assert_eq!(s.delete(&format!("/v1/groups/{right}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(s.get(&format!("/v1/check?user={bob}&group={top}")).await.body["member"], false);

@@ -293,7 +293,7 @@ impl State {
         }
         if let Some(u) = scope.visible_to {
             let mut visible = self.groups_shared_to(u, None);
-            visible.extend(self.direct_groups(u));
+            visible.extend(self.ancestors(&self.direct_groups(u)));
             narrow(&mut set, visible);
         }
         if let Some((u, level)) = scope.shared_with {

@@ -16,7 +16,10 @@ use super::{
     rows, ts,
 };
 
-const VISIBLE_GROUPS: &str = " AND id IN (SELECT group_id FROM memberships WHERE user_id = $v \
+/// The groups a user may read (`authz::can_read_group`): those they are in
+/// at any depth, and those shared with them or with a group they are
+/// directly in.
+const VISIBLE_GROUPS: &str = " AND id IN (SELECT group_id FROM user_closure WHERE user_id = $v \
      UNION SELECT group_id FROM shares WHERE user_id = $v \
      UNION SELECT s.group_id FROM shares s JOIN memberships m ON m.group_id = s.to_group WHERE m.user_id = $v)";
 
@@ -264,7 +267,15 @@ impl GroupStore for SqlTx {
         .try_get(0)
         .map_err(map)?;
         let share = level.map(rows::level_from).transpose()?;
-        Ok(GroupAccess { membership, share })
+        let member_at_any_depth = membership.is_some()
+            || sqlx::query("SELECT 1 FROM user_closure WHERE group_id = $1 AND user_id = $2")
+                .bind(group.0)
+                .bind(user.0)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(map)?
+                .is_some();
+        Ok(GroupAccess { membership, member_at_any_depth, share })
     }
 
     async fn group_roles(&mut self, group: GroupId) -> StoreResult<Vec<Role>> {
