@@ -179,5 +179,22 @@ write("page100_first.ldap.jsonl", [{"base": f"ou=users,{BASE}", "scope": "one", 
                                     "attrs": ["uid", "cn", "mail"], "sizelimit": 100}])
 write("page1000_first.ldap.jsonl", [{"base": f"ou=users,{BASE}", "scope": "one", "filter": ["eq", "memberOf", gdn("big")],
                                      "attrs": ["uid", "cn", "mail"], "sizelimit": 1000}])
+# LDAP on both sides (bench/suite.sh rewrites ou=users to Roster's ou=people):
+# a user entry's memberOf (slapd: the stored direct values), a 1 000-member
+# group's member values, and the in-chain rule (Roster only; slapd answers
+# the same questions with dynlist).
+write("user_memberof.ldap.jsonl", [{"base": udn(u), "scope": "base", "filter": ["present", "objectClass"], "attrs": ["memberOf"]}
+                                   for u in s["users"]])
+write("group1000_members.ldap.jsonl", [{"base": gdn("sub1000"), "scope": "base", "filter": ["present", "objectClass"],
+                                        "attrs": ["member"]}])
+write("root_dse.ldap.jsonl", [{"base": "", "scope": "base", "filter": ["present", "objectClass"], "attrs": ["1.1"]}])
+IN_CHAIN = "1.2.840.113556.1.4.1941"
+write("check_in.chain.ldap.jsonl", [{"base": udn(u), "scope": "base", "filter": ["ext", "memberOf", IN_CHAIN, gdn(g)],
+                                     "attrs": ["1.1"]} for u, g, _ in s["pairs_in"]])
+write("check_out.chain.ldap.jsonl", [{"base": udn(u), "scope": "base", "filter": ["ext", "memberOf", IN_CHAIN, gdn(g)],
+                                      "attrs": ["1.1"]} for u, g in s["pairs_out"]])
+write("user_groups_trans.chain.ldap.jsonl", [{"base": f"ou=groups,{BASE}", "scope": "one",
+                                              "filter": ["ext", "member", IN_CHAIN, udn(u)], "attrs": ["cn"]}
+                                             for u in s["users"]])
 json.dump(avail, open(os.path.join(work, "endpoints.json"), "w"))
 print(json.dumps(avail))

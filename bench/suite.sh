@@ -46,6 +46,7 @@ PAGES_TRANSITIVE=${PAGES_TRANSITIVE:-auto}
 PORT=${PORT:-18480}
 LDAP_PORT=$((PORT + 1))
 SCIM_PORT=$((PORT + 2))
+ROSTER_LDAP_PORT=$((PORT + 3))
 KEY=bench-admin-key-0123456789
 BASE_DN=dc=bench,dc=local
 ROOT_DN=cn=admin,$BASE_DN
@@ -95,6 +96,7 @@ echo "   $(cat "$work/shape.out")"
 # --- Roster: import, cold start ----------------------------------------------
 serve() {
     ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 "$bin" serve --listen "127.0.0.1:$PORT" \
+        --ldap-listen "127.0.0.1:$ROSTER_LDAP_PORT" --ldap-base-dn "$BASE_DN" \
         --database "sqlite://$work/roster.db" 2>>"$work/roster.log" &
     roster_pid=$!
     # Ready, not just alive: reads answer from the in-memory index once it is loaded.
@@ -175,6 +177,8 @@ loadrow() { # proto port reqfile [marker] -> JSON line
     local extra=()
     [ "$1" = http ] && extra=(--key "$KEY" ${4:+--marker "$4"})
     [ "$1" = ldap ] && extra=(--bind-dn "$ROOT_DN" --bind-pw "$ROOT_PW")
+    # Roster's LDAP listener: the bench admin binds with its key.
+    [ "$1" = ldap ] && [ "$2" = "$ROSTER_LDAP_PORT" ] && extra=(--bind-dn "uid=admin,ou=people,$BASE_DN" --bind-pw "$KEY")
     "$loadgen" "$1" 127.0.0.1 "$2" "$3" --workers "$LOAD_WORKERS" --seconds "$LOAD_SECS" "${extra[@]}"
 }
 # A Roster "hit" is an answer containing MARKER (a member check that says
@@ -186,6 +190,17 @@ compare() { # label roster-paths ldap-jsonl [roster side available] [marker]
     say "$(jq -rn --argjson r "$r" --argjson l "$l" --arg name "$label" '
         def ms: if . == null then "" else "\(.) ms" end;
         "| \($name) | \($r.rps // "not available") | \($r.p99_ms | ms) | \($l.rps) | \($l.p99_ms | ms) | **\(if $r.rps != null and $l.rps > 0 then ($r.rps / $l.rps * 100 | round / 100) else "n/a" end)** | \($r.client_cpu_cores // "-") / \($l.client_cpu_cores // "-") | \($r.errors)/\($l.errors) err, \($r.hits)/\($l.hits) hits of \($r.ops)/\($l.ops) |"')"
+}
+# LDAP on both: the same requests, the same client; Roster's tree names
+# users under ou=people. Rows go to a second table, printed after the first.
+ldap_rows=()
+for f in "$work"/req/*.ldap.jsonl; do sed 's/ou=users,/ou=people,/g' "$f" > "${f%.ldap.jsonl}.roster.ldap.jsonl"; done
+compare_ldap() { # label roster-ldap-jsonl slapd-ldap-jsonl
+    local r l
+    r=$(loadrow ldap "$ROSTER_LDAP_PORT" "$work/req/${2%.ldap.jsonl}.roster.ldap.jsonl")
+    l=$(loadrow ldap "$LDAP_PORT" "$work/req/$3")
+    ldap_rows+=("$(jq -rn --argjson r "$r" --argjson l "$l" --arg name "$1" '
+        "| \($name) | \($r.rps) | \($r.p99_ms) ms | \($l.rps) | \($l.p99_ms) ms | **\(if $l.rps > 0 then ($r.rps / $l.rps * 100 | round / 100) else "n/a" end)** | \($r.client_cpu_cores) / \($l.client_cpu_cores) | \($r.errors)/\($l.errors) err, \($r.hits)/\($l.hits) hits of \($r.ops)/\($l.ops) |"')")
 }
 slapd_start() { # conf
     local t; t=$(now)
@@ -241,14 +256,26 @@ EOF
     compare "groups of a user, direct (vs (member=U) under ou=groups)" user_groups.paths user_groups.ldap.jsonl
     compare "first 100 members of big (vs (memberOf=big) sizelimit 100)" page100_first.paths page100_first.ldap.jsonl
     compare "first 1000 members of big (vs sizelimit 1000)" page1000_first.paths page1000_first.ldap.jsonl
+    compare_ldap "root DSE (the protocol floor)" root_dse.ldap.jsonl root_dse.ldap.jsonl
+    compare_ldap "direct member check: base search (member=U) on the group" check_direct.ldap.jsonl check_direct.ldap.jsonl
+    compare_ldap "groups of a user, direct: (member=U) under ou=groups" user_groups.ldap.jsonl user_groups.ldap.jsonl
+    compare_ldap "memberOf of a user entry (direct groups)" user_memberof.ldap.jsonl user_memberof.ldap.jsonl
+    compare_ldap "a 1 000-member group's member values" group1000_members.ldap.jsonl group1000_members.ldap.jsonl
     read -r srss < <(awk '/VmRSS/ {printf "%.0f\n", $2 / 1024}' "/proc/$slapd_pid/status")
     stop "$slapd_pid"
     slapd_start "$work/ldap/nested.conf"
     compare "transitive check, member pairs (vs dynlist memberOf=G, base on user)" check_in.paths check_in.ldap.jsonl "$(avail check)" '"member":true'
     compare "transitive check, non-member pairs (same)" check_out.paths check_out.ldap.jsonl "$(avail check)" '"member":true'
     compare "groups of a user, transitive (vs dynlist memberOf of the user)" user_groups_trans.paths user_groups_trans.ldap.jsonl "$(avail user_groups_transitive)"
+    compare_ldap "transitive check, member pairs (in-chain memberOf on the user vs dynlist memberOf=G)" check_in.chain.ldap.jsonl check_in.ldap.jsonl
+    compare_ldap "transitive check, non-member pairs (same)" check_out.chain.ldap.jsonl check_out.ldap.jsonl
+    compare_ldap "groups of a user, transitive (in-chain member under ou=groups vs dynlist memberOf of the user)" user_groups_trans.chain.ldap.jsonl user_groups_trans.ldap.jsonl
     stop "$slapd_pid"; slapd_pid=""
     say "| slapd resident memory after the plain runs | $srss MB | Roster/slapd: $(awk -v a="$rss" -v b="$srss" 'BEGIN {printf "%.1f", a / b}') | | | | |"
+    say ""
+    say "| LDAP on both, same client ($LOAD_WORKERS workers, ${LOAD_SECS}s) | Roster ops/s | Roster p99 | slapd ops/s | slapd p99 | Roster/slapd | client CPU, cores of $(nproc) (Roster run / slapd run) | errors, hits |"
+    say "|---|---|---|---|---|---|---|---|"
+    for row in "${ldap_rows[@]}"; do say "$row"; done
 fi
 
 # --- bulk adds of 10 000 members ------------------------------------------------

@@ -49,7 +49,8 @@ pub fn bind(dn: &str, pw: &str) -> Vec<u8> {
     tlv(0x60, &body)
 }
 
-/// `["eq", attr, value]` | `["and", F, ...]` | `["present", attr]`.
+/// `["eq", attr, value]` | `["and", F, ...]` | `["present", attr]` |
+/// `["ext", attr, rule, value]` (an extensible match: `(attr:rule:=value)`).
 pub fn filter(f: &Value) -> Result<Vec<u8>, String> {
     let items = f.as_array().ok_or_else(|| format!("filter is not an array: {f:?}"))?;
     let kind = items.first().and_then(Value::as_str).ok_or("filter without a kind")?;
@@ -70,6 +71,13 @@ pub fn filter(f: &Value) -> Result<Vec<u8>, String> {
             Ok(tlv(0xA0, &body))
         }
         "present" => Ok(octets(0x87, string(1)?.as_bytes())),
+        "ext" => {
+            // MatchingRuleAssertion: [1] rule, [2] type, [3] value.
+            let mut body = octets(0x81, string(2)?.as_bytes());
+            body.extend(octets(0x82, string(1)?.as_bytes()));
+            body.extend(octets(0x83, string(3)?.as_bytes()));
+            Ok(tlv(0xA9, &body))
+        }
         _ => Err(format!("filter {kind}")),
     }
 }
@@ -224,6 +232,19 @@ mod tests {
             "7569643dc3a9".repeat(40)
         );
         assert_eq!(hex(&message(2, &search(&json::parse(&req).unwrap()).unwrap())), want);
+    }
+
+    #[test]
+    fn extensible_match() {
+        // (member:1.2.840.113556.1.4.1941:=uid=a): [1] rule, [2] type, [3] value, 40 bytes.
+        let f = filter(&json::parse(r#"["ext", "member", "1.2.840.113556.1.4.1941", "uid=a"]"#).unwrap()).unwrap();
+        let want = format!(
+            "a928{}{}{}",
+            format_args!("8117{}", hex(b"1.2.840.113556.1.4.1941")),
+            format_args!("8206{}", hex(b"member")),
+            format_args!("8305{}", hex(b"uid=a"))
+        );
+        assert_eq!(hex(&f), want);
     }
 
     #[test]
