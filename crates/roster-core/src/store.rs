@@ -78,12 +78,16 @@ pub enum GroupOrder {
 /// Which groups a list covers, beyond [`ListSpec`]'s name filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupScope {
-    /// Only groups this user may see (member or share); `None`: all.
+    /// Only groups this user may see (`authz::can_read_group`: a member at
+    /// any depth, or a share); `None`: all.
     pub visible_to: Option<UserId>,
     /// Only groups this user holds at least this share level on.
     pub shared_with: Option<(UserId, ShareLevel)>,
     /// Only groups that any of these users is directly in.
     pub members_any: Vec<UserId>,
+    /// Only groups that any of these groups is directly nested in: their
+    /// parents (LDAP's `(member=<group DN>)`).
+    pub children_any: Vec<GroupId>,
     pub org: Option<OrgId>,
     pub order: GroupOrder,
     pub descending: bool,
@@ -91,7 +95,11 @@ pub struct GroupScope {
 
 impl GroupScope {
     pub fn is_filtered(&self) -> bool {
-        self.visible_to.is_some() || self.shared_with.is_some() || !self.members_any.is_empty() || self.org.is_some()
+        self.visible_to.is_some()
+            || self.shared_with.is_some()
+            || !self.members_any.is_empty()
+            || !self.children_any.is_empty()
+            || self.org.is_some()
     }
 }
 

@@ -9,7 +9,9 @@
 //! directly: `(uid=x)` is a lookup by name, `(memberOf=G)` the users
 //! directly in G, the in-chain `memberOf` the users in G at any depth,
 //! `(cn=x)` a group by name, `(member=U)` or `(memberUid=x)` the groups U
-//! is directly in, the in-chain `member` the groups U is in at any depth;
+//! is directly in (an `Or` of them: the groups any is in), `(member=G)`
+//! the groups G is nested in, the in-chain `member` the groups U is in at
+//! any depth;
 //! an `objectClass` no entry of a kind has skips that kind. Whatever is
 //! left of the filter is evaluated over each entry (`filter::matches`);
 //! without a narrowing conjunct, the kind's whole list is walked in pages.
@@ -87,7 +89,10 @@ enum Plan {
     UsersInChain(GroupId),
     GroupNamed(String),
     AllGroups,
-    GroupsOf(UserId),
+    /// Groups any of these users is directly in.
+    GroupsOf(Vec<UserId>),
+    /// Groups any of these groups is directly nested in.
+    GroupsAbove(Vec<GroupId>),
     GroupsOfInChain(UserId),
 }
 
@@ -97,7 +102,7 @@ impl Plan {
         match self {
             Self::UsersInChain(_) => list::MEMBERS_TRANSITIVE,
             Self::GroupsOfInChain(_) => list::USER_GROUPS_TRANSITIVE,
-            Self::GroupNamed(_) | Self::AllGroups | Self::GroupsOf(_) => list::GROUPS,
+            Self::GroupNamed(_) | Self::AllGroups | Self::GroupsOf(_) | Self::GroupsAbove(_) => list::GROUPS,
             Self::Nothing | Self::UserNamed(_) | Self::AllUsers | Self::UsersIn(_) => list::USERS,
         }
     }
@@ -314,21 +319,10 @@ impl Searcher<'_> {
                 (Kind::Groups, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("cn") => {
                     Some(Plan::GroupNamed(v.clone()))
                 }
-                (Kind::Groups, LdapFilter::Equality(a, v))
-                    if a.eq_ignore_ascii_case("member") || a.eq_ignore_ascii_case("uniquemember") =>
-                {
-                    // A group DN here asks for parents: left to the scan.
-                    match Dn::parse(v).map(|d| self.tree.place(&d)) {
-                        Ok(Place::User(name)) => {
-                            Some(self.user_named(&name).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(u.id)))
-                        }
-                        Ok(Place::Group(_)) => None,
-                        _ => Some(Plan::Nothing),
-                    }
-                }
-                (Kind::Groups, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("memberuid") => {
-                    Some(self.user_named(v).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(u.id)))
-                }
+                (Kind::Groups, LdapFilter::Equality(..)) => self.member_plan(p).await?,
+                // `(|(member=U)(uniqueMember=U))` and the like: the union,
+                // when every branch names members of one kind.
+                (Kind::Groups, LdapFilter::Or(branches)) => self.members_any_plan(branches).await?,
                 (_, LdapFilter::Extensible(m)) => match (kind, filter::in_chain(m)) {
                     (Kind::Users, Some((attr, dn))) if attr == "memberof" => {
                         Some(self.group_by_dn(dn).await?.map_or(Plan::Nothing, |g| Plan::UsersInChain(g.id)))
@@ -357,6 +351,49 @@ impl Searcher<'_> {
         Ok((all, f.clone()))
     }
 
+    /// The groups an equality on a member attribute names: those a user
+    /// (`member`, `uniqueMember` with a user DN; `memberUid`) or a group
+    /// (a group DN: its parents) is directly in. `None`: not such an
+    /// equality, or a group the caller cannot look up by name, which may
+    /// still show in a member list it can read, so the scan decides.
+    async fn member_plan(&self, f: &LdapFilter) -> Result<Option<Plan>, LdapError> {
+        let LdapFilter::Equality(a, v) = f else { return Ok(None) };
+        if a.eq_ignore_ascii_case("memberuid") {
+            return Ok(Some(self.user_named(v).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(vec![u.id]))));
+        }
+        if !a.eq_ignore_ascii_case("member") && !a.eq_ignore_ascii_case("uniquemember") {
+            return Ok(None);
+        }
+        Ok(match Dn::parse(v).map(|d| self.tree.place(&d)) {
+            Ok(Place::User(name)) => {
+                Some(self.user_named(&name).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(vec![u.id])))
+            }
+            Ok(Place::Group(name)) => self.group_named(&name).await?.map(|g| Plan::GroupsAbove(vec![g.id])),
+            _ => Some(Plan::Nothing),
+        })
+    }
+
+    /// An `Or` of member equalities as one list: the groups any of the
+    /// named users are in, or any of the named groups are nested in.
+    /// `None` when a branch is anything else, or users and groups mix.
+    async fn members_any_plan(&self, branches: &[LdapFilter]) -> Result<Option<Plan>, LdapError> {
+        let (mut users, mut groups) = (Vec::new(), Vec::new());
+        for b in branches {
+            match self.member_plan(b).await? {
+                Some(Plan::Nothing) => {}
+                Some(Plan::GroupsOf(us)) => users.extend(us),
+                Some(Plan::GroupsAbove(gs)) => groups.extend(gs),
+                _ => return Ok(None),
+            }
+        }
+        Ok(match (users.is_empty(), groups.is_empty()) {
+            (true, true) => Some(Plan::Nothing),
+            (false, true) => Some(Plan::GroupsOf(users)),
+            (true, false) => Some(Plan::GroupsAbove(groups)),
+            (false, false) => None,
+        })
+    }
+
     /// One page of a plan's list, and the cursor after it.
     async fn fetch(&self, plan: &Plan, req: &PageRequest) -> Result<(Rows, Option<String>), LdapError> {
         let (d, p) = (self.dir, self.p);
@@ -378,9 +415,12 @@ impl Searcher<'_> {
                 None,
             ),
             Plan::AllGroups => groups(d.list_groups(p, &GroupFilter::default(), req).await?),
-            Plan::GroupsOf(u) => {
-                groups(d.list_groups(p, &GroupFilter { members_any: vec![*u], ..GroupFilter::default() }, req).await?)
+            Plan::GroupsOf(us) => {
+                groups(d.list_groups(p, &GroupFilter { members_any: us.clone(), ..GroupFilter::default() }, req).await?)
             }
+            Plan::GroupsAbove(gs) => groups(
+                d.list_groups(p, &GroupFilter { children_any: gs.clone(), ..GroupFilter::default() }, req).await?,
+            ),
             Plan::GroupsOfInChain(u) => groups(d.list_user_groups_transitively(p, *u, req).await?),
         })
     }

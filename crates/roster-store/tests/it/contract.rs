@@ -388,6 +388,9 @@ async fn group_scopes_and_orders() {
         tx.insert_membership(&edge(a.id, Member::User(u.id), MemberRole::Member)).await.unwrap();
         tx.insert_membership(&edge(m.id, Member::User(v.id), MemberRole::Member)).await.unwrap();
         tx.insert_membership(&edge(m.id, Member::User(u.id), MemberRole::Member)).await.unwrap();
+        // alpha is nested in zulu and in mike.
+        tx.insert_membership(&edge(z.id, Member::Group(a.id), MemberRole::Member)).await.unwrap();
+        tx.insert_membership(&edge(m.id, Member::Group(a.id), MemberRole::Member)).await.unwrap();
         let share = Share {
             id: ShareId::new(),
             num: 0,
@@ -411,6 +414,9 @@ async fn group_scopes_and_orders() {
         assert_eq!(names(tx.list_groups(&spec, &desc).await.unwrap()), ["zulu", "mike", "alpha"], "{}", b.name);
         let of_v = GroupScope { members_any: vec![v.id], ..GroupScope::default() };
         assert_eq!(names(tx.list_groups(&spec, &of_v).await.unwrap()), ["mike"], "{}", b.name);
+        let above_alpha = GroupScope { children_any: vec![a.id], ..GroupScope::default() };
+        assert_eq!(names(tx.list_groups(&spec, &above_alpha).await.unwrap()), ["mike", "zulu"], "{}", b.name);
+        assert_eq!(tx.count_groups_matching(&spec, &above_alpha).await.unwrap(), 2);
         let writable = GroupScope { shared_with: Some((u.id, ShareLevel::Write)), ..GroupScope::default() };
         assert_eq!(names(tx.list_groups(&spec, &writable).await.unwrap()), ["zulu"], "{}: through alpha", b.name);
         let manageable = GroupScope { shared_with: Some((u.id, ShareLevel::Manage)), ..GroupScope::default() };

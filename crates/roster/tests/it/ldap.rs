@@ -350,7 +350,46 @@ async fn ldap_shows_what_v1_shows(s: TestServer) {
     assert!(!s2[0].attrs.contains_key("memberOf"), "{:?}", s2[0].attrs);
 }
 
-on_every_store!(ldap_binds_and_root_dse, ldap_searches_users_and_groups, ldap_paged_results, ldap_shows_what_v1_shows);
+/// Member equalities answered from lists (a user's groups; a group's
+/// parents; an `Or` of them) give what the scan of every group gives, for
+/// a site admin and for a user who sees only some groups.
+async fn ldap_member_filters_name_users_or_groups(s: TestServer) {
+    let w = world(&s).await;
+    // hidden is nested in web: ann reads web (and so sees hidden among its
+    // members) but not hidden itself.
+    let web = s.get("/v1/groups?prefix=web").await.body["items"][0]["id"].as_str().expect("web").to_owned();
+    let hidden = s.group("hidden").await;
+    assert!(s.put(&format!("/v1/groups/{web}/children/{hidden}"), json!({})).await.status.is_success());
+    let cases = [
+        (format!("(member={})", group_dn("web")), vec!["eng"]),
+        (format!("(uniqueMember={})", group_dn("WEB").to_uppercase()), vec!["eng"]),
+        (format!("(&(objectClass=groupOfNames)(member={}))", group_dn("hidden")), vec!["web"]),
+        (format!("(|(member={})(uniqueMember={}))", user_dn("ann"), user_dn("bob")), vec!["eng", "web"]),
+        (format!("(|(member={})(member={}))", user_dn("nobody"), user_dn("bob")), vec!["eng"]),
+        (format!("(|(member={})(member={}))", group_dn("web"), group_dn("hidden")), vec!["eng", "web"]),
+        (format!("(|(member={})(member={}))", group_dn("web"), user_dn("ann")), vec!["eng", "web"]),
+        ("(|(memberUid=ann)(memberUid=bob))".to_owned(), vec!["eng", "web"]),
+        (format!("(member={})", group_dn("nothing")), vec![]),
+    ];
+    let mut admin = bound(&s, "admin", ADMIN_KEY).await;
+    let mut ann = bound(&s, "ann", &w.ann_key).await;
+    for (f, want) in &cases {
+        let want: BTreeSet<String> = want.iter().map(|g| group_dn(g).to_lowercase()).collect();
+        let got = search(&mut admin, GROUPS, Scope::OneLevel, f, &["1.1"]).await.expect("admin");
+        assert_eq!(dns(&got), want, "admin: {f}");
+        // ann sees eng and web (she is in both at some depth), not hidden.
+        let got = search(&mut ann, GROUPS, Scope::OneLevel, f, &["1.1"]).await.expect("ann");
+        assert_eq!(dns(&got), want, "ann: {f}");
+    }
+}
+
+on_every_store!(
+    ldap_binds_and_root_dse,
+    ldap_searches_users_and_groups,
+    ldap_paged_results,
+    ldap_shows_what_v1_shows,
+    ldap_member_filters_name_users_or_groups
+);
 
 /// Debian's `ldapsearch` (ldap-utils) against the server, when installed
 /// (CI installs it): simple bind, a paged subtree search.

@@ -291,6 +291,9 @@ impl State {
         if !scope.members_any.is_empty() {
             narrow(&mut set, scope.members_any.iter().flat_map(|u| self.direct_groups(*u)).collect());
         }
+        if !scope.children_any.is_empty() {
+            narrow(&mut set, scope.children_any.iter().flat_map(|g| self.parents_of(*g)).collect());
+        }
         if let Some(u) = scope.visible_to {
             let mut visible = self.groups_shared_to(u, None);
             visible.extend(self.ancestors(&self.direct_groups(u)));

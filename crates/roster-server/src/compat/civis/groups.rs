@@ -71,6 +71,7 @@ pub(super) async fn list_groups(
         org,
         order,
         descending,
+        ..GroupFilter::default()
     };
     let page = s.directory.list_groups(&p, &filter, &req).await?;
     let with_members = q.bool("include_members")?.unwrap_or(false);

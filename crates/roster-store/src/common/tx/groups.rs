@@ -55,6 +55,14 @@ fn push_scope(qb: &mut QueryBuilder<Db>, scope: &GroupScope) {
         }
         qb.push("))");
     }
+    if !scope.children_any.is_empty() {
+        qb.push(" AND id IN (SELECT group_id FROM memberships WHERE child_id IN (");
+        let mut sep = qb.separated(", ");
+        for g in &scope.children_any {
+            sep.push_bind(g.0);
+        }
+        qb.push("))");
+    }
     if let Some(org) = scope.org {
         qb.push(" AND org_id = ").push_bind(org.0);
     }

@@ -127,3 +127,28 @@ fn active_members_are_counted_once_per_group() {
         vec![(g.id, 1), (h.id, 0), (g.id, 0), (nowhere, 0)]
     );
 }
+
+/// As the store's statement: the groups a child is directly nested in,
+/// each once, in name order, whatever else the child is in at any depth.
+#[test]
+fn parents_of_children_are_listed_by_name() {
+    let mut s = State::default();
+    let (top, zulu, mike, child, other) =
+        (group(1, "top"), group(2, "zulu"), group(3, "mike"), group(4, "child"), group(5, "other"));
+    for g in [&top, &zulu, &mike, &child, &other] {
+        s.put_group(g.clone());
+    }
+    let nest = |num, parent: GroupId, c: GroupId| Membership {
+        member: Member::Group(c),
+        ..member(num, parent, UserId::new())
+    };
+    s.put_membership(nest(1, zulu.id, child.id));
+    s.put_membership(nest(2, mike.id, child.id));
+    s.put_membership(nest(3, top.id, zulu.id));
+    s.put_membership(nest(4, top.id, other.id));
+    let scope = GroupScope { children_any: vec![child.id], ..GroupScope::default() };
+    assert_eq!(s.list_groups(&spec(10), &scope), vec![mike.id, zulu.id]);
+    assert_eq!(s.count_groups(&spec(10), &scope), 2);
+    let both = GroupScope { children_any: vec![child.id, other.id], ..GroupScope::default() };
+    assert_eq!(s.list_groups(&spec(10), &both), vec![mike.id, top.id, zulu.id]);
+}
