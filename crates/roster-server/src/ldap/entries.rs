@@ -34,6 +34,8 @@ pub enum Syntax {
     /// DNs, compared normalised.
     Dn,
     Integer,
+    /// Generalized time (RFC 4517 §3.3.13), compared as instants.
+    Time,
 }
 
 /// The syntax of an attribute, by its name in lower case.
@@ -41,6 +43,7 @@ pub fn syntax(name: &str) -> Syntax {
     match name {
         "member" | "uniquemember" | "memberof" | "entrydn" | "namingcontexts" | "subschemasubentry" => Syntax::Dn,
         "uidnumber" | "gidnumber" | "supportedldapversion" => Syntax::Integer,
+        "createtimestamp" | "modifytimestamp" => Syntax::Time,
         _ => Syntax::Text,
     }
 }

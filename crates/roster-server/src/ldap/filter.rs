@@ -3,7 +3,8 @@
 //! logic: `None` is Undefined (an unknown matching rule, an integer
 //! assertion that is no integer), which matches nothing, and stays
 //! Undefined under NOT. Strings match ignoring case, DNs normalised,
-//! integers as numbers; approximate match is equality.
+//! integers as numbers, generalized times as instants (whatever their
+//! precision or zone); approximate match is equality.
 //!
 //! Membership at any depth (`memberOf:1.2.840.113556.1.4.1941:=<group>`,
 //! `member:1.2.840.113556.1.4.1941:=<user>`) is answered from sets the
@@ -81,6 +82,7 @@ pub fn normalize(s: Syntax, value: &str) -> String {
     match s {
         Syntax::Dn => Dn::parse(value).map(|d| d.normalized()).unwrap_or_else(|_| value.trim().to_lowercase()),
         Syntax::Integer => value.trim().to_owned(),
+        Syntax::Time => generalized_time(value).map_or_else(|| value.trim().to_owned(), |t| t.to_string()),
         Syntax::Text => value.trim().to_lowercase(),
     }
 }
@@ -134,6 +136,10 @@ fn equality(entry: &Entry, attr: &str, asserted: &str) -> Option<bool> {
         let want: i64 = asserted.trim().parse().ok()?;
         return Some(values.iter().any(|v| v.parse::<i64>().ok() == Some(want)));
     }
+    if s == Syntax::Time {
+        let want = generalized_time(asserted)?;
+        return Some(values.iter().any(|v| generalized_time(v) == Some(want)));
+    }
     let want = normalize(s, asserted);
     Some(values.iter().any(|v| normalize(s, v) == want))
 }
@@ -145,8 +151,68 @@ fn ordering(entry: &Entry, attr: &str, asserted: &str, ok: fn(std::cmp::Ordering
         let want: i64 = asserted.trim().parse().ok()?;
         return Some(values.iter().filter_map(|v| v.parse::<i64>().ok()).any(|v| ok(v.cmp(&want))));
     }
+    if syntax(&name) == Syntax::Time {
+        let want = generalized_time(asserted)?;
+        return Some(values.iter().filter_map(|v| generalized_time(v)).any(|v| ok(v.cmp(&want))));
+    }
     let want = asserted.trim().to_lowercase();
     Some(values.iter().any(|v| ok(v.to_lowercase().as_str().cmp(want.as_str()))))
+}
+
+/// A generalized time (RFC 4517 §3.3.13: `YYYYMMDDHH[MM[SS]][(.|,)fraction]`
+/// then `Z` or `±HH[MM]`) as nanoseconds since the epoch; `None` when it is
+/// not one. Keycloak asserts `20260101120000.0Z`, SSSD the value it read.
+pub fn generalized_time(text: &str) -> Option<i128> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (clock, rest) = text.split_at(digits);
+    if !matches!(clock.len(), 10 | 12 | 14) {
+        return None;
+    }
+    let field = |at: usize| clock.get(at..at + 2).and_then(|d| d.parse::<u8>().ok());
+    let year: i32 = clock.get(..4)?.parse().ok()?;
+    let month = time::Month::try_from(field(4)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, field(6)?).ok()?;
+    let (minute, second) = (field(10).unwrap_or(0), field(12).unwrap_or(0));
+    // A leap second (60) is the next second's start.
+    let at = date.with_hms(field(8)?, minute, second.min(59)).ok()?;
+    // A fraction is of the last unit given: an hour, a minute or a second.
+    let unit: i128 = match clock.len() {
+        10 => 3_600_000_000_000,
+        12 => 60_000_000_000,
+        _ => 1_000_000_000,
+    };
+    let (fraction, zone) = match rest.strip_prefix(['.', ',']) {
+        Some(r) => {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 {
+                return None;
+            }
+            let kept = &r[..n.min(18)];
+            let scale = 10i128.pow(u32::try_from(kept.len()).ok()?);
+            (unit * kept.parse::<i128>().ok()? / scale, &r[n..])
+        }
+        None => (0, rest),
+    };
+    let offset = match zone {
+        "Z" | "z" => time::UtcOffset::UTC,
+        _ => {
+            let sign = match zone.get(..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let hm = zone.get(1..)?;
+            if !matches!(hm.len(), 2 | 4) || !hm.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let hours: i8 = hm.get(..2)?.parse().ok()?;
+            let minutes: i8 = hm.get(2..).filter(|m| !m.is_empty()).map_or(Some(0), |m| m.parse().ok())?;
+            time::UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()?
+        }
+    };
+    let leap = if second == 60 { 1_000_000_000 } else { 0 };
+    Some(at.assume_offset(offset).unix_timestamp_nanos() + fraction + leap)
 }
 
 fn substring(value: &str, sub: &LdapSubstringFilter) -> bool {
@@ -226,5 +292,40 @@ mod tests {
         check("(uid~=ANN)", Some(true));
         check("(uid:caseExactMatch:=ann)", None);
         check("(uid:=ann)", Some(true));
+    }
+
+    #[test]
+    fn compares_generalized_times_as_instants() {
+        // The entry was modified at 2026-03-04 05:06:07.5 UTC, shown to the second.
+        let mut u = roster_core::User::new("ann".into(), time::OffsetDateTime::UNIX_EPOCH);
+        u.updated_at = time::macros::datetime!(2026-03-04 05:06:07.5 UTC);
+        let tree = Tree::new("dc=roster,dc=local").unwrap();
+        let entry = user_entry(&tree, &u, None);
+        assert_eq!(entry.get("modifyTimestamp"), Some(&["20260304050607Z".to_owned()][..]));
+        let check = |f: &str, expected: Option<bool>| {
+            let f = ldap3_proto::parse_ldap_filter_str(f).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+            assert_eq!(matches(&f, &entry, &Resolved::new()), expected, "{f:?}");
+        };
+        // Keycloak's changed-users sync (`yyyyMMddHHmmss'.0Z'`).
+        check("(modifyTimestamp>=20260304050607.0Z)", Some(true));
+        check("(modifyTimestamp>=20260304050608.0Z)", Some(false));
+        // A finer assertion than the value: strictly later is not matched
+        // (a string comparison would put '.' before 'Z' and say yes).
+        check("(modifyTimestamp>=20260304050607.5Z)", Some(false));
+        check("(modifyTimestamp<=20260304050607,5Z)", Some(true));
+        // Zones, and minutes or hours alone (with a fraction of them).
+        check("(modifyTimestamp>=20260304070607+0200)", Some(true));
+        check("(modifyTimestamp>=20260304000608-05)", Some(false));
+        check("(modifyTimestamp>=202603040506Z)", Some(true));
+        check("(modifyTimestamp<=2026030405.2Z)", Some(true));
+        // SSSD's enumeration refresh: after its last value, not at it.
+        check("(&(modifyTimestamp>=20260304050607Z)(!(modifyTimestamp=20260304050607Z)))", Some(false));
+        check("(modifyTimestamp=20260304050607.000Z)", Some(true));
+        // Not a generalized time: Undefined, which matches nothing.
+        check("(modifyTimestamp>=yesterday)", None);
+        check("(modifyTimestamp>=20260304050607)", None);
+        check("(modifyTimestamp>=20261304050607Z)", None);
+        assert_eq!(generalized_time("19700101000000Z"), Some(0));
+        assert_eq!(generalized_time("19700101000060Z"), Some(60_000_000_000));
     }
 }
