@@ -161,11 +161,13 @@ pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>) -> Entr
         ["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"].map(String::from).to_vec(),
     );
     e.put("uid", one(&u.username));
-    e.put("cn", one(cn));
+    e.put("cn", one(&cn));
     // `sn` is required by `person`: the username stands in when unknown.
     e.put("sn", one(u.last_name.clone().filter(|l| !l.is_empty()).unwrap_or_else(|| u.username.clone())));
     e.put("givenName", opt(u.first_name.as_deref()));
-    e.put("displayName", opt(u.display_name.as_deref()));
+    // Always present, as `cn`: Nextcloud names users by `displayName` and
+    // skips every entry without one.
+    e.put("displayName", one(&cn));
     e.put("mail", opt(u.email.as_deref()));
     e.put("uidNumber", one(u.num.to_string()));
     e.put("gidNumber", one(u.num.to_string()));
