@@ -2,7 +2,7 @@
 //! place), the fixed entries of the tree and the root DSE, and the
 //! selection of attributes a search asks for (`1.1`, `*`, `+`, names).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 use roster_core::{Group, GroupId, User, UserId};
@@ -92,7 +92,7 @@ impl Entry {
                 selection.wants(a.name, a.operational) || (self.dn.is_empty() && selection.wants(a.name, false))
             })
             .map(|a| LdapPartialAttribute {
-                atype: a.name.to_owned(),
+                atype: selection.spelling(a.name).to_owned(),
                 vals: if types_only { Vec::new() } else { a.values.iter().map(|v| v.as_bytes().to_vec()).collect() },
             })
             .collect();
@@ -105,7 +105,8 @@ impl Entry {
 pub struct Selection {
     user: bool,
     operational: bool,
-    named: HashSet<String>,
+    /// Names asked for, in lower case, each with the spelling the client used.
+    named: HashMap<String, String>,
 }
 
 impl Selection {
@@ -117,7 +118,7 @@ impl Selection {
                 "*" => s.user = true,
                 "+" => s.operational = true,
                 name => {
-                    s.named.insert(name.to_ascii_lowercase());
+                    s.named.entry(name.to_ascii_lowercase()).or_insert_with(|| name.to_owned());
                 }
             }
         }
@@ -129,7 +130,16 @@ impl Selection {
     }
 
     pub fn wants(&self, name: &str, operational: bool) -> bool {
-        (if operational { self.operational } else { self.user }) || self.named.contains(&name.to_ascii_lowercase())
+        (if operational { self.operational } else { self.user }) || self.named.contains_key(&name.to_ascii_lowercase())
+    }
+
+    /// How an attribute is named in an answer: as the client spelled it
+    /// when it asked by name, else as the schema does. Attribute names are
+    /// case-insensitive, yet some clients look values up by the exact name
+    /// in their settings (go-ldap's `GetAttributeValue`, used by Gitea and
+    /// by Grafana before 9.3).
+    pub fn spelling<'a>(&'a self, name: &'a str) -> &'a str {
+        self.named.get(&name.to_ascii_lowercase()).map_or(name, String::as_str)
     }
 }
 
