@@ -143,6 +143,24 @@ impl Selection {
     }
 }
 
+/// The first POSIX id handed out: ids below it belong to the local system
+/// accounts of the machines that read the directory (SSSD, nss-pam-ldapd).
+const POSIX_ID_BASE: i64 = 10_000;
+
+/// A user's `uidNumber`, also the `gidNumber` of their private group. Users
+/// and groups are numbered by separate counters, so their ids are
+/// interleaved (users even, groups odd) and never collide: a user's
+/// `gidNumber` names no group but their own, as `auto_private_groups`
+/// expects.
+fn user_posix_id(num: i64) -> i64 {
+    POSIX_ID_BASE + 2 * num
+}
+
+/// A group's `gidNumber` (see [`user_posix_id`]).
+fn group_posix_id(num: i64) -> i64 {
+    POSIX_ID_BASE + 2 * num + 1
+}
+
 /// Generalized time (RFC 4517 §3.3.13), in UTC.
 fn generalized(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -179,8 +197,8 @@ pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>) -> Entr
     // skips every entry without one.
     e.put("displayName", one(&cn));
     e.put("mail", opt(u.email.as_deref()));
-    e.put("uidNumber", one(u.num.to_string()));
-    e.put("gidNumber", one(u.num.to_string()));
+    e.put("uidNumber", one(user_posix_id(u.num).to_string()));
+    e.put("gidNumber", one(user_posix_id(u.num).to_string()));
     e.put("homeDirectory", one(format!("/home/{}", u.username)));
     if let Some(groups) = member_of {
         e.put("memberOf", groups);
@@ -204,7 +222,7 @@ pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>) -> Entry {
     e.put("objectClass", ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"].map(String::from).to_vec());
     e.put("cn", one(&g.name));
     e.put("description", opt(g.description.as_deref()));
-    e.put("gidNumber", one(g.num.to_string()));
+    e.put("gidNumber", one(group_posix_id(g.num).to_string()));
     if let Some(m) = members {
         let dns: Vec<String> =
             m.users.iter().map(|u| tree.user_dn(u)).chain(m.groups.iter().map(|g| tree.group_dn(g))).collect();
