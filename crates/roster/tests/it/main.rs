@@ -37,6 +37,7 @@ mod harness;
 mod iguazio;
 mod index;
 mod ldap;
+mod ldap_consumers;
 mod limits;
 mod openapi;
 mod pagination;
