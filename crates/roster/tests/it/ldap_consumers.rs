@@ -428,6 +428,23 @@ async fn ldap_nextcloud(s: TestServer) {
         assert_eq!(dns(&deep), lower(at_any_depth.iter().map(|u| user_dn(u))), "{g} at any depth");
     }
 
+    // With memberOf detection off, _groupMembers reads uniqueMember down:
+    // a member that has members is a group to open, else a member.
+    for g in ["staff", "engineering", "platform", "design"] {
+        let (mut found, mut seen, mut queue) = (BTreeSet::new(), BTreeSet::new(), vec![group_dn(g)]);
+        while let Some(dn) = queue.pop() {
+            let read = search(&mut l, &dn, Scope::Base, "(objectClass=*)", &["uniquemember"]).await;
+            let nested: Vec<String> = read.first().map(|e| exact(e, "uniquemember").to_vec()).unwrap_or_default();
+            if nested.is_empty() {
+                found.insert(dn.to_lowercase());
+            }
+            queue.extend(nested.into_iter().filter(|m| seen.insert(m.to_lowercase())));
+        }
+        // dn2username keeps the DNs under the users' base.
+        found.retain(|dn| dn.ends_with(&format!(",{PEOPLE}")));
+        assert_eq!(found, lower(rest.members_at_any_depth(g).await.iter().map(|u| user_dn(u))), "{g} walked down");
+    }
+
     // A user's groups (Group_LDAP::getUserGroups). With memberOf: the
     // user's memberOf, read with a base search.
     let read = search(&mut l, &user_dn("alice"), Scope::Base, "(objectClass=*)", &["memberof"]).await;
