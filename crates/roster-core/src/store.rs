@@ -85,6 +85,9 @@ pub struct GroupScope {
     pub shared_with: Option<(UserId, ShareLevel)>,
     /// Only groups that any of these users is directly in.
     pub members_any: Vec<UserId>,
+    /// Only groups that any of these users is in at any depth (LDAP's
+    /// in-chain `member`, for any caller: what it may see of them).
+    pub members_at_any_depth: Vec<UserId>,
     /// Only groups that any of these groups is directly nested in: their
     /// parents (LDAP's `(member=<group DN>)`).
     pub children_any: Vec<GroupId>,
@@ -98,6 +101,7 @@ impl GroupScope {
         self.visible_to.is_some()
             || self.shared_with.is_some()
             || !self.members_any.is_empty()
+            || !self.members_at_any_depth.is_empty()
             || !self.children_any.is_empty()
             || self.org.is_some()
     }

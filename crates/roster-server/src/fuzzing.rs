@@ -192,8 +192,10 @@ pub fn ldap_messages(data: &[u8]) {
     let group =
         roster_core::Group::new("eng".into(), roster_core::OrgId::new(), roster_core::SourceType::Api, user.id, at);
     let members = Members { users: vec!["ann".into()], groups: vec!["web, ops".into()] };
-    let entries =
-        [user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])), group_entry(&tree, &group, Some(members))];
+    let entries = [
+        user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])),
+        group_entry(&tree, &group, Some(members), Some(vec![tree.group_dn("all")])),
+    ];
     let mut codec = Codec::default();
     let mut buf = BytesMut::from(data);
     while let Ok(Some(frame)) = codec.decode(&mut buf) {

@@ -75,6 +75,8 @@ pub struct GroupFilter {
     pub shared_at_least: Option<ShareLevel>,
     /// Only groups that any of these users is directly in.
     pub members_any: Vec<UserId>,
+    /// Only groups that any of these users is in at any depth.
+    pub members_at_any_depth: Vec<UserId>,
     /// Only groups that any of these groups is directly nested in.
     pub children_any: Vec<GroupId>,
     pub org: Option<OrgId>,
@@ -138,6 +140,7 @@ impl Directory {
             // level narrows nothing for them.
             shared_with: filter.shared_at_least.filter(|_| !authz::holds_every_share(p)).map(|level| (p.user, level)),
             members_any: filter.members_any.clone(),
+            members_at_any_depth: filter.members_at_any_depth.clone(),
             children_any: filter.children_any.clone(),
             org: filter.org,
             order: filter.order,

@@ -217,7 +217,7 @@ pub struct Members {
 }
 
 /// A group as `cn=NAME,ou=groups,BASE`, with its members when asked for.
-pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>) -> Entry {
+pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>, member_of: Option<Vec<String>>) -> Entry {
     let mut e = Entry::new(tree.group_dn(&g.name), Subject::Group(g.id));
     e.put("objectClass", ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"].map(String::from).to_vec());
     e.put("cn", one(&g.name));
@@ -229,6 +229,9 @@ pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>) -> Entry {
         e.put("member", dns.clone());
         e.put("uniqueMember", dns);
         e.put("memberUid", m.users);
+    }
+    if let Some(parents) = member_of {
+        e.put("memberOf", parents);
     }
     e.put_operational("entryUUID", one(g.id.0.to_string()));
     e.put_operational("createTimestamp", one(generalized(g.created_at)));

@@ -101,8 +101,11 @@ impl Plan {
     fn list(&self) -> &'static str {
         match self {
             Self::UsersInChain(_) => list::MEMBERS_TRANSITIVE,
-            Self::GroupsOfInChain(_) => list::USER_GROUPS_TRANSITIVE,
-            Self::GroupNamed(_) | Self::AllGroups | Self::GroupsOf(_) | Self::GroupsAbove(_) => list::GROUPS,
+            Self::GroupNamed(_)
+            | Self::AllGroups
+            | Self::GroupsOf(_)
+            | Self::GroupsAbove(_)
+            | Self::GroupsOfInChain(_) => list::GROUPS,
             Self::Nothing | Self::UserNamed(_) | Self::AllUsers | Self::UsersIn(_) => list::USERS,
         }
     }
@@ -421,7 +424,7 @@ impl Searcher<'_> {
             Plan::GroupsAbove(gs) => groups(
                 d.list_groups(p, &GroupFilter { children_any: gs.clone(), ..GroupFilter::default() }, req).await?,
             ),
-            Plan::GroupsOfInChain(u) => groups(d.list_user_groups_transitively(p, *u, req).await?),
+            Plan::GroupsOfInChain(u) => groups(d.list_groups(p, &in_chain_of(*u), req).await?),
         })
     }
 
@@ -448,10 +451,8 @@ impl Searcher<'_> {
             } else {
                 let groups = match self.user_by_dn(dn).await? {
                     Some(u) => {
-                        collect_all(list::USER_GROUPS_TRANSITIVE, |req| async move {
-                            d.list_user_groups_transitively(p, u.id, &req).await
-                        })
-                        .await?
+                        let filter = &in_chain_of(u.id);
+                        collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await }).await?
                     }
                     None => Vec::new(),
                 };
@@ -495,7 +496,16 @@ impl Searcher<'_> {
         } else {
             None
         };
-        Ok(entries::group_entry(self.tree, g, members))
+        // The groups it is directly nested in, those the caller may see.
+        let member_of = if used.contains("memberof") || selection.wants("memberOf", false) {
+            let filter = GroupFilter { children_any: vec![g.id], ..GroupFilter::default() };
+            let (d, p, filter) = (self.dir, self.p, &filter);
+            let parents = collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await }).await?;
+            Some(parents.iter().map(|g| self.tree.group_dn(&g.name)).collect())
+        } else {
+            None
+        };
+        Ok(entries::group_entry(self.tree, g, members, member_of))
     }
 
     /// A lookup by name; absence is `None` (a filter naming nobody matches nothing).
@@ -530,6 +540,13 @@ impl Searcher<'_> {
         self.p.user.0.hash(&mut h);
         h.finish()
     }
+}
+
+/// The groups the in-chain `member` rule names: those `user` is in at any
+/// depth, of the ones the caller may see (as `(member=U)` is of the groups
+/// U is directly in).
+fn in_chain_of(user: UserId) -> GroupFilter {
+    GroupFilter { members_at_any_depth: vec![user], ..GroupFilter::default() }
 }
 
 /// `NotFound` (by that variant alone) is absence; every other error stays one.

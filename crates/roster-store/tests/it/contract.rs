@@ -417,6 +417,11 @@ async fn group_scopes_and_orders() {
         let above_alpha = GroupScope { children_any: vec![a.id], ..GroupScope::default() };
         assert_eq!(names(tx.list_groups(&spec, &above_alpha).await.unwrap()), ["mike", "zulu"], "{}", b.name);
         assert_eq!(tx.count_groups_matching(&spec, &above_alpha).await.unwrap(), 2);
+        let deep = |u: UserId| GroupScope { members_at_any_depth: vec![u], ..GroupScope::default() };
+        let all = ["alpha", "mike", "zulu"];
+        assert_eq!(names(tx.list_groups(&spec, &deep(u.id)).await.unwrap()), all, "{}: through alpha", b.name);
+        assert_eq!(names(tx.list_groups(&spec, &deep(v.id)).await.unwrap()), ["mike"], "{}", b.name);
+        assert_eq!(tx.count_groups_matching(&spec, &deep(u.id)).await.unwrap(), 3);
         let writable = GroupScope { shared_with: Some((u.id, ShareLevel::Write)), ..GroupScope::default() };
         assert_eq!(names(tx.list_groups(&spec, &writable).await.unwrap()), ["zulu"], "{}: through alpha", b.name);
         let manageable = GroupScope { shared_with: Some((u.id, ShareLevel::Manage)), ..GroupScope::default() };

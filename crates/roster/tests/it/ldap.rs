@@ -327,9 +327,11 @@ async fn ldap_shows_what_v1_shows(s: TestServer) {
     assert_eq!(ops.1.rc, 32);
     let f = format!("(memberOf={})", group_dn("ops"));
     assert!(search(&mut ann, PEOPLE, Scope::OneLevel, &f, &["1.1"]).await.expect("search").is_empty());
-    // Another user's groups at any depth are theirs and site admins' to ask.
+    // Another user's groups at any depth: those of them ann sees (carl,
+    // later in ops, is in none she sees).
     let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("bob"));
-    assert_eq!(rc(search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await), 50);
+    let bobs = search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await.expect("bob's groups");
+    assert_eq!(dns(&bobs), BTreeSet::from([group_dn("eng")]));
     let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("ann"));
     let mine = search(&mut ann, GROUPS, Scope::OneLevel, &f, &["member"]).await.expect("own groups");
     assert_eq!(dns(&mine), BTreeSet::from([group_dn("eng"), group_dn("web")]));
@@ -342,12 +344,20 @@ async fn ldap_shows_what_v1_shows(s: TestServer) {
     let bob = search(&mut ann, PEOPLE, Scope::OneLevel, "(uid=bob)", &["memberOf"]).await.expect("bob");
     assert_eq!(bob.len(), 1);
     assert_eq!(bob[0].attrs["memberOf"], [group_dn("eng")], "eng is visible to ann: {:?}", bob[0].attrs);
+    // A group's memberOf: the groups it is directly in.
+    let web = search(&mut ann, GROUPS, Scope::OneLevel, "(cn=web)", &["memberOf"]).await.expect("web");
+    assert_eq!(web[0].attrs["memberOf"], [group_dn("eng")]);
+    let f = format!("(memberOf={})", group_dn("eng"));
+    let under_eng = search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await.expect("under eng");
+    assert_eq!(dns(&under_eng), BTreeSet::from([group_dn("web")]));
     // Carl is only in ops, which ann does not see: his entry shows no memberOf.
     let ops_id = s.get("/v1/groups?prefix=ops").await.body["items"][0]["id"].as_str().expect("ops").to_owned();
     let carl = s.get("/v1/users?prefix=carl").await.body["items"][0]["id"].as_str().expect("carl").to_owned();
     assert!(s.put(&format!("/v1/groups/{ops_id}/members/{carl}"), json!({})).await.status.is_success());
     let s2 = search(&mut ann, PEOPLE, Scope::OneLevel, "(uid=carl)", &["memberOf"]).await.expect("carl");
     assert!(!s2[0].attrs.contains_key("memberOf"), "{:?}", s2[0].attrs);
+    let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("carl"));
+    assert!(search(&mut ann, GROUPS, Scope::OneLevel, &f, &["1.1"]).await.expect("carl's").is_empty());
 }
 
 /// Member equalities answered from lists (a user's groups; a group's

@@ -624,18 +624,28 @@ async fn ldap_grafana(s: TestServer) {
         assert_eq!(dns(&groups), lower(direct.iter().map(|g| group_dn(g))), "{dn}");
     }
     // Nested groups ("(member:1.2.840.113556.1.4.1941:=%s)", user attribute
-    // "dn"): another user's groups at any depth are that user's and site
-    // admins' to ask, so a service account that is no admin is refused
-    // (insufficientAccessRights), as on /v1.
-    let filter = format!("(member:{IN_CHAIN}:={})", user_dn("alice"));
-    let ldap3::SearchResult(_, res) = l.search(GROUPS, Scope::Subtree, &filter, vec!["dn"]).await.expect("search");
-    assert_eq!(res.rc, 50, "{res}");
+    // "dn"): the groups the user is in at any depth, of those the caller
+    // sees (as "(member=%s)" is of their direct groups): every one for a
+    // site admin, the shared ones for the service account (dana is only in
+    // secret, which it does not see).
     let mut admin = connect(&s).await;
     assert_eq!(admin.simple_bind(&user_dn("admin"), &s.admin).await.expect("bind").rc, 0);
-    let deep = search(&mut admin, GROUPS, Scope::Subtree, &filter, &["dn"]).await;
-    let path = format!("/v1/users/{}/groups?transitive=true", d.users["alice"]);
-    let all = rest_all(&s, &s.admin, &path).await;
-    assert_eq!(dns(&deep), lower(all.iter().map(|e| group_dn(e["group"]["name"].as_str().expect("name")))));
+    let seen = rest.groups().await;
+    for name in ["alice", "dana"] {
+        let filter = format!("(member:{IN_CHAIN}:={})", user_dn(name));
+        let path = format!("/v1/users/{}/groups?transitive=true", d.users[name]);
+        let all: Vec<String> = rest_all(&s, &s.admin, &path)
+            .await
+            .iter()
+            .map(|e| e["group"]["name"].as_str().expect("name").to_owned())
+            .collect();
+        let deep = search(&mut admin, GROUPS, Scope::Subtree, &filter, &["dn"]).await;
+        assert_eq!(dns(&deep), lower(all.iter().map(|g| group_dn(g))), "{name}, as admin");
+        let shared = search(&mut l, GROUPS, Scope::Subtree, &filter, &["dn"]).await;
+        let want = lower(all.iter().filter(|g| seen.contains(*g)).map(|g| group_dn(g)));
+        assert_eq!(dns(&shared), want, "{name}, as the service account");
+        assert_eq!(want.is_empty(), name == "dana");
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -291,6 +291,10 @@ impl State {
         if !scope.members_any.is_empty() {
             narrow(&mut set, scope.members_any.iter().flat_map(|u| self.direct_groups(*u)).collect());
         }
+        if !scope.members_at_any_depth.is_empty() {
+            let direct: Vec<GroupId> = scope.members_at_any_depth.iter().flat_map(|u| self.direct_groups(*u)).collect();
+            narrow(&mut set, self.ancestors(&direct));
+        }
         if !scope.children_any.is_empty() {
             narrow(&mut set, scope.children_any.iter().flat_map(|g| self.parents_of(*g)).collect());
         }

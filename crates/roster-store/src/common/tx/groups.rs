@@ -55,6 +55,14 @@ fn push_scope(qb: &mut QueryBuilder<Db>, scope: &GroupScope) {
         }
         qb.push("))");
     }
+    if !scope.members_at_any_depth.is_empty() {
+        qb.push(" AND id IN (SELECT group_id FROM user_closure WHERE user_id IN (");
+        let mut sep = qb.separated(", ");
+        for u in &scope.members_at_any_depth {
+            sep.push_bind(u.0);
+        }
+        qb.push("))");
+    }
     if !scope.children_any.is_empty() {
         qb.push(" AND id IN (SELECT group_id FROM memberships WHERE child_id IN (");
         let mut sep = qb.separated(", ");

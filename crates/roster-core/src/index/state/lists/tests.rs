@@ -151,4 +151,11 @@ fn parents_of_children_are_listed_by_name() {
     assert_eq!(s.count_groups(&spec(10), &scope), 2);
     let both = GroupScope { children_any: vec![child.id, other.id], ..GroupScope::default() };
     assert_eq!(s.list_groups(&spec(10), &both), vec![mike.id, top.id, zulu.id]);
+    // A user in child is in it, mike, zulu and top at any depth.
+    let u = user(1, "u");
+    s.put_user(u.clone());
+    s.put_membership(member(5, child.id, u.id));
+    let deep = GroupScope { members_at_any_depth: vec![u.id], ..GroupScope::default() };
+    assert_eq!(s.list_groups(&spec(10), &deep), vec![child.id, mike.id, top.id, zulu.id]);
+    assert_eq!(s.count_groups(&spec(10), &deep), 4);
 }
