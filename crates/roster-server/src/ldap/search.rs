@@ -26,7 +26,7 @@ use roster_core::{
 };
 
 use super::dn::{Dn, Place, Tree};
-use super::entries::{self, Entry, Members, Selection};
+use super::entries::{self, Entry, Members, Selection, Subject};
 use super::error::LdapError;
 use super::filter::{self, InChain, Resolved};
 
@@ -192,7 +192,7 @@ impl Searcher<'_> {
                 if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
                     return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
                 }
-                let resolved = self.resolve(q.filter).await?;
+                let resolved = self.resolve_for(q.filter, Some(&entry.subject)).await?;
                 if !run.offer(&entry, q.filter, &resolved).await? {
                     return Ok(Done::SizeLimitExceeded);
                 }
@@ -430,11 +430,39 @@ impl Searcher<'_> {
 
     /// The answers of the filter's in-chain assertions, from the core.
     async fn resolve(&self, f: &LdapFilter) -> Result<Resolved, LdapError> {
+        self.resolve_for(f, None).await
+    }
+
+    /// As [`Self::resolve`]; with `only` (a search of one entry), each
+    /// assertion is answered for that entry alone by one membership check,
+    /// not by listing every member of the group or every group of the user.
+    async fn resolve_for(&self, f: &LdapFilter, only: Option<&Subject>) -> Result<Resolved, LdapError> {
         let (d, p) = (self.dir, self.p);
         let mut out = Resolved::new();
         for (attr, dn) in filter::in_chain_assertions(f) {
             let key = (attr.clone(), filter::normalize(entries::Syntax::Dn, dn));
             if out.contains_key(&key) {
+                continue;
+            }
+            let answer = match (attr == "memberof", only) {
+                (true, Some(Subject::User(u))) => {
+                    let member = match self.group_by_dn(dn).await? {
+                        Some(g) => absent_as_none(d.check_membership(p, *u, g.id).await)?.is_some_and(|c| c.member),
+                        None => false,
+                    };
+                    Some(InChain::Users(if member { HashSet::from([*u]) } else { HashSet::new() }))
+                }
+                (false, Some(Subject::Group(g))) => {
+                    let member = match self.user_by_dn(dn).await? {
+                        Some(u) => absent_as_none(d.check_membership(p, u.id, *g).await)?.is_some_and(|c| c.member),
+                        None => false,
+                    };
+                    Some(InChain::Groups(if member { HashSet::from([*g]) } else { HashSet::new() }))
+                }
+                _ => None,
+            };
+            if let Some(answer) = answer {
+                out.insert(key, answer);
                 continue;
             }
             let answer = if attr == "memberof" {

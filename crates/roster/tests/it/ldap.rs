@@ -391,6 +391,22 @@ async fn ldap_member_filters_name_users_or_groups(s: TestServer) {
         let got = search(&mut ann, GROUPS, Scope::OneLevel, f, &["1.1"]).await.expect("ann");
         assert_eq!(dns(&got), want, "ann: {f}");
     }
+    // The in-chain rules on one entry (a base search) answer as over many.
+    let chain = "1.2.840.113556.1.4.1941";
+    for (base, f, hit) in [
+        (user_dn("ann"), format!("(memberOf:{chain}:={})", group_dn("eng")), true),
+        (user_dn("ann"), format!("(memberOf:{chain}:={})", group_dn("hidden")), false),
+        (user_dn("bob"), format!("(memberOf:{chain}:={})", group_dn("web")), false),
+        (user_dn("ann"), format!("(!(memberOf:{chain}:={}))", group_dn("nothing")), true),
+        (group_dn("eng"), format!("(member:{chain}:={})", user_dn("ann")), true),
+        (group_dn("web"), format!("(member:{chain}:={})", user_dn("bob")), false),
+        (group_dn("eng"), format!("(&(cn=eng)(member:{chain}:={}))", user_dn("nobody")), false),
+    ] {
+        for l in [&mut admin, &mut ann] {
+            let got = search(l, &base, Scope::Base, &f, &["1.1"]).await.expect("base");
+            assert_eq!(got.len(), usize::from(hit), "{base} {f}");
+        }
+    }
 }
 
 on_every_store!(
