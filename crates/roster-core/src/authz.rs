@@ -30,6 +30,53 @@ impl Principal {
     }
 }
 
+/// Whether callers without credentials may read anything beyond what every
+/// protocol shows before authentication (LDAP's root DSE and schema). Off
+/// unless the operator turns it on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AnonymousRead {
+    #[default]
+    Off,
+    /// Every user and group, their public facts only ([`crate::PublicUser`],
+    /// [`crate::PublicGroup`]), and who is in which group: what name-service
+    /// lookups (SSSD, `nss_ldap`) need to resolve accounts and groups.
+    Public,
+}
+
+/// Whom a read is for: a principal sees what the predicates below allow
+/// it; the public view (only through [`crate::PublicReader`], handed out
+/// when [`can_read_anonymously`]) sees every user and group, in the public
+/// shape alone.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Viewer<'a> {
+    Principal(&'a Principal),
+    Public,
+}
+
+/// The anonymous public read, under the operator's policy.
+pub fn can_read_anonymously(policy: AnonymousRead) -> bool {
+    policy == AnonymousRead::Public
+}
+
+/// Whether `viewer` sees every group (site admins, and the public view,
+/// whose shape holds only what is public of a group).
+pub(crate) fn viewer_sees_every_group(viewer: Viewer<'_>) -> bool {
+    match viewer {
+        Viewer::Principal(p) => sees_everything(p),
+        Viewer::Public => true,
+    }
+}
+
+/// Whether `viewer` may list the groups `user` is in (at any depth): the
+/// user themselves and site admins; in the public view, anyone, since
+/// every group's members are public there.
+pub(crate) fn viewer_can_list_groups_of(viewer: Viewer<'_>, user: UserId) -> bool {
+    match viewer {
+        Viewer::Principal(p) => can_act_for_user(p, user),
+        Viewer::Public => true,
+    }
+}
+
 /// What a user holds on one group: a direct membership, whether they are
 /// in it at any depth, and the best share given to them or to a group they
 /// directly belong to.
@@ -139,6 +186,20 @@ mod tests {
 
     fn principal(role: SiteRole) -> Principal {
         Principal { user: UserId::new(), site_role: role, key: None, delegated_by: None }
+    }
+
+    #[test]
+    fn anonymous_reads_follow_the_policy() {
+        assert!(!can_read_anonymously(AnonymousRead::default()), "off by default");
+        assert!(can_read_anonymously(AnonymousRead::Public));
+        let user = principal(SiteRole::User);
+        let other = UserId::new();
+        assert!(!viewer_sees_every_group(Viewer::Principal(&user)));
+        assert!(viewer_sees_every_group(Viewer::Principal(&principal(SiteRole::Admin))));
+        assert!(viewer_sees_every_group(Viewer::Public));
+        assert!(!viewer_can_list_groups_of(Viewer::Principal(&user), other));
+        assert!(viewer_can_list_groups_of(Viewer::Principal(&user), user.user));
+        assert!(viewer_can_list_groups_of(Viewer::Public, other));
     }
 
     /// The matrix: admin, group admin (permissions on / off), member,

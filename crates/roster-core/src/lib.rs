@@ -19,7 +19,7 @@ pub mod revision;
 pub mod store;
 pub mod validate;
 
-pub use authz::Principal;
+pub use authz::{AnonymousRead, Principal};
 pub use cursor::{Page, PageRequest, collect_all, collect_at_most, collect_window, list};
 pub use directory::*;
 pub use error::{CoreError, StoreError};

@@ -91,6 +91,20 @@ impl User {
         }
     }
 
+    /// The name the user goes by: the display name, else first and last
+    /// name together, else the username. One rule for every front-end that
+    /// shows a single name (LDAP's `cn`).
+    pub fn full_name(&self) -> String {
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        if let Some(display) = given(&self.display_name) {
+            return display;
+        }
+        match (given(&self.first_name), given(&self.last_name)) {
+            (Some(first), Some(last)) => format!("{first} {last}"),
+            _ => self.username.clone(),
+        }
+    }
+
     /// Records a change from `before` made at `at`: the version moves by
     /// one and `updated_at` with it; `profile_changed_at` too, unless only
     /// the account's status changed.
@@ -486,3 +500,60 @@ pub struct Job {
 pub const ALL_USERS_GROUP_ID: GroupId = GroupId(uuid::Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_00a1));
 /// The reserved name of [`ALL_USERS_GROUP_ID`].
 pub const ALL_USERS_GROUP_NAME: &str = "all_users";
+
+/// What anyone may read of a user when anonymous reads are on (see
+/// [`crate::PublicReader`]): names and number, nothing else. The subset is
+/// this type, so no front-end can show more: no email, no timestamps, no
+/// role, no attributes, nothing a key would reveal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUser {
+    pub id: UserId,
+    pub num: i64,
+    pub username: String,
+    /// [`User::full_name`].
+    pub full_name: String,
+}
+
+impl From<User> for PublicUser {
+    fn from(u: User) -> Self {
+        let full_name = u.full_name();
+        Self { id: u.id, num: u.num, username: u.username, full_name }
+    }
+}
+
+/// What anyone may read of a group when anonymous reads are on: its name
+/// and number (and, through [`crate::PublicReader`], who is in it); not its
+/// description, attributes, shares or timestamps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicGroup {
+    pub id: GroupId,
+    pub num: i64,
+    pub name: String,
+}
+
+impl From<Group> for PublicGroup {
+    fn from(g: Group) -> Self {
+        Self { id: g.id, num: g.num, name: g.name }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_name_and_the_public_shape() {
+        let mut u = User::new("ann".into(), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(u.full_name(), "ann");
+        u.first_name = Some("Ann".into());
+        assert_eq!(u.full_name(), "ann", "one name alone is not a full name");
+        u.last_name = Some("Lee".into());
+        assert_eq!(u.full_name(), "Ann Lee");
+        u.display_name = Some("  ".into());
+        assert_eq!(u.full_name(), "Ann Lee", "a blank display name is none");
+        u.display_name = Some("Dr. Lee".into());
+        u.email = Some("ann@example.org".into());
+        let public = PublicUser::from(u.clone());
+        assert_eq!(public, PublicUser { id: u.id, num: u.num, username: "ann".into(), full_name: "Dr. Lee".into() });
+    }
+}

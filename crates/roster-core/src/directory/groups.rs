@@ -7,7 +7,7 @@ use super::steps::{
     save_group, visible_group,
 };
 use super::{Directory, audit, event, found, now};
-use crate::authz::{self, Principal};
+use crate::authz::{self, Principal, Viewer};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, OrgId, RoleId, UserId};
@@ -127,6 +127,26 @@ impl Directory {
         filter: &GroupFilter,
         page: &PageRequest,
     ) -> Result<Page<Group>, CoreError> {
+        self.list_groups_for(Viewer::Principal(p), filter, page).await
+    }
+
+    /// [`Self::list_groups`] for a principal or the public view (every
+    /// group; a share level narrows nothing there).
+    pub(crate) async fn list_groups_for(
+        &self,
+        viewer: Viewer<'_>,
+        filter: &GroupFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Group>, CoreError> {
+        let (visible_to, shared_with) = match viewer {
+            Viewer::Principal(p) => (
+                if authz::sees_everything(p) { None } else { Some(p.user) },
+                // A site admin holds every share level on every group, so a
+                // level narrows nothing for them.
+                filter.shared_at_least.filter(|_| !authz::holds_every_share(p)).map(|level| (p.user, level)),
+            ),
+            Viewer::Public => (None, None),
+        };
         let mut spec = ListSpec {
             after: page.after.clone(),
             limit: page.limit + 1,
@@ -135,10 +155,8 @@ impl Directory {
             contains: validate::search("q", filter.contains.as_deref())?,
         };
         let scope = GroupScope {
-            visible_to: if authz::sees_everything(p) { None } else { Some(p.user) },
-            // A site admin holds every share level on every group, so a
-            // level narrows nothing for them.
-            shared_with: filter.shared_at_least.filter(|_| !authz::holds_every_share(p)).map(|level| (p.user, level)),
+            visible_to,
+            shared_with,
             members_any: filter.members_any.clone(),
             members_at_any_depth: filter.members_at_any_depth.clone(),
             children_any: filter.children_any.clone(),
@@ -172,9 +190,19 @@ impl Directory {
     /// (front-ends that render a user with its groups). A page at a time
     /// underneath; none is left out.
     pub async fn visible_groups_of(&self, p: &Principal, user: UserId) -> Result<Vec<Group>, CoreError> {
+        self.visible_groups_of_for(Viewer::Principal(p), user).await
+    }
+
+    /// [`Self::visible_groups_of`] for a principal or the public view.
+    pub(crate) async fn visible_groups_of_for(
+        &self,
+        viewer: Viewer<'_>,
+        user: UserId,
+    ) -> Result<Vec<Group>, CoreError> {
         let filter = GroupFilter { members_any: vec![user], ..GroupFilter::default() };
         let filter = &filter;
-        crate::cursor::collect_all(list::GROUPS, |req| async move { self.list_groups(p, filter, &req).await }).await
+        crate::cursor::collect_all(list::GROUPS, |req| async move { self.list_groups_for(viewer, filter, &req).await })
+            .await
     }
 
     /// How many direct members of each group are active users, for groups

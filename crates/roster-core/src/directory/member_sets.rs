@@ -9,10 +9,10 @@ use std::collections::{HashMap, HashSet};
 use super::Directory;
 use super::groups::{apply_group_patch, insert_new_group};
 use super::steps::{
-    MemberChange, changeable_group, check_version, delete_membership, insert_membership, refuse_cycle, save_group,
-    visible_group,
+    MemberChange, changeable_group, check_version, delete_membership, insert_membership, readable_group, refuse_cycle,
+    save_group, visible_group,
 };
-use crate::authz::{self, GroupAccess, Principal};
+use crate::authz::{self, GroupAccess, Principal, Viewer};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
 use crate::model::{Group, Member, Membership, permission};
@@ -175,9 +175,14 @@ impl Directory {
     /// The group named `name` (ignoring case), if the caller may see it.
     /// Errors: `NotFound`.
     pub async fn get_group_by_name(&self, p: &Principal, name: &str) -> Result<Group, CoreError> {
+        self.get_group_by_name_for(Viewer::Principal(p), name).await
+    }
+
+    /// [`Self::get_group_by_name`] for a principal or the public view.
+    pub(crate) async fn get_group_by_name_for(&self, viewer: Viewer<'_>, name: &str) -> Result<Group, CoreError> {
         let mut tx = self.read().await?;
         let g = super::found(tx.get_group_by_name(name).await?, "group")?;
-        Ok(visible_group(&mut tx, p, g.id).await?.0)
+        readable_group(&mut tx, viewer, g.id).await
     }
 }
 

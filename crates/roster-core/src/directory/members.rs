@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use super::steps::{
-    MemberChange, changeable_group, delete_membership, insert_membership, members_changeable_group, refuse_cycle,
-    save_membership, visible_group, visible_group_for_members,
+    MemberChange, changeable_group, delete_membership, insert_membership, members_changeable_group, readable_group,
+    refuse_cycle, save_membership, visible_group, visible_group_for_members,
 };
 use super::{Directory, found, now};
-use crate::authz::{self, GroupAccess, Principal};
+use crate::authz::{self, GroupAccess, Principal, Viewer};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, UserId};
@@ -297,8 +297,18 @@ impl Directory {
         group: GroupId,
         page: &PageRequest,
     ) -> Result<Page<(Membership, User)>, CoreError> {
+        self.list_members_for(Viewer::Principal(p), group, page).await
+    }
+
+    /// [`Self::list_members`] for a principal or the public view.
+    pub(crate) async fn list_members_for(
+        &self,
+        viewer: Viewer<'_>,
+        group: GroupId,
+        page: &PageRequest,
+    ) -> Result<Page<(Membership, User)>, CoreError> {
         let mut tx = self.read().await?;
-        let (g, _) = visible_group(&mut tx, p, group).await?;
+        let g = readable_group(&mut tx, viewer, group).await?;
         let scope = format!("members|{group}");
         let req = self.offsets.resolve(&scope, page);
         let rows = tx.list_group_memberships(group, false, after_num(&req), req.offset, req.limit + 1).await?;
@@ -316,8 +326,18 @@ impl Directory {
         group: GroupId,
         page: &PageRequest,
     ) -> Result<Page<(Membership, Group)>, CoreError> {
+        self.list_children_for(Viewer::Principal(p), group, page).await
+    }
+
+    /// [`Self::list_children`] for a principal or the public view.
+    pub(crate) async fn list_children_for(
+        &self,
+        viewer: Viewer<'_>,
+        group: GroupId,
+        page: &PageRequest,
+    ) -> Result<Page<(Membership, Group)>, CoreError> {
         let mut tx = self.read().await?;
-        let (g, _) = visible_group(&mut tx, p, group).await?;
+        let g = readable_group(&mut tx, viewer, group).await?;
         let rows = tx.list_group_memberships(group, true, after_num(page), page.offset, page.limit + 1).await?;
         let page = Page::from_rows(list::CHILDREN, rows, page, g.counts.children, membership_keyset);
         let items = with_groups(&mut tx, page.items, false).await?;

@@ -20,6 +20,7 @@ mod limits;
 mod member_sets;
 mod members;
 mod offsets;
+mod public;
 mod sessions;
 mod shares;
 mod steps;
@@ -43,6 +44,7 @@ pub use limits::{
 };
 pub use member_sets::{MemberEdit, MemberEditOutcome};
 pub use members::MembershipPatch;
+pub use public::PublicReader;
 pub use steps::MemberChange;
 pub use transitive::MembershipCheck;
 pub use user_groups::UserGroupsChange;
@@ -63,6 +65,7 @@ pub struct Directory {
     offsets: offsets::OffsetIndex,
     sessions: sessions::Sessions,
     limiter: limits::Limiter,
+    anonymous_read: crate::authz::AnonymousRead,
 }
 
 /// How long a read that asked for a revision this server has not applied
@@ -85,6 +88,7 @@ impl Directory {
             offsets: offsets::OffsetIndex::new(),
             sessions,
             limiter: limits::Limiter::new(RateLimits::default()),
+            anonymous_read: crate::authz::AnonymousRead::Off,
         }
     }
 
@@ -130,6 +134,13 @@ impl Directory {
     /// The same directory enforcing `limits` instead.
     pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
         self.limiter = limits::Limiter::new(limits);
+        self
+    }
+
+    /// The same directory, letting callers without credentials read what
+    /// `policy` allows (see [`Directory::public_reader`]).
+    pub fn with_anonymous_read(mut self, policy: crate::authz::AnonymousRead) -> Self {
+        self.anonymous_read = policy;
         self
     }
 

@@ -6,7 +6,7 @@
 //! except where it says which predicate it applies.
 
 use super::{audit, event, found, now};
-use crate::authz::{self, GroupAccess, Principal};
+use crate::authz::{self, GroupAccess, Principal, Viewer};
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, RoleId};
 use crate::model::{ALL_USERS_GROUP_ID, Group, Member, MemberRole, Membership, Permissions, SiteRole, User};
@@ -34,6 +34,26 @@ pub(crate) async fn visible_group(
 ) -> Result<(Group, GroupAccess), CoreError> {
     let group = tx.get_group(id).await?;
     access_to(tx, p, id, group).await
+}
+
+/// A group `viewer` may read: as [`visible_group`] for a principal; any
+/// group in the public view, where every group is public
+/// ([`authz::viewer_sees_every_group`]). Errors: `NotFound`.
+pub(crate) async fn readable_group(tx: &mut Box<dyn Tx>, viewer: Viewer<'_>, id: GroupId) -> Result<Group, CoreError> {
+    match viewer {
+        Viewer::Principal(p) => Ok(visible_group(tx, p, id).await?.0),
+        Viewer::Public => found(tx.get_group(id).await?, "group"),
+    }
+}
+
+/// Whether `viewer` may see group `id` (which may not exist).
+pub(crate) async fn can_see_group(tx: &mut Box<dyn Tx>, viewer: Viewer<'_>, id: GroupId) -> Result<bool, CoreError> {
+    Ok(match viewer {
+        Viewer::Principal(p) => {
+            authz::sees_everything(p) || authz::can_read_group(p, &tx.group_access(id, p.user).await?)
+        }
+        Viewer::Public => true,
+    })
 }
 
 /// As [`visible_group`], for a use-case that changes only the group's user

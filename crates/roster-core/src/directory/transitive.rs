@@ -3,9 +3,9 @@
 //! index probe, a page of a group's members at any depth is one range scan
 //! whatever its position, and the groups of a user are one scan of theirs.
 
-use super::steps::visible_group;
+use super::steps::{readable_group, visible_group};
 use super::{Directory, found};
-use crate::authz::{self, Principal};
+use crate::authz::{self, Principal, Viewer};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
@@ -63,8 +63,18 @@ impl Directory {
         group: GroupId,
         page: &PageRequest,
     ) -> Result<Page<User>, CoreError> {
+        self.list_members_transitively_for(Viewer::Principal(p), group, page).await
+    }
+
+    /// [`Self::list_members_transitively`] for a principal or the public view.
+    pub(crate) async fn list_members_transitively_for(
+        &self,
+        viewer: Viewer<'_>,
+        group: GroupId,
+        page: &PageRequest,
+    ) -> Result<Page<User>, CoreError> {
         let mut tx = self.read().await?;
-        visible_group(&mut tx, p, group).await?;
+        readable_group(&mut tx, viewer, group).await?;
         let after = page.after.as_ref().map_or(0, |k| k.num);
         let rows = tx.list_members_transitively(group, after, page.limit + 1).await?;
         let total = tx.count_members_transitively(group).await?;
@@ -79,7 +89,17 @@ impl Directory {
         user: UserId,
         page: &PageRequest,
     ) -> Result<Page<Group>, CoreError> {
-        authz::require(authz::can_act_for_user(p, user), "only the user or a site admin")?;
+        self.list_user_groups_transitively_for(Viewer::Principal(p), user, page).await
+    }
+
+    /// [`Self::list_user_groups_transitively`] for a principal or the public view.
+    pub(crate) async fn list_user_groups_transitively_for(
+        &self,
+        viewer: Viewer<'_>,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Group>, CoreError> {
+        authz::require(authz::viewer_can_list_groups_of(viewer, user), "only the user or a site admin")?;
         let mut tx = self.read().await?;
         found(tx.get_user(user).await?, "user")?;
         let after = page.after.as_ref().map_or(0, |k| k.num);

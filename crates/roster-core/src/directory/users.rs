@@ -2,9 +2,9 @@
 //! names and email; anyone authenticated may look users up.
 
 use super::jobs::{JobSpec, insert_job};
-use super::steps::{MemberChange, check_version, insert_membership, keep_an_admin, save_user};
+use super::steps::{MemberChange, can_see_group, check_version, insert_membership, keep_an_admin, save_user};
 use super::{Directory, audit, event, found, now};
-use crate::authz::{self, Principal};
+use crate::authz::{self, Principal, Viewer};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, OrgId, UserId};
@@ -185,14 +185,24 @@ impl Directory {
         query: &UserQuery,
         page: &PageRequest,
     ) -> Result<Page<User>, CoreError> {
+        self.list_users_for(Viewer::Principal(p), query, page).await
+    }
+
+    /// [`Self::list_users`] for a principal or the public view.
+    pub(crate) async fn list_users_for(
+        &self,
+        viewer: Viewer<'_>,
+        query: &UserQuery,
+        page: &PageRequest,
+    ) -> Result<Page<User>, CoreError> {
         let mut tx = self.read().await?;
         // Members of a group are only for those who may see it: filtering
         // by a group the caller cannot see matches nobody.
         let mut in_groups = query.in_groups.clone();
-        if !authz::sees_everything(p) {
+        if !authz::viewer_sees_every_group(viewer) {
             let mut visible = Vec::with_capacity(in_groups.len());
             for g in in_groups {
-                if authz::can_read_group(p, &tx.group_access(g, p.user).await?) {
+                if can_see_group(&mut tx, viewer, g).await? {
                     visible.push(g);
                 }
             }
