@@ -60,7 +60,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
-    while let Some((stream, peer, permit)) = acceptor.next(&mut shutdown).await {
+    while let Some(Accepted { stream, peer, permit, .. }) = acceptor.next(&mut shutdown).await {
         let service = app.clone().map_request(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
@@ -78,22 +78,37 @@ pub async fn serve(
     Ok(())
 }
 
-/// Errors of one connection that went away before it was accepted: not
-/// the listener's fault, so no pause.
-/// The accept side of a listener, shared by every protocol served: at most
-/// `max_connections` open at once (more wait in the listen queue: a
-/// connection holds its permit until it ends), and a failed `accept` (out
-/// of file descriptors, say) retried after a pause that grows to
-/// [`MAX_BACKOFF`], so the loop outlives it.
+/// The accept side of one or more listeners, shared by every protocol
+/// served: at most `max_connections` open at once across them (more wait
+/// in the listen queue: a connection holds its permit until it ends), and
+/// a failed `accept` (out of file descriptors, say) retried after a pause
+/// that grows to [`MAX_BACKOFF`], so the loop outlives it.
 pub(crate) struct Acceptor {
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
+    /// The listener asked first next time, so none starves the others.
+    turn: usize,
     permits: Arc<Semaphore>,
     backoff: Duration,
 }
 
+/// A connection just accepted, with its permit and the index of the
+/// listener it came through.
+pub(crate) struct Accepted {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub permit: OwnedSemaphorePermit,
+    pub listener: usize,
+}
+
 impl Acceptor {
     pub(crate) fn new(listener: TcpListener, max_connections: usize) -> Self {
-        Self { listener, permits: Arc::new(Semaphore::new(max_connections.max(1))), backoff: Duration::ZERO }
+        Self::many(vec![listener], max_connections)
+    }
+
+    /// One cap over several listeners (LDAP and LDAPS).
+    pub(crate) fn many(listeners: Vec<TcpListener>, max_connections: usize) -> Self {
+        let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+        Self { listeners, turn: 0, permits, backoff: Duration::ZERO }
     }
 
     /// The next connection (with `TCP_NODELAY` set) and its permit, or
@@ -101,21 +116,21 @@ impl Acceptor {
     pub(crate) async fn next<F: std::future::Future<Output = ()>>(
         &mut self,
         shutdown: &mut std::pin::Pin<&mut F>,
-    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    ) -> Option<Accepted> {
         loop {
             let permit = tokio::select! {
                 permit = self.permits.clone().acquire_owned() => permit.ok()?,
                 () = shutdown.as_mut() => return None,
             };
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
+            let (listener, accepted) = tokio::select! {
+                accepted = self.accept_any() => accepted,
                 () = shutdown.as_mut() => return None,
             };
             match accepted {
                 Ok((stream, peer)) => {
                     self.backoff = Duration::ZERO;
                     let _ = stream.set_nodelay(true);
-                    return Some((stream, peer, permit));
+                    return Some(Accepted { stream, peer, permit, listener });
                 }
                 Err(e) if is_connection_error(&e) => {}
                 Err(e) => {
@@ -131,6 +146,31 @@ impl Acceptor {
     }
 }
 
+impl Acceptor {
+    /// The first connection any listener has, asking them in turn.
+    async fn accept_any(&mut self) -> (usize, std::io::Result<(TcpStream, SocketAddr)>) {
+        let n = self.listeners.len();
+        if n == 0 {
+            return std::future::pending().await;
+        }
+        let start = self.turn;
+        self.turn = (self.turn + 1) % n;
+        let listeners = &self.listeners;
+        std::future::poll_fn(|cx| {
+            for k in 0..n {
+                let i = (start + k) % n;
+                if let std::task::Poll::Ready(r) = listeners[i].poll_accept(cx) {
+                    return std::task::Poll::Ready((i, r));
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Errors of one connection that went away before it was accepted: not
+/// the listener's fault, so no pause.
 fn is_connection_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)

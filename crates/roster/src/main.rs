@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Import users, groups, nesting and memberships (NDJSON or CSV) into a running server.
     Import(transfer::ImportArgs),
     /// Export the directory of a running server as NDJSON.
@@ -103,9 +103,31 @@ struct ServeArgs {
     /// before it is closed.
     #[arg(long, env = "ROSTER_LDAP_IDLE_TIMEOUT", default_value = "300", value_parser = seconds)]
     ldap_idle_timeout: Duration,
-    /// LDAP connections open at once; more wait until one closes.
+    /// LDAP connections open at once (LDAP and LDAPS together, TLS
+    /// handshakes included); more wait until one closes.
     #[arg(long, env = "ROSTER_LDAP_MAX_CONNECTIONS", default_value_t = 512)]
     ldap_max_connections: usize,
+    /// Address to serve LDAPS (LDAP over TLS from the first byte) on; off
+    /// unless set. Needs --ldap-tls-cert and --ldap-tls-key.
+    #[arg(long, env = "ROSTER_LDAPS_LISTEN", requires = "ldap_tls_cert")]
+    ldaps_listen: Option<SocketAddr>,
+    /// PEM certificate chain (the server's certificate first) for LDAPS and
+    /// StartTLS. With it, --ldap-listen offers StartTLS.
+    #[arg(long, env = "ROSTER_LDAP_TLS_CERT", value_name = "FILE", requires = "ldap_tls_key")]
+    ldap_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "ROSTER_LDAP_TLS_KEY", value_name = "FILE", requires = "ldap_tls_cert")]
+    ldap_tls_key: Option<std::path::PathBuf>,
+    /// With TLS configured, accept binds with a password or key over plain
+    /// LDAP too (by default they answer confidentialityRequired until the
+    /// client starts TLS).
+    #[arg(long, env = "ROSTER_LDAP_ALLOW_PLAIN_BINDS", value_parser = clap::builder::BoolishValueParser::new())]
+    ldap_allow_plain_binds: bool,
+    /// Let LDAP clients that have not bound read every user and group in
+    /// a public subset (names, numbers, memberships; see README). Off: only
+    /// the root DSE and the schema are readable before a bind.
+    #[arg(long, env = "ROSTER_LDAP_ANONYMOUS_READ", value_parser = clap::builder::BoolishValueParser::new())]
+    ldap_anonymous_read: bool,
 }
 
 impl ServeArgs {
@@ -118,12 +140,24 @@ impl ServeArgs {
         }
     }
 
-    fn ldap(&self) -> roster_server::ldap::LdapConfig {
-        roster_server::ldap::LdapConfig {
+    /// The LDAP settings, with the certificate and key read (a missing or
+    /// bad file is an error that names it).
+    fn ldap(&self) -> anyhow::Result<roster_server::ldap::LdapConfig> {
+        let tls = match (&self.ldap_tls_cert, &self.ldap_tls_key) {
+            (Some(cert), Some(key)) => Some(
+                roster_server::ldap::TlsSettings::from_pem_files(cert, key).context("LDAP TLS certificate or key")?,
+            ),
+            (None, None) => None,
+            _ => anyhow::bail!("--ldap-tls-cert and --ldap-tls-key go together"),
+        };
+        Ok(roster_server::ldap::LdapConfig {
             base_dn: self.ldap_base_dn.clone(),
             idle_timeout: self.ldap_idle_timeout,
             max_connections: self.ldap_max_connections,
-        }
+            tls,
+            allow_plain_binds: self.ldap_allow_plain_binds,
+            ..Default::default()
+        })
     }
 
     fn rate_limits(&self) -> roster_core::RateLimits {
@@ -148,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(mut args) => {
             args.bootstrap_key = std::env::var("ROSTER_BOOTSTRAP_ADMIN_KEY").ok().filter(|k| !k.is_empty());
-            serve(args).await
+            serve(*args).await
         }
         Command::Remote(resource) => std::process::exit(cli::run(cli.connection, resource).await),
         Command::Backup(args) => match roster_store::backup(&args.database, &args.to).await {
@@ -200,7 +234,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(&args.log_format);
     let url = normalize_sqlite_url(&args.database);
     let store = roster_store::connect(&url).await.with_context(|| format!("opening {}", roster_store::redact(&url)))?;
-    let directory = Directory::new(store).with_rate_limits(args.rate_limits());
+    let anonymous_read =
+        if args.ldap_anonymous_read { roster_core::AnonymousRead::Public } else { roster_core::AnonymousRead::Off };
+    let directory = Directory::new(store).with_rate_limits(args.rate_limits()).with_anonymous_read(anonymous_read);
     match directory.bootstrap(args.bootstrap_key.as_deref()).await {
         Ok(Some(secret)) => {
             // Printed once, to the terminal only: the log never carries it.
@@ -215,11 +251,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // One signal stops both listeners. LDAP is bound first, so a client
     // that waits for "roster listening" finds both ready.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    if let Some(ldap_addr) = args.ldap_listen {
-        let ldap = TcpListener::bind(ldap_addr).await.with_context(|| format!("binding {ldap_addr}"))?;
-        tracing::info!(ldap_addr = %ldap.local_addr()?, base_dn = %args.ldap_base_dn, "roster serving ldap");
+    if args.ldap_listen.is_some() || args.ldaps_listen.is_some() {
+        let config = args.ldap()?;
+        let mut listeners = roster_server::ldap::LdapListeners::default();
+        if let Some(addr) = args.ldap_listen {
+            let ldap = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            let starttls = config.tls.is_some();
+            tracing::info!(ldap_addr = %ldap.local_addr()?, base_dn = %args.ldap_base_dn, starttls, "roster serving ldap");
+            listeners.ldap = Some(ldap);
+        }
+        if let Some(addr) = args.ldaps_listen {
+            let ldaps = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            tracing::info!(ldaps_addr = %ldaps.local_addr()?, base_dn = %args.ldap_base_dn, "roster serving ldaps");
+            listeners.ldaps = Some(ldaps);
+        }
         let mut stopped = stopped.clone();
-        let served = roster_server::ldap::serve_ldap(ldap, directory.clone(), args.ldap(), async move {
+        let served = roster_server::ldap::serve_ldap(listeners, directory.clone(), config, async move {
             let _ = stopped.wait_for(|s| *s).await;
         });
         tokio::spawn(async move {

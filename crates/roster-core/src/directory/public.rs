@@ -65,13 +65,20 @@ impl PublicReader<'_> {
         self.dir.get_group_by_name_for(Viewer::Public, name).await.map(PublicGroup::from)
     }
 
-    /// Groups by name; those `member` is directly in when given.
+    /// Groups by name, narrowed by `filter`'s scopes (the groups some users
+    /// are in, directly or at any depth; the groups some groups are nested
+    /// in); its share and organization fields narrow nothing here.
     pub async fn list_groups(
         &self,
-        member: Option<UserId>,
+        filter: &super::GroupFilter,
         page: &PageRequest,
     ) -> Result<Page<PublicGroup>, CoreError> {
-        let filter = super::GroupFilter { members_any: member.into_iter().collect(), ..super::GroupFilter::default() };
+        let filter = super::GroupFilter {
+            members_any: filter.members_any.clone(),
+            members_at_any_depth: filter.members_at_any_depth.clone(),
+            children_any: filter.children_any.clone(),
+            ..super::GroupFilter::default()
+        };
         Ok(self.dir.list_groups_for(Viewer::Public, &filter, page).await?.map(PublicGroup::from))
     }
 

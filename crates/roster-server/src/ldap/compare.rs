@@ -6,22 +6,36 @@
 use ldap3_proto::proto::{LdapCompareRequest, LdapFilter, LdapResultCode};
 
 use super::dn::Dn;
-use super::entries::Selection;
+use super::entries::{Entry, Selection};
 use super::error::LdapError;
 use super::filter::{self, Resolved};
 use super::search::Searcher;
 
-/// `CompareTrue` or `CompareFalse`; a missing attribute is `noSuchAttribute`.
+/// Compares against an entry of the tree, read for the searcher's reader.
 pub(crate) async fn compare(s: &Searcher<'_>, req: &LdapCompareRequest) -> Result<LdapResultCode, LdapError> {
     let place = s.tree.place(&Dn::parse(&req.dn)?);
+    let assertion = assertion(req)?;
+    let entry = s.entry_at(&place, &assertion, &Selection::parse(std::slice::from_ref(&req.atype))).await?;
+    answer(&entry, req, &assertion)
+}
+
+/// The equality a Compare asserts.
+pub(crate) fn assertion(req: &LdapCompareRequest) -> Result<LdapFilter, LdapError> {
     let value = String::from_utf8(req.val.clone())
         .map_err(|_| LdapError::Protocol("the asserted value is not UTF-8".to_owned()))?;
-    let assertion = LdapFilter::Equality(req.atype.clone(), value);
-    let entry = s.entry_at(&place, &assertion, &Selection::parse(std::slice::from_ref(&req.atype))).await?;
+    Ok(LdapFilter::Equality(req.atype.clone(), value))
+}
+
+/// `CompareTrue` or `CompareFalse`; a missing attribute is `noSuchAttribute`.
+pub(crate) fn answer(
+    entry: &Entry,
+    req: &LdapCompareRequest,
+    assertion: &LdapFilter,
+) -> Result<LdapResultCode, LdapError> {
     if entry.get(req.atype.trim()).is_none() {
         return Err(LdapError::NoSuchAttribute);
     }
-    Ok(match filter::matches(&assertion, &entry, &Resolved::new()) {
+    Ok(match filter::matches(assertion, entry, &Resolved::new()) {
         Some(true) => LdapResultCode::CompareTrue,
         Some(false) | None => LdapResultCode::CompareFalse,
     })

@@ -2,6 +2,7 @@
 //! a DN falls in Roster's tree:
 //!
 //! ```text
+//! cn=Subschema                 the subschema entry (RFC 4512 §4.2), outside it
 //! BASE                         the naming context (e.g. dc=roster,dc=local)
 //! ├── ou=people,BASE           uid=NAME,ou=people,BASE: one entry per user
 //! └── ou=groups,BASE           cn=NAME,ou=groups,BASE: one entry per group
@@ -12,6 +13,10 @@
 //! case-insensitive string).
 
 use super::error::LdapError;
+
+/// The DN of the subschema entry, as the root DSE and every entry name it
+/// (`subschemaSubentry`), spelled as OpenLDAP does.
+pub const SUBSCHEMA_DN: &str = "cn=Subschema";
 
 /// A parsed DN: its RDNs from the entry up, each (type in lower case, value
 /// unescaped). Multi-valued RDNs (`a=1+b=2`) are refused: no entry here has one.
@@ -169,6 +174,8 @@ pub fn escape(value: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
     RootDse,
+    /// The subschema entry, `cn=Subschema`.
+    Subschema,
     Base,
     People,
     Groups,
@@ -226,6 +233,9 @@ impl Tree {
         if dn.is_root() {
             return Place::RootDse;
         }
+        if same_rdns(&dn.0, &[("cn".to_owned(), "subschema".to_owned())]) {
+            return Place::Subschema;
+        }
         if !dn.is_within(&self.base) {
             return Place::Outside { matched: String::new() };
         }
@@ -278,6 +288,8 @@ mod tests {
     #[test]
     fn places() {
         check("", Place::RootDse);
+        check("CN=subSchema", Place::Subschema);
+        check(" cn = Subschema ", Place::Subschema);
         check("DC=Roster, dc=LOCAL", Place::Base);
         check("ou=People,dc=roster,dc=local", Place::People);
         check("ou=groups,dc=roster,dc=local", Place::Groups);

@@ -1,18 +1,24 @@
 //! Roster's users and groups as LDAP entries (the attribute mapping, in one
 //! place), the fixed entries of the tree and the root DSE, and the
 //! selection of attributes a search asks for (`1.1`, `*`, `+`, names).
+//!
+//! A user or group read anonymously (`public_user_entry`,
+//! `public_group_entry`) is built from the core's public shape, so it can
+//! carry nothing the core did not make public.
 
 use std::collections::HashMap;
 
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
-use roster_core::{Group, GroupId, User, UserId};
+use roster_core::{Group, GroupId, PublicGroup, PublicUser, User, UserId};
 use time::OffsetDateTime;
 
-use super::dn::Tree;
+use super::dn::{SUBSCHEMA_DN, Tree};
 
 /// OIDs this server announces in the root DSE.
 pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 pub const WHOAMI_OID: &str = "1.3.6.1.4.1.4203.1.11.3";
+/// StartTLS (RFC 4511 §4.14), announced only when TLS is configured.
+pub const STARTTLS_OID: &str = "1.3.6.1.4.1.1466.20037";
 pub const MANAGE_DSA_IT_OID: &str = "2.16.840.1.113730.3.4.2";
 /// LDAP_MATCHING_RULE_IN_CHAIN (Active Directory): membership at any depth.
 pub const IN_CHAIN_OID: &str = "1.2.840.113556.1.4.1941";
@@ -63,18 +69,25 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(dn: String, subject: Subject) -> Self {
+    pub(crate) fn new(dn: String, subject: Subject) -> Self {
         Self { dn, subject, attrs: Vec::new() }
     }
 
-    fn put(&mut self, name: &'static str, values: Vec<String>) {
+    pub(crate) fn put(&mut self, name: &'static str, values: Vec<String>) {
         if !values.is_empty() {
             self.attrs.push(Attr { name, operational: false, values });
         }
     }
 
-    fn put_operational(&mut self, name: &'static str, values: Vec<String>) {
+    pub(crate) fn put_operational(&mut self, name: &'static str, values: Vec<String>) {
         self.attrs.push(Attr { name, operational: true, values });
+    }
+
+    /// `entryDN` and `subschemaSubentry`, which every entry below the root
+    /// DSE carries.
+    fn put_names(&mut self) {
+        self.put_operational("entryDN", one(self.dn.clone()));
+        self.put_operational("subschemaSubentry", one(SUBSCHEMA_DN));
     }
 
     /// The values of an attribute named in any case (`None`: the entry has
@@ -175,20 +188,16 @@ fn opt(value: Option<&str>) -> Vec<String> {
     value.filter(|v| !v.is_empty()).map(|v| vec![v.to_owned()]).unwrap_or_default()
 }
 
+const USER_CLASSES: [&str; 5] = ["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"];
+const GROUP_CLASSES: [&str; 4] = ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"];
+
 /// A user as `uid=NAME,ou=people,BASE`. `member_of`: the DNs of the user's
 /// direct groups the caller may see, when asked for.
 pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>) -> Entry {
     let mut e = Entry::new(tree.user_dn(&u.username), Subject::User(u.id));
-    let full_name = match (u.first_name.as_deref(), u.last_name.as_deref()) {
-        (Some(f), Some(l)) if !f.is_empty() && !l.is_empty() => Some(format!("{f} {l}")),
-        _ => None,
-    };
-    let cn = u.display_name.clone().filter(|d| !d.is_empty()).or(full_name).unwrap_or_else(|| u.username.clone());
-    e.put(
-        "objectClass",
-        ["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"].map(String::from).to_vec(),
-    );
+    e.put("objectClass", USER_CLASSES.map(String::from).to_vec());
     e.put("uid", one(&u.username));
+    let cn = u.full_name();
     e.put("cn", one(&cn));
     // `sn` is required by `person`: the username stands in when unknown.
     e.put("sn", one(u.last_name.clone().filter(|l| !l.is_empty()).unwrap_or_else(|| u.username.clone())));
@@ -206,7 +215,26 @@ pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>) -> Entr
     e.put_operational("entryUUID", one(u.id.0.to_string()));
     e.put_operational("createTimestamp", one(generalized(u.created_at)));
     e.put_operational("modifyTimestamp", one(generalized(u.updated_at)));
-    e.put_operational("entryDN", one(e.dn.clone()));
+    e.put_names();
+    e
+}
+
+/// A user read anonymously: the public subset the core hands out, as
+/// name-service lookups need it (`uid`, `cn`, `uidNumber`, `gidNumber`,
+/// `homeDirectory`, the classes, `memberOf` when asked for); no `mail`,
+/// no other names, no `entryUUID` or timestamps.
+pub fn public_user_entry(tree: &Tree, u: &PublicUser, member_of: Option<Vec<String>>) -> Entry {
+    let mut e = Entry::new(tree.user_dn(&u.username), Subject::User(u.id));
+    e.put("objectClass", USER_CLASSES.map(String::from).to_vec());
+    e.put("uid", one(&u.username));
+    e.put("cn", one(&u.full_name));
+    e.put("uidNumber", one(user_posix_id(u.num).to_string()));
+    e.put("gidNumber", one(user_posix_id(u.num).to_string()));
+    e.put("homeDirectory", one(format!("/home/{}", u.username)));
+    if let Some(groups) = member_of {
+        e.put("memberOf", groups);
+    }
+    e.put_names();
     e
 }
 
@@ -219,10 +247,35 @@ pub struct Members {
 /// A group as `cn=NAME,ou=groups,BASE`, with its members when asked for.
 pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>, member_of: Option<Vec<String>>) -> Entry {
     let mut e = Entry::new(tree.group_dn(&g.name), Subject::Group(g.id));
-    e.put("objectClass", ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"].map(String::from).to_vec());
+    e.put("objectClass", GROUP_CLASSES.map(String::from).to_vec());
     e.put("cn", one(&g.name));
     e.put("description", opt(g.description.as_deref()));
     e.put("gidNumber", one(group_posix_id(g.num).to_string()));
+    put_members(&mut e, tree, members);
+    if let Some(parents) = member_of {
+        e.put("memberOf", parents);
+    }
+    e.put_operational("entryUUID", one(g.id.0.to_string()));
+    e.put_operational("createTimestamp", one(generalized(g.created_at)));
+    e.put_operational("modifyTimestamp", one(generalized(g.updated_at)));
+    e.put_names();
+    e
+}
+
+/// A group read anonymously: `cn`, `gidNumber`, the classes and its
+/// members when asked for; no `description`, `entryUUID` or timestamps.
+pub fn public_group_entry(tree: &Tree, g: &PublicGroup, members: Option<Members>) -> Entry {
+    let mut e = Entry::new(tree.group_dn(&g.name), Subject::Group(g.id));
+    e.put("objectClass", GROUP_CLASSES.map(String::from).to_vec());
+    e.put("cn", one(&g.name));
+    e.put("gidNumber", one(group_posix_id(g.num).to_string()));
+    put_members(&mut e, tree, members);
+    e.put_names();
+    e
+}
+
+/// `member`, `uniqueMember` (users and nested groups) and `memberUid` (users).
+fn put_members(e: &mut Entry, tree: &Tree, members: Option<Members>) {
     if let Some(m) = members {
         let dns: Vec<String> =
             m.users.iter().map(|u| tree.user_dn(u)).chain(m.groups.iter().map(|g| tree.group_dn(g))).collect();
@@ -230,14 +283,6 @@ pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>, member_of: 
         e.put("uniqueMember", dns);
         e.put("memberUid", m.users);
     }
-    if let Some(parents) = member_of {
-        e.put("memberOf", parents);
-    }
-    e.put_operational("entryUUID", one(g.id.0.to_string()));
-    e.put_operational("createTimestamp", one(generalized(g.created_at)));
-    e.put_operational("modifyTimestamp", one(generalized(g.updated_at)));
-    e.put_operational("entryDN", one(e.dn.clone()));
-    e
 }
 
 /// The naming context's own entry.
@@ -256,7 +301,7 @@ pub fn base_entry(tree: &Tree) -> Entry {
             e.put("o", one(value));
         }
     }
-    e.put_operational("entryDN", one(e.dn.clone()));
+    e.put_names();
     e
 }
 
@@ -265,20 +310,26 @@ pub fn unit_entry(dn: String, ou: &str) -> Entry {
     let mut e = Entry::new(dn, Subject::Fixed);
     e.put("objectClass", ["top", "organizationalUnit"].map(String::from).to_vec());
     e.put("ou", one(ou));
-    e.put_operational("entryDN", one(e.dn.clone()));
+    e.put_names();
     e
 }
 
 /// The root DSE (RFC 4512 §5.1), readable before a bind. Its attributes
 /// are operational, but are also sent for `*` or no list (`render`): what
-/// `ldapsearch -b "" -s base` users expect to see.
-pub fn root_dse(tree: &Tree) -> Entry {
+/// `ldapsearch -b "" -s base` users expect to see. StartTLS is announced
+/// only when the server has a certificate (`starttls`).
+pub fn root_dse(tree: &Tree, starttls: bool) -> Entry {
     let mut e = Entry::new(String::new(), Subject::Fixed);
     e.put("objectClass", one("top"));
     e.put_operational("namingContexts", one(tree.base().to_string()));
+    e.put_operational("subschemaSubentry", one(SUBSCHEMA_DN));
     e.put_operational("supportedLDAPVersion", one("3"));
     e.put_operational("supportedControl", vec![PAGED_RESULTS_OID.to_owned(), MANAGE_DSA_IT_OID.to_owned()]);
-    e.put_operational("supportedExtension", one(WHOAMI_OID));
+    let mut extensions = vec![WHOAMI_OID.to_owned()];
+    if starttls {
+        extensions.push(STARTTLS_OID.to_owned());
+    }
+    e.put_operational("supportedExtension", extensions);
     // Attribute lists with `+` and `*` (RFC 3673, RFC 4529).
     e.put_operational(
         "supportedFeatures",

@@ -15,9 +15,14 @@ pub enum LdapError {
     /// A bind that failed, for whatever reason: never says which part.
     #[error("")]
     InvalidCredentials,
-    /// An operation other than reading the root DSE before a bind.
-    #[error("bind first: only the root DSE is readable anonymously")]
-    Anonymous,
+    /// A request out of sequence (StartTLS with TLS up, or with more
+    /// requests behind it).
+    #[error("{0}")]
+    Sequence(String),
+    /// A bind carrying a secret over a plain connection, when the server
+    /// offers TLS and requires it for binds.
+    #[error("a bind with a password or key needs an encrypted connection: use StartTLS or LDAPS")]
+    ConfidentialityRequired,
     /// A bind method this server does not offer (SASL).
     #[error("only simple binds are supported")]
     AuthMethod,
@@ -55,7 +60,8 @@ impl LdapError {
         let (code, message, matched) = match self {
             Self::Protocol(m) => (LdapResultCode::ProtocolError, m.clone(), String::new()),
             Self::InvalidCredentials => (LdapResultCode::InvalidCredentials, String::new(), String::new()),
-            Self::Anonymous => (LdapResultCode::InsufficentAccessRights, self.to_string(), String::new()),
+            Self::Sequence(m) => (LdapResultCode::OperationsError, m.clone(), String::new()),
+            Self::ConfidentialityRequired => (LdapResultCode::ConfidentialityRequired, self.to_string(), String::new()),
             Self::AuthMethod => (LdapResultCode::AuthMethodNotSupported, self.to_string(), String::new()),
             Self::NoSuchObject { matched } => (LdapResultCode::NoSuchObject, self.to_string(), matched.clone()),
             Self::TimeLimit => (LdapResultCode::TimeLimitExceeded, self.to_string(), String::new()),

@@ -6,9 +6,14 @@
 //! format is `ldap3_proto`'s; `codec` only frames messages so that a
 //! malformed request can be answered instead of ending the connection.
 //!
-//! `session` (a connection, bind, WhoAmI, result codes of what is not
-//! offered), `dn` (DNs and the tree), `entries` (users and groups as
-//! entries, the root DSE, attribute selection), `filter` (evaluation),
+//! An anonymous caller reads the root DSE and the subschema entry, and
+//! users and groups only when the core hands out its public read
+//! (`Directory::public_reader`): this module never decides who may read.
+//!
+//! `session` (a connection, bind, StartTLS, WhoAmI, result codes of what
+//! is not offered), `tls` (certificate, key, handshake), `dn` (DNs and the
+//! tree), `entries` (users and groups as entries, the root DSE, attribute
+//! selection), `schema` (the subschema entry), `filter` (evaluation),
 //! `search` (plans over core lists, paging), `compare`, `error` (result
 //! codes, in one place).
 
@@ -18,8 +23,12 @@ pub(crate) mod dn;
 pub(crate) mod entries;
 pub(crate) mod error;
 pub(crate) mod filter;
+pub(crate) mod schema;
 pub(crate) mod search;
 pub(crate) mod session;
+pub(crate) mod tls;
+
+pub use tls::{TlsError, TlsSettings};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -41,13 +50,46 @@ pub struct LdapConfig {
     /// How long a connection may stay silent (or a client take to read an
     /// answer) before it is closed.
     pub idle_timeout: Duration,
-    /// Connections open at once; more wait in the listen queue.
+    /// Connections open at once, LDAP and LDAPS together, a TLS handshake
+    /// included; more wait in the listen queue.
     pub max_connections: usize,
+    /// The certificate and key for LDAPS and StartTLS; `None`: plain LDAP
+    /// only (StartTLS answers `protocolError`, as for any unknown operation).
+    pub tls: Option<TlsSettings>,
+    /// With TLS configured, whether a bind that carries a secret is
+    /// accepted over a connection that is not encrypted. Off by default:
+    /// such a bind answers `confidentialityRequired` and the client learns
+    /// to use StartTLS or LDAPS. Without TLS, every bind is plain.
+    pub allow_plain_binds: bool,
+    /// How long a TLS handshake (LDAPS, or after StartTLS) may take.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for LdapConfig {
     fn default() -> Self {
-        Self { base_dn: DEFAULT_BASE_DN.to_owned(), idle_timeout: Duration::from_secs(300), max_connections: 512 }
+        Self {
+            base_dn: DEFAULT_BASE_DN.to_owned(),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 512,
+            tls: None,
+            allow_plain_binds: false,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The sockets LDAP is served on: plain LDAP (with StartTLS when TLS is
+/// configured), LDAPS (TLS from the first byte), or both.
+#[derive(Debug, Default)]
+pub struct LdapListeners {
+    pub ldap: Option<TcpListener>,
+    pub ldaps: Option<TcpListener>,
+}
+
+impl LdapListeners {
+    /// Plain LDAP only.
+    pub fn plain(listener: TcpListener) -> Self {
+        Self { ldap: Some(listener), ldaps: None }
     }
 }
 
@@ -56,28 +98,43 @@ pub fn check_base_dn(text: &str) -> Result<String, String> {
     dn::Tree::new(text).map(|_| text.trim().to_owned()).map_err(|e| e.to_string())
 }
 
-/// Serves LDAP on `listener` until `shutdown` resolves, accepting as HTTP
-/// does (`serve::Acceptor`: the connection cap, the accept loop that
-/// outlives running out of descriptors).
+/// Serves LDAP on `listeners` until `shutdown` resolves, accepting as HTTP
+/// does (`serve::Acceptor`: one connection cap over both listeners, the
+/// accept loop that outlives running out of descriptors). An LDAPS
+/// connection's handshake runs in its own task, holding its slot, within
+/// `handshake_timeout`. Errors: `InvalidInput` for a bad base DN, or an
+/// LDAPS listener without TLS settings.
 pub async fn serve_ldap(
-    listener: TcpListener,
+    listeners: LdapListeners,
     directory: Directory,
     config: LdapConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tree = Arc::new(
-        dn::Tree::new(&config.base_dn)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
-    );
-    let mut acceptor = crate::serve::Acceptor::new(listener, config.max_connections);
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    let tree = dn::Tree::new(&config.base_dn).map_err(|e| invalid(e.to_string()))?;
+    if listeners.ldaps.is_some() && config.tls.is_none() {
+        return Err(invalid("LDAPS needs a certificate and key".to_owned()));
+    }
+    // Which listeners speak TLS from the first byte, by index.
+    let (mut sockets, mut implicit_tls) = (Vec::new(), Vec::new());
+    for (listener, tls) in [(listeners.ldap, false), (listeners.ldaps, true)] {
+        if let Some(l) = listener {
+            sockets.push(l);
+            implicit_tls.push(tls);
+        }
+    }
+    let shared = Arc::new(session::Shared { dir: directory, tree, config });
+    let mut acceptor = crate::serve::Acceptor::many(sockets, shared.config.max_connections);
     let (stop, stopped) = watch::channel(false);
     tokio::pin!(shutdown);
-    while let Some((stream, peer, permit)) = acceptor.next(&mut shutdown).await {
-        let session = session::Session::new(directory.clone(), tree.clone(), peer.ip(), config.idle_timeout);
+    while let Some(accepted) = acceptor.next(&mut shutdown).await {
+        let shared = shared.clone();
+        let tls = implicit_tls.get(accepted.listener).copied().unwrap_or(false);
         let stopped = stopped.clone();
         tokio::spawn(async move {
-            session.run(stream, stopped).await;
-            drop(permit);
+            let session = session::Session::new(shared, accepted.peer.ip());
+            session.start(accepted.stream, tls, stopped).await;
+            drop(accepted.permit);
         });
     }
     let _ = stop.send(true);

@@ -4,7 +4,10 @@
 //! carried in keyset cookies.
 //!
 //! Every read is a `Directory` use-case called with the bound principal,
-//! so a search shows exactly what `/v1` shows that caller. A filter is
+//! so a search shows exactly what `/v1` shows that caller, or (anonymous,
+//! when the core allows it) a `PublicReader` use-case, whose users and
+//! groups carry only the public subset. The root DSE and the subschema
+//! entry need neither (`search_dse`). A filter is
 //! first narrowed by one of its conjuncts that a core list answers
 //! directly: `(uid=x)` is a lookup by name, `(memberOf=G)` the users
 //! directly in G, the in-chain `memberOf` the users in G at any depth,
@@ -21,14 +24,15 @@ use std::hash::{Hash, Hasher};
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchResultEntry, LdapSearchScope};
 use roster_core::{
-    CoreError, Directory, Group, GroupFilter, GroupId, Page, PageRequest, Principal, User, UserId, UserQuery,
-    collect_all, list,
+    CoreError, Directory, Group, GroupFilter, GroupId, Page, PageRequest, Principal, PublicGroup, PublicReader,
+    PublicUser, User, UserId, UserQuery, collect_all, list,
 };
 
 use super::dn::{Dn, Place, Tree};
 use super::entries::{self, Entry, Members, Selection, Subject};
 use super::error::LdapError;
 use super::filter::{self, InChain, Resolved};
+use super::schema;
 
 /// Where the entries of a search go (the session writes them to the client).
 pub(crate) trait Emit {
@@ -111,10 +115,44 @@ impl Plan {
     }
 }
 
-/// Entries of one core page.
-enum Rows {
-    Users(Vec<User>),
-    Groups(Vec<Group>),
+/// One user or group of a core page, in the shape the reader may see.
+enum Row {
+    User(User),
+    Group(Group),
+    PublicUser(PublicUser),
+    PublicGroup(PublicGroup),
+}
+
+impl Row {
+    fn user_id(&self) -> Option<UserId> {
+        match self {
+            Self::User(u) => Some(u.id),
+            Self::PublicUser(u) => Some(u.id),
+            Self::Group(_) | Self::PublicGroup(_) => None,
+        }
+    }
+
+    fn group_id(&self) -> Option<GroupId> {
+        match self {
+            Self::Group(g) => Some(g.id),
+            Self::PublicGroup(g) => Some(g.id),
+            Self::User(_) | Self::PublicUser(_) => None,
+        }
+    }
+}
+
+/// A core page as rows, and the cursor after it.
+fn rows<T>(page: Page<T>, row: fn(T) -> Row) -> (Vec<Row>, Option<String>) {
+    (page.items.into_iter().map(row).collect(), page.next_cursor)
+}
+
+/// Whom a search reads for.
+#[derive(Clone, Copy)]
+pub(crate) enum Reader<'a> {
+    /// A bound principal: what `/v1` shows it.
+    Bound(&'a Principal),
+    /// An anonymous caller, when the core hands out its public read.
+    Public(PublicReader<'a>),
 }
 
 /// The largest core page one fetch asks for.
@@ -122,8 +160,10 @@ const FETCH: usize = 500;
 
 pub(crate) struct Searcher<'a> {
     pub dir: &'a Directory,
-    pub p: &'a Principal,
+    pub reader: Reader<'a>,
     pub tree: &'a Tree,
+    /// Whether the root DSE announces StartTLS.
+    pub starttls: bool,
 }
 
 /// The entries sent so far and the rules for the next.
@@ -165,14 +205,10 @@ impl Searcher<'_> {
         let scope = q.scope.clone();
         // The entries a scope reaches: fixed ones, one named, or whole kinds.
         let (fixed, kinds): (Vec<Entry>, Vec<Kind>) = match (&place, scope) {
-            (Place::RootDse, LdapSearchScope::Base) => (vec![entries::root_dse(self.tree)], vec![]),
-            (Place::RootDse, _) | (Place::Outside { .. }, _) => {
-                let matched = match place {
-                    Place::Outside { matched } => matched,
-                    _ => String::new(),
-                };
-                return Err(LdapError::NoSuchObject { matched });
+            (Place::RootDse | Place::Subschema, _) => {
+                return search_dse(self.tree, self.starttls, &place, q, run.emit).await;
             }
+            (Place::Outside { matched }, _) => return Err(LdapError::NoSuchObject { matched: matched.clone() }),
             (Place::Base, LdapSearchScope::Base) => (vec![entries::base_entry(self.tree)], vec![]),
             (Place::Base, LdapSearchScope::OneLevel) => (self.units(), vec![]),
             (Place::Base, LdapSearchScope::Children) => (self.units(), vec![Kind::Users, Kind::Groups]),
@@ -237,22 +273,10 @@ impl Searcher<'_> {
                 }
                 let req = PageRequest::parse(plan.list(), Some(left.min(FETCH) as i64), cursor.as_deref())?;
                 let (rows, next) = self.fetch(&plan, &req).await?;
-                match rows {
-                    Rows::Users(users) => {
-                        for u in &users {
-                            let entry = self.user_entry(u, &rest, &run.selection).await?;
-                            if !run.offer(&entry, &rest, &resolved).await? {
-                                return Ok(Done::SizeLimitExceeded);
-                            }
-                        }
-                    }
-                    Rows::Groups(groups) => {
-                        for g in &groups {
-                            let entry = self.group_entry(g, &rest, &run.selection).await?;
-                            if !run.offer(&entry, &rest, &resolved).await? {
-                                return Ok(Done::SizeLimitExceeded);
-                            }
-                        }
+                for row in &rows {
+                    let entry = self.entry(row, &rest, &run.selection).await?;
+                    if !run.offer(&entry, &rest, &resolved).await? {
+                        return Ok(Done::SizeLimitExceeded);
                     }
                 }
                 match next {
@@ -273,16 +297,19 @@ impl Searcher<'_> {
     pub async fn entry_at(&self, place: &Place, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
         let missing = |matched: &Dn| LdapError::NoSuchObject { matched: matched.to_string() };
         Ok(match place {
-            Place::RootDse => entries::root_dse(self.tree),
+            Place::RootDse | Place::Subschema => match dse_entry(self.tree, self.starttls, place) {
+                Some(e) => e,
+                None => return Err(LdapError::NoSuchObject { matched: String::new() }),
+            },
             Place::Base => entries::base_entry(self.tree),
             Place::People => self.units().swap_remove(0),
             Place::Groups => self.units().swap_remove(1),
             Place::User(name) => match self.user_named(name).await? {
-                Some(u) => self.user_entry(&u, f, selection).await?,
+                Some(u) => self.entry(&u, f, selection).await?,
                 None => return Err(missing(self.tree.people())),
             },
             Place::Group(name) => match self.group_named(name).await? {
-                Some(g) => self.group_entry(&g, f, selection).await?,
+                Some(g) => self.entry(&g, f, selection).await?,
                 None => return Err(missing(self.tree.groups())),
             },
             Place::Outside { matched } => return Err(LdapError::NoSuchObject { matched: matched.clone() }),
@@ -317,7 +344,7 @@ impl Searcher<'_> {
                     Some(Plan::UserNamed(v.clone()))
                 }
                 (Kind::Users, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("memberof") => {
-                    Some(self.group_by_dn(v).await?.map_or(Plan::Nothing, |g| Plan::UsersIn(g.id)))
+                    Some(self.group_id_by_dn(v).await?.map_or(Plan::Nothing, Plan::UsersIn))
                 }
                 (Kind::Groups, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("cn") => {
                     Some(Plan::GroupNamed(v.clone()))
@@ -328,10 +355,10 @@ impl Searcher<'_> {
                 (Kind::Groups, LdapFilter::Or(branches)) => self.members_any_plan(branches).await?,
                 (_, LdapFilter::Extensible(m)) => match (kind, filter::in_chain(m)) {
                     (Kind::Users, Some((attr, dn))) if attr == "memberof" => {
-                        Some(self.group_by_dn(dn).await?.map_or(Plan::Nothing, |g| Plan::UsersInChain(g.id)))
+                        Some(self.group_id_by_dn(dn).await?.map_or(Plan::Nothing, Plan::UsersInChain))
                     }
                     (Kind::Groups, Some((attr, dn))) if attr != "memberof" => {
-                        Some(self.user_by_dn(dn).await?.map_or(Plan::Nothing, |u| Plan::GroupsOfInChain(u.id)))
+                        Some(self.user_id_by_dn(dn).await?.map_or(Plan::Nothing, Plan::GroupsOfInChain))
                     }
                     _ => None,
                 },
@@ -362,16 +389,18 @@ impl Searcher<'_> {
     async fn member_plan(&self, f: &LdapFilter) -> Result<Option<Plan>, LdapError> {
         let LdapFilter::Equality(a, v) = f else { return Ok(None) };
         if a.eq_ignore_ascii_case("memberuid") {
-            return Ok(Some(self.user_named(v).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(vec![u.id]))));
+            return Ok(Some(self.user_id_named(v).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(vec![u]))));
         }
         if !a.eq_ignore_ascii_case("member") && !a.eq_ignore_ascii_case("uniquemember") {
             return Ok(None);
         }
         Ok(match Dn::parse(v).map(|d| self.tree.place(&d)) {
             Ok(Place::User(name)) => {
-                Some(self.user_named(&name).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(vec![u.id])))
+                Some(self.user_id_named(&name).await?.map_or(Plan::Nothing, |u| Plan::GroupsOf(vec![u])))
             }
-            Ok(Place::Group(name)) => self.group_named(&name).await?.map(|g| Plan::GroupsAbove(vec![g.id])),
+            Ok(Place::Group(name)) => {
+                self.group_named(&name).await?.and_then(|r| r.group_id()).map(|g| Plan::GroupsAbove(vec![g]))
+            }
             _ => Some(Plan::Nothing),
         })
     }
@@ -398,33 +427,39 @@ impl Searcher<'_> {
     }
 
     /// One page of a plan's list, and the cursor after it.
-    async fn fetch(&self, plan: &Plan, req: &PageRequest) -> Result<(Rows, Option<String>), LdapError> {
-        let (d, p) = (self.dir, self.p);
+    async fn fetch(&self, plan: &Plan, req: &PageRequest) -> Result<(Vec<Row>, Option<String>), LdapError> {
+        let d = self.dir;
         let first = req.after.is_none();
-        let users = |page: Page<User>| (Rows::Users(page.items), page.next_cursor);
-        let groups = |page: Page<Group>| (Rows::Groups(page.items), page.next_cursor);
-        Ok(match plan {
-            Plan::Nothing => (Rows::Users(Vec::new()), None),
-            Plan::UserNamed(name) => {
-                (Rows::Users(if first { self.user_named(name).await?.into_iter().collect() } else { Vec::new() }), None)
+        let named = |row: Option<Row>| (if first { row.into_iter().collect() } else { Vec::new() }, None);
+        Ok(match (self.reader, plan) {
+            (_, Plan::Nothing) => (Vec::new(), None),
+            (_, Plan::UserNamed(name)) => named(self.user_named(name).await?),
+            (_, Plan::GroupNamed(name)) => named(self.group_named(name).await?),
+            (Reader::Bound(p), Plan::AllUsers) => rows(d.list_users(p, &UserQuery::default(), req).await?, Row::User),
+            (Reader::Bound(p), Plan::UsersIn(g)) => {
+                let query = UserQuery { in_groups: vec![*g], ..UserQuery::default() };
+                rows(d.list_users(p, &query, req).await?, Row::User)
             }
-            Plan::AllUsers => users(d.list_users(p, &UserQuery::default(), req).await?),
-            Plan::UsersIn(g) => {
-                users(d.list_users(p, &UserQuery { in_groups: vec![*g], ..UserQuery::default() }, req).await?)
+            (Reader::Bound(p), Plan::UsersInChain(g)) => {
+                rows(d.list_members_transitively(p, *g, req).await?, Row::User)
             }
-            Plan::UsersInChain(g) => users(d.list_members_transitively(p, *g, req).await?),
-            Plan::GroupNamed(name) => (
-                Rows::Groups(if first { self.group_named(name).await?.into_iter().collect() } else { Vec::new() }),
-                None,
-            ),
-            Plan::AllGroups => groups(d.list_groups(p, &GroupFilter::default(), req).await?),
-            Plan::GroupsOf(us) => {
-                groups(d.list_groups(p, &GroupFilter { members_any: us.clone(), ..GroupFilter::default() }, req).await?)
+            (Reader::Bound(p), Plan::AllGroups) => {
+                rows(d.list_groups(p, &GroupFilter::default(), req).await?, Row::Group)
             }
-            Plan::GroupsAbove(gs) => groups(
-                d.list_groups(p, &GroupFilter { children_any: gs.clone(), ..GroupFilter::default() }, req).await?,
-            ),
-            Plan::GroupsOfInChain(u) => groups(d.list_groups(p, &in_chain_of(*u), req).await?),
+            (Reader::Bound(p), Plan::GroupsOf(_) | Plan::GroupsAbove(_) | Plan::GroupsOfInChain(_)) => {
+                rows(d.list_groups(p, &groups_filter(plan), req).await?, Row::Group)
+            }
+            (Reader::Public(r), Plan::AllUsers) => rows(r.list_users(None, req).await?, Row::PublicUser),
+            (Reader::Public(r), Plan::UsersIn(g)) => rows(r.list_users(Some(*g), req).await?, Row::PublicUser),
+            (Reader::Public(r), Plan::UsersInChain(g)) => {
+                rows(r.list_members_transitively(*g, req).await?, Row::PublicUser)
+            }
+            (Reader::Public(r), Plan::AllGroups) => {
+                rows(r.list_groups(&GroupFilter::default(), req).await?, Row::PublicGroup)
+            }
+            (Reader::Public(r), Plan::GroupsOf(_) | Plan::GroupsAbove(_) | Plan::GroupsOfInChain(_)) => {
+                rows(r.list_groups(&groups_filter(plan), req).await?, Row::PublicGroup)
+            }
         })
     }
 
@@ -433,141 +468,274 @@ impl Searcher<'_> {
         self.resolve_for(f, None).await
     }
 
-    /// As [`Self::resolve`]; with `only` (a search of one entry), each
-    /// assertion is answered for that entry alone by one membership check,
-    /// not by listing every member of the group or every group of the user.
+    /// As [`Self::resolve`]; with `only` (a search of one entry, by a bound
+    /// caller), each assertion is answered for that entry alone by one
+    /// membership check, not by listing every member of the group or every
+    /// group of the user.
     async fn resolve_for(&self, f: &LdapFilter, only: Option<&Subject>) -> Result<Resolved, LdapError> {
-        let (d, p) = (self.dir, self.p);
         let mut out = Resolved::new();
         for (attr, dn) in filter::in_chain_assertions(f) {
             let key = (attr.clone(), filter::normalize(entries::Syntax::Dn, dn));
             if out.contains_key(&key) {
                 continue;
             }
-            let answer = match (attr == "memberof", only) {
-                (true, Some(Subject::User(u))) => {
-                    let member = match self.group_by_dn(dn).await? {
-                        Some(g) => absent_as_none(d.check_membership(p, *u, g.id).await)?.is_some_and(|c| c.member),
-                        None => false,
-                    };
-                    Some(InChain::Users(if member { HashSet::from([*u]) } else { HashSet::new() }))
+            if let (Reader::Bound(p), Some(subject)) = (self.reader, only) {
+                let d = self.dir;
+                let answer = match (attr == "memberof", subject) {
+                    (true, Subject::User(u)) => {
+                        let member = match self.group_id_by_dn(dn).await? {
+                            Some(g) => absent_as_none(d.check_membership(p, *u, g).await)?.is_some_and(|c| c.member),
+                            None => false,
+                        };
+                        Some(InChain::Users(if member { HashSet::from([*u]) } else { HashSet::new() }))
+                    }
+                    (false, Subject::Group(g)) => {
+                        let member = match self.user_id_by_dn(dn).await? {
+                            Some(u) => absent_as_none(d.check_membership(p, u, *g).await)?.is_some_and(|c| c.member),
+                            None => false,
+                        };
+                        Some(InChain::Groups(if member { HashSet::from([*g]) } else { HashSet::new() }))
+                    }
+                    _ => None,
+                };
+                if let Some(answer) = answer {
+                    out.insert(key, answer);
+                    continue;
                 }
-                (false, Some(Subject::Group(g))) => {
-                    let member = match self.user_by_dn(dn).await? {
-                        Some(u) => absent_as_none(d.check_membership(p, u.id, *g).await)?.is_some_and(|c| c.member),
-                        None => false,
-                    };
-                    Some(InChain::Groups(if member { HashSet::from([*g]) } else { HashSet::new() }))
-                }
-                _ => None,
-            };
-            if let Some(answer) = answer {
-                out.insert(key, answer);
-                continue;
             }
             let answer = if attr == "memberof" {
-                let users = match self.group_by_dn(dn).await? {
-                    Some(g) => {
-                        collect_all(list::MEMBERS_TRANSITIVE, |req| async move {
-                            d.list_members_transitively(p, g.id, &req).await
-                        })
-                        .await?
-                    }
+                let users = match self.group_id_by_dn(dn).await? {
+                    Some(g) => self.members_in_chain(g).await?,
                     None => Vec::new(),
                 };
-                InChain::Users(users.into_iter().map(|u| u.id).collect())
+                InChain::Users(users.into_iter().collect())
             } else {
-                let groups = match self.user_by_dn(dn).await? {
-                    Some(u) => {
-                        let filter = &in_chain_of(u.id);
-                        collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await }).await?
-                    }
+                let groups = match self.user_id_by_dn(dn).await? {
+                    Some(u) => self.groups_in_chain(u).await?,
                     None => Vec::new(),
                 };
-                InChain::Groups(groups.into_iter().map(|g| g.id).collect())
+                InChain::Groups(groups.into_iter().collect())
             };
             out.insert(key, answer);
         }
         Ok(out)
     }
 
-    async fn user_entry(&self, u: &User, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
-        let mut used = HashSet::new();
-        filter::attributes(f, &mut used);
-        let member_of = if used.contains("memberof") || selection.wants("memberOf", false) {
-            let groups = self.dir.visible_groups_of(self.p, u.id).await?;
-            Some(groups.iter().map(|g| self.tree.group_dn(&g.name)).collect())
-        } else {
-            None
-        };
-        Ok(entries::user_entry(self.tree, u, member_of))
+    /// Every user in `g` at any depth.
+    async fn members_in_chain(&self, g: GroupId) -> Result<Vec<UserId>, CoreError> {
+        let list = list::MEMBERS_TRANSITIVE;
+        Ok(match self.reader {
+            Reader::Bound(p) => {
+                let d = self.dir;
+                let all = collect_all(list, |req| async move { d.list_members_transitively(p, g, &req).await });
+                all.await?.into_iter().map(|u| u.id).collect()
+            }
+            Reader::Public(r) => {
+                let all = collect_all(list, |req| async move { r.list_members_transitively(g, &req).await });
+                all.await?.into_iter().map(|u| u.id).collect()
+            }
+        })
     }
 
-    async fn group_entry(&self, g: &Group, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
+    /// Every group `u` is in at any depth.
+    /// (Those the reader may see, as `(member=U)` is of U's direct groups.)
+    async fn groups_in_chain(&self, u: UserId) -> Result<Vec<GroupId>, CoreError> {
+        let filter = &in_chain_of(u);
+        Ok(match self.reader {
+            Reader::Bound(p) => {
+                let d = self.dir;
+                let all = collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await });
+                all.await?.into_iter().map(|g| g.id).collect()
+            }
+            Reader::Public(r) => {
+                let all = collect_all(list::GROUPS, |req| async move { r.list_groups(filter, &req).await });
+                all.await?.into_iter().map(|g| g.id).collect()
+            }
+        })
+    }
+
+    /// A row as an entry, with what the filter and selection need of it
+    /// (a user's groups, a group's members) fetched only when used.
+    async fn entry(&self, row: &Row, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
         let mut used = HashSet::new();
         filter::attributes(f, &mut used);
-        let wanted =
-            ["member", "uniquemember", "memberuid"].iter().any(|a| used.contains(*a) || selection.wants(a, false));
-        let members = if wanted {
-            let (d, p, id) = (self.dir, self.p, g.id);
-            let users = collect_all(list::MEMBERS, |req| async move { d.list_members(p, id, &req).await }).await;
-            let groups = collect_all(list::CHILDREN, |req| async move { d.list_children(p, id, &req).await }).await;
-            // A group deleted between the list and this read shows
-            // without its members rather than failing the search.
-            match (absent_as_none(users)?, absent_as_none(groups)?) {
-                (Some(users), Some(groups)) => Some(Members {
-                    users: users.into_iter().map(|(_, u)| u.username).collect(),
-                    groups: groups.into_iter().map(|(_, g)| g.name).collect(),
-                }),
-                _ => None,
+        let wants = |a: &str| used.contains(a) || selection.wants(a, false);
+        Ok(match row {
+            Row::User(u) => {
+                let member_of = match wants("memberof") {
+                    true => Some(self.groups_of(u.id).await?),
+                    false => None,
+                };
+                entries::user_entry(self.tree, u, member_of)
             }
-        } else {
-            None
+            Row::PublicUser(u) => {
+                let member_of = match wants("memberof") {
+                    true => Some(self.groups_of(u.id).await?),
+                    false => None,
+                };
+                entries::public_user_entry(self.tree, u, member_of)
+            }
+            Row::Group(g) => {
+                let members = match ["member", "uniquemember", "memberuid"].iter().any(|a| wants(a)) {
+                    true => self.members(g.id).await?,
+                    false => None,
+                };
+                // The groups it is directly nested in, those the caller may see.
+                let member_of = match wants("memberof") {
+                    true => Some(self.parents_of(g.id).await?),
+                    false => None,
+                };
+                entries::group_entry(self.tree, g, members, member_of)
+            }
+            Row::PublicGroup(g) => {
+                let members = match ["member", "uniquemember", "memberuid"].iter().any(|a| wants(a)) {
+                    true => self.members(g.id).await?,
+                    false => None,
+                };
+                entries::public_group_entry(self.tree, g, members)
+            }
+        })
+    }
+
+    /// The DNs of the groups `group` is directly nested in that the reader may see.
+    async fn parents_of(&self, group: GroupId) -> Result<Vec<String>, CoreError> {
+        let filter = &GroupFilter { children_any: vec![group], ..GroupFilter::default() };
+        let names: Vec<String> = match self.reader {
+            Reader::Bound(p) => {
+                let d = self.dir;
+                let all = collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await });
+                all.await?.into_iter().map(|g| g.name).collect()
+            }
+            Reader::Public(r) => {
+                let all = collect_all(list::GROUPS, |req| async move { r.list_groups(filter, &req).await });
+                all.await?.into_iter().map(|g| g.name).collect()
+            }
         };
-        // The groups it is directly nested in, those the caller may see.
-        let member_of = if used.contains("memberof") || selection.wants("memberOf", false) {
-            let filter = GroupFilter { children_any: vec![g.id], ..GroupFilter::default() };
-            let (d, p, filter) = (self.dir, self.p, &filter);
-            let parents = collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await }).await?;
-            Some(parents.iter().map(|g| self.tree.group_dn(&g.name)).collect())
-        } else {
-            None
+        Ok(names.iter().map(|n| self.tree.group_dn(n)).collect())
+    }
+
+    /// The DNs of the groups `user` is directly in that the reader may see.
+    async fn groups_of(&self, user: UserId) -> Result<Vec<String>, CoreError> {
+        Ok(match self.reader {
+            Reader::Bound(p) => {
+                self.dir.visible_groups_of(p, user).await?.iter().map(|g| self.tree.group_dn(&g.name)).collect()
+            }
+            Reader::Public(r) => r.groups_of(user).await?.iter().map(|g| self.tree.group_dn(&g.name)).collect(),
+        })
+    }
+
+    /// The direct members of a group, by name. A group the caller is in at
+    /// some depth but may not read (an in-chain answer) shows without its
+    /// members (`None`), as on /v1.
+    async fn members(&self, id: GroupId) -> Result<Option<Members>, LdapError> {
+        let (users, groups) = match self.reader {
+            Reader::Bound(p) => {
+                let d = self.dir;
+                let users = collect_all(list::MEMBERS, |req| async move { d.list_members(p, id, &req).await }).await;
+                let groups = collect_all(list::CHILDREN, |req| async move { d.list_children(p, id, &req).await });
+                let names = |users: Vec<(_, User)>| users.into_iter().map(|(_, u)| u.username).collect::<Vec<_>>();
+                let groups = groups.await.map(|gs| gs.into_iter().map(|(_, g)| g.name).collect::<Vec<_>>());
+                (users.map(names), groups)
+            }
+            Reader::Public(r) => {
+                let users = collect_all(list::MEMBERS, |req| async move { r.list_members(id, &req).await }).await;
+                let groups = collect_all(list::CHILDREN, |req| async move { r.list_children(id, &req).await }).await;
+                (
+                    users.map(|us| us.into_iter().map(|u| u.username).collect()),
+                    groups.map(|gs| gs.into_iter().map(|g| g.name).collect()),
+                )
+            }
         };
-        Ok(entries::group_entry(self.tree, g, members, member_of))
+        Ok(match (absent_as_none(users)?, absent_as_none(groups)?) {
+            (Some(users), Some(groups)) => Some(Members { users, groups }),
+            _ => None,
+        })
     }
 
     /// A lookup by name; absence is `None` (a filter naming nobody matches nothing).
-    async fn user_named(&self, name: &str) -> Result<Option<User>, LdapError> {
-        absent_as_none(self.dir.get_user_by_username(self.p, name.trim()).await)
+    async fn user_named(&self, name: &str) -> Result<Option<Row>, LdapError> {
+        let name = name.trim();
+        match self.reader {
+            Reader::Bound(p) => Ok(absent_as_none(self.dir.get_user_by_username(p, name).await)?.map(Row::User)),
+            Reader::Public(r) => Ok(absent_as_none(r.user_by_username(name).await)?.map(Row::PublicUser)),
+        }
     }
 
-    async fn group_named(&self, name: &str) -> Result<Option<Group>, LdapError> {
-        absent_as_none(self.dir.get_group_by_name(self.p, name.trim()).await)
+    async fn group_named(&self, name: &str) -> Result<Option<Row>, LdapError> {
+        let name = name.trim();
+        match self.reader {
+            Reader::Bound(p) => Ok(absent_as_none(self.dir.get_group_by_name(p, name).await)?.map(Row::Group)),
+            Reader::Public(r) => Ok(absent_as_none(r.group_by_name(name).await)?.map(Row::PublicGroup)),
+        }
     }
 
-    async fn user_by_dn(&self, dn: &str) -> Result<Option<User>, LdapError> {
+    async fn user_id_named(&self, name: &str) -> Result<Option<UserId>, LdapError> {
+        Ok(self.user_named(name).await?.and_then(|r| r.user_id()))
+    }
+
+    async fn user_id_by_dn(&self, dn: &str) -> Result<Option<UserId>, LdapError> {
         match Dn::parse(dn).map(|d| self.tree.place(&d)) {
-            Ok(Place::User(name)) => self.user_named(&name).await,
+            Ok(Place::User(name)) => self.user_id_named(&name).await,
             _ => Ok(None),
         }
     }
 
-    async fn group_by_dn(&self, dn: &str) -> Result<Option<Group>, LdapError> {
+    async fn group_id_by_dn(&self, dn: &str) -> Result<Option<GroupId>, LdapError> {
         match Dn::parse(dn).map(|d| self.tree.place(&d)) {
-            Ok(Place::Group(name)) => self.group_named(&name).await,
+            Ok(Place::Group(name)) => Ok(self.group_named(&name).await?.and_then(|r| r.group_id())),
             _ => Ok(None),
         }
     }
 
-    /// What a cookie is bound to: the search (base, scope, filter) and the caller.
+    /// What a cookie is bound to: the search (base, scope, filter) and the
+    /// caller (a user, or the public read).
     fn fingerprint(&self, q: &Query<'_>, base: &Dn) -> u64 {
         let mut h = DefaultHasher::new();
         base.normalized().hash(&mut h);
         (q.scope.clone() as i32).hash(&mut h);
         format!("{:?}", q.filter).hash(&mut h);
-        self.p.user.0.hash(&mut h);
+        match self.reader {
+            Reader::Bound(p) => p.user.0.hash(&mut h),
+            Reader::Public(_) => "public".hash(&mut h),
+        }
         h.finish()
     }
+}
+
+/// The root DSE or the subschema entry at `place` (`None` elsewhere).
+pub(crate) fn dse_entry(tree: &Tree, starttls: bool, place: &Place) -> Option<Entry> {
+    match place {
+        Place::RootDse => Some(entries::root_dse(tree, starttls)),
+        Place::Subschema => Some(schema::subschema_entry()),
+        _ => None,
+    }
+}
+
+/// A search based at the root DSE or the subschema entry: readable by
+/// anyone, bound or not (RFC 4512 §5.1, §4.2; OpenLDAP's sample policy
+/// grants both to `*`), so it needs no reader. The root DSE answers a
+/// base search only; the subschema entry is a leaf.
+pub(crate) async fn search_dse<E: Emit>(
+    tree: &Tree,
+    starttls: bool,
+    place: &Place,
+    q: &Query<'_>,
+    emit: &mut E,
+) -> Result<Done, LdapError> {
+    let reached = match (place, &q.scope) {
+        (Place::RootDse, LdapSearchScope::Base) => dse_entry(tree, starttls, place),
+        (Place::RootDse, _) => return Err(LdapError::NoSuchObject { matched: String::new() }),
+        (Place::Subschema, LdapSearchScope::Base | LdapSearchScope::Subtree) => dse_entry(tree, starttls, place),
+        _ => None,
+    };
+    let mut run =
+        Run { emit, selection: Selection::parse(q.attrs), types_only: q.types_only, size_limit: q.size_limit, sent: 0 };
+    if let Some(entry) = reached
+        && !run.offer(&entry, q.filter, &Resolved::new()).await?
+    {
+        return Ok(Done::SizeLimitExceeded);
+    }
+    Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) })
 }
 
 /// The groups the in-chain `member` rule names: those `user` is in at any
@@ -575,6 +743,16 @@ impl Searcher<'_> {
 /// U is directly in).
 fn in_chain_of(user: UserId) -> GroupFilter {
     GroupFilter { members_at_any_depth: vec![user], ..GroupFilter::default() }
+}
+
+/// The group list a plan over groups walks.
+fn groups_filter(plan: &Plan) -> GroupFilter {
+    match plan {
+        Plan::GroupsOf(users) => GroupFilter { members_any: users.clone(), ..GroupFilter::default() },
+        Plan::GroupsAbove(groups) => GroupFilter { children_any: groups.clone(), ..GroupFilter::default() },
+        Plan::GroupsOfInChain(user) => in_chain_of(*user),
+        _ => GroupFilter::default(),
+    }
 }
 
 /// `NotFound` (by that variant alone) is absence; every other error stays one.

@@ -8,7 +8,19 @@
 //! operation (cheap: the core remembers resolved keys), so a revoked key
 //! or a deactivated user stops working on open connections too, and each
 //! operation counts against the key's rate limit. A bind with a password
-//! is checked once, at the bind.
+//! is checked once, at the bind. With TLS configured, a bind that carries
+//! a secret over a plain connection is refused `confidentialityRequired`
+//! (unless the operator allows plain binds) before anything is checked.
+//!
+//! StartTLS (RFC 4511 §4.14, RFC 4513 §3.1.1): answered success, then the
+//! handshake on the same connection, within the handshake timeout; refused
+//! `protocolError` without a certificate, `operationsError` when TLS is
+//! already up or the client sent more before the answer. What the
+//! connection was bound as stays.
+//!
+//! Before a bind, searches and compares of the root DSE and the subschema
+//! entry need no reader; anything else asks the core for its public read,
+//! which refuses (`insufficientAccessRights`) unless the operator allowed it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,18 +30,21 @@ use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapBindResponse, LdapCompareRequest, LdapExtendedRequest, LdapExtendedResponse,
-    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry,
 };
 use roster_core::{CoreError, Directory, Principal};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::codec::Framed;
+use tokio_util::either::Either;
 
+use super::LdapConfig;
 use super::codec::{Codec, Frame};
-use super::dn::Tree;
-use super::entries::WHOAMI_OID;
+use super::dn::{Dn, Place, Tree};
+use super::entries::{STARTTLS_OID, WHOAMI_OID};
 use super::error::LdapError;
-use super::search::{Done, Emit, Query, Searcher};
+use super::search::{self, Done, Emit, Query, Reader, Searcher};
+use super::tls::Stream;
 
 /// The OID of the Notice of Disconnection (RFC 4511 §4.4.1).
 const NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
@@ -42,28 +57,74 @@ struct Bound {
     key: Option<String>,
 }
 
-pub(crate) struct Session {
+/// What every connection of a listener shares.
+pub(crate) struct Shared {
     pub dir: Directory,
-    pub tree: Arc<Tree>,
-    pub peer: IpAddr,
-    pub idle_timeout: Duration,
-    bound: Option<Bound>,
+    pub tree: Tree,
+    pub config: LdapConfig,
 }
 
-type Conn = Framed<TcpStream, Codec>;
+pub(crate) struct Session {
+    shared: Arc<Shared>,
+    peer: IpAddr,
+    bound: Option<Bound>,
+    /// LDAPS, or after StartTLS.
+    encrypted: bool,
+}
+
+type Conn = Framed<Stream, Codec>;
+
+/// What the connection does after an operation.
+enum Next {
+    Continue,
+    Close,
+    /// StartTLS was accepted: answer it (message id), then the handshake.
+    StartTls(i32),
+}
 
 impl Session {
-    pub fn new(dir: Directory, tree: Arc<Tree>, peer: IpAddr, idle_timeout: Duration) -> Self {
-        Self { dir, tree, peer, idle_timeout, bound: None }
+    pub fn new(shared: Arc<Shared>, peer: IpAddr) -> Self {
+        Self { shared, peer, bound: None, encrypted: false }
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        self.shared.config.idle_timeout
+    }
+
+    /// Serves a new connection; on an LDAPS listener (`tls`), after the
+    /// handshake, which the server's stop also cuts short.
+    pub async fn start(mut self, tcp: TcpStream, tls: bool, mut stop: watch::Receiver<bool>) {
+        let stream = match (&self.shared.config.tls, tls) {
+            (Some(settings), true) => {
+                let handshake = settings.accept(tcp, self.shared.config.handshake_timeout);
+                let shaken = tokio::select! {
+                    shaken = handshake => shaken,
+                    _ = stop.changed() => return,
+                };
+                match shaken {
+                    Ok(stream) => {
+                        self.encrypted = true;
+                        stream
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, peer = %self.peer, "ldaps handshake failed");
+                        return;
+                    }
+                }
+            }
+            (None, true) => return,
+            (_, false) => Either::Left(tcp),
+        };
+        self.run(stream, stop).await;
     }
 
     /// Serves the connection until the client unbinds or goes away, stays
     /// idle too long, or the server stops.
-    pub async fn run(mut self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+    async fn run(mut self, stream: Stream, mut stop: watch::Receiver<bool>) {
         let mut conn = Framed::new(stream, Codec::default());
         loop {
             let next = tokio::select! {
-                next = tokio::time::timeout(self.idle_timeout, conn.next()) => next,
+                next = tokio::time::timeout(self.idle_timeout(), conn.next()) => next,
                 _ = stop.changed() => return,
             };
             let msg = match next {
@@ -94,33 +155,87 @@ impl Session {
                 }
             };
             match self.handle(&mut conn, msg).await {
-                Ok(true) => {}
-                Ok(false) => return,
+                Ok(Next::Continue) => {}
+                Ok(Next::Close) => break,
+                Ok(Next::StartTls(id)) => match self.start_tls(conn, id, &mut stop).await {
+                    Some(upgraded) => conn = upgraded,
+                    None => return,
+                },
                 Err(e) => {
                     tracing::debug!(error = %e, peer = %self.peer, "ldap connection closed");
                     return;
                 }
             }
         }
+        // An orderly end: over TLS, this sends close_notify.
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+    }
+
+    /// Answers an accepted StartTLS with success, then runs the handshake
+    /// on the same socket; `None` ends the connection (the handshake
+    /// failed, timed out, or the server is stopping).
+    async fn start_tls(&mut self, mut conn: Conn, id: i32, stop: &mut watch::Receiver<bool>) -> Option<Conn> {
+        let settings = self.shared.config.tls.clone()?;
+        let ok = LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res: result(LdapResultCode::Success, ""),
+            name: Some(STARTTLS_OID.to_owned()),
+            value: None,
+        });
+        self.send(&mut conn, LdapMsg::new(id, ok)).await.ok()?;
+        // `handle` accepted StartTLS only with nothing more read, so no
+        // request is lost with the buffers.
+        let Either::Left(tcp) = conn.into_parts().io else { return None };
+        let handshake = settings.accept(tcp, self.shared.config.handshake_timeout);
+        let shaken = tokio::select! {
+            shaken = handshake => shaken,
+            _ = stop.changed() => return None,
+        };
+        match shaken {
+            Ok(stream) => {
+                self.encrypted = true;
+                Some(Framed::new(stream, Codec::default()))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, peer = %self.peer, "starttls handshake failed");
+                None
+            }
+        }
+    }
+
+    /// Why StartTLS cannot start now, if it cannot (RFC 4511 §4.14.1,
+    /// RFC 4513 §3.1.1).
+    fn refuse_start_tls(&self, conn: &Conn) -> Option<LdapError> {
+        if self.shared.config.tls.is_none() {
+            return Some(LdapError::Protocol("StartTLS is not offered: this server has no certificate".to_owned()));
+        }
+        if self.encrypted {
+            return Some(LdapError::Sequence("TLS is already established".to_owned()));
+        }
+        if !conn.read_buffer().is_empty() {
+            return Some(LdapError::Sequence(
+                "other requests arrived after StartTLS: send nothing until its answer".to_owned(),
+            ));
+        }
+        None
     }
 
     async fn send(&self, conn: &mut Conn, msg: LdapMsg) -> Result<(), LdapError> {
-        match tokio::time::timeout(self.idle_timeout, conn.send(msg)).await {
+        match tokio::time::timeout(self.idle_timeout(), conn.send(msg)).await {
             Ok(r) => r.map_err(LdapError::Io),
             Err(_) => Err(LdapError::Io(std::io::ErrorKind::TimedOut.into())),
         }
     }
 
-    /// Answers one request; `false` when the connection should close.
+    /// Answers one request, and says what the connection does next.
     /// `Err` only for a failure of the connection itself.
-    async fn handle(&mut self, conn: &mut Conn, msg: LdapMsg) -> Result<bool, LdapError> {
+    async fn handle(&mut self, conn: &mut Conn, msg: LdapMsg) -> Result<Next, LdapError> {
         let id = msg.msgid;
         if let LdapOp::UnbindRequest = msg.op {
-            return Ok(false);
+            return Ok(Next::Close);
         }
         if let LdapOp::AbandonRequest(_) = msg.op {
             // Operations run one at a time: nothing is left to abandon.
-            return Ok(true);
+            return Ok(Next::Continue);
         }
         let Some(respond) = response_kind(&msg.op) else {
             // A response or an unknown operation sent by a client.
@@ -130,12 +245,12 @@ impl Session {
                 value: None,
             });
             self.send(conn, LdapMsg::new(0, notice)).await?;
-            return Ok(false);
+            return Ok(Next::Close);
         };
         if let Some(oid) = unknown_critical(&msg.ctrl) {
             let res = LdapError::UnavailableCritical(oid).to_result();
             self.send(conn, LdapMsg::new(id, respond(res))).await?;
-            return Ok(true);
+            return Ok(Next::Continue);
         }
         let paging = msg.ctrl.iter().find_map(|c| match c {
             LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
@@ -145,9 +260,15 @@ impl Session {
             LdapOp::BindRequest(req) => {
                 let res =
                     self.bind(&req).await.map_or_else(|e| e.to_result(), |()| result(LdapResultCode::Success, ""));
+                // The name and the outcome; never the credentials.
+                tracing::debug!(peer = %self.peer, dn = %req.dn, code = ?res.code, encrypted = self.encrypted, "ldap bind");
                 LdapMsg::new(id, LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None }))
             }
-            LdapOp::SearchRequest(req) => return self.search(conn, id, &req, paging).await.map(|()| true),
+            LdapOp::SearchRequest(req) => return self.search(conn, id, &req, paging).await.map(|()| Next::Continue),
+            LdapOp::ExtendedRequest(req) if req.name == STARTTLS_OID => match self.refuse_start_tls(conn) {
+                None => return Ok(Next::StartTls(id)),
+                Some(why) => respond_with(id, respond, why),
+            },
             LdapOp::ExtendedRequest(req) => LdapMsg::new(id, LdapOp::ExtendedResponse(self.extended(&req).await)),
             LdapOp::CompareRequest(req) => {
                 let res = match self.compare(&req).await {
@@ -163,7 +284,7 @@ impl Session {
             _ => respond_with(id, respond, LdapError::Protocol("unexpected operation".to_owned())),
         };
         self.send(conn, answer).await?;
-        Ok(true)
+        Ok(Next::Continue)
     }
 
     /// A simple bind: anonymous (empty name and password), or a user's DN
@@ -183,8 +304,13 @@ impl Session {
             (false, true) => return Err(LdapError::Unwilling("unauthenticated binds are not allowed".to_owned())),
             _ => {}
         }
-        let username = self.tree.bind_username(&req.dn).unwrap_or_default();
-        let principal = match self.dir.authenticate_user(&username, secret, Some(self.peer)).await {
+        let config = &self.shared.config;
+        if config.tls.is_some() && !self.encrypted && !config.allow_plain_binds {
+            // Refused before the secret is looked at: nothing is learnt, nothing counted.
+            return Err(LdapError::ConfidentialityRequired);
+        }
+        let username = self.shared.tree.bind_username(&req.dn).unwrap_or_default();
+        let principal = match self.shared.dir.authenticate_user(&username, secret, Some(self.peer)).await {
             Ok(p) => p,
             Err(CoreError::Unauthenticated) => return Err(LdapError::InvalidCredentials),
             Err(e) => return Err(e.into()),
@@ -198,7 +324,7 @@ impl Session {
     async fn principal(&mut self) -> Result<Option<Principal>, LdapError> {
         let Some(bound) = &self.bound else { return Ok(None) };
         let Some(key) = &bound.key else { return Ok(Some(bound.principal.clone())) };
-        match self.dir.authenticate(key, Some(self.peer)).await {
+        match self.shared.dir.authenticate(key, Some(self.peer)).await {
             Ok(p) if p.user == bound.principal.user => Ok(Some(p)),
             Ok(_) | Err(CoreError::Unauthenticated) => {
                 self.bound = None;
@@ -239,18 +365,12 @@ impl Session {
         req: &LdapSearchRequest,
         paging: Option<&(i64, Vec<u8>)>,
     ) -> Result<Done, LdapError> {
-        let root_dse = req.base.trim().is_empty() && req.scope == LdapSearchScope::Base;
-        let principal = match self.principal().await? {
-            Some(p) => p,
-            // Only the root DSE is readable before a bind: it needs no principal.
-            None if root_dse => Principal {
-                user: roster_core::UserId(uuid::Uuid::nil()),
-                site_role: roster_core::SiteRole::User,
-                key: None,
-                delegated_by: None,
-            },
-            None => return Err(LdapError::Anonymous),
-        };
+        let shared = self.shared.clone();
+        let starttls = shared.config.tls.is_some();
+        let place = shared.tree.place(&Dn::parse(&req.base)?);
+        // The root DSE and the subschema entry are anyone's: no reader.
+        let dse = matches!(place, Place::RootDse | Place::Subschema);
+        let principal = if dse { None } else { self.principal().await? };
         let query = Query {
             base: &req.base,
             scope: req.scope.clone(),
@@ -260,24 +380,35 @@ impl Session {
             size_limit: usize::try_from(req.sizelimit).unwrap_or(0),
             paging: paging.map(|(size, cookie)| (usize::try_from(*size).unwrap_or(0), cookie.as_slice())),
         };
-        let searcher = Searcher { dir: &self.dir, p: &principal, tree: &self.tree };
-        let mut out = Replies { session: self, conn, id };
+        let mut out = Replies { idle_timeout: shared.config.idle_timeout, conn, id };
+        let searched = async {
+            if dse {
+                return search::search_dse(&shared.tree, starttls, &place, &query, &mut out).await;
+            }
+            let reader = reader(&shared.dir, principal.as_ref())?;
+            let searcher = Searcher { dir: &shared.dir, reader, tree: &shared.tree, starttls };
+            searcher.search(&query, &mut out).await
+        };
         // The client's time limit (RFC 4511 §4.5.1.5), in seconds; 0: none.
         match u64::try_from(req.timelimit).ok().filter(|s| *s > 0) {
-            None => searcher.search(&query, &mut out).await,
-            Some(secs) => {
-                let limit = Duration::from_secs(secs);
-                match tokio::time::timeout(limit, searcher.search(&query, &mut out)).await {
-                    Ok(done) => done,
-                    Err(_) => Err(LdapError::TimeLimit),
-                }
-            }
+            None => searched.await,
+            Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), searched).await {
+                Ok(done) => done,
+                Err(_) => Err(LdapError::TimeLimit),
+            },
         }
     }
 
     async fn compare(&mut self, req: &LdapCompareRequest) -> Result<LdapResultCode, LdapError> {
-        let principal = self.principal().await?.ok_or(LdapError::Anonymous)?;
-        let searcher = Searcher { dir: &self.dir, p: &principal, tree: &self.tree };
+        let shared = self.shared.clone();
+        let starttls = shared.config.tls.is_some();
+        let place = shared.tree.place(&Dn::parse(&req.dn)?);
+        if let Some(entry) = search::dse_entry(&shared.tree, starttls, &place) {
+            return super::compare::answer(&entry, req, &super::compare::assertion(req)?);
+        }
+        let principal = self.principal().await?;
+        let reader = reader(&shared.dir, principal.as_ref())?;
+        let searcher = Searcher { dir: &shared.dir, reader, tree: &shared.tree, starttls };
         super::compare::compare(&searcher, req).await
     }
 
@@ -290,10 +421,11 @@ impl Session {
         let who = match self.principal().await {
             Ok(None) => Ok(String::new()),
             Ok(Some(p)) => self
+                .shared
                 .dir
                 .whoami(&p)
                 .await
-                .map(|u| format!("dn:{}", self.tree.user_dn(&u.username)))
+                .map(|u| format!("dn:{}", self.shared.tree.user_dn(&u.username)))
                 .map_err(LdapError::from),
             Err(e) => Err(e),
         };
@@ -308,9 +440,19 @@ impl Session {
     }
 }
 
+/// Whom an operation reads for: the bound principal, else the core's
+/// public read (refused `insufficientAccessRights` unless the operator
+/// allowed anonymous reads).
+fn reader<'a>(dir: &'a Directory, principal: Option<&'a Principal>) -> Result<Reader<'a>, LdapError> {
+    Ok(match principal {
+        Some(p) => Reader::Bound(p),
+        None => Reader::Public(dir.public_reader()?),
+    })
+}
+
 /// Writes a search's entries as they come.
 struct Replies<'a> {
-    session: &'a Session,
+    idle_timeout: Duration,
     conn: &'a mut Conn,
     id: i32,
 }
@@ -318,7 +460,7 @@ struct Replies<'a> {
 impl Emit for Replies<'_> {
     async fn entry(&mut self, entry: LdapSearchResultEntry) -> Result<(), LdapError> {
         let msg = LdapMsg::new(self.id, LdapOp::SearchResultEntry(entry));
-        match tokio::time::timeout(self.session.idle_timeout, self.conn.feed(msg)).await {
+        match tokio::time::timeout(self.idle_timeout, self.conn.feed(msg)).await {
             Ok(r) => r.map_err(LdapError::Io),
             Err(_) => Err(LdapError::Io(std::io::ErrorKind::TimedOut.into())),
         }
