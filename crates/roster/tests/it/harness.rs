@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
-use roster_core::{Directory, RateLimits};
+use roster_core::{AnonymousRead, Directory, RateLimits};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -16,6 +16,8 @@ pub struct TestServer {
     pub base: String,
     /// The same server's LDAP listener, `ldap://127.0.0.1:PORT`.
     pub ldap: String,
+    /// Its LDAPS listener, `ldaps://127.0.0.1:PORT`, when TLS is configured.
+    pub ldaps: Option<String>,
     pub admin: String,
     /// The store the server runs on, for tests that reach under it.
     pub url: String,
@@ -31,6 +33,14 @@ pub enum Guard {
     Postgres(#[allow(dead_code)] roster_store::testing::PgDatabase),
     /// A second server on another's database (which holds the real guard).
     Shared,
+}
+
+/// The LDAP side of a test server: its listener's settings (with TLS, an
+/// LDAPS listener is bound too) and the directory's anonymous-read policy.
+#[derive(Clone, Debug, Default)]
+pub struct LdapOptions {
+    pub config: roster_server::ldap::LdapConfig,
+    pub anonymous_read: AnonymousRead,
 }
 
 /// A response: the status and the JSON body (`Null` when empty).
@@ -95,6 +105,12 @@ impl TestServer {
 
     /// A server on a fresh SQLite file whose LDAP listener has these settings.
     pub async fn sqlite_with_ldap(ldap: roster_server::ldap::LdapConfig) -> Self {
+        Self::sqlite_with_ldap_options(LdapOptions { config: ldap, ..LdapOptions::default() }).await
+    }
+
+    /// A server on a fresh SQLite file with these LDAP settings and
+    /// anonymous-read policy; with TLS configured, an LDAPS listener too.
+    pub async fn sqlite_with_ldap_options(ldap: LdapOptions) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("roster.db").display());
         let (limits, server_limits) = (RateLimits::off(), roster_server::Limits::default());
@@ -109,13 +125,13 @@ impl TestServer {
     /// second `roster serve` would be, or with none (every read goes to
     /// the store: what the index must agree with).
     pub async fn twin(&self, index: bool) -> Self {
-        let ldap = roster_server::ldap::LdapConfig::default();
+        let ldap = LdapOptions::default();
         Self::start_with(&self.url, Guard::Shared, RateLimits::off(), roster_server::Limits::default(), ldap, index)
             .await
     }
 
     async fn start(url: &str, guard: Guard, limits: RateLimits, server_limits: roster_server::Limits) -> Self {
-        Self::start_with(url, guard, limits, server_limits, roster_server::ldap::LdapConfig::default(), true).await
+        Self::start_with(url, guard, limits, server_limits, LdapOptions::default(), true).await
     }
 
     async fn start_with(
@@ -123,11 +139,12 @@ impl TestServer {
         guard: Guard,
         limits: RateLimits,
         server_limits: roster_server::Limits,
-        ldap_config: roster_server::ldap::LdapConfig,
+        ldap_options: LdapOptions,
         index: bool,
     ) -> Self {
+        let LdapOptions { config: ldap_config, anonymous_read } = ldap_options;
         let store = roster_store::connect(url).await.expect("store");
-        let directory = Directory::new(store).with_rate_limits(limits);
+        let directory = Directory::new(store).with_rate_limits(limits).with_anonymous_read(anonymous_read);
         directory.bootstrap(Some(ADMIN_KEY)).await.expect("bootstrap");
         if index {
             // Tests read through the index, as a server in service does.
@@ -143,8 +160,14 @@ impl TestServer {
         // LDAP beside HTTP, on the same directory, stopped with it.
         let ldap = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind ldap");
         let ldap_addr = ldap.local_addr().expect("ldap addr");
+        let ldaps = match ldap_config.tls {
+            Some(_) => Some(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind ldaps")),
+            None => None,
+        };
+        let ldaps_url = ldaps.as_ref().map(|l| format!("ldaps://{}", l.local_addr().expect("ldaps addr")));
+        let listeners = roster_server::ldap::LdapListeners { ldap: Some(ldap), ldaps };
         let (ldap_stop, ldap_stopped) = oneshot::channel::<()>();
-        tokio::spawn(roster_server::ldap::serve_ldap(ldap, directory.clone(), ldap_config, async move {
+        tokio::spawn(roster_server::ldap::serve_ldap(listeners, directory.clone(), ldap_config, async move {
             let _ = ldap_stopped.await;
         }));
         let app = roster_server::app_with(directory, &server_limits);
@@ -155,6 +178,7 @@ impl TestServer {
         Self {
             base: format!("http://{addr}"),
             ldap: format!("ldap://{ldap_addr}"),
+            ldaps: ldaps_url,
             admin: ADMIN_KEY.to_owned(),
             url: url.to_owned(),
             http: crate::harness::http(),

@@ -11,28 +11,28 @@ use ldap3::exop::{WhoAmI, WhoAmIResp};
 use ldap3::{Ldap, LdapConnAsync, LdapError, Scope, SearchEntry};
 use serde_json::json;
 
-use crate::harness::{ADMIN_KEY, TestServer};
+use crate::harness::{ADMIN_KEY, LdapOptions, TestServer};
 
-const BASE: &str = "dc=roster,dc=local";
-const PEOPLE: &str = "ou=people,dc=roster,dc=local";
-const GROUPS: &str = "ou=groups,dc=roster,dc=local";
+pub(crate) const BASE: &str = "dc=roster,dc=local";
+pub(crate) const PEOPLE: &str = "ou=people,dc=roster,dc=local";
+pub(crate) const GROUPS: &str = "ou=groups,dc=roster,dc=local";
 
-fn user_dn(name: &str) -> String {
+pub(crate) fn user_dn(name: &str) -> String {
     format!("uid={name},{PEOPLE}")
 }
 
-fn group_dn(name: &str) -> String {
+pub(crate) fn group_dn(name: &str) -> String {
     format!("cn={name},{GROUPS}")
 }
 
-async fn connect(s: &TestServer) -> Ldap {
+pub(crate) async fn connect(s: &TestServer) -> Ldap {
     let (conn, ldap) = LdapConnAsync::new(&s.ldap).await.expect("connect");
     ldap3::drive!(conn);
     ldap
 }
 
 /// A connection bound as `uid=NAME` with `secret`.
-async fn bound(s: &TestServer, name: &str, secret: &str) -> Ldap {
+pub(crate) async fn bound(s: &TestServer, name: &str, secret: &str) -> Ldap {
     let mut ldap = connect(s).await;
     let r = ldap.simple_bind(&user_dn(name), secret).await.expect("bind");
     assert_eq!(r.rc, 0, "bind as {name}: {r}");
@@ -40,7 +40,7 @@ async fn bound(s: &TestServer, name: &str, secret: &str) -> Ldap {
 }
 
 /// The result code of an operation that failed (0 when it did not).
-fn rc<T>(r: Result<T, LdapError>) -> u32 {
+pub(crate) fn rc<T>(r: Result<T, LdapError>) -> u32 {
     match r {
         Ok(_) => 0,
         Err(LdapError::LdapResult { result }) => result.rc,
@@ -49,7 +49,7 @@ fn rc<T>(r: Result<T, LdapError>) -> u32 {
 }
 
 /// Entries by DN, each with its attributes (names as sent).
-async fn search(
+pub(crate) async fn search(
     ldap: &mut Ldap,
     base: &str,
     scope: Scope,
@@ -60,7 +60,7 @@ async fn search(
     Ok(entries.into_iter().map(SearchEntry::construct).collect())
 }
 
-fn dns(entries: &[SearchEntry]) -> BTreeSet<String> {
+pub(crate) fn dns(entries: &[SearchEntry]) -> BTreeSet<String> {
     entries.iter().map(|e| e.dn.to_lowercase()).collect()
 }
 
@@ -70,11 +70,11 @@ fn set(items: &[String]) -> BTreeSet<String> {
 
 /// eng ⊃ web (nested); ann in web, bob in eng, carl in nothing; ann has a
 /// key, carl a password.
-struct World {
-    ann_key: String,
+pub(crate) struct World {
+    pub ann_key: String,
 }
 
-async fn world(s: &TestServer) -> World {
+pub(crate) async fn world(s: &TestServer) -> World {
     let (eng, web) = (s.group("eng").await, s.group("web").await);
     let r = s.post("/v1/groups", json!({ "name": "ops", "description": "on call" })).await;
     assert!(r.status.is_success(), "{}", r.body);
@@ -106,6 +106,9 @@ async fn ldap_binds_and_root_dse(s: TestServer) {
     assert!(a["supportedControl"].contains(&"1.2.840.113556.1.4.319".to_owned()), "{a:?}");
     assert!(a["supportedExtension"].contains(&"1.3.6.1.4.1.4203.1.11.3".to_owned()), "{a:?}");
     assert_eq!(rc(search(&mut anon, BASE, Scope::Subtree, "(uid=ann)", &[]).await), 50, "insufficientAccessRights");
+    assert_eq!(rc(search(&mut anon, BASE, Scope::Base, "(objectClass=*)", &[]).await), 50, "the base too");
+    let cmp = anon.compare(&user_dn("ann"), "uid", "ann").await.expect("compare");
+    assert_eq!(cmp.0.rc, 50, "compare too: {}", cmp.0);
     let (who, _) = anon.extended(WhoAmI).await.expect("whoami").success().expect("whoami");
     assert_eq!(who.parse::<WhoAmIResp>().authzid, "");
 
@@ -511,7 +514,7 @@ async fn failed_binds_are_rate_limited_per_source() {
 }
 
 /// Reads one whole BER message (short or long definite length) from `sock`.
-async fn read_message(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
+pub(crate) async fn read_message(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
     let wait = std::time::Duration::from_secs(20);
     tokio::time::timeout(wait, read_whole(sock)).await.expect("an answer in time")
 }
@@ -602,4 +605,195 @@ async fn ldap_connection_cap_and_idle_timeout() {
     let mut next = connect(&s).await;
     let bind = tokio::time::timeout(Duration::from_secs(5), next.simple_bind(&user_dn("admin"), ADMIN_KEY)).await;
     assert_eq!(bind.expect("served once a slot is free").expect("bind").rc, 0);
+}
+
+/// `( OID NAME 'a' …` or `( OID NAME ( 'a' 'b' ) …`: each name (in lower
+/// case) with its OID.
+fn described(descriptions: &[String]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for d in descriptions {
+        let mut words = d.split_whitespace();
+        assert_eq!(words.next(), Some("("), "{d}");
+        let oid = words.next().unwrap_or_default().to_owned();
+        assert!(oid.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())), "{d}");
+        let Some(rest) = d.split(" NAME ").nth(1) else { continue };
+        let names = if let Some(list) = rest.strip_prefix("( ") {
+            list.split(" )").next().unwrap_or_default()
+        } else {
+            rest.split(' ').next().unwrap_or_default()
+        };
+        for name in names.split_whitespace() {
+            out.insert(name.trim_matches('\'').to_lowercase(), oid.clone());
+        }
+    }
+    out
+}
+
+/// The subschema entry (RFC 4512 §4.2), named by the root DSE and readable
+/// before a bind as OpenLDAP's sample policy allows: every object class and
+/// attribute type the tree serves, with its standard OID, and nothing an
+/// entry carries left undescribed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_subschema() {
+    let s = TestServer::sqlite().await;
+    world(&s).await;
+    let mut anon = connect(&s).await;
+    let dse = search(&mut anon, "", Scope::Base, "(objectClass=*)", &["subschemaSubentry"]).await.expect("dse");
+    assert_eq!(dse[0].attrs["subschemaSubentry"], ["cn=Subschema"]);
+    let wanted = ["objectClasses", "attributeTypes", "ldapSyntaxes", "matchingRules"];
+    let found =
+        search(&mut anon, "cn=subschema", Scope::Base, "(objectClass=subschema)", &wanted).await.expect("schema");
+    assert_eq!(found.len(), 1);
+    let a = &found[0].attrs;
+    assert_eq!(found[0].dn.to_lowercase(), "cn=subschema");
+    let classes = described(&a["objectClasses"]);
+    for (name, oid) in [
+        ("inetorgperson", "2.16.840.1.113730.3.2.2"),
+        ("person", "2.5.6.6"),
+        ("organizationalperson", "2.5.6.7"),
+        ("posixaccount", "1.3.6.1.1.1.2.0"),
+        ("groupofnames", "2.5.6.9"),
+        ("groupofuniquenames", "2.5.6.17"),
+        ("posixgroup", "1.3.6.1.1.1.2.2"),
+        ("subschema", "2.5.20.1"),
+    ] {
+        assert_eq!(classes.get(name).map(String::as_str), Some(oid), "object class {name}: {classes:?}");
+    }
+    let types = described(&a["attributeTypes"]);
+    for (name, oid) in [
+        ("uid", "0.9.2342.19200300.100.1.1"),
+        ("cn", "2.5.4.3"),
+        ("commonname", "2.5.4.3"),
+        ("sn", "2.5.4.4"),
+        ("givenname", "2.5.4.42"),
+        ("displayname", "2.16.840.1.113730.3.1.241"),
+        ("mail", "0.9.2342.19200300.100.1.3"),
+        ("entryuuid", "1.3.6.1.1.16.4"),
+        ("uidnumber", "1.3.6.1.1.1.1.0"),
+        ("gidnumber", "1.3.6.1.1.1.1.1"),
+        ("homedirectory", "1.3.6.1.1.1.1.3"),
+        ("memberof", "1.2.840.113556.1.2.102"),
+        ("member", "2.5.4.31"),
+        ("uniquemember", "2.5.4.50"),
+        ("memberuid", "1.3.6.1.1.1.1.12"),
+        ("description", "2.5.4.13"),
+        ("createtimestamp", "2.5.18.1"),
+        ("modifytimestamp", "2.5.18.2"),
+        ("entrydn", "1.3.6.1.1.20"),
+        ("subschemasubentry", "2.5.18.10"),
+    ] {
+        assert_eq!(types.get(name).map(String::as_str), Some(oid), "attribute type {name}");
+    }
+    assert!(a["ldapSyntaxes"].iter().any(|d| d.starts_with("( 1.3.6.1.4.1.1466.115.121.1.12 DESC 'DN'")), "{a:?}");
+    assert!(described(&a["matchingRules"]).contains_key("caseignorematch"));
+    // The schema attributes are operational: `*` shows only the entry's own.
+    let plain = search(&mut anon, "cn=Subschema", Scope::Base, "(objectClass=*)", &["*"]).await.expect("schema");
+    let names: BTreeSet<&str> = plain[0].attrs.keys().map(String::as_str).collect();
+    assert_eq!(names, BTreeSet::from(["objectClass", "cn"]));
+    // A leaf: nothing below it; a filter it does not match finds nothing.
+    assert!(search(&mut anon, "cn=Subschema", Scope::OneLevel, "(objectClass=*)", &[]).await.expect("one").is_empty());
+    assert!(search(&mut anon, "cn=Subschema", Scope::Base, "(objectClass=person)", &[]).await.expect("no").is_empty());
+    let cmp = anon.compare("cn=subschema", "objectClass", "subschema").await.expect("compare");
+    assert_eq!(cmp.0.rc, 6, "compareTrue before a bind");
+
+    // Bound, every attribute of every entry is described.
+    let mut admin = bound(&s, "admin", ADMIN_KEY).await;
+    let all = search(&mut admin, BASE, Scope::Subtree, "(objectClass=*)", &["*", "+"]).await.expect("all");
+    let dse = search(&mut admin, "", Scope::Base, "(objectClass=*)", &["*", "+"]).await.expect("dse");
+    for entry in all.iter().chain(&dse) {
+        for name in entry.attrs.keys() {
+            assert!(types.contains_key(&name.to_lowercase()), "{} carries {name}, undescribed", entry.dn);
+        }
+        for class in entry.attrs.get("objectClass").into_iter().flatten() {
+            assert!(classes.contains_key(&class.to_lowercase()), "{} is a {class}, undescribed", entry.dn);
+        }
+    }
+}
+
+/// `--ldap-anonymous-read`: before a bind, every user and group in the
+/// core's public subset, and nothing more: not `mail` or other names, not
+/// `entryUUID` or timestamps, not a group's description, even asked for
+/// by name or in a filter. Nesting, paging and compare work as bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_anonymous_read_of_the_public_subset() {
+    let s = TestServer::sqlite_with_ldap_options(LdapOptions {
+        anonymous_read: roster_core::AnonymousRead::Public,
+        ..LdapOptions::default()
+    })
+    .await;
+    world(&s).await;
+    let mut anon = connect(&s).await;
+    let user_attrs = BTreeSet::from([
+        "objectClass",
+        "uid",
+        "cn",
+        "uidNumber",
+        "gidNumber",
+        "homeDirectory",
+        "entryDN",
+        "subschemaSubentry",
+    ]);
+    let users =
+        search(&mut anon, PEOPLE, Scope::OneLevel, "(objectClass=posixAccount)", &["*", "+"]).await.expect("users");
+    assert_eq!(dns(&users), ["admin", "ann", "bob", "carl"].iter().map(|u| user_dn(u)).collect());
+    for u in &users {
+        let mut names: BTreeSet<&str> = u.attrs.keys().map(String::as_str).collect();
+        names.remove("memberOf");
+        assert_eq!(names, user_attrs, "{}", u.dn);
+    }
+    let bob = users.iter().find(|u| u.dn == user_dn("bob")).expect("bob");
+    assert_eq!(bob.attrs["cn"], ["Bob Stone"]);
+    assert_eq!(set(&bob.attrs["memberOf"]), BTreeSet::from([group_dn("eng")]));
+    let asked = ["mail", "sn", "givenName", "displayName", "entryUUID", "createTimestamp", "modifyTimestamp", "uid"];
+    let named = search(&mut anon, PEOPLE, Scope::OneLevel, "(uid=bob)", &asked).await.expect("bob");
+    assert_eq!(named[0].attrs.keys().collect::<Vec<_>>(), ["uid"], "only uid of what was asked is public");
+    assert!(
+        search(&mut anon, BASE, Scope::Subtree, "(mail=Bob@Example.org)", &["1.1"]).await.expect("mail").is_empty()
+    );
+    assert!(search(&mut anon, BASE, Scope::Subtree, "(sn=Stone)", &["1.1"]).await.expect("sn").is_empty());
+    assert_eq!(rc(anon.compare(&user_dn("bob"), "mail", "Bob@Example.org").await.and_then(|c| c.equal())), 16);
+
+    let group_attrs = BTreeSet::from([
+        "objectClass",
+        "cn",
+        "gidNumber",
+        "member",
+        "uniqueMember",
+        "memberUid",
+        "entryDN",
+        "subschemaSubentry",
+    ]);
+    let groups =
+        search(&mut anon, GROUPS, Scope::OneLevel, "(objectClass=posixGroup)", &["*", "+"]).await.expect("groups");
+    assert_eq!(dns(&groups), ["eng", "web", "ops"].iter().map(|g| group_dn(g)).collect());
+    for g in &groups {
+        let mut names: BTreeSet<&str> = g.attrs.keys().map(String::as_str).collect();
+        if g.dn == group_dn("ops") {
+            // No members: no member attributes.
+            names.extend(["member", "uniqueMember", "memberUid"]);
+        }
+        assert_eq!(names, group_attrs, "{}", g.dn);
+    }
+    let eng = groups.iter().find(|g| g.dn == group_dn("eng")).expect("eng");
+    assert_eq!(set(&eng.attrs["member"]), BTreeSet::from([user_dn("bob"), group_dn("web")]));
+    assert_eq!(eng.attrs["memberUid"], ["bob"]);
+    assert!(search(&mut anon, GROUPS, Scope::OneLevel, "(description=on*)", &["1.1"]).await.expect("d").is_empty());
+
+    // Nesting at any depth, both ways; compare; paging.
+    let f = format!("(memberOf:1.2.840.113556.1.4.1941:={})", group_dn("eng"));
+    let deep = search(&mut anon, BASE, Scope::Subtree, &f, &["1.1"]).await.expect("in chain");
+    assert_eq!(dns(&deep), BTreeSet::from([user_dn("ann"), user_dn("bob")]));
+    let f = format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("ann"));
+    let of_ann = search(&mut anon, GROUPS, Scope::OneLevel, &f, &["1.1"]).await.expect("groups of ann");
+    assert_eq!(dns(&of_ann), BTreeSet::from([group_dn("eng"), group_dn("web")]));
+    let cmp = anon.compare(&group_dn("eng"), "memberUid", "bob").await.expect("compare");
+    assert_eq!(cmp.0.rc, 6);
+    let pages = paged(&mut anon, PEOPLE, "(objectClass=person)", 3).await;
+    assert_eq!(pages.concat().len(), 4);
+    // Still read-only, and a bind still works as before.
+    let mods = ldap3::Mod::Replace("cn", std::collections::HashSet::from(["x"]));
+    assert_eq!(anon.modify(&user_dn("bob"), vec![mods]).await.expect("modify").rc, 53);
+    assert_eq!(anon.simple_bind(&user_dn("admin"), ADMIN_KEY).await.expect("bind").rc, 0);
+    let full = search(&mut anon, PEOPLE, Scope::OneLevel, "(uid=bob)", &["mail"]).await.expect("bound");
+    assert_eq!(full[0].attrs["mail"], ["Bob@Example.org"], "bound, the full entry");
 }
