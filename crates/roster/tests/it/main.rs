@@ -38,6 +38,7 @@ mod iguazio;
 mod index;
 mod ldap;
 mod ldap_consumers;
+mod ldap_tls;
 mod limits;
 mod openapi;
 mod pagination;
