@@ -1,7 +1,9 @@
 //! Secrets never reach the log (issue 15): not a key (in a header, a
-//! cookie, Basic credentials or Iguazio's path), not a password, not at any
-//! level, in text or JSON; a client's request id is logged only when it is
-//! a plain token; the event log names keys by id, never by their secret.
+//! cookie, Basic credentials, Iguazio's path or an LDAP simple bind), not a
+//! password (over SCIM or in an LDAP bind), not the LDAP TLS key, not at
+//! any level, in text or JSON; a client's request id is logged only when
+//! it is a plain token; the event log names keys by id, never by their
+//! secret.
 
 use std::time::Duration;
 
@@ -14,15 +16,38 @@ use crate::process;
 const ADMIN: &str = "chosen-admin-key-0123456789";
 const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
 const WRONG: &str = "rst_wrong_guess_abcdefghijklmnopqrstuvwxyz";
+const WRONG_PASSWORD: &str = "Incorrect-Horse-Battery-Staple-41";
 const FORGED: &str = "abc method=DELETE path=/v1/users/admin} forged";
+
+/// The address a listener reported at start (`FIELD=ADDR` in text, a JSON field).
+fn logged_addr(log: &str, field: &str) -> String {
+    log.lines()
+        .find_map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(v) => v["fields"][field].as_str().map(str::to_owned),
+            Err(_) => l.split(&format!("{field}=")).nth(1)?.split_whitespace().next().map(str::to_owned),
+        })
+        .unwrap_or_else(|| panic!("no {field} in the log:\n{log}"))
+}
 
 async fn nothing_secret_is_logged(text: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let pki = crate::ldap_tls::pki();
+    let (cert, key) = (pki.cert.display().to_string(), pki.key.display().to_string());
+    let args = [
+        "--ldap-listen",
+        "127.0.0.1:0",
+        "--ldaps-listen",
+        "127.0.0.1:0",
+        "--ldap-tls-cert",
+        &cert,
+        "--ldap-tls-key",
+        &key,
+    ];
     let p = process::start_with(
         &url,
         Some(ADMIN),
-        &process::Options { env: &[("ROSTER_LOG", "trace")], text_log: text, ..Default::default() },
+        &process::Options { args: &args, env: &[("ROSTER_LOG", "trace")], text_log: text, ..Default::default() },
     );
     let http = crate::harness::http();
     let at = |path: &str| format!("{}{path}", p.base);
@@ -68,6 +93,33 @@ async fn nothing_secret_is_logged(text: bool) {
     let r = http.get(at("/healthz")).header("x-request-id", "trace-42.a_b").send().await.expect("healthz");
     assert_eq!(r.headers()["x-request-id"], "trace-42.a_b");
 
+    // LDAP simple binds, over LDAPS: a key, a password, a wrong one of
+    // each; over plain LDAP a key is refused (confidentialityRequired), yet
+    // it crossed the wire and must not be logged either.
+    let r = http
+        .post(at("/v1/users"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "username": "ldap-user", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("user");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let started = p.log.lock().expect("log").clone();
+    let ldaps = format!("ldaps://{}", logged_addr(&started, "ldaps_addr"));
+    let ldap = format!("ldap://{}", logged_addr(&started, "ldap_addr"));
+    let mut l = crate::ldap_tls::connect_tls(&ldaps, &pki, false).await.expect("ldaps");
+    let admin_dn = "uid=admin,ou=people,dc=roster,dc=local";
+    let pw_dn = "uid=ldap-user,ou=people,dc=roster,dc=local";
+    assert_eq!(l.simple_bind(admin_dn, ADMIN).await.expect("bind").rc, 0);
+    assert_eq!(l.simple_bind(pw_dn, PASSWORD).await.expect("bind").rc, 0);
+    assert_eq!(l.simple_bind(admin_dn, WRONG).await.expect("bind").rc, 49);
+    assert_eq!(l.simple_bind(pw_dn, WRONG_PASSWORD).await.expect("bind").rc, 49);
+    let (conn, mut plain) = ldap3::LdapConnAsync::new(&ldap).await.expect("ldap");
+    ldap3::drive!(conn);
+    assert_eq!(plain.simple_bind(admin_dn, ADMIN).await.expect("bind").rc, 13);
+    let _ = l.unbind().await;
+    let _ = plain.unbind().await;
+
     // The event log names keys by id: no part of any secret.
     let events: Value = http
         .get(at("/v1/events?after=0&limit=1000"))
@@ -92,6 +144,12 @@ async fn nothing_secret_is_logged(text: bool) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = p.log.lock().expect("log").clone();
     assert!(log.contains("access_keys/{id}"), "the Iguazio requests were logged, redacted:\n{log}");
+    assert_eq!(log.matches("ldap bind").count(), 5, "each LDAP bind was logged, by name:\n{log}");
+    assert!(log.contains(pw_dn), "{log}");
+    let key_pem = std::fs::read_to_string(&pki.key).expect("key");
+    for line in key_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!log.contains(line), "the LDAP TLS key reached the log:\n{log}");
+    }
     assert!(log.contains("trace-42.a_b"));
     for (what, s) in [
         ("the bootstrap key", ADMIN),
@@ -99,6 +157,7 @@ async fn nothing_secret_is_logged(text: bool) {
         ("a created key's start", &secret[..12]),
         ("a password", PASSWORD),
         ("a wrong key", WRONG),
+        ("a wrong password", WRONG_PASSWORD),
         ("Basic credentials", basic.as_str()),
         ("a forged request id", "forged"),
     ] {
