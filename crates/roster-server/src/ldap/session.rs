@@ -94,28 +94,36 @@ impl Session {
     /// Serves a new connection; on an LDAPS listener (`tls`), after the
     /// handshake, which the server's stop also cuts short.
     pub async fn start(mut self, tcp: TcpStream, tls: bool, mut stop: watch::Receiver<bool>) {
-        let stream = match (&self.shared.config.tls, tls) {
-            (Some(settings), true) => {
-                let handshake = settings.accept(tcp, self.shared.config.handshake_timeout);
-                let shaken = tokio::select! {
-                    shaken = handshake => shaken,
-                    _ = stop.changed() => return,
-                };
-                match shaken {
-                    Ok(stream) => {
-                        self.encrypted = true;
-                        stream
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, peer = %self.peer, "ldaps handshake failed");
-                        return;
-                    }
-                }
-            }
-            (None, true) => return,
-            (_, false) => Either::Left(tcp),
+        let stream = match tls {
+            true => match self.handshake(tcp, &mut stop).await {
+                Some(stream) => stream,
+                None => return,
+            },
+            false => Either::Left(tcp),
         };
         self.run(stream, stop).await;
+    }
+
+    /// The TLS handshake on `tcp`, within the handshake timeout; `None`
+    /// when it failed, timed out, the server is stopping, or there is no
+    /// certificate.
+    async fn handshake(&mut self, tcp: TcpStream, stop: &mut watch::Receiver<bool>) -> Option<Stream> {
+        let settings = self.shared.config.tls.clone()?;
+        let handshake = settings.accept(tcp, self.shared.config.handshake_timeout);
+        let shaken = tokio::select! {
+            shaken = handshake => shaken,
+            _ = stop.changed() => return None,
+        };
+        match shaken {
+            Ok(stream) => {
+                self.encrypted = true;
+                Some(stream)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, peer = %self.peer, "ldap tls handshake failed");
+                None
+            }
+        }
     }
 
     /// Serves the connection until the client unbinds or goes away, stays
@@ -175,7 +183,6 @@ impl Session {
     /// on the same socket; `None` ends the connection (the handshake
     /// failed, timed out, or the server is stopping).
     async fn start_tls(&mut self, mut conn: Conn, id: i32, stop: &mut watch::Receiver<bool>) -> Option<Conn> {
-        let settings = self.shared.config.tls.clone()?;
         let ok = LdapOp::ExtendedResponse(LdapExtendedResponse {
             res: result(LdapResultCode::Success, ""),
             name: Some(STARTTLS_OID.to_owned()),
@@ -185,21 +192,8 @@ impl Session {
         // `handle` accepted StartTLS only with nothing more read, so no
         // request is lost with the buffers.
         let Either::Left(tcp) = conn.into_parts().io else { return None };
-        let handshake = settings.accept(tcp, self.shared.config.handshake_timeout);
-        let shaken = tokio::select! {
-            shaken = handshake => shaken,
-            _ = stop.changed() => return None,
-        };
-        match shaken {
-            Ok(stream) => {
-                self.encrypted = true;
-                Some(Framed::new(stream, Codec::default()))
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, peer = %self.peer, "starttls handshake failed");
-                None
-            }
-        }
+        let stream = self.handshake(tcp, stop).await?;
+        Some(Framed::new(stream, Codec::default()))
     }
 
     /// Why StartTLS cannot start now, if it cannot (RFC 4511 §4.14.1,

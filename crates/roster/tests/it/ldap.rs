@@ -466,13 +466,15 @@ async fn ldapsearch_from_ldap_utils() {
 }
 
 /// `roster serve --ldap-listen --ldap-base-dn`: the real binary serves LDAP
-/// beside HTTP, under the base DN it was given.
+/// beside HTTP, under the base DN it was given, with anonymous reads when
+/// `ROSTER_LDAP_ANONYMOUS_READ` says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_flags_start_the_ldap_listener() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("roster.db").display());
     let options = crate::process::Options {
         args: &["--ldap-listen", "127.0.0.1:0", "--ldap-base-dn", "dc=Example, dc=org"],
+        env: &[("ROSTER_LDAP_ANONYMOUS_READ", "1")],
         ..Default::default()
     };
     let server = crate::process::start_with(&url, Some(ADMIN_KEY), &options);
@@ -486,6 +488,15 @@ async fn serve_flags_start_the_ldap_listener() {
     ldap3::drive!(conn);
     let dse = search(&mut ldap, "", Scope::Base, "(objectClass=*)", &["namingContexts"]).await.expect("root DSE");
     assert_eq!(dse[0].attrs["namingContexts"], ["dc=Example,dc=org"], "as given, spaces normalised");
+    let public = search(&mut ldap, "ou=people,dc=example,dc=org", Scope::OneLevel, "(uid=admin)", &["*"])
+        .await
+        .expect("anonymous read");
+    assert_eq!(public[0].attrs["uid"], ["admin"]);
+    assert!(
+        !public[0].attrs.contains_key("mail") && public[0].attrs.contains_key("uidNumber"),
+        "{:?}",
+        public[0].attrs
+    );
     let r = ldap.simple_bind("uid=admin,ou=people,dc=example,dc=org", ADMIN_KEY).await.expect("bind");
     assert_eq!(r.rc, 0, "{r}");
     let me = search(&mut ldap, "ou=people,dc=example,dc=org", Scope::OneLevel, "(uid=admin)", &["uid"])
