@@ -808,3 +808,40 @@ async fn ldap_anonymous_read_of_the_public_subset() {
     let full = search(&mut anon, PEOPLE, Scope::OneLevel, "(uid=bob)", &["mail"]).await.expect("bound");
     assert_eq!(full[0].attrs["mail"], ["Bob@Example.org"], "bound, the full entry");
 }
+
+/// Python's `ldap3` (pinned in `ldap/requirements.txt`), as tools built on
+/// it connect (`get_info=ALL`): anonymously, it reads the root DSE, finds
+/// the subschema entry there and parses every description in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_ldap3_reads_the_schema() {
+    let Some(python) = crate::provision::venv_tool("ldap3-venv", "ldap/requirements.txt", "python") else { return };
+    let s = TestServer::sqlite().await;
+    let script = crate::provision::workspace().join("ldap/read_schema.py");
+    let out = tokio::process::Command::new(python).arg(script).arg(&s.ldap).output().await.expect("python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(got["subschema"], json!(["cn=Subschema"]));
+    let classes = &got["object_classes"];
+    for (name, oid) in [
+        ("inetOrgPerson", "2.16.840.1.113730.3.2.2"),
+        ("person", "2.5.6.6"),
+        ("organizationalPerson", "2.5.6.7"),
+        ("posixAccount", "1.3.6.1.1.1.2.0"),
+        ("groupOfNames", "2.5.6.9"),
+        ("groupOfUniqueNames", "2.5.6.17"),
+        ("posixGroup", "1.3.6.1.1.1.2.2"),
+    ] {
+        assert_eq!(classes[name]["oid"], oid, "{name}: {classes}");
+    }
+    assert_eq!(classes["inetOrgPerson"]["superior"], json!(["organizationalPerson"]));
+    assert_eq!(classes["posixAccount"]["kind"], "AUXILIARY");
+    assert_eq!(classes["posixAccount"]["must"], json!(["cn", "uid", "uidNumber", "gidNumber", "homeDirectory"]));
+    let types = &got["attribute_types"];
+    assert_eq!(types["uidNumber"]["syntax"], "1.3.6.1.4.1.1466.115.121.1.27");
+    assert_eq!(types["uidNumber"]["single"], true);
+    assert_eq!(types["memberOf"]["oid"], "1.2.840.113556.1.2.102");
+    assert_eq!(types["entryUUID"]["usage"], "DIRECTORY_OPERATION");
+    assert_eq!(types["cn"]["oid"], "2.5.4.3");
+    assert!(got["syntaxes"].as_array().is_some_and(|s| s.len() >= 10), "{got}");
+    assert!(got["matching_rules"].as_array().is_some_and(|r| r.len() >= 10), "{got}");
+}
