@@ -366,7 +366,7 @@ mod tests {
             entries::base_entry(&tree),
             entries::unit_entry(tree.people().to_string(), "people"),
             entries::user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])),
-            entries::group_entry(&tree, &group, Some(members())),
+            entries::group_entry(&tree, &group, Some(members()), Some(vec![tree.group_dn("all")])),
             entries::public_user_entry(&tree, &roster_core::PublicUser::from(user.clone()), Some(vec![])),
             entries::public_group_entry(&tree, &roster_core::PublicGroup::from(group.clone()), Some(members())),
         ];
