@@ -270,6 +270,10 @@ pub trait MembershipStore: Send {
     async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>>;
     /// Every direct member of a group (users and nested groups), in the order they joined.
     async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>>;
+    /// The usernames of a group's direct user members and the names of its
+    /// child groups, each in the order they joined: what a protocol that
+    /// names members (LDAP's `member`) needs, without reading the users.
+    async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)>;
     /// Direct user members (`children == false`) or child groups of a group.
     async fn list_group_memberships(
         &mut self,

@@ -319,6 +319,25 @@ impl Directory {
         Ok(Page { items, next_cursor: page.next_cursor, total: page.total })
     }
 
+    /// The direct members of a group the caller may see, by name: the
+    /// usernames of its users and the names of its child groups, each in
+    /// the order they joined. For protocols that list members by name
+    /// (LDAP's `member`): one read, and no user is loaded. Errors: `NotFound`.
+    pub async fn member_names(&self, p: &Principal, group: GroupId) -> Result<(Vec<String>, Vec<String>), CoreError> {
+        self.member_names_for(Viewer::Principal(p), group).await
+    }
+
+    /// [`Self::member_names`] for a principal or the public view.
+    pub(crate) async fn member_names_for(
+        &self,
+        viewer: Viewer<'_>,
+        group: GroupId,
+    ) -> Result<(Vec<String>, Vec<String>), CoreError> {
+        let mut tx = self.read().await?;
+        readable_group(&mut tx, viewer, group).await?;
+        Ok(tx.member_names(group).await?)
+    }
+
     /// Groups nested directly inside a group the caller may see.
     pub async fn list_children(
         &self,

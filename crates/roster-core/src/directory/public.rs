@@ -87,6 +87,12 @@ impl PublicReader<'_> {
         Ok(self.dir.visible_groups_of_for(Viewer::Public, user).await?.into_iter().map(PublicGroup::from).collect())
     }
 
+    /// The direct members of `group` by name (usernames, child group
+    /// names). Errors: `NotFound`.
+    pub async fn member_names(&self, group: GroupId) -> Result<(Vec<String>, Vec<String>), CoreError> {
+        self.dir.member_names_for(Viewer::Public, group).await
+    }
+
     /// The groups nested directly in `group`. Errors: `NotFound`.
     pub async fn list_children(&self, group: GroupId, page: &PageRequest) -> Result<Page<PublicGroup>, CoreError> {
         Ok(self.dir.list_children_for(Viewer::Public, group, page).await?.map(|(_, g)| PublicGroup::from(g)))

@@ -388,6 +388,34 @@ impl State {
         self.page(map.get(&group), after, offset, limit)
     }
 
+    /// The usernames of a group's direct users and the names of its child
+    /// groups, by membership `num`; no entity is cloned but the names.
+    pub(crate) fn member_names(&self, group: GroupId) -> (Vec<String>, Vec<String>) {
+        let members = |map: &HashMap<GroupId, BTreeMap<i64, MembershipId>>| -> Vec<Member> {
+            map.get(&group)
+                .into_iter()
+                .flat_map(|ms| ms.values())
+                .filter_map(|m| self.memberships.get(m))
+                .map(|m| m.member)
+                .collect()
+        };
+        let users = members(&self.group_users)
+            .into_iter()
+            .filter_map(|m| match m {
+                Member::User(u) => self.users.get(&u).map(|u| u.username.clone()),
+                Member::Group(_) => None,
+            })
+            .collect();
+        let groups = members(&self.group_children)
+            .into_iter()
+            .filter_map(|m| match m {
+                Member::Group(g) => self.groups.get(&g).map(|g| g.name.clone()),
+                Member::User(_) => None,
+            })
+            .collect();
+        (users, groups)
+    }
+
     /// A user's direct memberships, by `num`.
     pub(crate) fn user_memberships(&self, user: UserId, after: i64, offset: u64, limit: u32) -> Vec<Membership> {
         self.page(self.user_groups.get(&user), after, offset, limit)

@@ -262,6 +262,10 @@ answer_or_forward! {
             Ok(all.into_iter().map(|m| m.member).collect())
         }
 
+        async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)> {
+            Ok(self.state().member_names(group))
+        }
+
         async fn list_group_memberships(
             &mut self,
             group: GroupId,

@@ -624,32 +624,15 @@ impl Searcher<'_> {
         })
     }
 
-    /// The direct members of a group, by name. A group the caller is in at
-    /// some depth but may not read (an in-chain answer) shows without its
-    /// members (`None`), as on /v1.
+    /// The direct members of a group, by name (`Directory::member_names`:
+    /// no user is loaded). A group deleted since the list that named it
+    /// shows without its members (`None`).
     async fn members(&self, id: GroupId) -> Result<Option<Members>, LdapError> {
-        let (users, groups) = match self.reader {
-            Reader::Bound(p) => {
-                let d = self.dir;
-                let users = collect_all(list::MEMBERS, |req| async move { d.list_members(p, id, &req).await }).await;
-                let groups = collect_all(list::CHILDREN, |req| async move { d.list_children(p, id, &req).await });
-                let names = |users: Vec<(_, User)>| users.into_iter().map(|(_, u)| u.username).collect::<Vec<_>>();
-                let groups = groups.await.map(|gs| gs.into_iter().map(|(_, g)| g.name).collect::<Vec<_>>());
-                (users.map(names), groups)
-            }
-            Reader::Public(r) => {
-                let users = collect_all(list::MEMBERS, |req| async move { r.list_members(id, &req).await }).await;
-                let groups = collect_all(list::CHILDREN, |req| async move { r.list_children(id, &req).await }).await;
-                (
-                    users.map(|us| us.into_iter().map(|u| u.username).collect()),
-                    groups.map(|gs| gs.into_iter().map(|g| g.name).collect()),
-                )
-            }
+        let names = match self.reader {
+            Reader::Bound(p) => self.dir.member_names(p, id).await,
+            Reader::Public(r) => r.member_names(id).await,
         };
-        Ok(match (absent_as_none(users)?, absent_as_none(groups)?) {
-            (Some(users), Some(groups)) => Some(Members { users, groups }),
-            _ => None,
-        })
+        Ok(absent_as_none(names)?.map(|(users, groups)| Members { users, groups }))
     }
 
     /// A lookup by name; absence is `None` (a filter naming nobody matches nothing).

@@ -443,6 +443,28 @@ impl MembershipStore for SqlTx {
         self.fetch_all(q, rows::member_ref).await
     }
 
+    async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let names = |sql: &'static str| sqlx::query(sql).bind(group.0);
+        let users = names(
+            "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.group_id = $1 AND m.user_id IS NOT NULL ORDER BY m.num",
+        )
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map)?;
+        let groups = names(
+            "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.child_id \
+             WHERE m.group_id = $1 AND m.child_id IS NOT NULL ORDER BY m.num",
+        )
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map)?;
+        Ok((
+            users.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(map)?,
+            groups.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(map)?,
+        ))
+    }
+
     async fn list_group_memberships(
         &mut self,
         group: GroupId,

@@ -155,6 +155,8 @@ fn parents_of_children_are_listed_by_name() {
     let u = user(1, "u");
     s.put_user(u.clone());
     s.put_membership(member(5, child.id, u.id));
+    assert_eq!(s.member_names(child.id), (vec!["u".to_owned()], vec![]));
+    assert_eq!(s.member_names(top.id), (vec![], vec!["zulu".to_owned(), "other".to_owned()]));
     let deep = GroupScope { members_at_any_depth: vec![u.id], ..GroupScope::default() };
     assert_eq!(s.list_groups(&spec(10), &deep), vec![child.id, mike.id, top.id, zulu.id]);
     assert_eq!(s.count_groups(&spec(10), &deep), 4);
