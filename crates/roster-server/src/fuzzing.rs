@@ -182,7 +182,7 @@ pub fn ldap_messages(data: &[u8]) {
 
     use crate::ldap::codec::{Codec, Frame};
     use crate::ldap::dn::{Dn, Tree};
-    use crate::ldap::entries::{Members, group_entry, user_entry};
+    use crate::ldap::entries::{MemberAttrs, Members, group_entry, user_entry};
     use crate::ldap::filter::{Resolved, matches};
 
     let Ok(tree) = Tree::new("dc=roster,dc=local") else { return };
@@ -191,7 +191,7 @@ pub fn ldap_messages(data: &[u8]) {
     user.email = Some("ann@example.org".into());
     let group =
         roster_core::Group::new("eng".into(), roster_core::OrgId::new(), roster_core::SourceType::Api, user.id, at);
-    let members = Members { users: vec!["ann".into()], groups: vec!["web, ops".into()] };
+    let members = Members { users: vec!["ann".into()], groups: vec!["web, ops".into()], attrs: MemberAttrs::ALL };
     let entries = [
         user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])),
         group_entry(&tree, &group, Some(members), Some(vec![tree.group_dn("all")])),

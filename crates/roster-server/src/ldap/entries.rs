@@ -242,6 +242,30 @@ pub fn public_user_entry(tree: &Tree, u: &PublicUser, member_of: Option<Vec<Stri
 pub struct Members {
     pub users: Vec<String>,
     pub groups: Vec<String>,
+    pub attrs: MemberAttrs,
+}
+
+/// Which member attributes a group's entry carries: those the search's
+/// filter or attribute list use. A 1 000-member group has 3 000 values in
+/// all three; building the ones nobody reads was most of such a search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberAttrs {
+    pub member: bool,
+    pub unique_member: bool,
+    pub member_uid: bool,
+}
+
+impl MemberAttrs {
+    pub const ALL: Self = Self { member: true, unique_member: true, member_uid: true };
+
+    /// The attributes `wants` (given a lower-case name) asks for.
+    pub fn wanted(wants: impl Fn(&str) -> bool) -> Self {
+        Self { member: wants("member"), unique_member: wants("uniquemember"), member_uid: wants("memberuid") }
+    }
+
+    pub fn any(self) -> bool {
+        self.member || self.unique_member || self.member_uid
+    }
 }
 
 /// A group as `cn=NAME,ou=groups,BASE`, with its members when asked for.
@@ -276,11 +300,21 @@ pub fn public_group_entry(tree: &Tree, g: &PublicGroup, members: Option<Members>
 
 /// `member`, `uniqueMember` (users and nested groups) and `memberUid` (users).
 fn put_members(e: &mut Entry, tree: &Tree, members: Option<Members>) {
-    if let Some(m) = members {
+    let Some(m) = members else { return };
+    let a = m.attrs;
+    if a.member || a.unique_member {
         let dns: Vec<String> =
             m.users.iter().map(|u| tree.user_dn(u)).chain(m.groups.iter().map(|g| tree.group_dn(g))).collect();
-        e.put("member", dns.clone());
-        e.put("uniqueMember", dns);
+        match (a.member, a.unique_member) {
+            (true, true) => {
+                e.put("member", dns.clone());
+                e.put("uniqueMember", dns);
+            }
+            (true, false) => e.put("member", dns),
+            _ => e.put("uniqueMember", dns),
+        }
+    }
+    if a.member_uid {
         e.put("memberUid", m.users);
     }
 }

@@ -359,7 +359,8 @@ mod tests {
         let mut group =
             roster_core::Group::new("eng".into(), roster_core::OrgId::new(), roster_core::SourceType::Api, user.id, at);
         group.description = Some("engineering".into());
-        let members = || Members { users: vec!["ann".into()], groups: vec!["web".into()] };
+        let members =
+            || Members { users: vec!["ann".into()], groups: vec!["web".into()], attrs: entries::MemberAttrs::ALL };
         let served = [
             entries::root_dse(&tree, true),
             subschema_entry(),

@@ -29,7 +29,7 @@ use roster_core::{
 };
 
 use super::dn::{Dn, Place, Tree};
-use super::entries::{self, Entry, Members, Selection, Subject};
+use super::entries::{self, Entry, MemberAttrs, Members, Selection, Subject};
 use super::error::LdapError;
 use super::filter::{self, InChain, Resolved};
 use super::schema;
@@ -576,8 +576,9 @@ impl Searcher<'_> {
                 entries::public_user_entry(self.tree, u, member_of)
             }
             Row::Group(g) => {
-                let members = match ["member", "uniquemember", "memberuid"].iter().any(|a| wants(a)) {
-                    true => self.members(g.id).await?,
+                let attrs = MemberAttrs::wanted(wants);
+                let members = match attrs.any() {
+                    true => self.members(g.id, attrs).await?,
                     false => None,
                 };
                 // The groups it is directly nested in, those the caller may see.
@@ -588,8 +589,9 @@ impl Searcher<'_> {
                 entries::group_entry(self.tree, g, members, member_of)
             }
             Row::PublicGroup(g) => {
-                let members = match ["member", "uniquemember", "memberuid"].iter().any(|a| wants(a)) {
-                    true => self.members(g.id).await?,
+                let attrs = MemberAttrs::wanted(wants);
+                let members = match attrs.any() {
+                    true => self.members(g.id, attrs).await?,
                     false => None,
                 };
                 entries::public_group_entry(self.tree, g, members)
@@ -627,12 +629,12 @@ impl Searcher<'_> {
     /// The direct members of a group, by name (`Directory::member_names`:
     /// no user is loaded). A group deleted since the list that named it
     /// shows without its members (`None`).
-    async fn members(&self, id: GroupId) -> Result<Option<Members>, LdapError> {
+    async fn members(&self, id: GroupId, attrs: MemberAttrs) -> Result<Option<Members>, LdapError> {
         let names = match self.reader {
             Reader::Bound(p) => self.dir.member_names(p, id).await,
             Reader::Public(r) => r.member_names(id).await,
         };
-        Ok(absent_as_none(names)?.map(|(users, groups)| Members { users, groups }))
+        Ok(absent_as_none(names)?.map(|(users, groups)| Members { users, groups, attrs }))
     }
 
     /// A lookup by name; absence is `None` (a filter naming nobody matches nothing).

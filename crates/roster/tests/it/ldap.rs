@@ -394,6 +394,17 @@ async fn ldap_member_filters_name_users_or_groups(s: TestServer) {
         let got = search(&mut ann, GROUPS, Scope::OneLevel, f, &["1.1"]).await.expect("ann");
         assert_eq!(dns(&got), want, "ann: {f}");
     }
+    // Only the member attributes asked for are sent; `*` sends all three.
+    let keys = |e: &SearchEntry| e.attrs.keys().map(|k| k.to_lowercase()).collect::<BTreeSet<_>>();
+    let one = search(&mut admin, GROUPS, Scope::OneLevel, "(cn=web)", &["member"]).await.expect("member");
+    assert_eq!(keys(&one[0]), BTreeSet::from(["member".to_owned()]));
+    let uid = search(&mut admin, GROUPS, Scope::OneLevel, "(memberUid=ann)", &["uniqueMember"]).await.expect("uid");
+    assert_eq!(dns(&uid), BTreeSet::from([group_dn("web").to_lowercase()]));
+    assert_eq!(keys(&uid[0]), BTreeSet::from(["uniquemember".to_owned()]));
+    let all = search(&mut admin, GROUPS, Scope::OneLevel, "(cn=web)", &["*"]).await.expect("all");
+    for a in ["member", "uniquemember", "memberuid"] {
+        assert!(keys(&all[0]).contains(a), "{a}: {:?}", all[0].attrs);
+    }
     // The in-chain rules on one entry (a base search) answer as over many.
     let chain = "1.2.840.113556.1.4.1941";
     for (base, f, hit) in [
