@@ -202,6 +202,10 @@ pub trait UserStore: Send {
     /// The users among `ids` that exist, in no particular order.
     async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>>;
+    /// The users whose email is `email`, ignoring case (`validate::fold`), in
+    /// `num` order. The index answers from a map; the store's answer is a
+    /// scan, for the moments before the index is loaded.
+    async fn get_users_by_email(&mut self, email: &str) -> StoreResult<Vec<User>>;
     /// The users with any of these usernames (ignoring case), in no particular order.
     async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>>;
     async fn list_users(&mut self, spec: &ListSpec, filter: &UserFilter) -> StoreResult<Vec<User>>;

@@ -177,6 +177,15 @@ impl Directory {
         found(tx.get_user_by_username(username).await?, "user")
     }
 
+    /// The users with this email, ignoring case, in the order they were
+    /// created (emails are not unique). Readable as users are, by anyone
+    /// authenticated; for front-ends that look users up by email (an LDAP
+    /// `(mail=…)`, a login by email).
+    pub async fn get_users_by_email(&self, _p: &Principal, email: &str) -> Result<Vec<User>, CoreError> {
+        let mut tx = self.read().await?;
+        Ok(tx.get_users_by_email(email.trim()).await?)
+    }
+
     /// Lists users by username, optionally by case-insensitive prefix or substring.
     /// A group filter matches only members of groups the caller may see.
     pub async fn list_users(

@@ -34,6 +34,8 @@ pub(crate) struct State {
     other_names: [BTreeMap<(String, i64), UserId>; 3],
     /// Users by external id (unique in the store, compared as stored).
     external_ids: HashMap<String, UserId>,
+    /// Users by folded email (not unique): (email, `num`).
+    emails: BTreeMap<(String, i64), UserId>,
     groups: HashMap<GroupId, Arc<Group>>,
     /// Groups by `num`: creation order, which group lists also page in.
     group_nums: BTreeMap<i64, GroupId>,
@@ -102,6 +104,9 @@ impl State {
         if let Some(x) = &user.external_id {
             self.external_ids.insert(x.clone(), user.id);
         }
+        if let Some(e) = &user.email {
+            self.emails.insert((fold(e), user.num), user.id);
+        }
         self.users.insert(user.id, Arc::new(user));
     }
 
@@ -111,6 +116,9 @@ impl State {
             if let Some(name) = name {
                 map.remove(&(fold(name), user.num));
             }
+        }
+        if let Some(e) = &user.email {
+            self.emails.remove(&(fold(e), user.num));
         }
         // Only if it is still this user's: within a batch, another user
         // may already hold the id this one gave up.

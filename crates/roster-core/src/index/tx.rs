@@ -136,6 +136,11 @@ answer_or_forward! {
 
         /// Each user named, once, by `num` (the store's `IN` promises no
         /// order; its callers ask each name once).
+        async fn get_users_by_email(&mut self, email: &str) -> StoreResult<Vec<User>> {
+            let s = self.state();
+            Ok(s.users_by_email(email).into_iter().filter_map(|id| s.user(id)).map(|u| (**u).clone()).collect())
+        }
+
         async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>> {
             let s = self.state();
             let found: std::collections::BTreeMap<i64, &std::sync::Arc<User>> =

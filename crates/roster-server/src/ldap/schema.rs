@@ -62,6 +62,13 @@ enum Usage {
     Dsa,
 }
 
+/// Whether any entry of the tree can carry an attribute of this name (by
+/// any of its names, ignoring case): an equality on one that none can
+/// matches nothing.
+pub(crate) fn is_known_attribute(name: &str) -> bool {
+    ATTRIBUTE_TYPES.iter().any(|t| t.names.iter().any(|n| n.eq_ignore_ascii_case(name)) || t.oid == name)
+}
+
 /// An attribute type (RFC 4512 §4.1.2), kept to the fields used here.
 struct AttributeType {
     oid: &'static str,

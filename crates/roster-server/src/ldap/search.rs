@@ -19,7 +19,7 @@
 //! left of the filter is evaluated over each entry (`filter::matches`);
 //! without a narrowing conjunct, the kind's whole list is walked in pages.
 
-use std::collections::{HashSet, hash_map::DefaultHasher};
+use std::collections::{BTreeMap, HashSet, hash_map::DefaultHasher};
 use std::hash::{Hash, Hasher};
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchResultEntry, LdapSearchScope};
@@ -87,7 +87,11 @@ impl Kind {
 /// Which core list a kind's entries come from.
 enum Plan {
     Nothing,
-    UserNamed(String),
+    /// The users with these usernames or emails (a lookup each).
+    UsersKeyed {
+        names: Vec<String>,
+        emails: Vec<String>,
+    },
     AllUsers,
     UsersIn(GroupId),
     UsersInChain(GroupId),
@@ -110,7 +114,7 @@ impl Plan {
             | Self::GroupsOf(_)
             | Self::GroupsAbove(_)
             | Self::GroupsOfInChain(_) => list::GROUPS,
-            Self::Nothing | Self::UserNamed(_) | Self::AllUsers | Self::UsersIn(_) => list::USERS,
+            Self::Nothing | Self::UsersKeyed { .. } | Self::AllUsers | Self::UsersIn(_) => list::USERS,
         }
     }
 }
@@ -340,8 +344,13 @@ impl Searcher<'_> {
         }
         for (i, p) in parts.iter().enumerate() {
             let plan = match (kind, p) {
-                (Kind::Users, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("uid") => {
-                    Some(Plan::UserNamed(v.clone()))
+                // `(uid=x)`, `(mail=x)`, and an `|` of them (Gitea's and
+                // Nextcloud's login filters): a lookup each.
+                (Kind::Users, LdapFilter::Equality(a, _)) if !a.eq_ignore_ascii_case("memberof") => {
+                    self.user_keys(p).map(|(names, emails)| Plan::UsersKeyed { names, emails })
+                }
+                (Kind::Users, LdapFilter::Or(_)) => {
+                    self.user_keys(p).map(|(names, emails)| Plan::UsersKeyed { names, emails })
                 }
                 (Kind::Users, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("memberof") => {
                     Some(self.group_id_by_dn(v).await?.map_or(Plan::Nothing, Plan::UsersIn))
@@ -365,6 +374,12 @@ impl Searcher<'_> {
                 _ => None,
             };
             if let Some(plan) = plan {
+                // Lookups by key are checked against the whole filter again:
+                // cheap for a few entries, and no case or space rule of a
+                // lookup can let one through that the filter would not.
+                if matches!(plan, Plan::UsersKeyed { .. }) {
+                    return Ok((plan, f.clone()));
+                }
                 let rest = match f {
                     LdapFilter::And(fs) => LdapFilter::And(
                         fs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| f.clone()).collect(),
@@ -379,6 +394,29 @@ impl Searcher<'_> {
             Kind::Groups => Plan::AllGroups,
         };
         Ok((all, f.clone()))
+    }
+
+    /// The usernames and emails a filter of `uid` and `mail` equalities
+    /// (or an `|` of them, nested too) names. An equality on an attribute
+    /// no entry carries names nobody; `mail` names nobody for the public
+    /// read, which does not show it. `None`: anything else.
+    fn user_keys(&self, f: &LdapFilter) -> Option<(Vec<String>, Vec<String>)> {
+        let (mut names, mut emails) = (Vec::new(), Vec::new());
+        let mut stack = vec![f];
+        while let Some(f) = stack.pop() {
+            match f {
+                LdapFilter::Or(branches) => stack.extend(branches),
+                LdapFilter::Equality(a, v) if a.eq_ignore_ascii_case("uid") => names.push(v.clone()),
+                LdapFilter::Equality(a, v) if a.eq_ignore_ascii_case("mail") => {
+                    if matches!(self.reader, Reader::Bound(_)) {
+                        emails.push(v.clone());
+                    }
+                }
+                LdapFilter::Equality(a, _) if !schema::is_known_attribute(a) => {}
+                _ => return None,
+            }
+        }
+        Some((names, emails))
     }
 
     /// The groups an equality on a member attribute names: those a user
@@ -433,7 +471,27 @@ impl Searcher<'_> {
         let named = |row: Option<Row>| (if first { row.into_iter().collect() } else { Vec::new() }, None);
         Ok(match (self.reader, plan) {
             (_, Plan::Nothing) => (Vec::new(), None),
-            (_, Plan::UserNamed(name)) => named(self.user_named(name).await?),
+            (_, Plan::UsersKeyed { names, emails }) => {
+                if !first {
+                    return Ok((Vec::new(), None));
+                }
+                // Each user once, in username order (as a list would give them).
+                let mut found: BTreeMap<(String, i64), Row> = BTreeMap::new();
+                for name in names {
+                    if let Some(row) = self.user_named(name).await? {
+                        found.insert(row_key(&row), row);
+                    }
+                }
+                if let Reader::Bound(p) = self.reader {
+                    for email in emails {
+                        for u in d.get_users_by_email(p, email).await? {
+                            let row = Row::User(u);
+                            found.insert(row_key(&row), row);
+                        }
+                    }
+                }
+                (found.into_values().collect(), None)
+            }
             (_, Plan::GroupNamed(name)) => named(self.group_named(name).await?),
             (Reader::Bound(p), Plan::AllUsers) => rows(d.list_users(p, &UserQuery::default(), req).await?, Row::User),
             (Reader::Bound(p), Plan::UsersIn(g)) => {
@@ -728,6 +786,16 @@ pub(crate) async fn search_dse<E: Emit>(
 /// U is directly in).
 fn in_chain_of(user: UserId) -> GroupFilter {
     GroupFilter { members_at_any_depth: vec![user], ..GroupFilter::default() }
+}
+
+/// Where a user row sorts among users: by folded username, then `num`.
+fn row_key(row: &Row) -> (String, i64) {
+    match row {
+        Row::User(u) => (roster_core::validate::fold(&u.username), u.num),
+        Row::PublicUser(u) => (roster_core::validate::fold(&u.username), u.num),
+        Row::Group(g) => (roster_core::validate::fold(&g.name), g.num),
+        Row::PublicGroup(g) => (roster_core::validate::fold(&g.name), g.num),
+    }
 }
 
 /// The group list a plan over groups walks.

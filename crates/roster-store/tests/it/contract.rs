@@ -575,3 +575,25 @@ async fn bulk_writes_match_row_by_row_writes() {
         assert_eq!(logged.iter().map(|e| e.target_id.as_str()).collect::<Vec<_>>(), ["0", "1", "2"], "{}", b.name);
     }
 }
+
+/// Users by email: ignoring case as the core folds (non-ASCII letters
+/// too, which SQLite's lower() leaves alone), every holder, in `num` order.
+#[tokio::test]
+async fn users_by_email() {
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        let ann = User { email: Some("Ann@Example.org".into()), ..user("ann") };
+        let eve = User { email: Some("ÉVE@example.org".into()), ..user("eve") };
+        let also = User { email: Some("ann@example.ORG".into()), ..user("ann2") };
+        let none = user("nobody");
+        for u in [&ann, &eve, &also, &none] {
+            tx.insert_user(u).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut tx = b.store.read().await.unwrap();
+        let names = |us: Vec<User>| us.into_iter().map(|u| u.username).collect::<Vec<_>>();
+        assert_eq!(names(tx.get_users_by_email("ann@example.org").await.unwrap()), ["ann", "ann2"], "{}", b.name);
+        assert_eq!(names(tx.get_users_by_email("éve@EXAMPLE.org").await.unwrap()), ["eve"], "{}", b.name);
+        assert!(tx.get_users_by_email("nobody@example.org").await.unwrap().is_empty());
+    }
+}

@@ -394,6 +394,24 @@ async fn ldap_member_filters_name_users_or_groups(s: TestServer) {
         let got = search(&mut ann, GROUPS, Scope::OneLevel, f, &["1.1"]).await.expect("ann");
         assert_eq!(dns(&got), want, "ann: {f}");
     }
+    // Users by uid or mail (Gitea's and Nextcloud's login filters): lookups,
+    // each user once, as the scan would give them.
+    for (f, want) in [
+        ("(mail=bob@example.org)", vec!["bob"]),
+        ("(&(objectClass=person)(|(uid=BOB@example.org)(mail=BOB@example.org)))", vec!["bob"]),
+        ("(|(uid=ann)(mail=bob@EXAMPLE.org))", vec!["ann", "bob"]),
+        ("(|(uid=bob)(mail=bob@example.org))", vec!["bob"]),
+        ("(|(uid=ann)(|(mailPrimaryAddress=ann)(mail=ann)))", vec!["ann"]),
+        ("(&(|(uid=ann)(uid=bob))(memberOf=cn=eng,ou=groups,dc=roster,dc=local))", vec!["bob"]),
+        ("(mail=nobody@example.org)", vec![]),
+        ("(noSuchAttribute=ann)", vec![]),
+    ] {
+        let want: BTreeSet<String> = want.iter().map(|u| user_dn(u).to_lowercase()).collect();
+        for l in [&mut admin, &mut ann] {
+            let got = search(l, PEOPLE, Scope::OneLevel, f, &["1.1"]).await.expect("users");
+            assert_eq!(dns(&got), want, "{f}");
+        }
+    }
     // Only the member attributes asked for are sent; `*` sends all three.
     let keys = |e: &SearchEntry| e.attrs.keys().map(|k| k.to_lowercase()).collect::<BTreeSet<_>>();
     let one = search(&mut admin, GROUPS, Scope::OneLevel, "(cn=web)", &["member"]).await.expect("member");

@@ -127,6 +127,12 @@ impl State {
         by_key(&self.group_names, &fold(name))
     }
 
+    /// The users whose email folds to `email`'s fold, in `num` order.
+    pub(crate) fn users_by_email(&self, email: &str) -> Vec<UserId> {
+        let key = fold(email);
+        self.emails.range((key.clone(), i64::MIN)..=(key, i64::MAX)).map(|(_, id)| *id).collect()
+    }
+
     pub(crate) fn user_by_external_id(&self, external_id: &str) -> Option<UserId> {
         self.external_ids.get(external_id).copied()
     }

@@ -213,6 +213,15 @@ impl UserStore for SqlTx {
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fold(username)), rows::user).await
     }
 
+    async fn get_users_by_email(&mut self, email: &str) -> StoreResult<Vec<User>> {
+        // A scan, compared with the core's fold (SQLite's lower() folds
+        // ASCII only): the index answers this once loaded.
+        let sql = format!("SELECT {} FROM users WHERE email IS NOT NULL ORDER BY num", rows::USER_COLS);
+        let all = self.fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), rows::user).await?;
+        let key = fold(email);
+        Ok(all.into_iter().filter(|u| u.email.as_deref().is_some_and(|e| fold(e) == key)).collect())
+    }
+
     async fn get_users_by_usernames(&mut self, usernames: &[String]) -> StoreResult<Vec<User>> {
         let mut out = Vec::new();
         for chunk in usernames.chunks(CHUNK) {

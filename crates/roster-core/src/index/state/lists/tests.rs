@@ -161,3 +161,23 @@ fn parents_of_children_are_listed_by_name() {
     assert_eq!(s.list_groups(&spec(10), &deep), vec![child.id, mike.id, top.id, zulu.id]);
     assert_eq!(s.count_groups(&spec(10), &deep), 4);
 }
+
+/// As the store: users by folded email, every holder in `num` order; a
+/// changed or removed email is forgotten.
+#[test]
+fn users_are_found_by_email() {
+    let mut s = State::default();
+    let a = User { email: Some("Ann@Example.org".into()), ..user(1, "ann") };
+    let b = User { email: Some("ann@example.ORG".into()), ..user(2, "ann2") };
+    let e = User { email: Some("ÉVE@example.org".into()), ..user(3, "eve") };
+    for u in [&a, &b, &e] {
+        s.put_user(u.clone());
+    }
+    assert_eq!(s.users_by_email("ANN@example.org"), vec![a.id, b.id]);
+    assert_eq!(s.users_by_email("éve@example.org"), vec![e.id]);
+    s.put_user(User { email: Some("other@example.org".into()), ..a.clone() });
+    assert_eq!(s.users_by_email("ann@example.org"), vec![b.id]);
+    assert_eq!(s.users_by_email("other@example.org"), vec![a.id]);
+    s.remove_user(b.id);
+    assert!(s.users_by_email("ann@example.org").is_empty());
+}
