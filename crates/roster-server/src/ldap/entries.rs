@@ -174,6 +174,19 @@ fn group_posix_id(num: i64) -> i64 {
     POSIX_ID_BASE + 2 * num + 1
 }
 
+/// The user `num` a `uidNumber` (or a user's `gidNumber`) stands for;
+/// `None` for a number no user has.
+pub fn user_num_of(posix_id: i64) -> Option<i64> {
+    let d = posix_id.checked_sub(POSIX_ID_BASE)?;
+    (d >= 0 && d % 2 == 0).then_some(d / 2)
+}
+
+/// The group `num` a group's `gidNumber` stands for.
+pub fn group_num_of(posix_id: i64) -> Option<i64> {
+    let d = posix_id.checked_sub(POSIX_ID_BASE + 1)?;
+    (d >= 0 && d % 2 == 0).then_some(d / 2)
+}
+
 /// Generalized time (RFC 4517 §3.3.13), in UTC.
 fn generalized(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);

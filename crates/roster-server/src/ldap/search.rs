@@ -24,8 +24,8 @@ use std::hash::{Hash, Hasher};
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchResultEntry, LdapSearchScope};
 use roster_core::{
-    CoreError, Directory, Group, GroupFilter, GroupId, Page, PageRequest, Principal, PublicGroup, PublicReader,
-    PublicUser, User, UserId, UserQuery, collect_all, list,
+    CoreError, Directory, Group, GroupFilter, GroupId, NumKind, Page, PageRequest, Principal, PublicGroup,
+    PublicReader, PublicUser, User, UserId, UserQuery, collect_all, list,
 };
 
 use super::dn::{Dn, Place, Tree};
@@ -87,15 +87,18 @@ impl Kind {
 /// Which core list a kind's entries come from.
 enum Plan {
     Nothing,
-    /// The users with these usernames or emails (a lookup each).
+    /// The users with these usernames, emails or `num`s (a lookup each).
     UsersKeyed {
         names: Vec<String>,
         emails: Vec<String>,
+        nums: Vec<i64>,
     },
     AllUsers,
     UsersIn(GroupId),
     UsersInChain(GroupId),
     GroupNamed(String),
+    /// The group with this `num` (a `gidNumber`).
+    GroupNum(i64),
     AllGroups,
     /// Groups any of these users is directly in.
     GroupsOf(Vec<UserId>),
@@ -110,6 +113,7 @@ impl Plan {
         match self {
             Self::UsersInChain(_) => list::MEMBERS_TRANSITIVE,
             Self::GroupNamed(_)
+            | Self::GroupNum(_)
             | Self::AllGroups
             | Self::GroupsOf(_)
             | Self::GroupsAbove(_)
@@ -347,16 +351,23 @@ impl Searcher<'_> {
                 // `(uid=x)`, `(mail=x)`, and an `|` of them (Gitea's and
                 // Nextcloud's login filters): a lookup each.
                 (Kind::Users, LdapFilter::Equality(a, _)) if !a.eq_ignore_ascii_case("memberof") => {
-                    self.user_keys(p).map(|(names, emails)| Plan::UsersKeyed { names, emails })
+                    self.user_keys(p).map(|(names, emails, nums)| Plan::UsersKeyed { names, emails, nums })
                 }
                 (Kind::Users, LdapFilter::Or(_)) => {
-                    self.user_keys(p).map(|(names, emails)| Plan::UsersKeyed { names, emails })
+                    self.user_keys(p).map(|(names, emails, nums)| Plan::UsersKeyed { names, emails, nums })
                 }
                 (Kind::Users, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("memberof") => {
                     Some(self.group_id_by_dn(v).await?.map_or(Plan::Nothing, Plan::UsersIn))
                 }
                 (Kind::Groups, LdapFilter::Equality(a, v)) if a.eq_ignore_ascii_case("cn") => {
                     Some(Plan::GroupNamed(v.clone()))
+                }
+                // SSSD's getgrgid; the public read has no lookup by number.
+                (Kind::Groups, LdapFilter::Equality(a, v))
+                    if a.eq_ignore_ascii_case("gidnumber") && matches!(self.reader, Reader::Bound(_)) =>
+                {
+                    let num = v.trim().parse::<i64>().ok().and_then(entries::group_num_of);
+                    Some(num.map_or(Plan::Nothing, Plan::GroupNum))
                 }
                 (Kind::Groups, LdapFilter::Equality(..)) => self.member_plan(p).await?,
                 // `(|(member=U)(uniqueMember=U))` and the like: the union,
@@ -396,27 +407,35 @@ impl Searcher<'_> {
         Ok((all, f.clone()))
     }
 
-    /// The usernames and emails a filter of `uid` and `mail` equalities
-    /// (or an `|` of them, nested too) names. An equality on an attribute
-    /// no entry carries names nobody; `mail` names nobody for the public
-    /// read, which does not show it. `None`: anything else.
-    fn user_keys(&self, f: &LdapFilter) -> Option<(Vec<String>, Vec<String>)> {
-        let (mut names, mut emails) = (Vec::new(), Vec::new());
+    /// The usernames, emails and `num`s a filter of `uid`, `mail` and
+    /// `uidNumber`/`gidNumber` equalities (or an `|` of them, nested too)
+    /// names. An equality on an attribute no entry carries names nobody, as
+    /// does a number no user has; `mail` names nobody for the public read,
+    /// which does not show it, and numbers are left to the scan there.
+    /// `None`: anything else.
+    fn user_keys(&self, f: &LdapFilter) -> Option<(Vec<String>, Vec<String>, Vec<i64>)> {
+        let bound = matches!(self.reader, Reader::Bound(_));
+        let (mut names, mut emails, mut nums) = (Vec::new(), Vec::new(), Vec::new());
         let mut stack = vec![f];
         while let Some(f) = stack.pop() {
             match f {
                 LdapFilter::Or(branches) => stack.extend(branches),
                 LdapFilter::Equality(a, v) if a.eq_ignore_ascii_case("uid") => names.push(v.clone()),
                 LdapFilter::Equality(a, v) if a.eq_ignore_ascii_case("mail") => {
-                    if matches!(self.reader, Reader::Bound(_)) {
+                    if bound {
                         emails.push(v.clone());
                     }
+                }
+                LdapFilter::Equality(a, v)
+                    if bound && (a.eq_ignore_ascii_case("uidnumber") || a.eq_ignore_ascii_case("gidnumber")) =>
+                {
+                    nums.extend(v.trim().parse::<i64>().ok().and_then(entries::user_num_of));
                 }
                 LdapFilter::Equality(a, _) if !schema::is_known_attribute(a) => {}
                 _ => return None,
             }
         }
-        Some((names, emails))
+        Some((names, emails, nums))
     }
 
     /// The groups an equality on a member attribute names: those a user
@@ -471,7 +490,7 @@ impl Searcher<'_> {
         let named = |row: Option<Row>| (if first { row.into_iter().collect() } else { Vec::new() }, None);
         Ok(match (self.reader, plan) {
             (_, Plan::Nothing) => (Vec::new(), None),
-            (_, Plan::UsersKeyed { names, emails }) => {
+            (_, Plan::UsersKeyed { names, emails, nums }) => {
                 if !first {
                     return Ok((Vec::new(), None));
                 }
@@ -489,10 +508,28 @@ impl Searcher<'_> {
                             found.insert(row_key(&row), row);
                         }
                     }
+                    for num in nums {
+                        if let Some(id) = absent_as_none(d.id_by_num(NumKind::User, *num).await)? {
+                            let row = Row::User(d.get_user(p, UserId(id)).await?);
+                            found.insert(row_key(&row), row);
+                        }
+                    }
                 }
                 (found.into_values().collect(), None)
             }
             (_, Plan::GroupNamed(name)) => named(self.group_named(name).await?),
+            (Reader::Bound(p), Plan::GroupNum(num)) => {
+                let id = match first {
+                    true => absent_as_none(d.id_by_num(NumKind::Group, *num).await)?,
+                    false => None,
+                };
+                let group = match id {
+                    Some(id) => absent_as_none(d.get_group(p, GroupId(id)).await)?,
+                    None => None,
+                };
+                (group.map(Row::Group).into_iter().collect(), None)
+            }
+            (Reader::Public(_), Plan::GroupNum(_)) => (Vec::new(), None),
             (Reader::Bound(p), Plan::AllUsers) => rows(d.list_users(p, &UserQuery::default(), req).await?, Row::User),
             (Reader::Bound(p), Plan::UsersIn(g)) => {
                 let query = UserQuery { in_groups: vec![*g], ..UserQuery::default() };

@@ -412,6 +412,35 @@ async fn ldap_member_filters_name_users_or_groups(s: TestServer) {
             assert_eq!(dns(&got), want, "{f}");
         }
     }
+    // By number (SSSD's getpwuid and getgrgid): lookups too.
+    let first = |e: &SearchEntry, a: &str| e.attrs[a][0].clone();
+    let ann_entry = search(&mut admin, PEOPLE, Scope::OneLevel, "(uid=ann)", &["uidNumber"]).await.expect("ann");
+    let uid_number = first(&ann_entry[0], "uidNumber");
+    let ops = search(&mut admin, GROUPS, Scope::OneLevel, "(cn=ops)", &["gidNumber"]).await.expect("ops");
+    let ops_gid = first(&ops[0], "gidNumber");
+    let web = search(&mut admin, GROUPS, Scope::OneLevel, "(cn=web)", &["gidNumber"]).await.expect("web");
+    let web_gid = first(&web[0], "gidNumber");
+    let sssd = |n: &str| format!("(&(uidNumber={n})(objectclass=posixAccount)(uid=*)(&(uidNumber=*)(!(uidNumber=0))))");
+    for (base, f, admin_sees, ann_sees) in [
+        (PEOPLE, sssd(&uid_number), vec![user_dn("ann")], vec![user_dn("ann")]),
+        (PEOPLE, format!("(gidNumber=0{uid_number})"), vec![user_dn("ann")], vec![user_dn("ann")]),
+        (PEOPLE, format!("(uidNumber={ops_gid})"), vec![], vec![]),
+        (PEOPLE, "(uidNumber=abc)".to_owned(), vec![], vec![]),
+        (
+            GROUPS,
+            format!("(&(objectClass=posixGroup)(gidNumber={web_gid}))"),
+            vec![group_dn("web")],
+            vec![group_dn("web")],
+        ),
+        (GROUPS, format!("(gidNumber={ops_gid})"), vec![group_dn("ops")], vec![]),
+        (GROUPS, format!("(gidNumber={uid_number})"), vec![], vec![]),
+    ] {
+        for (l, want) in [(&mut admin, admin_sees), (&mut ann, ann_sees)] {
+            let want: BTreeSet<String> = want.iter().map(|d| d.to_lowercase()).collect();
+            let got = search(l, base, Scope::OneLevel, &f, &["1.1"]).await.expect("by number");
+            assert_eq!(dns(&got), want, "{f}");
+        }
+    }
     // Only the member attributes asked for are sent; `*` sends all three.
     let keys = |e: &SearchEntry| e.attrs.keys().map(|k| k.to_lowercase()).collect::<BTreeSet<_>>();
     let one = search(&mut admin, GROUPS, Scope::OneLevel, "(cn=web)", &["member"]).await.expect("member");
