@@ -196,6 +196,10 @@ pub struct Tree {
     base: Dn,
     people: Dn,
     groups: Dn,
+    /// `people` and `groups` as text, made once: every entry's DN (and
+    /// every value of `member`, a thousand for a big group) ends with one.
+    people_text: String,
+    groups_text: String,
 }
 
 impl Tree {
@@ -206,7 +210,8 @@ impl Tree {
         }
         let people = base.child("ou", "people");
         let groups = base.child("ou", "groups");
-        Ok(Self { base, people, groups })
+        let (people_text, groups_text) = (people.to_string(), groups.to_string());
+        Ok(Self { base, people, groups, people_text, groups_text })
     }
 
     pub fn base(&self) -> &Dn {
@@ -221,12 +226,14 @@ impl Tree {
         &self.groups
     }
 
+    /// `uid=NAME,ou=people,BASE`, as `Dn`'s `Display` writes it.
     pub fn user_dn(&self, username: &str) -> String {
-        self.people.child("uid", username).to_string()
+        format!("uid={},{}", escape(username), self.people_text)
     }
 
+    /// `cn=NAME,ou=groups,BASE`, as `Dn`'s `Display` writes it.
     pub fn group_dn(&self, name: &str) -> String {
-        self.groups.child("cn", name).to_string()
+        format!("cn={},{}", escape(name), self.groups_text)
     }
 
     pub fn place(&self, dn: &Dn) -> Place {
@@ -303,6 +310,10 @@ mod tests {
     #[test]
     fn escapes_round_trip() {
         let tree = Tree::new("dc=roster,dc=local").unwrap();
+        for name in ["ann", "a,b", " lead", "trail ", "#x", "é ü"] {
+            assert_eq!(tree.user_dn(name), tree.people().child("uid", name).to_string());
+            assert_eq!(tree.group_dn(name), tree.groups().child("cn", name).to_string());
+        }
         for name in ["a,b", " lead", "trail ", "#x", "q\"u+o=t<e>;\\"] {
             let dn = tree.group_dn(name);
             assert_eq!(tree.place(&Dn::parse(&dn).unwrap()), Place::Group(name.into()), "{dn}");
