@@ -635,16 +635,21 @@ impl Searcher<'_> {
     /// Every group `u` is in at any depth.
     /// (Those the reader may see, as `(member=U)` is of U's direct groups.)
     async fn groups_in_chain(&self, u: UserId) -> Result<Vec<GroupId>, CoreError> {
-        let filter = &in_chain_of(u);
+        Ok(self.every_group(&in_chain_of(u)).await?.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Every group `filter` lists for the reader, by id and name, a page
+    /// at a time underneath.
+    async fn every_group(&self, filter: &GroupFilter) -> Result<Vec<(GroupId, String)>, CoreError> {
         Ok(match self.reader {
             Reader::Bound(p) => {
                 let d = self.dir;
                 let all = collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await });
-                all.await?.into_iter().map(|g| g.id).collect()
+                all.await?.into_iter().map(|g| (g.id, g.name)).collect()
             }
             Reader::Public(r) => {
                 let all = collect_all(list::GROUPS, |req| async move { r.list_groups(filter, &req).await });
-                all.await?.into_iter().map(|g| g.id).collect()
+                all.await?.into_iter().map(|g| (g.id, g.name)).collect()
             }
         })
     }
@@ -696,19 +701,8 @@ impl Searcher<'_> {
 
     /// The DNs of the groups `group` is directly nested in that the reader may see.
     async fn parents_of(&self, group: GroupId) -> Result<Vec<String>, CoreError> {
-        let filter = &GroupFilter { children_any: vec![group], ..GroupFilter::default() };
-        let names: Vec<String> = match self.reader {
-            Reader::Bound(p) => {
-                let d = self.dir;
-                let all = collect_all(list::GROUPS, |req| async move { d.list_groups(p, filter, &req).await });
-                all.await?.into_iter().map(|g| g.name).collect()
-            }
-            Reader::Public(r) => {
-                let all = collect_all(list::GROUPS, |req| async move { r.list_groups(filter, &req).await });
-                all.await?.into_iter().map(|g| g.name).collect()
-            }
-        };
-        Ok(names.iter().map(|n| self.tree.group_dn(n)).collect())
+        let filter = GroupFilter { children_any: vec![group], ..GroupFilter::default() };
+        Ok(self.every_group(&filter).await?.iter().map(|(_, name)| self.tree.group_dn(name)).collect())
     }
 
     /// The DNs of the groups `user` is directly in that the reader may see.

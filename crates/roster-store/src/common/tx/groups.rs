@@ -34,6 +34,20 @@ fn push_with_user(qb: &mut QueryBuilder<Db>, sql: &str, user: UserId) {
     }
 }
 
+/// ` AND id IN (SELECT group_id FROM <from_where> IN (ids…))`, when there
+/// are ids: the groups some users or groups stand in.
+fn push_group_ids_where(qb: &mut QueryBuilder<Db>, from_where: &str, ids: &[Uuid]) {
+    if ids.is_empty() {
+        return;
+    }
+    qb.push(format!(" AND id IN (SELECT group_id FROM {from_where} IN ("));
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push("))");
+}
+
 fn push_scope(qb: &mut QueryBuilder<Db>, scope: &GroupScope) {
     if let Some(u) = scope.visible_to {
         push_with_user(qb, VISIBLE_GROUPS, u);
@@ -47,30 +61,11 @@ fn push_scope(qb: &mut QueryBuilder<Db>, scope: &GroupScope) {
         );
         qb.push_bind(rows::level_num(level)).push(")");
     }
-    if !scope.members_any.is_empty() {
-        qb.push(" AND id IN (SELECT group_id FROM memberships WHERE user_id IN (");
-        let mut sep = qb.separated(", ");
-        for u in &scope.members_any {
-            sep.push_bind(u.0);
-        }
-        qb.push("))");
-    }
-    if !scope.members_at_any_depth.is_empty() {
-        qb.push(" AND id IN (SELECT group_id FROM user_closure WHERE user_id IN (");
-        let mut sep = qb.separated(", ");
-        for u in &scope.members_at_any_depth {
-            sep.push_bind(u.0);
-        }
-        qb.push("))");
-    }
-    if !scope.children_any.is_empty() {
-        qb.push(" AND id IN (SELECT group_id FROM memberships WHERE child_id IN (");
-        let mut sep = qb.separated(", ");
-        for g in &scope.children_any {
-            sep.push_bind(g.0);
-        }
-        qb.push("))");
-    }
+    let ids = |v: &[UserId]| v.iter().map(|u| u.0).collect::<Vec<_>>();
+    push_group_ids_where(qb, "memberships WHERE user_id", &ids(&scope.members_any));
+    push_group_ids_where(qb, "user_closure WHERE user_id", &ids(&scope.members_at_any_depth));
+    let children: Vec<Uuid> = scope.children_any.iter().map(|g| g.0).collect();
+    push_group_ids_where(qb, "memberships WHERE child_id", &children);
     if let Some(org) = scope.org {
         qb.push(" AND org_id = ").push_bind(org.0);
     }

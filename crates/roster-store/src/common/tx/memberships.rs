@@ -33,6 +33,12 @@ fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
 }
 
 impl SqlTx {
+    /// The first column of `sql`'s rows as text, `$1` bound to `group`.
+    async fn names_of(&mut self, group: GroupId, sql: &'static str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(sql).bind(group.0).fetch_all(&mut *self.tx).await.map_err(map)?;
+        rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(map)
+    }
+
     /// Before an edge change counts the users under `child`: locks `child`
     /// and every group below it, in id order, where writers run side by
     /// side (`dialect::LOCK_SUBTREE`). A change of a group's user
@@ -444,25 +450,21 @@ impl MembershipStore for SqlTx {
     }
 
     async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)> {
-        let names = |sql: &'static str| sqlx::query(sql).bind(group.0);
-        let users = names(
-            "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.group_id = $1 AND m.user_id IS NOT NULL ORDER BY m.num",
-        )
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(map)?;
-        let groups = names(
-            "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.child_id \
-             WHERE m.group_id = $1 AND m.child_id IS NOT NULL ORDER BY m.num",
-        )
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(map)?;
-        Ok((
-            users.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(map)?,
-            groups.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(map)?,
-        ))
+        let users = self
+            .names_of(
+                group,
+                "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id \
+                 WHERE m.group_id = $1 AND m.user_id IS NOT NULL ORDER BY m.num",
+            )
+            .await?;
+        let groups = self
+            .names_of(
+                group,
+                "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.child_id \
+                 WHERE m.group_id = $1 AND m.child_id IS NOT NULL ORDER BY m.num",
+            )
+            .await?;
+        Ok((users, groups))
     }
 
     async fn list_group_memberships(
