@@ -213,6 +213,16 @@ impl Group {
     }
 }
 
+/// A group's direct members by name: its users' usernames and its child
+/// groups' names, each in the order they joined. What a protocol that
+/// names members (LDAP's `member`) needs, without the entities; shared
+/// (`Arc`), so a server that keeps it need not copy a large group's names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberNames {
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GroupCounts {
     /// Direct user members, admins included.

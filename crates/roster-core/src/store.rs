@@ -7,6 +7,8 @@
 //! table totals themselves, inside the same transaction as the write that
 //! changes them.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::authz::GroupAccess;
@@ -277,7 +279,7 @@ pub trait MembershipStore: Send {
     /// The usernames of a group's direct user members and the names of its
     /// child groups, each in the order they joined: what a protocol that
     /// names members (LDAP's `member`) needs, without reading the users.
-    async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)>;
+    async fn member_names(&mut self, group: GroupId) -> StoreResult<Arc<MemberNames>>;
     /// Direct user members (`children == false`) or child groups of a group.
     async fn list_group_memberships(
         &mut self,

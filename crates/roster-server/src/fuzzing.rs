@@ -173,7 +173,9 @@ pub fn json_bodies(bytes: &[u8]) -> Vec<(&'static str, Result<(), BadRequest>)> 
 
 /// Bytes as an LDAP connection receives them: framed and decoded as the
 /// session does, each search's base placed in the tree and its filter
-/// evaluated over a sample user and group, each bind DN read. Stops where
+/// evaluated over a sample user and group, each built whole and with only
+/// the attributes the search needs (`Need`), which must match and render
+/// alike; each bind DN read. Stops where
 /// the session would close the connection.
 pub fn ldap_messages(data: &[u8]) {
     use bytes::BytesMut;
@@ -182,7 +184,7 @@ pub fn ldap_messages(data: &[u8]) {
 
     use crate::ldap::codec::{Codec, Frame};
     use crate::ldap::dn::{Dn, Tree};
-    use crate::ldap::entries::{MemberAttrs, Members, group_entry, user_entry};
+    use crate::ldap::entries::{MemberAttrs, Members, Need, Selection, group_entry, user_entry};
     use crate::ldap::filter::{Resolved, matches};
 
     let Ok(tree) = Tree::new("dc=roster,dc=local") else { return };
@@ -191,11 +193,19 @@ pub fn ldap_messages(data: &[u8]) {
     user.email = Some("ann@example.org".into());
     let group =
         roster_core::Group::new("eng".into(), roster_core::OrgId::new(), roster_core::SourceType::Api, user.id, at);
-    let members = Members { users: vec!["ann".into()], groups: vec!["web, ops".into()], attrs: MemberAttrs::ALL };
-    let entries = [
-        user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])),
-        group_entry(&tree, &group, Some(members), Some(vec![tree.group_dn("all")])),
-    ];
+    let entries = |need: &Need| {
+        let members = Members {
+            names: std::sync::Arc::new(roster_core::MemberNames {
+                users: vec!["ann".into()],
+                groups: vec!["web, ops".into()],
+            }),
+            attrs: MemberAttrs::ALL,
+        };
+        [
+            user_entry(&tree, &user, Some(vec![tree.group_dn("eng")]), need),
+            group_entry(&tree, &group, Some(members), Some(vec![tree.group_dn("all")]), need),
+        ]
+    };
     let mut codec = Codec::default();
     let mut buf = BytesMut::from(data);
     while let Ok(Some(frame)) = codec.decode(&mut buf) {
@@ -205,8 +215,17 @@ pub fn ldap_messages(data: &[u8]) {
                 if let Ok(base) = Dn::parse(&req.base) {
                     let _ = tree.place(&base);
                 }
-                for entry in &entries {
-                    let _ = matches(&req.filter, entry, &Resolved::new());
+                // An entry built with only what the search needs matches
+                // and renders as the whole entry does.
+                let selection = Selection::parse(&req.attrs);
+                let lean = entries(&Need::of(&selection, &req.filter));
+                for (lean, whole) in lean.into_iter().zip(entries(&Need::ALL)) {
+                    let matched = matches(&req.filter, &lean, &Resolved::new());
+                    assert_eq!(matched, matches(&req.filter, &whole, &Resolved::new()));
+                    if matched == Some(true) {
+                        let (a, b) = (lean.render(&selection, req.typesonly), whole.render(&selection, req.typesonly));
+                        assert_eq!(a, b);
+                    }
                 }
             }
             LdapOp::BindRequest(req) => {

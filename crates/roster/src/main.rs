@@ -107,6 +107,15 @@ struct ServeArgs {
     /// handshakes included); more wait until one closes.
     #[arg(long, env = "ROSTER_LDAP_MAX_CONNECTIONS", default_value_t = 512)]
     ldap_max_connections: usize,
+    /// The most entries an LDAP search without paging returns, and the
+    /// largest page of a paged one (0: no limit); beyond it the search ends
+    /// with sizeLimitExceeded. A client's own lower limit wins.
+    #[arg(long, env = "ROSTER_LDAP_SIZE_LIMIT", default_value_t = 0)]
+    ldap_size_limit: usize,
+    /// Seconds an LDAP search may run before it ends with
+    /// timeLimitExceeded. A client's own lower limit wins.
+    #[arg(long, env = "ROSTER_LDAP_TIME_LIMIT", default_value = "60", value_parser = seconds)]
+    ldap_time_limit: Duration,
     /// Address to serve LDAPS (LDAP over TLS from the first byte) on; off
     /// unless set. Needs --ldap-tls-cert and --ldap-tls-key.
     #[arg(long, env = "ROSTER_LDAPS_LISTEN", requires = "ldap_tls_cert")]
@@ -156,6 +165,8 @@ impl ServeArgs {
             max_connections: self.ldap_max_connections,
             tls,
             allow_plain_binds: self.ldap_allow_plain_binds,
+            size_limit: self.ldap_size_limit,
+            time_limit: self.ldap_time_limit,
             ..Default::default()
         })
     }

@@ -2,6 +2,7 @@
 //! permissions, and which groups sit inside it. Nesting is acyclic.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::steps::{
     MemberChange, changeable_group, delete_membership, insert_membership, members_changeable_group, readable_group,
@@ -12,7 +13,7 @@ use crate::authz::{self, GroupAccess, Principal, Viewer};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, MembershipId, UserId};
-use crate::model::{Group, Member, MemberRole, Membership, Permissions, User, permission};
+use crate::model::{Group, Member, MemberNames, MemberRole, Membership, Permissions, User, permission};
 use crate::store::Tx;
 
 /// A partial update of a membership.
@@ -323,7 +324,7 @@ impl Directory {
     /// usernames of its users and the names of its child groups, each in
     /// the order they joined. For protocols that list members by name
     /// (LDAP's `member`): one read, and no user is loaded. Errors: `NotFound`.
-    pub async fn member_names(&self, p: &Principal, group: GroupId) -> Result<(Vec<String>, Vec<String>), CoreError> {
+    pub async fn member_names(&self, p: &Principal, group: GroupId) -> Result<Arc<MemberNames>, CoreError> {
         self.member_names_for(Viewer::Principal(p), group).await
     }
 
@@ -332,7 +333,7 @@ impl Directory {
         &self,
         viewer: Viewer<'_>,
         group: GroupId,
-    ) -> Result<(Vec<String>, Vec<String>), CoreError> {
+    ) -> Result<Arc<MemberNames>, CoreError> {
         let mut tx = self.read().await?;
         readable_group(&mut tx, viewer, group).await?;
         Ok(tx.member_names(group).await?)

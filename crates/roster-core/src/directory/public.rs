@@ -6,13 +6,15 @@
 //! subset is the shape: these use-cases return nothing else, so a
 //! front-end cannot show more than the core decided.
 
+use std::sync::Arc;
+
 use super::Directory;
 use super::users::UserQuery;
 use crate::authz::{self, Viewer};
 use crate::cursor::{Page, PageRequest};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
-use crate::model::{PublicGroup, PublicUser};
+use crate::model::{MemberNames, PublicGroup, PublicUser};
 
 /// The right to read the public subset, handed out by
 /// [`Directory::public_reader`] only while the policy allows it.
@@ -89,7 +91,7 @@ impl PublicReader<'_> {
 
     /// The direct members of `group` by name (usernames, child group
     /// names). Errors: `NotFound`.
-    pub async fn member_names(&self, group: GroupId) -> Result<(Vec<String>, Vec<String>), CoreError> {
+    pub async fn member_names(&self, group: GroupId) -> Result<Arc<MemberNames>, CoreError> {
         self.dir.member_names_for(Viewer::Public, group).await
     }
 

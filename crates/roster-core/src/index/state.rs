@@ -16,7 +16,7 @@ use roaring::RoaringTreemap;
 
 use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
-use crate::model::{Grantee, Group, Member, Membership, Share, User};
+use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
 use crate::validate::fold;
 
 mod lists;
@@ -57,7 +57,22 @@ pub(crate) struct State {
     shares: HashMap<GroupId, Vec<Share>>,
     /// A group's users at any depth, as user `num`s, built on first use.
     closure: Mutex<HashMap<GroupId, Arc<RoaringTreemap>>>,
+    /// A group's direct members by name, built on first use and dropped
+    /// when its edges or a member's name change: a large group's names
+    /// are then one shared list, not a lookup per member.
+    names: Mutex<NameCache>,
 }
+
+/// The member names kept, within a budget of names in all (a few large
+/// groups, or many small ones); past it, the cache starts over.
+#[derive(Default)]
+struct NameCache {
+    groups: HashMap<GroupId, Arc<MemberNames>>,
+    held: usize,
+}
+
+/// How many member names the cache holds at most (about 40 bytes each).
+const NAME_BUDGET: usize = 4_000_000;
 
 impl State {
     pub(crate) fn user(&self, id: UserId) -> Option<&Arc<User>> {
@@ -91,8 +106,15 @@ impl State {
     // ---- changes -------------------------------------------------------
 
     pub(crate) fn put_user(&mut self, user: User) {
-        if let Some(old) = self.users.get(&user.id).cloned() {
-            self.forget_names(&old);
+        let old = self.users.get(&user.id).cloned();
+        if let Some(old) = &old {
+            self.forget_names(old);
+        }
+        // The groups that name this user by its old name (or not at all).
+        if old.is_none_or(|o| o.username != user.username) {
+            for g in self.direct_groups(user.id) {
+                self.forget_member_names(g);
+            }
         }
         self.user_nums.insert(user.num, user.id);
         self.user_names.insert((fold(&user.username), user.num), user.id);
@@ -148,8 +170,14 @@ impl State {
     }
 
     pub(crate) fn put_group(&mut self, group: Group) {
-        if let Some(old) = self.groups.get(&group.id).cloned() {
-            self.forget_group_names(&old);
+        let old = self.groups.get(&group.id).cloned();
+        if let Some(old) = &old {
+            self.forget_group_names(old);
+        }
+        if old.is_none_or(|o| o.name != group.name) {
+            for p in self.parents.get(&group.id).cloned().unwrap_or_default() {
+                self.forget_member_names(p);
+            }
         }
         self.group_nums.insert(group.num, group.id);
         self.group_names.insert((fold(&group.name), group.num), group.id);
@@ -182,6 +210,7 @@ impl State {
             }
         }
         self.invalidate_above(id);
+        self.forget_member_names(id);
         for m in ms {
             self.remove_membership(m);
         }
@@ -206,6 +235,7 @@ impl State {
             self.remove_membership(m.id);
         }
         self.invalidate_above(m.group);
+        self.forget_member_names(m.group);
         self.pairs.insert((m.group, m.member), m.id);
         match m.member {
             Member::User(u) => {
@@ -223,6 +253,7 @@ impl State {
     pub(crate) fn remove_membership(&mut self, id: MembershipId) {
         let Some(m) = self.memberships.remove(&id) else { return };
         self.invalidate_above(m.group);
+        self.forget_member_names(m.group);
         self.pairs.remove(&(m.group, m.member));
         match m.member {
             Member::User(u) => {
@@ -267,6 +298,14 @@ impl State {
         let cache = self.closure.get_mut().unwrap_or_else(|e| e.into_inner());
         for g in above {
             cache.remove(&g);
+        }
+    }
+
+    /// Drops the member names kept for `group`.
+    fn forget_member_names(&mut self, group: GroupId) {
+        let cache = self.names.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = cache.groups.remove(&group) {
+            cache.held -= old.users.len() + old.groups.len();
         }
     }
 
@@ -397,8 +436,11 @@ impl State {
     }
 
     /// The usernames of a group's direct users and the names of its child
-    /// groups, by membership `num`; no entity is cloned but the names.
-    pub(crate) fn member_names(&self, group: GroupId) -> (Vec<String>, Vec<String>) {
+    /// groups, by membership `num`: kept once built, until they change.
+    pub(crate) fn member_names(&self, group: GroupId) -> Arc<MemberNames> {
+        if let Some(names) = self.names.lock().unwrap_or_else(|e| e.into_inner()).groups.get(&group) {
+            return names.clone();
+        }
         let members = |map: &HashMap<GroupId, BTreeMap<i64, MembershipId>>| -> Vec<Member> {
             map.get(&group)
                 .into_iter()
@@ -421,7 +463,20 @@ impl State {
                 Member::User(_) => None,
             })
             .collect();
-        (users, groups)
+        let names = Arc::new(MemberNames { users, groups });
+        let size = names.users.len() + names.groups.len();
+        // Only a group the index holds: one it does not know yet may come.
+        if self.groups.contains_key(&group) && size <= NAME_BUDGET {
+            let mut cache = self.names.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.held + size > NAME_BUDGET {
+                *cache = NameCache::default();
+            }
+            if let Some(old) = cache.groups.insert(group, names.clone()) {
+                cache.held -= old.users.len() + old.groups.len();
+            }
+            cache.held += size;
+        }
+        names
     }
 
     /// A user's direct memberships, by `num`.

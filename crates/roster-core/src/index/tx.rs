@@ -267,7 +267,7 @@ answer_or_forward! {
             Ok(all.into_iter().map(|m| m.member).collect())
         }
 
-        async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)> {
+        async fn member_names(&mut self, group: GroupId) -> StoreResult<Arc<MemberNames>> {
             Ok(self.state().member_names(group))
         }
 

@@ -6,7 +6,7 @@
 use ldap3_proto::proto::{LdapCompareRequest, LdapFilter, LdapResultCode};
 
 use super::dn::Dn;
-use super::entries::{Entry, Selection};
+use super::entries::{Entry, Need, Selection};
 use super::error::LdapError;
 use super::filter::{self, Resolved};
 use super::search::Searcher;
@@ -15,7 +15,8 @@ use super::search::Searcher;
 pub(crate) async fn compare(s: &Searcher<'_>, req: &LdapCompareRequest) -> Result<LdapResultCode, LdapError> {
     let place = s.tree.place(&Dn::parse(&req.dn)?);
     let assertion = assertion(req)?;
-    let entry = s.entry_at(&place, &assertion, &Selection::parse(std::slice::from_ref(&req.atype))).await?;
+    let need = Need::of(&Selection::parse(std::slice::from_ref(&req.atype)), &assertion);
+    let entry = s.entry_at(&place, &need).await?;
     answer(&entry, req, &assertion)
 }
 

@@ -6,13 +6,15 @@
 //! `public_group_entry`) is built from the core's public shape, so it can
 //! carry nothing the core did not make public.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
-use roster_core::{Group, GroupId, PublicGroup, PublicUser, User, UserId};
+use ldap3_proto::proto::{LdapFilter, LdapPartialAttribute, LdapSearchResultEntry};
+use roster_core::{Group, GroupId, MemberNames, PublicGroup, PublicUser, User, UserId};
 use time::OffsetDateTime;
 
 use super::dn::{SUBSCHEMA_DN, Tree};
+use super::filter;
 
 /// OIDs this server announces in the root DSE.
 pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
@@ -96,20 +98,85 @@ impl Entry {
         self.attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.values.as_slice())
     }
 
-    /// The entry as sent: the attributes `selection` picks.
-    pub fn render(&self, selection: &Selection, types_only: bool) -> LdapSearchResultEntry {
+    /// The entry as sent: the attributes `selection` picks. It consumes
+    /// the entry, so each value's bytes move into the message uncopied.
+    pub fn render(self, selection: &Selection, types_only: bool) -> LdapSearchResultEntry {
+        let root = self.dn.is_empty();
         let attributes = self
             .attrs
-            .iter()
-            .filter(|a| {
-                selection.wants(a.name, a.operational) || (self.dn.is_empty() && selection.wants(a.name, false))
-            })
+            .into_iter()
+            .filter(|a| selection.wants(a.name, a.operational) || (root && selection.wants(a.name, false)))
             .map(|a| LdapPartialAttribute {
                 atype: selection.spelling(a.name).to_owned(),
-                vals: if types_only { Vec::new() } else { a.values.iter().map(|v| v.as_bytes().to_vec()).collect() },
+                vals: if types_only { Vec::new() } else { a.values.into_iter().map(String::into_bytes).collect() },
             })
             .collect();
-        LdapSearchResultEntry { dn: self.dn.clone(), attributes }
+        LdapSearchResultEntry { dn: self.dn, attributes }
+    }
+}
+
+/// The attributes a search looks at: those its filter tests and those it
+/// returns. A user or group entry is built with these alone, since its
+/// timestamps, UUID and classes cost more to write than the `cn` or
+/// `member` most searches ask for.
+#[derive(Clone, Debug, Default)]
+pub struct Need {
+    all: bool,
+    user: bool,
+    operational: bool,
+    /// Names in lower case.
+    named: Vec<String>,
+}
+
+impl Need {
+    /// Every attribute (a Compare, the fixed entries, tests).
+    pub const ALL: Need = Need { all: true, user: true, operational: true, named: Vec::new() };
+
+    pub fn of(selection: &Selection, filter: &LdapFilter) -> Self {
+        let mut used = HashSet::new();
+        if !filter::attributes(filter, &mut used) {
+            return Self::ALL;
+        }
+        let mut named: Vec<String> = selection.named.keys().cloned().collect();
+        named.extend(used.into_iter().filter(|a| !selection.named.contains_key(a)));
+        Self { all: false, user: selection.user, operational: selection.operational, named }
+    }
+
+    pub fn wants(&self, name: &str, operational: bool) -> bool {
+        self.all
+            || (if operational { self.operational } else { self.user })
+            || self.named.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// An entry being built: each attribute is written only when needed.
+struct Builder<'n> {
+    e: Entry,
+    need: &'n Need,
+}
+
+impl Builder<'_> {
+    fn put(&mut self, name: &'static str, values: impl FnOnce() -> Vec<String>) {
+        if self.need.wants(name, false) {
+            self.e.put(name, values());
+        }
+    }
+
+    fn put_operational(&mut self, name: &'static str, values: impl FnOnce() -> Vec<String>) {
+        if self.need.wants(name, true) {
+            self.e.put_operational(name, values());
+        }
+    }
+
+    /// `entryDN` and `subschemaSubentry`, which every entry below the root
+    /// DSE carries.
+    fn put_names(&mut self) {
+        let dn = &self.e.dn;
+        if self.need.wants("entryDN", true) {
+            let dn = dn.clone();
+            self.e.put_operational("entryDN", one(dn));
+        }
+        self.put_operational("subschemaSubentry", || one(SUBSCHEMA_DN));
     }
 }
 
@@ -204,57 +271,59 @@ fn opt(value: Option<&str>) -> Vec<String> {
 const USER_CLASSES: [&str; 5] = ["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"];
 const GROUP_CLASSES: [&str; 4] = ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"];
 
-/// A user as `uid=NAME,ou=people,BASE`. `member_of`: the DNs of the user's
-/// direct groups the caller may see, when asked for.
-pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>) -> Entry {
-    let mut e = Entry::new(tree.user_dn(&u.username), Subject::User(u.id));
-    e.put("objectClass", USER_CLASSES.map(String::from).to_vec());
-    e.put("uid", one(&u.username));
-    let cn = u.full_name();
-    e.put("cn", one(&cn));
+/// A user as `uid=NAME,ou=people,BASE`, with the attributes `need` names.
+/// `member_of`: the DNs of the user's direct groups the caller may see,
+/// when asked for.
+pub fn user_entry(tree: &Tree, u: &User, member_of: Option<Vec<String>>, need: &Need) -> Entry {
+    let mut b = Builder { e: Entry::new(tree.user_dn(&u.username), Subject::User(u.id)), need };
+    b.put("objectClass", || USER_CLASSES.map(String::from).to_vec());
+    b.put("uid", || one(&u.username));
+    b.put("cn", || one(u.full_name()));
     // `sn` is required by `person`: the username stands in when unknown.
-    e.put("sn", one(u.last_name.clone().filter(|l| !l.is_empty()).unwrap_or_else(|| u.username.clone())));
-    e.put("givenName", opt(u.first_name.as_deref()));
+    b.put("sn", || one(u.last_name.clone().filter(|l| !l.is_empty()).unwrap_or_else(|| u.username.clone())));
+    b.put("givenName", || opt(u.first_name.as_deref()));
     // Always present, as `cn`: Nextcloud names users by `displayName` and
     // skips every entry without one.
-    e.put("displayName", one(&cn));
-    e.put("mail", opt(u.email.as_deref()));
-    e.put("uidNumber", one(user_posix_id(u.num).to_string()));
-    e.put("gidNumber", one(user_posix_id(u.num).to_string()));
-    e.put("homeDirectory", one(format!("/home/{}", u.username)));
-    if let Some(groups) = member_of {
-        e.put("memberOf", groups);
+    b.put("displayName", || one(u.full_name()));
+    b.put("mail", || opt(u.email.as_deref()));
+    for name in ["uidNumber", "gidNumber"] {
+        b.put(name, || one(user_posix_id(u.num).to_string()));
     }
-    e.put_operational("entryUUID", one(u.id.0.to_string()));
-    e.put_operational("createTimestamp", one(generalized(u.created_at)));
-    e.put_operational("modifyTimestamp", one(generalized(u.updated_at)));
-    e.put_names();
-    e
+    b.put("homeDirectory", || one(format!("/home/{}", u.username)));
+    if let Some(groups) = member_of {
+        b.put("memberOf", || groups);
+    }
+    b.put_operational("entryUUID", || one(u.id.0.to_string()));
+    b.put_operational("createTimestamp", || one(generalized(u.created_at)));
+    b.put_operational("modifyTimestamp", || one(generalized(u.updated_at)));
+    b.put_names();
+    b.e
 }
 
 /// A user read anonymously: the public subset the core hands out, as
 /// name-service lookups need it (`uid`, `cn`, `uidNumber`, `gidNumber`,
 /// `homeDirectory`, the classes, `memberOf` when asked for); no `mail`,
 /// no other names, no `entryUUID` or timestamps.
-pub fn public_user_entry(tree: &Tree, u: &PublicUser, member_of: Option<Vec<String>>) -> Entry {
-    let mut e = Entry::new(tree.user_dn(&u.username), Subject::User(u.id));
-    e.put("objectClass", USER_CLASSES.map(String::from).to_vec());
-    e.put("uid", one(&u.username));
-    e.put("cn", one(&u.full_name));
-    e.put("uidNumber", one(user_posix_id(u.num).to_string()));
-    e.put("gidNumber", one(user_posix_id(u.num).to_string()));
-    e.put("homeDirectory", one(format!("/home/{}", u.username)));
-    if let Some(groups) = member_of {
-        e.put("memberOf", groups);
+pub fn public_user_entry(tree: &Tree, u: &PublicUser, member_of: Option<Vec<String>>, need: &Need) -> Entry {
+    let mut b = Builder { e: Entry::new(tree.user_dn(&u.username), Subject::User(u.id)), need };
+    b.put("objectClass", || USER_CLASSES.map(String::from).to_vec());
+    b.put("uid", || one(&u.username));
+    b.put("cn", || one(&u.full_name));
+    for name in ["uidNumber", "gidNumber"] {
+        b.put(name, || one(user_posix_id(u.num).to_string()));
     }
-    e.put_names();
-    e
+    b.put("homeDirectory", || one(format!("/home/{}", u.username)));
+    if let Some(groups) = member_of {
+        b.put("memberOf", || groups);
+    }
+    b.put_names();
+    b.e
 }
 
-/// The direct members of a group, by name.
+/// The direct members of a group, by name, and which member attributes
+/// to write.
 pub struct Members {
-    pub users: Vec<String>,
-    pub groups: Vec<String>,
+    pub names: Arc<MemberNames>,
     pub attrs: MemberAttrs,
 }
 
@@ -281,34 +350,41 @@ impl MemberAttrs {
     }
 }
 
-/// A group as `cn=NAME,ou=groups,BASE`, with its members when asked for.
-pub fn group_entry(tree: &Tree, g: &Group, members: Option<Members>, member_of: Option<Vec<String>>) -> Entry {
-    let mut e = Entry::new(tree.group_dn(&g.name), Subject::Group(g.id));
-    e.put("objectClass", GROUP_CLASSES.map(String::from).to_vec());
-    e.put("cn", one(&g.name));
-    e.put("description", opt(g.description.as_deref()));
-    e.put("gidNumber", one(group_posix_id(g.num).to_string()));
-    put_members(&mut e, tree, members);
+/// A group as `cn=NAME,ou=groups,BASE`, with the attributes `need` names
+/// (its members when asked for).
+pub fn group_entry(
+    tree: &Tree,
+    g: &Group,
+    members: Option<Members>,
+    member_of: Option<Vec<String>>,
+    need: &Need,
+) -> Entry {
+    let mut b = Builder { e: Entry::new(tree.group_dn(&g.name), Subject::Group(g.id)), need };
+    b.put("objectClass", || GROUP_CLASSES.map(String::from).to_vec());
+    b.put("cn", || one(&g.name));
+    b.put("description", || opt(g.description.as_deref()));
+    b.put("gidNumber", || one(group_posix_id(g.num).to_string()));
+    put_members(&mut b.e, tree, members);
     if let Some(parents) = member_of {
-        e.put("memberOf", parents);
+        b.put("memberOf", || parents);
     }
-    e.put_operational("entryUUID", one(g.id.0.to_string()));
-    e.put_operational("createTimestamp", one(generalized(g.created_at)));
-    e.put_operational("modifyTimestamp", one(generalized(g.updated_at)));
-    e.put_names();
-    e
+    b.put_operational("entryUUID", || one(g.id.0.to_string()));
+    b.put_operational("createTimestamp", || one(generalized(g.created_at)));
+    b.put_operational("modifyTimestamp", || one(generalized(g.updated_at)));
+    b.put_names();
+    b.e
 }
 
 /// A group read anonymously: `cn`, `gidNumber`, the classes and its
 /// members when asked for; no `description`, `entryUUID` or timestamps.
-pub fn public_group_entry(tree: &Tree, g: &PublicGroup, members: Option<Members>) -> Entry {
-    let mut e = Entry::new(tree.group_dn(&g.name), Subject::Group(g.id));
-    e.put("objectClass", GROUP_CLASSES.map(String::from).to_vec());
-    e.put("cn", one(&g.name));
-    e.put("gidNumber", one(group_posix_id(g.num).to_string()));
-    put_members(&mut e, tree, members);
-    e.put_names();
-    e
+pub fn public_group_entry(tree: &Tree, g: &PublicGroup, members: Option<Members>, need: &Need) -> Entry {
+    let mut b = Builder { e: Entry::new(tree.group_dn(&g.name), Subject::Group(g.id)), need };
+    b.put("objectClass", || GROUP_CLASSES.map(String::from).to_vec());
+    b.put("cn", || one(&g.name));
+    b.put("gidNumber", || one(group_posix_id(g.num).to_string()));
+    put_members(&mut b.e, tree, members);
+    b.put_names();
+    b.e
 }
 
 /// `member`, `uniqueMember` (users and nested groups) and `memberUid` (users).
@@ -316,8 +392,13 @@ fn put_members(e: &mut Entry, tree: &Tree, members: Option<Members>) {
     let Some(m) = members else { return };
     let a = m.attrs;
     if a.member || a.unique_member {
-        let dns: Vec<String> =
-            m.users.iter().map(|u| tree.user_dn(u)).chain(m.groups.iter().map(|g| tree.group_dn(g))).collect();
+        let dns: Vec<String> = m
+            .names
+            .users
+            .iter()
+            .map(|u| tree.user_dn(u))
+            .chain(m.names.groups.iter().map(|g| tree.group_dn(g)))
+            .collect();
         match (a.member, a.unique_member) {
             (true, true) => {
                 e.put("member", dns.clone());
@@ -328,7 +409,7 @@ fn put_members(e: &mut Entry, tree: &Tree, members: Option<Members>) {
         }
     }
     if a.member_uid {
-        e.put("memberUid", m.users);
+        e.put("memberUid", m.names.users.clone());
     }
 }
 

@@ -49,10 +49,12 @@ pub fn in_chain_assertions(f: &LdapFilter) -> Vec<(String, &str)> {
     }
 }
 
-/// The attribute names a filter looks at, in lower case.
-pub fn attributes(f: &LdapFilter, out: &mut HashSet<String>) {
+/// The attribute names a filter looks at, in lower case. `false` when it
+/// may look at any attribute (an extensible match naming none); `out` is
+/// then incomplete, and every attribute is needed.
+pub fn attributes(f: &LdapFilter, out: &mut HashSet<String>) -> bool {
     match f {
-        LdapFilter::And(fs) | LdapFilter::Or(fs) => fs.iter().for_each(|f| attributes(f, out)),
+        LdapFilter::And(fs) | LdapFilter::Or(fs) => fs.iter().all(|f| attributes(f, out)),
         LdapFilter::Not(f) => attributes(f, out),
         LdapFilter::Equality(a, _)
         | LdapFilter::Substring(a, _)
@@ -61,14 +63,16 @@ pub fn attributes(f: &LdapFilter, out: &mut HashSet<String>) {
         | LdapFilter::Present(a)
         | LdapFilter::Approx(a, _) => {
             out.insert(base_name(a));
+            true
         }
-        LdapFilter::Extensible(m) => {
-            if in_chain(m).is_none()
-                && let Some(a) = &m.type_
-            {
+        LdapFilter::Extensible(m) => match (&m.type_, in_chain(m)) {
+            (_, Some(_)) => true,
+            (Some(a), None) => {
                 out.insert(base_name(a));
+                true
             }
-        }
+            (None, None) => false,
+        },
     }
 }
 
@@ -256,7 +260,7 @@ fn extensible(m: &LdapMatchingRuleAssertion, entry: &Entry, resolved: &Resolved)
 mod tests {
     use super::*;
     use crate::ldap::dn::Tree;
-    use crate::ldap::entries::user_entry;
+    use crate::ldap::entries::{Need, user_entry};
 
     fn check(filter: &str, expected: Option<bool>) {
         let f = ldap3_proto::parse_ldap_filter_str(filter).unwrap_or_else(|e| panic!("{filter}: {e:?}"));
@@ -268,7 +272,7 @@ mod tests {
         let mut u = roster_core::User::new("Ann".into(), time::OffsetDateTime::UNIX_EPOCH);
         u.num = 42;
         u.email = Some("ann@Example.org".into());
-        let entry = user_entry(&tree, &u, Some(vec![tree.group_dn("Eng")]));
+        let entry = user_entry(&tree, &u, Some(vec![tree.group_dn("Eng")]), &Need::ALL);
         assert_eq!(matches(f, &entry, &Resolved::new()), expected, "{f:?}");
     }
 
@@ -300,7 +304,7 @@ mod tests {
         let mut u = roster_core::User::new("ann".into(), time::OffsetDateTime::UNIX_EPOCH);
         u.updated_at = time::macros::datetime!(2026-03-04 05:06:07.5 UTC);
         let tree = Tree::new("dc=roster,dc=local").unwrap();
-        let entry = user_entry(&tree, &u, None);
+        let entry = user_entry(&tree, &u, None, &Need::ALL);
         assert_eq!(entry.get("modifyTimestamp"), Some(&["20260304050607Z".to_owned()][..]));
         let check = |f: &str, expected: Option<bool>| {
             let f = ldap3_proto::parse_ldap_filter_str(f).unwrap_or_else(|e| panic!("{f}: {e:?}"));

@@ -63,6 +63,14 @@ pub struct LdapConfig {
     pub allow_plain_binds: bool,
     /// How long a TLS handshake (LDAPS, or after StartTLS) may take.
     pub handshake_timeout: Duration,
+    /// The most entries a search without the paged results control
+    /// returns (0: no limit), and the largest page a paged one gets; a
+    /// client's own smaller limit wins. Beyond it: `sizeLimitExceeded`
+    /// after the entries so far.
+    pub size_limit: usize,
+    /// The longest a search may run; a client's own shorter limit wins.
+    /// Beyond it: `timeLimitExceeded` after the entries so far.
+    pub time_limit: Duration,
 }
 
 impl Default for LdapConfig {
@@ -74,6 +82,8 @@ impl Default for LdapConfig {
             tls: None,
             allow_plain_binds: false,
             handshake_timeout: Duration::from_secs(10),
+            size_limit: 0,
+            time_limit: Duration::from_secs(60),
         }
     }
 }

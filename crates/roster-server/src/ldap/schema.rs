@@ -314,7 +314,7 @@ mod tests {
 
     use super::*;
     use crate::ldap::dn::Tree;
-    use crate::ldap::entries::{self, Members};
+    use crate::ldap::entries::{self, Members, Need};
 
     fn lower(s: &str) -> String {
         s.to_ascii_lowercase()
@@ -366,17 +366,27 @@ mod tests {
         let mut group =
             roster_core::Group::new("eng".into(), roster_core::OrgId::new(), roster_core::SourceType::Api, user.id, at);
         group.description = Some("engineering".into());
-        let members =
-            || Members { users: vec!["ann".into()], groups: vec!["web".into()], attrs: entries::MemberAttrs::ALL };
+        let members = || Members {
+            names: std::sync::Arc::new(roster_core::MemberNames {
+                users: vec!["ann".into()],
+                groups: vec!["web".into()],
+            }),
+            attrs: entries::MemberAttrs::ALL,
+        };
         let served = [
             entries::root_dse(&tree, true),
             subschema_entry(),
             entries::base_entry(&tree),
             entries::unit_entry(tree.people().to_string(), "people"),
-            entries::user_entry(&tree, &user, Some(vec![tree.group_dn("eng")])),
-            entries::group_entry(&tree, &group, Some(members()), Some(vec![tree.group_dn("all")])),
-            entries::public_user_entry(&tree, &roster_core::PublicUser::from(user.clone()), Some(vec![])),
-            entries::public_group_entry(&tree, &roster_core::PublicGroup::from(group.clone()), Some(members())),
+            entries::user_entry(&tree, &user, Some(vec![tree.group_dn("eng")]), &Need::ALL),
+            entries::group_entry(&tree, &group, Some(members()), Some(vec![tree.group_dn("all")]), &Need::ALL),
+            entries::public_user_entry(&tree, &roster_core::PublicUser::from(user.clone()), Some(vec![]), &Need::ALL),
+            entries::public_group_entry(
+                &tree,
+                &roster_core::PublicGroup::from(group.clone()),
+                Some(members()),
+                &Need::ALL,
+            ),
         ];
         for entry in &served {
             for a in &entry.attrs {

@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashSet, hash_map::DefaultHasher};
 use std::hash::{Hash, Hasher};
+use std::time::Instant;
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchResultEntry, LdapSearchScope};
 use roster_core::{
@@ -29,7 +30,7 @@ use roster_core::{
 };
 
 use super::dn::{Dn, Place, Tree};
-use super::entries::{self, Entry, MemberAttrs, Members, Selection, Subject};
+use super::entries::{self, Entry, MemberAttrs, Members, Need, Selection, Subject};
 use super::error::LdapError;
 use super::filter::{self, InChain, Resolved};
 use super::schema;
@@ -50,6 +51,9 @@ pub(crate) struct Query<'a> {
     pub size_limit: usize,
     /// The paged results control: page size and cookie.
     pub paging: Option<(usize, &'a [u8])>,
+    /// When the search must end (`timeLimitExceeded`), checked before each
+    /// entry: a search that never waits on the network still stops.
+    pub deadline: Option<Instant>,
 }
 
 /// How a search ended.
@@ -181,12 +185,16 @@ struct Run<'a, E> {
     types_only: bool,
     size_limit: usize,
     sent: usize,
+    deadline: Option<Instant>,
 }
 
 impl<E: Emit> Run<'_, E> {
     /// Sends `entry` if it matches; `false` when it would pass the size limit.
-    async fn offer(&mut self, entry: &Entry, filter: &LdapFilter, resolved: &Resolved) -> Result<bool, LdapError> {
-        if filter::matches(filter, entry, resolved) != Some(true) {
+    async fn offer(&mut self, entry: Entry, filter: &LdapFilter, resolved: &Resolved) -> Result<bool, LdapError> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(LdapError::TimeLimit);
+        }
+        if filter::matches(filter, &entry, resolved) != Some(true) {
             return Ok(true);
         }
         if self.size_limit > 0 && self.sent >= self.size_limit {
@@ -208,7 +216,9 @@ impl Searcher<'_> {
             types_only: q.types_only,
             size_limit: q.size_limit,
             sent: 0,
+            deadline: q.deadline,
         };
+        let need = Need::of(&run.selection, q.filter);
         let none = Resolved::new();
         let scope = q.scope.clone();
         // The entries a scope reaches: fixed ones, one named, or whole kinds.
@@ -232,12 +242,12 @@ impl Searcher<'_> {
             (Place::Groups, LdapSearchScope::OneLevel | LdapSearchScope::Children) => (vec![], vec![Kind::Groups]),
             (Place::Groups, LdapSearchScope::Subtree) => (vec![self.units().swap_remove(1)], vec![Kind::Groups]),
             (Place::User(_) | Place::Group(_), scope) => {
-                let entry = self.entry_at(&place, q.filter, &run.selection).await?;
+                let entry = self.entry_at(&place, &need).await?;
                 if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
                     return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
                 }
                 let resolved = self.resolve_for(q.filter, Some(&entry.subject)).await?;
-                if !run.offer(&entry, q.filter, &resolved).await? {
+                if !run.offer(entry, q.filter, &resolved).await? {
                     return Ok(Done::SizeLimitExceeded);
                 }
                 return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
@@ -245,7 +255,10 @@ impl Searcher<'_> {
         };
 
         // Where a paged search resumes: the kind, and the core cursor in it.
-        let fingerprint = self.fingerprint(q, &base);
+        let fingerprint = match q.paging {
+            Some(_) => self.fingerprint(q, &base),
+            None => 0,
+        };
         let (page_size, mut resume) = match q.paging {
             None => (usize::MAX, None),
             Some((0, _)) => return Ok(Done::Complete { cookie: Some(Vec::new()) }),
@@ -253,7 +266,7 @@ impl Searcher<'_> {
             Some((size, cookie)) => (size, Some(parse_cookie(cookie, fingerprint)?)),
         };
         if resume.is_none() {
-            for entry in &fixed {
+            for entry in fixed {
                 if !run.offer(entry, q.filter, &none).await? {
                     return Ok(Done::SizeLimitExceeded);
                 }
@@ -282,8 +295,8 @@ impl Searcher<'_> {
                 let req = PageRequest::parse(plan.list(), Some(left.min(FETCH) as i64), cursor.as_deref())?;
                 let (rows, next) = self.fetch(&plan, &req).await?;
                 for row in &rows {
-                    let entry = self.entry(row, &rest, &run.selection).await?;
-                    if !run.offer(&entry, &rest, &resolved).await? {
+                    let entry = self.entry(row, &need).await?;
+                    if !run.offer(entry, &rest, &resolved).await? {
                         return Ok(Done::SizeLimitExceeded);
                     }
                 }
@@ -299,10 +312,10 @@ impl Searcher<'_> {
         Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) })
     }
 
-    /// The entry at `place`, with what `f` and `selection` need of it.
+    /// The entry at `place`, with the attributes `need` names.
     /// Errors: `NoSuchObject` (with the nearest entry above) when there is
     /// none the caller may see.
-    pub async fn entry_at(&self, place: &Place, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
+    pub async fn entry_at(&self, place: &Place, need: &Need) -> Result<Entry, LdapError> {
         let missing = |matched: &Dn| LdapError::NoSuchObject { matched: matched.to_string() };
         Ok(match place {
             Place::RootDse | Place::Subschema => match dse_entry(self.tree, self.starttls, place) {
@@ -313,11 +326,11 @@ impl Searcher<'_> {
             Place::People => self.units().swap_remove(0),
             Place::Groups => self.units().swap_remove(1),
             Place::User(name) => match self.user_named(name).await? {
-                Some(u) => self.entry(&u, f, selection).await?,
+                Some(u) => self.entry(&u, need).await?,
                 None => return Err(missing(self.tree.people())),
             },
             Place::Group(name) => match self.group_named(name).await? {
-                Some(g) => self.entry(&g, f, selection).await?,
+                Some(g) => self.entry(&g, need).await?,
                 None => return Err(missing(self.tree.groups())),
             },
             Place::Outside { matched } => return Err(LdapError::NoSuchObject { matched: matched.clone() }),
@@ -654,26 +667,24 @@ impl Searcher<'_> {
         })
     }
 
-    /// A row as an entry, with what the filter and selection need of it
-    /// (a user's groups, a group's members) fetched only when used.
-    async fn entry(&self, row: &Row, f: &LdapFilter, selection: &Selection) -> Result<Entry, LdapError> {
-        let mut used = HashSet::new();
-        filter::attributes(f, &mut used);
-        let wants = |a: &str| used.contains(a) || selection.wants(a, false);
+    /// A row as an entry, with the attributes `need` names (a user's
+    /// groups, a group's members fetched only when named).
+    async fn entry(&self, row: &Row, need: &Need) -> Result<Entry, LdapError> {
+        let wants = |a: &str| need.wants(a, false);
         Ok(match row {
             Row::User(u) => {
                 let member_of = match wants("memberof") {
                     true => Some(self.groups_of(u.id).await?),
                     false => None,
                 };
-                entries::user_entry(self.tree, u, member_of)
+                entries::user_entry(self.tree, u, member_of, need)
             }
             Row::PublicUser(u) => {
                 let member_of = match wants("memberof") {
                     true => Some(self.groups_of(u.id).await?),
                     false => None,
                 };
-                entries::public_user_entry(self.tree, u, member_of)
+                entries::public_user_entry(self.tree, u, member_of, need)
             }
             Row::Group(g) => {
                 let attrs = MemberAttrs::wanted(wants);
@@ -686,7 +697,7 @@ impl Searcher<'_> {
                     true => Some(self.parents_of(g.id).await?),
                     false => None,
                 };
-                entries::group_entry(self.tree, g, members, member_of)
+                entries::group_entry(self.tree, g, members, member_of, need)
             }
             Row::PublicGroup(g) => {
                 let attrs = MemberAttrs::wanted(wants);
@@ -694,7 +705,7 @@ impl Searcher<'_> {
                     true => self.members(g.id, attrs).await?,
                     false => None,
                 };
-                entries::public_group_entry(self.tree, g, members)
+                entries::public_group_entry(self.tree, g, members, need)
             }
         })
     }
@@ -723,7 +734,7 @@ impl Searcher<'_> {
             Reader::Bound(p) => self.dir.member_names(p, id).await,
             Reader::Public(r) => r.member_names(id).await,
         };
-        Ok(absent_as_none(names)?.map(|(users, groups)| Members { users, groups, attrs }))
+        Ok(absent_as_none(names)?.map(|names| Members { names, attrs }))
     }
 
     /// A lookup by name; absence is `None` (a filter naming nobody matches nothing).
@@ -802,10 +813,16 @@ pub(crate) async fn search_dse<E: Emit>(
         (Place::Subschema, LdapSearchScope::Base | LdapSearchScope::Subtree) => dse_entry(tree, starttls, place),
         _ => None,
     };
-    let mut run =
-        Run { emit, selection: Selection::parse(q.attrs), types_only: q.types_only, size_limit: q.size_limit, sent: 0 };
+    let mut run = Run {
+        emit,
+        selection: Selection::parse(q.attrs),
+        types_only: q.types_only,
+        size_limit: q.size_limit,
+        sent: 0,
+        deadline: q.deadline,
+    };
     if let Some(entry) = reached
-        && !run.offer(&entry, q.filter, &Resolved::new()).await?
+        && !run.offer(entry, q.filter, &Resolved::new()).await?
     {
         return Ok(Done::SizeLimitExceeded);
     }

@@ -24,7 +24,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
@@ -365,14 +365,30 @@ impl Session {
         // The root DSE and the subschema entry are anyone's: no reader.
         let dse = matches!(place, Place::RootDse | Place::Subschema);
         let principal = if dse { None } else { self.principal().await? };
+        // The client's time limit (RFC 4511 §4.5.1.5), in seconds (0:
+        // none), within the server's.
+        let limit = match u64::try_from(req.timelimit).ok().filter(|s| *s > 0) {
+            Some(secs) => Duration::from_secs(secs).min(shared.config.time_limit),
+            None => shared.config.time_limit,
+        };
         let query = Query {
             base: &req.base,
             scope: req.scope.clone(),
             filter: &req.filter,
             attrs: &req.attrs,
             types_only: req.typesonly,
-            size_limit: usize::try_from(req.sizelimit).unwrap_or(0),
-            paging: paging.map(|(size, cookie)| (usize::try_from(*size).unwrap_or(0), cookie.as_slice())),
+            // The server's size limit bounds a search without paging, and
+            // each page of one with it (RFC 2696 lets a page be smaller).
+            size_limit: match paging {
+                None => lower_limit(usize::try_from(req.sizelimit).unwrap_or(0), shared.config.size_limit),
+                Some(_) => usize::try_from(req.sizelimit).unwrap_or(0),
+            },
+            paging: paging.map(|(size, cookie)| {
+                let size = usize::try_from(*size).unwrap_or(0);
+                let size = if size == 0 { 0 } else { lower_limit(size, shared.config.size_limit) };
+                (size, cookie.as_slice())
+            }),
+            deadline: Instant::now().checked_add(limit),
         };
         let mut out = Replies { idle_timeout: shared.config.idle_timeout, conn, id };
         let searched = async {
@@ -383,13 +399,11 @@ impl Session {
             let searcher = Searcher { dir: &shared.dir, reader, tree: &shared.tree, starttls };
             searcher.search(&query, &mut out).await
         };
-        // The client's time limit (RFC 4511 §4.5.1.5), in seconds; 0: none.
-        match u64::try_from(req.timelimit).ok().filter(|s| *s > 0) {
-            None => searched.await,
-            Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), searched).await {
-                Ok(done) => done,
-                Err(_) => Err(LdapError::TimeLimit),
-            },
+        // The deadline is checked between entries; this ends a search
+        // waiting on a slow client or the store as well.
+        match tokio::time::timeout(limit, searched).await {
+            Ok(done) => done,
+            Err(_) => Err(LdapError::TimeLimit),
         }
     }
 
@@ -520,4 +534,12 @@ fn unknown_critical(ctrl: &[LdapControl]) -> Option<String> {
         LdapControl::ExtendedDn { criticality: true, .. } => Some("1.2.840.113556.1.4.529".to_owned()),
         _ => None,
     })
+}
+
+/// The smaller of two limits where 0 means none.
+fn lower_limit(a: usize, b: usize) -> usize {
+    match (a, b) {
+        (0, l) | (l, 0) => l,
+        (a, b) => a.min(b),
+    }
 }

@@ -423,9 +423,9 @@ async fn group_scopes_and_orders() {
         assert_eq!(names(tx.list_groups(&spec, &deep(v.id)).await.unwrap()), ["mike"], "{}", b.name);
         assert_eq!(tx.count_groups_matching(&spec, &deep(u.id)).await.unwrap(), 3);
         // Members by name, each kind in the order it joined.
-        let by_name = (vec!["v".to_owned(), "u".to_owned()], vec!["alpha".to_owned()]);
-        assert_eq!(tx.member_names(m.id).await.unwrap(), by_name, "{}", b.name);
-        assert_eq!(tx.member_names(GroupId::new()).await.unwrap(), (vec![], vec![]), "{}", b.name);
+        let by_name = MemberNames { users: vec!["v".to_owned(), "u".to_owned()], groups: vec!["alpha".to_owned()] };
+        assert_eq!(*tx.member_names(m.id).await.unwrap(), by_name, "{}", b.name);
+        assert_eq!(*tx.member_names(GroupId::new()).await.unwrap(), MemberNames::default(), "{}", b.name);
         let writable = GroupScope { shared_with: Some((u.id, ShareLevel::Write)), ..GroupScope::default() };
         assert_eq!(names(tx.list_groups(&spec, &writable).await.unwrap()), ["zulu"], "{}: through alpha", b.name);
         let manageable = GroupScope { shared_with: Some((u.id, ShareLevel::Manage)), ..GroupScope::default() };

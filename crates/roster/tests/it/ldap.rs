@@ -676,6 +676,59 @@ async fn ldap_connection_cap_and_idle_timeout() {
     assert_eq!(bind.expect("served once a slot is free").expect("bind").rc, 0);
 }
 
+/// The server's own search limits (`--ldap-size-limit`, `--ldap-time-limit`):
+/// a search without paging stops at the size limit with `sizeLimitExceeded`
+/// (a client's lower limit wins), a paged search gets pages no larger and
+/// every entry across them, and a search past the time limit ends with
+/// `timeLimitExceeded` after what it had sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_server_size_and_time_limits() {
+    use std::time::Duration;
+    let config = roster_server::ldap::LdapConfig { size_limit: 3, ..Default::default() };
+    let s = TestServer::sqlite_with_ldap(config).await;
+    world(&s).await;
+    for i in 0..6 {
+        s.user(&format!("user{i:02}")).await;
+    }
+    let mut l = bound(&s, "admin", ADMIN_KEY).await;
+    let capped = l.search(PEOPLE, Scope::OneLevel, "(objectClass=*)", vec!["1.1"]).await.expect("search");
+    assert_eq!((capped.1.rc, capped.0.len()), (4, 3), "sizeLimitExceeded after the server's three");
+    let lower = l
+        .with_search_options(ldap3::SearchOptions::new().sizelimit(2))
+        .search(PEOPLE, Scope::OneLevel, "(objectClass=*)", vec!["1.1"])
+        .await
+        .expect("search");
+    assert_eq!((lower.1.rc, lower.0.len()), (4, 2), "the client's lower limit wins");
+    let higher = l
+        .with_search_options(ldap3::SearchOptions::new().sizelimit(50))
+        .search(PEOPLE, Scope::OneLevel, "(objectClass=*)", vec!["1.1"])
+        .await
+        .expect("search");
+    assert_eq!((higher.1.rc, higher.0.len()), (4, 3), "a client cannot raise it");
+    let few = l.search(PEOPLE, Scope::OneLevel, "(uid=user0*)", vec!["1.1"]).await.expect("search");
+    assert_eq!((few.1.rc, few.0.len()), (4, 3));
+    let one = l.search(PEOPLE, Scope::OneLevel, "(uid=ann)", vec!["1.1"]).await.expect("search");
+    assert_eq!((one.1.rc, one.0.len()), (0, 1), "under the limit: success");
+    let pages = paged(&mut l, PEOPLE, "(objectClass=person)", 10).await;
+    assert!(pages.iter().all(|p| p.len() <= 3), "pages no larger than the limit: {pages:?}");
+    let all: BTreeSet<String> = pages.concat().into_iter().collect();
+    assert_eq!(all.len(), 4 + 6, "every user across the pages: {pages:?}");
+
+    let config = roster_server::ldap::LdapConfig { time_limit: Duration::from_millis(1), ..Default::default() };
+    let s = TestServer::sqlite_with_ldap(config).await;
+    let records: Vec<serde_json::Value> =
+        (0..1500).map(|i| json!({ "type": "user", "username": format!("many{i:04}") })).collect();
+    let r = s.post("/v1/import", json!({ "records": records })).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let mut l = bound(&s, "admin", ADMIN_KEY).await;
+    let slow = l.search(PEOPLE, Scope::OneLevel, "(objectClass=*)", vec!["*", "+"]).await.expect("search");
+    assert_eq!(slow.1.rc, 3, "timeLimitExceeded: {:?}", slow.1);
+    assert!(slow.0.len() < 1500, "stopped early: {}", slow.0.len());
+    // The connection goes on.
+    let r = l.search(PEOPLE, Scope::OneLevel, "(uid=admin)", vec!["1.1"]).await.expect("search");
+    assert!(r.1.rc == 0 || r.1.rc == 3, "{:?}", r.1);
+}
+
 /// `( OID NAME 'a' …` or `( OID NAME ( 'a' 'b' ) …`: each name (in lower
 /// case) with its OID.
 fn described(descriptions: &[String]) -> HashMap<String, String> {

@@ -3,6 +3,8 @@
 //! transaction as every edge change, which the transitive reads and the
 //! cycle check (`group_reaches`) probe instead of walking the graph.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use roster_core::store::StoreResult;
 use roster_core::store::prelude::*;
@@ -449,7 +451,7 @@ impl MembershipStore for SqlTx {
         self.fetch_all(q, rows::member_ref).await
     }
 
-    async fn member_names(&mut self, group: GroupId) -> StoreResult<(Vec<String>, Vec<String>)> {
+    async fn member_names(&mut self, group: GroupId) -> StoreResult<Arc<MemberNames>> {
         let users = self
             .names_of(
                 group,
@@ -464,7 +466,7 @@ impl MembershipStore for SqlTx {
                  WHERE m.group_id = $1 AND m.child_id IS NOT NULL ORDER BY m.num",
             )
             .await?;
-        Ok((users, groups))
+        Ok(Arc::new(MemberNames { users, groups }))
     }
 
     async fn list_group_memberships(

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::ids::MembershipId;
-use crate::model::{DEFAULT_ORG_ID, MemberRole, Membership, Permissions, SourceType};
+use crate::model::{DEFAULT_ORG_ID, MemberNames, MemberRole, Membership, Permissions, SourceType};
 
 fn user(num: i64, username: &str) -> User {
     User { num, ..User::new(username.into(), OffsetDateTime::UNIX_EPOCH) }
@@ -155,11 +155,54 @@ fn parents_of_children_are_listed_by_name() {
     let u = user(1, "u");
     s.put_user(u.clone());
     s.put_membership(member(5, child.id, u.id));
-    assert_eq!(s.member_names(child.id), (vec!["u".to_owned()], vec![]));
-    assert_eq!(s.member_names(top.id), (vec![], vec!["zulu".to_owned(), "other".to_owned()]));
+    assert_eq!(*s.member_names(child.id), names(&["u"], &[]));
+    assert_eq!(*s.member_names(top.id), names(&[], &["zulu", "other"]));
     let deep = GroupScope { members_at_any_depth: vec![u.id], ..GroupScope::default() };
     assert_eq!(s.list_groups(&spec(10), &deep), vec![child.id, mike.id, top.id, zulu.id]);
     assert_eq!(s.count_groups(&spec(10), &deep), 4);
+}
+
+fn names(users: &[&str], groups: &[&str]) -> MemberNames {
+    let owned = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
+    MemberNames { users: owned(users), groups: owned(groups) }
+}
+
+/// A group's member names, once kept, follow every change that touches
+/// them: a member renamed, added, removed or deleted, a child group
+/// renamed or deleted.
+#[test]
+fn member_names_follow_every_change() {
+    let mut s = State::default();
+    let (g, c) = (group(1, "g"), group(2, "c"));
+    let (a, b) = (user(1, "a"), user(2, "b"));
+    s.put_group(g.clone());
+    s.put_group(c.clone());
+    s.put_user(a.clone());
+    s.put_user(b.clone());
+    s.put_membership(member(1, g.id, a.id));
+    s.put_membership(member(2, g.id, b.id));
+    let nest = Membership { member: Member::Group(c.id), ..member(3, g.id, UserId::new()) };
+    s.put_membership(nest);
+    assert_eq!(*s.member_names(g.id), names(&["a", "b"], &["c"]));
+    s.put_user(User { username: "ann".into(), ..a.clone() });
+    assert_eq!(*s.member_names(g.id), names(&["ann", "b"], &["c"]), "a member renamed");
+    s.put_user(User { first_name: Some("Bea".into()), ..b.clone() });
+    assert_eq!(*s.member_names(g.id), names(&["ann", "b"], &["c"]), "another change keeps the names");
+    s.put_group(Group { name: "sea".into(), ..c.clone() });
+    assert_eq!(*s.member_names(g.id), names(&["ann", "b"], &["sea"]), "a child renamed");
+    let bm = s.find_membership(g.id, Member::User(b.id)).map(|m| m.id).expect("b's membership");
+    s.remove_membership(bm);
+    assert_eq!(*s.member_names(g.id), names(&["ann"], &["sea"]), "a member removed");
+    let d = user(3, "d");
+    s.put_user(d.clone());
+    s.put_membership(member(4, g.id, d.id));
+    assert_eq!(*s.member_names(g.id), names(&["ann", "d"], &["sea"]), "a member added");
+    s.remove_user(a.id);
+    assert_eq!(*s.member_names(g.id), names(&["d"], &["sea"]), "a member deleted");
+    s.remove_group(c.id);
+    assert_eq!(*s.member_names(g.id), names(&["d"], &[]), "a child deleted");
+    s.remove_group(g.id);
+    assert_eq!(*s.member_names(g.id), names(&[], &[]), "the group deleted");
 }
 
 /// As the store: users by folded email, every holder in `num` order; a
