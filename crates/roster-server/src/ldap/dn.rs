@@ -151,8 +151,24 @@ fn same_rdns(a: &[(String, String)], b: &[(String, String)]) -> bool {
 /// Escapes an attribute value for a DN string (RFC 4514 §2.4).
 pub fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    let last = value.chars().count().saturating_sub(1);
-    for (i, c) in value.chars().enumerate() {
+    escape_into(&mut out, value);
+    out
+}
+
+/// [`escape`], appended to `out`: one copy when nothing needs escaping
+/// (most names), so a 1 000-member group's DNs cost a buffer each.
+fn escape_into(out: &mut String, value: &str) {
+    let special = |b: u8| matches!(b, b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';' | b'=' | b'\0');
+    let bytes = value.as_bytes();
+    let plain = !bytes.iter().any(|b| special(*b))
+        && !matches!(bytes.first(), Some(b'#' | b' '))
+        && bytes.last() != Some(&b' ');
+    if plain {
+        out.push_str(value);
+        return;
+    }
+    let last = value.len().saturating_sub(1);
+    for (i, c) in value.char_indices() {
         match c {
             ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' => {
                 out.push('\\');
@@ -167,6 +183,16 @@ pub fn escape(value: &str) -> String {
             c => out.push(c),
         }
     }
+}
+
+/// `ATTR=VALUE,PARENT`, in one buffer of the right size (an escaped value
+/// may grow it once).
+fn child_dn(attr: &str, value: &str, parent: &str) -> String {
+    let mut out = String::with_capacity(attr.len() + value.len() + 1 + parent.len());
+    out.push_str(attr);
+    escape_into(&mut out, value);
+    out.push(',');
+    out.push_str(parent);
     out
 }
 
@@ -228,12 +254,12 @@ impl Tree {
 
     /// `uid=NAME,ou=people,BASE`, as `Dn`'s `Display` writes it.
     pub fn user_dn(&self, username: &str) -> String {
-        format!("uid={},{}", escape(username), self.people_text)
+        child_dn("uid=", username, &self.people_text)
     }
 
     /// `cn=NAME,ou=groups,BASE`, as `Dn`'s `Display` writes it.
     pub fn group_dn(&self, name: &str) -> String {
-        format!("cn={},{}", escape(name), self.groups_text)
+        child_dn("cn=", name, &self.groups_text)
     }
 
     pub fn place(&self, dn: &Dn) -> Place {
@@ -310,7 +336,7 @@ mod tests {
     #[test]
     fn escapes_round_trip() {
         let tree = Tree::new("dc=roster,dc=local").unwrap();
-        for name in ["ann", "a,b", " lead", "trail ", "#x", "é ü"] {
+        for name in ["ann", "a,b", " lead", "trail ", "#x", "é ü", "é ", " ", "n\0l", "plain.name-1"] {
             assert_eq!(tree.user_dn(name), tree.people().child("uid", name).to_string());
             assert_eq!(tree.group_dn(name), tree.groups().child("cn", name).to_string());
         }
