@@ -352,10 +352,15 @@ impl State {
         if !self.groups.contains_key(&group) {
             return Vec::new();
         }
-        let Some(direct) = self.direct_groups(user).into_iter().find(|g| self.reaches(group, *g)) else {
+        // The first direct group that reaches `group`, with what is above it
+        // (one walk up each, kept for the walk down).
+        let found = self.direct_groups(user).into_iter().find_map(|d| {
+            let above = self.ancestors(&[d]);
+            above.contains(&group).then_some((d, above))
+        });
+        let Some((direct, above_direct)) = found else {
             return Vec::new();
         };
-        let above_direct = self.ancestors(&[direct]);
         let mut path = vec![group];
         let mut at = group;
         while at != direct && path.len() <= self.groups.len() {

@@ -8,6 +8,7 @@ pub mod ops;
 mod redact;
 pub mod routes;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -24,12 +25,14 @@ use tower_http::trace::TraceLayer;
 /// Shared by every handler: the directory (and through it, the store).
 #[derive(Clone)]
 pub struct AppState {
-    pub directory: Directory,
+    /// Shared, not cloned: axum clones the state for every extractor of
+    /// every request, and a `Directory`'s clone touches each of its caches.
+    pub directory: Arc<Directory>,
 }
 
 impl AppState {
     pub fn new(directory: Directory) -> Self {
-        Self { directory }
+        Self { directory: Arc::new(directory) }
     }
 }
 
