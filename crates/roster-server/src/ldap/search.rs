@@ -218,7 +218,6 @@ impl Searcher<'_> {
             sent: 0,
             deadline: q.deadline,
         };
-        let need = Need::of(&run.selection, q.filter);
         let none = Resolved::new();
         let scope = q.scope.clone();
         // The entries a scope reaches: fixed ones, one named, or whole kinds.
@@ -242,7 +241,7 @@ impl Searcher<'_> {
             (Place::Groups, LdapSearchScope::OneLevel | LdapSearchScope::Children) => (vec![], vec![Kind::Groups]),
             (Place::Groups, LdapSearchScope::Subtree) => (vec![self.units().swap_remove(1)], vec![Kind::Groups]),
             (Place::User(_) | Place::Group(_), scope) => {
-                let entry = self.entry_at(&place, &need).await?;
+                let entry = self.entry_at(&place, &Need::of(&run.selection, q.filter)).await?;
                 if matches!(scope, LdapSearchScope::OneLevel | LdapSearchScope::Children) {
                     return Ok(Done::Complete { cookie: q.paging.map(|_| Vec::new()) });
                 }
@@ -286,6 +285,9 @@ impl Searcher<'_> {
             resume = None;
             let (plan, rest) = self.plan(kind, q.filter).await?;
             let resolved = self.resolve(&rest).await?;
+            // What is left of the filter, not the conjunct the plan answers:
+            // `(member=U)` needs no group's members once the list is U's groups.
+            let need = Need::of(&run.selection, &rest);
             loop {
                 let left = page_size.saturating_sub(run.sent);
                 if left == 0 {
