@@ -128,6 +128,14 @@ pub fn can_manage_group(p: &Principal, a: &GroupAccess) -> bool {
     p.is_admin() || a.share_at_least(ShareLevel::Manage)
 }
 
+/// Subscribing to a group's changes (webhooks scoped to it), and managing
+/// such a subscription: site admins, holders of a `manage` share, and the
+/// group's admins (a direct membership with the admin role), who already
+/// read the group and its members at any depth.
+pub fn can_watch_group(p: &Principal, a: &GroupAccess) -> bool {
+    p.is_admin() || a.share_at_least(ShareLevel::Manage) || matches!(a.membership, Some((MemberRole::Admin, _)))
+}
+
 /// A membership change in the group, guarded by one configurable permission
 /// of group admins (see [`crate::model::permission`]).
 pub fn can_change_members(p: &Principal, a: &GroupAccess, permission: &str) -> bool {

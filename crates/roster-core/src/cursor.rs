@@ -25,6 +25,8 @@ pub mod list {
     pub const SHARES: &str = "shares";
     pub const KEYS: &str = "keys";
     pub const EVENTS: &str = "events";
+    pub const WEBHOOKS: &str = "webhooks";
+    pub const DELIVERIES: &str = "deliveries";
 }
 
 pub const DEFAULT_LIMIT: u32 = 100;

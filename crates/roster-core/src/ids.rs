@@ -59,3 +59,5 @@ id_type!(/// An API key (the record, never the secret).
     KeyId);
 id_type!(/// A job: the recorded outcome of an operation a client may poll.
     JobId);
+id_type!(/// A webhook subscription: where to push the change feed.
+    WebhookId);

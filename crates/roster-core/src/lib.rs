@@ -18,6 +18,7 @@ pub mod model;
 pub mod revision;
 pub mod store;
 pub mod validate;
+pub mod webhooks;
 
 pub use authz::{AnonymousRead, Principal};
 pub use cursor::{Page, PageRequest, collect_all, collect_at_most, collect_window, list};

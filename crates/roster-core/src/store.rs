@@ -16,6 +16,8 @@ use crate::cursor::Keyset;
 use crate::error::StoreError;
 use crate::ids::*;
 use crate::model::*;
+use crate::webhooks::{DeliveryAttempt, DeliveryState, Outcome, Webhook, WebhookSecret, WebhookSecrets};
+use time::OffsetDateTime;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -170,7 +172,9 @@ pub trait Store: Send + Sync + 'static {
 /// The capabilities' methods are callable on a `Box<dyn Tx>` as they are
 /// (a trait object's supertraits need no import).
 #[async_trait]
-pub trait Tx: UserStore + GroupStore + MembershipStore + CatalogStore + AccessStore + EventStore + Send {
+pub trait Tx:
+    UserStore + GroupStore + MembershipStore + CatalogStore + AccessStore + EventStore + WebhookStore + Send
+{
     /// Writes what every writer shares (the table totals, then the
     /// appended events, which take their `seq` here), as the last
     /// statements, then commits.
@@ -385,7 +389,73 @@ pub trait EventStore: Send {
     async fn list_events(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
 }
 
+/// Webhook subscriptions, their secrets, where each one's delivery stands
+/// (with the lease a server holds on it while it delivers) and the log of
+/// delivery attempts.
+#[async_trait]
+pub trait WebhookStore: Send {
+    /// Inserts a subscription whose delivery starts after `seq` `cursor`.
+    async fn insert_webhook(&mut self, hook: &Webhook, secret: &WebhookSecret, cursor: i64) -> StoreResult<i64>;
+    /// Saves what a use-case changes: the URL, event types, description,
+    /// `enabled` and its reason, `updated_at`. Never the delivery state.
+    async fn update_webhook(&mut self, hook: &Webhook) -> StoreResult<()>;
+    async fn delete_webhook(&mut self, id: WebhookId) -> StoreResult<()>;
+    /// The subscription (locked in a write).
+    async fn get_webhook(&mut self, id: WebhookId) -> StoreResult<Option<Webhook>>;
+    /// Subscriptions by `num`, after `after`.
+    async fn list_webhooks(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Webhook>>;
+    async fn count_webhooks(&mut self) -> StoreResult<i64>;
+    /// The signing secrets: only for signing, and for showing once after a
+    /// rotation.
+    async fn webhook_secrets(&mut self, id: WebhookId) -> StoreResult<Option<WebhookSecrets>>;
+    async fn set_webhook_secrets(&mut self, id: WebhookId, secrets: &WebhookSecrets) -> StoreResult<()>;
+    async fn delivery_state(&mut self, id: WebhookId) -> StoreResult<Option<DeliveryState>>;
+    /// Moves a subscription's delivery (a use-case: re-enabling, redelivering),
+    /// whoever holds its lease.
+    async fn reset_delivery(&mut self, state: &DeliveryState) -> StoreResult<()>;
+    /// How many enabled subscriptions have events after their cursor (up to
+    /// `head`), are due at `now` and are not leased.
+    async fn count_due_webhooks(&mut self, now: OffsetDateTime, head: i64) -> StoreResult<i64>;
+    /// Leases up to `limit` of those to `worker` until `until`: a
+    /// conditional UPDATE, so of several servers one gets each.
+    async fn lease_webhooks(
+        &mut self,
+        worker: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        head: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(Webhook, DeliveryState)>>;
+    /// Saves a delivery's progress while `worker` holds the lease and the
+    /// subscription is enabled, renewing the lease until `until` or
+    /// releasing it (`None`). False when it does not hold it any more (the
+    /// lease lost, the subscription disabled or deleted): stop.
+    async fn save_delivery(
+        &mut self,
+        worker: &str,
+        state: &DeliveryState,
+        until: Option<OffsetDateTime>,
+    ) -> StoreResult<bool>;
+    /// Disables a subscription from the delivery side (a 410), releasing its lease.
+    async fn disable_webhook(&mut self, id: WebhookId, reason: &str) -> StoreResult<()>;
+    /// Appends to the delivery log (keeping the recent rows of each
+    /// subscription and every dead letter).
+    async fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> StoreResult<i64>;
+    /// A subscription's attempts, newest first, with `num < before`;
+    /// only those with `outcome` when given.
+    async fn list_delivery_attempts(
+        &mut self,
+        id: WebhookId,
+        outcome: Option<Outcome>,
+        before: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryAttempt>>;
+    async fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> StoreResult<i64>;
+}
+
 /// Every store trait by name, for a backend implementing them.
 pub mod prelude {
-    pub use super::{AccessStore, CatalogStore, EventStore, GroupStore, MembershipStore, Store, Tx, UserStore};
+    pub use super::{
+        AccessStore, CatalogStore, EventStore, GroupStore, MembershipStore, Store, Tx, UserStore, WebhookStore,
+    };
 }

@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod ldap;
 pub mod native;
+pub mod outbound;
 pub mod scim;
 mod serve;
 

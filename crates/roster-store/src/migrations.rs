@@ -44,6 +44,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (7, "profile changed at", include_str!("../migrations/postgres/0007_profile_changed_at.sql")),
     (8, "group count slots", include_str!("../migrations/postgres/0008_group_count_slots.sql")),
     (9, "event inbox", include_str!("../migrations/postgres/0009_event_inbox.sql")),
+    (10, "webhooks", include_str!("../migrations/postgres/0010_webhooks.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -56,6 +57,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (7, "profile changed at", include_str!("../migrations/sqlite/0007_profile_changed_at.sql")),
     (8, "group count slots", include_str!("../migrations/sqlite/0008_group_count_slots.sql")),
     (9, "event inbox", include_str!("../migrations/sqlite/0009_event_inbox.sql")),
+    (10, "webhooks", include_str!("../migrations/sqlite/0010_webhooks.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -137,6 +137,18 @@ struct ServeArgs {
     /// the root DSE and the schema are readable before a bind.
     #[arg(long, env = "ROSTER_LDAP_ANONYMOUS_READ", value_parser = clap::builder::BoolishValueParser::new())]
     ldap_anonymous_read: bool,
+    /// Which addresses webhook deliveries may reach: CIDR ranges and the
+    /// word `public` (every globally routable address), comma-separated.
+    /// Loopback and private ranges are refused unless listed.
+    #[arg(long, env = "ROSTER_WEBHOOKS_ALLOW", default_value = "public", value_parser = allow_list)]
+    webhooks_allow: roster_core::webhooks::AllowList,
+    /// Multiplies every wait of the webhook retry schedule (immediately, 5 s,
+    /// 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 1 in service; tests shorten it.
+    #[arg(long, env = "ROSTER_WEBHOOKS_RETRY_SCALE", default_value = "1", value_parser = scale)]
+    webhooks_retry_scale: f64,
+    /// Seconds a webhook receiver may take to answer before the attempt fails.
+    #[arg(long, env = "ROSTER_WEBHOOKS_TIMEOUT", default_value = "15", value_parser = seconds)]
+    webhooks_timeout: Duration,
 }
 
 impl ServeArgs {
@@ -176,6 +188,18 @@ impl ServeArgs {
             per_key: roster_core::Rate::per_second(self.rate_limit, self.rate_limit_burst),
             failed_auth_per_source: roster_core::Rate::per_minute(self.auth_failure_limit, self.auth_failure_burst),
         }
+    }
+}
+
+fn allow_list(text: &str) -> Result<roster_core::webhooks::AllowList, String> {
+    roster_core::webhooks::AllowList::parse(text).map_err(|e| e.to_string())
+}
+
+/// A factor between 0 and 1000 (`0.001`).
+fn scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if (0.0..=1000.0).contains(&s) => Ok(s),
+        _ => Err("expected a number between 0 and 1000".to_owned()),
     }
 }
 
@@ -259,6 +283,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Loads the index in the background (`/readyz` says when), then
     // follows the event log.
     tokio::spawn(directory.follow_changes());
+    // Pushes the log to webhook subscribers.
+    let sender = roster_server::outbound::HttpSender::new(args.webhooks_allow.clone(), args.webhooks_timeout)
+        .map_err(|e| anyhow::anyhow!("webhook client: {e}"))?;
+    let delivery = roster_core::webhooks::DeliverySettings::scaled(args.webhooks_retry_scale, args.webhooks_timeout);
+    tokio::spawn(directory.deliver_webhooks(std::sync::Arc::new(sender), delivery));
     // One signal stops both listeners. LDAP is bound first, so a client
     // that waits for "roster listening" finds both ready.
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -27,6 +27,7 @@ mod steps;
 mod transitive;
 mod user_groups;
 mod users;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub use steps::MemberChange;
 pub use transitive::MembershipCheck;
 pub use user_groups::UserGroupsChange;
 pub use users::{NewUser, OrgScope, UserPatch, UserQuery};
+pub use webhooks::{CreatedWebhook, DeliveryFilter, MAX_ROTATION_GRACE, NewWebhook, WebhookPatch};
 
 use crate::error::CoreError;
 use crate::index::{Index, IndexTx, tx::Fallback};
@@ -60,7 +62,7 @@ use crate::store::{Counter, Store, Tx};
 /// this server's [`Index`] once it is loaded.
 #[derive(Clone)]
 pub struct Directory {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     index: Arc<Index>,
     offsets: offsets::OffsetIndex,
     sessions: sessions::Sessions,
@@ -146,7 +148,7 @@ impl Directory {
 
     /// A read: from the index once it is loaded (what it cannot answer
     /// goes to a store snapshot opened on first use), else the store.
-    async fn read(&self) -> Result<Box<dyn Tx>, CoreError> {
+    pub(crate) async fn read(&self) -> Result<Box<dyn Tx>, CoreError> {
         self.await_wanted().await?;
         if self.index.is_ready() {
             return Ok(Box::new(IndexTx::new(self.index.clone(), self.store.clone(), Fallback::Snapshot)));

@@ -101,6 +101,11 @@ impl Index {
         *self.revision.borrow()
     }
 
+    /// Tells of every new revision (the delivery worker waits on it).
+    pub(crate) fn watch_revision(&self) -> watch::Receiver<i64> {
+        self.revision.subscribe()
+    }
+
     pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -21,6 +21,8 @@ use crate::error::StoreError;
 use crate::ids::*;
 use crate::model::*;
 use crate::store::*;
+use crate::webhooks::{DeliveryAttempt, DeliveryState, Outcome, Webhook, WebhookSecret, WebhookSecrets};
+use time::OffsetDateTime;
 
 /// Which kind of store transaction to open for what the index cannot answer.
 #[derive(Clone, Copy)]
@@ -428,5 +430,28 @@ answer_or_forward! {
         fn append_event(&mut self, event: &NewEvent) -> ();
         fn append_events(&mut self, events: &[NewEvent]) -> ();
         fn list_events(&mut self, after: i64, limit: u32) -> Vec<Event>;
+    }
+}
+
+answer_or_forward! {
+    impl WebhookStore {}
+    forward {
+        fn insert_webhook(&mut self, hook: &Webhook, secret: &WebhookSecret, cursor: i64) -> i64;
+        fn update_webhook(&mut self, hook: &Webhook) -> ();
+        fn delete_webhook(&mut self, id: WebhookId) -> ();
+        fn get_webhook(&mut self, id: WebhookId) -> Option<Webhook>;
+        fn list_webhooks(&mut self, after: i64, limit: u32) -> Vec<Webhook>;
+        fn count_webhooks(&mut self) -> i64;
+        fn webhook_secrets(&mut self, id: WebhookId) -> Option<WebhookSecrets>;
+        fn set_webhook_secrets(&mut self, id: WebhookId, secrets: &WebhookSecrets) -> ();
+        fn delivery_state(&mut self, id: WebhookId) -> Option<DeliveryState>;
+        fn reset_delivery(&mut self, state: &DeliveryState) -> ();
+        fn count_due_webhooks(&mut self, now: OffsetDateTime, head: i64) -> i64;
+        fn lease_webhooks(&mut self, worker: &str, now: OffsetDateTime, until: OffsetDateTime, head: i64, limit: u32) -> Vec<(Webhook, DeliveryState)>;
+        fn save_delivery(&mut self, worker: &str, state: &DeliveryState, until: Option<OffsetDateTime>) -> bool;
+        fn disable_webhook(&mut self, id: WebhookId, reason: &str) -> ();
+        fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> i64;
+        fn list_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>, before: i64, limit: u32) -> Vec<DeliveryAttempt>;
+        fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> i64;
     }
 }

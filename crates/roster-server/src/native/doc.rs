@@ -11,7 +11,7 @@ use roster_core::model::permission::KNOWN;
 use roster_core::validate::{MAX_NAME_LEN, MAX_TEXT_LEN};
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder};
 
 /// Whitespace as `str::trim` sees it (Unicode `White_Space`).
@@ -158,6 +158,7 @@ fn page_rules(op: &mut Operation) {
                     Some("`next_cursor` of the previous page of this same list; empty: the first page".into());
                 ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9_-]*$")).build()
             }
+            "outcome" => one_of(&["dead"]).build(),
             "prefix" | "q" => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .max_length(Some(MAX_NAME_LEN))
@@ -297,4 +298,40 @@ pub fn permissions() -> Object {
         b = b.property(name, ObjectBuilder::new().schema_type(Type::Boolean));
     }
     b.build()
+}
+
+fn webhook_url_builder() -> ObjectBuilder {
+    string(roster_core::webhooks::URL_PATTERN.to_owned())
+        .max_length(Some(roster_core::webhooks::MAX_URL_LEN))
+        .description(Some("http or https, a host (or [IPv6]), an optional port, printable ASCII; no credentials"))
+}
+
+pub fn webhook_url() -> Object {
+    webhook_url_builder().build()
+}
+
+pub fn webhook_url_or_null() -> Object {
+    or_null(webhook_url_builder())
+}
+
+fn event_types_builder(nullable: bool) -> ArrayBuilder {
+    let mut names: Vec<String> = vec!["*".to_owned()];
+    for t in roster_core::webhooks::EVENT_TYPES {
+        names.push((*t).to_owned());
+        let area = format!("{}.*", t.split('.').next().unwrap_or(t));
+        if !names.contains(&area) {
+            names.push(area);
+        }
+    }
+    let items = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names));
+    let b = ArrayBuilder::new().items(items).max_items(Some(64));
+    if nullable { b.schema_type(SchemaType::from_iter([Type::Array, Type::Null])) } else { b }
+}
+
+pub fn event_types() -> utoipa::openapi::schema::Array {
+    event_types_builder(false).build()
+}
+
+pub fn event_types_or_null() -> utoipa::openapi::schema::Array {
+    event_types_builder(true).build()
 }

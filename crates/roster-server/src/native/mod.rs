@@ -12,6 +12,7 @@ mod groups;
 mod import;
 mod members;
 mod users;
+mod webhooks;
 pub mod wire;
 
 use axum::extract::FromRequestParts;
@@ -63,6 +64,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(catalog::routes())
         .merge(access::routes())
         .merge(import::routes())
+        .merge(webhooks::routes())
 }
 
 /// The `/v1` routes, ready to merge into the application; the list comes

@@ -14,6 +14,27 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A JSON integer, also written with a zero fraction (`3.0`), as JSON
+/// Schema's `integer` allows.
+fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    whole_number(serde_json::Number::deserialize(d)?)
+}
+
+/// As [`whole`], `null` being absent.
+fn whole_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(d)?.map(whole_number).transpose()
+}
+
+fn whole_number<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (-9.0e18..=9.0e18).contains(&f) => Ok(f as i64),
+        _ => Err(E::custom("expected a whole number within range")),
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -690,4 +711,169 @@ pub struct ImportResult {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+}
+
+/// A webhook subscription (its secret is never shown after creation).
+#[derive(Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    /// Patterns of the event types delivered; empty: every type.
+    pub event_types: Vec<String>,
+    /// Only events of this group and the groups nested in it; `null`: every event.
+    pub group_id: Option<Uuid>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// Why the server disabled it (the receiver answered 410 Gone).
+    pub disabled_reason: Option<String>,
+    pub created_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Until when the secret replaced by the last rotation still signs too.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub previous_secret_until: Option<OffsetDateTime>,
+}
+
+impl From<core::webhooks::Webhook> for Webhook {
+    fn from(w: core::webhooks::Webhook) -> Self {
+        Self {
+            id: w.id.0,
+            url: w.url,
+            event_types: w.event_types,
+            group_id: w.group.map(|g| g.0),
+            description: w.description,
+            enabled: w.enabled,
+            disabled_reason: w.disabled_reason,
+            created_by: w.created_by.map(|u| u.0),
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+            previous_secret_until: w.previous_secret_until,
+        }
+    }
+}
+
+/// A subscription just created. `secret` (`whsec_` + base64) signs its
+/// deliveries: it is shown this once only.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    pub secret: String,
+    #[serde(flatten)]
+    pub record: Webhook,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    #[schema(schema_with = super::doc::webhook_url)]
+    pub url: String,
+    /// Event types (`membership.created`), areas (`membership.*`) or `*`; absent or empty: every type.
+    #[serde(default)]
+    #[schema(schema_with = super::doc::event_types)]
+    pub event_types: Vec<String>,
+    /// Only events of this group and the groups nested in it (its admins
+    /// and manage shares may subscribe); absent: every event (site admins).
+    pub group_id: Option<Uuid>,
+    #[schema(schema_with = super::doc::text)]
+    pub description: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookPatch {
+    #[schema(schema_with = super::doc::webhook_url_or_null)]
+    pub url: Option<String>,
+    #[schema(schema_with = super::doc::event_types_or_null)]
+    pub event_types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = super::doc::text)]
+    pub description: Option<Option<String>>,
+    /// Enabling again clears the retries: the next event is attempted at once.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the old secret goes on signing beside the new one (0–604800 s, default 86400).
+    #[serde(default, deserialize_with = "whole_or_null")]
+    #[schema(minimum = 0, maximum = 604800)]
+    pub grace_seconds: Option<i64>,
+}
+
+/// The new secret, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub secret: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub previous_secret_until: Option<OffsetDateTime>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Redeliver {
+    /// Deliver again every event after this `seq` (one event: its `seq` - 1;
+    /// those after it follow again too, in order).
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 0, maximum = 9000000000000000000_i64)]
+    pub after: i64,
+}
+
+/// Where a subscription's delivery stands.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryState {
+    /// The last `seq` handled.
+    pub cursor: i64,
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+impl From<core::webhooks::DeliveryState> for DeliveryState {
+    fn from(s: core::webhooks::DeliveryState) -> Self {
+        Self { cursor: s.cursor, attempts: s.attempts, next_attempt_at: s.next_attempt_at }
+    }
+}
+
+/// One delivery attempt.
+#[derive(Serialize, ToSchema)]
+pub struct Delivery {
+    pub seq: i64,
+    /// The `webhook-id` sent.
+    pub message_id: String,
+    pub attempt: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The receiver's status, when it answered.
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    /// `delivered`, `failed` (retried), `dead` (the last retry failed) or `gone` (410: disabled).
+    pub outcome: String,
+    /// The start of the receiver's answer, or why there was none.
+    pub detail: Option<String>,
+}
+
+impl From<core::webhooks::DeliveryAttempt> for Delivery {
+    fn from(a: core::webhooks::DeliveryAttempt) -> Self {
+        Self {
+            seq: a.seq,
+            message_id: a.message_id,
+            attempt: a.attempt,
+            at: a.at,
+            status: a.status,
+            latency_ms: a.latency_ms,
+            outcome: a.outcome.as_str().to_owned(),
+            detail: a.detail,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct DeliveryParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub outcome: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! (the sqlx database type). No SQL statement runs here.
 
 use roster_core::StoreError;
+use roster_core::webhooks;
 use roster_core::*;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -289,5 +290,76 @@ pub(crate) fn job(row: &DbRow) -> R<Job> {
         actor: get::<Option<Uuid>>(row, "actor")?.map(UserId),
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
+    })
+}
+
+/// A subscription's columns, without its secrets.
+pub(crate) const WEBHOOK_COLS: &str = "num, id, url, event_types, group_id, description, enabled, disabled_reason, \
+     created_by, created_at, updated_at, previous_secret_until, delivered_seq, attempts, next_attempt_at";
+
+fn time_opt(row: &DbRow, col: &str) -> R<Option<OffsetDateTime>> {
+    get::<Option<i64>>(row, col)?.map(from_ts).transpose()
+}
+
+pub(crate) fn webhook(row: &DbRow) -> R<webhooks::Webhook> {
+    let types: String = get(row, "event_types")?;
+    Ok(webhooks::Webhook {
+        id: WebhookId(get(row, "id")?),
+        num: get(row, "num")?,
+        url: get(row, "url")?,
+        event_types: serde_json::from_str(&types).map_err(|e| StoreError::Other(format!("event_types: {e}")))?,
+        group: get::<Option<Uuid>>(row, "group_id")?.map(GroupId),
+        description: get(row, "description")?,
+        enabled: get(row, "enabled")?,
+        disabled_reason: get(row, "disabled_reason")?,
+        created_by: get::<Option<Uuid>>(row, "created_by")?.map(UserId),
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        previous_secret_until: time_opt(row, "previous_secret_until")?,
+    })
+}
+
+pub(crate) fn delivery_state(row: &DbRow) -> R<webhooks::DeliveryState> {
+    Ok(webhooks::DeliveryState {
+        webhook: WebhookId(get(row, "id")?),
+        cursor: get(row, "delivered_seq")?,
+        attempts: u32::try_from(get::<i64>(row, "attempts")?).unwrap_or(0),
+        next_attempt_at: time_opt(row, "next_attempt_at")?,
+    })
+}
+
+pub(crate) fn webhook_secrets(row: &DbRow) -> R<webhooks::WebhookSecrets> {
+    use base64::Engine;
+    let decode = |text: String| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(webhooks::WebhookSecret::from_bytes)
+            .map_err(|_| StoreError::Other("a webhook secret is not base64".into()))
+    };
+    let previous = match (get::<Option<String>>(row, "previous_secret")?, time_opt(row, "previous_secret_until")?) {
+        (Some(s), Some(until)) => Some((decode(s)?, until)),
+        _ => None,
+    };
+    Ok(webhooks::WebhookSecrets { current: decode(get(row, "secret")?)?, previous })
+}
+
+pub(crate) fn secret_text(s: &webhooks::WebhookSecret) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s.bytes())
+}
+
+pub(crate) fn delivery_attempt(row: &DbRow) -> R<webhooks::DeliveryAttempt> {
+    let outcome: String = get(row, "outcome")?;
+    Ok(webhooks::DeliveryAttempt {
+        num: get(row, "num")?,
+        webhook: WebhookId(get(row, "webhook_id")?),
+        seq: get(row, "seq")?,
+        message_id: get(row, "message_id")?,
+        attempt: u32::try_from(get::<i64>(row, "attempt")?).unwrap_or(0),
+        at: time(row, "at")?,
+        status: get::<Option<i64>>(row, "status")?.and_then(|s| u16::try_from(s).ok()),
+        latency_ms: get(row, "latency_ms")?,
+        outcome: webhooks::Outcome::parse(&outcome).ok_or_else(|| bad("delivery outcome", &outcome))?,
+        detail: get(row, "detail")?,
     })
 }

@@ -9,6 +9,7 @@ mod feed;
 mod hot;
 mod member_sets;
 mod races;
+mod webhooks;
 
 use std::sync::Arc;
 

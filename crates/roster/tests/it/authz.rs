@@ -45,6 +45,8 @@ const EDIT: &str = "2 22232 3 332 4 111";
 const KIDS: &str = "2 22223 3 332 4 111";
 /// Another user's key: invisible to all but site admins.
 const OTHERS_404: &str = "2 44444 4 444 4 111";
+/// Subscribing to G's changes: site admins, G's admins, manage shares.
+const WATCH: &str = "2 22222 3 332 4 111";
 
 /// What a list must not reveal to the stranger.
 #[derive(Clone, Copy, PartialEq)]
@@ -99,7 +101,8 @@ const PUT: Method = Method::PUT;
 /// `<r>`, `<o>`, `<p>` a role (granted to G), an organization, a project
 /// (G bound to it); `<v>`, `<vu>`, `<vk>`, `<vr>`, `<vo>`, `<vp>` throw-away
 /// group, user, key, role, organization, project; `<n>` a fresh number;
-/// `<job>` an Iguazio job of the admin's.
+/// `<job>` an Iguazio job of the admin's; `<w>` a webhook subscription
+/// scoped to G, `<wu>` one without a scope, `<vw>` a throw-away one on G.
 fn table() -> Vec<Row> {
     vec![
         // Operational.
@@ -156,6 +159,18 @@ fn table() -> Vec<Row> {
         row(DEL, "/v1/keys/<vk>", OTHERS_404),
         row(M::GET, "/v1/events", ADMIN),
         row(M::POST, "/v1/import", ADMIN).body(r#"{"records": [{"type": "user", "username": "i<n>"}]}"#),
+        // Native: webhooks (made disabled: nothing is delivered).
+        row(M::GET, "/v1/webhooks", ANY),
+        row(M::POST, "/v1/webhooks", WATCH).body(r#"{"url": "http://127.0.0.1:9/<n>", "group_id": "<g>", "enabled": false}"#),
+        row(M::POST, "/v1/webhooks", ADMIN).body(r#"{"url": "http://127.0.0.1:9/<n>", "enabled": false}"#),
+        row(M::GET, "/v1/webhooks/<w>", WATCH),
+        row(M::GET, "/v1/webhooks/<wu>", OTHERS_404),
+        row(M::PATCH, "/v1/webhooks/<w>", WATCH).body(r#"{"description": "d<n>"}"#),
+        row(DEL, "/v1/webhooks/<vw>", WATCH),
+        row(M::POST, "/v1/webhooks/<w>/rotate-secret", WATCH).body(r#"{"grace_seconds": 0}"#),
+        row(M::POST, "/v1/webhooks/<w>/ping", WATCH),
+        row(M::GET, "/v1/webhooks/<w>/deliveries", WATCH),
+        row(M::POST, "/v1/webhooks/<w>/redeliver", WATCH).body(r#"{"after": 0}"#),
         // Native: catalog.
         row(M::GET, "/v1/roles", ANY),
         row(M::POST, "/v1/roles", ADMIN).body(r#"{"name": "n<n>"}"#),
@@ -468,6 +483,11 @@ impl Fixture {
         let jobbed =
             ok(s, DEL, "/iguazio/api/projects", json!({ "data": { "attributes": { "name": "jobbed" } } })).await;
         f.uuid.insert("job".into(), jobbed["data"]["id"].as_str().expect("job id").into());
+        for (name, scope) in [("w", json!(g)), ("wu", Value::Null)] {
+            let body = json!({ "url": "http://127.0.0.1:9/w", "group_id": scope, "enabled": false });
+            let w = ok(s, Method::POST, "/v1/webhooks", body).await;
+            f.uuid.insert(name.into(), w["id"].as_str().expect("webhook id").into());
+        }
         // The revoked key and the inactive user.
         let revoked = s.get(&format!("/v1/keys?user_id={}", f.uuid["revoked"])).await;
         let key_id = revoked.body["items"][0]["id"].as_str().expect("key id").to_owned();
@@ -515,6 +535,10 @@ impl Fixture {
                 ok(s, Method::POST, "/v1/organizations", json!({ "name": format!("vo{n}") })).await["id"].to_string()
             }
             "vp" => ok(s, Method::POST, "/v1/projects", json!({ "name": format!("vp{n}") })).await["id"].to_string(),
+            "vw" => {
+                let body = json!({ "url": "http://127.0.0.1:9/v", "group_id": self.uuid["g"], "enabled": false });
+                ok(s, Method::POST, "/v1/webhooks", body).await["id"].to_string()
+            }
             "xm" => {
                 let b = s.get(&format!("/v1/groups/{}/members?limit=1000", self.uuid["g"])).await.body;
                 let items = b["items"].as_array().expect("items").clone();
@@ -592,7 +616,7 @@ impl Fixture {
 
     /// Forgets what a success used up or changed.
     fn consumed(&mut self, row: &Row) {
-        for name in ["v", "vu", "vk", "vr", "vo", "vp", "xm"] {
+        for name in ["v", "vu", "vk", "vr", "vo", "vp", "vw", "xm"] {
             let tag = format!("<{name}>");
             if row.path.contains(&tag) || row.body.is_some_and(|b| b.contains(&tag)) || name == "xm" {
                 self.uuid.remove(name);

@@ -12,6 +12,11 @@ use tokio::sync::oneshot;
 
 pub const ADMIN_KEY: &str = "rst_test_admin_key_0123456789abcdef";
 
+/// Test servers deliver webhooks to loopback (only), on a retry schedule a
+/// thousand times shorter than in service: 5 ms, 300 ms, 1.8 s, 7.2 s, …
+pub const WEBHOOK_ALLOW: &str = "127.0.0.0/8";
+pub const WEBHOOK_RETRY_SCALE: f64 = 0.001;
+
 pub struct TestServer {
     pub base: String,
     /// The same server's LDAP listener, `ldap://127.0.0.1:PORT`.
@@ -153,6 +158,13 @@ impl TestServer {
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
         }
+        // Webhook deliveries, as `roster serve` runs them.
+        let allow = roster_core::webhooks::AllowList::parse(WEBHOOK_ALLOW).expect("allow list");
+        let timeout = std::time::Duration::from_secs(5);
+        let sender = roster_server::outbound::HttpSender::new(allow, timeout).expect("webhook sender");
+        let mut delivery = roster_core::webhooks::DeliverySettings::scaled(WEBHOOK_RETRY_SCALE, timeout);
+        delivery.poll = std::time::Duration::from_millis(100);
+        tokio::spawn(directory.deliver_webhooks(std::sync::Arc::new(sender), delivery));
         // Bind first, then spawn: the port is ready before any request.
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -55,3 +55,4 @@ mod secrets;
 mod strict;
 mod transfer;
 mod transitive;
+mod webhooks;

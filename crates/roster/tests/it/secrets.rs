@@ -1,7 +1,8 @@
 //! Secrets never reach the log (issue 15): not a key (in a header, a
 //! cookie, Basic credentials, Iguazio's path or an LDAP simple bind), not a
 //! password (over SCIM or in an LDAP bind), not the LDAP TLS key, not at
-//! any level, in text or JSON; a client's request id is logged only when
+//! any level, in text or JSON; not a webhook's signing secret (created,
+//! rotated, signing deliveries) nor a signature; a client's request id is logged only when
 //! it is a plain token; the event log names keys by id, never by their
 //! secret.
 
@@ -47,7 +48,12 @@ async fn nothing_secret_is_logged(text: bool) {
     let p = process::start_with(
         &url,
         Some(ADMIN),
-        &process::Options { args: &args, env: &[("ROSTER_LOG", "trace")], text_log: text, ..Default::default() },
+        &process::Options {
+            args: &args,
+            env: &[("ROSTER_LOG", "trace"), ("ROSTER_WEBHOOKS_ALLOW", "127.0.0.0/8")],
+            text_log: text,
+            ..Default::default()
+        },
     );
     let http = crate::harness::http();
     let at = |path: &str| format!("{}{path}", p.base);
@@ -120,6 +126,39 @@ async fn nothing_secret_is_logged(text: bool) {
     let _ = l.unbind().await;
     let _ = plain.unbind().await;
 
+    // A webhook: created, pinged, rotated, pinged again (signed with both).
+    let rx = crate::webhooks::Receiver::start(crate::webhooks::Answer::Ok).await;
+    let hook: Value = http
+        .post(at("/v1/webhooks"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "url": rx.url, "event_types": ["group.*"] }))
+        .send()
+        .await
+        .expect("webhook")
+        .json()
+        .await
+        .expect("json");
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+    let first_secret = hook["secret"].as_str().expect("secret").to_owned();
+    let r = http.post(at(&format!("/v1/webhooks/{hook_id}/ping"))).bearer_auth(ADMIN).send().await.expect("ping");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let rotated: Value = http
+        .post(at(&format!("/v1/webhooks/{hook_id}/rotate-secret")))
+        .bearer_auth(ADMIN)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("rotate")
+        .json()
+        .await
+        .expect("json");
+    let second_secret = rotated["secret"].as_str().expect("secret").to_owned();
+    let r = http.post(at(&format!("/v1/webhooks/{hook_id}/ping"))).bearer_auth(ADMIN).send().await.expect("ping");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let pinged = rx.wait_for(Duration::from_secs(20), "two pings", |g| g.len() >= 2).await;
+    assert!(crate::webhooks::verify(&second_secret, &pinged[1]) && crate::webhooks::verify(&first_secret, &pinged[1]));
+    let signature = pinged[1].signature.clone();
+
     // The event log names keys by id: no part of any secret.
     let events: Value = http
         .get(at("/v1/events?after=0&limit=1000"))
@@ -139,6 +178,9 @@ async fn nothing_secret_is_logged(text: bool) {
     }
     let events = events.to_string();
     assert!(!events.contains(&secret[..8]) && !events.contains(&ADMIN[..8]), "{events}");
+    for whsec in [&first_secret, &second_secret] {
+        assert!(!events.contains(&whsec[6..16]), "a webhook secret in the event log: {events}");
+    }
 
     // Let the last lines reach the pipe.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -160,6 +202,12 @@ async fn nothing_secret_is_logged(text: bool) {
         ("a wrong password", WRONG_PASSWORD),
         ("Basic credentials", basic.as_str()),
         ("a forged request id", "forged"),
+        ("a webhook secret", first_secret.as_str()),
+        ("a webhook secret's key", &first_secret[6..]),
+        ("a rotated webhook secret", second_secret.as_str()),
+        ("a rotated webhook secret's key", &second_secret[6..]),
+        ("a webhook signature", signature.as_str()),
+        ("a webhook signature's value", &signature[3..20]),
     ] {
         assert!(!log.contains(s), "{what} reached the log:\n{log}");
     }

@@ -9,6 +9,7 @@ pub(crate) mod events;
 mod groups;
 mod memberships;
 mod users;
+mod webhooks;
 
 use async_trait::async_trait;
 use roster_core::store::prelude::*;

@@ -1,0 +1,358 @@
+//! The delivery worker ([`crate::Directory::deliver_webhooks`]), one per
+//! server. It takes a lease on each subscription that has events after
+//! its cursor and is due (a conditional UPDATE in the store: of several
+//! servers on one database, one holds a subscription at a time), then
+//! delivers that subscription's events one at a time in `seq` order: an
+//! event that fails holds back the ones after it until it is delivered or
+//! its last retry fails (then it is dead-lettered and the next one goes).
+//! Every step (the cursor, the attempt count, the next attempt's time, the
+//! attempt's log row) is saved in the store before the next request, so a
+//! restart resumes where the last server stopped; an event whose answer
+//! was not saved yet is sent again, with the same `webhook-id`
+//! (at-least-once).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::{Answer, DeliveryAttempt, DeliveryState, Outcome, Outgoing, PING, Sender, Webhook, WebhookSecrets};
+use crate::Directory;
+use crate::error::CoreError;
+use crate::ids::{GroupId, UserId, WebhookId};
+use crate::model::Event;
+use crate::store::{Counter, Store};
+
+/// The wait before each attempt at one event: immediately, then 5 s, 5 min,
+/// 30 min, 2 h, 5 h, 10 h and 10 h (Svix's schedule), each with ±20 %
+/// jitter. After the last, the event is dead-lettered.
+pub const RETRY_SCHEDULE: [Duration; 8] = [
+    Duration::ZERO,
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Events read from the log at a time for one subscription.
+const BATCH: u32 = 100;
+
+/// How the worker runs.
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// This server's name in leases (unique per process).
+    pub worker: String,
+    /// Multiplies every wait of [`RETRY_SCHEDULE`] (`ROSTER_WEBHOOKS_RETRY_SCALE`):
+    /// 1 in service, a small fraction in tests.
+    pub retry_scale: f64,
+    /// How long a lease lasts without being renewed; renewed at every
+    /// saved step, so it must exceed the delivery timeout.
+    pub lease: Duration,
+    /// How often the worker looks for due subscriptions when no change
+    /// wakes it.
+    pub poll: Duration,
+    /// Subscriptions delivered to at once by this server.
+    pub concurrency: usize,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            worker: format!("roster-{}", uuid::Uuid::now_v7().simple()),
+            retry_scale: 1.0,
+            lease: Duration::from_secs(120),
+            poll: Duration::from_secs(1),
+            concurrency: 16,
+        }
+    }
+}
+
+impl DeliverySettings {
+    /// The defaults, with the retry schedule multiplied by `retry_scale`
+    /// (the poll shrinks with it, between 50 ms and 1 s) and leases of four
+    /// times a request's `timeout` (so a server that died holds its
+    /// subscriptions that long: one minute with the default 15 s).
+    pub fn scaled(retry_scale: f64, timeout: Duration) -> Self {
+        let poll = Duration::from_secs(5)
+            .mul_f64(retry_scale.clamp(0.0, 1.0))
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
+        Self { retry_scale, poll, lease: (timeout * 4).max(Duration::from_secs(4)), ..Self::default() }
+    }
+
+    /// The wait before attempt `n` (from 1) at an event, jittered and scaled.
+    fn wait_before(&self, n: u32) -> Duration {
+        let Some(base) = RETRY_SCHEDULE.get(n.saturating_sub(1) as usize) else { return Duration::ZERO };
+        let jitter = rand::rng().random_range(0.8..1.2);
+        base.mul_f64((self.retry_scale * jitter).clamp(0.0, 1e6))
+    }
+}
+
+#[derive(Clone)]
+struct Worker {
+    directory: Directory,
+    store: Arc<dyn Store>,
+    sender: Arc<dyn Sender>,
+    settings: DeliverySettings,
+    running: Arc<Mutex<HashSet<WebhookId>>>,
+}
+
+impl Directory {
+    /// Delivers every subscription's events, for ever: spawn it once per
+    /// server, beside [`Directory::follow_changes`].
+    pub fn deliver_webhooks(
+        &self,
+        sender: Arc<dyn Sender>,
+        settings: DeliverySettings,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let worker = Worker {
+            directory: self.clone(),
+            store: self.store.clone(),
+            sender,
+            settings,
+            running: Arc::new(Mutex::new(HashSet::new())),
+        };
+        worker.run()
+    }
+}
+
+impl Worker {
+    async fn run(self) {
+        let mut revisions = self.directory.index().watch_revision();
+        loop {
+            if let Err(e) = self.round().await {
+                tracing::warn!(error = %e, "webhook delivery round failed; trying again");
+            }
+            // A new revision (a write here or anywhere, through the log) or
+            // the poll, whichever comes first.
+            let _ = tokio::time::timeout(self.settings.poll, revisions.changed()).await;
+        }
+    }
+
+    fn busy(&self) -> usize {
+        self.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Leases the subscriptions that are due, and starts a delivery for each.
+    async fn round(&self) -> Result<(), CoreError> {
+        let free = self.settings.concurrency.saturating_sub(self.busy());
+        if free == 0 {
+            return Ok(());
+        }
+        let now = crate::directory::now();
+        let head = self.store.read().await?.count(Counter::Events).await?;
+        if self.store.read().await?.count_due_webhooks(now, head).await? == 0 {
+            return Ok(());
+        }
+        let until = now + self.settings.lease;
+        let mut tx = self.store.write().await?;
+        let leased = tx.lease_webhooks(&self.settings.worker, now, until, head, free as u32).await?;
+        tx.commit().await?;
+        for (hook, state) in leased {
+            let fresh = self.running.lock().map(|mut r| r.insert(hook.id)).unwrap_or(false);
+            if !fresh {
+                continue;
+            }
+            let worker = self.clone();
+            tokio::spawn(async move {
+                let id = hook.id;
+                if let Err(e) = worker.deliver(hook, state).await {
+                    // Its lease runs out and a round (here or elsewhere) takes it again.
+                    tracing::warn!(webhook = %id, error = %e, "webhook delivery stopped; it resumes when its lease runs out");
+                }
+                if let Ok(mut r) = worker.running.lock() {
+                    r.remove(&id);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Saves a step: the attempt's log row and the state, while this
+    /// server holds the lease (renewed, or released with `keep == false`).
+    /// False when the lease was lost or the subscription disabled or
+    /// deleted meanwhile: stop.
+    async fn save(
+        &self,
+        state: &DeliveryState,
+        attempt: Option<&DeliveryAttempt>,
+        keep: bool,
+    ) -> Result<bool, CoreError> {
+        let until = keep.then(|| crate::directory::now() + self.settings.lease);
+        let mut tx = self.store.write().await?;
+        if let Some(a) = attempt {
+            tx.insert_delivery_attempt(a).await?;
+        }
+        let held = tx.save_delivery(&self.settings.worker, state, until).await?;
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    /// Delivers one subscription's events from its cursor until the log
+    /// ends (the lease released) or an event fails (its retry scheduled).
+    async fn deliver(&self, hook: Webhook, mut state: DeliveryState) -> Result<(), CoreError> {
+        loop {
+            let events = self.store.read().await?.list_events(state.cursor, BATCH).await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                state.next_attempt_at = None;
+                self.save(&state, None, false).await?;
+                return Ok(());
+            };
+            // Scopes are read from the index: let it reach these events first.
+            if self.directory.index().is_ready() {
+                self.directory.index().wait_for(&*self.store, last, self.settings.lease / 4).await;
+            }
+            for e in events {
+                if !self.wanted(&hook, &e).await? {
+                    state.cursor = e.seq;
+                    continue;
+                }
+                // Read for each attempt: once a rotation is answered, every
+                // request signs with the new secret.
+                let Some(secrets) = self.store.read().await?.webhook_secrets(hook.id).await? else {
+                    return Ok(());
+                };
+                match self.attempt(&hook, &secrets, &mut state, &e).await? {
+                    Step::Next => {}
+                    Step::Stop => return Ok(()),
+                }
+            }
+            if !self.save(&state, None, true).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One attempt at one event, and what it changes.
+    async fn attempt(
+        &self,
+        hook: &Webhook,
+        secrets: &WebhookSecrets,
+        state: &mut DeliveryState,
+        e: &Event,
+    ) -> Result<Step, CoreError> {
+        let id = super::message_id(hook.id, e.seq);
+        let body = super::body(e);
+        let now = crate::directory::now();
+        let timestamp = now.unix_timestamp();
+        let request = Outgoing {
+            url: hook.url.clone(),
+            headers: vec![
+                ("webhook-id", id.clone()),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", secrets.signature(&id, timestamp, &body, now)),
+                ("content-type", "application/json".to_owned()),
+            ],
+            body,
+        };
+        let started = Instant::now();
+        let answer = self.sender.send(&request).await;
+        let latency_ms = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
+        let n = state.attempts + 1;
+        let (status, detail, retry_after) = match &answer {
+            Answer::Status { status, retry_after, snippet } => (Some(*status), Some(snippet.clone()), *retry_after),
+            Answer::Failed { reason } => (None, Some(reason.clone()), None),
+        };
+        let outcome = match status {
+            Some(s) if (200..300).contains(&s) => Outcome::Delivered,
+            Some(410) => Outcome::Gone,
+            _ if n as usize >= RETRY_SCHEDULE.len() => Outcome::Dead,
+            _ => Outcome::Failed,
+        };
+        let record = DeliveryAttempt {
+            num: 0,
+            webhook: hook.id,
+            seq: e.seq,
+            message_id: id,
+            attempt: n,
+            at: now,
+            status,
+            latency_ms,
+            outcome,
+            detail: detail.map(|d| d.chars().take(SNIPPET).collect()),
+        };
+        tracing::debug!(webhook = %hook.id, seq = e.seq, attempt = n, status, outcome = outcome.as_str(), latency_ms, "webhook attempt");
+        match outcome {
+            Outcome::Delivered | Outcome::Dead => {
+                state.cursor = e.seq;
+                state.attempts = 0;
+                state.next_attempt_at = None;
+                let held = self.save(state, Some(&record), true).await?;
+                Ok(if held { Step::Next } else { Step::Stop })
+            }
+            Outcome::Gone => {
+                let mut tx = self.store.write().await?;
+                tx.insert_delivery_attempt(&record).await?;
+                tx.disable_webhook(hook.id, "the receiver answered 410 Gone").await?;
+                tx.commit().await?;
+                tracing::info!(webhook = %hook.id, "webhook disabled: the receiver answered 410 Gone");
+                Ok(Step::Stop)
+            }
+            Outcome::Failed => {
+                let mut wait = self.settings.wait_before(n + 1);
+                if let (Some(429 | 502 | 503 | 504), Some(asked)) = (status, retry_after) {
+                    wait = wait.max(asked.min(MAX_RETRY_AFTER));
+                }
+                state.attempts = n;
+                state.next_attempt_at = Some(now + wait);
+                self.save(state, Some(&record), false).await?;
+                Ok(Step::Stop)
+            }
+        }
+    }
+
+    /// Whether `hook` takes `e`: the test ping only by the subscription it
+    /// names; then the type patterns; then the group scope (the group and
+    /// every group nested in it at any depth; for user events, its users at
+    /// any depth), read from the directory as it is now (at least as new
+    /// as the event).
+    async fn wanted(&self, hook: &Webhook, e: &Event) -> Result<bool, CoreError> {
+        if e.action == PING {
+            return Ok(e.target_id == hook.id.to_string());
+        }
+        if !super::wants_type(&hook.event_types, &e.action) {
+            return Ok(false);
+        }
+        let Some(scope) = hook.group else { return Ok(true) };
+        let field = |name: &str| {
+            e.after
+                .as_ref()
+                .or(e.before.as_ref())
+                .and_then(|v| v[name].as_str())
+                .and_then(|s| s.parse::<uuid::Uuid>().ok())
+        };
+        let target = e.target_id.parse::<uuid::Uuid>().ok();
+        let mut tx = self.directory.read().await?;
+        match e.target_type.as_str() {
+            "group" => match target.map(GroupId) {
+                Some(g) if g == scope => Ok(true),
+                Some(g) => Ok(tx.group_reaches(scope, g).await?),
+                None => Ok(false),
+            },
+            "membership" | "share" => match field("group_id").map(GroupId) {
+                Some(g) if g == scope => Ok(true),
+                Some(g) => Ok(tx.group_reaches(scope, g).await?),
+                None => Ok(false),
+            },
+            "user" => match target.map(UserId) {
+                Some(u) => Ok(tx.in_group_transitively(scope, u).await?),
+                None => Ok(false),
+            },
+            _ => Ok(false),
+        }
+    }
+}
+
+/// Characters of a receiver's answer (or of a failure) the log keeps.
+pub(crate) const SNIPPET: usize = 256;
+
+enum Step {
+    Next,
+    Stop,
+}
