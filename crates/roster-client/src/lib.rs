@@ -396,6 +396,56 @@ impl Client {
         serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
     }
 
+    /// Subscribes a URL to the change feed; the answer's `secret` is shown once.
+    pub async fn create_webhook(&self, new: &NewWebhook) -> Result<CreatedWebhook, Error> {
+        self.call(Method::POST, "/v1/webhooks", Some(new), false).await
+    }
+
+    /// The subscriptions this key may manage.
+    pub fn webhooks(&self) -> impl Stream<Item = Result<Webhook, Error>> + Send + 'static {
+        self.all("/v1/webhooks".into(), Vec::new())
+    }
+
+    pub async fn webhook(&self, id: Uuid) -> Result<Webhook, Error> {
+        self.get(&format!("/v1/webhooks/{id}")).await
+    }
+
+    /// Changes a subscription (`enabled` enables or disables it).
+    pub async fn update_webhook(&self, id: Uuid, patch: &WebhookPatch) -> Result<Webhook, Error> {
+        self.call(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(patch), false).await
+    }
+
+    pub async fn delete_webhook(&self, id: Uuid) -> Result<(), Error> {
+        self.delete(&format!("/v1/webhooks/{id}")).await
+    }
+
+    /// A new signing secret; the old one signs too for `grace_seconds` (default one day).
+    pub async fn rotate_webhook_secret(&self, id: Uuid, grace_seconds: Option<u64>) -> Result<RotatedSecret, Error> {
+        let body = serde_json::json!({ "grace_seconds": grace_seconds });
+        self.call(Method::POST, &format!("/v1/webhooks/{id}/rotate-secret"), Some(&body), false).await
+    }
+
+    /// Sends a test ping to this subscription only.
+    pub async fn ping_webhook(&self, id: Uuid) -> Result<(), Error> {
+        self.send::<()>(Method::POST, &format!("/v1/webhooks/{id}/ping"), &[], None, false).await.map(|_| ())
+    }
+
+    /// The delivery log, newest first; `dead`: only the dead letters.
+    pub fn webhook_deliveries(
+        &self,
+        id: Uuid,
+        dead: bool,
+    ) -> impl Stream<Item = Result<Delivery, Error>> + Send + 'static {
+        let query = if dead { vec![("outcome", "dead".to_owned())] } else { Vec::new() };
+        self.all(format!("/v1/webhooks/{id}/deliveries"), query)
+    }
+
+    /// Delivers again every event after `after` the subscription takes.
+    pub async fn redeliver_webhook(&self, id: Uuid, after: i64) -> Result<DeliveryState, Error> {
+        let body = serde_json::json!({ "after": after });
+        self.call(Method::POST, &format!("/v1/webhooks/{id}/redeliver"), Some(&body), false).await
+    }
+
     /// A membership by id.
     pub async fn membership(&self, id: Uuid) -> Result<Membership, Error> {
         self.get(&format!("/v1/memberships/{id}")).await

@@ -249,3 +249,81 @@ pub struct ImportResult {
     pub updated: u64,
     pub unchanged: u64,
 }
+
+/// A webhook subscription (never with its secret).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub group_id: Option<Uuid>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub previous_secret_until: Option<String>,
+}
+
+/// A subscription to create.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewWebhook {
+    pub url: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub event_types: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A change to a subscription; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebhookPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A subscription just made: `secret` (`whsec_…`) is shown this once.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedWebhook {
+    pub secret: String,
+    #[serde(flatten)]
+    pub webhook: Webhook,
+}
+
+/// A rotated secret, shown this once; the old one signs too until `previous_secret_until`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RotatedSecret {
+    pub secret: String,
+    pub previous_secret_until: Option<String>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Delivery {
+    pub seq: i64,
+    pub message_id: String,
+    pub attempt: u32,
+    pub at: String,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Where a subscription's delivery stands.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct DeliveryState {
+    pub cursor: i64,
+    pub attempts: u32,
+    pub next_attempt_at: Option<String>,
+}

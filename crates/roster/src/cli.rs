@@ -77,6 +77,12 @@ pub enum Resource {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Webhook subscriptions: list, get, create (prints the secret once),
+    /// update, enable, disable, delete, rotate-secret, ping, deliveries, redeliver.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Is USER in GROUP at any depth? Prints the path; exits 0 if so, 1 if not.
     Check { user: Uuid, group: Uuid },
     /// The change feed; `--follow` keeps printing new events.
@@ -230,6 +236,83 @@ pub enum KeyAction {
     Delete {
         id: Uuid,
     },
+}
+
+#[derive(clap::Subcommand)]
+pub enum WebhookAction {
+    List,
+    Get {
+        id: Uuid,
+    },
+    /// Subscribe URL to the change feed; prints the signing secret once.
+    Create {
+        /// Where to deliver (not `url`: that names the server).
+        #[arg(value_name = "URL")]
+        target: String,
+        /// Only events of this group and the groups nested in it.
+        #[arg(long)]
+        group: Option<Uuid>,
+        /// Event types or areas, comma-separated (`membership.*,group.created`); default: all.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    Update {
+        id: Uuid,
+        /// A new delivery URL.
+        #[arg(long = "target", value_name = "URL")]
+        target: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Enable (again): the event it was stuck on is attempted at once.
+    Enable {
+        id: Uuid,
+    },
+    Disable {
+        id: Uuid,
+    },
+    Delete {
+        id: Uuid,
+    },
+    /// A new secret (printed once); the old one signs too for --grace seconds.
+    RotateSecret {
+        id: Uuid,
+        #[arg(long)]
+        grace: Option<u64>,
+    },
+    /// Send a test ping to this subscription.
+    Ping {
+        id: Uuid,
+    },
+    /// The delivery log, newest first.
+    Deliveries {
+        id: Uuid,
+        /// Only the dead letters (events whose last retry failed).
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Deliver again every event after --after (a seq).
+    Redeliver {
+        id: Uuid,
+        #[arg(long)]
+        after: i64,
+    },
+}
+
+const WEBHOOK_COLUMNS: [&str; 6] = ["id", "url", "group_id", "event_types", "enabled", "description"];
+
+fn webhook_row(w: &roster_client::Webhook) -> Value {
+    json!({
+        "id": w.id, "url": w.url, "group_id": w.group_id, "event_types": w.event_types.join(","),
+        "enabled": w.enabled, "description": w.description, "disabled_reason": w.disabled_reason,
+    })
 }
 
 /// The exit code for a failure.
@@ -526,6 +609,58 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<i32, Er
                 out.one(&["id", "name", "key"], json!({ "id": k.id, "name": k.name, "key": k.key }));
             }
             KeyAction::Delete { id } => c.delete_key(id).await?,
+        },
+        Resource::Webhooks { action } => match action {
+            WebhookAction::List => {
+                let hooks = collect(c.webhooks()).await?;
+                out.rows(&WEBHOOK_COLUMNS, &hooks.iter().map(webhook_row).collect::<Vec<_>>());
+            }
+            WebhookAction::Get { id } => out.one(&WEBHOOK_COLUMNS, webhook_row(&c.webhook(id).await?)),
+            WebhookAction::Create { target, group, events, description, disabled } => {
+                let new = roster_client::NewWebhook {
+                    url: target,
+                    event_types: events,
+                    group_id: group,
+                    description,
+                    enabled: disabled.then_some(false),
+                };
+                let w = c.create_webhook(&new).await?;
+                let mut row = webhook_row(&w.webhook);
+                row["secret"] = json!(w.secret);
+                out.one(&["id", "url", "secret"], row);
+            }
+            WebhookAction::Update { id, target, events, description } => {
+                let patch =
+                    roster_client::WebhookPatch { url: target, event_types: events, description, enabled: None };
+                out.one(&WEBHOOK_COLUMNS, webhook_row(&c.update_webhook(id, &patch).await?));
+            }
+            WebhookAction::Enable { id } | WebhookAction::Disable { id } => {
+                let enabled = matches!(action, WebhookAction::Enable { .. });
+                let patch = roster_client::WebhookPatch { enabled: Some(enabled), ..Default::default() };
+                out.one(&WEBHOOK_COLUMNS, webhook_row(&c.update_webhook(id, &patch).await?));
+            }
+            WebhookAction::Delete { id } => c.delete_webhook(id).await?,
+            WebhookAction::RotateSecret { id, grace } => {
+                let r = c.rotate_webhook_secret(id, grace).await?;
+                let row = json!({ "secret": r.secret, "previous_secret_until": r.previous_secret_until });
+                out.one(&["secret", "previous_secret_until"], row);
+            }
+            WebhookAction::Ping { id } => c.ping_webhook(id).await?,
+            WebhookAction::Deliveries { id, dead } => {
+                let log = collect(c.webhook_deliveries(id, dead)).await?;
+                let rows: Vec<Value> = log
+                    .iter()
+                    .map(|d| {
+                        json!({ "seq": d.seq, "attempt": d.attempt, "at": d.at, "status": d.status,
+                        "latency_ms": d.latency_ms, "outcome": d.outcome, "detail": d.detail })
+                    })
+                    .collect();
+                out.rows(&["seq", "attempt", "at", "status", "latency_ms", "outcome", "detail"], &rows);
+            }
+            WebhookAction::Redeliver { id, after } => {
+                let s = c.redeliver_webhook(id, after).await?;
+                out.one(&["cursor"], json!({ "cursor": s.cursor }));
+            }
         },
         Resource::Events { after, follow } => {
             let mut after = after;

@@ -5,13 +5,13 @@ use serde_json::Value;
 
 use crate::harness::TestServer;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-async fn roster(s: &TestServer, key: Option<&str>, args: &[&str]) -> Run {
+pub async fn roster(s: &TestServer, key: Option<&str>, args: &[&str]) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
     cmd.args(args).env("ROSTER_URL", &s.base).env_remove("ROSTER_KEY");
     if let Some(k) = key {
@@ -25,7 +25,7 @@ async fn roster(s: &TestServer, key: Option<&str>, args: &[&str]) -> Run {
     }
 }
 
-fn json_lines(out: &str) -> Vec<Value> {
+pub fn json_lines(out: &str) -> Vec<Value> {
     out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect()
 }
 

@@ -349,7 +349,47 @@ async fn urls_are_checked(s: TestServer) {
     assert_eq!((r.status.as_u16(), r.field()), (400, Some("event_types")), "{}", r.body);
 }
 
+/// `roster webhooks …` drives the whole life of a subscription.
+async fn the_cli_manages_subscriptions(s: TestServer) {
+    use crate::cli::{json_lines, roster};
+    let key = Some(s.admin.as_str());
+    let rx = Receiver::start(Answer::Ok).await;
+    let g = s.group("cli-hooked").await;
+    let args = ["webhooks", "create", &rx.url, "--group", &g, "--events", "group.*,membership.*", "-o", "json"];
+    let made = roster(&s, key, &args).await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let row = &json_lines(&made.stdout)[0];
+    let (id, secret) = (row["id"].as_str().expect("id").to_owned(), row["secret"].as_str().expect("secret").to_owned());
+    let listed = roster(&s, key, &["webhooks", "list", "-o", "json"]).await;
+    let rows = json_lines(&listed.stdout);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["event_types"], "group.*,membership.*");
+    assert!(!listed.stdout.contains(&secret[6..]));
+    assert_eq!(roster(&s, key, &["webhooks", "ping", &id]).await.code, 0);
+    let got = rx.wait_for(Duration::from_secs(20), "the ping", |g| !g.is_empty()).await;
+    assert!(verify(&secret, &got[0]));
+    let disabled = roster(&s, key, &["webhooks", "disable", &id, "-o", "json"]).await;
+    assert_eq!(json_lines(&disabled.stdout)[0]["enabled"], false, "{}", disabled.stderr);
+    let enabled = roster(&s, key, &["webhooks", "enable", &id, "-o", "json"]).await;
+    assert_eq!(json_lines(&enabled.stdout)[0]["enabled"], true);
+    let rotated = roster(&s, key, &["webhooks", "rotate-secret", &id, "--grace", "0", "-o", "json"]).await;
+    let new_secret = json_lines(&rotated.stdout)[0]["secret"].as_str().expect("secret").to_owned();
+    assert_ne!(new_secret, secret);
+    let log = roster(&s, key, &["webhooks", "deliveries", &id, "-o", "json"]).await;
+    let rows = json_lines(&log.stdout);
+    assert_eq!(rows[0]["outcome"], "delivered", "{}", log.stdout);
+    let seq = rows[0]["seq"].as_i64().expect("seq");
+    let again = roster(&s, key, &["webhooks", "redeliver", &id, "--after", &(seq - 1).to_string()]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let got = rx.wait_for(Duration::from_secs(20), "the ping again", |g| g.len() >= 2).await;
+    assert_eq!(got[1].id, got[0].id, "a redelivery keeps the webhook-id");
+    assert!(verify(&new_secret, &got[1]) && !verify(&secret, &got[1]), "signed with the new secret alone");
+    assert_eq!(roster(&s, key, &["webhooks", "delete", &id]).await.code, 0);
+    assert_eq!(roster(&s, key, &["webhooks", "get", &id]).await.code, 3);
+}
+
 crate::on_every_store!(
+    the_cli_manages_subscriptions,
     signed_events_arrive_in_order,
     a_receiver_down_then_up_gets_everything_in_order,
     gone_disables_the_subscription,
