@@ -33,6 +33,18 @@ use uuid::Uuid;
 pub use error::Error;
 pub use models::*;
 
+/// The event of one Server-Sent Events frame (its `data:` lines), if it
+/// carries one (keep-alive comments do not).
+fn sse_event(frame: &[u8]) -> Result<Option<Event>, Error> {
+    let text = String::from_utf8_lossy(frame);
+    let data: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
+    if data.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&data.join("\n")).map(Some).map_err(|e| Error::Decode(e.to_string()))
+}
+
 /// How many times a safe request is sent before its error is returned.
 const ATTEMPTS: u32 = 4;
 
@@ -394,6 +406,82 @@ impl Client {
         let q = [("after", after.to_string()), ("limit", limit.to_string())];
         let value = self.send::<()>(Method::GET, "/v1/events", &q, None, true).await?.unwrap_or_default();
         serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// The change feed as it happens, from `/v1/events/stream` (site
+    /// admins): every event after `after`, then each new one, for ever. A
+    /// dropped connection is opened again with `Last-Event-ID`, so no event
+    /// is missed or repeated; refusals (403) and repeated failures to
+    /// connect end the stream with an error.
+    pub fn follow_events(&self, after: i64) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+        struct Follow {
+            client: Client,
+            after: i64,
+            response: Option<reqwest::Response>,
+            buffer: Vec<u8>,
+            pending: std::collections::VecDeque<Event>,
+            failures: u32,
+        }
+        let start = Follow {
+            client: self.clone(),
+            after,
+            response: None,
+            buffer: Vec::new(),
+            pending: Default::default(),
+            failures: 0,
+        };
+        futures_util::stream::try_unfold(start, |mut f| async move {
+            loop {
+                if let Some(e) = f.pending.pop_front() {
+                    return Ok(Some((e, f)));
+                }
+                let Some(res) = f.response.as_mut() else {
+                    let url = format!("{}/v1/events/stream", f.client.base);
+                    let req = f
+                        .client
+                        .http
+                        .get(url)
+                        .bearer_auth(&f.client.key)
+                        .header("last-event-id", f.after.to_string())
+                        .header("accept", "text/event-stream");
+                    match req.send().await {
+                        Ok(r) if r.status().is_success() => {
+                            f.response = Some(r);
+                            f.buffer.clear();
+                        }
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let bytes = r.bytes().await.unwrap_or_default();
+                            return Err(Error::from_response(status, &bytes));
+                        }
+                        Err(e) if f.failures >= ATTEMPTS => return Err(Error::Transport(e.to_string())),
+                        Err(_) => {
+                            f.failures += 1;
+                            tokio::time::sleep(Duration::from_millis(250 << f.failures)).await;
+                        }
+                    }
+                    continue;
+                };
+                match res.chunk().await {
+                    Ok(Some(bytes)) => {
+                        f.failures = 0;
+                        f.buffer.extend_from_slice(&bytes);
+                        while let Some(end) = f.buffer.windows(2).position(|w| w == b"\n\n") {
+                            let frame: Vec<u8> = f.buffer.drain(..end + 2).collect();
+                            if let Some(e) = sse_event(&frame)? {
+                                f.after = e.seq;
+                                f.pending.push_back(e);
+                            }
+                        }
+                    }
+                    // Ended or broken: open it again after the last event seen.
+                    Ok(None) | Err(_) => {
+                        f.response = None;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        })
     }
 
     /// Subscribes a URL to the change feed; the answer's `secret` is shown once.

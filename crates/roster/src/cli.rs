@@ -662,31 +662,36 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<i32, Er
                 out.one(&["cursor"], json!({ "cursor": s.cursor }));
             }
         },
-        Resource::Events { after, follow } => {
-            let mut after = after;
-            loop {
-                let page = c.events(after, 1000).await?;
-                let rows: Vec<Value> = page
-                    .items
-                    .iter()
-                    .map(|e| json!({ "seq": e.seq, "at": e.at, "action": e.action, "target_type": e.target_type, "target_id": e.target_id }))
-                    .collect();
-                if !rows.is_empty() || !follow {
-                    out.rows(&["seq", "at", "action", "target_type", "target_id"], &rows);
-                }
-                if let Some(last) = page.items.last() {
-                    after = last.seq;
-                }
-                if !follow {
-                    break;
-                }
-                if page.next_cursor.is_none() {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        Resource::Events { after, follow: false } => {
+            let page = c.events(after, 1000).await?;
+            let rows: Vec<Value> = page.items.iter().map(event_row).collect();
+            out.rows(&EVENT_COLUMNS, &rows);
+        }
+        // Server-Sent Events: each event as it happens, resumed after the
+        // last one seen when the connection drops.
+        Resource::Events { after, follow: true } => {
+            let mut events = std::pin::pin!(c.follow_events(after));
+            while let Some(e) = events.try_next().await? {
+                let row = event_row(&e);
+                if out.json {
+                    println!("{row}");
+                } else {
+                    let cells: Vec<String> = EVENT_COLUMNS
+                        .iter()
+                        .map(|c| row[c].as_str().map_or_else(|| row[c].to_string(), str::to_owned))
+                        .collect();
+                    println!("{}", cells.join("  "));
                 }
             }
         }
     }
     Ok(0)
+}
+
+const EVENT_COLUMNS: [&str; 5] = ["seq", "at", "action", "target_type", "target_id"];
+
+fn event_row(e: &roster_client::Event) -> Value {
+    json!({ "seq": e.seq, "at": e.at, "action": e.action, "target_type": e.target_type, "target_id": e.target_id })
 }
 
 fn r_row(r: &roster_client::Named) -> Value {

@@ -304,6 +304,19 @@ impl Directory {
         Ok(if secret.is_none() { printed } else { None })
     }
 
+    /// Returns once this server has seen the log pass `after` (its index
+    /// applied a later event), or after `timeout`: how a stream of the
+    /// change feed waits for the next event without asking the store.
+    /// Before the index is loaded it just waits (at most a second).
+    pub async fn wait_for_events(&self, after: i64, timeout: std::time::Duration) {
+        if !self.index.is_ready() {
+            tokio::time::sleep(timeout.min(std::time::Duration::from_secs(1))).await;
+            return;
+        }
+        let mut revisions = self.index.watch_revision();
+        let _ = tokio::time::timeout(timeout, revisions.wait_for(|r| *r > after)).await;
+    }
+
     /// The change feed: events after `after`, oldest first. Site admins only.
     pub async fn list_events(&self, p: &Principal, after: i64, limit: u32) -> Result<Page<crate::Event>, CoreError> {
         authz::require_admin(p)?;

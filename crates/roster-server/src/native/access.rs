@@ -1,15 +1,21 @@
 //! `/v1/groups/{id}/shares`, `/v1/keys`, `/v1/events`: who may reach a
 //! group, the keys that act for users, and the change feed.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
 use roster_core::{Grantee, GroupId, KeyId, ShareLevel, UserId, list};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire::{self, ErrorBody, EventParams, KeyListParams, List, PageParams};
+use super::wire::{self, ErrorBody, EventParams, KeyListParams, List, PageParams, StreamParams};
 use super::{ApiResult, Auth, Body, Params, page};
 use crate::http::AppState;
 use crate::http::error::BadRequest;
@@ -23,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_key, list_keys))
         .routes(routes!(delete_key))
         .routes(routes!(list_events))
+        .routes(routes!(stream_events))
 }
 
 fn level(value: &str) -> Result<ShareLevel, BadRequest> {
@@ -166,4 +173,86 @@ async fn list_events(
     let mut list = List::from_page(events, wire::Event::from);
     list.next_cursor = next_cursor;
     Ok(Json(list))
+}
+
+/// Events read from the log at a time by a stream.
+const STREAM_BATCH: u32 = 100;
+
+/// How long a stream waits for the next event before it looks again.
+const STREAM_WAIT: Duration = Duration::from_secs(15);
+
+/// The change feed as Server-Sent Events (site admins, as `/v1/events`):
+/// each event's `id:` is its `seq`, `event:` its action, `data:` the event
+/// as `/v1/events` shows it. A client that reconnects with
+/// `Last-Event-ID` (what browsers and most SSE clients send) resumes after
+/// it; else after `after` (default 0: the whole log). Comments keep an idle
+/// stream alive. `follow=false` sends what the log holds, then ends.
+#[utoipa::path(get, path = "/v1/events/stream", tag = "events",
+    params(("after" = Option<i64>, Query),
+        ("follow" = Option<bool>, Query, description = "false: end once the log is sent (default true)"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "resume after this seq (wins over `after`)")),
+    responses((status = 200, content_type = "text/event-stream", body = wire::StreamedEvent,
+        description = "one frame per event: `id: <seq>`, `event: <action>`, `data: <the event as JSON>`"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn stream_events(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    headers: HeaderMap,
+    extract::Query(q, _): Params<StreamParams>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| BadRequest::invalid("Last-Event-ID", "must be a seq this stream sent"))?,
+        ),
+    };
+    let after = match resume {
+        Some(seq) => seq,
+        None => super::number("after", q.after.as_deref())?.unwrap_or(0),
+    };
+    if after < 0 {
+        return Err(BadRequest::invalid("after", "must not be negative").into());
+    }
+    let follow = match q.follow.as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(BadRequest::invalid("follow", "must be true or false").into()),
+    };
+    // Refused as a JSON error here, before the stream starts.
+    s.directory.list_events(&p, after, 1).await?;
+    let start = Feed { directory: s.directory.clone(), principal: p, after, buffer: VecDeque::new(), follow };
+    let events = futures_util::stream::unfold(start, |mut f| async move {
+        loop {
+            if let Some(e) = f.buffer.pop_front() {
+                f.after = e.seq;
+                let event = SseEvent::default().id(e.seq.to_string()).event(e.action.clone());
+                let event = event.json_data(wire::Event::from(e)).unwrap_or_else(|_| SseEvent::default());
+                return Some((Ok(event), f));
+            }
+            match f.directory.list_events(&f.principal, f.after, STREAM_BATCH).await {
+                Ok(page) if !page.items.is_empty() => f.buffer.extend(page.items),
+                Ok(_) if f.follow => f.directory.wait_for_events(f.after, STREAM_WAIT).await,
+                Ok(_) => return None,
+                // The client reconnects with Last-Event-ID and resumes.
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream ended by an error");
+                    return None;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Where a stream of the change feed stands.
+struct Feed {
+    directory: roster_core::Directory,
+    principal: roster_core::Principal,
+    after: i64,
+    buffer: VecDeque<roster_core::Event>,
+    follow: bool,
 }

@@ -144,6 +144,11 @@ fn common_answers(path: &str, write: bool, op: &mut Operation) {
 fn page_rules(op: &mut Operation) {
     for p in op.parameters.iter_mut().flatten() {
         let RefOr::T(p) = p else { continue };
+        if p.parameter_in == ParameterIn::Header && p.name == "Last-Event-ID" {
+            let seq = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(i64::MAX));
+            p.schema = Some(RefOr::T(Schema::Object(seq.build())));
+            continue;
+        }
         if p.parameter_in != ParameterIn::Query {
             continue;
         }

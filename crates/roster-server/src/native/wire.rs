@@ -133,6 +133,12 @@ pub struct EventParams {
     pub limit: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+pub struct StreamParams {
+    pub after: Option<String>,
+    pub follow: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct User {
     pub id: Uuid,
@@ -657,6 +663,18 @@ impl From<core::Event> for Event {
             after: e.after,
         }
     }
+}
+
+/// One frame of `/v1/events/stream` (described, never built: the frames
+/// are written by axum's `Sse` from [`Event`]).
+#[derive(Serialize, ToSchema)]
+pub struct StreamedEvent {
+    /// The event's `seq`: send it back as `Last-Event-ID` to resume after it.
+    pub id: String,
+    /// The event's action (`membership.created`, …).
+    pub event: String,
+    /// The event as JSON text, as `/v1/events` shows it ([`Event`]).
+    pub data: String,
 }
 
 /// One record of an import, tagged by `type`.

@@ -158,6 +158,7 @@ fn table() -> Vec<Row> {
         row(M::GET, "/v1/keys?user_id=<t>", ADMIN),
         row(DEL, "/v1/keys/<vk>", OTHERS_404),
         row(M::GET, "/v1/events", ADMIN),
+        row(M::GET, "/v1/events/stream?follow=false", ADMIN),
         row(M::POST, "/v1/import", ADMIN).body(r#"{"records": [{"type": "user", "username": "i<n>"}]}"#),
         // Native: webhooks (made disabled: nothing is delivered).
         row(M::GET, "/v1/webhooks", ANY),

@@ -52,6 +52,7 @@ mod scim;
 mod scim_conformance;
 mod sdk;
 mod secrets;
+mod stream;
 mod strict;
 mod transfer;
 mod transitive;
