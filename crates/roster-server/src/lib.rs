@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod ldap;
 pub mod native;
+#[cfg(feature = "outbound")]
 pub mod outbound;
 pub mod scim;
 mod serve;
