@@ -40,6 +40,8 @@ pub enum Answer {
     Status(u16),
     /// 200 after a pause.
     Slow(Duration),
+    /// This status with `Retry-After: <seconds>`.
+    RetryAfter(u16, u64),
 }
 
 #[derive(Clone)]
@@ -104,7 +106,8 @@ impl Receiver {
     }
 }
 
-async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let answer = *s.answer.lock().expect("answer");
     if let Answer::Slow(pause) = answer {
@@ -118,8 +121,11 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> St
         body: body.to_vec(),
     });
     match answer {
-        Answer::Ok | Answer::Slow(_) => StatusCode::OK,
-        Answer::Status(code) => StatusCode::from_u16(code).expect("status"),
+        Answer::Ok | Answer::Slow(_) => StatusCode::OK.into_response(),
+        Answer::Status(code) => StatusCode::from_u16(code).expect("status").into_response(),
+        Answer::RetryAfter(code, secs) => {
+            (StatusCode::from_u16(code).expect("status"), [("retry-after", secs.to_string())]).into_response()
+        }
     }
 }
 
@@ -454,6 +460,68 @@ mod process {
                 assert_eq!(pair[0].id, pair[1].id);
             }
         }
+        p.child.kill().expect("kill");
+        p.child.wait().expect("wait");
+    }
+
+    /// The whole schedule, shortened 20 000 times (about 5 s): eight
+    /// attempts, then a dead letter, and the next event goes; the dead
+    /// letter can be delivered again. A `Retry-After` longer than the
+    /// schedule's wait is honoured.
+    #[tokio::test]
+    async fn the_last_retry_dead_letters_and_redelivery_sends_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let env = [
+            ("ROSTER_WEBHOOKS_RETRY_SCALE", "0.00005"),
+            ("ROSTER_WEBHOOKS_TIMEOUT", "1"),
+            ("ROSTER_WEBHOOKS_ALLOW", "127.0.0.0/8"),
+        ];
+        let rx = Receiver::start(Answer::RetryAfter(503, 1)).await;
+        let mut p = start_with(&url, Some(KEY), &Options { env: &env, ..Options::default() });
+        let body = json!({ "url": rx.url, "event_types": ["user.created"] });
+        let (_, hook) = call(&p.base, Method::POST, "/v1/webhooks", KEY, Some(body)).await;
+        let hook = hook["id"].as_str().expect("id").to_owned();
+        let (_, doomed) = call(&p.base, Method::POST, "/v1/users", KEY, Some(json!({ "username": "doomed" }))).await;
+        assert!(doomed["id"].is_string());
+        let got = rx.wait_for(Duration::from_secs(20), "two attempts", |g| g.len() >= 2).await;
+        let gap = got[1].timestamp.parse::<i64>().expect("ts") - got[0].timestamp.parse::<i64>().expect("ts");
+        assert!(gap >= 1, "Retry-After: 1 was not honoured ({gap} s)");
+        rx.answer(Answer::Status(500));
+        let start = std::time::Instant::now();
+        let dead = loop {
+            let path = format!("/v1/webhooks/{hook}/deliveries?outcome=dead");
+            let (_, dead) = call(&p.base, Method::GET, &path, KEY, None).await;
+            if dead["total"] == 1 {
+                break dead;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "no dead letter: {dead}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let letter = &dead["items"][0];
+        assert_eq!((letter["attempt"].as_u64(), letter["status"].as_u64()), (Some(8), Some(500)), "{dead}");
+        let seq = letter["seq"].as_i64().expect("seq");
+        let (_, log) = call(&p.base, Method::GET, &format!("/v1/webhooks/{hook}/deliveries"), KEY, None).await;
+        assert_eq!(log["total"], 8, "seven failures and the dead letter: {log}");
+        assert_eq!(rx.got().len(), 8);
+        // The next event goes.
+        rx.answer(Answer::Ok);
+        call(&p.base, Method::POST, "/v1/users", KEY, Some(json!({ "username": "next" }))).await;
+        let got = rx.wait_for(Duration::from_secs(20), "the next event", |g| g.len() >= 9).await;
+        assert_eq!(got[8].json["after"]["username"], "next");
+        // Delivered again from the dead letter on, with the same ids.
+        let (status, _) = call(
+            &p.base,
+            Method::POST,
+            &format!("/v1/webhooks/{hook}/redeliver"),
+            KEY,
+            Some(json!({ "after": seq - 1 })),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let got = rx.wait_for(Duration::from_secs(20), "both again", |g| g.len() >= 11).await;
+        assert_eq!(got[9].id, got[0].id);
+        assert_eq!(got[10].id, got[8].id);
         p.child.kill().expect("kill");
         p.child.wait().expect("wait");
     }
