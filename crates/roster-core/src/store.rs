@@ -310,6 +310,8 @@ pub trait MembershipStore: Send {
     /// to one of the user's direct groups, both ends included (`[group]`
     /// for a direct member). Empty when the user is not in it at any depth.
     async fn membership_path(&mut self, group: GroupId, user: UserId) -> StoreResult<Vec<GroupId>>;
+    /// Which of `users` are in the group at any depth (in no particular order).
+    async fn users_in_group_among(&mut self, group: GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>>;
     /// Users in the group at any depth, by their `num`, after `after`.
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>>;
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64>;
@@ -451,6 +453,12 @@ pub trait WebhookStore: Send {
         limit: u32,
     ) -> StoreResult<Vec<DeliveryAttempt>>;
     async fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> StoreResult<i64>;
+    /// The group scope and event types of every enabled subscription that has a scope.
+    async fn scoped_subscriptions(&mut self) -> StoreResult<Vec<(GroupId, Vec<String>)>>;
+    /// Serializes, until the transaction ends, the writes that compute
+    /// changes at any depth of this watched group (where writers run side
+    /// by side: PostgreSQL; taken after every row lock of the write).
+    async fn lock_watched_group(&mut self, group: GroupId) -> StoreResult<()>;
 }
 
 /// Every store trait by name, for a backend implementing them.

@@ -27,6 +27,7 @@ mod steps;
 mod transitive;
 mod user_groups;
 mod users;
+mod watched;
 mod webhooks;
 
 use std::future::Future;

@@ -159,7 +159,8 @@ pub(crate) async fn refuse_cycle(tx: &mut Box<dyn Tx>, parent: GroupId, child: G
     Ok(())
 }
 
-/// Makes a new membership with its event.
+/// Makes a new membership with its event, and those of the changes at
+/// any depth of watched groups (`watched`).
 pub(crate) async fn insert_membership(
     tx: &mut Box<dyn Tx>,
     p: &Principal,
@@ -178,17 +179,22 @@ pub(crate) async fn insert_membership(
         created_at: t,
         updated_at: t,
     };
+    let watch = super::watched::before(tx, group, member).await?;
     m.num = tx.insert_membership(&m).await?;
     tx.append_event(&event(p.actor(), "membership.created", "membership", m.id, None, Some(audit::membership(&m))))
         .await?;
+    super::watched::after(tx, p, watch, &m).await?;
     Ok(m)
 }
 
-/// Deletes a membership with its event.
+/// Deletes a membership with its event, and those of the changes at any
+/// depth of watched groups (`watched`).
 pub(crate) async fn delete_membership(tx: &mut Box<dyn Tx>, p: &Principal, m: &Membership) -> Result<(), CoreError> {
+    let watch = super::watched::before(tx, m.group, m.member).await?;
     tx.delete_membership(m.id).await?;
     tx.append_event(&event(p.actor(), "membership.deleted", "membership", m.id, Some(audit::membership(m)), None))
         .await?;
+    super::watched::after(tx, p, watch, m).await?;
     Ok(())
 }
 

@@ -314,6 +314,11 @@ answer_or_forward! {
             Ok(self.state().in_group(group, user))
         }
 
+        async fn users_in_group_among(&mut self, group: GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+            let s = self.state();
+            Ok(users.iter().copied().filter(|u| s.in_group(group, *u)).collect())
+        }
+
         async fn membership_path(&mut self, group: GroupId, user: UserId) -> StoreResult<Vec<GroupId>> {
             Ok(self.state().membership_path(group, user))
         }
@@ -453,5 +458,7 @@ answer_or_forward! {
         fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> i64;
         fn list_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>, before: i64, limit: u32) -> Vec<DeliveryAttempt>;
         fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> i64;
+        fn scoped_subscriptions(&mut self) -> Vec<(GroupId, Vec<String>)>;
+        fn lock_watched_group(&mut self, group: GroupId) -> ();
     }
 }

@@ -262,7 +262,16 @@ pub const EVENT_TYPES: &[&str] = &[
     "webhook.updated",
     "webhook.deleted",
     "webhook.ping",
+    "member.transitive_added",
+    "member.transitive_removed",
 ];
+
+/// A user became a member at any depth of a watched group (see
+/// `directory::watched`): delivered only to subscriptions scoped to that
+/// very group (and to unscoped ones).
+pub const TRANSITIVE_ADDED: &str = "member.transitive_added";
+/// A user stopped being a member at any depth of a watched group.
+pub const TRANSITIVE_REMOVED: &str = "member.transitive_removed";
 
 /// The test ping's type: delivered only to the subscription it names,
 /// whatever its filters.

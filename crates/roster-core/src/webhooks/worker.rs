@@ -320,6 +320,10 @@ impl Worker {
             return Ok(false);
         }
         let Some(scope) = hook.group else { return Ok(true) };
+        // About the watched group itself: not for those watching groups above it.
+        if e.action == super::TRANSITIVE_ADDED || e.action == super::TRANSITIVE_REMOVED {
+            return Ok(e.target_id == scope.to_string());
+        }
         let field = |name: &str| {
             e.after
                 .as_ref()

@@ -65,6 +65,9 @@ mod dialect {
     );
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
+    /// A watched group's transitive changes (two 32-bit keys: a key space
+    /// apart from the one-key locks above).
+    pub const LOCK_WATCHED: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310, $1)");
     pub const POSITION_FN: &str = "strpos";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "GREATEST";

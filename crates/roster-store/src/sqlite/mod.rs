@@ -35,6 +35,7 @@ mod dialect {
     /// that appends them.
     pub const EVENT_INBOX: bool = false;
     pub const LOCK_GRAPH: Option<&str> = None;
+    pub const LOCK_WATCHED: Option<&str> = None;
     /// One writer at a time: nothing to lock.
     pub const LOCK_SUBTREE: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";

@@ -394,7 +394,160 @@ async fn the_cli_manages_subscriptions(s: TestServer) {
     assert_eq!(roster(&s, key, &["webhooks", "get", &id]).await.code, 3);
 }
 
+/// The users at any depth of `group` in a model of the graph: a walk
+/// down the nesting edges, then the users of every group reached.
+fn naive_members(group: usize, nested: &[(usize, usize)], users: &[(usize, usize)]) -> Vec<usize> {
+    let mut reached = vec![group];
+    let mut i = 0;
+    while i < reached.len() {
+        for (parent, child) in nested {
+            if *parent == reached[i] && !reached.contains(child) {
+                reached.push(*child);
+            }
+        }
+        i += 1;
+    }
+    let mut found: Vec<usize> = users.iter().filter(|(g, _)| reached.contains(g)).map(|(_, u)| *u).collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `member.transitive_*` on a generated graph: random adds and removals of
+/// users and nestings (cycles refused by the server and left out of the
+/// model), and after each, exactly the users whose membership at any depth
+/// of a watched group changed get an event about it, held to a naive walk
+/// of a model of the graph; each subscription receives only its own
+/// group's.
+async fn transitive_events_match_a_naive_walk(s: TestServer) {
+    const GROUPS: usize = 6;
+    const USERS: usize = 5;
+    let mut groups = Vec::new();
+    for i in 0..GROUPS {
+        groups.push(s.group(&format!("t{i}")).await);
+    }
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        users.push(s.user(&format!("tu{i}")).await);
+    }
+    // Watched: t0 and t2.
+    let watched = [0usize, 2];
+    let mut receivers = Vec::new();
+    for w in watched {
+        let rx = Receiver::start(Answer::Ok).await;
+        subscribe(&s, json!({ "url": rx.url, "group_id": groups[w], "event_types": ["member.*"] })).await;
+        receivers.push(rx);
+    }
+    let mut nested: Vec<(usize, usize)> = Vec::new();
+    let mut members: Vec<(usize, usize)> = Vec::new();
+    let mut expected: Vec<Vec<(String, usize)>> = vec![Vec::new(); watched.len()];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n
+    };
+    for _ in 0..80 {
+        let before: Vec<Vec<usize>> = watched.iter().map(|w| naive_members(*w, &nested, &members)).collect();
+        let (g, other, u) = (next(GROUPS), next(GROUPS), next(USERS));
+        match next(4) {
+            0 | 1 if !members.contains(&(g, u)) => {
+                let r = s.put(&format!("/v1/groups/{}/members/{}", groups[g], users[u]), json!({})).await;
+                assert_eq!(r.status, 201, "{}", r.body);
+                members.push((g, u));
+            }
+            0 | 1 => {
+                let r = s.delete(&format!("/v1/groups/{}/members/{}", groups[g], users[u])).await;
+                assert_eq!(r.status, 204, "{}", r.body);
+                members.retain(|m| *m != (g, u));
+            }
+            _ if g == other => continue,
+            _ if nested.contains(&(g, other)) => {
+                let r = s.delete(&format!("/v1/groups/{}/children/{}", groups[g], groups[other])).await;
+                assert_eq!(r.status, 204, "{}", r.body);
+                nested.retain(|e| *e != (g, other));
+            }
+            _ => {
+                let r = s.put(&format!("/v1/groups/{}/children/{}", groups[g], groups[other]), json!({})).await;
+                if r.status == 409 {
+                    continue; // a cycle
+                }
+                assert_eq!(r.status, 201, "{}", r.body);
+                nested.push((g, other));
+            }
+        }
+        for (i, w) in watched.iter().enumerate() {
+            let after = naive_members(*w, &nested, &members);
+            for u in 0..USERS {
+                match (before[i].contains(&u), after.contains(&u)) {
+                    (false, true) => expected[i].push(("member.transitive_added".into(), u)),
+                    (true, false) => expected[i].push(("member.transitive_removed".into(), u)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let log = s.get("/v1/events?after=0&limit=1000").await.body;
+    let index_of = |id: &str| users.iter().position(|u| u == id).expect("a known user");
+    for (i, w) in watched.iter().enumerate() {
+        let got: Vec<(String, usize)> = log["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|e| {
+                e["target_id"] == groups[*w].as_str() && e["action"].as_str().is_some_and(|a| a.starts_with("member."))
+            })
+            .map(|e| {
+                let data = if e["after"].is_null() { &e["before"] } else { &e["after"] };
+                (e["action"].as_str().expect("action").to_owned(), index_of(data["user_id"].as_str().expect("user")))
+            })
+            .collect();
+        assert_eq!(got, expected[i], "group t{w}: the log against the naive walk");
+        let want = expected[i].len();
+        let delivered =
+            receivers[i].wait_for(Duration::from_secs(30), "every transitive event", |g| g.len() >= want).await;
+        assert!(
+            delivered.iter().all(|r| r.json["target_id"] == groups[*w].as_str()),
+            "t{w} got another group's events"
+        );
+    }
+    assert!(expected.iter().all(|e| !e.is_empty()), "the walk moved nobody: {expected:?}");
+}
+
+/// Two writes at once that each add (then each remove) one of a user's
+/// two paths into a watched group, a user membership and a nesting, which
+/// lock different rows and so run side by side on PostgreSQL: exactly one
+/// event each way. The watched group's lock makes the second see the first.
+async fn concurrent_paths_give_one_transitive_event(s: TestServer) {
+    let root = s.group("w-root").await;
+    let a = s.group("w-a").await;
+    assert_eq!(s.put(&format!("/v1/groups/{root}/children/{a}"), json!({})).await.status, 201);
+    subscribe(&s, json!({ "url": "http://127.0.0.1:9/", "group_id": root, "event_types": ["member.*"] })).await;
+    let count = |log: &Value, action: &str, user: &str| {
+        log["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|e| e["action"] == action && (e["after"]["user_id"] == user || e["before"]["user_id"] == user))
+            .count()
+    };
+    for round in 0..8 {
+        let u = s.user(&format!("racer{round}")).await;
+        let c = s.group(&format!("w-c{round}")).await;
+        assert_eq!(s.put(&format!("/v1/groups/{c}/members/{u}"), json!({})).await.status, 201);
+        let (member, nest) = (format!("/v1/groups/{a}/members/{u}"), format!("/v1/groups/{root}/children/{c}"));
+        let (ra, rb) = tokio::join!(s.put(&member, json!({})), s.put(&nest, json!({})));
+        assert_eq!((ra.status.as_u16(), rb.status.as_u16()), (201, 201));
+        let (ra, rb) = tokio::join!(s.delete(&member), s.delete(&nest));
+        assert_eq!((ra.status.as_u16(), rb.status.as_u16()), (204, 204));
+        let log = s.get("/v1/events?after=0&limit=1000").await.body;
+        assert_eq!(count(&log, "member.transitive_added", &u), 1, "round {round}: one add");
+        assert_eq!(count(&log, "member.transitive_removed", &u), 1, "round {round}: one removal");
+    }
+}
+
 crate::on_every_store!(
+    concurrent_paths_give_one_transitive_event,
+    transitive_events_match_a_naive_walk,
     the_cli_manages_subscriptions,
     signed_events_arrive_in_order,
     a_receiver_down_then_up_gets_everything_in_order,

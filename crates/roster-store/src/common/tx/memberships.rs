@@ -541,6 +541,18 @@ impl MembershipStore for SqlTx {
         Ok(q.fetch_all(&mut *self.tx).await.map_err(map)?.into_iter().map(GroupId).collect())
     }
 
+    async fn users_in_group_among(&mut self, group: GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let mut found = Vec::new();
+        for chunk in users.chunks(super::CHUNK) {
+            let mut qb = QueryBuilder::new("SELECT user_id FROM user_closure WHERE group_id = ");
+            qb.push_bind(group.0).push(" AND user_id IN ");
+            super::push_in_values(&mut qb, chunk.iter().map(|u| u.0));
+            let ids: Vec<Uuid> = qb.build_query_scalar().fetch_all(&mut *self.tx).await.map_err(map)?;
+            found.extend(ids.into_iter().map(UserId));
+        }
+        Ok(found)
+    }
+
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
         let cols = rows::qualified(rows::USER_COLS, "u");
         let sql = format!(

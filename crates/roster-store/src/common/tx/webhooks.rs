@@ -10,7 +10,7 @@ use roster_core::webhooks::{DeliveryAttempt, DeliveryState, Outcome, Webhook, We
 use roster_core::*;
 use time::OffsetDateTime;
 
-use super::{SqlTx, rows, ts};
+use super::{SqlTx, dialect, rows, ts};
 
 /// The subscriptions due at `$1` with events up to `$2` and no live lease.
 const DUE: &str = "enabled AND delivered_seq < $2 AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
@@ -234,5 +234,27 @@ impl WebhookStore for SqlTx {
                 .bind(id.0)
                 .bind(outcome.map_or("", Outcome::as_str));
         self.scalar(q).await
+    }
+
+    async fn scoped_subscriptions(&mut self) -> StoreResult<Vec<(GroupId, Vec<String>)>> {
+        let q = sqlx::query("SELECT group_id, event_types FROM webhooks WHERE enabled AND group_id IS NOT NULL");
+        self.fetch_all(q, |row| {
+            use sqlx::Row;
+            let group: uuid::Uuid = row.try_get("group_id").map_err(|e| StoreError::Other(e.to_string()))?;
+            let types: String = row.try_get("event_types").map_err(|e| StoreError::Other(e.to_string()))?;
+            let types = serde_json::from_str(&types).map_err(|e| StoreError::Other(format!("event_types: {e}")))?;
+            Ok((GroupId(group), types))
+        })
+        .await
+    }
+
+    async fn lock_watched_group(&mut self, group: GroupId) -> StoreResult<()> {
+        if let Some(sql) = dialect::LOCK_WATCHED {
+            // A 32-bit key from the id (collisions only serialize more).
+            let b = group.0.as_bytes();
+            let key = i32::from_le_bytes([b[12] ^ b[0], b[13] ^ b[1], b[14] ^ b[2], b[15] ^ b[3]]);
+            self.exec(sqlx::query(sql).bind(key)).await?;
+        }
+        Ok(())
     }
 }

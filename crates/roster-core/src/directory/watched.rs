@@ -1,0 +1,111 @@
+//! `member.transitive_added` / `member.transitive_removed`: when an edge
+//! changes (a user added to or removed from a group, a group nested or
+//! un-nested), the users whose membership at any depth of a watched group
+//! changed, each an event about that group, appended in the write's
+//! transaction beside the edge's own event. A group is watched when an
+//! enabled subscription scoped to it takes these types: the log carries
+//! them for watched groups only, since for every ancestor of every edge
+//! they would multiply every write.
+//!
+//! Exact by construction: the users the edge can affect (the user, or
+//! every user at any depth of the nested group) are looked up in the
+//! watched group's closure before and after the change, in the write's
+//! transaction, and only those whose answer changed get an event (a user
+//! still reachable along another path gets none). The watched group is
+//! locked first (`WebhookStore::lock_watched_group`), so two writes that
+//! change its members at any depth, which otherwise run side by side on
+//! PostgreSQL, see each other's closure.
+//!
+//! Not yet: an import's memberships, and what deleting a user or a group
+//! removes with it (cascades), emit none.
+
+use std::collections::HashSet;
+
+use super::{audit, event};
+use crate::authz::Principal;
+use crate::error::CoreError;
+use crate::ids::{GroupId, UserId};
+use crate::model::{Member, Membership};
+use crate::store::Tx;
+use crate::webhooks::{TRANSITIVE_ADDED, TRANSITIVE_REMOVED, wants_type};
+
+/// The watched groups an edge change touches, with the users it may move
+/// and which of them each group held before the change.
+pub(crate) struct Watch {
+    scopes: Vec<(GroupId, HashSet<UserId>)>,
+    users: Vec<UserId>,
+}
+
+/// Before changing the edge (`group`, `member`): the watched groups at
+/// or above `group`, locked, and who of the users the edge may move is in
+/// each at any depth now. `None` when no watched group is concerned.
+pub(crate) async fn before(tx: &mut Box<dyn Tx>, group: GroupId, member: Member) -> Result<Option<Watch>, CoreError> {
+    let wanted = |types: &[String]| wants_type(types, TRANSITIVE_ADDED) || wants_type(types, TRANSITIVE_REMOVED);
+    let mut watched: Vec<GroupId> =
+        tx.scoped_subscriptions().await?.into_iter().filter(|(_, types)| wanted(types)).map(|(g, _)| g).collect();
+    if watched.is_empty() {
+        return Ok(None);
+    }
+    watched.sort();
+    watched.dedup();
+    let mut scopes = Vec::new();
+    for s in watched {
+        if s == group || tx.group_reaches(s, group).await? {
+            scopes.push(s);
+        }
+    }
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let users = match member {
+        Member::User(u) => vec![u],
+        Member::Group(child) => {
+            let mut all = Vec::new();
+            let mut after = 0;
+            loop {
+                let page = tx.list_members_transitively(child, after, 1000).await?;
+                let Some(last) = page.last().map(|u| u.num) else { break };
+                after = last;
+                all.extend(page.into_iter().map(|u| u.id));
+            }
+            all
+        }
+    };
+    let mut held = Vec::with_capacity(scopes.len());
+    // In id order, so writes that lock several take them in one order.
+    for s in scopes {
+        tx.lock_watched_group(s).await?;
+        let now: HashSet<UserId> = tx.users_in_group_among(s, &users).await?.into_iter().collect();
+        held.push((s, now));
+    }
+    Ok(Some(Watch { scopes: held, users }))
+}
+
+/// After the change of `m`: an event for each user whose membership at
+/// any depth of a watched group changed.
+pub(crate) async fn after(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    watch: Option<Watch>,
+    m: &Membership,
+) -> Result<(), CoreError> {
+    let Some(watch) = watch else { return Ok(()) };
+    let via = audit::membership(m);
+    for (scope, before) in watch.scopes {
+        let now: HashSet<UserId> = tx.users_in_group_among(scope, &watch.users).await?.into_iter().collect();
+        for u in &watch.users {
+            let (was, is) = (before.contains(u), now.contains(u));
+            if was == is {
+                continue;
+            }
+            let data = serde_json::json!({ "group_id": scope.to_string(), "user_id": u.to_string(), "via": via });
+            let e = if is {
+                event(p.actor(), TRANSITIVE_ADDED, "group", scope, None, Some(data))
+            } else {
+                event(p.actor(), TRANSITIVE_REMOVED, "group", scope, Some(data), None)
+            };
+            tx.append_event(&e).await?;
+        }
+    }
+    Ok(())
+}
