@@ -19,6 +19,8 @@ const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
 const WRONG: &str = "rst_wrong_guess_abcdefghijklmnopqrstuvwxyz";
 const WRONG_PASSWORD: &str = "Incorrect-Horse-Battery-Staple-41";
 const FORGED: &str = "abc method=DELETE path=/v1/users/admin} forged";
+/// A token in a webhook's URL (as some receivers take their credential).
+const URL_TOKEN: &str = "url-token-0123456789-abcdef";
 
 /// The address a listener reported at start (`FIELD=ADDR` in text, a JSON field).
 fn logged_addr(log: &str, field: &str) -> String {
@@ -131,7 +133,7 @@ async fn nothing_secret_is_logged(text: bool) {
     let hook: Value = http
         .post(at("/v1/webhooks"))
         .bearer_auth(ADMIN)
-        .json(&json!({ "url": rx.url, "event_types": ["group.*"] }))
+        .json(&json!({ "url": format!("{}?token={URL_TOKEN}", rx.url), "event_types": ["group.*"] }))
         .send()
         .await
         .expect("webhook")
@@ -207,6 +209,7 @@ async fn nothing_secret_is_logged(text: bool) {
         ("a rotated webhook secret", second_secret.as_str()),
         ("a rotated webhook secret's key", &second_secret[6..]),
         ("a webhook signature", signature.as_str()),
+        ("a token in a webhook's URL", URL_TOKEN),
         ("a webhook signature's value", &signature[3..20]),
     ] {
         assert!(!log.contains(s), "{what} reached the log:\n{log}");
