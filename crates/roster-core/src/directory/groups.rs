@@ -465,7 +465,9 @@ async fn delete_group_in(
     let (group, access) = changeable_group(tx, p, id).await?;
     authz::require(authz::can_manage_group(p, &access), "requires manage access to the group")?;
     check_version("group", group.version, if_version)?;
+    let watch = super::watched::before_group_deleted(tx, id).await?;
     tx.delete_group(id).await?;
     tx.append_event(&event(p.actor(), "group.deleted", "group", id, Some(audit::group(&group)), None)).await?;
+    super::watched::after(tx, p, watch, serde_json::json!({ "deleted_group_id": id.to_string() })).await?;
     Ok(())
 }

@@ -183,7 +183,7 @@ pub(crate) async fn insert_membership(
     m.num = tx.insert_membership(&m).await?;
     tx.append_event(&event(p.actor(), "membership.created", "membership", m.id, None, Some(audit::membership(&m))))
         .await?;
-    super::watched::after(tx, p, watch, &m).await?;
+    super::watched::after(tx, p, watch, audit::membership(&m)).await?;
     Ok(m)
 }
 
@@ -194,7 +194,7 @@ pub(crate) async fn delete_membership(tx: &mut Box<dyn Tx>, p: &Principal, m: &M
     tx.delete_membership(m.id).await?;
     tx.append_event(&event(p.actor(), "membership.deleted", "membership", m.id, Some(audit::membership(m)), None))
         .await?;
-    super::watched::after(tx, p, watch, m).await?;
+    super::watched::after(tx, p, watch, audit::membership(m)).await?;
     Ok(())
 }
 

@@ -332,8 +332,10 @@ async fn delete_user_in(
     if user.site_role == SiteRole::Admin && user.active && tx.count_site_admins().await? <= 1 {
         return Err(CoreError::conflict("id", "the last active site admin cannot be deleted"));
     }
+    let watch = super::watched::before_user_deleted(tx, id).await?;
     tx.delete_user(id).await?;
     tx.append_event(&event(p.actor(), "user.deleted", "user", id, Some(audit::user(&user)), None)).await?;
+    super::watched::after(tx, p, watch, serde_json::json!({ "deleted_user_id": id.to_string() })).await?;
     Ok(())
 }
 

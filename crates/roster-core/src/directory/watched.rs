@@ -16,16 +16,18 @@
 //! change its members at any depth, which otherwise run side by side on
 //! PostgreSQL, see each other's closure.
 //!
-//! Not yet: an import's memberships, and what deleting a user or a group
-//! removes with it (cascades), emit none.
+//! Deleting a user or a group counts too (every watched group the user
+//! was in; the users of the group in the watched groups at or above it,
+//! and in the group itself when it was watched). Not yet: an import's
+//! memberships emit none.
 
 use std::collections::HashSet;
 
-use super::{audit, event};
+use super::event;
 use crate::authz::Principal;
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
-use crate::model::{Member, Membership};
+use crate::model::Member;
 use crate::store::Tx;
 use crate::webhooks::{TRANSITIVE_ADDED, TRANSITIVE_REMOVED, wants_type};
 
@@ -36,43 +38,41 @@ pub(crate) struct Watch {
     users: Vec<UserId>,
 }
 
-/// Before changing the edge (`group`, `member`): the watched groups at
-/// or above `group`, locked, and who of the users the edge may move is in
-/// each at any depth now. `None` when no watched group is concerned.
-pub(crate) async fn before(tx: &mut Box<dyn Tx>, group: GroupId, member: Member) -> Result<Option<Watch>, CoreError> {
+/// The watched groups at or above `at` (every watched group when `None`),
+/// in id order.
+async fn watched_at(tx: &mut Box<dyn Tx>, at: Option<GroupId>) -> Result<Vec<GroupId>, CoreError> {
     let wanted = |types: &[String]| wants_type(types, TRANSITIVE_ADDED) || wants_type(types, TRANSITIVE_REMOVED);
     let mut watched: Vec<GroupId> =
         tx.scoped_subscriptions().await?.into_iter().filter(|(_, types)| wanted(types)).map(|(g, _)| g).collect();
-    if watched.is_empty() {
-        return Ok(None);
-    }
     watched.sort();
     watched.dedup();
+    let Some(at) = at else { return Ok(watched) };
     let mut scopes = Vec::new();
     for s in watched {
-        if s == group || tx.group_reaches(s, group).await? {
+        if s == at || tx.group_reaches(s, at).await? {
             scopes.push(s);
         }
     }
-    if scopes.is_empty() {
-        return Ok(None);
+    Ok(scopes)
+}
+
+/// Every user at any depth of `group`.
+async fn users_under(tx: &mut Box<dyn Tx>, group: GroupId) -> Result<Vec<UserId>, CoreError> {
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = tx.list_members_transitively(group, after, 1000).await?;
+        let Some(last) = page.last().map(|u| u.num) else { break };
+        after = last;
+        all.extend(page.into_iter().map(|u| u.id));
     }
-    let users = match member {
-        Member::User(u) => vec![u],
-        Member::Group(child) => {
-            let mut all = Vec::new();
-            let mut after = 0;
-            loop {
-                let page = tx.list_members_transitively(child, after, 1000).await?;
-                let Some(last) = page.last().map(|u| u.num) else { break };
-                after = last;
-                all.extend(page.into_iter().map(|u| u.id));
-            }
-            all
-        }
-    };
+    Ok(all)
+}
+
+/// Locks `scopes` (in id order, so writes that lock several take them in
+/// one order) and notes which of `users` each holds now.
+async fn snapshot(tx: &mut Box<dyn Tx>, scopes: Vec<GroupId>, users: Vec<UserId>) -> Result<Option<Watch>, CoreError> {
     let mut held = Vec::with_capacity(scopes.len());
-    // In id order, so writes that lock several take them in one order.
     for s in scopes {
         tx.lock_watched_group(s).await?;
         let now: HashSet<UserId> = tx.users_in_group_among(s, &users).await?.into_iter().collect();
@@ -81,16 +81,51 @@ pub(crate) async fn before(tx: &mut Box<dyn Tx>, group: GroupId, member: Member)
     Ok(Some(Watch { scopes: held, users }))
 }
 
-/// After the change of `m`: an event for each user whose membership at
-/// any depth of a watched group changed.
+/// Before changing the edge (`group`, `member`): the watched groups at or
+/// above `group`, locked, and who of the users the edge may move is in
+/// each at any depth now. `None` when no watched group is concerned.
+pub(crate) async fn before(tx: &mut Box<dyn Tx>, group: GroupId, member: Member) -> Result<Option<Watch>, CoreError> {
+    let scopes = watched_at(tx, Some(group)).await?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let users = match member {
+        Member::User(u) => vec![u],
+        Member::Group(child) => users_under(tx, child).await?,
+    };
+    snapshot(tx, scopes, users).await
+}
+
+/// Before deleting a user: every watched group, and whether the user is in it.
+pub(crate) async fn before_user_deleted(tx: &mut Box<dyn Tx>, user: UserId) -> Result<Option<Watch>, CoreError> {
+    let scopes = watched_at(tx, None).await?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    snapshot(tx, scopes, vec![user]).await
+}
+
+/// Before deleting a group: the watched groups at or above it (itself
+/// included), and which of its users at any depth each holds.
+pub(crate) async fn before_group_deleted(tx: &mut Box<dyn Tx>, group: GroupId) -> Result<Option<Watch>, CoreError> {
+    let scopes = watched_at(tx, Some(group)).await?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let users = users_under(tx, group).await?;
+    snapshot(tx, scopes, users).await
+}
+
+/// After the change (`via`: the membership that changed, or what was
+/// deleted): an event for each user whose membership at any depth of a
+/// watched group changed.
 pub(crate) async fn after(
     tx: &mut Box<dyn Tx>,
     p: &Principal,
     watch: Option<Watch>,
-    m: &Membership,
+    via: serde_json::Value,
 ) -> Result<(), CoreError> {
     let Some(watch) = watch else { return Ok(()) };
-    let via = audit::membership(m);
     for (scope, before) in watch.scopes {
         let now: HashSet<UserId> = tx.users_in_group_among(scope, &watch.users).await?.into_iter().collect();
         for u in &watch.users {

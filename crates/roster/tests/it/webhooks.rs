@@ -155,6 +155,20 @@ pub async fn subscribe(s: &TestServer, body: Value) -> (String, String) {
     (r.id(), r.body["secret"].as_str().expect("secret").to_owned())
 }
 
+/// A subscription's delivery log once it holds at least `n` attempts.
+async fn delivery_log(s: &TestServer, hook: &str, n: usize) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = s.get(&format!("/v1/webhooks/{hook}/deliveries")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.body["items"].as_array().is_some_and(|i| i.len() >= n) {
+            return r.body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "fewer than {n} attempts logged: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The seqs received, first arrival of each, in arrival order.
 fn first_seqs(got: &[Received]) -> Vec<i64> {
     let mut seen = Vec::new();
@@ -205,11 +219,10 @@ async fn signed_events_arrive_in_order(s: TestServer) {
     let got = rx.wait_for(Duration::from_secs(20), "the ping", |g| g.len() >= 5).await;
     assert_eq!(got[4].json["type"], "webhook.ping");
     assert!(verify(&secret, &got[4]));
-    // The delivery log, newest first.
-    let log = s.get(&format!("/v1/webhooks/{hook}/deliveries")).await;
-    assert_eq!(log.status, 200, "{}", log.body);
-    let items = log.body["items"].as_array().expect("items");
-    assert_eq!(items.len(), 5, "{}", log.body);
+    // The delivery log, newest first (the attempt is saved once the answer is in).
+    let log = delivery_log(&s, &hook, 5).await;
+    let items = log["items"].as_array().expect("items");
+    assert_eq!(items.len(), 5, "{log}");
     assert!(items.iter().all(|d| d["outcome"] == "delivered" && d["status"] == 200 && d["attempt"] == 1));
     assert_eq!(items[0]["message_id"], got[4].id.as_str());
     // Rotation: both secrets sign for the grace period.
@@ -381,6 +394,7 @@ async fn the_cli_manages_subscriptions(s: TestServer) {
     let rotated = roster(&s, key, &["webhooks", "rotate-secret", &id, "--grace", "0", "-o", "json"]).await;
     let new_secret = json_lines(&rotated.stdout)[0]["secret"].as_str().expect("secret").to_owned();
     assert_ne!(new_secret, secret);
+    delivery_log(&s, &id, 1).await;
     let log = roster(&s, key, &["webhooks", "deliveries", &id, "-o", "json"]).await;
     let rows = json_lines(&log.stdout);
     assert_eq!(rows[0]["outcome"], "delivered", "{}", log.stdout);
@@ -415,7 +429,8 @@ fn naive_members(group: usize, nested: &[(usize, usize)], users: &[(usize, usize
 
 /// `member.transitive_*` on a generated graph: random adds and removals of
 /// users and nestings (cycles refused by the server and left out of the
-/// model), and after each, exactly the users whose membership at any depth
+/// model), deletions of users and of groups (made again as new ones), and
+/// after each, exactly the users whose membership at any depth
 /// of a watched group changed get an event about it, held to a naive walk
 /// of a model of the graph; each subscription receives only its own
 /// group's.
@@ -440,16 +455,35 @@ async fn transitive_events_match_a_naive_walk(s: TestServer) {
     }
     let mut nested: Vec<(usize, usize)> = Vec::new();
     let mut members: Vec<(usize, usize)> = Vec::new();
-    let mut expected: Vec<Vec<(String, usize)>> = vec![Vec::new(); watched.len()];
+    let mut expected: Vec<Vec<(String, String)>> = vec![Vec::new(); watched.len()];
+    let mut made = 0;
+    // Within one change the server lists users in the order they were made.
+    let mut born: HashMap<String, usize> = users.iter().enumerate().map(|(i, u)| (u.clone(), i)).collect();
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = |n: usize| {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % n
     };
-    for _ in 0..80 {
+    for _ in 0..120 {
         let before: Vec<Vec<usize>> = watched.iter().map(|w| naive_members(*w, &nested, &members)).collect();
         let (g, other, u) = (next(GROUPS), next(GROUPS), next(USERS));
-        match next(4) {
+        let ids_before = users.clone();
+        match next(10) {
+            8 => {
+                assert_eq!(s.delete(&format!("/v1/users/{}", users[u])).await.status, 204);
+                members.retain(|(_, m)| *m != u);
+                made += 1;
+                users[u] = s.user(&format!("tu-new{made}")).await;
+                born.insert(users[u].clone(), USERS + made);
+            }
+            9 if !watched.contains(&g) => {
+                assert_eq!(s.delete(&format!("/v1/groups/{}", groups[g])).await.status, 204);
+                members.retain(|(m, _)| *m != g);
+                nested.retain(|(parent, child)| *parent != g && *child != g);
+                made += 1;
+                groups[g] = s.group(&format!("t-new{made}")).await;
+            }
+            9 => continue,
             0 | 1 if !members.contains(&(g, u)) => {
                 let r = s.put(&format!("/v1/groups/{}/members/{}", groups[g], users[u]), json!({})).await;
                 assert_eq!(r.status, 201, "{}", r.body);
@@ -477,19 +511,21 @@ async fn transitive_events_match_a_naive_walk(s: TestServer) {
         }
         for (i, w) in watched.iter().enumerate() {
             let after = naive_members(*w, &nested, &members);
+            let mut changed = Vec::new();
             for u in 0..USERS {
                 match (before[i].contains(&u), after.contains(&u)) {
-                    (false, true) => expected[i].push(("member.transitive_added".into(), u)),
-                    (true, false) => expected[i].push(("member.transitive_removed".into(), u)),
+                    (false, true) => changed.push(("member.transitive_added".to_owned(), users[u].clone())),
+                    (true, false) => changed.push(("member.transitive_removed".to_owned(), ids_before[u].clone())),
                     _ => {}
                 }
             }
+            changed.sort_by_key(|(_, id)| born[id]);
+            expected[i].extend(changed);
         }
     }
     let log = s.get("/v1/events?after=0&limit=1000").await.body;
-    let index_of = |id: &str| users.iter().position(|u| u == id).expect("a known user");
     for (i, w) in watched.iter().enumerate() {
-        let got: Vec<(String, usize)> = log["items"]
+        let got: Vec<(String, String)> = log["items"]
             .as_array()
             .expect("items")
             .iter()
@@ -498,7 +534,7 @@ async fn transitive_events_match_a_naive_walk(s: TestServer) {
             })
             .map(|e| {
                 let data = if e["after"].is_null() { &e["before"] } else { &e["after"] };
-                (e["action"].as_str().expect("action").to_owned(), index_of(data["user_id"].as_str().expect("user")))
+                (e["action"].as_str().expect("action").to_owned(), data["user_id"].as_str().expect("user").to_owned())
             })
             .collect();
         assert_eq!(got, expected[i], "group t{w}: the log against the naive walk");
@@ -511,6 +547,7 @@ async fn transitive_events_match_a_naive_walk(s: TestServer) {
         );
     }
     assert!(expected.iter().all(|e| !e.is_empty()), "the walk moved nobody: {expected:?}");
+    assert!(made >= 2, "the walk deleted too little ({made})");
 }
 
 /// Two writes at once that each add (then each remove) one of a user's
