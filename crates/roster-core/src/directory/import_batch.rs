@@ -303,10 +303,14 @@ async fn settle_members(
             }
         }
     }
+    let edges: Vec<(GroupId, UserId)> =
+        new.iter().filter_map(|m| if let Member::User(u) = m.member { Some((m.group, u)) } else { None }).collect();
+    let watch = if edges.is_empty() { None } else { super::watched::before_imported(tx, &edges).await? };
     let nums = tx.insert_memberships(&new).await?;
     for (m, num) in new.iter_mut().zip(nums) {
         m.num = num;
         events.push(event(p.actor(), "membership.created", "membership", m.id, None, Some(audit::membership(m))));
     }
+    events.extend(super::watched::after_events(tx, p, watch, serde_json::json!({ "import": true })).await?);
     Ok(())
 }

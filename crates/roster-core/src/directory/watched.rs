@@ -18,8 +18,8 @@
 //!
 //! Deleting a user or a group counts too (every watched group the user
 //! was in; the users of the group in the watched groups at or above it,
-//! and in the group itself when it was watched). Not yet: an import's
-//! memberships emit none.
+//! and in the group itself when it was watched), and so do the user
+//! memberships an import adds, per batch (`via`: `{"import": true}`).
 
 use std::collections::HashSet;
 
@@ -27,7 +27,7 @@ use super::event;
 use crate::authz::Principal;
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
-use crate::model::Member;
+use crate::model::{Member, NewEvent};
 use crate::store::Tx;
 use crate::webhooks::{TRANSITIVE_ADDED, TRANSITIVE_REMOVED, wants_type};
 
@@ -116,16 +116,54 @@ pub(crate) async fn before_group_deleted(tx: &mut Box<dyn Tx>, group: GroupId) -
     snapshot(tx, scopes, users).await
 }
 
+/// Before an import adds user memberships (`edges`, group and user): the
+/// watched groups at or above any of their groups, and which of their
+/// users each holds.
+pub(crate) async fn before_imported(
+    tx: &mut Box<dyn Tx>,
+    edges: &[(GroupId, UserId)],
+) -> Result<Option<Watch>, CoreError> {
+    let mut scopes = Vec::new();
+    for s in watched_at(tx, None).await? {
+        for (g, _) in edges {
+            if s == *g || tx.group_reaches(s, *g).await? {
+                scopes.push(s);
+                break;
+            }
+        }
+    }
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let mut users: Vec<UserId> = edges.iter().map(|(_, u)| *u).collect();
+    users.sort();
+    users.dedup();
+    snapshot(tx, scopes, users).await
+}
+
 /// After the change (`via`: the membership that changed, or what was
 /// deleted): an event for each user whose membership at any depth of a
-/// watched group changed.
+/// watched group changed, appended.
 pub(crate) async fn after(
     tx: &mut Box<dyn Tx>,
     p: &Principal,
     watch: Option<Watch>,
     via: serde_json::Value,
 ) -> Result<(), CoreError> {
-    let Some(watch) = watch else { return Ok(()) };
+    let events = after_events(tx, p, watch, via).await?;
+    tx.append_events(&events).await?;
+    Ok(())
+}
+
+/// As [`after`], the events returned for the caller to append.
+pub(crate) async fn after_events(
+    tx: &mut Box<dyn Tx>,
+    p: &Principal,
+    watch: Option<Watch>,
+    via: serde_json::Value,
+) -> Result<Vec<NewEvent>, CoreError> {
+    let mut events = Vec::new();
+    let Some(watch) = watch else { return Ok(events) };
     for (scope, before) in watch.scopes {
         let now: HashSet<UserId> = tx.users_in_group_among(scope, &watch.users).await?.into_iter().collect();
         for u in &watch.users {
@@ -139,8 +177,8 @@ pub(crate) async fn after(
             } else {
                 event(p.actor(), TRANSITIVE_REMOVED, "group", scope, Some(data), None)
             };
-            tx.append_event(&e).await?;
+            events.push(e);
         }
     }
-    Ok(())
+    Ok(events)
 }

@@ -582,7 +582,41 @@ async fn concurrent_paths_give_one_transitive_event(s: TestServer) {
     }
 }
 
+/// An import's memberships count as the same edges made one by one would.
+async fn imports_give_transitive_events(s: TestServer) {
+    let root = s.group("i-root").await;
+    let (a, b) = (s.group("i-a").await, s.group("i-b").await);
+    for child in [&a, &b] {
+        assert_eq!(s.put(&format!("/v1/groups/{root}/children/{child}"), json!({})).await.status, 201);
+    }
+    let old = s.user("i-old").await;
+    assert_eq!(s.put(&format!("/v1/groups/{a}/members/{old}"), json!({})).await.status, 201);
+    subscribe(&s, json!({ "url": "http://127.0.0.1:9/", "group_id": root, "event_types": ["member.*"] })).await;
+    let head = s.get("/v1/events?after=0&limit=1").await.body["total"].as_i64().expect("total");
+    let records = json!({ "records": [
+        { "type": "user", "username": "i-new" },
+        { "type": "member", "group": "i-b", "user": "i-new" },
+        { "type": "member", "group": "i-b", "user": "i-old" },
+        { "type": "group", "name": "i-elsewhere" },
+        { "type": "member", "group": "i-elsewhere", "user": "i-old" },
+    ] });
+    let r = s.post("/v1/import", records).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let log = s.get(&format!("/v1/events?after={head}&limit=1000")).await.body;
+    let transitive: Vec<&Value> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("member.")))
+        .collect();
+    assert_eq!(transitive.len(), 1, "only the new user joined i-root: {transitive:?}");
+    let new = s.get("/v1/users?prefix=i-new").await.body["items"][0]["id"].clone();
+    assert_eq!(transitive[0]["after"]["user_id"], new);
+    assert_eq!(transitive[0]["after"]["via"]["import"], true);
+}
+
 crate::on_every_store!(
+    imports_give_transitive_events,
     concurrent_paths_give_one_transitive_event,
     transitive_events_match_a_naive_walk,
     the_cli_manages_subscriptions,
