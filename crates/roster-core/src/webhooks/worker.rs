@@ -278,6 +278,9 @@ impl Worker {
             detail: detail.map(|d| d.chars().take(SNIPPET).collect()),
         };
         tracing::debug!(webhook = %hook.id, seq = e.seq, attempt = n, status, outcome = outcome.as_str(), latency_ms, "webhook attempt");
+        let labels = [("outcome", outcome.as_str())];
+        metrics::counter!("roster_webhook_attempts_total", &labels).increment(1);
+        metrics::histogram!("roster_webhook_attempt_duration_seconds", &labels).record(latency_ms as f64 / 1000.0);
         match outcome {
             Outcome::Delivered | Outcome::Dead => {
                 state.cursor = e.seq;

@@ -225,6 +225,9 @@ async fn signed_events_arrive_in_order(s: TestServer) {
     assert_eq!(items.len(), 5, "{log}");
     assert!(items.iter().all(|d| d["outcome"] == "delivered" && d["status"] == 200 && d["attempt"] == 1));
     assert_eq!(items[0]["message_id"], got[4].id.as_str());
+    let metrics = crate::harness::http().get(format!("{}/metrics", s.base)).send().await.expect("metrics");
+    let metrics = metrics.text().await.expect("text");
+    assert!(metrics.contains("roster_webhook_attempts_total{outcome=\"delivered\"}"), "{metrics}");
     // Rotation: both secrets sign for the grace period.
     let r = s.post(&format!("/v1/webhooks/{hook}/rotate-secret"), json!({ "grace_seconds": 600 })).await;
     assert_eq!(r.status, 200, "{}", r.body);
