@@ -534,6 +534,12 @@ impl Client {
         self.call(Method::POST, &format!("/v1/webhooks/{id}/redeliver"), Some(&body), false).await
     }
 
+    /// Sends one event again, on its own, once (a dead letter, say).
+    pub async fn redeliver_webhook_event(&self, id: Uuid, seq: i64) -> Result<(), Error> {
+        let path = format!("/v1/webhooks/{id}/redeliver/{seq}");
+        self.send::<()>(Method::POST, &path, &[], None, false).await.map(|_| ())
+    }
+
     /// A membership by id.
     pub async fn membership(&self, id: Uuid) -> Result<Membership, Error> {
         self.get(&format!("/v1/memberships/{id}")).await

@@ -416,7 +416,7 @@ pub trait WebhookStore: Send {
     /// whoever holds its lease.
     async fn reset_delivery(&mut self, state: &DeliveryState) -> StoreResult<()>;
     /// How many enabled subscriptions have events after their cursor (up to
-    /// `head`), are due at `now` and are not leased.
+    /// `head`) or events asked for again, are due at `now` and are not leased.
     async fn count_due_webhooks(&mut self, now: OffsetDateTime, head: i64) -> StoreResult<i64>;
     /// Leases up to `limit` of those to `worker` until `until`: a
     /// conditional UPDATE, so of several servers one gets each.
@@ -453,6 +453,12 @@ pub trait WebhookStore: Send {
         limit: u32,
     ) -> StoreResult<Vec<DeliveryAttempt>>;
     async fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> StoreResult<i64>;
+    /// Asks for event `seq` to be delivered to the subscription once more
+    /// (a second ask before it went is the same ask).
+    async fn queue_redelivery(&mut self, id: WebhookId, seq: i64) -> StoreResult<()>;
+    /// The events asked for again, oldest first.
+    async fn queued_redeliveries(&mut self, id: WebhookId, limit: u32) -> StoreResult<Vec<i64>>;
+    async fn drop_redelivery(&mut self, id: WebhookId, seq: i64) -> StoreResult<()>;
     /// The group scope and event types of every enabled subscription that has a scope.
     async fn scoped_subscriptions(&mut self) -> StoreResult<Vec<(GroupId, Vec<String>)>>;
     /// Serializes, until the transaction ends, the writes that compute

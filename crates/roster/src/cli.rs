@@ -298,11 +298,14 @@ pub enum WebhookAction {
         #[arg(long)]
         dead: bool,
     },
-    /// Deliver again every event after --after (a seq).
+    /// Deliver again every event after --after (a seq), in order; or only
+    /// event --seq, once, on its own.
     Redeliver {
         id: Uuid,
+        #[arg(long, required_unless_present = "seq", conflicts_with = "seq")]
+        after: Option<i64>,
         #[arg(long)]
-        after: i64,
+        seq: Option<i64>,
     },
 }
 
@@ -657,10 +660,11 @@ async fn execute(c: &Client, out: &Output, resource: Resource) -> Result<i32, Er
                     .collect();
                 out.rows(&["seq", "attempt", "at", "status", "latency_ms", "outcome", "detail"], &rows);
             }
-            WebhookAction::Redeliver { id, after } => {
+            WebhookAction::Redeliver { id, after: Some(after), .. } => {
                 let s = c.redeliver_webhook(id, after).await?;
                 out.one(&["cursor"], json!({ "cursor": s.cursor }));
             }
+            WebhookAction::Redeliver { id, seq, .. } => c.redeliver_webhook_event(id, seq.unwrap_or(0)).await?,
         },
         Resource::Events { after, follow: false } => {
             let page = c.events(after, 1000).await?;

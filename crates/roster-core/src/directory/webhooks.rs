@@ -346,6 +346,27 @@ impl Directory {
     }
 }
 
+impl Directory {
+    /// Sends event `seq` to the subscription once more, on its own, out of
+    /// order and without retries (GitHub's manual redelivery): for a dead
+    /// letter, say. It goes the next time the subscription is due, if the
+    /// subscription takes it; the attempt shows in the delivery log.
+    /// Errors: `NotFound` (the subscription, or no such event), `Forbidden`.
+    pub async fn redeliver_webhook_event(&self, p: &Principal, id: WebhookId, seq: i64) -> Result<(), CoreError> {
+        self.retrying(|| async {
+            let mut tx = self.write().await?;
+            manageable(&mut tx, p, id).await?;
+            if seq < 1 || seq > tx.count(Counter::Events).await? {
+                return Err(CoreError::NotFound { what: "event" });
+            }
+            tx.queue_redelivery(id, seq).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
 fn ts(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

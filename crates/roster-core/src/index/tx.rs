@@ -458,6 +458,9 @@ answer_or_forward! {
         fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> i64;
         fn list_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>, before: i64, limit: u32) -> Vec<DeliveryAttempt>;
         fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> i64;
+        fn queue_redelivery(&mut self, id: WebhookId, seq: i64) -> ();
+        fn queued_redeliveries(&mut self, id: WebhookId, limit: u32) -> Vec<i64>;
+        fn drop_redelivery(&mut self, id: WebhookId, seq: i64) -> ();
         fn scoped_subscriptions(&mut self) -> Vec<(GroupId, Vec<String>)>;
         fn lock_watched_group(&mut self, group: GroupId) -> ();
     }

@@ -197,6 +197,9 @@ impl Worker {
     /// Delivers one subscription's events from its cursor until the log
     /// ends (the lease released) or an event fails (its retry scheduled).
     async fn deliver(&self, hook: Webhook, mut state: DeliveryState) -> Result<(), CoreError> {
+        if let Step::Stop = self.redeliver(&hook, &state).await? {
+            return Ok(());
+        }
         loop {
             let events = self.store.read().await?.list_events(state.cursor, BATCH).await?;
             let Some(last) = events.last().map(|e| e.seq) else {
@@ -229,14 +232,15 @@ impl Worker {
         }
     }
 
-    /// One attempt at one event, and what it changes.
-    async fn attempt(
+    /// Sends `e` once as attempt `n`: the attempt as the log keeps it, and
+    /// the receiver's `Retry-After`.
+    async fn send(
         &self,
         hook: &Webhook,
         secrets: &WebhookSecrets,
-        state: &mut DeliveryState,
         e: &Event,
-    ) -> Result<Step, CoreError> {
+        n: u32,
+    ) -> (DeliveryAttempt, Option<Duration>) {
         let id = super::message_id(hook.id, e.seq);
         let body = super::body(e);
         let now = crate::directory::now();
@@ -254,7 +258,6 @@ impl Worker {
         let started = Instant::now();
         let answer = self.sender.send(&request).await;
         let latency_ms = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
-        let n = state.attempts + 1;
         let (status, detail, retry_after) = match &answer {
             Answer::Status { status, retry_after, snippet } => (Some(*status), Some(snippet.clone()), *retry_after),
             Answer::Failed { reason } => (None, Some(reason.clone()), None),
@@ -265,6 +268,10 @@ impl Worker {
             _ if n as usize >= RETRY_SCHEDULE.len() => Outcome::Dead,
             _ => Outcome::Failed,
         };
+        tracing::debug!(webhook = %hook.id, seq = e.seq, attempt = n, status, outcome = outcome.as_str(), latency_ms, "webhook attempt");
+        let labels = [("outcome", outcome.as_str())];
+        metrics::counter!("roster_webhook_attempts_total", &labels).increment(1);
+        metrics::histogram!("roster_webhook_attempt_duration_seconds", &labels).record(latency_ms as f64 / 1000.0);
         let record = DeliveryAttempt {
             num: 0,
             webhook: hook.id,
@@ -277,11 +284,77 @@ impl Worker {
             outcome,
             detail: detail.map(|d| d.chars().take(SNIPPET).collect()),
         };
-        tracing::debug!(webhook = %hook.id, seq = e.seq, attempt = n, status, outcome = outcome.as_str(), latency_ms, "webhook attempt");
-        let labels = [("outcome", outcome.as_str())];
-        metrics::counter!("roster_webhook_attempts_total", &labels).increment(1);
-        metrics::histogram!("roster_webhook_attempt_duration_seconds", &labels).record(latency_ms as f64 / 1000.0);
-        match outcome {
+        (record, retry_after)
+    }
+
+    /// Disables a subscription whose receiver answered 410, with the attempt.
+    async fn gone(&self, hook: &Webhook, record: &DeliveryAttempt) -> Result<Step, CoreError> {
+        let mut tx = self.store.write().await?;
+        tx.insert_delivery_attempt(record).await?;
+        tx.disable_webhook(hook.id, "the receiver answered 410 Gone").await?;
+        tx.commit().await?;
+        tracing::info!(webhook = %hook.id, "webhook disabled: the receiver answered 410 Gone");
+        Ok(Step::Stop)
+    }
+
+    /// The events asked for again one at a time (`redeliver_webhook_event`):
+    /// one attempt each, out of the cursor's order and without retries,
+    /// logged like any other; a 410 disables as ever.
+    async fn redeliver(&self, hook: &Webhook, state: &DeliveryState) -> Result<Step, CoreError> {
+        let queued = self.store.read().await?.queued_redeliveries(hook.id, BATCH).await?;
+        for seq in queued {
+            let event = self.store.read().await?.list_events(seq - 1, 1).await?.into_iter().find(|e| e.seq == seq);
+            let attempt = match event {
+                Some(e) if self.wanted(hook, &e).await? => {
+                    let Some(secrets) = self.store.read().await?.webhook_secrets(hook.id).await? else {
+                        return Ok(Step::Stop);
+                    };
+                    let (record, _) = self.send(hook, &secrets, &e, 1).await;
+                    if record.outcome == Outcome::Gone {
+                        let mut tx = self.store.write().await?;
+                        tx.drop_redelivery(hook.id, seq).await?;
+                        tx.commit().await?;
+                        return self.gone(hook, &record).await;
+                    }
+                    // Once only: a failure stays failed, not dead.
+                    Some(DeliveryAttempt {
+                        outcome: if record.outcome == Outcome::Delivered {
+                            Outcome::Delivered
+                        } else {
+                            Outcome::Failed
+                        },
+                        ..record
+                    })
+                }
+                _ => None,
+            };
+            let mut tx = self.store.write().await?;
+            if let Some(a) = &attempt {
+                tx.insert_delivery_attempt(a).await?;
+            }
+            tx.drop_redelivery(hook.id, seq).await?;
+            let held = tx
+                .save_delivery(&self.settings.worker, state, Some(crate::directory::now() + self.settings.lease))
+                .await?;
+            tx.commit().await?;
+            if !held {
+                return Ok(Step::Stop);
+            }
+        }
+        Ok(Step::Next)
+    }
+
+    /// One attempt at the event after the cursor, and what it changes.
+    async fn attempt(
+        &self,
+        hook: &Webhook,
+        secrets: &WebhookSecrets,
+        state: &mut DeliveryState,
+        e: &Event,
+    ) -> Result<Step, CoreError> {
+        let n = state.attempts + 1;
+        let (record, retry_after) = self.send(hook, secrets, e, n).await;
+        match record.outcome {
             Outcome::Delivered | Outcome::Dead => {
                 state.cursor = e.seq;
                 state.attempts = 0;
@@ -289,21 +362,14 @@ impl Worker {
                 let held = self.save(state, Some(&record), true).await?;
                 Ok(if held { Step::Next } else { Step::Stop })
             }
-            Outcome::Gone => {
-                let mut tx = self.store.write().await?;
-                tx.insert_delivery_attempt(&record).await?;
-                tx.disable_webhook(hook.id, "the receiver answered 410 Gone").await?;
-                tx.commit().await?;
-                tracing::info!(webhook = %hook.id, "webhook disabled: the receiver answered 410 Gone");
-                Ok(Step::Stop)
-            }
+            Outcome::Gone => self.gone(hook, &record).await,
             Outcome::Failed => {
                 let mut wait = self.settings.wait_before(n + 1);
-                if let (Some(429 | 502 | 503 | 504), Some(asked)) = (status, retry_after) {
+                if let (Some(429 | 502 | 503 | 504), Some(asked)) = (record.status, retry_after) {
                     wait = wait.max(asked.min(MAX_RETRY_AFTER));
                 }
                 state.attempts = n;
-                state.next_attempt_at = Some(now + wait);
+                state.next_attempt_at = Some(record.at + wait);
                 self.save(state, Some(&record), false).await?;
                 Ok(Step::Stop)
             }

@@ -29,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ping))
         .routes(routes!(list_deliveries))
         .routes(routes!(redeliver))
+        .routes(routes!(redeliver_event))
 }
 
 /// Subscribe a URL to the change feed. The answer's `secret` signs every
@@ -168,4 +169,21 @@ async fn redeliver(
 ) -> ApiResult<Json<wire::DeliveryState>> {
     let id = id_param::<WebhookId>("id", &id)?;
     Ok(Json(s.directory.redeliver_webhook(&p, id, body.into_inner().after).await?.into()))
+}
+
+/// Send one event again, on its own (a dead letter, say): once, out of
+/// order, without retries, the next time the subscription is due; the
+/// attempt shows in the delivery log.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/redeliver/{seq}", tag = "webhooks",
+    params(("id" = uuid::Uuid, Path), ("seq" = i64, Path, minimum = 1)),
+    responses((status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn redeliver_event(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, seq)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = id_param::<WebhookId>("id", &id)?;
+    let seq = crate::http::extract::int_param("seq", Some(&seq))?.unwrap_or(0);
+    s.directory.redeliver_webhook_event(&p, id, seq).await?;
+    Ok(StatusCode::ACCEPTED)
 }

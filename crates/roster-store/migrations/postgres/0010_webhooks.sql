@@ -44,3 +44,10 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_by_webhook ON webhook_attempts (webhook_id, num);
 CREATE INDEX webhook_attempts_dead ON webhook_attempts (webhook_id, num) WHERE outcome = 'dead';
+
+-- Events asked for again one at a time: each sent once more, out of order.
+CREATE TABLE webhook_redeliveries (
+    webhook_id UUID NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    seq        BIGINT NOT NULL,
+    PRIMARY KEY (webhook_id, seq)
+);

@@ -85,6 +85,25 @@ async fn leases_progress_and_the_delivery_log() {
         assert_eq!(tx.count_due_webhooks(now, 3).await.unwrap(), 1);
         drop(tx);
 
+        // An event asked for again makes it due, whatever its cursor; asked twice, once.
+        let mut tx = b.store.write().await.unwrap();
+        tx.reset_delivery(&DeliveryState { webhook: w.id, cursor: 3, attempts: 0, next_attempt_at: None })
+            .await
+            .unwrap();
+        tx.queue_redelivery(w.id, 2).await.unwrap();
+        tx.queue_redelivery(w.id, 2).await.unwrap();
+        tx.queue_redelivery(w.id, 1).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = b.store.read().await.unwrap();
+        assert_eq!(tx.queued_redeliveries(w.id, 10).await.unwrap(), [1, 2], "{}", b.name);
+        assert_eq!(tx.count_due_webhooks(now, 3).await.unwrap(), 1, "{}: due for its redeliveries", b.name);
+        drop(tx);
+        let mut tx = b.store.write().await.unwrap();
+        tx.drop_redelivery(w.id, 1).await.unwrap();
+        tx.drop_redelivery(w.id, 2).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(b.store.read().await.unwrap().count_due_webhooks(now, 3).await.unwrap(), 0);
+
         // A rotation keeps the old secret with its deadline.
         let rotated = WebhookSecrets { current: WebhookSecret::generate(), previous: Some((secret.clone(), until)) };
         let mut tx = b.store.write().await.unwrap();

@@ -172,6 +172,7 @@ fn table() -> Vec<Row> {
         row(M::POST, "/v1/webhooks/<w>/ping", WATCH),
         row(M::GET, "/v1/webhooks/<w>/deliveries", WATCH),
         row(M::POST, "/v1/webhooks/<w>/redeliver", WATCH).body(r#"{"after": 0}"#),
+        row(M::POST, "/v1/webhooks/<w>/redeliver/1", WATCH),
         // Native: catalog.
         row(M::GET, "/v1/roles", ANY),
         row(M::POST, "/v1/roles", ADMIN).body(r#"{"name": "n<n>"}"#),

@@ -749,6 +749,17 @@ mod process {
         let got = rx.wait_for(Duration::from_secs(20), "both again", |g| g.len() >= 11).await;
         assert_eq!(got[9].id, got[0].id);
         assert_eq!(got[10].id, got[8].id);
+        // Or the dead letter alone, once.
+        let path = format!("/v1/webhooks/{hook}/redeliver/{seq}");
+        let (status, _) = call(&p.base, Method::POST, &path, KEY, None).await;
+        assert_eq!(status, 202);
+        let got = rx.wait_for(Duration::from_secs(20), "the dead letter alone", |g| g.len() >= 12).await;
+        assert_eq!(got[11].id, got[0].id);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.got().len(), 12, "nothing after it");
+        let (status, _) =
+            call(&p.base, Method::POST, &format!("/v1/webhooks/{hook}/redeliver/999999"), KEY, None).await;
+        assert_eq!(status, 404, "no such event");
         p.child.kill().expect("kill");
         p.child.wait().expect("wait");
     }

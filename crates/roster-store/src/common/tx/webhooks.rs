@@ -13,8 +13,9 @@ use time::OffsetDateTime;
 use super::{SqlTx, dialect, rows, ts};
 
 /// The subscriptions due at `$1` with events up to `$2` and no live lease.
-const DUE: &str = "enabled AND delivered_seq < $2 AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-     AND (leased_until IS NULL OR leased_until < $1)";
+const DUE: &str = "enabled AND (delivered_seq < $2 \
+     OR EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.webhook_id = webhooks.id)) \
+     AND (next_attempt_at IS NULL OR next_attempt_at <= $1) AND (leased_until IS NULL OR leased_until < $1)";
 
 /// Attempts kept per subscription besides its dead letters.
 const KEEP_ATTEMPTS: i64 = 1000;
@@ -234,6 +235,27 @@ impl WebhookStore for SqlTx {
                 .bind(id.0)
                 .bind(outcome.map_or("", Outcome::as_str));
         self.scalar(q).await
+    }
+
+    async fn queue_redelivery(&mut self, id: WebhookId, seq: i64) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO webhook_redeliveries (webhook_id, seq) VALUES ($1, $2) ON CONFLICT (webhook_id, seq) DO NOTHING",
+        );
+        self.exec(q.bind(id.0).bind(seq)).await.map(|_| ())
+    }
+
+    async fn queued_redeliveries(&mut self, id: WebhookId, limit: u32) -> StoreResult<Vec<i64>> {
+        let q = sqlx::query("SELECT seq FROM webhook_redeliveries WHERE webhook_id = $1 ORDER BY seq LIMIT $2");
+        self.fetch_all(q.bind(id.0).bind(limit as i64), |row| {
+            use sqlx::Row;
+            row.try_get::<i64, _>("seq").map_err(|e| StoreError::Other(e.to_string()))
+        })
+        .await
+    }
+
+    async fn drop_redelivery(&mut self, id: WebhookId, seq: i64) -> StoreResult<()> {
+        let q = sqlx::query("DELETE FROM webhook_redeliveries WHERE webhook_id = $1 AND seq = $2");
+        self.exec(q.bind(id.0).bind(seq)).await.map(|_| ())
     }
 
     async fn scoped_subscriptions(&mut self) -> StoreResult<Vec<(GroupId, Vec<String>)>> {
