@@ -250,7 +250,7 @@ async fn stream_events(
 
 /// Where a stream of the change feed stands.
 struct Feed {
-    directory: roster_core::Directory,
+    directory: std::sync::Arc<roster_core::Directory>,
     principal: roster_core::Principal,
     after: i64,
     buffer: VecDeque<roster_core::Event>,
