@@ -260,7 +260,8 @@ pub trait GroupStore: Send {
 }
 
 /// Memberships, ordered by `num` (the order they were made), nesting, and
-/// transitive membership read from the closure the store keeps at write time.
+/// transitive membership: the direct edges joined to the nesting closure the
+/// store keeps at write time (`group_closure`).
 #[async_trait]
 pub trait MembershipStore: Send {
     async fn insert_membership(&mut self, m: &Membership) -> StoreResult<i64>;

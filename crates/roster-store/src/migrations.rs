@@ -45,6 +45,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (8, "group count slots", include_str!("../migrations/postgres/0008_group_count_slots.sql")),
     (9, "event inbox", include_str!("../migrations/postgres/0009_event_inbox.sql")),
     (10, "webhooks", include_str!("../migrations/postgres/0010_webhooks.sql")),
+    (11, "no user closure", include_str!("../migrations/postgres/0011_no_user_closure.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -58,6 +59,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (8, "group count slots", include_str!("../migrations/sqlite/0008_group_count_slots.sql")),
     (9, "event inbox", include_str!("../migrations/sqlite/0009_event_inbox.sql")),
     (10, "webhooks", include_str!("../migrations/sqlite/0010_webhooks.sql")),
+    (11, "no user closure", include_str!("../migrations/sqlite/0011_no_user_closure.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

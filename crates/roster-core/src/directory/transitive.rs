@@ -1,7 +1,9 @@
-//! Membership at any depth, answered from the flattened index the store
-//! keeps at write time (`group_closure`, `user_closure`): a check is one
-//! index probe, a page of a group's members at any depth is one range scan
-//! whatever its position, and the groups of a user are one scan of theirs.
+//! Membership at any depth, answered from the in-memory index (a group's
+//! users at any depth as a bitmap, a user's groups as a walk up from their
+//! direct groups) once it is loaded, else by the store (a user's direct
+//! memberships joined to the nesting closure it keeps, `group_closure`): a
+//! check is a probe per direct group, a page of a group's members at any
+//! depth a range of the bitmap whatever its position.
 
 use super::steps::{readable_group, visible_group};
 use super::{Directory, found};

@@ -47,9 +47,6 @@ mod dialect {
         (SELECT COALESCE(SUM(s.members), 0)::BIGINT FROM group_count_slots s WHERE s.group_id = groups.id) AS n_members, \
         (SELECT COALESCE(SUM(s.admins), 0)::BIGINT FROM group_count_slots s WHERE s.group_id = groups.id) AS n_admins, \
         (SELECT COALESCE(SUM(s.children), 0)::BIGINT FROM group_count_slots s WHERE s.group_id = groups.id) AS n_children";
-    /// The users at any depth in group `$1`.
-    pub const ALL_MEMBERS: &str =
-        "SELECT COALESCE(SUM(all_members), 0)::BIGINT FROM group_count_slots WHERE group_id = $1";
     /// Counts move through slots (`add_group_counts`), never on the group's
     /// row, so concurrent writers to one group never wait on each other
     /// for them.
@@ -57,12 +54,6 @@ mod dialect {
     /// Writers commit side by side: their events go to `event_inbox` and
     /// are numbered after the commit, in batches (migration 0009).
     pub const EVENT_INBOX: bool = true;
-    /// A group and every group below it, locked in id order (see
-    /// `hold_subtree` in common/tx/memberships.rs).
-    pub const LOCK_SUBTREE: Option<&str> = Some(
-        "SELECT id FROM groups WHERE id IN (SELECT descendant FROM group_closure WHERE ancestor = $1) \
-         ORDER BY id FOR NO KEY UPDATE",
-    );
     /// An arbitrary, fixed key for "the nesting graph".
     pub const LOCK_GRAPH: Option<&str> = Some("SELECT pg_advisory_xact_lock(7310520301)");
     /// A watched group's transitive changes (two 32-bit keys: a key space
@@ -73,7 +64,7 @@ mod dialect {
     pub const GREATEST: &str = "GREATEST";
     /// Fresh planner statistics for the tables a bulk load grows (see
     /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
-    pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships, user_closure");
+    pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships");
 }
 
 // The shared SQL (`common/`), compiled once per backend as a child of this

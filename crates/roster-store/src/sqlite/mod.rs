@@ -28,16 +28,12 @@ mod dialect {
     /// A group's counts live on its row: one writer at a time needs no
     /// slots.
     pub const GROUP_COUNTS: &str = "n_members, n_admins, n_children";
-    /// The users at any depth in group `$1`.
-    pub const ALL_MEMBERS: &str = "SELECT n_all_members FROM groups WHERE id = $1";
     pub const COUNT_SLOTS: bool = false;
     /// One writer at a time: events take their `seq` in the transaction
     /// that appends them.
     pub const EVENT_INBOX: bool = false;
     pub const LOCK_GRAPH: Option<&str> = None;
     pub const LOCK_WATCHED: Option<&str> = None;
-    /// One writer at a time: nothing to lock.
-    pub const LOCK_SUBTREE: Option<&str> = None;
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "MAX";

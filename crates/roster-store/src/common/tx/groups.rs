@@ -1,6 +1,6 @@
 //! Groups as SQL: `GroupStore` (a group's rows, its roles and what a user
 //! may do to it), and the scopes a group list pushes into its WHERE clause.
-//! Deleting a group removes its nesting edges from the closure first.
+//! Deleting a group removes its nesting edges from `group_closure` first.
 
 use async_trait::async_trait;
 use roster_core::authz::GroupAccess;
@@ -12,14 +12,15 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    CHUNK, Db, SqlTx, dialect, first_num, map, now_utc, nums_in_order, push_in_values, push_list, push_list_ordered,
-    rows, ts,
+    CHUNK, Db, SqlTx, USER_GROUPS_AT_ANY_DEPTH, dialect, first_num, map, now_utc, nums_in_order, push_in_values,
+    push_list, push_list_ordered, rows, ts,
 };
 
 /// The groups a user may read (`authz::can_read_group`): those they are in
 /// at any depth, and those shared with them or with a group they are
 /// directly in.
-const VISIBLE_GROUPS: &str = " AND id IN (SELECT group_id FROM user_closure WHERE user_id = $v \
+const VISIBLE_GROUPS: &str = " AND id IN (SELECT c.ancestor FROM memberships m \
+     JOIN group_closure c ON c.descendant = m.group_id WHERE m.user_id = $v \
      UNION SELECT group_id FROM shares WHERE user_id = $v \
      UNION SELECT s.group_id FROM shares s JOIN memberships m ON m.group_id = s.to_group WHERE m.user_id = $v)";
 
@@ -34,13 +35,13 @@ fn push_with_user(qb: &mut QueryBuilder<Db>, sql: &str, user: UserId) {
     }
 }
 
-/// ` AND id IN (SELECT group_id FROM <from_where> IN (ids…))`, when there
-/// are ids: the groups some users or groups stand in.
-fn push_group_ids_where(qb: &mut QueryBuilder<Db>, from_where: &str, ids: &[Uuid]) {
+/// ` AND id IN (<select> IN (ids…))`, when there are ids: the groups some
+/// users or groups stand in.
+fn push_group_ids_where(qb: &mut QueryBuilder<Db>, select: &str, ids: &[Uuid]) {
     if ids.is_empty() {
         return;
     }
-    qb.push(format!(" AND id IN (SELECT group_id FROM {from_where} IN ("));
+    qb.push(format!(" AND id IN ({select} IN ("));
     let mut sep = qb.separated(", ");
     for id in ids {
         sep.push_bind(*id);
@@ -62,10 +63,10 @@ fn push_scope(qb: &mut QueryBuilder<Db>, scope: &GroupScope) {
         qb.push_bind(rows::level_num(level)).push(")");
     }
     let ids = |v: &[UserId]| v.iter().map(|u| u.0).collect::<Vec<_>>();
-    push_group_ids_where(qb, "memberships WHERE user_id", &ids(&scope.members_any));
-    push_group_ids_where(qb, "user_closure WHERE user_id", &ids(&scope.members_at_any_depth));
+    push_group_ids_where(qb, "SELECT group_id FROM memberships WHERE user_id", &ids(&scope.members_any));
+    push_group_ids_where(qb, USER_GROUPS_AT_ANY_DEPTH, &ids(&scope.members_at_any_depth));
     let children: Vec<Uuid> = scope.children_any.iter().map(|g| g.0).collect();
-    push_group_ids_where(qb, "memberships WHERE child_id", &children);
+    push_group_ids_where(qb, "SELECT group_id FROM memberships WHERE child_id", &children);
     if let Some(org) = scope.org {
         qb.push(" AND org_id = ").push_bind(org.0);
     }
@@ -278,14 +279,8 @@ impl GroupStore for SqlTx {
         .try_get(0)
         .map_err(map)?;
         let share = level.map(rows::level_from).transpose()?;
-        let member_at_any_depth = membership.is_some()
-            || sqlx::query("SELECT 1 FROM user_closure WHERE group_id = $1 AND user_id = $2")
-                .bind(group.0)
-                .bind(user.0)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(map)?
-                .is_some();
+        let member_at_any_depth =
+            membership.is_some() || super::memberships::in_group_at_any_depth(self, group, user).await?;
         Ok(GroupAccess { membership, member_at_any_depth, share })
     }
 

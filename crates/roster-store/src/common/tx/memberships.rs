@@ -1,7 +1,8 @@
 //! Memberships as SQL: `MembershipStore`, and the upkeep of the flattened
-//! membership index (`group_closure`, `user_closure`) in the same
-//! transaction as every edge change, which the transitive reads and the
-//! cycle check (`group_reaches`) probe instead of walking the graph.
+//! nesting graph (`group_closure`) in the same transaction as every nesting
+//! change, which the cycle check (`group_reaches`) probes instead of walking
+//! the graph. A user's groups at any depth are their direct groups joined
+//! to `group_closure`, at read time: no table holds them.
 
 use std::sync::Arc;
 
@@ -12,7 +13,10 @@ use roster_core::*;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{CHUNK, SqlTx, dialect, first_num, map, now_utc, nums_in_order, push_in_values, push_offset, rows, ts};
+use super::{
+    CHUNK, SqlTx, USER_GROUPS_AT_ANY_DEPTH, dialect, first_num, map, now_utc, nums_in_order, push_in_values,
+    push_offset, rows, ts,
+};
 
 /// Rows keyed by the change each one takes, regrouped by that change, so a
 /// counter update is one statement per distinct change, not one per row.
@@ -26,6 +30,20 @@ fn by_delta<D: Ord>(changes: impl IntoIterator<Item = (Uuid, D)>) -> std::collec
 
 /// A write of at least this many memberships is a bulk load.
 const BULK_ROWS: usize = 1000;
+
+/// The users at any depth in group `$1` (a user once per path: callers
+/// take each once): the direct user memberships of every descendant,
+/// reflexive included, through `memberships_users_in_group`.
+const GROUP_USERS_AT_ANY_DEPTH: &str = "SELECT m.user_id FROM group_closure c \
+     JOIN memberships m ON m.group_id = c.descendant WHERE c.ancestor = $1 AND m.user_id IS NOT NULL";
+
+/// Whether `user` is in `group` at any depth: one of their direct groups is
+/// `group` or below it (a probe per direct group, however large `group`).
+pub(super) async fn in_group_at_any_depth(tx: &mut SqlTx, group: GroupId, user: UserId) -> StoreResult<bool> {
+    let sql = format!("SELECT COUNT(*) FROM ({USER_GROUPS_AT_ANY_DEPTH} = $2 AND c.ancestor = $1 LIMIT 1) AS x");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(user.0);
+    Ok(tx.scalar(q).await? != 0)
+}
 
 fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
     match m {
@@ -41,45 +59,19 @@ impl SqlTx {
         rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(map)
     }
 
-    /// Before an edge change counts the users under `child`: locks `child`
-    /// and every group below it, in id order, where writers run side by
-    /// side (`dialect::LOCK_SUBTREE`). A change of a group's user
-    /// memberships holds that group (at least shared) from its start, and
-    /// reads the group's ancestors only then; so each of the two sees the
-    /// other's committed rows. Without it, a user joining a group below
-    /// `child` while `child` gains a parent was counted by neither: it was
-    /// left out of the parent's users at any depth (or, as the edge went,
-    /// kept there).
-    async fn hold_subtree(&mut self, child: GroupId) -> StoreResult<()> {
-        if let Some(sql) = dialect::LOCK_SUBTREE {
-            self.exec(sqlx::query(sql).bind(child.0)).await?;
-        }
-        Ok(())
-    }
-
     /// Closure upkeep for a new nesting edge `parent → child`: every
     /// ancestor of `parent` now reaches every descendant of `child` by
-    /// (paths to parent) × (paths from child) more paths, and holds every
-    /// user under `child` by as many more.
+    /// (paths to parent) × (paths from child) more paths. Every nesting
+    /// change holds the graph lock (`Tx::lock_graph`), so no two change
+    /// `group_closure` at once. A user's groups at any depth are not kept:
+    /// they are their direct groups' ancestors (`USER_GROUPS_AT_ANY_DEPTH`).
     async fn closure_add_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
-        self.hold_subtree(child).await?;
         self.exec(
             sqlx::query(
                 "INSERT INTO group_closure (ancestor, descendant, paths) \
                  SELECT a.ancestor, d.descendant, SUM(a.paths * d.paths) FROM group_closure a, group_closure d \
                  WHERE a.descendant = $1 AND d.ancestor = $2 GROUP BY a.ancestor, d.descendant \
                  ON CONFLICT (ancestor, descendant) DO UPDATE SET paths = group_closure.paths + excluded.paths",
-            )
-            .bind(parent.0)
-            .bind(child.0),
-        )
-        .await?;
-        self.exec(
-            sqlx::query(
-                "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
-                 SELECT a.ancestor, uc.user_id, uc.user_num, SUM(a.paths * uc.paths) FROM group_closure a, user_closure uc \
-                 WHERE a.descendant = $1 AND uc.group_id = $2 GROUP BY a.ancestor, uc.user_id, uc.user_num \
-                 ON CONFLICT (group_id, user_num) DO UPDATE SET paths = user_closure.paths + excluded.paths",
             )
             .bind(parent.0)
             .bind(child.0),
@@ -93,29 +85,6 @@ impl SqlTx {
     /// (In a DAG no row this reads is one it changes: those would need a
     /// path from `child` back to `parent`.)
     pub(super) async fn closure_remove_edge(&mut self, parent: GroupId, child: GroupId) -> StoreResult<()> {
-        self.hold_subtree(child).await?;
-        self.exec(
-            sqlx::query(
-                "UPDATE user_closure SET paths = paths - \
-                 (SELECT a.paths FROM group_closure a WHERE a.ancestor = user_closure.group_id AND a.descendant = $1) * \
-                 (SELECT uc.paths FROM user_closure uc WHERE uc.group_id = $2 AND uc.user_id = user_closure.user_id) \
-                 WHERE group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
-                 AND user_id IN (SELECT user_id FROM user_closure WHERE group_id = $2)",
-            )
-            .bind(parent.0)
-            .bind(child.0),
-        )
-        .await?;
-        self.exec(
-            sqlx::query(
-                "DELETE FROM user_closure WHERE paths <= 0 \
-                 AND group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1) \
-                 AND user_id IN (SELECT user_id FROM user_closure WHERE group_id = $2)",
-            )
-            .bind(parent.0)
-            .bind(child.0),
-        )
-        .await?;
         self.exec(
             sqlx::query(
                 "UPDATE group_closure SET paths = paths - \
@@ -136,43 +105,6 @@ impl SqlTx {
             .bind(parent.0),
         )
         .await?;
-        Ok(())
-    }
-
-    /// Closure upkeep for new user memberships: each user is now in every
-    /// ancestor of the group joined, by as many more paths as lead there.
-    async fn closure_add_users(&mut self, memberships: &[MembershipId]) -> StoreResult<()> {
-        for chunk in memberships.chunks(CHUNK) {
-            let mut qb = QueryBuilder::new(
-                "INSERT INTO user_closure (group_id, user_id, user_num, paths) \
-                 SELECT c.ancestor, m.user_id, u.num, SUM(c.paths) \
-                 FROM memberships m, users u, group_closure c \
-                 WHERE u.id = m.user_id AND c.descendant = m.group_id AND m.id IN ",
-            );
-            push_in_values(&mut qb, chunk.iter().map(|id| id.0));
-            qb.push(
-                " GROUP BY c.ancestor, m.user_id, u.num \
-                 ON CONFLICT (group_id, user_num) DO UPDATE SET paths = user_closure.paths + excluded.paths",
-            );
-            qb.build().execute(&mut *self.tx).await.map_err(map)?;
-        }
-        Ok(())
-    }
-
-    /// Closure upkeep for a removed user membership (the inverse of
-    /// [`Self::closure_add_users`] for one).
-    async fn closure_remove_user(&mut self, group: GroupId, user: UserId) -> StoreResult<()> {
-        self.exec(
-            sqlx::query(
-                "UPDATE user_closure SET paths = paths - \
-                 (SELECT c.paths FROM group_closure c WHERE c.ancestor = user_closure.group_id AND c.descendant = $1) \
-                 WHERE user_id = $2 AND group_id IN (SELECT ancestor FROM group_closure WHERE descendant = $1)",
-            )
-            .bind(group.0)
-            .bind(user.0),
-        )
-        .await?;
-        self.exec(sqlx::query("DELETE FROM user_closure WHERE user_id = $1 AND paths <= 0").bind(user.0)).await?;
         Ok(())
     }
 
@@ -299,9 +231,6 @@ impl MembershipStore for SqlTx {
         if ms.len() >= BULK_ROWS {
             self.refresh_stats_after_bulk().await?;
         }
-        let user_edges: Vec<MembershipId> =
-            ms.iter().filter(|m| matches!(m.member, Member::User(_))).map(|m| m.id).collect();
-        self.closure_add_users(&user_edges).await?;
         for m in ms {
             if let Member::Group(child) = m.member {
                 self.closure_add_edge(m.group, child).await?;
@@ -346,7 +275,6 @@ impl MembershipStore for SqlTx {
             .ok_or(StoreError::NotFound)?;
         match m.member {
             Member::User(u) => {
-                self.closure_remove_user(m.group, u).await?;
                 let admin = i64::from(m.role == MemberRole::Admin);
                 self.add_group_counts(&[m.group.0], (-1, -admin, 0)).await?;
                 self.exec(
@@ -511,10 +439,7 @@ impl MembershipStore for SqlTx {
     }
 
     async fn in_group_transitively(&mut self, group: GroupId, user: UserId) -> StoreResult<bool> {
-        let q = sqlx::query("SELECT COUNT(*) FROM user_closure WHERE group_id = $1 AND user_id = $2")
-            .bind(group.0)
-            .bind(user.0);
-        Ok(self.scalar(q).await? != 0)
+        in_group_at_any_depth(self, group, user).await
     }
 
     async fn membership_path(&mut self, group: GroupId, user: UserId) -> StoreResult<Vec<GroupId>> {
@@ -544,8 +469,11 @@ impl MembershipStore for SqlTx {
     async fn users_in_group_among(&mut self, group: GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
         let mut found = Vec::new();
         for chunk in users.chunks(super::CHUNK) {
-            let mut qb = QueryBuilder::new("SELECT user_id FROM user_closure WHERE group_id = ");
-            qb.push_bind(group.0).push(" AND user_id IN ");
+            let mut qb = QueryBuilder::new(
+                "SELECT DISTINCT m.user_id FROM memberships m JOIN group_closure c ON c.descendant = m.group_id \
+                 WHERE m.user_id IS NOT NULL AND c.ancestor = ",
+            );
+            qb.push_bind(group.0).push(" AND m.user_id IN ");
             super::push_in_values(&mut qb, chunk.iter().map(|u| u.0));
             let ids: Vec<Uuid> = qb.build_query_scalar().fetch_all(&mut *self.tx).await.map_err(map)?;
             found.extend(ids.into_iter().map(UserId));
@@ -553,25 +481,30 @@ impl MembershipStore for SqlTx {
         Ok(found)
     }
 
+    /// The users of `group`'s descendants' direct memberships, by user
+    /// `num`. The set is gathered whole, then the page taken from it: a
+    /// read of this store alone (a server whose index is not loaded yet)
+    /// costs in proportion to the group's users at any depth, not to the
+    /// page (bench/README.md, "Bulk import").
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
-        let cols = rows::qualified(rows::USER_COLS, "u");
         let sql = format!(
-            "SELECT {cols} FROM user_closure uc JOIN users u ON u.id = uc.user_id \
-             WHERE uc.group_id = $1 AND uc.user_num > $2 ORDER BY uc.user_num LIMIT $3"
+            "SELECT {} FROM users WHERE id IN ({GROUP_USERS_AT_ANY_DEPTH}) AND num > $2 ORDER BY num LIMIT $3",
+            rows::USER_COLS
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(after).bind(limit as i64);
         self.fetch_all(q, rows::user).await
     }
 
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64> {
-        self.scalar(sqlx::query(dialect::ALL_MEMBERS).bind(group.0)).await
+        let sql = format!("SELECT COUNT(*) FROM ({GROUP_USERS_AT_ANY_DEPTH} GROUP BY m.user_id) AS x");
+        self.scalar(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0)).await
     }
 
     async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
         // `groups` unaliased, as `GROUP_COLS` reads it.
         let sql = format!(
-            "SELECT {} FROM user_closure uc JOIN groups ON groups.id = uc.group_id \
-             WHERE uc.user_id = $1 AND groups.num > $2 ORDER BY groups.num LIMIT $3",
+            "SELECT {} FROM groups WHERE id IN ({USER_GROUPS_AT_ANY_DEPTH} = $1) AND groups.num > $2 \
+             ORDER BY groups.num LIMIT $3",
             rows::GROUP_COLS
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(after).bind(limit as i64);
@@ -579,7 +512,8 @@ impl MembershipStore for SqlTx {
     }
 
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
-        self.scalar(sqlx::query("SELECT COUNT(*) FROM user_closure WHERE user_id = $1").bind(user.0)).await
+        let sql = format!("SELECT COUNT(*) FROM ({USER_GROUPS_AT_ANY_DEPTH} = $1 GROUP BY c.ancestor) AS x");
+        self.scalar(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0)).await
     }
 
     async fn scan_memberships(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Membership>> {

@@ -27,6 +27,14 @@ type DbRow = <Db as sqlx::Database>::Row;
 /// Rows per multi-row statement: well under both backends' bind limits.
 const CHUNK: usize = 500;
 
+/// The groups a user is in at any depth: the ancestors (reflexive
+/// included) of their direct groups, ending in `m.user_id` for the caller to
+/// compare (`= $1`, `IN (…)`). No table holds these pairs: they are a probe
+/// of the user's few direct memberships (`memberships_user_pair`) joined to
+/// `group_closure`'s `(descendant, ancestor)` index.
+const USER_GROUPS_AT_ANY_DEPTH: &str =
+    "SELECT c.ancestor FROM memberships m JOIN group_closure c ON c.descendant = m.group_id WHERE m.user_id";
+
 /// The `num` of each row a multi-row INSERT returned (`id`, `num`), in
 /// the order of `ids` (RETURNING promises no order).
 fn nums_in_order(rows: &[DbRow], ids: impl Iterator<Item = Uuid>) -> StoreResult<Vec<i64>> {
