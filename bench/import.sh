@@ -7,6 +7,9 @@
 #
 #   bench/import.sh                       # 20 000 users, 200 groups, 200 000 memberships
 #   USER_COUNT=1000000 GROUP_COUNT=100000 PER_USER=9 bench/import.sh   # 10^6 users, 10^7 memberships
+#   ROSTER_BIN=/tmp/roster-before bench/import.sh   # another build (skips building this tree's)
+#
+# The build honours CARGO_TARGET_DIR (e.g. /tmp/... so as not to share target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +23,12 @@ work=$(mktemp -d)
 server=""
 trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
-cargo build --release -q -p roster
-bin=target/release/roster
+if [ -n "${ROSTER_BIN:-}" ]; then
+    bin=$ROSTER_BIN
+else
+    cargo build --release -q -p roster
+    bin=${CARGO_TARGET_DIR:-target}/release/roster
+fi
 
 echo "== generating $USER_COUNT users, $GROUP_COUNT groups, $((USER_COUNT * (PER_USER + 1))) memberships"
 python3 - "$USER_COUNT" "$GROUP_COUNT" "$PER_USER" > "$work/directory.ndjson" <<'PY'
