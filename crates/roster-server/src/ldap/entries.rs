@@ -168,15 +168,11 @@ impl Builder<'_> {
         }
     }
 
-    /// `entryDN` and `subschemaSubentry`, which every entry below the root
-    /// DSE carries.
+    /// [`Entry::put_names`], when either name is needed.
     fn put_names(&mut self) {
-        let dn = &self.e.dn;
-        if self.need.wants("entryDN", true) {
-            let dn = dn.clone();
-            self.e.put_operational("entryDN", one(dn));
+        if self.need.wants("entryDN", true) || self.need.wants("subschemaSubentry", true) {
+            self.e.put_names();
         }
-        self.put_operational("subschemaSubentry", || one(SUBSCHEMA_DN));
     }
 }
 

@@ -188,7 +188,19 @@ struct Run<'a, E> {
     deadline: Option<Instant>,
 }
 
-impl<E: Emit> Run<'_, E> {
+impl<'a, E: Emit> Run<'a, E> {
+    /// A search's run, before its first entry.
+    fn new(emit: &'a mut E, q: &Query<'_>) -> Self {
+        Self {
+            emit,
+            selection: Selection::parse(q.attrs),
+            types_only: q.types_only,
+            size_limit: q.size_limit,
+            sent: 0,
+            deadline: q.deadline,
+        }
+    }
+
     /// Sends `entry` if it matches; `false` when it would pass the size limit.
     async fn offer(&mut self, entry: Entry, filter: &LdapFilter, resolved: &Resolved) -> Result<bool, LdapError> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -210,14 +222,7 @@ impl Searcher<'_> {
     pub async fn search<E: Emit>(&self, q: &Query<'_>, emit: &mut E) -> Result<Done, LdapError> {
         let base = Dn::parse(q.base)?;
         let place = self.tree.place(&base);
-        let mut run = Run {
-            emit,
-            selection: Selection::parse(q.attrs),
-            types_only: q.types_only,
-            size_limit: q.size_limit,
-            sent: 0,
-            deadline: q.deadline,
-        };
+        let mut run = Run::new(emit, q);
         let none = Resolved::new();
         let scope = q.scope.clone();
         // The entries a scope reaches: fixed ones, one named, or whole kinds.
@@ -815,14 +820,7 @@ pub(crate) async fn search_dse<E: Emit>(
         (Place::Subschema, LdapSearchScope::Base | LdapSearchScope::Subtree) => dse_entry(tree, starttls, place),
         _ => None,
     };
-    let mut run = Run {
-        emit,
-        selection: Selection::parse(q.attrs),
-        types_only: q.types_only,
-        size_limit: q.size_limit,
-        sent: 0,
-        deadline: q.deadline,
-    };
+    let mut run = Run::new(emit, q);
     if let Some(entry) = reached
         && !run.offer(entry, q.filter, &Resolved::new()).await?
     {
