@@ -59,18 +59,20 @@ impl<S: Read + Write> Conn<S> {
             .and_then(|s| std::str::from_utf8(s).ok())
             .and_then(|s| s.parse::<u16>().ok())
             .ok_or_else(|| bad(format!("bad status line: {}", String::from_utf8_lossy(head))))?;
-        let length = head
-            .split(|&b| b == b'\n')
-            .find_map(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let name = line.get(..15)?;
-                name.eq_ignore_ascii_case(b"content-length:").then(|| line[15..].trim_ascii())
-            })
-            .ok_or_else(|| bad(format!("no content-length: {}", String::from_utf8_lossy(head))))?;
-        let length: usize = std::str::from_utf8(length)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad(format!("bad content-length: {}", String::from_utf8_lossy(length))))?;
+        let length = head.split(|&b| b == b'\n').find_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let name = line.get(..15)?;
+            name.eq_ignore_ascii_case(b"content-length:").then(|| line[15..].trim_ascii())
+        });
+        // 204 and 304 answers have no body, and need no length.
+        let length: usize = match length {
+            None if status == 204 || status == 304 => 0,
+            None => return Err(bad(format!("no content-length: {}", String::from_utf8_lossy(head)))),
+            Some(length) => std::str::from_utf8(length)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad(format!("bad content-length: {}", String::from_utf8_lossy(length))))?,
+        };
         let total = end + 4 + length;
         while self.buf.len() < total {
             self.fill()?;
@@ -197,6 +199,10 @@ mod tests {
     fn http_errors() {
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
         assert!(conn(&[chunked]).http(b"", None).unwrap_err().to_string().contains("no content-length"));
+        let none = b"HTTP/1.1 204 No Content\r\nX: y\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
+        let mut c = conn(&[none]);
+        assert_eq!(c.http(b"", None).unwrap(), (true, false));
+        assert_eq!(c.http(b"", Some(b"{}")).unwrap(), (true, true));
         let short = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
         assert_eq!(conn(&[short]).http(b"", None).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }

@@ -5,6 +5,7 @@
 //! ```text
 //! roster-loadgen http HOST PORT REQUESTS --key KEY [--workers W] [--seconds S] [--marker BYTES]
 //! roster-loadgen ldap HOST PORT REQUESTS [--bind-dn DN --bind-pw PW] [--workers W] [--seconds S]
+//! roster-loadgen receive HOST PORT --count N [--seconds S]      (a webhook receiver: receive.rs)
 //! ```
 //!
 //! Each of W worker threads opens ONE persistent connection (TCP_NODELAY) and
@@ -19,13 +20,15 @@
 //! run, from /proc/self/stat, divided by the run's wall time).
 //!
 //! REQUESTS, one per line (blank lines skipped):
-//!   http: /v1/groups/<id>                         (the path, as is)
+//!   http: /v1/groups/<id>                         (the path, as is: a GET)
+//!         PUT /v1/groups/<id>/members/<user> {}   (a write: METHOD PATH [JSON BODY])
 //!   ldap: {"base": DN, "scope": "base"|"one"|"sub", "filter": F, "attrs": [..], "sizelimit": N}
 //!         F = ["eq", attr, value] | ["and", F, ...] | ["present", attr]
 
 mod ber;
 mod conn;
 mod json;
+mod receive;
 
 use std::net::TcpStream;
 use std::process::exit;
@@ -34,7 +37,8 @@ use std::time::{Duration, Instant};
 use conn::Conn;
 
 const USAGE: &str = "usage: roster-loadgen {http,ldap} HOST PORT REQUESTS [--workers W] [--seconds S] \
-                     [--key KEY] [--marker BYTES] [--bind-dn DN] [--bind-pw PW]";
+                     [--key KEY] [--marker BYTES] [--bind-dn DN] [--bind-pw PW]\n       \
+                     roster-loadgen receive HOST PORT --count N [--seconds S]";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Args {
@@ -112,16 +116,30 @@ fn encode(args: &Args, text: &str) -> Result<Vec<Vec<u8>>, String> {
             })
             .collect()
     } else {
-        Ok(lines
-            .map(|path| {
-                format!(
-                    "GET {path} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: Bearer {}\r\n\r\n",
-                    args.host, args.port, args.key
-                )
-                .into_bytes()
-            })
-            .collect())
+        Ok(lines.map(|line| http_request(args, line)).collect())
     }
+}
+
+/// One HTTP request line: `PATH` (a GET), or `METHOD PATH [JSON BODY]`
+/// for a write (PUT, POST, PATCH, DELETE), the body sent as JSON.
+fn http_request(args: &Args, line: &str) -> Vec<u8> {
+    let mut head = line.splitn(3, ' ');
+    let (method, path, body) = match (head.next(), head.next()) {
+        (Some(m @ ("PUT" | "POST" | "PATCH" | "DELETE")), Some(path)) => (m, path, head.next().map(str::trim)),
+        _ => ("GET", line, None),
+    };
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: Bearer {}\r\n",
+        args.host, args.port, args.key
+    );
+    match body {
+        Some(body) => {
+            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()))
+        }
+        None if method != "GET" => req.push_str("Content-Length: 0\r\n\r\n"),
+        None => req.push_str("\r\n"),
+    }
+    req.into_bytes()
 }
 
 struct WorkerResult {
@@ -238,6 +256,18 @@ fn summary(args: &Args, results: &[WorkerResult], client_cpu: Option<f64>) -> St
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("receive") {
+        let o = receive::parse(&argv[1..]).unwrap_or_else(|e| {
+            eprintln!("{USAGE}\nroster-loadgen: error: {e}");
+            exit(2)
+        });
+        let ticks = clock_ticks();
+        match receive::run(&o, || process_cpu_seconds(ticks)) {
+            Ok(line) => println!("{line}"),
+            Err(e) => fail(e),
+        }
+        return;
+    }
     let args = parse_args(&argv).unwrap_or_else(|e| {
         eprintln!("{USAGE}\nroster-loadgen: error: {e}");
         exit(2)
@@ -297,6 +327,22 @@ mod tests {
             [
                 &b"GET /v1/groups/1 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nAuthorization: Bearer K\r\n\r\n"[..],
                 b"GET /v1/check?a=b HTTP/1.1\r\nHost: 127.0.0.1:80\r\nAuthorization: Bearer K\r\n\r\n",
+            ]
+        );
+    }
+
+    #[test]
+    fn http_writes() {
+        let a = args(&["http", "h", "80", "r", "--key", "K"]).unwrap();
+        let got =
+            encode(&a, "PUT /v1/groups/g/members/u {\"role\": \"member\"}\nDELETE /v1/groups/g/members/u\n").unwrap();
+        assert_eq!(
+            got,
+            [
+                &b"PUT /v1/groups/g/members/u HTTP/1.1\r\nHost: h:80\r\nAuthorization: Bearer K\r\n\
+                   Content-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"role\": \"member\"}"[..],
+                b"DELETE /v1/groups/g/members/u HTTP/1.1\r\nHost: h:80\r\nAuthorization: Bearer K\r\n\
+                  Content-Length: 0\r\n\r\n",
             ]
         );
     }

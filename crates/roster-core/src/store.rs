@@ -442,8 +442,9 @@ pub trait WebhookStore: Send {
     /// Disables a subscription from the delivery side (a 410), releasing its lease.
     async fn disable_webhook(&mut self, id: WebhookId, reason: &str) -> StoreResult<()>;
     /// Appends to the delivery log (keeping the recent rows of each
-    /// subscription and every dead letter).
-    async fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> StoreResult<i64>;
+    /// subscription and every dead letter). `None`, and nothing written,
+    /// when the subscription no longer exists (deleted during the attempt).
+    async fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> StoreResult<Option<i64>>;
     /// A subscription's attempts, newest first, with `num < before`;
     /// only those with `outcome` when given.
     async fn list_delivery_attempts(

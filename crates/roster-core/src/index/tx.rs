@@ -455,7 +455,7 @@ answer_or_forward! {
         fn lease_webhooks(&mut self, worker: &str, now: OffsetDateTime, until: OffsetDateTime, head: i64, limit: u32) -> Vec<(Webhook, DeliveryState)>;
         fn save_delivery(&mut self, worker: &str, state: &DeliveryState, until: Option<OffsetDateTime>) -> bool;
         fn disable_webhook(&mut self, id: WebhookId, reason: &str) -> ();
-        fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> i64;
+        fn insert_delivery_attempt(&mut self, attempt: &DeliveryAttempt) -> Option<i64>;
         fn list_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>, before: i64, limit: u32) -> Vec<DeliveryAttempt>;
         fn count_delivery_attempts(&mut self, id: WebhookId, outcome: Option<Outcome>) -> i64;
         fn queue_redelivery(&mut self, id: WebhookId, seq: i64) -> ();

@@ -5,11 +5,14 @@
 //! delivers that subscription's events one at a time in `seq` order: an
 //! event that fails holds back the ones after it until it is delivered or
 //! its last retry fails (then it is dead-lettered and the next one goes).
-//! Every step (the cursor, the attempt count, the next attempt's time, the
-//! attempt's log row) is saved in the store before the next request, so a
-//! restart resumes where the last server stopped; an event whose answer
-//! was not saved yet is sent again, with the same `webhook-id`
-//! (at-least-once).
+//! Where a subscription stands (the cursor, the attempt count, the next
+//! attempt's time) and the attempts' log rows are saved in the store
+//! together: at once after a failure, a dead letter or a 410, and after
+//! delivered events once [`SAVE_EVERY`] are unsaved or the oldest is
+//! [`SAVE_AFTER`] old, so a restart resumes where the last server stopped;
+//! the events whose answers were not saved yet are sent again, with the
+//! same `webhook-id`s (at-least-once). One transaction per delivery
+//! would make every subscription a writer as busy as the directory's own.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -43,6 +46,13 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Events read from the log at a time for one subscription.
 const BATCH: u32 = 100;
+
+/// Delivered events saved in one transaction, at most.
+const SAVE_EVERY: usize = 32;
+
+/// How old the oldest delivered event may get before it is saved: the most
+/// a crash can make a receiver see twice, in time.
+const SAVE_AFTER: Duration = Duration::from_millis(100);
 
 /// How the worker runs.
 #[derive(Clone, Debug)]
@@ -101,6 +111,10 @@ struct Worker {
     sender: Arc<dyn Sender>,
     settings: DeliverySettings,
     running: Arc<Mutex<HashSet<WebhookId>>>,
+    /// Numbers this server's leases: each round's lease is its own, so a
+    /// delivery still running on an earlier one (whose lease a use-case
+    /// cleared) can no longer save over what the use-case set.
+    rounds: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Directory {
@@ -117,6 +131,7 @@ impl Directory {
             sender,
             settings,
             running: Arc::new(Mutex::new(HashSet::new())),
+            rounds: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         worker.run()
     }
@@ -151,18 +166,29 @@ impl Worker {
             return Ok(());
         }
         let until = now + self.settings.lease;
+        let round = self.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let lease: Arc<str> = format!("{}#{round}", self.settings.worker).into();
         let mut tx = self.store.write().await?;
-        let leased = tx.lease_webhooks(&self.settings.worker, now, until, head, free as u32).await?;
+        let leased = tx.lease_webhooks(&lease, now, until, head, free as u32).await?;
         tx.commit().await?;
         for (hook, state) in leased {
             let fresh = self.running.lock().map(|mut r| r.insert(hook.id)).unwrap_or(false);
             if !fresh {
+                // Still delivering here on a lease a use-case cleared (a
+                // redelivery, say): that delivery stops at its next save,
+                // since the lease is not its own. Give this one back, as
+                // read, so that a later round takes the subscription at
+                // once instead of when the lease runs out.
+                let mut tx = self.store.write().await?;
+                tx.save_delivery(&lease, &state, None).await?;
+                tx.commit().await?;
                 continue;
             }
             let worker = self.clone();
+            let lease = lease.clone();
             tokio::spawn(async move {
                 let id = hook.id;
-                if let Err(e) = worker.deliver(hook, state).await {
+                if let Err(e) = worker.deliver(hook, state, &lease).await {
                     // Its lease runs out and a round (here or elsewhere) takes it again.
                     tracing::warn!(webhook = %id, error = %e, "webhook delivery stopped; it resumes when its lease runs out");
                 }
@@ -174,37 +200,40 @@ impl Worker {
         Ok(())
     }
 
-    /// Saves a step: the attempt's log row and the state, while this
-    /// server holds the lease (renewed, or released with `keep == false`).
-    /// False when the lease was lost or the subscription disabled or
-    /// deleted meanwhile: stop.
+    /// Saves the state and the attempts not saved yet (taken from
+    /// `attempts`), while this server holds the lease (renewed, or released
+    /// with `keep == false`). False when the lease was lost or the
+    /// subscription disabled or deleted meanwhile: stop.
     async fn save(
         &self,
+        lease: &str,
         state: &DeliveryState,
-        attempt: Option<&DeliveryAttempt>,
+        attempts: &mut Vec<DeliveryAttempt>,
         keep: bool,
     ) -> Result<bool, CoreError> {
         let until = keep.then(|| crate::directory::now() + self.settings.lease);
         let mut tx = self.store.write().await?;
-        if let Some(a) = attempt {
-            tx.insert_delivery_attempt(a).await?;
+        for a in attempts.drain(..) {
+            tx.insert_delivery_attempt(&a).await?;
         }
-        let held = tx.save_delivery(&self.settings.worker, state, until).await?;
+        let held = tx.save_delivery(lease, state, until).await?;
         tx.commit().await?;
         Ok(held)
     }
 
     /// Delivers one subscription's events from its cursor until the log
     /// ends (the lease released) or an event fails (its retry scheduled).
-    async fn deliver(&self, hook: Webhook, mut state: DeliveryState) -> Result<(), CoreError> {
-        if let Step::Stop = self.redeliver(&hook, &state).await? {
+    async fn deliver(&self, hook: Webhook, mut state: DeliveryState, lease: &str) -> Result<(), CoreError> {
+        if let Step::Stop = self.redeliver(&hook, &state, lease).await? {
             return Ok(());
         }
+        // Delivered, not saved yet.
+        let mut unsaved = Vec::new();
         loop {
             let events = self.store.read().await?.list_events(state.cursor, BATCH).await?;
             let Some(last) = events.last().map(|e| e.seq) else {
                 state.next_attempt_at = None;
-                self.save(&state, None, false).await?;
+                self.save(lease, &state, &mut unsaved, false).await?;
                 return Ok(());
             };
             // Scopes are read from the index: let it reach these events first.
@@ -221,12 +250,12 @@ impl Worker {
                 let Some(secrets) = self.store.read().await?.webhook_secrets(hook.id).await? else {
                     return Ok(());
                 };
-                match self.attempt(&hook, &secrets, &mut state, &e).await? {
+                match self.attempt(&hook, &secrets, &mut state, &e, &mut unsaved, lease).await? {
                     Step::Next => {}
                     Step::Stop => return Ok(()),
                 }
             }
-            if !self.save(&state, None, true).await? {
+            if !self.save(lease, &state, &mut unsaved, true).await? {
                 return Ok(());
             }
         }
@@ -287,10 +316,13 @@ impl Worker {
         (record, retry_after)
     }
 
-    /// Disables a subscription whose receiver answered 410, with the attempt.
-    async fn gone(&self, hook: &Webhook, record: &DeliveryAttempt) -> Result<Step, CoreError> {
+    /// Disables a subscription whose receiver answered 410, with the
+    /// attempts not saved yet (the 410 last).
+    async fn gone(&self, hook: &Webhook, attempts: &[DeliveryAttempt]) -> Result<Step, CoreError> {
         let mut tx = self.store.write().await?;
-        tx.insert_delivery_attempt(record).await?;
+        for a in attempts {
+            tx.insert_delivery_attempt(a).await?;
+        }
         tx.disable_webhook(hook.id, "the receiver answered 410 Gone").await?;
         tx.commit().await?;
         tracing::info!(webhook = %hook.id, "webhook disabled: the receiver answered 410 Gone");
@@ -300,7 +332,7 @@ impl Worker {
     /// The events asked for again one at a time (`redeliver_webhook_event`):
     /// one attempt each, out of the cursor's order and without retries,
     /// logged like any other; a 410 disables as ever.
-    async fn redeliver(&self, hook: &Webhook, state: &DeliveryState) -> Result<Step, CoreError> {
+    async fn redeliver(&self, hook: &Webhook, state: &DeliveryState, lease: &str) -> Result<Step, CoreError> {
         let queued = self.store.read().await?.queued_redeliveries(hook.id, BATCH).await?;
         for seq in queued {
             let event = self.store.read().await?.list_events(seq - 1, 1).await?.into_iter().find(|e| e.seq == seq);
@@ -314,7 +346,7 @@ impl Worker {
                         let mut tx = self.store.write().await?;
                         tx.drop_redelivery(hook.id, seq).await?;
                         tx.commit().await?;
-                        return self.gone(hook, &record).await;
+                        return self.gone(hook, std::slice::from_ref(&record)).await;
                     }
                     // Once only: a failure stays failed, not dead.
                     Some(DeliveryAttempt {
@@ -333,9 +365,7 @@ impl Worker {
                 tx.insert_delivery_attempt(a).await?;
             }
             tx.drop_redelivery(hook.id, seq).await?;
-            let held = tx
-                .save_delivery(&self.settings.worker, state, Some(crate::directory::now() + self.settings.lease))
-                .await?;
+            let held = tx.save_delivery(lease, state, Some(crate::directory::now() + self.settings.lease)).await?;
             tx.commit().await?;
             if !held {
                 return Ok(Step::Stop);
@@ -344,13 +374,17 @@ impl Worker {
         Ok(Step::Next)
     }
 
-    /// One attempt at the event after the cursor, and what it changes.
+    /// One attempt at the event after the cursor, and what it changes;
+    /// a delivered event joins `unsaved`, saved with the others when
+    /// there are enough of them or the oldest is old enough.
     async fn attempt(
         &self,
         hook: &Webhook,
         secrets: &WebhookSecrets,
         state: &mut DeliveryState,
         e: &Event,
+        unsaved: &mut Vec<DeliveryAttempt>,
+        lease: &str,
     ) -> Result<Step, CoreError> {
         let n = state.attempts + 1;
         let (record, retry_after) = self.send(hook, secrets, e, n).await;
@@ -359,10 +393,19 @@ impl Worker {
                 state.cursor = e.seq;
                 state.attempts = 0;
                 state.next_attempt_at = None;
-                let held = self.save(state, Some(&record), true).await?;
+                let dead = record.outcome == Outcome::Dead;
+                unsaved.push(record);
+                let old = unsaved.first().is_some_and(|a| crate::directory::now() - a.at >= SAVE_AFTER);
+                if !dead && !old && unsaved.len() < SAVE_EVERY {
+                    return Ok(Step::Next);
+                }
+                let held = self.save(lease, state, unsaved, true).await?;
                 Ok(if held { Step::Next } else { Step::Stop })
             }
-            Outcome::Gone => self.gone(hook, &record).await,
+            Outcome::Gone => {
+                unsaved.push(record);
+                self.gone(hook, unsaved).await
+            }
             Outcome::Failed => {
                 let mut wait = self.settings.wait_before(n + 1);
                 if let (Some(429 | 502 | 503 | 504), Some(asked)) = (record.status, retry_after) {
@@ -370,7 +413,8 @@ impl Worker {
                 }
                 state.attempts = n;
                 state.next_attempt_at = Some(record.at + wait);
-                self.save(state, Some(&record), false).await?;
+                unsaved.push(record);
+                self.save(lease, state, unsaved, false).await?;
                 Ok(Step::Stop)
             }
         }

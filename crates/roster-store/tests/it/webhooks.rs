@@ -122,7 +122,7 @@ async fn leases_progress_and_the_delivery_log() {
                 outcome,
                 detail: Some("x".into()),
             };
-            tx.insert_delivery_attempt(&a).await.unwrap();
+            assert!(tx.insert_delivery_attempt(&a).await.unwrap().is_some());
         }
         tx.commit().await.unwrap();
         let mut tx = b.store.read().await.unwrap();
@@ -147,5 +147,24 @@ async fn leases_progress_and_the_delivery_log() {
         let mut tx = b.store.read().await.unwrap();
         assert_eq!(tx.count_delivery_attempts(w.id, None).await.unwrap(), 0);
         assert!(tx.get_webhook(w.id).await.unwrap().is_none());
+        drop(tx);
+        // An attempt that ends after the deletion is not logged, and is no error
+        // (the worker was delivering when the subscription went).
+        let mut tx = b.store.write().await.unwrap();
+        let late = DeliveryAttempt {
+            num: 0,
+            webhook: w.id,
+            seq: 4,
+            message_id: "m4".into(),
+            attempt: 1,
+            at: now,
+            status: Some(204),
+            latency_ms: 1,
+            outcome: Outcome::Delivered,
+            detail: None,
+        };
+        assert_eq!(tx.insert_delivery_attempt(&late).await.unwrap(), None, "{}", b.name);
+        tx.commit().await.unwrap();
+        assert_eq!(b.store.read().await.unwrap().count_delivery_attempts(w.id, None).await.unwrap(), 0);
     }
 }

@@ -183,10 +183,12 @@ impl WebhookStore for SqlTx {
         self.exec(q).await.map(|_| ())
     }
 
-    async fn insert_delivery_attempt(&mut self, a: &DeliveryAttempt) -> StoreResult<i64> {
+    async fn insert_delivery_attempt(&mut self, a: &DeliveryAttempt) -> StoreResult<Option<i64>> {
+        // Nothing when the subscription was deleted meanwhile (its log went with it).
         let q = sqlx::query(
             "INSERT INTO webhook_attempts (webhook_id, seq, message_id, attempt, at, status, latency_ms, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING num",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $1) \
+             RETURNING num",
         )
         .bind(a.webhook.0)
         .bind(a.seq)
@@ -197,7 +199,15 @@ impl WebhookStore for SqlTx {
         .bind(a.latency_ms)
         .bind(a.outcome.as_str())
         .bind(a.detail.clone());
-        let num = self.scalar(q).await?;
+        let Some(num) = self
+            .fetch_optional(q, |row| {
+                use sqlx::Row;
+                row.try_get::<i64, _>("num").map_err(|e| StoreError::Other(e.to_string()))
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
         if num % 64 == 0 {
             let prune = sqlx::query(
                 "DELETE FROM webhook_attempts WHERE webhook_id = $1 AND outcome <> 'dead' AND num <= \
@@ -208,7 +218,7 @@ impl WebhookStore for SqlTx {
             .bind(KEEP_ATTEMPTS);
             self.exec(prune).await?;
         }
-        Ok(num)
+        Ok(Some(num))
     }
 
     async fn list_delivery_attempts(
