@@ -61,6 +61,10 @@ pub struct Index {
     loads: AtomicU64,
     /// Called when an applied change may revoke or demote a key.
     on_credentials: Box<dyn Fn() + Send + Sync>,
+    /// Moves on every applied change of a webhook subscription (and every
+    /// load): the delivery worker keeps a subscription's secrets while it
+    /// stands still.
+    webhooks_changed: AtomicU64,
 }
 
 impl Index {
@@ -75,6 +79,7 @@ impl Index {
             caught_up_by: AtomicU64::new(0),
             revision: watch::channel(0).0,
             on_credentials,
+            webhooks_changed: AtomicU64::new(0),
         }
     }
 
@@ -99,6 +104,12 @@ impl Index {
     /// The `seq` of the last event applied here.
     pub fn revision(&self) -> i64 {
         *self.revision.borrow()
+    }
+
+    /// A number that moves whenever a webhook subscription changed, as far
+    /// as this index has applied the log (and at every load).
+    pub(crate) fn webhooks_generation(&self) -> u64 {
+        self.webhooks_changed.load(Ordering::Acquire)
     }
 
     /// Tells of every new revision (the delivery worker waits on it).
@@ -128,6 +139,7 @@ impl Index {
         let revision = state.revision;
         *self.write_state() = state;
         self.revision.send_replace(revision);
+        self.webhooks_changed.fetch_add(1, Ordering::AcqRel);
         self.ready.store(true, Ordering::Release);
         self.loads.fetch_add(1, Ordering::Relaxed);
         (self.on_credentials)();
@@ -198,6 +210,9 @@ impl Index {
                 state.revision = last;
             } else {
                 self.write_state().revision = last;
+            }
+            if touched.webhooks {
+                self.webhooks_changed.fetch_add(1, Ordering::AcqRel);
             }
             self.revision.send_replace(last);
             if touched.credentials {

@@ -25,6 +25,9 @@ pub(crate) struct Touched {
     shares: BTreeSet<GroupId>,
     /// A key was revoked or a user changed: remembered keys must go.
     pub(crate) credentials: bool,
+    /// A webhook subscription changed (its secret, say): the delivery
+    /// worker's copies must be read again.
+    pub(crate) webhooks: bool,
 }
 
 /// `Member` with an order, for a set.
@@ -88,6 +91,7 @@ impl Touched {
                 self.pairs.insert((group, member));
             }
             ("key", "key.deleted") => self.credentials = true,
+            ("webhook", _) => self.webhooks = true,
             _ => {}
         }
     }

@@ -229,6 +229,8 @@ impl Worker {
         }
         // Delivered, not saved yet.
         let mut unsaved = Vec::new();
+        // The subscription's secrets, as of a webhooks generation.
+        let mut kept = None;
         loop {
             let events = self.store.read().await?.list_events(state.cursor, BATCH).await?;
             let Some(last) = events.last().map(|e| e.seq) else {
@@ -245,10 +247,11 @@ impl Worker {
                     state.cursor = e.seq;
                     continue;
                 }
-                // Read for each attempt: once a rotation is answered, every
-                // request signs with the new secret.
-                let Some(secrets) = self.store.read().await?.webhook_secrets(hook.id).await? else {
-                    return Ok(());
+                // Read again whenever a subscription changed: once a rotation
+                // is answered, every request signs with the new secret.
+                let secrets = match self.secrets(&hook, &mut kept).await? {
+                    Some(secrets) => secrets,
+                    None => return Ok(()),
                 };
                 match self.attempt(&hook, &secrets, &mut state, &e, &mut unsaved, lease).await? {
                     Step::Next => {}
@@ -259,6 +262,32 @@ impl Worker {
                 return Ok(());
             }
         }
+    }
+
+    /// The subscription's secrets: those in `kept` while no subscription
+    /// changed since they were read (the index's webhooks generation: it
+    /// moves before a rotation here is answered, and as soon as this
+    /// server follows one made on another), else read from the store.
+    /// `None`: the subscription is gone.
+    async fn secrets(
+        &self,
+        hook: &Webhook,
+        kept: &mut Option<(u64, Arc<WebhookSecrets>)>,
+    ) -> Result<Option<Arc<WebhookSecrets>>, CoreError> {
+        let index = self.directory.index();
+        let generation = index.webhooks_generation();
+        if let Some((at, secrets)) = kept.as_ref()
+            && *at == generation
+            && index.is_ready()
+        {
+            return Ok(Some(secrets.clone()));
+        }
+        let Some(secrets) = self.store.read().await?.webhook_secrets(hook.id).await? else {
+            return Ok(None);
+        };
+        let secrets = Arc::new(secrets);
+        *kept = Some((generation, secrets.clone()));
+        Ok(Some(secrets))
     }
 
     /// Sends `e` once as attempt `n`: the attempt as the log keeps it, and

@@ -306,6 +306,29 @@ async fn a_redelivery_during_a_delivery_starts_at_once(s: TestServer) {
     assert!(asked.elapsed() < Duration::from_secs(10), "waited {:?} for the lease", asked.elapsed());
 }
 
+/// A rotation without grace, answered while a delivery is under way: every
+/// request sent after the answer signs with the new secret alone (the
+/// worker keeps a subscription's secrets between requests, and must
+/// notice the change).
+async fn a_rotation_mid_delivery_signs_with_the_new_secret(s: TestServer) {
+    let rx = Receiver::start(Answer::Slow(Duration::from_millis(100))).await;
+    let (hook, secret) = subscribe(&s, json!({ "url": rx.url, "event_types": ["user.created"] })).await;
+    for i in 0..10 {
+        s.user(&format!("rot{i}")).await;
+    }
+    rx.wait_for(Duration::from_secs(20), "two deliveries", |g| g.len() >= 2).await;
+    let r = s.post(&format!("/v1/webhooks/{hook}/rotate-secret"), json!({ "grace_seconds": 0 })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The request in flight at the answer may carry the old secret; every later one the new.
+    let answered = rx.got().len() + 1;
+    let new_secret = r.body["secret"].as_str().expect("secret").to_owned();
+    let got = rx.wait_for(Duration::from_secs(20), "all ten", |g| first_seqs(g).len() >= 10).await;
+    assert!(answered < got.len(), "the rotation came after every delivery");
+    for r in &got[answered..] {
+        assert!(verify(&new_secret, r) && !verify(&secret, r), "{}", r.signature);
+    }
+}
+
 async fn gone_disables_the_subscription(s: TestServer) {
     let rx = Receiver::start(Answer::Status(410)).await;
     let (hook, _) = subscribe(&s, json!({ "url": rx.url, "event_types": ["group.*"] })).await;
@@ -656,6 +679,7 @@ crate::on_every_store!(
     signed_events_arrive_in_order,
     a_receiver_down_then_up_gets_everything_in_order,
     a_redelivery_during_a_delivery_starts_at_once,
+    a_rotation_mid_delivery_signs_with_the_new_secret,
     gone_disables_the_subscription,
     a_group_scope_covers_nested_groups,
     two_servers_deliver_each_event_once,
