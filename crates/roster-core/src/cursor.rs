@@ -50,6 +50,11 @@ pub struct PageRequest {
     /// Rows to skip before the page, for front-ends whose clients page by
     /// number; used only when `after` is `None`.
     pub offset: u64,
+    /// Whether the answer needs [`Page::total`]. A front-end that never
+    /// shows it (LDAP) asks without ([`Self::without_total`]); the lists
+    /// whose count is a pass of its own (users, groups, members at any
+    /// depth) then answer a total of -1 instead of counting.
+    pub total: bool,
 }
 
 impl PageRequest {
@@ -66,14 +71,19 @@ impl PageRequest {
             None | Some("") => None,
             Some(c) => Some(decode(list, c)?),
         };
-        Ok(Self { limit, after, offset: 0 })
+        Ok(Self { limit, after, offset: 0, total: true })
     }
 
     pub fn first(limit: u32) -> Self {
-        Self { limit, after: None, offset: 0 }
+        Self { limit, after: None, offset: 0, total: true }
     }
 
     /// The same position with another page size.
+    /// This request, for a caller that never reads [`Page::total`].
+    pub fn without_total(self) -> Self {
+        Self { total: false, ..self }
+    }
+
     pub fn with_limit(self, limit: u32) -> Self {
         Self { limit: limit.clamp(1, MAX_LIMIT), ..self }
     }
@@ -81,7 +91,7 @@ impl PageRequest {
     /// The page of `limit` rows (at most [`MAX_OFFSET_LIMIT`]) that starts
     /// after `offset` rows.
     pub fn at_offset(offset: u64, limit: u32) -> Self {
-        Self { limit: limit.clamp(1, MAX_OFFSET_LIMIT), after: None, offset }
+        Self { limit: limit.clamp(1, MAX_OFFSET_LIMIT), after: None, offset, total: true }
     }
 }
 

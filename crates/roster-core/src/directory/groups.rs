@@ -173,7 +173,9 @@ impl Directory {
         spec.offset = req.offset;
         let mut tx = self.read().await?;
         let rows = tx.list_groups(&spec, &scope).await?;
-        let total = if spec.is_filtered() || scope.is_filtered() {
+        let total = if !req.total {
+            -1
+        } else if spec.is_filtered() || scope.is_filtered() {
             tx.count_groups_matching(&spec, &scope).await?
         } else {
             tx.count(Counter::Groups).await?

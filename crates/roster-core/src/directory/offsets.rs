@@ -31,7 +31,7 @@ impl OffsetIndex {
             return page.clone();
         }
         match self.positions.get(&(scope.to_owned(), page.offset)) {
-            Some(k) => PageRequest { limit: page.limit, after: Some(k), offset: 0 },
+            Some(k) => PageRequest { limit: page.limit, after: Some(k), offset: 0, total: page.total },
             None => page.clone(),
         }
     }

@@ -79,7 +79,7 @@ impl Directory {
         readable_group(&mut tx, viewer, group).await?;
         let after = page.after.as_ref().map_or(0, |k| k.num);
         let rows = tx.list_members_transitively(group, after, page.limit + 1).await?;
-        let total = tx.count_members_transitively(group).await?;
+        let total = if page.total { tx.count_members_transitively(group).await? } else { -1 };
         Ok(Page::from_rows(list::MEMBERS_TRANSITIVE, rows, page, total, |u| by_num(u.num)))
     }
 

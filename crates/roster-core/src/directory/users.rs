@@ -250,7 +250,9 @@ impl Directory {
             }
         }
         let rows = tx.list_users(&spec, &filter).await?;
-        let total = if spec.is_filtered() || filter.is_filtered() {
+        let total = if !req.total {
+            -1
+        } else if spec.is_filtered() || filter.is_filtered() {
             tx.count_users_matching(&spec, &filter).await?
         } else {
             tx.count(Counter::Users).await?

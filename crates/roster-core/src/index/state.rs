@@ -41,6 +41,9 @@ pub(crate) struct State {
     group_nums: BTreeMap<i64, GroupId>,
     /// Groups in list order: (folded name, `num`).
     group_names: BTreeMap<(String, i64), GroupId>,
+    /// Each group's key in `group_names`: a list of given groups (a user's
+    /// groups, say) sorts by it without folding each name again.
+    group_keys: HashMap<GroupId, (String, i64)>,
     /// Groups by unique id (unique in the store, compared as stored).
     unique_ids: HashMap<String, GroupId>,
     memberships: HashMap<MembershipId, Arc<Membership>>,
@@ -180,7 +183,9 @@ impl State {
             }
         }
         self.group_nums.insert(group.num, group.id);
-        self.group_names.insert((fold(&group.name), group.num), group.id);
+        let key = (fold(&group.name), group.num);
+        self.group_names.insert(key.clone(), group.id);
+        self.group_keys.insert(group.id, key);
         if let Some(x) = &group.unique_id {
             self.unique_ids.insert(x.clone(), group.id);
         }
@@ -189,6 +194,7 @@ impl State {
 
     fn forget_group_names(&mut self, group: &Group) {
         self.group_names.remove(&(fold(&group.name), group.num));
+        self.group_keys.remove(&group.id);
         // As a user's external id: only if no other group holds it now.
         if let Some(x) = &group.unique_id
             && self.unique_ids.get(x) == Some(&group.id)

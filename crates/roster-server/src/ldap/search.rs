@@ -299,7 +299,9 @@ impl Searcher<'_> {
                     let cookie = make_cookie(fingerprint, kind, cursor.as_deref());
                     return Ok(Done::Complete { cookie: Some(cookie) });
                 }
-                let req = PageRequest::parse(plan.list(), Some(left.min(FETCH) as i64), cursor.as_deref())?;
+                // LDAP has no place for a total: none is counted.
+                let req =
+                    PageRequest::parse(plan.list(), Some(left.min(FETCH) as i64), cursor.as_deref())?.without_total();
                 let (rows, next) = self.fetch(&plan, &req).await?;
                 for row in &rows {
                     let entry = self.entry(row, &need).await?;

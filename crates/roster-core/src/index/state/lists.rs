@@ -334,9 +334,7 @@ impl State {
         let rows: Vec<(&Key, GroupId)> = match (&candidates, scope.order) {
             (Some(c), _) => c
                 .iter()
-                .filter_map(|id| self.groups.get(id))
-                .filter_map(|g| self.group_names.get_key_value(&(fold(&g.name), g.num)))
-                .map(|(k, id)| (k, *id))
+                .filter_map(|id| self.group_keys.get(id).map(|k| (k, *id)))
                 .filter(|(k, id)| passes(k, *id))
                 .collect(),
             (None, GroupOrder::Name) => {
@@ -357,11 +355,8 @@ impl State {
                 } else {
                     Box::new(self.group_nums.values())
                 };
-                let rows = by_num
-                    .filter_map(|id| self.groups.get(id))
-                    .filter_map(|g| self.group_names.get_key_value(&(fold(&g.name), g.num)))
-                    .map(|(k, id)| (k, *id))
-                    .filter(|(k, id)| passes(k, *id));
+                let rows =
+                    by_num.filter_map(|id| self.group_keys.get(id).map(|k| (k, *id))).filter(|(k, id)| passes(k, *id));
                 return match window {
                     Some(w) => w.page(rows),
                     None => rows.map(|(_, id)| id).collect(),
