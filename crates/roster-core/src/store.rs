@@ -374,6 +374,13 @@ pub trait AccessStore: Send {
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
     async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>>;
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
+    /// Saves a console session under the digest of its token.
+    async fn insert_web_session(&mut self, digest: &str, session: &WebSession) -> StoreResult<()>;
+    async fn find_web_session(&mut self, digest: &str) -> StoreResult<Option<WebSession>>;
+    /// Ends a session; false when there was none.
+    async fn delete_web_session(&mut self, digest: &str) -> StoreResult<bool>;
+    /// Forgets the sessions that expired before `now`; how many.
+    async fn delete_expired_web_sessions(&mut self, now: OffsetDateTime) -> StoreResult<u64>;
     /// Shares by `num`, after `after` (loading the in-memory index).
     async fn scan_shares(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Share>>;
 }

@@ -426,6 +426,10 @@ answer_or_forward! {
         fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> Vec<ApiKey>;
         fn count_user_keys(&mut self, user: UserId) -> i64;
         fn scan_shares(&mut self, after: i64, limit: u32) -> Vec<Share>;
+        fn insert_web_session(&mut self, digest: &str, session: &WebSession) -> ();
+        fn find_web_session(&mut self, digest: &str) -> Option<WebSession>;
+        fn delete_web_session(&mut self, digest: &str) -> bool;
+        fn delete_expired_web_sessions(&mut self, now: OffsetDateTime) -> u64;
     }
 }
 
