@@ -30,6 +30,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod client;
+mod console;
 mod contention;
 mod durability;
 mod fields;
