@@ -31,6 +31,7 @@ mod bad_input;
 mod cli;
 mod client;
 mod console;
+mod console_browser;
 mod contention;
 mod durability;
 mod fields;
