@@ -353,6 +353,8 @@ pub trait CatalogStore: Send {
     async fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> StoreResult<bool>;
     async fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64>;
+    /// The bindings of one user or group, across projects, by `num`.
+    async fn bindings_of(&mut self, principal: Grantee, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn insert_job(&mut self, job: &Job) -> StoreResult<i64>;
     async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>>;
 }

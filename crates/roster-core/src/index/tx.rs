@@ -396,6 +396,7 @@ answer_or_forward! {
         fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> bool;
         fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> Vec<ProjectBinding>;
         fn count_bindings(&mut self, project: ProjectId) -> i64;
+        fn bindings_of(&mut self, principal: Grantee, after: i64, limit: u32) -> Vec<ProjectBinding>;
         fn insert_job(&mut self, job: &Job) -> i64;
         fn get_job(&mut self, id: JobId) -> Option<Job>;
     }

@@ -107,6 +107,8 @@ struct GroupPage {
     parents: Vec<GroupRow>,
     parents_total: i64,
     roles: Vec<String>,
+    projects: Vec<(String, String)>,
+    projects_more: bool,
     shares: Shown<Vec<(String, String, String)>>,
     failed: Failed,
 }
@@ -129,6 +131,8 @@ async fn group_page(
     let parent_filter = GroupFilter { children_any: vec![id], ..GroupFilter::default() };
     let parents = d.list_groups(p, &parent_filter, &PageRequest::first(PAGE as u32)).await?;
     let roles = d.group_roles(p, id).await?.into_iter().map(|r| r.name).collect();
+    let (projects, projects_more) = d.group_projects(p, id, PAGE as u32).await?;
+    let projects = projects.into_iter().map(|(project, role)| (project.name, role)).collect();
     let shares = shown(d.list_shares(p, id, &PageRequest::first(PAGE as u32)).await)?;
     let shares = match shares {
         Ok(page) => Ok(share_rows(state, session, &page.items).await?),
@@ -150,6 +154,8 @@ async fn group_page(
             parents_total: parents.total,
             parents: parents.items.iter().map(GroupRow::from).collect(),
             roles,
+            projects,
+            projects_more,
             shares,
             failed,
         },

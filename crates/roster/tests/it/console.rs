@@ -361,6 +361,17 @@ async fn managing_a_group(s: TestServer) {
     assert!(all.body.contains("alice") && all.body.contains("bob"), "{}", all.body);
     let tree = b.get(&format!("{g}/tree")).await;
     assert!(tree.body.contains("platform-oncall"));
+    // Its projects, roles (none: the native API grants none) and shares.
+    let gid = g.trim_start_matches("/groups/");
+    let project = s.post("/v1/projects", json!({ "name": "atlas-project" })).await.id();
+    let r = s.put(&format!("/v1/projects/{project}/groups/{gid}"), json!({ "role": "editor" })).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let r = s.put(&format!("/v1/groups/{gid}/shares/users/{bob}"), json!({ "level": "write" })).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let page = b.get(&g).await;
+    for shown in ["atlas-project", "as editor", "This group holds no roles.", ">bob</a> <span class=\"muted\">write"] {
+        assert!(page.body.contains(shown), "{shown} not on the page: {}", page.body);
+    }
     // Members page by page: 60 members, 50 a page.
     for i in 0..60 {
         let u = s.user(&format!("m{i:02}")).await;
@@ -373,7 +384,6 @@ async fn managing_a_group(s: TestServer) {
     let second = b.get(&next).await;
     assert!(second.body.contains("Showing 11 of 61"), "{}", second.body);
     // Change a role, remove a member, take the child out, delete.
-    let gid = g.trim_start_matches("/groups/");
     async fn first_member(s: &TestServer, gid: &str) -> serde_json::Value {
         s.get(&format!("/v1/groups/{gid}/members?limit=1")).await.body["items"][0].clone()
     }
