@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The web console's page server time: a release build on a fresh SQLite
 # file (or ROSTER_BENCH_PG_URL) loaded with gen.py's directory at a small
-# scale (USERS=10000 GROUPS=1000 by default; `big` holds every user), then
+# scale (BENCH_USERS=10000 BENCH_GROUPS=1000 by default; `big` holds every user), then
 # REQUESTS sequential requests of each page through one signed-in session,
 # timed by curl from the request sent to the first byte back
 # (time_starttransfer - time_pretransfer: the server's time plus a
 # loopback round trip). Prints p50, p95 and max per page in ms.
 # Bounded: at most REQUESTS (200) requests per page, loopback only.
-# Usage: bench/console.sh   (USERS, GROUPS, REQUESTS, ROSTER_BIN to override)
+# Usage: bench/console.sh   (BENCH_USERS, BENCH_GROUPS, REQUESTS, ROSTER_BIN to override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-USERS=${USERS:-10000}
-GROUPS=${GROUPS:-1000}
+NUSERS=${BENCH_USERS:-10000}
+NGROUPS=${BENCH_GROUPS:-1000}
 REQUESTS=${REQUESTS:-200}
 KEY=rst_bench_console_key_0123456789
 PORT=${PORT:-$((20000 + RANDOM % 10000))}
@@ -21,7 +21,7 @@ if [ -z "${ROSTER_BIN:-}" ]; then
     ROSTER_BIN=${CARGO_TARGET_DIR:-target}/release/roster
 fi
 work=$(mktemp -d)
-python3 bench/gen.py "$work" "$USERS" "$GROUPS" 10 2 42 100 >/dev/null
+python3 bench/gen.py "$work" "$NUSERS" "$NGROUPS" 10 2 42 100 >/dev/null
 db=${ROSTER_BENCH_PG_URL:-sqlite://$work/bench.db}
 ROSTER_BOOTSTRAP_ADMIN_KEY=$KEY ROSTER_LOG=warn ROSTER_RATE_LIMIT=0 \
     "$ROSTER_BIN" serve --listen "127.0.0.1:$PORT" --database "$db" &
@@ -58,7 +58,7 @@ measure() {
     printf '| %-34s | %6s | %6s | %6s |\n' "$name" "$p50" "$p95" "$max"
 }
 
-echo "console pages, $USERS users, $GROUPS groups, big = $USERS members; $REQUESTS requests each (ms)"
+echo "console pages, $NUSERS users, $NGROUPS groups, big = $NUSERS members; $REQUESTS requests each (ms)"
 echo "| page | p50 | p95 | max |"
 echo "|---|---|---|---|"
 measure "overview /" "/"

@@ -169,6 +169,15 @@ async function main() {
     await page.click('details details summary');
     await page.waitForSelector('details details .kids a:text("seeded-nested")');
     await visit(page, '05-group');
+    // And upwards, from the bottom: seeded-nested is in seeded-leaf, in
+    // browser-sub, in browser-team.
+    await page.goto(`${base}/groups?q=seeded-nested`);
+    await submit(page, '#results a:text("seeded-nested")');
+    await page.click('details summary');
+    await page.waitForSelector('details .kids a:text("browser-sub")');
+    await page.click('details details summary');
+    await page.waitForSelector('details details .kids a:text("browser-team")');
+    await page.goto(team);
 
     // Members at any depth.
     await submit(page, 'a:text-is("Members at any depth")');

@@ -389,31 +389,49 @@ pub(crate) async fn all_members(
     html(StatusCode::OK, &AllMembers { chrome, group: GroupRow::from(&group), users, pager })
 }
 
+#[derive(Deserialize, Default)]
+pub(crate) struct TreeParams {
+    cursor: Option<String>,
+    /// Set: the groups it is nested in, rather than those nested in it.
+    up: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "console/tree.html")]
 struct Tree {
     chrome: Option<Chrome>,
     group: GroupRow,
     children: Vec<GroupRow>,
+    up: bool,
     pager: Pager,
 }
 
-/// `GET /groups/{id}/tree?cursor=`: the groups nested directly in it, each
-/// able to open its own level: a fragment for htmx, else a page.
+/// `GET /groups/{id}/tree?cursor=[&up=1]`: the groups nested directly in it
+/// (or, with `up`, those it is directly nested in), each able to open its
+/// own level: a fragment for htmx, else a page.
 pub(crate) async fn tree(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<ShowParams>,
+    Query(q): Query<TreeParams>,
 ) -> ConsoleResult {
     let id = group_id(&id)?;
     let p = &session.principal;
     let group = state.directory.get_group(p, id).await?;
-    let req = PageRequest::parse(list::CHILDREN, Some(PAGE), q.cursor.as_deref())?;
-    let page = state.directory.list_children(p, id, &req).await?;
-    let pager = Pager::of(&page, &format!("/groups/{id}/tree?"), "cursor");
+    let up = q.up.as_deref().is_some_and(|v| !v.is_empty());
+    let (children, pager) = if up {
+        let req = PageRequest::parse(list::GROUPS, Some(PAGE), q.cursor.as_deref())?;
+        let filter = GroupFilter { children_any: vec![id], ..GroupFilter::default() };
+        let page = state.directory.list_groups(p, &filter, &req).await?;
+        let pager = Pager::of(&page, &format!("/groups/{id}/tree?up=1&"), "cursor");
+        (page.items.iter().map(GroupRow::from).collect(), pager)
+    } else {
+        let req = PageRequest::parse(list::CHILDREN, Some(PAGE), q.cursor.as_deref())?;
+        let page = state.directory.list_children(p, id, &req).await?;
+        let pager = Pager::of(&page, &format!("/groups/{id}/tree?"), "cursor");
+        (page.items.iter().map(|(_, g)| GroupRow::from(g)).collect(), pager)
+    };
     let chrome = if from_htmx(&headers) { None } else { Some(Chrome::of(&state, &session, "groups").await?) };
-    let children = page.items.iter().map(|(_, g)| GroupRow::from(g)).collect();
-    html(StatusCode::OK, &Tree { chrome, group: GroupRow::from(&group), children, pager })
+    html(StatusCode::OK, &Tree { chrome, group: GroupRow::from(&group), children, up, pager })
 }

@@ -361,6 +361,9 @@ async fn managing_a_group(s: TestServer) {
     assert!(all.body.contains("alice") && all.body.contains("bob"), "{}", all.body);
     let tree = b.get(&format!("{g}/tree")).await;
     assert!(tree.body.contains("platform-oncall"));
+    let up = b.get(&format!("{child}/tree?up=1")).await;
+    assert!(up.body.contains(">platform</a>"), "{}", up.body);
+    assert!(b.get(&child).await.body.contains("Groups platform is nested in"));
     // Its projects, roles (none: the native API grants none) and shares.
     let gid = g.trim_start_matches("/groups/");
     let project = s.post("/v1/projects", json!({ "name": "atlas-project" })).await.id();
