@@ -29,7 +29,7 @@ server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 base=http://127.0.0.1:$PORT
 for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
-ROSTER_URL=$base ROSTER_KEY=$KEY "$ROSTER_BIN" import "$work/directory.ndjson" --batch 5000 >/dev/null
+ROSTER_URL=$base ROSTER_KEY=$KEY "$ROSTER_BIN" import "$work/directory.ndjson" --batch 5000 >/dev/null 2>&1
 for _ in $(seq 300); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.1; done
 
 # Sign in as a browser does: the form's nonce cookie and field, then the session cookie.
