@@ -43,6 +43,8 @@ impl FormData {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Failure {
     pub form: &'static str,
+    /// The status the API would answer this error with.
+    pub status: u16,
     pub field: String,
     pub message: String,
     pub values: FormData,
@@ -65,7 +67,13 @@ impl Failure {
                     CoreError::Invalid { reason, .. } => reason.clone(),
                     other => other.to_string(),
                 };
-                Ok(Self { form, field, message, values })
+                let status = match &e {
+                    CoreError::Forbidden { .. } => 403,
+                    CoreError::NotFound { .. } => 404,
+                    CoreError::Conflict { .. } | CoreError::Stale { .. } => 409,
+                    _ => 400,
+                };
+                Ok(Self { form, status, field, message, values })
             }
             CoreError::Busy | CoreError::Unauthenticated | CoreError::RateLimited { .. } | CoreError::Internal(_) => {
                 Err(e)
@@ -101,6 +109,11 @@ impl Failed {
             Some(f) if f.form == form => f.values.text(field),
             _ => current,
         }
+    }
+
+    /// The status of a page showing this failure: the failure's, else `ok`.
+    pub(crate) fn status_or(&self, ok: axum::http::StatusCode) -> axum::http::StatusCode {
+        self.0.as_ref().and_then(|f| axum::http::StatusCode::from_u16(f.status).ok()).unwrap_or(ok)
     }
 
     pub(crate) fn any(&self) -> bool {

@@ -44,6 +44,7 @@ async fn list_page(
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
+    let status = failed.status_or(status);
     let q = params.q.as_deref().unwrap_or("").trim().to_owned();
     let filter = GroupFilter { prefix: Some(q.clone()).filter(|q| !q.is_empty()), ..GroupFilter::default() };
     let req = PageRequest::parse(list::GROUPS, Some(PAGE), params.cursor.as_deref())?;
@@ -121,6 +122,7 @@ async fn group_page(
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
+    let status = failed.status_or(status);
     let p = &session.principal;
     let d = &state.directory;
     let group = d.get_group(p, id).await?;

@@ -126,6 +126,7 @@ async fn keys_page(
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
+    let status = failed.status_or(status);
     let p = &session.principal;
     let req = PageRequest::parse(list::KEYS, Some(PAGE), cursor)?;
     let page = state.directory.list_keys(p, Some(p.user), &req).await?;

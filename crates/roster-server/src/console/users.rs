@@ -38,6 +38,7 @@ async fn list_page(
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
+    let status = failed.status_or(status);
     let q = params.q.as_deref().unwrap_or("").trim().to_owned();
     let query = UserQuery { prefix: Some(q.clone()).filter(|q| !q.is_empty()), ..UserQuery::default() };
     let req = PageRequest::parse(list::USERS, Some(PAGE), params.cursor.as_deref())?;
@@ -65,7 +66,7 @@ pub(crate) async fn list(
     list_page(&state, &session, &q, Failed::default(), StatusCode::OK).await
 }
 
-const USER_FIELDS: &[&str] = &["username", "email", "first_name", "last_name", "display_name"];
+const USER_FIELDS: &[&str] = &["username", "email", "first_name", "last_name", "display_name", "password"];
 
 /// `POST /users`: creates a user (site admins; the core decides).
 pub(crate) async fn create(State(state): State<AppState>, post: Post) -> ConsoleResult {
@@ -74,6 +75,7 @@ pub(crate) async fn create(State(state): State<AppState>, post: Post) -> Console
         username: form.text("username").to_owned(),
         email: form.optional("email"),
         display_name: form.optional("display_name"),
+        password: Some(form.raw("password")).filter(|p| !p.is_empty()).map(str::to_owned),
         ..NewUser::default()
     };
     match state.directory.create_user(&session.principal, new).await {
@@ -115,6 +117,7 @@ async fn user_page(
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
+    let status = failed.status_or(status);
     let p = &session.principal;
     let d = &state.directory;
     let user = d.get_user(p, id).await?;

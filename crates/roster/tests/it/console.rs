@@ -274,7 +274,8 @@ async fn strangers_see_what_the_api_shows_them(s: TestServer) {
     let refused = b.post(&format!("/groups/{secret}/members"), &[("username", "alice"), ("role", "member")]).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     let refused = b.post("/groups", &[("name", "by-alice")]).await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("role=\"alert\""), "the refusal is shown atop the form: {}", refused.body);
     assert_eq!(s.get("/v1/groups?prefix=by-alice").await.body["total"], 0);
     assert_eq!(s.get(&format!("/v1/groups/{secret}/members")).await.body["total"], 0);
 }
@@ -325,6 +326,7 @@ async fn bad_input_is_a_clear_error(s: TestServer) {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.body.contains("id=\"new-name-error\""), "{}", page.body);
     let page = b.post("/groups", &[("name", "team")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.body.contains("id=\"new-name-error\""), "a taken name: {}", page.body);
     let page = b.post(&format!("/groups/{g}/members"), &[("username", "nobody"), ("role", "member")]).await;
     assert!(page.body.contains("id=\"add-username-error\""), "{}", page.body);
@@ -409,7 +411,91 @@ async fn managing_a_group(s: TestServer) {
     let _ = bob;
 }
 
+async fn passwords_keys_and_self_service(s: TestServer) {
+    let admin = sign_in(&s.base, &s.admin).await;
+    // A user made with a password signs in with it.
+    let made = admin.post("/users", &[("username", "pat"), ("password", "correct horse battery")]).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let pat = made.location.trim_start_matches("/users/").to_owned();
+    let wrong = sign_in_with(&s.base, &[("username", "pat"), ("password", "wrong horse")], &[]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let ok = sign_in_with(&s.base, &[("username", "pat"), ("password", "correct horse battery")], &[]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let cookie = ok.cookie("roster_session").expect("cookie").split(';').next().unwrap().to_owned();
+    let mut b = Browser { base: s.base.clone(), http: client(), cookie, csrf: String::new() };
+    let home = b.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    b.csrf = home.hidden("csrf");
+
+    // Their own names they may change; their site role they may not.
+    let me = format!("/users/{pat}");
+    let fields =
+        [("display_name", "Pat Q"), ("email", "pat@example.org"), ("site_role", "user"), ("site_role_was", "user")];
+    assert_eq!(b.post(&me, &fields).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&me.replace("/users", "/v1/users")).await.body["display_name"], "Pat Q");
+    let promote = b.post(&me, &[("site_role", "admin"), ("site_role_was", "user")]).await;
+    assert_eq!(promote.status, StatusCode::FORBIDDEN);
+    assert!(promote.body.contains("class=\"error\" role=\"alert\""), "{}", promote.body);
+    assert_eq!(s.get(&me.replace("/users", "/v1/users")).await.body["site_role"], "user");
+
+    // Their own keys: made here, shown once.
+    let page = b.post("/keys", &[("name", "laptop")]).await;
+    assert_eq!(page.status, StatusCode::CREATED);
+    assert!(page.body.contains("rst_") && page.body.contains("never shown again"), "{}", page.body);
+    assert!(!b.get("/keys").await.body.contains("never shown again"));
+
+    // A session made from a key ends when that key is revoked here.
+    let a = sign_in(&s.base, &s.admin).await;
+    let (_, key) = s.user_with_key("kim").await;
+    let k = sign_in(&s.base, &key).await;
+    let keys = k.get("/keys").await;
+    let kid = keys.body.split("/keys/").nth(1).and_then(|t| t.split('/').next()).expect("a key id").to_owned();
+    let revoked = k.post(&format!("/keys/{kid}/delete"), &[]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_signed_out(&k.get("/").await);
+    assert_eq!(a.get("/").await.status, StatusCode::OK, "other sessions go on");
+
+    // Deactivating the user ends their password session too.
+    let off = admin.post(&format!("/users/{pat}/active"), &[("active", "false")]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    assert_signed_out(&b.get("/").await);
+}
+
+async fn the_feed_and_htmx(s: TestServer) {
+    let b = sign_in(&s.base, &s.admin).await;
+    let page = b.get("/events").await;
+    let after =
+        page.body.split("/events/poll?after=").nth(1).and_then(|t| t.split('"').next()).expect("poller").to_owned();
+    s.group("appears-later").await;
+    let poll = b.get(&format!("/events/poll?after={after}")).await;
+    assert_eq!(poll.status, StatusCode::OK);
+    assert!(poll.body.contains("appears-later") && poll.body.contains("hx-swap-oob"), "{}", poll.body);
+    assert!(!poll.body.contains(&format!("after={after}\"")), "the poller moved on: {}", poll.body);
+    // An htmx request without a session is told where to sign in.
+    let res = client()
+        .get(format!("{}/events/poll?after=0", s.base))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.headers().get("hx-redirect").and_then(|v| v.to_str().ok()),
+        Some("/sign-in?next=%2Fevents%2Fpoll%3Fafter%3D0")
+    );
+    // The tree answers htmx with a fragment, a browser without JavaScript with a page.
+    let g = s.group("root").await;
+    let fragment = Page::read(
+        client().get(format!("{}/groups/{g}/tree", s.base)).header(COOKIE, &b.cookie).header("hx-request", "true"),
+    )
+    .await;
+    assert!(!fragment.body.contains("<html") && fragment.body.contains("No nested groups"), "{}", fragment.body);
+    assert!(b.get(&format!("/groups/{g}/tree")).await.body.contains("<html"));
+}
+
 crate::on_every_store!(
+    passwords_keys_and_self_service,
+    the_feed_and_htmx,
     signing_in_and_out,
     forms_without_the_csrf_token_are_refused,
     names_render_as_text,
