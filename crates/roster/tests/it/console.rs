@@ -505,3 +505,23 @@ crate::on_every_store!(
     bad_input_is_a_clear_error,
     managing_a_group,
 );
+
+/// Failed sign-ins count against the address's budget of failed
+/// authentications, as a wrong API key does: past it, even the right key
+/// is refused for a while, so guessing learns nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_limited_per_address() {
+    use roster_core::{Rate, RateLimits};
+    let limits = RateLimits { per_key: None, failed_auth_per_source: Rate::per_minute(10, 5) };
+    let s = TestServer::sqlite_limited(limits).await;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let guess = format!("rst_guess_{i:040}");
+        statuses.push(sign_in_with(&s.base, &[("key", &guess)], &[]).await.status);
+    }
+    assert_eq!(statuses[0], StatusCode::UNAUTHORIZED, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let right = sign_in_with(&s.base, &[("key", &s.admin)], &[]).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(right.body.contains("Too many failed sign-ins") && right.cookie("roster_session").is_none());
+}
