@@ -145,6 +145,12 @@ async function main() {
     await page.selectOption('select[id^="role-"]', 'admin');
     await submit(page, 'button[aria-label="Save the role of alice"]');
     check((await page.inputValue('select[id^="role-"]')) === 'admin', 'alice is an admin of the group');
+    // Her admin permissions: all but removing members.
+    await page.click('td.perms summary');
+    await page.uncheck('td.perms input[name="remove_members"]');
+    await submit(page, 'button:text-is("Save permissions")');
+    check(!(await page.isChecked('td.perms input[name="remove_members"]')), 'alice may not remove members');
+    check(await page.isChecked('td.perms input[name="add_members"]'), 'alice may add members');
 
     // Nest: seeded-leaf (carol's group, holding dave's) into a new group,
     // that one into browser-team.
@@ -164,19 +170,19 @@ async function main() {
     await page.waitForSelector('#add-child-error');
     // The tree opens a level at a time.
     await page.goto(team);
-    await page.click('details summary');
-    await page.waitForSelector('details .kids a:text("seeded-leaf")');
-    await page.click('details details summary');
-    await page.waitForSelector('details details .kids a:text("seeded-nested")');
+    await page.click('.tree details summary');
+    await page.waitForSelector('.tree details .kids a:text("seeded-leaf")');
+    await page.click('.tree details details summary');
+    await page.waitForSelector('.tree details details .kids a:text("seeded-nested")');
     await visit(page, '05-group');
     // And upwards, from the bottom: seeded-nested is in seeded-leaf, in
     // browser-sub, in browser-team.
     await page.goto(`${base}/groups?q=seeded-nested`);
     await submit(page, '#results a:text("seeded-nested")');
-    await page.click('details summary');
-    await page.waitForSelector('details .kids a:text("browser-sub")');
-    await page.click('details details summary');
-    await page.waitForSelector('details details .kids a:text("browser-team")');
+    await page.click('.tree details summary');
+    await page.waitForSelector('.tree details .kids a:text("browser-sub")');
+    await page.click('.tree details details summary');
+    await page.waitForSelector('.tree details details .kids a:text("browser-team")');
     await page.goto(team);
 
     // Members at any depth.

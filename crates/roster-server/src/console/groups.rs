@@ -313,6 +313,24 @@ pub(crate) async fn set_role(
     }
 }
 
+/// `POST /groups/{id}/memberships/{membership}/permissions`: the admin
+/// permissions, each checked box on and every other known one off.
+pub(crate) async fn set_permissions(
+    State(state): State<AppState>,
+    Path((id, membership)): Path<(String, String)>,
+    post: Post,
+) -> ConsoleResult {
+    let Post { session, form } = post;
+    let id = group_id(&id)?;
+    let membership = id_param::<MembershipId>("membership", &membership).map_err(ConsoleError::from)?;
+    let map = roster_core::permission::KNOWN.iter().map(|name| (name.to_string(), form.text(name) == "on")).collect();
+    let patch = MembershipPatch { role: None, permissions: Some(roster_core::Permissions::Map(map)) };
+    match state.directory.update_membership(&session.principal, membership, patch).await {
+        Ok(_) => back_to(id),
+        Err(e) => failed_on_page(&state, &session, id, "role", &[], form, e).await,
+    }
+}
+
 /// `POST /groups/{id}/members/{user}/remove`.
 pub(crate) async fn remove_member(
     State(state): State<AppState>,

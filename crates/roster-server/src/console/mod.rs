@@ -66,6 +66,7 @@ pub fn routes() -> Routes<AppState> {
         .get("/groups/{id}/tree", groups::tree)
         .post("/groups/{id}/members", groups::add_member)
         .post("/groups/{id}/memberships/{membership}/role", groups::set_role)
+        .post("/groups/{id}/memberships/{membership}/permissions", groups::set_permissions)
         .post("/groups/{id}/members/{user}/remove", groups::remove_member)
         .post("/groups/{id}/children", groups::add_child)
         .post("/groups/{id}/children/{child}/remove", groups::remove_child)

@@ -135,6 +135,8 @@ pub(crate) struct MemberRow {
     pub user: UserRow,
     pub admin: bool,
     pub permissions: String,
+    /// Each permission a membership may name: (name, in words, granted).
+    pub each: Vec<(&'static str, String, bool)>,
     pub since: String,
 }
 
@@ -145,6 +147,10 @@ impl MemberRow {
             user: UserRow::from(u),
             admin: m.role == roster_core::MemberRole::Admin,
             permissions: permissions(&m.permissions),
+            each: roster_core::permission::KNOWN
+                .iter()
+                .map(|name| (*name, name.replace('_', " "), m.permissions.allows(name)))
+                .collect(),
             since: when(m.created_at),
         }
     }

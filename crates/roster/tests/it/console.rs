@@ -400,6 +400,15 @@ async fn managing_a_group(s: TestServer) {
         StatusCode::SEE_OTHER
     );
     assert_eq!(first_member(&s, gid).await["membership"]["role"], "member");
+    let only = [("add_members", "on"), ("manage_children", "on")];
+    assert_eq!(b.post(&format!("{g}/memberships/{mid}/permissions"), &only).await.status, StatusCode::SEE_OTHER);
+    let perms = first_member(&s, gid).await["membership"]["permissions"].clone();
+    assert_eq!(
+        (perms["add_members"].as_bool(), perms["remove_members"].as_bool()),
+        (Some(true), Some(false)),
+        "{perms}"
+    );
+    assert!(b.get(&g).await.body.contains("add members, manage children"), "the page shows them");
     assert_eq!(b.post(&format!("{g}/members/{alice}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
     assert_ne!(first_member(&s, gid).await["user"]["id"].as_str(), Some(alice.as_str()));
     let cid = child.trim_start_matches("/groups/");
