@@ -133,6 +133,10 @@ async fn console_in_chromium(s: TestServer) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the console scenario failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("console scenario passed"), "{stdout}");
+    // What axe found on each page, for the CI log.
+    for line in stdout.lines().filter(|l| l.starts_with("axe ")) {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
 }
 
 crate::on_every_store!(console_in_chromium);
