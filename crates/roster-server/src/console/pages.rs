@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::error::{ConsoleError, ConsoleResult};
 use super::form::{Failed, Failure};
 use super::session::{Post, Session};
-use super::views::{Chrome, EventRow, GroupRow, KeyRow, PAGE, Pager, Shown, html, shown};
+use super::views::{Chrome, EventRow, GroupRow, KeyRow, PAGE, Pager, Shown, event_rows, html, shown};
 use crate::http::AppState;
 use crate::http::extract::id_param;
 
@@ -35,7 +35,7 @@ async fn newest(state: &AppState, session: &Session, n: i64) -> Result<Vec<Event
     let p = &session.principal;
     let head = state.directory.list_events(p, i64::MAX - 1, 1).await?.total;
     let page = state.directory.list_events(p, (head - n).max(0), n as u32).await?;
-    Ok(page.items.iter().rev().map(EventRow::from).collect())
+    event_rows(state, session, &page.items).await
 }
 
 /// `GET /`: counts, the signed-in person's groups, recent changes.
@@ -99,7 +99,7 @@ pub(crate) async fn events_poll(
     let after = crate::http::extract::int_param("after", q.after.as_deref())?.unwrap_or(0).max(0);
     let page = state.directory.list_events(&session.principal, after, FEED as u32).await?;
     let last = page.items.last().map_or(after, |e| e.seq);
-    let events = page.items.iter().rev().map(EventRow::from).collect();
+    let events = event_rows(&state, &session, &page.items).await?;
     html(StatusCode::OK, &EventsPoll { events, last })
 }
 

@@ -5,7 +5,9 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
-use roster_core::{ApiKey, CoreError, Event, Group, Membership, Page, Permissions, SiteRole, User};
+use std::collections::HashMap;
+
+use roster_core::{ApiKey, CoreError, Event, Group, GroupId, Membership, Page, Permissions, SiteRole, User, UserId};
 use time::OffsetDateTime;
 
 use super::error::ConsoleResult;
@@ -169,31 +171,87 @@ pub(crate) struct EventRow {
     pub target: String,
     pub link: Option<String>,
     pub actor: String,
+    pub actor_link: Option<String>,
 }
 
-impl From<&Event> for EventRow {
-    fn from(e: &Event) -> Self {
-        let link = match e.target_type.as_str() {
-            "group" => Some(format!("/groups/{}", e.target_id)),
-            "user" => Some(format!("/users/{}", e.target_id)),
-            _ => None,
-        };
-        let name = e
-            .after
-            .as_ref()
-            .or(e.before.as_ref())
-            .and_then(|v| v.get("name").or_else(|| v.get("username")))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        Self {
-            seq: e.seq,
-            at: when(e.at),
-            action: e.action.clone(),
-            target: name.unwrap_or_else(|| format!("{} {}", e.target_type, e.target_id)),
-            link,
-            actor: e.actor.map_or_else(|| "the system".to_owned(), |a| a.to_string()),
+/// Names of the users and groups a page of events mentions, each looked
+/// up once, as the signed-in person may see them (a deleted one, or one
+/// they may not see, shows as its id).
+struct Names<'a> {
+    state: &'a AppState,
+    session: &'a Session,
+    users: HashMap<String, String>,
+    groups: HashMap<String, String>,
+}
+
+impl Names<'_> {
+    async fn user(&mut self, id: &str) -> Result<String, CoreError> {
+        if let Some(name) = self.users.get(id) {
+            return Ok(name.clone());
         }
+        let name = match id.parse::<UserId>() {
+            Ok(uid) => match self.state.directory.get_user(&self.session.principal, uid).await {
+                Ok(u) => u.username,
+                Err(CoreError::NotFound { .. }) => id.to_owned(),
+                Err(e) => return Err(e),
+            },
+            Err(_) => id.to_owned(),
+        };
+        self.users.insert(id.to_owned(), name.clone());
+        Ok(name)
     }
+
+    async fn group(&mut self, id: &str) -> Result<String, CoreError> {
+        if let Some(name) = self.groups.get(id) {
+            return Ok(name.clone());
+        }
+        let name = match id.parse::<GroupId>() {
+            Ok(gid) => match self.state.directory.get_group(&self.session.principal, gid).await {
+                Ok(g) => g.name,
+                Err(CoreError::NotFound { .. }) => id.to_owned(),
+                Err(e) => return Err(e),
+            },
+            Err(_) => id.to_owned(),
+        };
+        self.groups.insert(id.to_owned(), name.clone());
+        Ok(name)
+    }
+}
+
+/// Events as the feed shows them, newest first, with names for ids.
+pub(crate) async fn event_rows(
+    state: &AppState,
+    session: &Session,
+    events: &[Event],
+) -> Result<Vec<EventRow>, CoreError> {
+    let mut names = Names { state, session, users: HashMap::new(), groups: HashMap::new() };
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events.iter().rev() {
+        let snapshot = e.after.as_ref().or(e.before.as_ref());
+        let text = |key: &str| snapshot.and_then(|v| v.get(key)).and_then(|v| v.as_str()).map(str::to_owned);
+        let (target, link) = match e.target_type.as_str() {
+            "group" => (text("name").unwrap_or_else(|| e.target_id.clone()), Some(format!("/groups/{}", e.target_id))),
+            "user" => {
+                (text("username").unwrap_or_else(|| e.target_id.clone()), Some(format!("/users/{}", e.target_id)))
+            }
+            "membership" => match (text("group_id"), text("member_type"), text("member_id")) {
+                (Some(group), Some(kind), Some(member)) => {
+                    let member =
+                        if kind == "group" { names.group(&member).await? } else { names.user(&member).await? };
+                    let group_name = names.group(&group).await?;
+                    (format!("{member} in {group_name}"), Some(format!("/groups/{group}")))
+                }
+                _ => (format!("membership {}", e.target_id), None),
+            },
+            other => (text("name").unwrap_or_else(|| format!("{other} {}", e.target_id)), None),
+        };
+        let (actor, actor_link) = match e.actor {
+            Some(a) => (names.user(&a.to_string()).await?, Some(format!("/users/{a}"))),
+            None => ("the system".to_owned(), None),
+        };
+        rows.push(EventRow { seq: e.seq, at: when(e.at), action: e.action.clone(), target, link, actor, actor_link });
+    }
+    Ok(rows)
 }
 
 pub(crate) struct KeyRow {

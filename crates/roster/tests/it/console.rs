@@ -475,10 +475,15 @@ async fn the_feed_and_htmx(s: TestServer) {
     let page = b.get("/events").await;
     let after =
         page.body.split("/events/poll?after=").nth(1).and_then(|t| t.split('"').next()).expect("poller").to_owned();
-    s.group("appears-later").await;
+    let later = s.group("appears-later").await;
+    let bob = s.user("bob").await;
+    s.put(&format!("/v1/groups/{later}/members/{bob}"), json!({})).await;
     let poll = b.get(&format!("/events/poll?after={after}")).await;
     assert_eq!(poll.status, StatusCode::OK);
     assert!(poll.body.contains("appears-later") && poll.body.contains("hx-swap-oob"), "{}", poll.body);
+    // Ids are shown by name: the member and the group, and who did it.
+    assert!(poll.body.contains(">bob in appears-later</a>"), "{}", poll.body);
+    assert!(poll.body.contains(">admin</a>"), "{}", poll.body);
     assert!(!poll.body.contains(&format!("after={after}\"")), "the poller moved on: {}", poll.body);
     // An htmx request without a session is told where to sign in.
     let res = client()
