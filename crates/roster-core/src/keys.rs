@@ -17,6 +17,14 @@ pub fn generate() -> String {
     format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A new console session token: 256 random bits, URL-safe, with a prefix
+/// of its own so that it is never taken for an API key.
+pub fn generate_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("rss_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// The digest under which a secret is stored and looked up.
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

@@ -438,6 +438,18 @@ pub struct ApiKey {
     pub created_at: OffsetDateTime,
 }
 
+/// A signed-in browser session of the web console: made from a key (or a
+/// user's password, `key` then `None`), known to the store only by the
+/// digest of its token, ended by sign-out, by `expires_at`, or by the key
+/// or user it came from going away or being deactivated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebSession {
+    pub user: UserId,
+    pub key: Option<KeyId>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// One entry of the append-only change log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {

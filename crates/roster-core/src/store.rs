@@ -353,6 +353,8 @@ pub trait CatalogStore: Send {
     async fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> StoreResult<bool>;
     async fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn count_bindings(&mut self, project: ProjectId) -> StoreResult<i64>;
+    /// The bindings of one user or group, across projects, by `num`.
+    async fn bindings_of(&mut self, principal: Grantee, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>>;
     async fn insert_job(&mut self, job: &Job) -> StoreResult<i64>;
     async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>>;
 }
@@ -374,6 +376,13 @@ pub trait AccessStore: Send {
     async fn find_key_by_digest(&mut self, digest: &str) -> StoreResult<Option<ApiKey>>;
     async fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> StoreResult<Vec<ApiKey>>;
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64>;
+    /// Saves a console session under the digest of its token.
+    async fn insert_web_session(&mut self, digest: &str, session: &WebSession) -> StoreResult<()>;
+    async fn find_web_session(&mut self, digest: &str) -> StoreResult<Option<WebSession>>;
+    /// Ends a session; false when there was none.
+    async fn delete_web_session(&mut self, digest: &str) -> StoreResult<bool>;
+    /// Forgets the sessions that expired before `now`; how many.
+    async fn delete_expired_web_sessions(&mut self, now: OffsetDateTime) -> StoreResult<u64>;
     /// Shares by `num`, after `after` (loading the in-memory index).
     async fn scan_shares(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Share>>;
 }

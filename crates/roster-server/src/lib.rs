@@ -6,6 +6,7 @@
 //! other or the store.
 
 pub mod compat;
+pub mod console;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
@@ -47,4 +48,5 @@ fn mounted() -> Routes<AppState> {
         .merge(compat::routes())
         .nest("/scim/v2", scim::routes())
         .merge(http::ops::routes())
+        .merge(console::routes())
 }

@@ -46,6 +46,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (9, "event inbox", include_str!("../migrations/postgres/0009_event_inbox.sql")),
     (10, "webhooks", include_str!("../migrations/postgres/0010_webhooks.sql")),
     (11, "no user closure", include_str!("../migrations/postgres/0011_no_user_closure.sql")),
+    (12, "web sessions", include_str!("../migrations/postgres/0012_web_sessions.sql")),
 ]);
 
 pub(crate) const SQLITE: Embedded = Embedded(&[
@@ -60,6 +61,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (9, "event inbox", include_str!("../migrations/sqlite/0009_event_inbox.sql")),
     (10, "webhooks", include_str!("../migrations/sqlite/0010_webhooks.sql")),
     (11, "no user closure", include_str!("../migrations/sqlite/0011_no_user_closure.sql")),
+    (12, "web sessions", include_str!("../migrations/sqlite/0012_web_sessions.sql")),
 ]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -8,7 +8,7 @@ use super::{Directory, audit, event, found, now};
 use crate::authz::{self, Principal};
 use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
-use crate::ids::{OrgId, ProjectId, RoleId};
+use crate::ids::{GroupId, OrgId, ProjectId, RoleId};
 use crate::model::{DEFAULT_ORG_ID, Grantee, Job, Organization, Project, ProjectBinding, Role};
 use crate::store::{Counter, ListSpec, Tx};
 use crate::validate;
@@ -548,6 +548,32 @@ impl Directory {
         let rows = tx.list_bindings(project, after, page.limit + 1).await?;
         let total = tx.count_bindings(project).await?;
         Ok(Page::from_rows(list::BINDINGS, rows, page, total, |b| Keyset { key: String::new(), num: b.num }))
+    }
+}
+
+impl Directory {
+    /// The projects a group the caller may see holds a role in, with that
+    /// role, in the order they were bound: a page of at most `limit`
+    /// (the first ones; the second value tells whether there are more).
+    /// Errors: `NotFound` (the group, or one the caller may not see).
+    pub async fn group_projects(
+        &self,
+        p: &Principal,
+        group: GroupId,
+        limit: u32,
+    ) -> Result<(Vec<(Project, String)>, bool), CoreError> {
+        let mut tx = self.read().await?;
+        visible_group(&mut tx, p, group).await?;
+        let mut rows = tx.bindings_of(Grantee::Group(group), 0, limit + 1).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let mut out = Vec::with_capacity(rows.len());
+        for b in rows {
+            if let Some(project) = tx.get_project(b.project).await? {
+                out.push((project, b.role));
+            }
+        }
+        Ok((out, more))
     }
 }
 

@@ -28,6 +28,7 @@ mod transitive;
 mod user_groups;
 mod users;
 mod watched;
+mod web_sessions;
 mod webhooks;
 
 use std::future::Future;
@@ -51,6 +52,7 @@ pub use steps::MemberChange;
 pub use transitive::MembershipCheck;
 pub use user_groups::UserGroupsChange;
 pub use users::{NewUser, OrgScope, UserPatch, UserQuery};
+pub use web_sessions::{SESSION_TTL, SignIn, StartedSession};
 pub use webhooks::{CreatedWebhook, DeliveryFilter, MAX_ROTATION_GRACE, NewWebhook, WebhookPatch};
 
 use crate::error::CoreError;

@@ -396,6 +396,7 @@ answer_or_forward! {
         fn delete_binding(&mut self, project: ProjectId, principal: Grantee) -> bool;
         fn list_bindings(&mut self, project: ProjectId, after: i64, limit: u32) -> Vec<ProjectBinding>;
         fn count_bindings(&mut self, project: ProjectId) -> i64;
+        fn bindings_of(&mut self, principal: Grantee, after: i64, limit: u32) -> Vec<ProjectBinding>;
         fn insert_job(&mut self, job: &Job) -> i64;
         fn get_job(&mut self, id: JobId) -> Option<Job>;
     }
@@ -426,6 +427,10 @@ answer_or_forward! {
         fn list_keys(&mut self, user: Option<UserId>, after: i64, limit: u32) -> Vec<ApiKey>;
         fn count_user_keys(&mut self, user: UserId) -> i64;
         fn scan_shares(&mut self, after: i64, limit: u32) -> Vec<Share>;
+        fn insert_web_session(&mut self, digest: &str, session: &WebSession) -> ();
+        fn find_web_session(&mut self, digest: &str) -> Option<WebSession>;
+        fn delete_web_session(&mut self, digest: &str) -> bool;
+        fn delete_expired_web_sessions(&mut self, now: OffsetDateTime) -> u64;
     }
 }
 

@@ -254,6 +254,15 @@ pub(crate) fn share(row: &DbRow) -> R<Share> {
     })
 }
 
+pub(crate) fn web_session(row: &DbRow) -> R<WebSession> {
+    Ok(WebSession {
+        user: UserId(get(row, "user_id")?),
+        key: get::<Option<uuid::Uuid>>(row, "key_id")?.map(KeyId),
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+    })
+}
+
 pub(crate) fn key(row: &DbRow) -> R<ApiKey> {
     Ok(ApiKey {
         id: KeyId(get(row, "id")?),

@@ -597,3 +597,50 @@ async fn users_by_email() {
         assert!(tx.get_users_by_email("nobody@example.org").await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn web_sessions_go_with_their_key_and_user_and_expire() {
+    for b in backends().await {
+        let mut tx = b.store.write().await.unwrap();
+        let (alice, bob) = (user("alice"), user("bob"));
+        tx.insert_user(&alice).await.unwrap();
+        tx.insert_user(&bob).await.unwrap();
+        let key = ApiKey {
+            id: KeyId::new(),
+            num: 0,
+            user: alice.id,
+            name: "k".into(),
+            prefix: String::new(),
+            created_at: now(),
+        };
+        tx.insert_key(&key, "key-digest").await.unwrap();
+        let t = now();
+        let hour = time::Duration::hours(1);
+        let by_key = WebSession { user: alice.id, key: Some(key.id), created_at: t, expires_at: t + hour };
+        let by_password = WebSession { user: bob.id, key: None, created_at: t, expires_at: t + hour };
+        let old =
+            WebSession { user: bob.id, key: None, created_at: t - hour, expires_at: t - time::Duration::seconds(1) };
+        tx.insert_web_session("a", &by_key).await.unwrap();
+        tx.insert_web_session("b", &by_password).await.unwrap();
+        tx.insert_web_session("c", &old).await.unwrap();
+        assert_eq!(tx.find_web_session("a").await.unwrap(), Some(by_key), "{}", b.name);
+        assert_eq!(tx.find_web_session("b").await.unwrap(), Some(by_password.clone()), "{}", b.name);
+        tx.commit().await.unwrap();
+        let mut tx = b.store.write().await.unwrap();
+        let taken = tx.insert_web_session("a", &by_password).await;
+        assert!(matches!(taken, Err(StoreError::Conflict { .. })), "{}: {taken:?}", b.name);
+        drop(tx);
+
+        let mut tx = b.store.write().await.unwrap();
+        assert_eq!(tx.delete_expired_web_sessions(t).await.unwrap(), 1, "{}", b.name);
+        assert_eq!(tx.find_web_session("c").await.unwrap(), None);
+        // Deleting the key deletes the sessions made from it; deleting the
+        // user, theirs.
+        tx.delete_key(key.id).await.unwrap();
+        assert_eq!(tx.find_web_session("a").await.unwrap(), None, "{}", b.name);
+        tx.delete_user(bob.id).await.unwrap();
+        assert_eq!(tx.find_web_session("b").await.unwrap(), None, "{}", b.name);
+        assert!(!tx.delete_web_session("b").await.unwrap());
+        tx.commit().await.unwrap();
+    }
+}

@@ -30,6 +30,8 @@ mod backup;
 mod bad_input;
 mod cli;
 mod client;
+mod console;
+mod console_browser;
 mod contention;
 mod durability;
 mod fields;

@@ -1,5 +1,5 @@
-//! Shares of groups and API keys as SQL: `AccessStore`. Keys are stored
-//! and looked up by digest only.
+//! Shares of groups, API keys and console sessions as SQL: `AccessStore`.
+//! Keys and sessions are stored and looked up by digest only.
 
 use async_trait::async_trait;
 use roster_core::store::StoreResult;
@@ -125,6 +125,31 @@ impl AccessStore for SqlTx {
 
     async fn count_user_keys(&mut self, user: UserId) -> StoreResult<i64> {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user.0)).await
+    }
+
+    async fn insert_web_session(&mut self, digest: &str, s: &WebSession) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO web_sessions (digest, user_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(digest)
+        .bind(s.user.0)
+        .bind(s.key.map(|k| k.0))
+        .bind(ts(s.created_at))
+        .bind(ts(s.expires_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn find_web_session(&mut self, digest: &str) -> StoreResult<Option<WebSession>> {
+        self.fetch_optional(sqlx::query("SELECT * FROM web_sessions WHERE digest = $1").bind(digest), rows::web_session)
+            .await
+    }
+
+    async fn delete_web_session(&mut self, digest: &str) -> StoreResult<bool> {
+        Ok(self.exec(sqlx::query("DELETE FROM web_sessions WHERE digest = $1").bind(digest)).await? > 0)
+    }
+
+    async fn delete_expired_web_sessions(&mut self, now: time::OffsetDateTime) -> StoreResult<u64> {
+        self.exec(sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1").bind(ts(now))).await
     }
 
     async fn scan_shares(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Share>> {

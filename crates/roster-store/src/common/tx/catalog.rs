@@ -234,6 +234,16 @@ impl CatalogStore for SqlTx {
         self.scalar(sqlx::query("SELECT COUNT(*) FROM project_bindings WHERE project_id = $1").bind(project.0)).await
     }
 
+    async fn bindings_of(&mut self, principal: Grantee, after: i64, limit: u32) -> StoreResult<Vec<ProjectBinding>> {
+        let (col, id) = match principal {
+            Grantee::User(u) => ("user_id", u.0),
+            Grantee::Group(g) => ("group_id", g.0),
+        };
+        let sql = format!("SELECT * FROM project_bindings WHERE {col} = $1 AND num > $2 ORDER BY num LIMIT $3");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(after).bind(limit as i64);
+        self.fetch_all(q, rows::binding).await
+    }
+
     async fn insert_job(&mut self, j: &Job) -> StoreResult<i64> {
         let q = sqlx::query(
             "INSERT INTO jobs (id, kind, state, params, result, actor, created_at, updated_at) \
