@@ -18,7 +18,9 @@ pub mod scim;
 mod serve;
 
 use axum::Router;
-use axum::http::Method;
+use axum::extract::OriginalUri;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 use http::routes::Routes;
 use roster_core::Directory;
 
@@ -33,7 +35,20 @@ pub fn app(directory: Directory) -> Router {
 
 /// The whole application, reading request bodies within `limits`.
 pub fn app_with(directory: Directory, limits: &Limits) -> Router {
-    http::with_middleware(mounted().into_router().with_state(AppState::new(directory)), limits)
+    let router = mounted().into_router().fallback(no_such_path);
+    http::with_middleware(router.with_state(AppState::new(directory)), limits)
+}
+
+/// A path no front-end serves (the vendors' and SCIM's prefixes answer
+/// their own): a browser asking for a page gets the console's, outside the
+/// native API's `/v1`; every other client the native API's JSON 404.
+async fn no_such_path(method: Method, uri: OriginalUri, headers: HeaderMap) -> Response {
+    let path = uri.0.path();
+    let api = path == "/v1" || path.starts_with("/v1/");
+    if !api && console::wants_page(&headers) {
+        return console::not_found_page();
+    }
+    http::routes::not_found::<native::Native>(method, uri).await
 }
 
 /// Every route the application serves, `(method, path template)`, taken

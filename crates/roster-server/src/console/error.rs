@@ -59,6 +59,11 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     page_headers((status, Html(html)).into_response())
 }
 
+/// The page for a path nothing serves.
+pub(crate) fn not_found_page() -> Response {
+    page(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
+}
+
 fn with_retry_after(mut res: Response, secs: u64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);

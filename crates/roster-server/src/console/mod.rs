@@ -72,6 +72,16 @@ pub fn routes() -> Routes<AppState> {
         .post("/groups/{id}/children/{child}/remove", groups::remove_child)
 }
 
+/// Whether a request is a browser's for a page (`Accept` names HTML).
+pub(crate) fn wants_page(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"))
+}
+
+/// The page for a path nothing serves.
+pub(crate) fn not_found_page() -> Response {
+    error::not_found_page()
+}
+
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [

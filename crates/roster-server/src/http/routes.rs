@@ -130,7 +130,7 @@ fn filter(method: &Method) -> MethodFilter {
     }
 }
 
-async fn not_found<D: Dialect>(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+pub(crate) async fn not_found<D: Dialect>(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     D::reject(BadRequest::new(StatusCode::NOT_FOUND, format!("no such endpoint: {method} {}", uri.path())))
 }
 

@@ -4,7 +4,7 @@
 //! with their key, their user, sign-out or expiry, on every server of one
 //! database. (`console_browser.rs` drives it in a real Chromium.)
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -321,6 +321,31 @@ async fn bad_input_is_a_clear_error(s: TestServer) {
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}: {}", page.body);
     }
     assert_eq!(b.get(&format!("/groups/{}", uuid::Uuid::new_v4())).await.status, StatusCode::NOT_FOUND);
+    // A path nothing serves: a page for a browser, the API's JSON for
+    // anything else and anywhere under /v1.
+    let html = [(ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")];
+    for (path, headers, page) in [
+        ("/grups", &html[..], true),
+        ("/groups/x/nope/<b>", &html[..], true),
+        ("/grups", &[][..], false),
+        ("/v1/nope", &html[..], false),
+    ] {
+        let mut req = client().get(format!("{}{path}", s.base));
+        for (name, value) in headers {
+            req = req.header(name, *value);
+        }
+        let res = req.send().await.expect("request");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let kind = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let body = res.text().await.expect("body");
+        if page {
+            assert!(kind.starts_with("text/html"), "{path}: {kind}");
+            assert!(body.contains("<h1>Not found</h1>") && !body.contains("<b>"), "{path}: {body}");
+        } else {
+            assert!(kind.starts_with("application/json"), "{path}: {kind}");
+            assert!(body.contains("no such endpoint"), "{path}: {body}");
+        }
+    }
     // The server names the field; the page shows the error beside it.
     let page = b.post("/groups", &[("name", "")]).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
