@@ -16,11 +16,20 @@ fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return Some(0);
     }
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The value of an HTTP head's `Content-Length` header, as sent.
+pub fn content_length(head: &[u8]) -> Option<&[u8]> {
+    head.split(|&b| b == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let name = line.get(..15)?;
+        name.eq_ignore_ascii_case(b"content-length:").then(|| line[15..].trim_ascii())
+    })
 }
 
 impl<S: Read + Write> Conn<S> {
@@ -59,11 +68,7 @@ impl<S: Read + Write> Conn<S> {
             .and_then(|s| std::str::from_utf8(s).ok())
             .and_then(|s| s.parse::<u16>().ok())
             .ok_or_else(|| bad(format!("bad status line: {}", String::from_utf8_lossy(head))))?;
-        let length = head.split(|&b| b == b'\n').find_map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let name = line.get(..15)?;
-            name.eq_ignore_ascii_case(b"content-length:").then(|| line[15..].trim_ascii())
-        });
+        let length = content_length(head);
         // 204 and 304 answers have no body, and need no length.
         let length: usize = match length {
             None if status == 204 || status == 304 => 0,

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::conn::{content_length, find};
+
 /// What the receiver was told.
 #[derive(Debug, PartialEq)]
 pub struct Options {
@@ -81,10 +83,6 @@ impl Tally {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Serves one connection: reads each request (head and Content-Length
 /// body), answers 204, until the peer closes.
 fn serve(mut s: TcpStream, tally: &Tally) -> io::Result<()> {
@@ -101,15 +99,8 @@ fn serve(mut s: TcpStream, tally: &Tally) -> io::Result<()> {
             }
             buf.extend_from_slice(&chunk[..n]);
         };
-        let length = buf[..end]
-            .split(|&b| b == b'\n')
-            .find_map(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let name = line.get(..15)?;
-                name.eq_ignore_ascii_case(b"content-length:").then(|| line[15..].trim_ascii())
-            })
-            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
-            .unwrap_or(0);
+        let length =
+            content_length(&buf[..end]).and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok()).unwrap_or(0);
         let total = end + 4 + length;
         while buf.len() < total {
             let n = s.read(&mut chunk)?;
