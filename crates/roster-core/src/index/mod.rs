@@ -133,8 +133,7 @@ impl Index {
         let mut tx = store.read().await?;
         let mut state = State::default();
         state.revision = tx.count(Counter::Events).await?;
-        load_all(&mut *tx, &mut state).await?;
-        drop(tx);
+        load_all(tx, &mut state).await?;
         let (users, groups, memberships) = state.counts();
         let revision = state.revision;
         *self.write_state() = state;
@@ -277,27 +276,62 @@ impl Index {
     }
 }
 
+/// A page of rows read while loading, in the order they must be put.
+enum Page {
+    Users(Vec<crate::model::User>),
+    Groups(Vec<crate::model::Group>),
+    Memberships(Vec<crate::model::Membership>),
+    Shares(Vec<crate::model::Share>),
+}
+
+/// Pages read ahead of the one being put: enough to keep the reader busy
+/// while the index takes a page, few enough to bound what waits in memory.
+const PAGES_AHEAD: usize = 2;
+
 /// Walks a whole table in `num` order, a page of [`LOAD_PAGE`] rows at a
-/// time, handing each row to `$put`.
+/// time, sending each page as `$page` (and stopping quietly if nobody
+/// takes them any more: the load has failed).
 macro_rules! scan_all {
-    ($tx:expr, $scan:ident, $put:expr) => {{
+    ($tx:expr, $scan:ident, $page:path, $send:expr) => {{
         let mut after = 0;
         loop {
             let page = $tx.$scan(after, LOAD_PAGE).await?;
             let Some(last) = page.last().map(|row| row.num) else { break };
             after = last;
-            page.into_iter().for_each($put);
+            if $send.send($page(page)).await.is_err() {
+                return Ok(());
+            }
         }
     }};
 }
 
-/// Reads every user, group, membership and share, by `num`.
-async fn load_all(tx: &mut dyn Tx, state: &mut State) -> Result<(), StoreError> {
-    scan_all!(tx, scan_users, |u| state.put_user(u));
-    scan_all!(tx, scan_groups, |g| state.put_group(g));
-    scan_all!(tx, scan_memberships, |m| state.put_membership(m));
+/// Reads every user, group, membership and share, by `num`, from one read
+/// snapshot. The reading (the store's statements and the decoding of rows)
+/// runs as its own task, a few pages ahead of the putting, so that on
+/// several cores the two overlap instead of taking turns.
+async fn load_all(mut tx: Box<dyn Tx>, state: &mut State) -> Result<(), StoreError> {
+    let (send, mut pages) = tokio::sync::mpsc::channel::<Page>(PAGES_AHEAD);
+    let reader = tokio::spawn(async move {
+        scan_all!(tx, scan_users, Page::Users, send);
+        scan_all!(tx, scan_groups, Page::Groups, send);
+        scan_all!(tx, scan_memberships, Page::Memberships, send);
+        scan_all!(tx, scan_shares, Page::Shares, send);
+        Ok::<(), StoreError>(())
+    });
     let mut shares: std::collections::HashMap<crate::ids::GroupId, Vec<crate::model::Share>> = Default::default();
-    scan_all!(tx, scan_shares, |s| shares.entry(s.group).or_default().push(s));
+    while let Some(page) = pages.recv().await {
+        match page {
+            Page::Users(rows) => rows.into_iter().for_each(|u| state.put_user(u)),
+            Page::Groups(rows) => rows.into_iter().for_each(|g| state.put_group(g)),
+            Page::Memberships(rows) => rows.into_iter().for_each(|m| state.put_membership(m)),
+            Page::Shares(rows) => rows.into_iter().for_each(|s| shares.entry(s.group).or_default().push(s)),
+        }
+    }
+    // The reader ended: every page is in, or it failed (and said why).
+    match reader.await {
+        Ok(result) => result?,
+        Err(e) => return Err(StoreError::Other(format!("the index's reader stopped: {e}"))),
+    }
     for (group, list) in shares {
         state.set_shares(group, list);
     }

@@ -9,7 +9,7 @@
 //! of user `num`s built on first use and kept until an edge below the group
 //! changes.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use roaring::RoaringTreemap;
@@ -20,6 +20,13 @@ use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User}
 use crate::validate::fold;
 
 mod lists;
+
+/// The index's hash maps and sets. Their keys are ids and folded names, and
+/// a load or a refresh does several lookups per row: foldhash costs a
+/// fraction of the standard library's SipHash per lookup and is still seeded
+/// per process, so a client cannot aim names at one bucket in advance.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -409,7 +416,7 @@ impl State {
             return b.clone();
         }
         let mut bits = RoaringTreemap::new();
-        let mut seen: HashSet<GroupId> = HashSet::from([group]);
+        let mut seen: HashSet<GroupId> = [group].into_iter().collect();
         let mut queue = VecDeque::from([group]);
         while let Some(g) = queue.pop_front() {
             for m in self.group_users.get(&g).into_iter().flat_map(|ms| ms.values()) {

@@ -11,10 +11,10 @@
 //! strings, bytewise: the store's `*_key` columns are folded in Rust and
 //! compared bytewise too (`COLLATE "C"` on PostgreSQL, `BINARY` on SQLite).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::{State, prefix_end};
+use super::{HashSet, State, prefix_end};
 use crate::cursor::Keyset;
 use crate::ids::{GroupId, UserId};
 use crate::model::{Grantee, Group, Member, SiteRole, User};
@@ -174,7 +174,7 @@ impl State {
         }
         if let Some(p) = &filter.name_prefix {
             let p = Prefix::new(p);
-            let mut found = HashSet::new();
+            let mut found = HashSet::default();
             for map in std::iter::once(&self.user_names).chain(self.other_names.iter()) {
                 found.extend(
                     map.range((p.start.clone(), i64::MIN)..).take_while(|((k, _), _)| p.holds(k)).map(|(_, id)| *id),
@@ -250,7 +250,7 @@ impl State {
     /// each group asked for, as the store's `count_active_members`: a group
     /// asked for twice has its count at its first place only, 0 after.
     pub(crate) fn count_active_members(&self, groups: &[GroupId]) -> Vec<(GroupId, i64)> {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         groups
             .iter()
             .map(|g| {
