@@ -84,7 +84,7 @@ pub(crate) async fn create(State(state): State<AppState>, post: Post) -> Console
     }
 }
 
-fn group_id(id: &str) -> Result<GroupId, ConsoleError> {
+pub(super) fn group_id(id: &str) -> Result<GroupId, ConsoleError> {
     Ok(id_param::<GroupId>("id", id)?)
 }
 
@@ -107,11 +107,31 @@ struct GroupPage {
     children_more: bool,
     parents: Vec<GroupRow>,
     parents_total: i64,
-    roles: Vec<String>,
-    projects: Vec<(String, String)>,
+    roles: Vec<NamedRow>,
+    /// The roles offered by the grant form (the first page, by name).
+    all_roles: Vec<NamedRow>,
+    all_roles_more: bool,
+    /// (project id, project name, the group's role in it).
+    projects: Vec<(String, String, String)>,
     projects_more: bool,
-    shares: Shown<Vec<(String, String, String)>>,
+    shares: Shown<Vec<ShareRow>>,
     failed: Failed,
+}
+
+/// A role (its id for forms, and name).
+struct NamedRow {
+    id: String,
+    name: String,
+}
+
+/// A share as the group's page shows it: the grantee's name, link, kind
+/// (`users` or `groups`, as in the path that removes it) and id, and the level.
+struct ShareRow {
+    name: String,
+    link: String,
+    kind: &'static str,
+    id: String,
+    level: &'static str,
 }
 
 async fn group_page(
@@ -132,9 +152,13 @@ async fn group_page(
     let children = d.list_children(p, id, &PageRequest::first(PAGE as u32)).await?;
     let parent_filter = GroupFilter { children_any: vec![id], ..GroupFilter::default() };
     let parents = d.list_groups(p, &parent_filter, &PageRequest::first(PAGE as u32)).await?;
-    let roles = d.group_roles(p, id).await?.into_iter().map(|r| r.name).collect();
+    let role_row = |r: roster_core::Role| NamedRow { id: r.id.to_string(), name: r.name };
+    let roles = d.group_roles(p, id).await?.into_iter().map(role_row).collect();
+    let all_roles = d.list_roles(p, &PageRequest::first(PAGE as u32)).await?;
+    let all_roles_more = all_roles.next_cursor.is_some();
+    let all_roles = all_roles.items.into_iter().map(role_row).collect();
     let (projects, projects_more) = d.group_projects(p, id, PAGE as u32).await?;
-    let projects = projects.into_iter().map(|(project, role)| (project.name, role)).collect();
+    let projects = projects.into_iter().map(|(project, role)| (project.id.to_string(), project.name, role)).collect();
     let shares = shown(d.list_shares(p, id, &PageRequest::first(PAGE as u32)).await)?;
     let shares = match shares {
         Ok(page) => Ok(share_rows(state, session, &page.items).await?),
@@ -156,6 +180,8 @@ async fn group_page(
             parents_total: parents.total,
             parents: parents.items.iter().map(GroupRow::from).collect(),
             roles,
+            all_roles,
+            all_roles_more,
             projects,
             projects_more,
             shares,
@@ -164,27 +190,28 @@ async fn group_page(
     )
 }
 
-/// Each share as (grantee's name, its link, level).
+/// Each share with its grantee's name (its id when the grantee is gone or
+/// not visible to this person).
 async fn share_rows(
     state: &AppState,
     session: &Session,
     shares: &[roster_core::Share],
-) -> Result<Vec<(String, String, String)>, CoreError> {
+) -> Result<Vec<ShareRow>, CoreError> {
     let mut rows = Vec::with_capacity(shares.len());
     for s in shares {
-        let (name, link) = match s.grantee {
+        let (name, kind, id) = match s.grantee {
             roster_core::Grantee::User(u) => match state.directory.get_user(&session.principal, u).await {
-                Ok(user) => (user.username, format!("/users/{u}")),
-                Err(CoreError::NotFound { .. }) => (u.to_string(), format!("/users/{u}")),
+                Ok(user) => (user.username, "users", u.to_string()),
+                Err(CoreError::NotFound { .. }) => (u.to_string(), "users", u.to_string()),
                 Err(e) => return Err(e),
             },
             roster_core::Grantee::Group(g) => match state.directory.get_group(&session.principal, g).await {
-                Ok(group) => (group.name, format!("/groups/{g}")),
-                Err(CoreError::NotFound { .. }) => (g.to_string(), format!("/groups/{g}")),
+                Ok(group) => (group.name, "groups", g.to_string()),
+                Err(CoreError::NotFound { .. }) => (g.to_string(), "groups", g.to_string()),
                 Err(e) => return Err(e),
             },
         };
-        rows.push((name, link, s.level.as_str().to_owned()));
+        rows.push(ShareRow { link: format!("/{kind}/{id}"), name, kind, id, level: s.level.as_str() });
     }
     Ok(rows)
 }
@@ -201,7 +228,7 @@ pub(crate) async fn show(
 
 /// What a failed form on a group's page shows: the page again, with the
 /// error by its field.
-async fn failed_on_page(
+pub(super) async fn failed_on_page(
     state: &AppState,
     session: &Session,
     id: GroupId,
@@ -214,7 +241,7 @@ async fn failed_on_page(
     group_page(state, session, id, &ShowParams::default(), failed, StatusCode::BAD_REQUEST).await
 }
 
-fn back_to(id: GroupId) -> ConsoleResult {
+pub(super) fn back_to(id: GroupId) -> ConsoleResult {
     Ok(Redirect::to(&format!("/groups/{id}")).into_response())
 }
 

@@ -16,6 +16,7 @@
 //!
 //! [`Principal`]: roster_core::Principal
 
+mod access;
 mod error;
 mod form;
 mod groups;
@@ -70,6 +71,12 @@ pub fn routes() -> Routes<AppState> {
         .post("/groups/{id}/members/{user}/remove", groups::remove_member)
         .post("/groups/{id}/children", groups::add_child)
         .post("/groups/{id}/children/{child}/remove", groups::remove_child)
+        .post("/groups/{id}/shares", access::put_share)
+        .post("/groups/{id}/shares/{kind}/{grantee}/remove", access::delete_share)
+        .post("/groups/{id}/roles", access::grant_role)
+        .post("/groups/{id}/roles/{role}/remove", access::revoke_role)
+        .post("/groups/{id}/projects", access::put_project_role)
+        .post("/groups/{id}/projects/{project}/remove", access::remove_project_role)
 }
 
 /// Whether a request is a browser's for a page (`Accept` names HTML).

@@ -53,6 +53,8 @@ const EDIT: &str = "2 22232 3 332 4 111";
 const KIDS: &str = "2 22223 3 332 4 111";
 /// Another user's key: invisible to all but site admins.
 const OTHERS_404: &str = "2 44444 4 444 4 111";
+/// Site admins, on a page of G (strangers: 404, the page is not theirs).
+const SITE: &str = "2 33333 3 333 4 111";
 /// Subscribing to G's changes: site admins, G's admins, manage shares.
 const WATCH: &str = "2 22222 3 332 4 111";
 
@@ -430,6 +432,24 @@ fn table() -> Vec<Row> {
             .undo(&[(DEL, "/v1/groups/<g>/children/<k>", None)]),
         page(M::POST, "/groups/<g>/children/<c>/remove", KIDS)
             .undo(&[(PUT, "/v1/groups/<g>/children/<c>", None)]),
+        // A group's access on its page: shares as the API's; roles and
+        // project roles for site admins (a stranger's refusal is the page's
+        // 404: the page that would show it is not theirs to see).
+        page(M::POST, "/groups/<g>/shares", MANAGE)
+            .body("kind=user&grantee=t&level=read")
+            .undo(&[(DEL, "/v1/groups/<g>/shares/users/<t>", None)]),
+        page(M::POST, "/groups/<g>/shares/users/<y>/remove", MANAGE)
+            .undo(&[(PUT, "/v1/groups/<g>/shares/users/<y>", Some(r#"{"level": "read"}"#))]),
+        // (Earlier rows may leave G without R: the undo grants it again.)
+        page(M::POST, "/groups/<g>/roles", SITE)
+            .body("role=<vr>")
+            .undo(&[(DEL, "/v1/groups/<g>/roles/<vr>", None), (PUT, "/v1/groups/<g>/roles/<r>", None)]),
+        page(M::POST, "/groups/<g>/roles/<r>/remove", SITE).undo(&[(PUT, "/v1/groups/<g>/roles/<r>", None)]),
+        page(M::POST, "/groups/<g>/projects", SITE)
+            .body("project=P&role=R2")
+            .undo(&[(PUT, "/v1/projects/<p>/groups/<g>", Some(r#"{"role": "R"}"#))]),
+        page(M::POST, "/groups/<g>/projects/<p>/remove", SITE)
+            .undo(&[(PUT, "/v1/projects/<p>/groups/<g>", Some(r#"{"role": "R"}"#))]),
         // Signing out answers everyone with the sign-in form and a cleared
         // cookie; `check` also sees that each session it ended is over (and
         // signs in again).

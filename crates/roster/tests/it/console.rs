@@ -532,7 +532,102 @@ async fn the_feed_and_htmx(s: TestServer) {
     assert!(b.get(&format!("/groups/{g}/tree")).await.body.contains("<html"));
 }
 
+async fn shares_roles_and_projects_on_a_group_page(s: TestServer) {
+    let b = sign_in(&s.base, &s.admin).await;
+    let g = s.group("atlas").await;
+    let page = format!("/groups/{g}");
+    let bob = s.user("bob").await;
+    let readers = s.group("readers").await;
+    let role = s.post("/v1/roles", json!({ "name": "auditor" })).await.id();
+    let project = s.post("/v1/projects", json!({ "name": "apollo" })).await.id();
+    let shares = format!("/v1/groups/{g}/shares");
+
+    // Shares: to a user and to a group, a level changed, then revoked.
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "bob"), ("level", "write")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = b.post(&format!("{page}/shares"), &[("kind", "group"), ("grantee", "readers"), ("level", "read")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let listed = s.get(&shares).await.body;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let shown = b.get(&page).await;
+    assert!(shown.body.contains(">bob</a> <span class=\"muted\">write"), "{}", shown.body);
+    assert!(shown.body.contains(&format!("/shares/groups/{readers}/remove")), "{}", shown.body);
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "bob"), ("level", "manage")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let levels = s.get(&shares).await.body;
+    assert!(levels.to_string().contains("manage"), "{levels}");
+    assert_eq!(b.post(&format!("{page}/shares/users/{bob}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.post(&format!("{page}/shares/groups/{readers}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&shares).await.body["total"], 0);
+    // The server names the field; the page shows the error beside it.
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "nobody"), ("level", "read")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"share-grantee-error\""), "{}", r.body);
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "bob"), ("level", "own")]).await;
+    assert!(r.body.contains("id=\"share-level-error\""), "{}", r.body);
+    let r = b.post(&format!("{page}/shares/users/{bob}/remove"), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "no such share: {}", r.body);
+    assert!(r.body.contains("role=\"alert\""), "{}", r.body);
+
+    // Roles: granted from the list, shown, taken away.
+    let shown = b.get(&page).await;
+    assert!(shown.body.contains(&format!("<option value=\"{role}\">auditor</option>")), "{}", shown.body);
+    assert_eq!(b.post(&format!("{page}/roles"), &[("role", &role)]).await.status, StatusCode::SEE_OTHER);
+    let held = s.get(&format!("/v1/groups/{g}/roles")).await.body;
+    assert!(held.to_string().contains(&role), "{held}");
+    assert!(b.get(&page).await.body.contains(&format!("/roles/{role}/remove")));
+    assert_eq!(b.post(&format!("{page}/roles/{role}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert!(!s.get(&format!("/v1/groups/{g}/roles")).await.body.to_string().contains(&role));
+    let r = b.post(&format!("{page}/roles"), &[("role", "not-a-role")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"grant-role-error\""), "{}", r.body);
+
+    // Project roles: set, changed, removed; a bad role is shown by its field.
+    let bindings = format!("/v1/projects/{project}/bindings");
+    let r = b.post(&format!("{page}/projects"), &[("project", "apollo"), ("role", "viewer")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = b.post(&format!("{page}/projects"), &[("project", "apollo"), ("role", "editor")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let bound = s.get(&bindings).await.body;
+    assert!(bound.to_string().contains("editor") && !bound.to_string().contains("viewer"), "{bound}");
+    assert!(b.get(&page).await.body.contains("as editor"));
+    let r = b.post(&format!("{page}/projects"), &[("project", "apollo"), ("role", "two words")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"project-role-error\""), "{}", r.body);
+    let r = b.post(&format!("{page}/projects"), &[("project", "gemini"), ("role", "viewer")]).await;
+    assert!(r.body.contains("id=\"project-name-error\""), "{}", r.body);
+    assert_eq!(b.post(&format!("{page}/projects/{project}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&bindings).await.body["total"], 0);
+
+    // A group admin who is no site admin: the core's refusals, rendered
+    // (403, by the form), nothing written; a stranger gets no page at all.
+    let (carol, carol_key) = s.user_with_key("carol").await;
+    s.put(&format!("/v1/groups/{g}/members/{carol}"), json!({ "role": "admin" })).await;
+    let c = sign_in(&s.base, &carol_key).await;
+    let shown = c.get(&page).await;
+    assert!(shown.body.contains("Not shown to you"), "a group admin may not list shares: {}", shown.body);
+    for (path, fields) in [
+        (format!("{page}/roles"), vec![("role", role.as_str())]),
+        (format!("{page}/projects"), vec![("project", "apollo"), ("role", "viewer")]),
+        (format!("{page}/shares"), vec![("kind", "user"), ("grantee", "bob"), ("level", "read")]),
+    ] {
+        let r = c.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        assert!(r.body.contains("class=\"error\" role=\"alert\""), "{path}: the refusal by its form: {}", r.body);
+    }
+    assert_eq!(s.get(&shares).await.body["total"], 0);
+    assert_eq!(s.get(&bindings).await.body["total"], 0);
+    assert!(!s.get(&format!("/v1/groups/{g}/roles")).await.body.to_string().contains(&role));
+    let (_, stranger_key) = s.user_with_key("stranger").await;
+    let st = sign_in(&s.base, &stranger_key).await;
+    let r = st.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "stranger"), ("level", "manage")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!r.body.contains("atlas"));
+    assert_eq!(s.get(&shares).await.body["total"], 0);
+}
+
 crate::on_every_store!(
+    shares_roles_and_projects_on_a_group_page,
     passwords_keys_and_self_service,
     the_feed_and_htmx,
     signing_in_and_out,
