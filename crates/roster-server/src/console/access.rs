@@ -32,7 +32,10 @@ pub(crate) async fn put_share(State(state): State<AppState>, Path(id): Path<Stri
                     .id,
             ),
             "user" | "" => Grantee::User(
-                d.get_user_by_username(p, name).await.map_err(|e| not_found_as(e, "grantee", "no user has this username"))?.id,
+                d.get_user_by_username(p, name)
+                    .await
+                    .map_err(|e| not_found_as(e, "grantee", "no user has this username"))?
+                    .id,
             ),
             _ => return Err(CoreError::invalid("kind", "must be user or group")),
         };
@@ -75,9 +78,10 @@ pub(crate) async fn delete_share(
 pub(crate) async fn grant_role(State(state): State<AppState>, Path(id): Path<String>, post: Post) -> ConsoleResult {
     let Post { session, form } = post;
     let id = group_id(&id)?;
-    let result = match form.required("role").and_then(|r| {
-        r.parse::<RoleId>().map_err(|_| CoreError::invalid("role", "choose a role from the list"))
-    }) {
+    let result = match form
+        .required("role")
+        .and_then(|r| r.parse::<RoleId>().map_err(|_| CoreError::invalid("role", "choose a role from the list")))
+    {
         Ok(role) => state.directory.grant_group_role(&session.principal, id, role).await,
         Err(e) => Err(e),
     };
