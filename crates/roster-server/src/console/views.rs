@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use std::collections::HashMap;
 
-use roster_core::{ApiKey, CoreError, Event, Group, GroupId, Membership, Page, Permissions, SiteRole, User, UserId};
+use roster_core::{
+    ApiKey, CoreError, Event, Group, GroupId, Membership, Page, Permissions, Principal, SiteRole, User, UserId,
+};
 use time::OffsetDateTime;
 
 use super::error::ConsoleResult;
@@ -179,7 +181,7 @@ pub(crate) struct EventRow {
 /// they may not see, shows as its id).
 struct Names<'a> {
     state: &'a AppState,
-    session: &'a Session,
+    principal: &'a Principal,
     users: HashMap<String, String>,
     groups: HashMap<String, String>,
 }
@@ -190,7 +192,7 @@ impl Names<'_> {
             return Ok(name.clone());
         }
         let name = match id.parse::<UserId>() {
-            Ok(uid) => match self.state.directory.get_user(&self.session.principal, uid).await {
+            Ok(uid) => match self.state.directory.get_user(self.principal, uid).await {
                 Ok(u) => u.username,
                 Err(CoreError::NotFound { .. }) => id.to_owned(),
                 Err(e) => return Err(e),
@@ -206,7 +208,7 @@ impl Names<'_> {
             return Ok(name.clone());
         }
         let name = match id.parse::<GroupId>() {
-            Ok(gid) => match self.state.directory.get_group(&self.session.principal, gid).await {
+            Ok(gid) => match self.state.directory.get_group(self.principal, gid).await {
                 Ok(g) => g.name,
                 Err(CoreError::NotFound { .. }) => id.to_owned(),
                 Err(e) => return Err(e),
@@ -218,13 +220,14 @@ impl Names<'_> {
     }
 }
 
-/// Events as the feed shows them, newest first, with names for ids.
+/// Events as the feed shows them to `principal`, newest first, with names
+/// for ids.
 pub(crate) async fn event_rows(
     state: &AppState,
-    session: &Session,
+    principal: &Principal,
     events: &[Event],
 ) -> Result<Vec<EventRow>, CoreError> {
-    let mut names = Names { state, session, users: HashMap::new(), groups: HashMap::new() };
+    let mut names = Names { state, principal, users: HashMap::new(), groups: HashMap::new() };
     let mut rows = Vec::with_capacity(events.len());
     for e in events.iter().rev() {
         let snapshot = e.after.as_ref().or(e.before.as_ref());

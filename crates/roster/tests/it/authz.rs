@@ -400,6 +400,8 @@ fn table() -> Vec<Row> {
         // its poll is the core's refusal.
         page(M::GET, "/events", ANY),
         page(M::GET, "/events/poll?after=0", ADMIN),
+        page(M::GET, "/events/stream?follow=false", ADMIN),
+        page(M::GET, "/assets/console-feed-1.js", PUBLIC),
         page(M::GET, "/keys", ANY),
         page(M::POST, "/keys", ANY).body("name=k<n>"),
         page(M::POST, "/keys/<vk>/delete", OTHERS_404),
