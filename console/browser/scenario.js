@@ -1,7 +1,8 @@
 // Roster's web console in a real headless Chromium (the system's, through
 // playwright-core), as a person uses it: sign in, search, create a group,
 // add and remove members, nest groups, open the nested tree, see members
-// at any depth, deactivate a user, watch the change feed, sign out; then a
+// at any depth, deactivate a user, watch the change feed (live over its
+// stream; polled without EventSource), sign out; then a
 // stranger who must not see a private group. Every main page is checked
 // with axe-core (no serious or critical violation) and saved as a
 // screenshot. Run by crates/roster/tests/it/console_browser.rs, which
@@ -201,19 +202,47 @@ async function main() {
     check((await page.textContent('main')).includes('inactive'), 'carol is inactive');
     await visit(page, '07-user');
 
-    // The change feed, live: a change made elsewhere appears by itself.
+    // The change feed, live over the event stream: a change made elsewhere
+    // appears by itself, and the page never polls.
+    const makeGroup = async (name) => {
+      const made = await fetch(`${base}/v1/groups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${process.env.ROSTER_ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+      check(made.status === 201, `a group made over the API: ${made.status}`);
+    };
+    const shown = (p, name) =>
+      p.waitForFunction((n) => document.querySelector('#feed').textContent.includes(n), name, { timeout: 10000 });
+    const polls = [];
+    const onRequest = (r) => {
+      if (r.url().includes('/events/poll')) polls.push(r.url());
+    };
+    page.on('request', onRequest);
     await page.goto(`${base}/events`);
+    await page.waitForSelector('#poller[data-live="stream"]', { state: 'attached', timeout: 10000 });
     await visit(page, '08-changes');
-    const made = await fetch(`${base}/v1/groups`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${process.env.ROSTER_ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'made-while-watching' }),
-    });
-    check(made.status === 201, `a group made over the API: ${made.status}`);
-    await page.waitForFunction(() => document.querySelector('#feed').textContent.includes('made-while-watching'), null, {
-      timeout: 10000,
-    });
+    await makeGroup('made-while-watching');
+    await shown(page, 'made-while-watching');
+    check(page.url() === `${base}/events`, `no reload: ${page.url()}`);
+    check(polls.length === 0, `the stream, not the poll: ${polls.join(', ')}`);
+    page.off('request', onRequest);
 
+    // Without EventSource the page falls back to polling.
+    const old = await context.newPage();
+    await old.addInitScript(() => {
+      delete window.EventSource;
+    });
+    let polled = 0;
+    old.on('request', (r) => {
+      if (r.url().includes('/events/poll')) polled += 1;
+    });
+    await old.goto(`${base}/events`);
+    await makeGroup('made-while-polling');
+    await shown(old, 'made-while-polling');
+    check(polled > 0, 'without EventSource the feed polls');
+    check((await old.getAttribute('#poller', 'data-live')) === null, 'and opens no stream');
+    await old.close();
     await page.goto(`${base}/keys`);
     await visit(page, '09-keys');
 
@@ -235,8 +264,14 @@ async function main() {
     await page.keyboard.press('Tab');
     check((await page.evaluate(() => document.activeElement.textContent)) === 'Skip to content', 'skip link first');
 
-    // Sign out: the session is gone.
+    // Sign out: the session is gone, and a feed left open in another tab
+    // goes to the sign-in form by itself (its stream ends with the session).
+    const watching = await context.newPage();
+    await watching.goto(`${base}/events`);
+    await watching.waitForSelector('#poller[data-live="stream"]', { state: 'attached', timeout: 10000 });
     await submit(page, 'button:text-is("Sign out")');
+    await watching.waitForURL((u) => u.pathname === '/sign-in', { timeout: 10000 });
+    await watching.close();
     await page.goto(`${base}/groups`);
     check(page.url().includes('/sign-in'), 'signed out, pages lead to the sign-in form');
 

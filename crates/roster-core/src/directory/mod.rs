@@ -71,6 +71,9 @@ pub struct Directory {
     sessions: sessions::Sessions,
     limiter: limits::Limiter,
     anonymous_read: crate::authz::AnonymousRead,
+    /// Moves whenever this server ends a console session (sign-out), so a
+    /// session's change feed waiting here re-checks its session at once.
+    session_ends: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// How long a read that asked for a revision this server has not applied
@@ -94,6 +97,7 @@ impl Directory {
             sessions,
             limiter: limits::Limiter::new(RateLimits::default()),
             anonymous_read: crate::authz::AnonymousRead::Off,
+            session_ends: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 

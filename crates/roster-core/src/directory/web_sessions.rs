@@ -19,7 +19,7 @@ use super::{Directory, now};
 use crate::authz::Principal;
 use crate::error::CoreError;
 use crate::keys;
-use crate::model::WebSession;
+use crate::model::{Event, WebSession};
 
 /// How long a console session lasts after sign-in.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
@@ -86,6 +86,11 @@ impl Directory {
     }
 
     async fn resolve_session(&self, token: &str) -> Result<Principal, CoreError> {
+        Ok(self.resolve_session_until(token).await?.0)
+    }
+
+    /// The session's principal and when the session expires.
+    async fn resolve_session_until(&self, token: &str) -> Result<(Principal, time::OffsetDateTime), CoreError> {
         if token.is_empty() {
             return Err(CoreError::Unauthenticated);
         }
@@ -107,7 +112,43 @@ impl Directory {
         if !user.active {
             return Err(CoreError::Unauthenticated);
         }
-        Ok(Principal { user: user.id, site_role: user.site_role, key: session.key, delegated_by: None })
+        let principal = Principal { user: user.id, site_role: user.site_role, key: session.key, delegated_by: None };
+        Ok((principal, session.expires_at))
+    }
+
+    /// The change feed for a console session: up to `limit` events after
+    /// `after`, oldest first, as [`Directory::list_events`] gives them to the
+    /// session's principal (site admins only), with that principal. When
+    /// there are none yet it waits up to `wait` for the log to move, then
+    /// looks again; the wait ends early when this server ends a session
+    /// (sign-out) or when the session expires. The session is checked
+    /// afresh before each look, so a stream built on calls to this ends with
+    /// its session: sign-out, the key's revocation or the user's
+    /// deactivation (both are events, which end the wait), expiry; a
+    /// sign-out on another server within `wait`. The checks count against
+    /// no rate limit (the stream's request did). Errors: `Unauthenticated`
+    /// once the session has ended, `Forbidden`.
+    pub async fn session_events(
+        &self,
+        token: &str,
+        after: i64,
+        limit: u32,
+        wait: Duration,
+    ) -> Result<(Principal, Vec<Event>), CoreError> {
+        let mut ends = self.session_ends.subscribe();
+        let (p, expires_at) = self.resolve_session_until(token).await?;
+        let page = self.list_events(&p, after, limit).await?;
+        if !page.items.is_empty() || wait.is_zero() {
+            return Ok((p, page.items));
+        }
+        let left = Duration::try_from(expires_at - now()).unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = self.wait_for_events(after, wait.min(left)) => {}
+            _ = ends.changed() => {}
+        }
+        let (p, _) = self.resolve_session_until(token).await?;
+        let events = self.list_events(&p, after, limit).await?.items;
+        Ok((p, events))
     }
 
     /// Signs a session out (nothing happens for an unknown token).
@@ -122,6 +163,8 @@ impl Directory {
             tx.commit().await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.session_ends.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 }

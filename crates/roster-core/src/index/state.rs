@@ -6,13 +6,14 @@
 //! would give. Membership at any depth is not stored per pair: a user's
 //! groups at any depth are a walk up from their direct groups (a few
 //! dozen steps in practice), and a group's users at any depth are a bitmap
-//! of user `num`s built on first use and kept until an edge below the group
-//! changes.
+//! of user `num`s, the union of the direct-user bitmaps (kept with every
+//! edge) of the group and the groups below it, built on first use and kept
+//! until an edge below the group changes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use roaring::RoaringTreemap;
+use roaring::{MultiOps, RoaringTreemap};
 
 use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
@@ -57,6 +58,11 @@ pub(crate) struct State {
     pairs: HashMap<(GroupId, Member), MembershipId>,
     /// A group's direct user members, by membership `num`.
     group_users: HashMap<GroupId, BTreeMap<i64, MembershipId>>,
+    /// A group's direct user members as a bitmap of their user `num`s,
+    /// kept with `group_users`: a group's users at any depth are the union
+    /// of these over its subtree, one bitmap operation per group instead of
+    /// two lookups per membership.
+    direct_user_nums: HashMap<GroupId, RoaringTreemap>,
     /// A group's direct child groups, by membership `num`.
     group_children: HashMap<GroupId, BTreeMap<i64, MembershipId>>,
     /// A user's direct memberships, by `num`.
@@ -164,14 +170,15 @@ impl State {
     /// A user gone from the store: with them went their memberships and
     /// the shares given to them.
     pub(crate) fn remove_user(&mut self, id: UserId) {
-        if let Some(u) = self.users.remove(&id) {
-            self.user_nums.remove(&u.num);
-            self.forget_names(&u);
-        }
+        // The memberships first, while the user's `num` is still known.
         let ms: Vec<MembershipId> =
             self.user_groups.get(&id).map(|m| m.values().copied().collect()).unwrap_or_default();
         for m in ms {
             self.remove_membership(m);
+        }
+        if let Some(u) = self.users.remove(&id) {
+            self.user_nums.remove(&u.num);
+            self.forget_names(&u);
         }
         self.user_groups.remove(&id);
         for list in self.shares.values_mut() {
@@ -232,6 +239,7 @@ impl State {
             self.forget_group_names(&g);
         }
         self.group_users.remove(&id);
+        self.direct_user_nums.remove(&id);
         self.group_children.remove(&id);
         self.parents.remove(&id);
         self.shares.remove(&id);
@@ -254,6 +262,12 @@ impl State {
             Member::User(u) => {
                 self.group_users.entry(m.group).or_default().insert(m.num, m.id);
                 self.user_groups.entry(u).or_default().insert(m.num, m.id);
+                // Entities are put before memberships (load and refresh
+                // alike), so the user is known; one that is not is left
+                // out, as the users at any depth always left it out.
+                if let Some(user) = self.users.get(&u) {
+                    self.direct_user_nums.entry(m.group).or_default().insert(user.num as u64);
+                }
             }
             Member::Group(c) => {
                 self.group_children.entry(m.group).or_default().insert(m.num, m.id);
@@ -272,6 +286,14 @@ impl State {
             Member::User(u) => {
                 remove_entry(&mut self.group_users, m.group, m.num);
                 remove_entry(&mut self.user_groups, u, m.num);
+                if let Some(user) = self.users.get(&u)
+                    && let Some(bits) = self.direct_user_nums.get_mut(&m.group)
+                {
+                    bits.remove(user.num as u64);
+                    if bits.is_empty() {
+                        self.direct_user_nums.remove(&m.group);
+                    }
+                }
             }
             Member::Group(c) => {
                 remove_entry(&mut self.group_children, m.group, m.num);
@@ -415,16 +437,15 @@ impl State {
         if let Some(b) = self.closure.lock().unwrap_or_else(|e| e.into_inner()).get(&group) {
             return b.clone();
         }
-        let mut bits = RoaringTreemap::new();
+        // The direct-user bitmaps of the group and every group below it,
+        // then one union of them all (container by container, not one
+        // growing set merged again for each group).
+        let mut subtree: Vec<&RoaringTreemap> = Vec::new();
         let mut seen: HashSet<GroupId> = [group].into_iter().collect();
         let mut queue = VecDeque::from([group]);
         while let Some(g) = queue.pop_front() {
-            for m in self.group_users.get(&g).into_iter().flat_map(|ms| ms.values()) {
-                if let Some(Member::User(u)) = self.memberships.get(m).map(|m| m.member)
-                    && let Some(user) = self.users.get(&u)
-                {
-                    bits.insert(user.num as u64);
-                }
+            if let Some(direct) = self.direct_user_nums.get(&g) {
+                subtree.push(direct);
             }
             for m in self.group_children.get(&g).into_iter().flat_map(|ms| ms.values()) {
                 if let Some(Member::Group(c)) = self.memberships.get(m).map(|m| m.member)
@@ -434,7 +455,10 @@ impl State {
                 }
             }
         }
-        let bits = Arc::new(bits);
+        let bits = Arc::new(match subtree.as_slice() {
+            [one] => (*one).clone(),
+            many => many.iter().copied().union(),
+        });
         self.closure.lock().unwrap_or_else(|e| e.into_inner()).insert(group, bits.clone());
         bits
     }

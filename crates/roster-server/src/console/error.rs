@@ -15,10 +15,11 @@ use super::session;
 pub(crate) enum ConsoleError {
     Core(CoreError),
     /// No session, or one that has ended: sign in (again), then come back
-    /// to `next`. An htmx request is told to go there with `HX-Redirect`.
+    /// to `next`. A script's request (htmx, `EventSource`) gets 401 instead
+    /// of a redirect, and htmx is told where to go with `HX-Redirect`.
     SignedOut {
         next: String,
-        htmx: bool,
+        script: bool,
     },
     /// A form without the session's CSRF token, or with another one.
     Csrf,
@@ -71,9 +72,9 @@ fn with_retry_after(mut res: Response, secs: u64) -> Response {
     res
 }
 
-fn signed_out(next: &str, htmx: bool) -> Response {
+fn signed_out(next: &str, script: bool) -> Response {
     let to = session::sign_in_url(next);
-    let mut res = if htmx {
+    let mut res = if script {
         let mut res = StatusCode::UNAUTHORIZED.into_response();
         if let Ok(v) = HeaderValue::from_str(&to) {
             res.headers_mut().insert("hx-redirect", v);
@@ -89,7 +90,7 @@ fn signed_out(next: &str, htmx: bool) -> Response {
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         match self {
-            ConsoleError::SignedOut { next, htmx } => signed_out(&next, htmx),
+            ConsoleError::SignedOut { next, script } => signed_out(&next, script),
             ConsoleError::Csrf => page(
                 StatusCode::FORBIDDEN,
                 "Form refused",

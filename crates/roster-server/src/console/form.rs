@@ -38,6 +38,20 @@ impl FormData {
     }
 }
 
+/// What a form says when no user has the username it names.
+pub(crate) const NO_USER: &str = "no user has this username";
+/// What a form says when no group the person may see has the name it names.
+pub(crate) const NO_GROUP: &str = "no group you can see has this name";
+
+/// A lookup by name's `NotFound` as the error of the form's `field` (the
+/// name typed there matches nothing); any other error as it is.
+pub(crate) fn named(e: CoreError, field: &'static str, reason: &'static str) -> CoreError {
+    match e {
+        CoreError::NotFound { .. } => CoreError::invalid(field, reason),
+        other => other,
+    }
+}
+
 /// A failed form: which form, the field the server named (when the form
 /// has it) and the message, shown next to that field or atop the form.
 #[derive(Clone, Debug, Default)]

@@ -14,18 +14,14 @@ use roster_core::{
 use serde::Deserialize;
 
 use super::error::{ConsoleError, ConsoleResult};
-use super::form::{Failed, Failure, FormData};
+use super::form::{Failed, Failure, NO_GROUP, NO_USER, named};
 use super::pages::from_htmx;
 use super::session::{Post, Session};
-use super::views::{Chrome, GroupRow, MemberRow, PAGE, Pager, Shown, UserRow, encode, html, shown, when};
+use super::views::{
+    Chrome, GroupRow, MemberRow, PAGE, Pager, Search, SearchParams, Shown, UserRow, html, search, shown, when,
+};
 use crate::http::AppState;
 use crate::http::extract::id_param;
-
-#[derive(Deserialize, Default)]
-pub(crate) struct ListParams {
-    q: Option<String>,
-    cursor: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "console/groups.html")]
@@ -40,32 +36,24 @@ struct Groups {
 async fn list_page(
     state: &AppState,
     session: &Session,
-    params: &ListParams,
+    params: &SearchParams,
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
-    let status = failed.status_or(status);
-    let q = params.q.as_deref().unwrap_or("").trim().to_owned();
-    let filter = GroupFilter { prefix: Some(q.clone()).filter(|q| !q.is_empty()), ..GroupFilter::default() };
-    let req = PageRequest::parse(list::GROUPS, Some(PAGE), params.cursor.as_deref())?;
-    let page = match state.directory.list_groups(&session.principal, &filter, &req).await {
-        Ok(page) => page,
-        Err(e @ CoreError::Invalid { .. }) if !failed.any() => {
-            let failed = Failed(Some(Failure::of("search", &["prefix"], FormData::default(), e)?));
-            return Box::pin(list_page(state, session, &ListParams::default(), failed, StatusCode::BAD_REQUEST)).await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let pager = Pager::of(&page, &format!("/groups?q={}&", encode(&q)), "cursor");
+    let (d, p) = (&state.directory, &session.principal);
+    let list =
+        |prefix, req| async move { d.list_groups(p, &GroupFilter { prefix, ..GroupFilter::default() }, &req).await };
+    let found = search("/groups", list::GROUPS, params, failed, status, list, |g| GroupRow::from(g)).await?;
     let chrome = Chrome::of(state, session, "groups").await?;
-    html(status, &Groups { chrome, q, groups: page.items.iter().map(GroupRow::from).collect(), pager, failed })
+    let Search { q, rows: groups, pager, failed, status } = found;
+    html(status, &Groups { chrome, q, groups, pager, failed })
 }
 
 /// `GET /groups?q=&cursor=`: the groups this person may see, by name prefix.
 pub(crate) async fn list(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<ListParams>,
+    Query(q): Query<SearchParams>,
 ) -> ConsoleResult {
     list_page(&state, &session, &q, Failed::default(), StatusCode::OK).await
 }
@@ -79,12 +67,12 @@ pub(crate) async fn create(State(state): State<AppState>, post: Post) -> Console
         Ok(group) => Ok(Redirect::to(&format!("/groups/{}", group.id)).into_response()),
         Err(e) => {
             let failed = Failed(Some(Failure::of("create-group", &["name", "description"], form, e)?));
-            list_page(&state, &session, &ListParams::default(), failed, StatusCode::BAD_REQUEST).await
+            list_page(&state, &session, &SearchParams::default(), failed, StatusCode::BAD_REQUEST).await
         }
     }
 }
 
-fn group_id(id: &str) -> Result<GroupId, ConsoleError> {
+pub(super) fn group_id(id: &str) -> Result<GroupId, ConsoleError> {
     Ok(id_param::<GroupId>("id", id)?)
 }
 
@@ -107,11 +95,31 @@ struct GroupPage {
     children_more: bool,
     parents: Vec<GroupRow>,
     parents_total: i64,
-    roles: Vec<String>,
-    projects: Vec<(String, String)>,
+    roles: Vec<NamedRow>,
+    /// The roles offered by the grant form (the first page, by name).
+    all_roles: Vec<NamedRow>,
+    all_roles_more: bool,
+    /// (project id, project name, the group's role in it).
+    projects: Vec<(String, String, String)>,
     projects_more: bool,
-    shares: Shown<Vec<(String, String, String)>>,
+    shares: Shown<Vec<ShareRow>>,
     failed: Failed,
+}
+
+/// A role (its id for forms, and name).
+struct NamedRow {
+    id: String,
+    name: String,
+}
+
+/// A share as the group's page shows it: the grantee's name, link, kind
+/// (`users` or `groups`, as in the path that removes it) and id, and the level.
+struct ShareRow {
+    name: String,
+    link: String,
+    kind: &'static str,
+    id: String,
+    level: &'static str,
 }
 
 async fn group_page(
@@ -132,9 +140,13 @@ async fn group_page(
     let children = d.list_children(p, id, &PageRequest::first(PAGE as u32)).await?;
     let parent_filter = GroupFilter { children_any: vec![id], ..GroupFilter::default() };
     let parents = d.list_groups(p, &parent_filter, &PageRequest::first(PAGE as u32)).await?;
-    let roles = d.group_roles(p, id).await?.into_iter().map(|r| r.name).collect();
+    let role_row = |r: roster_core::Role| NamedRow { id: r.id.to_string(), name: r.name };
+    let roles = d.group_roles(p, id).await?.into_iter().map(role_row).collect();
+    let all_roles = d.list_roles(p, &PageRequest::first(PAGE as u32)).await?;
+    let all_roles_more = all_roles.next_cursor.is_some();
+    let all_roles = all_roles.items.into_iter().map(role_row).collect();
     let (projects, projects_more) = d.group_projects(p, id, PAGE as u32).await?;
-    let projects = projects.into_iter().map(|(project, role)| (project.name, role)).collect();
+    let projects = projects.into_iter().map(|(project, role)| (project.id.to_string(), project.name, role)).collect();
     let shares = shown(d.list_shares(p, id, &PageRequest::first(PAGE as u32)).await)?;
     let shares = match shares {
         Ok(page) => Ok(share_rows(state, session, &page.items).await?),
@@ -156,6 +168,8 @@ async fn group_page(
             parents_total: parents.total,
             parents: parents.items.iter().map(GroupRow::from).collect(),
             roles,
+            all_roles,
+            all_roles_more,
             projects,
             projects_more,
             shares,
@@ -164,27 +178,28 @@ async fn group_page(
     )
 }
 
-/// Each share as (grantee's name, its link, level).
+/// Each share with its grantee's name (its id when the grantee is gone or
+/// not visible to this person).
 async fn share_rows(
     state: &AppState,
     session: &Session,
     shares: &[roster_core::Share],
-) -> Result<Vec<(String, String, String)>, CoreError> {
+) -> Result<Vec<ShareRow>, CoreError> {
     let mut rows = Vec::with_capacity(shares.len());
     for s in shares {
-        let (name, link) = match s.grantee {
+        let (name, kind, id) = match s.grantee {
             roster_core::Grantee::User(u) => match state.directory.get_user(&session.principal, u).await {
-                Ok(user) => (user.username, format!("/users/{u}")),
-                Err(CoreError::NotFound { .. }) => (u.to_string(), format!("/users/{u}")),
+                Ok(user) => (user.username, "users", u.to_string()),
+                Err(CoreError::NotFound { .. }) => (u.to_string(), "users", u.to_string()),
                 Err(e) => return Err(e),
             },
             roster_core::Grantee::Group(g) => match state.directory.get_group(&session.principal, g).await {
-                Ok(group) => (group.name, format!("/groups/{g}")),
-                Err(CoreError::NotFound { .. }) => (g.to_string(), format!("/groups/{g}")),
+                Ok(group) => (group.name, "groups", g.to_string()),
+                Err(CoreError::NotFound { .. }) => (g.to_string(), "groups", g.to_string()),
                 Err(e) => return Err(e),
             },
         };
-        rows.push((name, link, s.level.as_str().to_owned()));
+        rows.push(ShareRow { link: format!("/{kind}/{id}"), name, kind, id, level: s.level.as_str() });
     }
     Ok(rows)
 }
@@ -199,29 +214,51 @@ pub(crate) async fn show(
     group_page(&state, &session, group_id(&id)?, &q, Failed::default(), StatusCode::OK).await
 }
 
-/// What a failed form on a group's page shows: the page again, with the
-/// error by its field.
-async fn failed_on_page(
-    state: &AppState,
-    session: &Session,
-    id: GroupId,
-    form_name: &'static str,
-    fields: &[&str],
-    form: FormData,
-    e: CoreError,
-) -> ConsoleResult {
-    let failed = Failed(Some(Failure::of(form_name, fields, form, e)?));
-    group_page(state, session, id, &ShowParams::default(), failed, StatusCode::BAD_REQUEST).await
+/// A form on a group's page: its name (the page looks its errors up by it)
+/// and the fields an error may name (another field's error is shown atop
+/// the form).
+pub(super) struct GroupForm {
+    name: &'static str,
+    fields: &'static [&'static str],
 }
 
-fn back_to(id: GroupId) -> ConsoleResult {
-    Ok(Redirect::to(&format!("/groups/{id}")).into_response())
+impl GroupForm {
+    pub(super) const fn new(name: &'static str, fields: &'static [&'static str]) -> Self {
+        Self { name, fields }
+    }
+}
+
+const EDIT: GroupForm = GroupForm::new("edit-group", &["name", "description"]);
+const DELETE: GroupForm = GroupForm::new("delete", &[]);
+const ADD_MEMBER: GroupForm = GroupForm::new("add-member", &["username", "role"]);
+const ROLE: GroupForm = GroupForm::new("role", &[]);
+const REMOVE: GroupForm = GroupForm::new("remove", &[]);
+const ADD_CHILD: GroupForm = GroupForm::new("add-child", &["child"]);
+const REMOVE_CHILD: GroupForm = GroupForm::new("remove-child", &[]);
+
+/// How every form on a group's page ends: back to the page (to `then`
+/// instead, if given), or the page again, with the status the API would
+/// answer and the error by the field the core named.
+pub(super) async fn answer<T>(
+    state: &AppState,
+    post: Post,
+    id: GroupId,
+    form: GroupForm,
+    result: Result<T, CoreError>,
+) -> ConsoleResult {
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/groups/{id}")).into_response()),
+        Err(e) => {
+            let failed = Failed(Some(Failure::of(form.name, form.fields, post.form, e)?));
+            group_page(state, &post.session, id, &ShowParams::default(), failed, StatusCode::BAD_REQUEST).await
+        }
+    }
 }
 
 /// `POST /groups/{id}`: renames it or changes its description.
 pub(crate) async fn edit(State(state): State<AppState>, Path(id): Path<String>, post: Post) -> ConsoleResult {
-    let Post { session, form } = post;
     let id = group_id(&id)?;
+    let form = &post.form;
     let version = crate::http::extract::int_param("version", Some(form.text("version")))?;
     let patch = GroupPatch {
         name: Some(form.text("name").to_owned()),
@@ -229,10 +266,8 @@ pub(crate) async fn edit(State(state): State<AppState>, Path(id): Path<String>, 
         if_version: version,
         ..GroupPatch::default()
     };
-    match state.directory.update_group(&session.principal, id, patch).await {
-        Ok(_) => back_to(id),
-        Err(e) => failed_on_page(&state, &session, id, "edit-group", &["name", "description"], form, e).await,
-    }
+    let result = state.directory.update_group(&post.session.principal, id, patch).await;
+    answer(&state, post, id, EDIT, result).await
 }
 
 #[derive(Template)]
@@ -253,12 +288,12 @@ pub(crate) async fn confirm_delete(
     html(StatusCode::OK, &ConfirmDelete { chrome, group: GroupRow::from(&group) })
 }
 
-/// `POST /groups/{id}/delete`.
+/// `POST /groups/{id}/delete`: to the list of groups once it is gone.
 pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>, post: Post) -> ConsoleResult {
     let id = group_id(&id)?;
     match state.directory.delete_group(&post.session.principal, id, None).await {
         Ok(()) => Ok(Redirect::to("/groups").into_response()),
-        Err(e) => failed_on_page(&state, &post.session, id, "delete", &[], post.form, e).await,
+        Err(e) => answer(&state, post, id, DELETE, Err::<(), _>(e)).await,
     }
 }
 
@@ -268,28 +303,16 @@ fn role(value: &str) -> Result<MemberRole, CoreError> {
 
 /// `POST /groups/{id}/members`: adds a user by username, with a role.
 pub(crate) async fn add_member(State(state): State<AppState>, Path(id): Path<String>, post: Post) -> ConsoleResult {
-    let Post { session, form } = post;
     let id = group_id(&id)?;
-    let p = &session.principal;
+    let (d, p, form) = (&state.directory, &post.session.principal, &post.form);
     let result = async {
         let role = role(form.text("role"))?;
         let username = form.required("username")?;
-        let user = state.directory.get_user_by_username(p, username).await.map_err(|e| match e {
-            CoreError::NotFound { .. } => CoreError::invalid("username", "no user has this username"),
-            other => other,
-        })?;
-        let change = MemberChange { role, ..MemberChange::default() };
-        state.directory.put_member(p, id, user.id, change).await
+        let user = d.get_user_by_username(p, username).await.map_err(|e| named(e, "username", NO_USER))?;
+        d.put_member(p, id, user.id, MemberChange { role, ..MemberChange::default() }).await
     }
     .await;
-    match result {
-        Ok(_) => back_to(id),
-        Err(e) => failed_on_page(&state, &session, id, "add-member", &["username", "role"], form, e).await,
-    }
-}
-
-fn user_id(id: &str) -> Result<UserId, ConsoleError> {
-    Ok(id_param::<UserId>("user", id)?)
+    answer(&state, post, id, ADD_MEMBER, result).await
 }
 
 /// `POST /groups/{id}/memberships/{membership}/role`: makes a member an
@@ -299,18 +322,16 @@ pub(crate) async fn set_role(
     Path((id, membership)): Path<(String, String)>,
     post: Post,
 ) -> ConsoleResult {
-    let Post { session, form } = post;
     let id = group_id(&id)?;
-    let membership = id_param::<MembershipId>("membership", &membership).map_err(ConsoleError::from)?;
-    let result = async {
-        let patch = MembershipPatch { role: Some(role(form.text("role"))?), permissions: None };
-        state.directory.update_membership(&session.principal, membership, patch).await
-    }
-    .await;
-    match result {
-        Ok(_) => back_to(id),
-        Err(e) => failed_on_page(&state, &session, id, "role", &[], form, e).await,
-    }
+    let membership = id_param::<MembershipId>("membership", &membership)?;
+    let result = match role(post.form.text("role")) {
+        Ok(role) => {
+            let patch = MembershipPatch { role: Some(role), permissions: None };
+            state.directory.update_membership(&post.session.principal, membership, patch).await
+        }
+        Err(e) => Err(e),
+    };
+    answer(&state, post, id, ROLE, result).await
 }
 
 /// `POST /groups/{id}/memberships/{membership}/permissions`: the admin
@@ -320,15 +341,13 @@ pub(crate) async fn set_permissions(
     Path((id, membership)): Path<(String, String)>,
     post: Post,
 ) -> ConsoleResult {
-    let Post { session, form } = post;
     let id = group_id(&id)?;
-    let membership = id_param::<MembershipId>("membership", &membership).map_err(ConsoleError::from)?;
-    let map = roster_core::permission::KNOWN.iter().map(|name| (name.to_string(), form.text(name) == "on")).collect();
+    let membership = id_param::<MembershipId>("membership", &membership)?;
+    let on = |name: &&str| (name.to_string(), post.form.text(name) == "on");
+    let map = roster_core::permission::KNOWN.iter().map(on).collect();
     let patch = MembershipPatch { role: None, permissions: Some(roster_core::Permissions::Map(map)) };
-    match state.directory.update_membership(&session.principal, membership, patch).await {
-        Ok(_) => back_to(id),
-        Err(e) => failed_on_page(&state, &session, id, "role", &[], form, e).await,
-    }
+    let result = state.directory.update_membership(&post.session.principal, membership, patch).await;
+    answer(&state, post, id, ROLE, result).await
 }
 
 /// `POST /groups/{id}/members/{user}/remove`.
@@ -337,35 +356,25 @@ pub(crate) async fn remove_member(
     Path((id, user)): Path<(String, String)>,
     post: Post,
 ) -> ConsoleResult {
-    let (id, user) = (group_id(&id)?, user_id(&user)?);
-    match state.directory.remove_member(&post.session.principal, id, user).await {
-        Ok(()) => back_to(id),
-        Err(e) => failed_on_page(&state, &post.session, id, "remove", &[], post.form, e).await,
-    }
+    let (id, user) = (group_id(&id)?, id_param::<UserId>("user", &user)?);
+    let result = state.directory.remove_member(&post.session.principal, id, user).await;
+    answer(&state, post, id, REMOVE, result).await
 }
 
 /// `POST /groups/{id}/children`: nests a group, named, inside this one.
 pub(crate) async fn add_child(State(state): State<AppState>, Path(id): Path<String>, post: Post) -> ConsoleResult {
-    let Post { session, form } = post;
     let id = group_id(&id)?;
-    let p = &session.principal;
+    let (d, p, form) = (&state.directory, &post.session.principal, &post.form);
     let result = async {
         let name = form.required("child")?;
-        let child = state.directory.get_group_by_name(p, name).await.map_err(|e| match e {
-            CoreError::NotFound { .. } => CoreError::invalid("child", "no group you can see has this name"),
-            other => other,
-        })?;
-        state.directory.add_child(p, id, child.id).await
+        let child = d.get_group_by_name(p, name).await.map_err(|e| named(e, "child", NO_GROUP))?;
+        d.add_child(p, id, child.id).await
     }
-    .await;
-    match result {
-        Ok(_) => back_to(id),
-        Err(e) if e.is_cycle() => {
-            let e = CoreError::invalid("child", "nesting this group here would create a cycle");
-            failed_on_page(&state, &session, id, "add-child", &["child"], form, e).await
-        }
-        Err(e) => failed_on_page(&state, &session, id, "add-child", &["child"], form, e).await,
-    }
+    .await
+    .map_err(|e| {
+        if e.is_cycle() { CoreError::invalid("child", "nesting this group here would create a cycle") } else { e }
+    });
+    answer(&state, post, id, ADD_CHILD, result).await
 }
 
 /// `POST /groups/{id}/children/{child}/remove`.
@@ -374,12 +383,9 @@ pub(crate) async fn remove_child(
     Path((id, child)): Path<(String, String)>,
     post: Post,
 ) -> ConsoleResult {
-    let id = group_id(&id)?;
-    let child = id_param::<GroupId>("child", &child).map_err(ConsoleError::from)?;
-    match state.directory.remove_child(&post.session.principal, id, child).await {
-        Ok(()) => back_to(id),
-        Err(e) => failed_on_page(&state, &post.session, id, "remove-child", &[], post.form, e).await,
-    }
+    let (id, child) = (group_id(&id)?, id_param::<GroupId>("child", &child)?);
+    let result = state.directory.remove_child(&post.session.principal, id, child).await;
+    answer(&state, post, id, REMOVE_CHILD, result).await
 }
 
 #[derive(Template)]

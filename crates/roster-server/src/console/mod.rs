@@ -16,6 +16,7 @@
 //!
 //! [`Principal`]: roster_core::Principal
 
+mod access;
 mod error;
 mod form;
 mod groups;
@@ -33,21 +34,26 @@ use crate::http::routes::Routes;
 /// The vendored htmx (2.0.8, BSD Zero Clause; `assets/htmx-LICENSE.txt`).
 const HTMX: &str = include_str!("../../assets/htmx-2.0.8.min.js");
 const STYLESHEET: &str = include_str!("../../assets/console.css");
+/// The console's own script: the live change feed (`assets/console-feed.js`).
+const FEED_SCRIPT: &str = include_str!("../../assets/console-feed.js");
 /// Asset paths carry a version, so they may be cached for a year.
 pub(crate) const HTMX_PATH: &str = "/assets/htmx-2.0.8.min.js";
 pub(crate) const STYLESHEET_PATH: &str = "/assets/console-1.css";
+pub(crate) const FEED_SCRIPT_PATH: &str = "/assets/console-feed-1.js";
 
 /// The console's routes (pages, forms and assets).
 pub fn routes() -> Routes<AppState> {
     Routes::new()
         .get(HTMX_PATH, || async { asset("text/javascript; charset=utf-8", HTMX) })
         .get(STYLESHEET_PATH, || async { asset("text/css; charset=utf-8", STYLESHEET) })
+        .get(FEED_SCRIPT_PATH, || async { asset("text/javascript; charset=utf-8", FEED_SCRIPT) })
         .get("/sign-in", session::sign_in_page)
         .post("/sign-in", session::sign_in)
         .post("/sign-out", session::sign_out)
         .get("/", pages::overview)
         .get("/events", pages::events)
         .get("/events/poll", pages::events_poll)
+        .get("/events/stream", pages::events_stream)
         .get("/keys", pages::keys)
         .post("/keys", pages::create_key)
         .post("/keys/{id}/delete", pages::delete_key)
@@ -70,6 +76,12 @@ pub fn routes() -> Routes<AppState> {
         .post("/groups/{id}/members/{user}/remove", groups::remove_member)
         .post("/groups/{id}/children", groups::add_child)
         .post("/groups/{id}/children/{child}/remove", groups::remove_child)
+        .post("/groups/{id}/shares", access::put_share)
+        .post("/groups/{id}/shares/{kind}/{grantee}/remove", access::delete_share)
+        .post("/groups/{id}/roles", access::grant_role)
+        .post("/groups/{id}/roles/{role}/remove", access::revoke_role)
+        .post("/groups/{id}/projects", access::put_project_role)
+        .post("/groups/{id}/projects/{project}/remove", access::remove_project_role)
 }
 
 /// Whether a request is a browser's for a page (`Accept` names HTML).

@@ -1,10 +1,15 @@
 //! The overview, the change feed and the signed-in person's own keys.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect};
-use roster_core::{GroupFilter, KeyId, PageRequest, UserQuery, list};
+use roster_core::{CoreError, GroupFilter, KeyId, PageRequest, UserQuery, list};
 use serde::Deserialize;
 
 use super::error::{ConsoleError, ConsoleResult};
@@ -35,7 +40,7 @@ async fn newest(state: &AppState, session: &Session, n: i64) -> Result<Vec<Event
     let p = &session.principal;
     let head = state.directory.list_events(p, i64::MAX - 1, 1).await?.total;
     let page = state.directory.list_events(p, (head - n).max(0), n as u32).await?;
-    event_rows(state, session, &page.items).await
+    event_rows(state, p, &page.items).await
 }
 
 /// `GET /`: counts, the signed-in person's groups, recent changes.
@@ -66,15 +71,132 @@ struct Events {
     chrome: Chrome,
     events: Shown<Vec<EventRow>>,
     last: i64,
+    feed_js: &'static str,
 }
 
-/// `GET /events`: the newest changes, then new ones as they happen (htmx
+/// `GET /events`: the newest changes, then new ones as they happen (the
+/// page's script listens to `/events/stream`; without `EventSource` htmx
 /// polls `/events/poll`; without JavaScript, reloading shows them).
 pub(crate) async fn events(State(state): State<AppState>, session: Session) -> ConsoleResult {
     let events = shown(newest(&state, &session, FEED).await)?;
     let last = events.as_ref().ok().and_then(|e| e.first()).map_or(0, |e| e.seq);
     let chrome = Chrome::of(&state, &session, "events").await?;
-    html(StatusCode::OK, &Events { chrome, events, last })
+    html(StatusCode::OK, &Events { chrome, events, last, feed_js: super::FEED_SCRIPT_PATH })
+}
+
+/// Events the live feed reads (and renders) at a time.
+const STREAM_BATCH: u32 = 50;
+
+/// How long the live feed waits for a change before it checks its session
+/// again (a sign-out on another server ends the stream within this).
+const STREAM_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Deserialize)]
+pub(crate) struct StreamParams {
+    after: Option<String>,
+    follow: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/event_row.html")]
+struct EventRowHtml<'a> {
+    e: &'a EventRow,
+}
+
+/// `GET /events/stream?after=N[&follow=false]`: the change feed as
+/// Server-Sent Events for the signed-in session, as `/v1/events/stream` is
+/// for a key: `id:` the event's `seq`, `event: change`, `data:` its row as
+/// the feed page shows it. `Last-Event-ID` (an `EventSource` reconnecting)
+/// wins over `after`. The core decides what the session sees
+/// (`Directory::session_events`, checking the session afresh each time):
+/// when the session ends, the stream says `event: signed-out` and ends.
+/// `follow=false` sends what the log holds, then ends.
+pub(crate) async fn events_stream(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Query(q): Query<StreamParams>,
+) -> ConsoleResult {
+    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
+    let after = match resume {
+        Some(id) => crate::http::extract::int_param("Last-Event-ID", Some(id))?,
+        None => crate::http::extract::int_param("after", q.after.as_deref())?,
+    };
+    let after = after.unwrap_or(0);
+    if after < 0 {
+        return Err(CoreError::invalid("after", "must not be negative").into());
+    }
+    let follow = match q.follow.as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(CoreError::invalid("follow", "must be true or false").into()),
+    };
+    // Refused as a page here, before the stream starts.
+    state.directory.list_events(&session.principal, after, 1).await?;
+    let start =
+        LiveFeed { state, token: session.token().to_owned(), after, rows: VecDeque::new(), follow, over: false };
+    let frames = futures_util::stream::unfold(start, |mut f| async move {
+        loop {
+            if let Some((seq, row)) = f.rows.pop_front() {
+                f.after = seq;
+                return Some((
+                    Ok::<_, Infallible>(SseEvent::default().id(seq.to_string()).event("change").data(row)),
+                    f,
+                ));
+            }
+            if f.over {
+                return None;
+            }
+            let wait = if f.follow { STREAM_WAIT } else { Duration::ZERO };
+            match f.state.directory.session_events(&f.token, f.after, STREAM_BATCH, wait).await {
+                Ok((_, events)) if events.is_empty() => {
+                    if !f.follow {
+                        return None;
+                    }
+                }
+                Ok((p, events)) => match render(&f.state, &p, &events).await {
+                    Ok(rows) => f.rows.extend(rows),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "the console's event stream ended by an error");
+                        return None;
+                    }
+                },
+                Err(CoreError::Unauthenticated) => {
+                    f.over = true;
+                    return Some((Ok(SseEvent::default().event("signed-out").data("")), f));
+                }
+                // The browser reconnects with Last-Event-ID and resumes.
+                Err(e) => {
+                    tracing::warn!(error = %e, "the console's event stream ended by an error");
+                    return None;
+                }
+            }
+        }
+    });
+    Ok(super::page_headers(Sse::new(frames).keep_alive(KeepAlive::default()).into_response()))
+}
+
+/// Where a session's live feed stands: rows rendered and not yet sent
+/// (oldest first, with their `seq`).
+struct LiveFeed {
+    state: AppState,
+    token: String,
+    after: i64,
+    rows: VecDeque<(i64, String)>,
+    follow: bool,
+    /// The session has ended: send what is left, then stop.
+    over: bool,
+}
+
+/// Each event's row as HTML, oldest first.
+async fn render(
+    state: &AppState,
+    p: &roster_core::Principal,
+    events: &[roster_core::Event],
+) -> Result<Vec<(i64, String)>, ConsoleError> {
+    let rows = event_rows(state, p, events).await?;
+    // `event_rows` puts the newest first; the stream sends in log order.
+    rows.iter().rev().map(|e| Ok((e.seq, EventRowHtml { e }.render()?))).collect()
 }
 
 #[derive(Deserialize)]
@@ -99,7 +221,7 @@ pub(crate) async fn events_poll(
     let after = crate::http::extract::int_param("after", q.after.as_deref())?.unwrap_or(0).max(0);
     let page = state.directory.list_events(&session.principal, after, FEED as u32).await?;
     let last = page.items.last().map_or(after, |e| e.seq);
-    let events = event_rows(&state, &session, &page.items).await?;
+    let events = event_rows(&state, &session.principal, &page.items).await?;
     html(StatusCode::OK, &EventsPoll { events, last })
 }
 

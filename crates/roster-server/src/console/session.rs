@@ -96,11 +96,23 @@ pub(crate) fn sign_in_url(next: &str) -> String {
     }
 }
 
+/// Whether a request is an `EventSource`'s (`Accept: text/event-stream`).
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/event-stream"))
+}
+
 /// A signed-in request: who, and what the page needs to show and post.
 pub(crate) struct Session {
     pub principal: Principal,
     token: String,
     pub csrf: String,
+}
+
+impl Session {
+    /// The session's token (for a use-case that checks the session again).
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -109,7 +121,7 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let signed_out = || ConsoleError::SignedOut {
             next: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
-            htmx: parts.headers.contains_key("hx-request"),
+            script: parts.headers.contains_key("hx-request") || wants_stream(&parts.headers),
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(signed_out()) };
         match state.directory.session_principal(token, source(parts)).await {

@@ -11,15 +11,9 @@ use serde::Deserialize;
 use super::error::{ConsoleError, ConsoleResult};
 use super::form::{Failed, Failure};
 use super::session::{Post, Session};
-use super::views::{Chrome, GroupRow, KeyRow, PAGE, Pager, Shown, UserRow, encode, html, shown};
+use super::views::{Chrome, GroupRow, KeyRow, PAGE, Pager, Search, SearchParams, Shown, UserRow, html, search, shown};
 use crate::http::AppState;
 use crate::http::extract::id_param;
-
-#[derive(Deserialize, Default)]
-pub(crate) struct ListParams {
-    q: Option<String>,
-    cursor: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "console/users.html")]
@@ -34,34 +28,23 @@ struct Users {
 async fn list_page(
     state: &AppState,
     session: &Session,
-    params: &ListParams,
+    params: &SearchParams,
     failed: Failed,
     status: StatusCode,
 ) -> ConsoleResult {
-    let status = failed.status_or(status);
-    let q = params.q.as_deref().unwrap_or("").trim().to_owned();
-    let query = UserQuery { prefix: Some(q.clone()).filter(|q| !q.is_empty()), ..UserQuery::default() };
-    let req = PageRequest::parse(list::USERS, Some(PAGE), params.cursor.as_deref())?;
-    let page = match state.directory.list_users(&session.principal, &query, &req).await {
-        Ok(page) => page,
-        // A search the core refuses (too long, …) is shown by the search box.
-        Err(e @ CoreError::Invalid { .. }) if !failed.any() => {
-            let failed = Failed(Some(Failure::of("search", &["prefix"], Default::default(), e)?));
-            let empty = ListParams { q: None, cursor: None };
-            return Box::pin(list_page(state, session, &empty, failed, StatusCode::BAD_REQUEST)).await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let pager = Pager::of(&page, &format!("/users?q={}&", encode(&q)), "cursor");
+    let (d, p) = (&state.directory, &session.principal);
+    let list = |prefix, req| async move { d.list_users(p, &UserQuery { prefix, ..UserQuery::default() }, &req).await };
+    let found = search("/users", list::USERS, params, failed, status, list, |u| UserRow::from(u)).await?;
     let chrome = Chrome::of(state, session, "users").await?;
-    html(status, &Users { chrome, q, users: page.items.iter().map(UserRow::from).collect(), pager, failed })
+    let Search { q, rows: users, pager, failed, status } = found;
+    html(status, &Users { chrome, q, users, pager, failed })
 }
 
 /// `GET /users?q=&cursor=`: users by name prefix, a page at a time.
 pub(crate) async fn list(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<ListParams>,
+    Query(q): Query<SearchParams>,
 ) -> ConsoleResult {
     list_page(&state, &session, &q, Failed::default(), StatusCode::OK).await
 }
@@ -82,7 +65,7 @@ pub(crate) async fn create(State(state): State<AppState>, post: Post) -> Console
         Ok(user) => Ok(Redirect::to(&format!("/users/{}", user.id)).into_response()),
         Err(e) => {
             let failed = Failed(Some(Failure::of("create-user", USER_FIELDS, form, e)?));
-            list_page(&state, &session, &ListParams::default(), failed, StatusCode::BAD_REQUEST).await
+            list_page(&state, &session, &SearchParams::default(), failed, StatusCode::BAD_REQUEST).await
         }
     }
 }

@@ -7,10 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use std::collections::HashMap;
 
-use roster_core::{ApiKey, CoreError, Event, Group, GroupId, Membership, Page, Permissions, SiteRole, User, UserId};
+use roster_core::{
+    ApiKey, CoreError, Event, Group, GroupId, Membership, Page, PageRequest, Permissions, Principal, SiteRole, User,
+    UserId,
+};
 use time::OffsetDateTime;
 
 use super::error::ConsoleResult;
+use super::form::{Failed, Failure, FormData};
 use super::session::Session;
 use super::{HTMX_PATH, STYLESHEET_PATH, page_headers};
 use crate::http::AppState;
@@ -83,6 +87,56 @@ impl Pager {
             shown: page.items.len(),
         }
     }
+}
+
+/// The query of a searchable list page: `?q=<name prefix>&cursor=`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct SearchParams {
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// One searched page of a list, ready for its template.
+pub(crate) struct Search<R> {
+    /// What was searched for (trimmed), shown again in the search box.
+    pub q: String,
+    pub rows: Vec<R>,
+    pub pager: Pager,
+    /// The page's failure: the form's that led here, or the search's own.
+    pub failed: Failed,
+    pub status: StatusCode,
+}
+
+/// Searches a list page at `path` (users, groups): one page of `list`
+/// (the core's list named `list_name`, given the name prefix or none, and
+/// the page request), each item shown as `row`. A search the core refuses
+/// (too long, …) is shown by the search box (`search` form, `prefix`
+/// field) above the unfiltered list, with the core's status.
+pub(crate) async fn search<T, R, Fut>(
+    path: &str,
+    list_name: &'static str,
+    params: &SearchParams,
+    failed: Failed,
+    status: StatusCode,
+    list: impl Fn(Option<String>, PageRequest) -> Fut,
+    row: impl Fn(&T) -> R,
+) -> ConsoleResult<Search<R>>
+where
+    Fut: std::future::Future<Output = Result<Page<T>, CoreError>>,
+{
+    let q = params.q.as_deref().unwrap_or("").trim().to_owned();
+    let req = PageRequest::parse(list_name, Some(PAGE), params.cursor.as_deref())?;
+    let (q, page, failed) = match list(Some(q.clone()).filter(|q| !q.is_empty()), req).await {
+        Ok(page) => (q, page, failed),
+        Err(e @ CoreError::Invalid { .. }) if !failed.any() => {
+            let failed = Failed(Some(Failure::of("search", &["prefix"], FormData::default(), e)?));
+            (String::new(), list(None, PageRequest::parse(list_name, Some(PAGE), None)?).await?, failed)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pager = Pager::of(&page, &format!("{path}?q={}&", encode(&q)), "cursor");
+    let status = failed.status_or(status);
+    Ok(Search { q, rows: page.items.iter().map(row).collect(), pager, failed, status })
 }
 
 /// A value for a URL's query string.
@@ -179,7 +233,7 @@ pub(crate) struct EventRow {
 /// they may not see, shows as its id).
 struct Names<'a> {
     state: &'a AppState,
-    session: &'a Session,
+    principal: &'a Principal,
     users: HashMap<String, String>,
     groups: HashMap<String, String>,
 }
@@ -190,7 +244,7 @@ impl Names<'_> {
             return Ok(name.clone());
         }
         let name = match id.parse::<UserId>() {
-            Ok(uid) => match self.state.directory.get_user(&self.session.principal, uid).await {
+            Ok(uid) => match self.state.directory.get_user(self.principal, uid).await {
                 Ok(u) => u.username,
                 Err(CoreError::NotFound { .. }) => id.to_owned(),
                 Err(e) => return Err(e),
@@ -206,7 +260,7 @@ impl Names<'_> {
             return Ok(name.clone());
         }
         let name = match id.parse::<GroupId>() {
-            Ok(gid) => match self.state.directory.get_group(&self.session.principal, gid).await {
+            Ok(gid) => match self.state.directory.get_group(self.principal, gid).await {
                 Ok(g) => g.name,
                 Err(CoreError::NotFound { .. }) => id.to_owned(),
                 Err(e) => return Err(e),
@@ -218,13 +272,14 @@ impl Names<'_> {
     }
 }
 
-/// Events as the feed shows them, newest first, with names for ids.
+/// Events as the feed shows them to `principal`, newest first, with names
+/// for ids.
 pub(crate) async fn event_rows(
     state: &AppState,
-    session: &Session,
+    principal: &Principal,
     events: &[Event],
 ) -> Result<Vec<EventRow>, CoreError> {
-    let mut names = Names { state, session, users: HashMap::new(), groups: HashMap::new() };
+    let mut names = Names { state, principal, users: HashMap::new(), groups: HashMap::new() };
     let mut rows = Vec::with_capacity(events.len());
     for e in events.iter().rev() {
         let snapshot = e.after.as_ref().or(e.before.as_ref());

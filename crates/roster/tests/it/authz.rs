@@ -3,6 +3,12 @@
 //! caller, through one `check` helper. Reads are in it too: a stranger's
 //! lists must not name the private group or count it.
 //!
+//! The web console's routes (`page` rows) are called with each caller's
+//! session cookie instead of a key: sessions are made by signing in with
+//! the caller's key (the revoked key's and the inactive user's before the
+//! revocation and the deactivation), forms carry the session's CSRF token,
+//! and every form is also posted once without it (403, before anything).
+//!
 //! Cells: `2` a 2xx, `0` 400, `1` 401, `3` 403, `4` 404, `9` 409. Columns,
 //! in [`CALLERS`] order: admin | group admin with every permission, then
 //! with add_members, remove_members, edit_memberships, manage_children off
@@ -12,7 +18,9 @@
 //! State is set up once per store. A write that succeeds is undone as the
 //! admin (`undo`), or consumed a throw-away target (`<v…>` placeholders,
 //! made again on first use), so every caller meets the same state; denied
-//! attempts change nothing and need no reset.
+//! attempts change nothing and need no reset. On a console row `2` is also
+//! a redirect anywhere but the sign-in page (a form's success), and `1` is
+//! the redirect to the sign-in page (no session, or one that has ended).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -45,6 +53,8 @@ const EDIT: &str = "2 22232 3 332 4 111";
 const KIDS: &str = "2 22223 3 332 4 111";
 /// Another user's key: invisible to all but site admins.
 const OTHERS_404: &str = "2 44444 4 444 4 111";
+/// Site admins, on a page of G (strangers: 404, the page is not theirs).
+const SITE: &str = "2 33333 3 333 4 111";
 /// Subscribing to G's changes: site admins, G's admins, manage shares.
 const WATCH: &str = "2 22222 3 332 4 111";
 
@@ -68,10 +78,17 @@ struct Row {
     /// Admin requests (native) that restore the state after a success.
     undo: &'static [(Method, &'static str, Option<&'static str>)],
     leak: Leak,
+    /// A console route: a session cookie, and a form body (`a=1&b=<t>`).
+    console: bool,
 }
 
 fn row(method: Method, path: &'static str, expect: &'static str) -> Row {
-    Row { method, path, body: None, expect, undo: &[], leak: Leak::None }
+    Row { method, path, body: None, expect, undo: &[], leak: Leak::None, console: false }
+}
+
+/// A console route, called with each caller's session.
+fn page(method: Method, path: &'static str, expect: &'static str) -> Row {
+    Row { console: true, ..row(method, path, expect) }
 }
 
 impl Row {
@@ -372,6 +389,73 @@ fn table() -> Vec<Row> {
             r#"{"data": {"attributes": {"requests": [{"method": "put", "resource": "project_authorization_roles/<p>:viewer",
                 "body": {"data": {"attributes": {"name": "Viewer"}, "relationships": {"principal_user_groups": {"data": [{"type": "user_group", "id": "<g>"}]}}}}}]}}}"#,
         ),
+        // The web console, with session cookies. Assets and the sign-in
+        // form are for anyone; a sign-in without the form's nonce is refused.
+        page(M::GET, "/assets/htmx-2.0.8.min.js", PUBLIC),
+        page(M::GET, "/assets/console-1.css", PUBLIC),
+        page(M::GET, "/sign-in", PUBLIC),
+        page(M::POST, "/sign-in", "3 33333 3 333 3 333").body("key=rst_nope"),
+        page(M::GET, "/", ANY),
+        // The feed page says "not shown to you" to all but site admins;
+        // its poll is the core's refusal.
+        page(M::GET, "/events", ANY),
+        page(M::GET, "/events/poll?after=0", ADMIN),
+        page(M::GET, "/events/stream?follow=false", ADMIN),
+        page(M::GET, "/assets/console-feed-1.js", PUBLIC),
+        page(M::GET, "/keys", ANY),
+        page(M::POST, "/keys", ANY).body("name=k<n>"),
+        page(M::POST, "/keys/<vk>/delete", OTHERS_404),
+        page(M::GET, "/users", ANY),
+        page(M::POST, "/users", ADMIN).body("username=n<n>"),
+        page(M::GET, "/users/<t>", ANY),
+        page(M::POST, "/users/<t>", ADMIN).body("first_name=f<n>"),
+        page(M::POST, "/users/<t>/active", ADMIN).body("active=true"),
+        page(M::GET, "/groups", ANY).leak(Leak::Groups),
+        page(M::GET, "/groups?q=secret", ANY).leak(Leak::Groups),
+        page(M::POST, "/groups", ADMIN).body("name=n<n>"),
+        page(M::GET, "/groups/<g>", SEE),
+        page(M::POST, "/groups/<g>", WRITE).body("name=secret-g&description=d<n>"),
+        page(M::GET, "/groups/<g>/delete", SEE),
+        page(M::POST, "/groups/<v>/delete", MANAGE),
+        page(M::GET, "/groups/<g>/all-members", SEE),
+        page(M::GET, "/groups/<g>/tree", SEE),
+        page(M::GET, "/groups/<g>/tree?up=1", SEE),
+        page(M::POST, "/groups/<g>/members", ADD)
+            .body("username=t&role=member")
+            .undo(&[(DEL, "/v1/groups/<g>/members/<t>", None)]),
+        page(M::POST, "/groups/<g>/memberships/<xm>/role", EDIT).body("role=member"),
+        page(M::POST, "/groups/<g>/memberships/<xm>/permissions", EDIT)
+            .body("add_members=on")
+            .undo(&[(M::PATCH, "/v1/memberships/<xm>", Some(r#"{"permissions": {}}"#))]),
+        page(M::POST, "/groups/<g>/members/<x>/remove", REMOVE)
+            .undo(&[(PUT, "/v1/groups/<g>/members/<x>", Some("{}"))]),
+        page(M::POST, "/groups/<g>/children", KIDS)
+            .body("child=k")
+            .undo(&[(DEL, "/v1/groups/<g>/children/<k>", None)]),
+        page(M::POST, "/groups/<g>/children/<c>/remove", KIDS)
+            .undo(&[(PUT, "/v1/groups/<g>/children/<c>", None)]),
+        // A group's access on its page: shares as the API's; roles and
+        // project roles for site admins (a stranger's refusal is the page's
+        // 404: the page that would show it is not theirs to see).
+        page(M::POST, "/groups/<g>/shares", MANAGE)
+            .body("kind=user&grantee=t&level=read")
+            .undo(&[(DEL, "/v1/groups/<g>/shares/users/<t>", None)]),
+        page(M::POST, "/groups/<g>/shares/users/<y>/remove", MANAGE)
+            .undo(&[(PUT, "/v1/groups/<g>/shares/users/<y>", Some(r#"{"level": "read"}"#))]),
+        // (Earlier rows may leave G without R: the undo grants it again.)
+        page(M::POST, "/groups/<g>/roles", SITE)
+            .body("role=<vr>")
+            .undo(&[(DEL, "/v1/groups/<g>/roles/<vr>", None), (PUT, "/v1/groups/<g>/roles/<r>", None)]),
+        page(M::POST, "/groups/<g>/roles/<r>/remove", SITE).undo(&[(PUT, "/v1/groups/<g>/roles/<r>", None)]),
+        page(M::POST, "/groups/<g>/projects", SITE)
+            .body("project=P&role=R2")
+            .undo(&[(PUT, "/v1/projects/<p>/groups/<g>", Some(r#"{"role": "R"}"#))]),
+        page(M::POST, "/groups/<g>/projects/<p>/remove", SITE)
+            .undo(&[(PUT, "/v1/projects/<p>/groups/<g>", Some(r#"{"role": "R"}"#))]),
+        // Signing out answers everyone with the sign-in form and a cleared
+        // cookie; `check` also sees that each session it ended is over (and
+        // signs in again).
+        page(M::POST, "/sign-out", "1 11111 1 111 1 111"),
     ]
 }
 
@@ -403,6 +487,10 @@ struct Fixture {
     n: u64,
     /// The stranger's `/v1/groups` total.
     stranger_groups: i64,
+    /// A client that shows redirects instead of following them.
+    pages: reqwest::Client,
+    /// Each caller's console session: (cookie, CSRF token).
+    sessions: Vec<Option<(String, String)>>,
 }
 
 async fn ok(s: &TestServer, method: Method, path: &str, body: Value) -> Value {
@@ -433,6 +521,8 @@ impl Fixture {
             cache: HashMap::new(),
             n: 0,
             stranger_groups: 0,
+            pages: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            sessions: Vec::new(),
         };
         for name in ["g", "k", "c", "z", "s"] {
             let id = s.group(if name == "g" { "secret-g" } else { name }).await;
@@ -489,6 +579,14 @@ impl Fixture {
             let body = json!({ "url": "http://127.0.0.1:9/w", "group_id": scope, "enabled": false });
             let w = ok(s, Method::POST, "/v1/webhooks", body).await;
             f.uuid.insert(name.into(), w["id"].as_str().expect("webhook id").into());
+        }
+        // Console sessions, made while every key is valid and every user active.
+        for key in f.keys.clone() {
+            let session = match key {
+                Some(k) => Some(sign_in(s, &f.pages, &k).await),
+                None => None,
+            };
+            f.sessions.push(session);
         }
         // The revoked key and the inactive user.
         let revoked = s.get(&format!("/v1/keys?user_id={}", f.uuid["revoked"])).await;
@@ -628,24 +726,115 @@ impl Fixture {
     }
 }
 
+/// Signs in on the console with `key`: the session cookie and the
+/// session's CSRF token (read from the overview's sign-out form).
+async fn sign_in(s: &TestServer, http: &reqwest::Client, key: &str) -> (String, String) {
+    let form = http.get(format!("{}/sign-in", s.base)).send().await.expect("sign-in form");
+    let nonce_cookie = set_cookie(&form, "roster_sign_in");
+    let html = form.text().await.expect("body");
+    let nonce = hidden(&html, "nonce");
+    let body = format!("key={}&nonce={nonce}", form_encode(key));
+    let res = http
+        .post(format!("{}/sign-in", s.base))
+        .header("cookie", nonce_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign in with {key}");
+    let cookie = set_cookie(&res, "roster_session");
+    let home = http.get(format!("{}/", s.base)).header("cookie", &cookie).send().await.expect("overview");
+    let csrf = hidden(&home.text().await.expect("body"), "csrf");
+    (cookie, csrf)
+}
+
+/// `name=value` of the response's `Set-Cookie` for `name`.
+fn set_cookie(res: &reqwest::Response, name: &str) -> String {
+    let prefix = format!("{name}=");
+    let all = res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok());
+    let found = all.filter(|c| c.starts_with(&prefix)).find_map(|c| c.split(';').next());
+    found.unwrap_or_else(|| panic!("no {name} cookie")).to_owned()
+}
+
+/// The value of the first hidden input named `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[at..].split('"').next().unwrap_or("").to_owned()
+}
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A console request as caller `i` (their session cookie, if any); a form
+/// body gets the session's CSRF token unless `csrf` is false.
+async fn send_page(s: &TestServer, f: &Fixture, method: Method, path: &str, i: usize, body: &str, csrf: bool) -> Reply {
+    let mut req = f.pages.request(method.clone(), format!("{}{path}", s.base));
+    let mut form = body.to_owned();
+    if let Some((cookie, token)) = &f.sessions[i] {
+        req = req.header("cookie", cookie);
+        if csrf {
+            form = if form.is_empty() { format!("csrf={token}") } else { format!("{form}&csrf={token}") };
+        }
+    }
+    if method != Method::GET {
+        req = req.header("content-type", "application/x-www-form-urlencoded").body(form);
+    }
+    // The page's text is the body, so that `leaks` reads what it shows.
+    let res = req.send().await.expect("request");
+    let (status, headers) = (res.status(), res.headers().clone());
+    let text = res.text().await.expect("body");
+    Reply { status, headers, raw_len: text.len(), body: Value::String(text) }
+}
+
+/// Whether a console answer is a trip to the sign-in page.
+fn to_sign_in(r: &Reply) -> bool {
+    r.status == StatusCode::SEE_OTHER
+        && r.headers.get("location").and_then(|v| v.to_str().ok()).is_some_and(|l| l.starts_with("/sign-in"))
+}
+
 /// Runs one row as every caller and compares each status with its cell.
 async fn check(s: &TestServer, f: &mut Fixture, row: &Row, failures: &mut Vec<String>) {
     let cells: Vec<char> = row.expect.chars().filter(|c| !c.is_whitespace()).collect();
     assert_eq!(cells.len(), CALLERS.len(), "{} {}: {} cells", row.method, row.path, cells.len());
     let ids = ids_of(row.path);
+    if row.console && row.method == Method::POST && row.path != "/sign-in" {
+        // Without the CSRF token, even the site admin's form is refused.
+        let path = f.fill(s, row.path, ids).await;
+        let body = f.fill(s, row.body.unwrap_or(""), ids).await;
+        let r = send_page(s, f, row.method.clone(), &path, 0, &body, false).await;
+        if r.status != StatusCode::FORBIDDEN {
+            failures.push(format!("{} {} without the CSRF token: want 403, got {}", row.method, row.path, r.status));
+        }
+    }
     for (i, caller) in CALLERS.iter().enumerate() {
         let path = f.fill(s, row.path, ids).await;
-        let body = match row.body {
-            Some(b) => {
-                let text = f.fill(s, b, ids).await;
-                Some(serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}: {text}", row.path)))
-            }
-            None => None,
+        let r = if row.console {
+            let body = f.fill(s, row.body.unwrap_or(""), ids).await;
+            send_page(s, f, row.method.clone(), &path, i, &body, true).await
+        } else {
+            let body = match row.body {
+                Some(b) => {
+                    let text = f.fill(s, b, ids).await;
+                    Some(serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}: {text}", row.path)))
+                }
+                None => None,
+            };
+            let key = f.keys[i].clone();
+            send(s, &f.http, row.method.clone(), &path, key.as_deref(), body).await
         };
-        let key = f.keys[i].clone();
-        let r = send(s, &f.http, row.method.clone(), &path, key.as_deref(), body).await;
         let got = r.status.as_u16();
         let fits = match cells[i] {
+            '2' if row.console => r.status.is_success() || (r.status.is_redirection() && !to_sign_in(&r)),
+            '1' if row.console => to_sign_in(&r),
             '2' => r.status.is_success(),
             '3' => got == 403,
             c => c.to_digit(10).is_some_and(|d| got == expected_status(d)),
@@ -656,7 +845,17 @@ async fn check(s: &TestServer, f: &mut Fixture, row: &Row, failures: &mut Vec<St
         if r.status.is_success() && *caller == "str" {
             leaks(f, row, &r.body, failures);
         }
-        if r.status.is_success() && row.method != Method::GET {
+        let done = r.status.is_success() || (row.console && r.status.is_redirection() && !to_sign_in(&r));
+        if row.console && row.path == "/sign-out" && !matches!(*caller, "none" | "revoked" | "inactive") {
+            // The session is over; a new one for the rows after this.
+            let after = send_page(s, f, Method::GET, "/", i, "", false).await;
+            if !to_sign_in(&after) {
+                failures.push(format!("POST /sign-out as {caller}: the session goes on ({})", after.status));
+            }
+            let key = f.keys[i].clone().expect("a signed-in caller has a key");
+            f.sessions[i] = Some(sign_in(s, &f.pages, &key).await);
+        }
+        if done && row.method != Method::GET {
             for (m, p, b) in row.undo {
                 let p = f.fill(s, p, Ids::Uuid).await;
                 let b = match b {
@@ -777,18 +976,15 @@ fn fits(row: &str, route: &str) -> bool {
 /// The table lists every route the server mounts, and nothing else.
 #[test]
 fn the_table_covers_every_route() {
-    // The web console's pages take a session cookie, not a key: its own
-    // tests (`console.rs`) hold it to the same visibility.
+    // The console's routes are in it too (`page` rows), each one of them.
     let console: BTreeSet<(String, String)> = roster_server::console::routes()
         .list()
         .into_iter()
         .map(|r| (r.method.to_string(), normalise(&r.path)))
         .collect();
-    let mounted: BTreeSet<(String, String)> = roster_server::routes()
-        .into_iter()
-        .map(|(m, p)| (m.to_string(), normalise(&p)))
-        .filter(|r| !console.contains(r))
-        .collect();
+    let mounted: BTreeSet<(String, String)> =
+        roster_server::routes().into_iter().map(|(m, p)| (m.to_string(), normalise(&p))).collect();
+    assert!(console.is_subset(&mounted), "the console's routes are mounted");
     let rows: Vec<(String, String)> = table().iter().map(|r| (r.method.to_string(), template(r.path))).collect();
     // A literal segment wins over a parameter, as in the router.
     let route_of = |(m, p): &(String, String)| {

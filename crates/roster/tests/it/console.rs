@@ -532,7 +532,209 @@ async fn the_feed_and_htmx(s: TestServer) {
     assert!(b.get(&format!("/groups/{g}/tree")).await.body.contains("<html"));
 }
 
+async fn shares_roles_and_projects_on_a_group_page(s: TestServer) {
+    let b = sign_in(&s.base, &s.admin).await;
+    let g = s.group("atlas").await;
+    let page = format!("/groups/{g}");
+    let bob = s.user("bob").await;
+    let readers = s.group("readers").await;
+    let role = s.post("/v1/roles", json!({ "name": "auditor" })).await.id();
+    let project = s.post("/v1/projects", json!({ "name": "apollo" })).await.id();
+    let shares = format!("/v1/groups/{g}/shares");
+
+    // Shares: to a user and to a group, a level changed, then revoked.
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "bob"), ("level", "write")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = b.post(&format!("{page}/shares"), &[("kind", "group"), ("grantee", "readers"), ("level", "read")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let listed = s.get(&shares).await.body;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let shown = b.get(&page).await;
+    assert!(shown.body.contains(">bob</a> <span class=\"muted\">write"), "{}", shown.body);
+    assert!(shown.body.contains(&format!("/shares/groups/{readers}/remove")), "{}", shown.body);
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "bob"), ("level", "manage")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let levels = s.get(&shares).await.body;
+    assert!(levels.to_string().contains("manage"), "{levels}");
+    assert_eq!(b.post(&format!("{page}/shares/users/{bob}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.post(&format!("{page}/shares/groups/{readers}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&shares).await.body["total"], 0);
+    // The server names the field; the page shows the error beside it.
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "nobody"), ("level", "read")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"share-grantee-error\""), "{}", r.body);
+    let r = b.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "bob"), ("level", "own")]).await;
+    assert!(r.body.contains("id=\"share-level-error\""), "{}", r.body);
+    let r = b.post(&format!("{page}/shares/users/{bob}/remove"), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "no such share: {}", r.body);
+    assert!(r.body.contains("role=\"alert\""), "{}", r.body);
+
+    // Roles: granted from the list, shown, taken away.
+    let shown = b.get(&page).await;
+    assert!(shown.body.contains(&format!("<option value=\"{role}\">auditor</option>")), "{}", shown.body);
+    assert_eq!(b.post(&format!("{page}/roles"), &[("role", &role)]).await.status, StatusCode::SEE_OTHER);
+    let held = s.get(&format!("/v1/groups/{g}/roles")).await.body;
+    assert!(held.to_string().contains(&role), "{held}");
+    assert!(b.get(&page).await.body.contains(&format!("/roles/{role}/remove")));
+    assert_eq!(b.post(&format!("{page}/roles/{role}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert!(!s.get(&format!("/v1/groups/{g}/roles")).await.body.to_string().contains(&role));
+    let r = b.post(&format!("{page}/roles"), &[("role", "not-a-role")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"grant-role-error\""), "{}", r.body);
+
+    // Project roles: set, changed, removed; a bad role is shown by its field.
+    let bindings = format!("/v1/projects/{project}/bindings");
+    let r = b.post(&format!("{page}/projects"), &[("project", "apollo"), ("role", "viewer")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = b.post(&format!("{page}/projects"), &[("project", "apollo"), ("role", "editor")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let bound = s.get(&bindings).await.body;
+    assert!(bound.to_string().contains("editor") && !bound.to_string().contains("viewer"), "{bound}");
+    assert!(b.get(&page).await.body.contains("as editor"));
+    let r = b.post(&format!("{page}/projects"), &[("project", "apollo"), ("role", "two words")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"project-role-error\""), "{}", r.body);
+    let r = b.post(&format!("{page}/projects"), &[("project", "gemini"), ("role", "viewer")]).await;
+    assert!(r.body.contains("id=\"project-name-error\""), "{}", r.body);
+    assert_eq!(b.post(&format!("{page}/projects/{project}/remove"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&bindings).await.body["total"], 0);
+
+    // A group admin who is no site admin: the core's refusals, rendered
+    // (403, by the form), nothing written; a stranger gets no page at all.
+    let (carol, carol_key) = s.user_with_key("carol").await;
+    s.put(&format!("/v1/groups/{g}/members/{carol}"), json!({ "role": "admin" })).await;
+    let c = sign_in(&s.base, &carol_key).await;
+    let shown = c.get(&page).await;
+    assert!(shown.body.contains("Not shown to you"), "a group admin may not list shares: {}", shown.body);
+    for (path, fields) in [
+        (format!("{page}/roles"), vec![("role", role.as_str())]),
+        (format!("{page}/projects"), vec![("project", "apollo"), ("role", "viewer")]),
+        (format!("{page}/shares"), vec![("kind", "user"), ("grantee", "bob"), ("level", "read")]),
+    ] {
+        let r = c.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        assert!(r.body.contains("class=\"error\" role=\"alert\""), "{path}: the refusal by its form: {}", r.body);
+    }
+    assert_eq!(s.get(&shares).await.body["total"], 0);
+    assert_eq!(s.get(&bindings).await.body["total"], 0);
+    assert!(!s.get(&format!("/v1/groups/{g}/roles")).await.body.to_string().contains(&role));
+    let (_, stranger_key) = s.user_with_key("stranger").await;
+    let st = sign_in(&s.base, &stranger_key).await;
+    let r = st.post(&format!("{page}/shares"), &[("kind", "user"), ("grantee", "stranger"), ("level", "manage")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!r.body.contains("atlas"));
+    assert_eq!(s.get(&shares).await.body["total"], 0);
+}
+
+/// Reads a Server-Sent Events answer until `want` has come, the stream
+/// ends, or `within` passes: what came, and whether the stream ended.
+async fn read_frames(res: &mut reqwest::Response, text: &mut String, want: &str, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while !text.contains(want) {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(None)) | Ok(Err(_)) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Opens the console's event stream with a session cookie.
+async fn open_stream(b: &Browser, query: &str, last_event_id: Option<&str>) -> reqwest::Response {
+    let mut req = b
+        .http
+        .get(format!("{}/events/stream{query}", b.base))
+        .header(COOKIE, &b.cookie)
+        .header(ACCEPT, "text/event-stream");
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id);
+    }
+    req.send().await.expect("stream")
+}
+
+async fn head_seq(s: &TestServer) -> i64 {
+    s.get("/v1/events?limit=1").await.body["total"].as_i64().expect("total")
+}
+
+async fn the_live_feed_over_server_sent_events(s: TestServer) {
+    use std::time::Duration;
+    let b = sign_in(&s.base, &s.admin).await;
+    // The feed page names the stream and its script, which the server serves.
+    let page = b.get("/events").await;
+    let head = head_seq(&s).await;
+    assert!(page.body.contains(&format!("data-stream=\"/events/stream?after={head}\"")), "{}", page.body);
+    let script = page.body.split("<script src=\"").nth(1).and_then(|t| t.split('"').next()).expect("a script");
+    assert!(script.starts_with("/assets/console-feed"), "{script}");
+    let js = b.get(script).await;
+    assert!(js.status == StatusCode::OK && js.body.contains("EventSource") && js.body.contains("/events/stream"));
+
+    // A change made through the API arrives on the open stream, rendered as
+    // the feed page shows it (names, escaped).
+    let mut live = open_stream(&b, &format!("?after={head}"), None).await;
+    assert_eq!(live.status(), StatusCode::OK);
+    let kind = live.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(kind.starts_with("text/event-stream"), "{kind}");
+    let g = s.group("<i>streamed</i>").await;
+    let bob = s.user("bob").await;
+    s.put(&format!("/v1/groups/{g}/members/{bob}"), json!({})).await;
+    let mut text = String::new();
+    let ended = read_frames(&mut live, &mut text, "bob in", Duration::from_secs(10)).await;
+    assert!(!ended && text.contains("bob in &#60;i&#62;streamed&#60;/i&#62;</a>"), "{text}");
+    assert!(text.contains("event: change") && text.contains(&format!("id: {}", head + 1)), "{text}");
+    assert!(!text.contains("<i>streamed"), "escaped: {text}");
+
+    // Last-Event-ID wins over `after` (a reconnecting EventSource resumes).
+    let now = head_seq(&s).await;
+    let mut resumed = open_stream(&b, "?after=0&follow=false", Some(&(now - 1).to_string())).await;
+    let mut again = String::new();
+    assert!(read_frames(&mut resumed, &mut again, "\u{0}", Duration::from_secs(10)).await, "follow=false ends");
+    assert!(again.contains(&format!("id: {now}\n")) && !again.contains(&format!("id: {}\n", now - 1)), "{again}");
+
+    // Signing out ends the open stream (it says so, then closes).
+    let out = b.post("/sign-out", &[]).await;
+    assert_signed_out(&out);
+    let ended = read_frames(&mut live, &mut text, "event: signed-out", Duration::from_secs(4)).await;
+    assert!(!ended && text.contains("event: signed-out"), "the stream says the session ended: {text}");
+    assert!(read_frames(&mut live, &mut text, "\u{0}", Duration::from_secs(4)).await, "and closes");
+    // Reconnecting without a session: 401 (an EventSource then gives up), not a redirect.
+    let refused = open_stream(&b, "", Some("1")).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    // Revoking the session's key ends its stream.
+    let root = s.post("/v1/users", json!({ "username": "root2", "site_role": "admin" })).await.id();
+    let made = s.post("/v1/keys", json!({ "user_id": root, "name": "console" })).await;
+    let (kid, key) = (made.id(), made.body["key"].as_str().expect("key").to_owned());
+    let r = sign_in(&s.base, &key).await;
+    let mut by_key = open_stream(&r, &format!("?after={}", head_seq(&s).await), None).await;
+    assert_eq!(by_key.status(), StatusCode::OK);
+    assert_eq!(s.delete(&format!("/v1/keys/{kid}")).await.status, StatusCode::NO_CONTENT);
+    let mut text = String::new();
+    read_frames(&mut by_key, &mut text, "event: signed-out", Duration::from_secs(4)).await;
+    assert!(text.contains("event: signed-out"), "revoking the key ends the stream: {text}");
+
+    // A session that expires while its stream is open ends it.
+    let b = sign_in(&s.base, &s.admin).await;
+    let soon = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time")
+        + Duration::from_secs(2))
+    .as_micros();
+    s.sql(&format!("UPDATE web_sessions SET expires_at = {soon}")).await;
+    let mut expiring = open_stream(&b, &format!("?after={}", head_seq(&s).await), None).await;
+    assert_eq!(expiring.status(), StatusCode::OK);
+    let mut text = String::new();
+    read_frames(&mut expiring, &mut text, "event: signed-out", Duration::from_secs(6)).await;
+    assert!(text.contains("event: signed-out"), "expiry ends the stream: {text}");
+
+    // The feed is for site admins: the core's refusal, before any stream.
+    let (_, alice_key) = s.user_with_key("alice").await;
+    let a = sign_in(&s.base, &alice_key).await;
+    assert_eq!(open_stream(&a, "", None).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(open_stream(&a, "?after=-1", None).await.status(), StatusCode::BAD_REQUEST);
+}
+
 crate::on_every_store!(
+    the_live_feed_over_server_sent_events,
+    shares_roles_and_projects_on_a_group_page,
     passwords_keys_and_self_service,
     the_feed_and_htmx,
     signing_in_and_out,

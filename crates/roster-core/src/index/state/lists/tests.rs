@@ -224,3 +224,47 @@ fn users_are_found_by_email() {
     s.remove_user(b.id);
     assert!(s.users_by_email("ann@example.org").is_empty());
 }
+
+/// A group's users at any depth are the union of the direct-user bitmaps
+/// kept with each edge: they follow a membership removed, a user deleted
+/// (whose memberships go while the user's `num` is still known), a child
+/// taken out and a group deleted, as the store's statement would.
+#[test]
+fn users_at_any_depth_follow_every_edge_and_deletion() {
+    let mut s = State::default();
+    let users: Vec<User> = (1..=4).map(|n| user(n, &format!("u{n}"))).collect();
+    for u in &users {
+        s.put_user(u.clone());
+    }
+    let (top, mid, low) = (group(1, "top"), group(2, "mid"), group(3, "low"));
+    for g in [&top, &mid, &low] {
+        s.put_group(g.clone());
+    }
+    let nest = |num, parent: &Group, child: &Group| Membership {
+        member: Member::Group(child.id),
+        ..member(num, parent.id, UserId::new())
+    };
+    s.put_membership(nest(10, &top, &mid));
+    s.put_membership(nest(11, &mid, &low));
+    s.put_membership(member(20, top.id, users[0].id));
+    let in_mid = member(21, mid.id, users[1].id);
+    s.put_membership(in_mid.clone());
+    s.put_membership(member(22, low.id, users[2].id));
+    s.put_membership(member(23, low.id, users[3].id));
+    s.put_membership(member(24, mid.id, users[3].id));
+    let nums = |s: &State, g: &Group| s.users_at_any_depth(g.id).iter().collect::<Vec<u64>>();
+    assert_eq!(nums(&s, &top), [1, 2, 3, 4]);
+    assert_eq!(nums(&s, &low), [3, 4]);
+    s.remove_membership(in_mid.id);
+    assert_eq!(nums(&s, &top), [1, 3, 4]);
+    assert_eq!(nums(&s, &mid), [3, 4]);
+    s.remove_user(users[3].id);
+    assert_eq!(nums(&s, &top), [1, 3]);
+    assert_eq!(nums(&s, &mid), [3]);
+    // u4 again, as a new user with the same name: not in any group.
+    s.put_user(user(5, "u4"));
+    assert_eq!(nums(&s, &top), [1, 3]);
+    s.remove_group(low.id);
+    assert_eq!(nums(&s, &top), [1]);
+    assert_eq!(nums(&s, &mid), Vec::<u64>::new());
+}
