@@ -169,11 +169,26 @@ pub fn escaped(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The bytes escaped wherever they stand in a value (RFC 4514 §2.4), as
+/// a table: a 1 000-member group's values are each looked at twice on
+/// their way out (their length, then their bytes), and a lookup a byte
+/// without a branch is what keeps that cheap.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    let specials = *b",+\"\\<>;=\0";
+    while i < specials.len() {
+        t[specials[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// Whether a value goes into a DN as it is (RFC 4514 §2.4).
 fn is_plain(value: &str) -> bool {
-    let special = |b: u8| matches!(b, b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';' | b'=' | b'\0');
     let bytes = value.as_bytes();
-    !bytes.iter().any(|b| special(*b)) && !matches!(bytes.first(), Some(b'#' | b' ')) && bytes.last() != Some(&b' ')
+    let special = bytes.iter().fold(false, |any, b| any | SPECIAL[usize::from(*b)]);
+    !special && !matches!(bytes.first(), Some(b'#' | b' ')) && bytes.last() != Some(&b' ')
 }
 
 /// [`escape`], appended to `out`: one copy when nothing needs escaping
