@@ -213,7 +213,7 @@ fn scale(text: &str) -> Result<f64, String> {
 /// [`seconds`], or 0 (for "never").
 fn seconds_or_zero(text: &str) -> Result<Duration, String> {
     match text.trim().parse::<f64>() {
-        Ok(s) if s == 0.0 => Ok(Duration::ZERO),
+        Ok(0.0) => Ok(Duration::ZERO),
         _ => seconds(text),
     }
 }
