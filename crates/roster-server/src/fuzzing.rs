@@ -175,12 +175,13 @@ pub fn json_bodies(bytes: &[u8]) -> Vec<(&'static str, Result<(), BadRequest>)> 
 /// session does, each search's base placed in the tree and its filter
 /// evaluated over a sample user and group, each built whole and with only
 /// the attributes the search needs (`Need`), which must match and render
-/// alike; each bind DN read. Stops where
+/// alike, and be written by `encode`'s fast path byte for byte as
+/// `ldap3_proto` writes them; each bind DN read. Stops where
 /// the session would close the connection.
 pub fn ldap_messages(data: &[u8]) {
     use bytes::BytesMut;
-    use ldap3_proto::proto::LdapOp;
-    use tokio_util::codec::Decoder;
+    use ldap3_proto::proto::{LdapMsg, LdapOp};
+    use tokio_util::codec::{Decoder, Encoder};
 
     use crate::ldap::codec::{Codec, Frame};
     use crate::ldap::dn::{Dn, Tree};
@@ -224,7 +225,15 @@ pub fn ldap_messages(data: &[u8]) {
                     assert_eq!(matched, matches(&req.filter, &whole, &Resolved::new()));
                     if matched == Some(true) {
                         let (a, b) = (lean.render(&selection, req.typesonly), whole.render(&selection, req.typesonly));
-                        assert_eq!(a, b);
+                        // The entry as the session writes it (the fast
+                        // path) is what ldap3_proto writes for it.
+                        let mut fast = BytesMut::new();
+                        crate::ldap::encode::search_result_entry(msg.msgid, &a, &mut fast);
+                        let mut proto = BytesMut::new();
+                        let entry = LdapMsg::new(msg.msgid, LdapOp::SearchResultEntry(a.into_proto()));
+                        let _ = ldap3_proto::LdapCodec::default().encode(entry.clone(), &mut proto);
+                        assert_eq!(fast, proto);
+                        assert_eq!(entry.op, LdapOp::SearchResultEntry(b.into_proto()));
                     }
                 }
             }

@@ -127,6 +127,12 @@ struct ServeArgs {
     /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "ROSTER_LDAP_TLS_KEY", value_name = "FILE", requires = "ldap_tls_cert")]
     ldap_tls_key: Option<std::path::PathBuf>,
+    /// Seconds between looks at the certificate and key files: when either
+    /// changed, both are read again and new TLS connections get the new
+    /// certificate (a bad file keeps the old one, with an error in the
+    /// log). 0: only on SIGHUP, which always reloads them.
+    #[arg(long, env = "ROSTER_LDAP_TLS_RELOAD_INTERVAL", default_value = "60", value_parser = seconds_or_zero)]
+    ldap_tls_reload_interval: Duration,
     /// With TLS configured, accept binds with a password or key over plain
     /// LDAP too (by default they answer confidentialityRequired until the
     /// client starts TLS).
@@ -204,6 +210,14 @@ fn scale(text: &str) -> Result<f64, String> {
 }
 
 /// A positive number of seconds, fractions allowed (`0.5`).
+/// [`seconds`], or 0 (for "never").
+fn seconds_or_zero(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => seconds(text),
+    }
+}
+
 fn seconds(text: &str) -> Result<Duration, String> {
     match text.trim().parse::<f64>() {
         Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Duration::from_secs_f64(s)),
@@ -305,6 +319,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(ldaps_addr = %ldaps.local_addr()?, base_dn = %args.ldap_base_dn, "roster serving ldaps");
             listeners.ldaps = Some(ldaps);
         }
+        if let Some(tls) = &config.tls {
+            reload_tls_on_hangup(tls.clone());
+            if !args.ldap_tls_reload_interval.is_zero() {
+                tokio::spawn(tls.clone().watch_files(args.ldap_tls_reload_interval));
+            }
+        }
         let mut stopped = stopped.clone();
         let served = roster_server::ldap::serve_ldap(listeners, directory.clone(), config, async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -332,6 +352,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// the working directory; anything else is passed through.
 fn normalize_sqlite_url(url: &str) -> String {
     url.to_owned()
+}
+
+/// Reads the LDAP certificate and key again on each SIGHUP (the outcome
+/// logged; a bad file keeps the certificate in use).
+fn reload_tls_on_hangup(tls: roster_server::ldap::TlsSettings) {
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    tls.reload_and_log("SIGHUP");
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP handler: the LDAP certificate reloads only when its files change")
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 async fn shutdown_signal() {

@@ -3,7 +3,9 @@
 //! filter, a bad field) comes out as [`Frame::Malformed`] with its message
 //! id and operation, so the session answers that operation with
 //! `protocolError` and keeps the connection. Only bytes that are not BER
-//! at all, or a message over [`MAX_MESSAGE`], end it.
+//! at all, or a message over [`MAX_MESSAGE`], end it. Search result
+//! entries are written by `encode` ([`EntryMsg`]), every other message by
+//! `ldap3_proto`.
 
 use std::io;
 
@@ -13,6 +15,8 @@ use ldap3_lber::structure::{PL, StructureTag};
 use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::LdapMsg;
 use tokio_util::codec::{Decoder, Encoder};
+
+use super::entries::Rendered;
 
 /// The largest request accepted (as `ldap3_proto`'s default).
 pub const MAX_MESSAGE: usize = ldap3_proto::DEFAULT_MAX_BER_SIZE;
@@ -66,6 +70,22 @@ impl Encoder<LdapMsg> for Codec {
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> io::Result<()> {
         self.encoder.encode(msg, buf)
+    }
+}
+
+/// A search result entry, written by `encode`'s fast path (the same bytes
+/// `ldap3_proto` writes for it).
+pub(crate) struct EntryMsg {
+    pub id: i32,
+    pub entry: Rendered,
+}
+
+impl Encoder<EntryMsg> for Codec {
+    type Error = io::Error;
+
+    fn encode(&mut self, msg: EntryMsg, buf: &mut BytesMut) -> io::Result<()> {
+        super::encode::search_result_entry(msg.id, &msg.entry, buf);
+        Ok(())
     }
 }
 

@@ -7,13 +7,13 @@
 //! carry nothing the core did not make public.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ldap3_proto::proto::{LdapFilter, LdapPartialAttribute, LdapSearchResultEntry};
 use roster_core::{Group, GroupId, MemberNames, PublicGroup, PublicUser, User, UserId};
 use time::OffsetDateTime;
 
-use super::dn::{SUBSCHEMA_DN, Tree};
+use super::dn::{self, SUBSCHEMA_DN, Tree};
 use super::filter;
 
 /// OIDs this server announces in the root DSE.
@@ -60,7 +60,112 @@ pub fn syntax(name: &str) -> Syntax {
 pub struct Attr {
     pub name: &'static str,
     pub operational: bool,
-    pub values: Vec<String>,
+    pub values: Values,
+}
+
+/// An attribute's values: strings, or a group's direct members by name,
+/// written as DNs (or bare uids) only where they are read. A 1 000-member
+/// group's `member` then costs no string per value on its way to the
+/// client: `encode` writes each DN from the name the index keeps.
+#[derive(Clone, Debug)]
+pub enum Values {
+    Text(Vec<String>),
+    Members(MemberValues),
+}
+
+impl Values {
+    /// The values as strings (a group's member DNs written out on first use).
+    pub fn as_strings(&self) -> &[String] {
+        match self {
+            Self::Text(v) => v,
+            Self::Members(m) => m.text.get_or_init(|| {
+                let mut out = Vec::with_capacity(m.len());
+                m.each(|v| out.push(v.to_string()));
+                out
+            }),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Text(v) => v.is_empty(),
+            Self::Members(m) => m.len() == 0,
+        }
+    }
+}
+
+/// A group's direct members by name, as the values of `member` and
+/// `uniqueMember` (`parents`: users' DNs, then nested groups') or
+/// `memberUid` (users' names alone).
+#[derive(Clone, Debug)]
+pub struct MemberValues {
+    names: Arc<MemberNames>,
+    /// `ou=people,BASE` and `ou=groups,BASE`; `None`: bare user names.
+    parents: Option<(Arc<str>, Arc<str>)>,
+    text: OnceLock<Vec<String>>,
+}
+
+/// One value of an attribute, as the encoder writes it.
+#[derive(Clone, Copy, Debug)]
+pub enum Value<'a> {
+    Text(&'a str),
+    /// `ATTR=ESCAPED(value),PARENT`.
+    Dn {
+        attr: &'static str,
+        value: &'a str,
+        parent: &'a str,
+    },
+}
+
+impl Value<'_> {
+    /// The length of the value as written, in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(t) => t.len(),
+            Self::Dn { attr, value, parent } => attr.len() + dn::escaped(value).len() + 1 + parent.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(t) => f.write_str(t),
+            Self::Dn { attr, value, parent } => write!(f, "{attr}{},{parent}", dn::escaped(value)),
+        }
+    }
+}
+
+impl MemberValues {
+    pub fn dns(names: Arc<MemberNames>, tree: &Tree) -> Self {
+        Self { names, parents: Some(tree.parents_text()), text: OnceLock::new() }
+    }
+
+    pub fn uids(names: Arc<MemberNames>) -> Self {
+        Self { names, parents: None, text: OnceLock::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        match self.parents {
+            Some(_) => self.names.users.len() + self.names.groups.len(),
+            None => self.names.users.len(),
+        }
+    }
+
+    /// Each value in order.
+    pub fn each<'a>(&'a self, mut f: impl FnMut(Value<'a>)) {
+        match &self.parents {
+            Some((people, groups)) => {
+                for u in &self.names.users {
+                    f(Value::Dn { attr: "uid=", value: u, parent: people });
+                }
+                for g in &self.names.groups {
+                    f(Value::Dn { attr: "cn=", value: g, parent: groups });
+                }
+            }
+            None => self.names.users.iter().for_each(|u| f(Value::Text(u))),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -76,13 +181,17 @@ impl Entry {
     }
 
     pub(crate) fn put(&mut self, name: &'static str, values: Vec<String>) {
+        self.put_values(name, Values::Text(values));
+    }
+
+    fn put_values(&mut self, name: &'static str, values: Values) {
         if !values.is_empty() {
             self.attrs.push(Attr { name, operational: false, values });
         }
     }
 
     pub(crate) fn put_operational(&mut self, name: &'static str, values: Vec<String>) {
-        self.attrs.push(Attr { name, operational: true, values });
+        self.attrs.push(Attr { name, operational: true, values: Values::Text(values) });
     }
 
     /// `entryDN` and `subschemaSubentry`, which every entry below the root
@@ -95,20 +204,57 @@ impl Entry {
     /// The values of an attribute named in any case (`None`: the entry has
     /// no such attribute).
     pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.values.as_slice())
+        self.attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.values.as_strings())
     }
 
     /// The entry as sent: the attributes `selection` picks. It consumes
-    /// the entry, so each value's bytes move into the message uncopied.
-    pub fn render(self, selection: &Selection, types_only: bool) -> LdapSearchResultEntry {
+    /// the entry, so each value moves into the answer uncopied.
+    pub fn render(self, selection: &Selection, types_only: bool) -> Rendered {
         let root = self.dn.is_empty();
         let attributes = self
             .attrs
             .into_iter()
             .filter(|a| selection.wants(a.name, a.operational) || (root && selection.wants(a.name, false)))
+            .map(|a| RenderedAttr {
+                name: selection.spelling(a.name).to_owned(),
+                values: if types_only { Values::Text(Vec::new()) } else { a.values },
+            })
+            .collect();
+        Rendered { dn: self.dn, attributes }
+    }
+}
+
+/// A search result entry as it goes to the client: `encode` writes it,
+/// byte for byte as `ldap3_proto` would write [`Rendered::into_proto`].
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub dn: String,
+    pub attributes: Vec<RenderedAttr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderedAttr {
+    /// As the client spelled it.
+    pub name: String,
+    pub values: Values,
+}
+
+impl Rendered {
+    /// The same entry as `ldap3_proto`'s type, each value its own buffer.
+    pub fn into_proto(self) -> LdapSearchResultEntry {
+        let attributes = self
+            .attributes
+            .into_iter()
             .map(|a| LdapPartialAttribute {
-                atype: selection.spelling(a.name).to_owned(),
-                vals: if types_only { Vec::new() } else { a.values.into_iter().map(String::into_bytes).collect() },
+                atype: a.name,
+                vals: match a.values {
+                    Values::Text(v) => v.into_iter().map(String::into_bytes).collect(),
+                    Values::Members(m) => {
+                        let mut vals = Vec::with_capacity(m.len());
+                        m.each(|v| vals.push(v.to_string().into_bytes()));
+                        vals
+                    }
+                },
             })
             .collect();
         LdapSearchResultEntry { dn: self.dn, attributes }
@@ -383,29 +529,22 @@ pub fn public_group_entry(tree: &Tree, g: &PublicGroup, members: Option<Members>
     b.e
 }
 
-/// `member`, `uniqueMember` (users and nested groups) and `memberUid` (users).
+/// `member`, `uniqueMember` (users and nested groups) and `memberUid`
+/// (users), written out only on their way to the client.
 fn put_members(e: &mut Entry, tree: &Tree, members: Option<Members>) {
     let Some(m) = members else { return };
     let a = m.attrs;
     if a.member || a.unique_member {
-        let dns: Vec<String> = m
-            .names
-            .users
-            .iter()
-            .map(|u| tree.user_dn(u))
-            .chain(m.names.groups.iter().map(|g| tree.group_dn(g)))
-            .collect();
-        match (a.member, a.unique_member) {
-            (true, true) => {
-                e.put("member", dns.clone());
-                e.put("uniqueMember", dns);
-            }
-            (true, false) => e.put("member", dns),
-            _ => e.put("uniqueMember", dns),
+        let dns = MemberValues::dns(m.names.clone(), tree);
+        if a.member {
+            e.put_values("member", Values::Members(dns.clone()));
+        }
+        if a.unique_member {
+            e.put_values("uniqueMember", Values::Members(dns));
         }
     }
     if a.member_uid {
-        e.put("memberUid", m.names.users.clone());
+        e.put_values("memberUid", Values::Members(MemberValues::uids(m.names)));
     }
 }
 

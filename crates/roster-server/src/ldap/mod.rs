@@ -13,13 +13,15 @@
 //! `session` (a connection, bind, StartTLS, WhoAmI, result codes of what
 //! is not offered), `tls` (certificate, key, handshake), `dn` (DNs and the
 //! tree), `entries` (users and groups as entries, the root DSE, attribute
-//! selection), `schema` (the subschema entry), `filter` (evaluation),
+//! selection), `encode` (search result entries written from borrowed
+//! values), `schema` (the subschema entry), `filter` (evaluation),
 //! `search` (plans over core lists, paging), `compare`, `error` (result
 //! codes, in one place).
 
 pub(crate) mod codec;
 pub(crate) mod compare;
 pub(crate) mod dn;
+pub(crate) mod encode;
 pub(crate) mod entries;
 pub(crate) mod error;
 pub(crate) mod filter;

@@ -23,21 +23,21 @@ use std::collections::{BTreeMap, HashSet, hash_map::DefaultHasher};
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
-use ldap3_proto::proto::{LdapFilter, LdapSearchResultEntry, LdapSearchScope};
+use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use roster_core::{
     CoreError, Directory, Group, GroupFilter, GroupId, NumKind, Page, PageRequest, Principal, PublicGroup,
     PublicReader, PublicUser, User, UserId, UserQuery, collect_all, list,
 };
 
 use super::dn::{Dn, Place, Tree};
-use super::entries::{self, Entry, MemberAttrs, Members, Need, Selection, Subject};
+use super::entries::{self, Entry, MemberAttrs, Members, Need, Rendered, Selection, Subject};
 use super::error::LdapError;
 use super::filter::{self, InChain, Resolved};
 use super::schema;
 
 /// Where the entries of a search go (the session writes them to the client).
 pub(crate) trait Emit {
-    async fn entry(&mut self, entry: LdapSearchResultEntry) -> Result<(), LdapError>;
+    async fn entry(&mut self, entry: Rendered) -> Result<(), LdapError>;
 }
 
 /// A search as the session read it.

@@ -30,7 +30,7 @@ use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapBindResponse, LdapCompareRequest, LdapExtendedRequest, LdapExtendedResponse,
-    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry,
+    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest,
 };
 use roster_core::{CoreError, Directory, Principal};
 use tokio::net::TcpStream;
@@ -39,9 +39,9 @@ use tokio_util::codec::Framed;
 use tokio_util::either::Either;
 
 use super::LdapConfig;
-use super::codec::{Codec, Frame};
+use super::codec::{Codec, EntryMsg, Frame};
 use super::dn::{Dn, Place, Tree};
-use super::entries::{STARTTLS_OID, WHOAMI_OID};
+use super::entries::{Rendered, STARTTLS_OID, WHOAMI_OID};
 use super::error::LdapError;
 use super::search::{self, Done, Emit, Query, Reader, Searcher};
 use super::tls::Stream;
@@ -176,7 +176,7 @@ impl Session {
             }
         }
         // An orderly end: over TLS, this sends close_notify.
-        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), SinkExt::<LdapMsg>::close(&mut conn)).await;
     }
 
     /// Answers an accepted StartTLS with success, then runs the handshake
@@ -466,8 +466,8 @@ struct Replies<'a> {
 }
 
 impl Emit for Replies<'_> {
-    async fn entry(&mut self, entry: LdapSearchResultEntry) -> Result<(), LdapError> {
-        let msg = LdapMsg::new(self.id, LdapOp::SearchResultEntry(entry));
+    async fn entry(&mut self, entry: Rendered) -> Result<(), LdapError> {
+        let msg = EntryMsg { id: self.id, entry };
         match tokio::time::timeout(self.idle_timeout, self.conn.feed(msg)).await {
             Ok(r) => r.map_err(LdapError::Io),
             Err(_) => Err(LdapError::Io(std::io::ErrorKind::TimedOut.into())),

@@ -322,3 +322,135 @@ async fn ldapsearch_over_ldaps_and_starttls() {
     assert_eq!(out.status.code(), Some(13), "{err}");
     assert!(err.contains("Confidentiality required"), "{err}");
 }
+
+/// The server's certificate as a new TLS connection to `addr` sees it,
+/// trusting the CAs of `trusted`.
+fn served_certificate(addr: &str, trusted: &[&Pki]) -> Vec<u8> {
+    let mut roots = rustls::RootCertStore::empty();
+    for p in trusted {
+        roots.add(p.ca_der.clone()).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).expect("handshake");
+    }
+    conn.peer_certificates().and_then(|c| c.first()).expect("a certificate").to_vec()
+}
+
+fn certificate_of(p: &Pki) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_file(&p.cert).expect("cert").to_vec()
+}
+
+/// Waits (bounded) until `log` holds `count` lines with `text`.
+fn wait_for_log(log: &std::sync::Mutex<String>, text: &str, count: usize) {
+    for _ in 0..500 {
+        if log.lock().expect("log").matches(text).count() >= count {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no {count}× {text:?} in the log:\n{}", log.lock().expect("log"));
+}
+
+/// The LDAPS address a `roster serve` process logged.
+fn ldaps_addr(p: &crate::process::Process) -> String {
+    let log = p.log.lock().expect("log").clone();
+    let at = log.find("\"ldaps_addr\":\"").expect("ldaps address logged") + "\"ldaps_addr\":\"".len();
+    log[at..].split('"').next().expect("address").to_owned()
+}
+
+/// A renewed certificate without a restart: on SIGHUP, and when the files
+/// change, the real binary reads them again and new connections get the
+/// new certificate; a bad file or a key of another certificate keeps the
+/// old one and logs an error naming the file; an open connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let (old, new) = (pki(), pki());
+    let both = [&old, &new];
+    // The server's own files, replaced as a renewal replaces them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let install = |from: &Pki| {
+        std::fs::copy(&from.cert, &cert).expect("cert");
+        std::fs::copy(&from.key, &key).expect("key");
+    };
+    install(&old);
+    let db = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let start = |interval: &str| {
+        let args = [
+            "--ldaps-listen",
+            "127.0.0.1:0",
+            "--ldap-tls-cert",
+            &cert_arg,
+            "--ldap-tls-key",
+            &key_arg,
+            "--ldap-tls-reload-interval",
+            interval,
+        ];
+        crate::process::start_with(&db, Some(ADMIN_KEY), &crate::process::Options { args: &args, ..Default::default() })
+    };
+
+    // On SIGHUP only (no looking at the files).
+    let server = start("0");
+    let addr = ldaps_addr(&server);
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    };
+    assert_eq!(served_certificate(&addr, &both), certificate_of(&old));
+    let mut open = connect_tls(&format!("ldaps://{addr}"), &old, false).await.expect("ldaps");
+    assert_eq!(open.simple_bind(&user_dn("admin"), ADMIN_KEY).await.expect("bind").rc, 0);
+
+    // A file that is no certificate, then the new certificate with the
+    // old key: each refused, named in the log, the old certificate kept.
+    std::fs::write(&cert, "not a certificate\n").expect("write");
+    hangup();
+    wait_for_log(&server.log, "not reloaded", 1);
+    assert!(server.log.lock().expect("log").contains(&cert_arg), "the error names the file");
+    assert_eq!(served_certificate(&addr, &both), certificate_of(&old));
+    std::fs::copy(&new.cert, &cert).expect("cert");
+    hangup();
+    wait_for_log(&server.log, "not reloaded", 2);
+    assert!(server.log.lock().expect("log").contains("does not belong"));
+    assert_eq!(served_certificate(&addr, &both), certificate_of(&old));
+
+    // The renewal: both files, then SIGHUP.
+    install(&new);
+    hangup();
+    wait_for_log(&server.log, "ldap tls certificate reloaded", 1);
+    assert_eq!(served_certificate(&addr, &both), certificate_of(&new));
+    let mut renewed = connect_tls(&format!("ldaps://{addr}"), &new, false).await.expect("ldaps, new CA");
+    assert_eq!(renewed.simple_bind(&user_dn("admin"), ADMIN_KEY).await.expect("bind").rc, 0);
+    assert!(connect_tls(&format!("ldaps://{addr}"), &old, false).await.is_err(), "the old CA no longer matches");
+    // The connection opened before the renewal goes on.
+    assert_eq!(whoami(&mut open).await, format!("dn:{}", user_dn("admin")));
+    let secrets = std::fs::read_to_string(&new.key).expect("key");
+    let log = server.log.lock().expect("log").clone();
+    for line in secrets.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!log.contains(line), "the log shows key material");
+    }
+    drop(server);
+
+    // Looking at the files: a change is picked up without a signal.
+    install(&old);
+    let server = start("0.2");
+    let addr = ldaps_addr(&server);
+    assert_eq!(served_certificate(&addr, &both), certificate_of(&old));
+    install(&new);
+    wait_for_log(&server.log, "ldap tls certificate reloaded", 1);
+    assert_eq!(served_certificate(&addr, &both), certificate_of(&new));
+}
