@@ -384,6 +384,8 @@ async fn managing_a_group(s: TestServer) {
     assert_eq!(b.post(&format!("{g}/children"), &[("child", "platform-oncall")]).await.status, StatusCode::SEE_OTHER);
     let page = b.get(&g).await;
     assert!(page.body.contains("alice") && page.body.contains("platform-oncall"), "{}", page.body);
+    // Counts read as English: one of a thing, several of another.
+    assert!(page.body.contains("1 member (1 admin) · 1 nested group ·"), "{}", page.body);
     let all = b.get(&format!("{g}/all-members")).await;
     assert!(all.body.contains("alice") && all.body.contains("bob"), "{}", all.body);
     let tree = b.get(&format!("{g}/tree")).await;
@@ -409,6 +411,7 @@ async fn managing_a_group(s: TestServer) {
     }
     let first = b.get(&g).await;
     assert!(first.body.contains("Showing 50 of 61"), "{}", first.body);
+    assert!(first.body.contains("61 members (1 admin)"), "{}", first.body);
     let next = first.body.split("rel=\"next\"").next().and_then(|h| h.rsplit("href=\"").next()).expect("next link");
     let next = next.split('"').next().unwrap().replace("&amp;", "&");
     let second = b.get(&next).await;
