@@ -64,14 +64,12 @@ pub(crate) async fn delete_share(
 /// `POST /groups/{id}/roles`: grants it a role (by id, from the list).
 pub(crate) async fn grant_role(State(state): State<AppState>, Path(id): Path<String>, post: Post) -> ConsoleResult {
     let id = group_id(&id)?;
-    let role = post
-        .form
-        .required("role")
-        .and_then(|r| r.parse::<RoleId>().map_err(|_| CoreError::invalid("role", "choose a role from the list")));
-    let result = match role {
-        Ok(role) => state.directory.grant_group_role(&post.session.principal, id, role).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let role = post.form.required("role")?;
+        let role = role.parse::<RoleId>().map_err(|_| CoreError::invalid("role", "choose a role from the list"))?;
+        state.directory.grant_group_role(&post.session.principal, id, role).await
+    }
+    .await;
     answer(&state, post, id, GRANT_ROLE, result).await
 }
 

@@ -324,13 +324,11 @@ pub(crate) async fn set_role(
 ) -> ConsoleResult {
     let id = group_id(&id)?;
     let membership = id_param::<MembershipId>("membership", &membership)?;
-    let result = match role(post.form.text("role")) {
-        Ok(role) => {
-            let patch = MembershipPatch { role: Some(role), permissions: None };
-            state.directory.update_membership(&post.session.principal, membership, patch).await
-        }
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let patch = MembershipPatch { role: Some(role(post.form.text("role"))?), permissions: None };
+        state.directory.update_membership(&post.session.principal, membership, patch).await
+    }
+    .await;
     answer(&state, post, id, ROLE, result).await
 }
 

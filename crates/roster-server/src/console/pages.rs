@@ -117,20 +117,7 @@ pub(crate) async fn events_stream(
     headers: HeaderMap,
     Query(q): Query<StreamParams>,
 ) -> ConsoleResult {
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
-    let after = match resume {
-        Some(id) => crate::http::extract::int_param("Last-Event-ID", Some(id))?,
-        None => crate::http::extract::int_param("after", q.after.as_deref())?,
-    };
-    let after = after.unwrap_or(0);
-    if after < 0 {
-        return Err(CoreError::invalid("after", "must not be negative").into());
-    }
-    let follow = match q.follow.as_deref() {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(_) => return Err(CoreError::invalid("follow", "must be true or false").into()),
-    };
+    let (after, follow) = crate::http::extract::stream_start(&headers, q.after.as_deref(), q.follow.as_deref())?;
     // Refused as a page here, before the stream starts.
     state.directory.list_events(&session.principal, after, 1).await?;
     let start =

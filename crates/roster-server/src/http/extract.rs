@@ -130,6 +130,41 @@ pub fn int_param(field: &str, value: Option<&str>) -> Result<Option<i64>, BadReq
     }
 }
 
+/// Where a stream of the event log starts, and whether it follows the log
+/// once sent: the `Last-Event-ID` a reconnecting `EventSource` sends wins
+/// over `after` (either a seq, not negative; a blank header counts as none),
+/// and `follow` is true unless it says `false`. The native API's stream and
+/// the console's read their query this one way.
+pub fn stream_start(
+    headers: &axum::http::HeaderMap,
+    after: Option<&str>,
+    follow: Option<&str>,
+) -> Result<(i64, bool), BadRequest> {
+    // Not text at all is a bad seq; blank is no header.
+    let resume =
+        headers.get("last-event-id").map(|v| v.to_str().map(str::trim).unwrap_or("?")).filter(|v| !v.is_empty());
+    let after = match resume {
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| BadRequest::invalid("Last-Event-ID", "must be a seq this stream sent"))?,
+        None => match after {
+            Some("") => return Err(BadRequest::invalid("after", "must be an integer")),
+            v => int_param("after", v)?.unwrap_or(0),
+        },
+    };
+    if after < 0 {
+        return Err(BadRequest::invalid("after", "must not be negative"));
+    }
+    let follow = match follow {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(BadRequest::invalid("follow", "must be true or false")),
+    };
+    Ok((after, follow))
+}
+
 /// Parses a path segment as an id of type `I` (a UUID newtype).
 pub fn id_param<I: std::str::FromStr>(field: &str, value: &str) -> Result<I, BadRequest> {
     value.parse::<I>().map_err(|_| BadRequest::invalid(field, "must be a UUID"))

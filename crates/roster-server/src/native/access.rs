@@ -200,28 +200,7 @@ async fn stream_events(
     headers: HeaderMap,
     extract::Query(q, _): Params<StreamParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let resume = match headers.get("last-event-id") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| BadRequest::invalid("Last-Event-ID", "must be a seq this stream sent"))?,
-        ),
-    };
-    let after = match resume {
-        Some(seq) => seq,
-        None => super::number("after", q.after.as_deref())?.unwrap_or(0),
-    };
-    if after < 0 {
-        return Err(BadRequest::invalid("after", "must not be negative").into());
-    }
-    let follow = match q.follow.as_deref() {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(_) => return Err(BadRequest::invalid("follow", "must be true or false").into()),
-    };
+    let (after, follow) = extract::stream_start(&headers, q.after.as_deref(), q.follow.as_deref())?;
     // Refused as a JSON error here, before the stream starts.
     s.directory.list_events(&p, after, 1).await?;
     let start = Feed { directory: s.directory.clone(), principal: p, after, buffer: VecDeque::new(), follow };

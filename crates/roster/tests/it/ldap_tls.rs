@@ -62,8 +62,15 @@ pub(crate) fn with_tls(p: &Pki) -> LdapConfig {
 
 /// A rustls client (ring) that trusts only this CA.
 fn client_config(p: &Pki) -> Arc<rustls::ClientConfig> {
+    client_trusting(&[p])
+}
+
+/// A rustls client (ring) that trusts only the CAs of `trusted`.
+fn client_trusting(trusted: &[&Pki]) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(p.ca_der.clone()).expect("root");
+    for p in trusted {
+        roots.add(p.ca_der.clone()).expect("root");
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -326,18 +333,9 @@ async fn ldapsearch_over_ldaps_and_starttls() {
 /// The server's certificate as a new TLS connection to `addr` sees it,
 /// trusting the CAs of `trusted`.
 fn served_certificate(addr: &str, trusted: &[&Pki]) -> Vec<u8> {
-    let mut roots = rustls::RootCertStore::empty();
-    for p in trusted {
-        roots.add(p.ca_der.clone()).expect("root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = client_trusting(trusted);
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut conn = rustls::ClientConnection::new(config, name).expect("client");
     let mut sock = std::net::TcpStream::connect(addr).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     while conn.is_handshaking() {
