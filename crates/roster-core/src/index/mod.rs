@@ -131,7 +131,7 @@ impl Index {
         let _applying = self.applier.lock().await;
         let started = std::time::Instant::now();
         let mut tx = store.read().await?;
-        let mut state = State::default();
+        let mut state = State::loading();
         state.revision = tx.count(Counter::Events).await?;
         load_all(tx, &mut state).await?;
         let (users, groups, memberships) = state.counts();
@@ -335,5 +335,6 @@ async fn load_all(mut tx: Box<dyn Tx>, state: &mut State) -> Result<(), StoreErr
     for (group, list) in shares {
         state.set_shares(group, list);
     }
+    state.finish_load();
     Ok(())
 }

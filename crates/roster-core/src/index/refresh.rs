@@ -215,12 +215,7 @@ pub(crate) fn cascades(state: &State, events: &[Event], touched: &mut Touched) {
                 touched.users.extend(state.direct_users(g));
             }
             "user.deleted" => {
-                let u = UserId(id);
-                for m in state.memberships_of_user(u) {
-                    if let Some(m) = state.membership(m) {
-                        touched.groups.insert(m.group);
-                    }
-                }
+                touched.groups.extend(state.direct_groups(UserId(id)));
             }
             _ => {}
         }

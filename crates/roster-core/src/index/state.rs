@@ -1,9 +1,10 @@
 //! What the index holds, and the questions it answers without the store.
 //!
-//! Entities are kept as the store returns them (`Arc`s, so a read clones a
-//! pointer); around them, the edges both ways, ordered as the store's lists
-//! order them (by membership `num`), so a page here is the page the store
-//! would give. Membership at any depth is not stored per pair: a user's
+//! Users and groups are kept as the store returns them (`Arc`s, so a read
+//! clones a pointer), each at a small integer handle; memberships are
+//! compact records between those handles (`compact`), listed on both
+//! sides in the order the store's lists order them (by membership `num`),
+//! so a page here is the page the store would give. Membership at any depth is not stored per pair: a user's
 //! groups at any depth are a walk up from their direct groups (a few
 //! dozen steps in practice), and a group's users at any depth are a bitmap
 //! of user `num`s, the union of the direct-user bitmaps (kept with every
@@ -19,7 +20,9 @@ use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
 use crate::validate::fold;
+use compact::{Edges, Links, Slab};
 
+mod compact;
 mod lists;
 
 /// The index's hash maps and sets. Their keys are ids and folded names, and
@@ -29,54 +32,91 @@ mod lists;
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
+/// A key of the name orders: the folded name, and the `num` that orders
+/// equal names, as the store's `ORDER BY name_key, num`. The maps by name
+/// are most of what a user costs beyond the user: a boxed name and a
+/// handle keep an entry at 28 bytes (a `String` and an id took 48).
+pub(crate) type Key = (Box<str>, i64);
+
+fn key(name: &str, num: i64) -> Key {
+    (fold(name).into_boxed_str(), num)
+}
+
 #[derive(Default)]
 pub(crate) struct State {
     /// The `seq` of the last event whose changes are in here.
     pub(crate) revision: i64,
-    users: HashMap<UserId, Arc<User>>,
-    user_nums: HashMap<i64, UserId>,
+    users: Slab<UserId, UserEntry>,
+    /// Users' handles by `num`.
+    user_nums: HashMap<i64, u32>,
     /// Users in list order: (folded username, `num`), as the store orders them.
-    user_names: BTreeMap<(String, i64), UserId>,
+    user_names: BTreeMap<Key, u32>,
     /// Users by their other folded names (first, last, display), which a
     /// name prefix also matches.
-    other_names: [BTreeMap<(String, i64), UserId>; 3],
+    other_names: [BTreeMap<Key, u32>; 3],
     /// Users by external id (unique in the store, compared as stored).
     external_ids: HashMap<String, UserId>,
     /// Users by folded email (not unique): (email, `num`).
-    emails: BTreeMap<(String, i64), UserId>,
-    groups: HashMap<GroupId, Arc<Group>>,
+    emails: BTreeMap<Key, u32>,
+    groups: Slab<GroupId, GroupEntry>,
     /// Groups by `num`: creation order, which group lists also page in.
     group_nums: BTreeMap<i64, GroupId>,
     /// Groups in list order: (folded name, `num`).
-    group_names: BTreeMap<(String, i64), GroupId>,
+    group_names: BTreeMap<Key, GroupId>,
     /// Each group's key in `group_names`: a list of given groups (a user's
     /// groups, say) sorts by it without folding each name again.
-    group_keys: HashMap<GroupId, (String, i64)>,
+    group_keys: HashMap<GroupId, Key>,
     /// Groups by unique id (unique in the store, compared as stored).
     unique_ids: HashMap<String, GroupId>,
-    memberships: HashMap<MembershipId, Arc<Membership>>,
-    pairs: HashMap<(GroupId, Member), MembershipId>,
-    /// A group's direct user members, by membership `num`.
-    group_users: HashMap<GroupId, BTreeMap<i64, MembershipId>>,
-    /// A group's direct user members as a bitmap of their user `num`s,
-    /// kept with `group_users`: a group's users at any depth are the union
-    /// of these over its subtree, one bitmap operation per group instead of
-    /// two lookups per membership.
-    direct_user_nums: HashMap<GroupId, RoaringTreemap>,
-    /// A group's direct child groups, by membership `num`.
-    group_children: HashMap<GroupId, BTreeMap<i64, MembershipId>>,
-    /// A user's direct memberships, by `num`.
-    user_groups: HashMap<UserId, BTreeMap<i64, MembershipId>>,
+    /// Every membership, between the handles of its group and member.
+    links: Links,
     /// The groups a group is directly nested in.
     parents: HashMap<GroupId, HashSet<GroupId>>,
     /// The shares of each group.
     shares: HashMap<GroupId, Vec<Share>>,
+    /// While loading: the users' name-order entries, built into their
+    /// maps at the end (`finish_load`).
+    loading: Option<Box<LoadedNames>>,
     /// A group's users at any depth, as user `num`s, built on first use.
     closure: Mutex<HashMap<GroupId, Arc<RoaringTreemap>>>,
     /// A group's direct members by name, built on first use and dropped
     /// when its edges or a member's name change: a large group's names
     /// are then one shared list, not a lookup per member.
     names: Mutex<NameCache>,
+}
+
+/// The entries of the users' name orders, gathered during a load: a
+/// B-tree built from sorted entries has full nodes, one grown an entry at
+/// a time about half-full ones (80 MB at a million users with emails).
+#[derive(Default)]
+struct LoadedNames {
+    user_names: Vec<(Key, u32)>,
+    other_names: [Vec<(Key, u32)>; 3],
+    emails: Vec<(Key, u32)>,
+}
+
+/// A user and their direct memberships, by `num`.
+struct UserEntry {
+    user: Arc<User>,
+    groups: Edges,
+}
+
+/// A group and its direct members, by membership `num`.
+struct GroupEntry {
+    group: Arc<Group>,
+    users: Edges,
+    children: Edges,
+    /// The direct users as a bitmap of their user `num`s, kept with
+    /// `users`: a group's users at any depth are the union of these over
+    /// its subtree, one bitmap operation per group instead of two lookups
+    /// per membership; and whether a user is directly in it is one test.
+    user_nums: RoaringTreemap,
+}
+
+impl GroupEntry {
+    fn new(group: Arc<Group>) -> Self {
+        Self { group, users: Edges::default(), children: Edges::default(), user_nums: RoaringTreemap::new() }
+    }
 }
 
 /// The member names kept, within a budget of names in all (a few large
@@ -92,37 +132,142 @@ const NAME_BUDGET: usize = 4_000_000;
 
 impl State {
     pub(crate) fn user(&self, id: UserId) -> Option<&Arc<User>> {
-        self.users.get(&id)
+        self.users.get(&id).map(|e| &e.user)
     }
 
     pub(crate) fn group(&self, id: GroupId) -> Option<&Arc<Group>> {
-        self.groups.get(&id)
+        self.groups.get(&id).map(|e| &e.group)
     }
 
     pub(crate) fn user_by_num(&self, num: i64) -> Option<UserId> {
-        self.user_nums.get(&num).copied()
+        self.user_nums.get(&num).and_then(|h| self.user_at(*h)).map(|u| u.id)
     }
 
     pub(crate) fn group_by_num(&self, num: i64) -> Option<GroupId> {
         self.group_nums.get(&num).copied()
     }
 
-    pub(crate) fn membership(&self, id: MembershipId) -> Option<&Arc<Membership>> {
-        self.memberships.get(&id)
+    pub(crate) fn membership(&self, id: MembershipId) -> Option<Membership> {
+        self.links.find(id).and_then(|slot| self.membership_at(slot))
     }
 
-    pub(crate) fn find_membership(&self, group: GroupId, member: Member) -> Option<&Arc<Membership>> {
-        self.pairs.get(&(group, member)).and_then(|id| self.memberships.get(id))
+    pub(crate) fn find_membership(&self, group: GroupId, member: Member) -> Option<Membership> {
+        self.find_slot(group, member).and_then(|slot| self.membership_at(slot))
     }
 
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
-        (self.users.len(), self.groups.len(), self.memberships.len())
+        (self.users.len(), self.groups.len(), self.links.len())
+    }
+
+    /// An empty index to load into (`finish_load` when everything is in).
+    pub(crate) fn loading() -> Self {
+        Self { loading: Some(Box::default()), ..Self::default() }
+    }
+
+    /// Builds the users' name orders from the load's entries, and gives
+    /// back what the load's growth left unused (vectors double as they
+    /// grow: at a million users that is hundreds of megabytes).
+    pub(crate) fn finish_load(&mut self) {
+        if let Some(l) = self.loading.take() {
+            let l = *l;
+            self.user_names = l.user_names.into_iter().collect();
+            for (map, list) in self.other_names.iter_mut().zip(l.other_names) {
+                *map = list.into_iter().collect();
+            }
+            self.emails = l.emails.into_iter().collect();
+        }
+        self.users.shrink();
+        self.groups.shrink();
+        self.links.shrink();
+        for e in self.users.values_mut() {
+            e.groups.shrink();
+        }
+        for e in self.groups.values_mut() {
+            e.users.shrink();
+            e.children.shrink();
+        }
+    }
+
+    // ---- handles -------------------------------------------------------
+
+    /// The id of the user at `handle`.
+    fn user_id_at(&self, handle: u32) -> Option<UserId> {
+        self.user_at(handle).map(|u| u.id)
+    }
+
+    /// The user at a membership's member handle.
+    fn user_at(&self, handle: u32) -> Option<&Arc<User>> {
+        self.users.at(handle).map(|e| &e.user)
+    }
+
+    /// The group at a membership's group (or member) handle.
+    fn group_at(&self, handle: u32) -> Option<&Arc<Group>> {
+        self.groups.at(handle).map(|e| &e.group)
+    }
+
+    /// The group a membership is in.
+    fn group_of(&self, slot: u32) -> Option<GroupId> {
+        self.group_at(self.links.get(slot).group).map(|g| g.id)
+    }
+
+    /// A membership's member.
+    fn member_of(&self, slot: u32) -> Option<Member> {
+        let l = self.links.get(slot);
+        if l.is_to_group() {
+            self.group_at(l.member()).map(|g| Member::Group(g.id))
+        } else {
+            self.user_at(l.member()).map(|u| Member::User(u.id))
+        }
+    }
+
+    /// The membership at `slot` as the store gives it. Both ends are always
+    /// known: a membership is kept only between a user or group the index
+    /// holds, and goes before they do.
+    fn membership_at(&self, slot: u32) -> Option<Membership> {
+        Some(self.links.membership(slot, self.group_of(slot)?, self.member_of(slot)?))
+    }
+
+    /// The slot of `member`'s direct membership in `group`.
+    fn find_slot(&self, group: GroupId, member: Member) -> Option<u32> {
+        let gh = self.groups.handle(&group)?;
+        let g = self.groups.at(gh)?;
+        let links = self.links.all();
+        match member {
+            Member::User(u) => {
+                let uh = self.users.handle(&u)?;
+                let user = self.users.at(uh)?;
+                // The bitmap says no at once; a yes is found on the shorter side.
+                if !g.user_nums.contains(user.user.num as u64) {
+                    return None;
+                }
+                if user.groups.len() <= g.users.len() {
+                    user.groups.iter().find(|s| links[*s as usize].group == gh)
+                } else {
+                    g.users.iter().find(|s| links[*s as usize].member() == uh)
+                }
+            }
+            Member::Group(c) => {
+                if !self.parents.get(&c).is_some_and(|p| p.contains(&group)) {
+                    return None;
+                }
+                let ch = self.groups.handle(&c)?;
+                g.children.iter().find(|s| links[*s as usize].member() == ch)
+            }
+        }
+    }
+
+    /// Whether `user` is directly in `group`.
+    fn is_direct_user(&self, group: GroupId, user: UserId) -> bool {
+        match (self.groups.get(&group), self.users.get(&user)) {
+            (Some(g), Some(u)) => g.user_nums.contains(u.user.num as u64),
+            _ => false,
+        }
     }
 
     // ---- changes -------------------------------------------------------
 
     pub(crate) fn put_user(&mut self, user: User) {
-        let old = self.users.get(&user.id).cloned();
+        let old = self.user(user.id).cloned();
         if let Some(old) = &old {
             self.forget_names(old);
         }
@@ -132,31 +277,51 @@ impl State {
                 self.forget_member_names(g);
             }
         }
-        self.user_nums.insert(user.num, user.id);
-        self.user_names.insert((fold(&user.username), user.num), user.id);
-        for (map, name) in self.other_names.iter_mut().zip(other_names(&user)) {
-            if let Some(name) = name {
-                map.insert((fold(name), user.num), user.id);
-            }
-        }
         if let Some(x) = &user.external_id {
             self.external_ids.insert(x.clone(), user.id);
         }
-        if let Some(e) = &user.email {
-            self.emails.insert((fold(e), user.num), user.id);
+        let (id, num) = (user.id, user.num);
+        let names = key(&user.username, num);
+        let others = other_names(&user).map(|name| name.map(|n| key(n, num)));
+        let email = user.email.as_deref().map(|e| key(e, num));
+        let handle = match self.users.handle(&id) {
+            Some(h) => {
+                if let Some(e) = self.users.at_mut(h) {
+                    e.user = Arc::new(user);
+                }
+                h
+            }
+            None => self.users.insert(id, UserEntry { user: Arc::new(user), groups: Edges::default() }),
+        };
+        self.user_nums.insert(num, handle);
+        if let Some(l) = self.loading.as_deref_mut() {
+            l.user_names.push((names, handle));
+            for (list, k) in l.other_names.iter_mut().zip(others) {
+                list.extend(k.map(|k| (k, handle)));
+            }
+            l.emails.extend(email.map(|k| (k, handle)));
+            return;
         }
-        self.users.insert(user.id, Arc::new(user));
+        self.user_names.insert(names, handle);
+        for (map, k) in self.other_names.iter_mut().zip(others) {
+            if let Some(k) = k {
+                map.insert(k, handle);
+            }
+        }
+        if let Some(k) = email {
+            self.emails.insert(k, handle);
+        }
     }
 
     fn forget_names(&mut self, user: &User) {
-        self.user_names.remove(&(fold(&user.username), user.num));
+        self.user_names.remove(&key(&user.username, user.num));
         for (map, name) in self.other_names.iter_mut().zip(other_names(user)) {
             if let Some(name) = name {
-                map.remove(&(fold(name), user.num));
+                map.remove(&key(name, user.num));
             }
         }
         if let Some(e) = &user.email {
-            self.emails.remove(&(fold(e), user.num));
+            self.emails.remove(&key(e, user.num));
         }
         // Only if it is still this user's: within a batch, another user
         // may already hold the id this one gave up.
@@ -170,24 +335,22 @@ impl State {
     /// A user gone from the store: with them went their memberships and
     /// the shares given to them.
     pub(crate) fn remove_user(&mut self, id: UserId) {
-        // The memberships first, while the user's `num` is still known.
-        let ms: Vec<MembershipId> =
-            self.user_groups.get(&id).map(|m| m.values().copied().collect()).unwrap_or_default();
-        for m in ms {
-            self.remove_membership(m);
+        // The memberships first, while the user's handle and `num` are known.
+        let slots: Vec<u32> = self.users.get(&id).map(|e| e.groups.iter().collect()).unwrap_or_default();
+        for slot in slots {
+            self.remove_link(slot);
         }
-        if let Some(u) = self.users.remove(&id) {
-            self.user_nums.remove(&u.num);
-            self.forget_names(&u);
+        if let Some(e) = self.users.remove(&id) {
+            self.user_nums.remove(&e.user.num);
+            self.forget_names(&e.user);
         }
-        self.user_groups.remove(&id);
         for list in self.shares.values_mut() {
             list.retain(|s| s.grantee != Grantee::User(id));
         }
     }
 
     pub(crate) fn put_group(&mut self, group: Group) {
-        let old = self.groups.get(&group.id).cloned();
+        let old = self.group(group.id).cloned();
         if let Some(old) = &old {
             self.forget_group_names(old);
         }
@@ -197,17 +360,22 @@ impl State {
             }
         }
         self.group_nums.insert(group.num, group.id);
-        let key = (fold(&group.name), group.num);
-        self.group_names.insert(key.clone(), group.id);
-        self.group_keys.insert(group.id, key);
+        let k = key(&group.name, group.num);
+        self.group_names.insert(k.clone(), group.id);
+        self.group_keys.insert(group.id, k);
         if let Some(x) = &group.unique_id {
             self.unique_ids.insert(x.clone(), group.id);
         }
-        self.groups.insert(group.id, Arc::new(group));
+        match self.groups.get_mut(&group.id) {
+            Some(e) => e.group = Arc::new(group),
+            None => {
+                self.groups.insert(group.id, GroupEntry::new(Arc::new(group)));
+            }
+        }
     }
 
     fn forget_group_names(&mut self, group: &Group) {
-        self.group_names.remove(&(fold(&group.name), group.num));
+        self.group_names.remove(&key(&group.name, group.num));
         self.group_keys.remove(&group.id);
         // As a user's external id: only if no other group holds it now.
         if let Some(x) = &group.unique_id
@@ -220,27 +388,25 @@ impl State {
     /// A group gone from the store: with it went its memberships (as the
     /// group and as a child), its shares and the shares given to it.
     pub(crate) fn remove_group(&mut self, id: GroupId) {
-        let mut ms: Vec<MembershipId> = Vec::new();
-        for map in [self.group_users.get(&id), self.group_children.get(&id)].into_iter().flatten() {
-            ms.extend(map.values().copied());
+        let mut slots: Vec<u32> = Vec::new();
+        if let Some(e) = self.groups.get(&id) {
+            slots.extend(e.users.iter());
+            slots.extend(e.children.iter());
         }
         for parent in self.parents.get(&id).cloned().unwrap_or_default() {
-            if let Some(m) = self.pairs.get(&(parent, Member::Group(id))) {
-                ms.push(*m);
+            if let Some(slot) = self.find_slot(parent, Member::Group(id)) {
+                slots.push(slot);
             }
         }
         self.invalidate_above(id);
         self.forget_member_names(id);
-        for m in ms {
-            self.remove_membership(m);
+        for slot in slots {
+            self.remove_link(slot);
         }
-        if let Some(g) = self.groups.remove(&id) {
-            self.group_nums.remove(&g.num);
-            self.forget_group_names(&g);
+        if let Some(e) = self.groups.remove(&id) {
+            self.group_nums.remove(&e.group.num);
+            self.forget_group_names(&e.group);
         }
-        self.group_users.remove(&id);
-        self.direct_user_nums.remove(&id);
-        self.group_children.remove(&id);
         self.parents.remove(&id);
         self.shares.remove(&id);
         for list in self.shares.values_mut() {
@@ -248,63 +414,91 @@ impl State {
         }
     }
 
+    /// Keeps `m`, in place of the membership of the same id or the same
+    /// pair. Entities are put before memberships (load and refresh alike):
+    /// one whose group or member the index does not hold is left out.
     pub(crate) fn put_membership(&mut self, m: Membership) {
-        if let Some(old) = self.pairs.get(&(m.group, m.member)).copied() {
-            self.remove_membership(old);
+        if let Some(old) = self.find_slot(m.group, m.member) {
+            self.remove_link(old);
         }
-        if self.memberships.contains_key(&m.id) {
-            self.remove_membership(m.id);
+        if let Some(old) = self.links.find(m.id) {
+            self.remove_link(old);
+        }
+        let Some(gh) = self.groups.handle(&m.group) else { return };
+        let member = match m.member {
+            Member::User(u) => self.users.handle(&u),
+            Member::Group(c) => self.groups.handle(&c),
+        };
+        let Some(mh) = member else { return };
+        if mh > compact::MAX_HANDLE {
+            tracing::error!(membership = %m.id, "more users or groups than the index can point to; membership left out");
+            return;
         }
         self.invalidate_above(m.group);
         self.forget_member_names(m.group);
-        self.pairs.insert((m.group, m.member), m.id);
+        let slot = self.links.insert(&m, gh, mh);
+        let links = self.links.all();
         match m.member {
-            Member::User(u) => {
-                self.group_users.entry(m.group).or_default().insert(m.num, m.id);
-                self.user_groups.entry(u).or_default().insert(m.num, m.id);
-                // Entities are put before memberships (load and refresh
-                // alike), so the user is known; one that is not is left
-                // out, as the users at any depth always left it out.
-                if let Some(user) = self.users.get(&u) {
-                    self.direct_user_nums.entry(m.group).or_default().insert(user.num as u64);
+            Member::User(_) => {
+                let mut num = None;
+                if let Some(u) = self.users.at_mut(mh) {
+                    u.groups.insert(m.num, slot, links);
+                    num = Some(u.user.num as u64);
+                }
+                if let Some(g) = self.groups.at_mut(gh) {
+                    g.users.insert(m.num, slot, links);
+                    g.user_nums.extend(num);
                 }
             }
             Member::Group(c) => {
-                self.group_children.entry(m.group).or_default().insert(m.num, m.id);
+                if let Some(g) = self.groups.at_mut(gh) {
+                    g.children.insert(m.num, slot, links);
+                }
                 self.parents.entry(c).or_default().insert(m.group);
             }
         }
-        self.memberships.insert(m.id, Arc::new(m));
     }
 
     pub(crate) fn remove_membership(&mut self, id: MembershipId) {
-        let Some(m) = self.memberships.remove(&id) else { return };
-        self.invalidate_above(m.group);
-        self.forget_member_names(m.group);
-        self.pairs.remove(&(m.group, m.member));
-        match m.member {
-            Member::User(u) => {
-                remove_entry(&mut self.group_users, m.group, m.num);
-                remove_entry(&mut self.user_groups, u, m.num);
-                if let Some(user) = self.users.get(&u)
-                    && let Some(bits) = self.direct_user_nums.get_mut(&m.group)
-                {
-                    bits.remove(user.num as u64);
-                    if bits.is_empty() {
-                        self.direct_user_nums.remove(&m.group);
-                    }
-                }
-            }
-            Member::Group(c) => {
-                remove_entry(&mut self.group_children, m.group, m.num);
-                if let Some(set) = self.parents.get_mut(&c) {
-                    set.remove(&m.group);
-                    if set.is_empty() {
-                        self.parents.remove(&c);
-                    }
+        if let Some(slot) = self.links.find(id) {
+            self.remove_link(slot);
+        }
+    }
+
+    fn remove_link(&mut self, slot: u32) {
+        let link = *self.links.get(slot);
+        if let Some(group) = self.group_of(slot) {
+            self.invalidate_above(group);
+            self.forget_member_names(group);
+            if link.is_to_group()
+                && let Some(c) = self.group_at(link.member()).map(|c| c.id)
+                && let Some(set) = self.parents.get_mut(&c)
+            {
+                set.remove(&group);
+                if set.is_empty() {
+                    self.parents.remove(&c);
                 }
             }
         }
+        let links = self.links.all();
+        if link.is_to_group() {
+            if let Some(g) = self.groups.at_mut(link.group) {
+                g.children.remove(link.num, links);
+            }
+        } else {
+            let mut num = None;
+            if let Some(u) = self.users.at_mut(link.member()) {
+                u.groups.remove(link.num, links);
+                num = Some(u.user.num as u64);
+            }
+            if let Some(g) = self.groups.at_mut(link.group) {
+                g.users.remove(link.num, links);
+                if let Some(n) = num {
+                    g.user_nums.remove(n);
+                }
+            }
+        }
+        self.links.remove(slot);
     }
 
     /// Replaces every share of `group`.
@@ -314,12 +508,6 @@ impl State {
         } else {
             self.shares.insert(group, shares);
         }
-    }
-
-    /// A user's direct memberships as the index holds them (a deleted
-    /// user's groups, whose counts the deletion moved).
-    pub(crate) fn memberships_of_user(&self, user: UserId) -> Vec<MembershipId> {
-        self.user_groups.get(&user).map(|m| m.values().copied().collect()).unwrap_or_default()
     }
 
     /// The groups whose users at any depth may have changed when `group`'s
@@ -362,10 +550,16 @@ impl State {
 
     /// The groups a user is directly in, in the order they joined.
     pub(crate) fn direct_groups(&self, user: UserId) -> Vec<GroupId> {
-        self.user_groups
-            .get(&user)
-            .map(|ms| ms.values().filter_map(|m| self.memberships.get(m)).map(|m| m.group).collect())
-            .unwrap_or_default()
+        self.users.get(&user).map(|e| e.groups.iter().filter_map(|s| self.group_of(s)).collect()).unwrap_or_default()
+    }
+
+    /// A group's child groups, by membership `num`.
+    fn children(&self, group: GroupId) -> impl Iterator<Item = GroupId> + '_ {
+        self.groups
+            .get(&group)
+            .into_iter()
+            .flat_map(|e| e.children.iter())
+            .filter_map(|s| self.group_at(self.links.get(s).member()).map(|g| g.id))
     }
 
     /// Whether `to` is `from` or nested below it at any depth.
@@ -384,7 +578,7 @@ impl State {
     /// then from `group` down, at each level the first child (by membership
     /// `num`) that still reaches it.
     pub(crate) fn membership_path(&self, group: GroupId, user: UserId) -> Vec<GroupId> {
-        if !self.groups.contains_key(&group) {
+        if !self.groups.contains(&group) {
             return Vec::new();
         }
         // The first direct group that reaches `group`, with what is above it
@@ -399,17 +593,7 @@ impl State {
         let mut path = vec![group];
         let mut at = group;
         while at != direct && path.len() <= self.groups.len() {
-            let next = self.group_children.get(&at).and_then(|children| {
-                children
-                    .values()
-                    .filter_map(|m| self.memberships.get(m))
-                    .filter_map(|m| match m.member {
-                        Member::Group(c) => Some(c),
-                        Member::User(_) => None,
-                    })
-                    .find(|c| above_direct.contains(c))
-            });
-            match next {
+            match self.children(at).find(|c| above_direct.contains(c)) {
                 Some(c) => {
                     path.push(c);
                     at = c;
@@ -427,7 +611,7 @@ impl State {
             return Vec::new();
         }
         let mut out: Vec<Arc<Group>> =
-            self.ancestors(&direct).into_iter().filter_map(|g| self.groups.get(&g).cloned()).collect();
+            self.ancestors(&direct).into_iter().filter_map(|g| self.group(g).cloned()).collect();
         out.sort_by_key(|g| g.num);
         out
     }
@@ -444,13 +628,13 @@ impl State {
         let mut seen: HashSet<GroupId> = [group].into_iter().collect();
         let mut queue = VecDeque::from([group]);
         while let Some(g) = queue.pop_front() {
-            if let Some(direct) = self.direct_user_nums.get(&g) {
-                subtree.push(direct);
+            if let Some(e) = self.groups.get(&g)
+                && !e.user_nums.is_empty()
+            {
+                subtree.push(&e.user_nums);
             }
-            for m in self.group_children.get(&g).into_iter().flat_map(|ms| ms.values()) {
-                if let Some(Member::Group(c)) = self.memberships.get(m).map(|m| m.member)
-                    && seen.insert(c)
-                {
+            for c in self.children(g) {
+                if seen.insert(c) {
                     queue.push_back(c);
                 }
             }
@@ -473,8 +657,8 @@ impl State {
         offset: u64,
         limit: u32,
     ) -> Vec<Membership> {
-        let map = if children { &self.group_children } else { &self.group_users };
-        self.page(map.get(&group), after, offset, limit)
+        let edges = self.groups.get(&group).map(|e| if children { &e.children } else { &e.users });
+        self.page(edges, after, offset, limit)
     }
 
     /// The usernames of a group's direct users and the names of its child
@@ -483,32 +667,18 @@ impl State {
         if let Some(names) = self.names.lock().unwrap_or_else(|e| e.into_inner()).groups.get(&group) {
             return names.clone();
         }
-        let members = |map: &HashMap<GroupId, BTreeMap<i64, MembershipId>>| -> Vec<Member> {
-            map.get(&group)
-                .into_iter()
-                .flat_map(|ms| ms.values())
-                .filter_map(|m| self.memberships.get(m))
-                .map(|m| m.member)
-                .collect()
-        };
-        let users = members(&self.group_users)
+        let entry = self.groups.get(&group);
+        let users = entry
             .into_iter()
-            .filter_map(|m| match m {
-                Member::User(u) => self.users.get(&u).map(|u| u.username.clone()),
-                Member::Group(_) => None,
-            })
+            .flat_map(|e| e.users.iter())
+            .filter_map(|s| self.user_at(self.links.get(s).member()))
+            .map(|u| u.username.clone())
             .collect();
-        let groups = members(&self.group_children)
-            .into_iter()
-            .filter_map(|m| match m {
-                Member::Group(g) => self.groups.get(&g).map(|g| g.name.clone()),
-                Member::User(_) => None,
-            })
-            .collect();
+        let groups = self.children(group).filter_map(|g| self.group(g)).map(|g| g.name.clone()).collect();
         let names = Arc::new(MemberNames { users, groups });
         let size = names.users.len() + names.groups.len();
         // Only a group the index holds: one it does not know yet may come.
-        if self.groups.contains_key(&group) && size <= NAME_BUDGET {
+        if entry.is_some() && size <= NAME_BUDGET {
             let mut cache = self.names.lock().unwrap_or_else(|e| e.into_inner());
             if cache.held + size > NAME_BUDGET {
                 *cache = NameCache::default();
@@ -523,21 +693,21 @@ impl State {
 
     /// A user's direct memberships, by `num`.
     pub(crate) fn user_memberships(&self, user: UserId, after: i64, offset: u64, limit: u32) -> Vec<Membership> {
-        self.page(self.user_groups.get(&user), after, offset, limit)
+        self.page(self.users.get(&user).map(|e| &e.groups), after, offset, limit)
     }
 
     pub(crate) fn count_user_memberships(&self, user: UserId) -> i64 {
-        self.user_groups.get(&user).map_or(0, |m| m.len() as i64)
+        self.users.get(&user).map_or(0, |e| e.groups.len() as i64)
     }
 
-    fn page(&self, map: Option<&BTreeMap<i64, MembershipId>>, after: i64, offset: u64, limit: u32) -> Vec<Membership> {
-        let Some(map) = map else { return Vec::new() };
+    fn page(&self, edges: Option<&Edges>, after: i64, offset: u64, limit: u32) -> Vec<Membership> {
+        let Some(edges) = edges else { return Vec::new() };
         let skip = if after == 0 { usize::try_from(offset).unwrap_or(usize::MAX) } else { 0 };
-        map.range(after.saturating_add(1)..)
+        edges
+            .after(after, self.links.all())
             .skip(skip)
             .take(limit as usize)
-            .filter_map(|(_, id)| self.memberships.get(id))
-            .map(|m| (**m).clone())
+            .filter_map(|s| self.membership_at(s))
             .collect()
     }
 
@@ -545,7 +715,8 @@ impl State {
     /// depth, and the best share they hold on it, given to them or to a
     /// group they are directly in (as `group_access`).
     pub(crate) fn access(&self, group: GroupId, user: UserId) -> GroupAccess {
-        let membership = self.find_membership(group, Member::User(user)).map(|m| (m.role, m.permissions.clone()));
+        let membership =
+            self.find_slot(group, Member::User(user)).map(|slot| (self.links.role(slot), self.links.permissions(slot)));
         let share = self
             .shares
             .get(&group)
@@ -553,7 +724,7 @@ impl State {
             .flatten()
             .filter(|s| match s.grantee {
                 Grantee::User(u) => u == user,
-                Grantee::Group(g) => self.pairs.contains_key(&(g, Member::User(user))),
+                Grantee::Group(g) => self.is_direct_user(g, user),
             })
             .map(|s| s.level)
             .max();
@@ -572,21 +743,18 @@ impl State {
 
     /// The users directly in `group`.
     pub(crate) fn direct_users(&self, group: GroupId) -> Vec<UserId> {
-        self.group_users
+        self.groups
             .get(&group)
             .into_iter()
-            .flat_map(|ms| ms.values())
-            .filter_map(|m| match self.memberships.get(m).map(|m| m.member) {
-                Some(Member::User(u)) => Some(u),
-                _ => None,
-            })
+            .flat_map(|e| e.users.iter())
+            .filter_map(|s| self.user_at(self.links.get(s).member()).map(|u| u.id))
             .collect()
     }
 
     /// Users whose primary group is `group` (cleared by the store when the
     /// group goes).
     pub(crate) fn users_with_primary(&self, group: GroupId) -> Vec<UserId> {
-        self.users.values().filter(|u| u.primary_group == Some(group)).map(|u| u.id).collect()
+        self.users.values().filter(|e| e.user.primary_group == Some(group)).map(|e| e.user.id).collect()
     }
 }
 
@@ -598,13 +766,4 @@ fn other_names(u: &User) -> [Option<&str>; 3] {
 /// The bound the store's prefix filter uses (`key >= p AND key < p || U+10FFFF`).
 fn prefix_end(p: &str) -> String {
     format!("{p}\u{10FFFF}")
-}
-
-fn remove_entry<K: std::hash::Hash + Eq>(map: &mut HashMap<K, BTreeMap<i64, MembershipId>>, key: K, num: i64) {
-    if let Some(inner) = map.get_mut(&key) {
-        inner.remove(&num);
-        if inner.is_empty() {
-            map.remove(&key);
-        }
-    }
 }

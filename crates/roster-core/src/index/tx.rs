@@ -240,25 +240,25 @@ answer_or_forward! {
 answer_or_forward! {
     impl MembershipStore {
         async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>> {
-            Ok(self.state().membership(id).map(|m| (**m).clone()))
+            Ok(self.state().membership(id))
         }
 
         async fn peek_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>> {
-            Ok(self.state().membership(id).map(|m| (**m).clone()))
+            Ok(self.state().membership(id))
         }
 
         async fn find_membership(&mut self, group: GroupId, member: Member) -> StoreResult<Option<Membership>> {
-            Ok(self.state().find_membership(group, member).map(|m| (**m).clone()))
+            Ok(self.state().find_membership(group, member))
         }
 
         async fn find_user_memberships(&mut self, pairs: &[(GroupId, UserId)]) -> StoreResult<Vec<Membership>> {
             let s = self.state();
-            Ok(pairs.iter().filter_map(|(g, u)| s.find_membership(*g, Member::User(*u))).map(|m| (**m).clone()).collect())
+            Ok(pairs.iter().filter_map(|(g, u)| s.find_membership(*g, Member::User(*u))).collect())
         }
 
         async fn find_memberships(&mut self, group: GroupId, members: &[Member]) -> StoreResult<Vec<Membership>> {
             let s = self.state();
-            Ok(members.iter().filter_map(|m| s.find_membership(group, *m)).map(|m| (**m).clone()).collect())
+            Ok(members.iter().filter_map(|m| s.find_membership(group, *m)).collect())
         }
 
         async fn group_member_refs(&mut self, group: GroupId) -> StoreResult<Vec<Member>> {

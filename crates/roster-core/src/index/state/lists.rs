@@ -14,34 +14,32 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::{HashSet, State, prefix_end};
+use super::{HashSet, Key, State, key, prefix_end};
 use crate::cursor::Keyset;
 use crate::ids::{GroupId, UserId};
-use crate::model::{Grantee, Group, Member, SiteRole, User};
+use crate::model::{Grantee, Group, SiteRole, User};
 use crate::store::{GroupOrder, GroupScope, ListSpec, RoleMatch, UserFilter};
 use crate::validate::fold;
 
-type Key = (String, i64);
-
 /// A folded prefix as the store's range test: `key >= p AND key < p || U+10FFFF`.
 struct Prefix {
-    start: String,
-    end: String,
+    start: Box<str>,
+    end: Box<str>,
 }
 
 impl Prefix {
     fn new(p: &str) -> Self {
-        Self { start: p.to_owned(), end: prefix_end(p) }
+        Self { start: p.into(), end: prefix_end(p).into_boxed_str() }
     }
 
     fn holds(&self, key: &str) -> bool {
-        key >= self.start.as_str() && key < self.end.as_str()
+        key >= &*self.start && key < &*self.end
     }
 }
 
 /// The exact key of a name-ordered map (names are unique by key).
 fn by_key<T: Copy>(map: &BTreeMap<Key, T>, key: &str) -> Option<T> {
-    map.range((key.to_owned(), i64::MIN)..).next().filter(|((k, _), _)| k == key).map(|(_, v)| *v)
+    map.range((Box::<str>::from(key), i64::MIN)..).next().filter(|((k, _), _)| &**k == key).map(|(_, v)| *v)
 }
 
 /// Where a page starts, as the store's `push_list_ordered`: a keyset
@@ -63,7 +61,7 @@ impl<'a> Window<'a> {
     }
 
     fn is_after(&self, key: &Key) -> bool {
-        self.after.is_none_or(|k| (key.0.as_str(), key.1) > (k.key.as_str(), k.num))
+        self.after.is_none_or(|k| (&*key.0, key.1) > (k.key.as_str(), k.num))
     }
 
     fn page<'k, T>(&self, rows: impl Iterator<Item = (&'k Key, T)>) -> Vec<T> {
@@ -80,7 +78,7 @@ fn walk<'a, T: Copy + 'a>(
     descending: bool,
 ) -> Box<dyn Iterator<Item = (&'a Key, T)> + 'a> {
     let from_prefix = prefix.map(|p| (p.start.clone(), i64::MIN));
-    let from_after = after.map(|k| (k.key.clone(), k.num));
+    let from_after = after.map(|k| (k.key.as_str().into(), k.num));
     let start = match (from_prefix, from_after) {
         (Some(p), Some(a)) if p > a => Bound::Included(p),
         (_, Some(a)) => Bound::Excluded(a),
@@ -120,7 +118,7 @@ fn narrow<T: std::hash::Hash + Eq>(set: &mut Option<HashSet<T>>, other: HashSet<
 
 impl State {
     pub(crate) fn user_by_username(&self, username: &str) -> Option<UserId> {
-        by_key(&self.user_names, &fold(username))
+        by_key(&self.user_names, &fold(username)).and_then(|h| self.user_id_at(h))
     }
 
     pub(crate) fn group_by_name(&self, name: &str) -> Option<GroupId> {
@@ -129,8 +127,9 @@ impl State {
 
     /// The users whose email folds to `email`'s fold, in `num` order.
     pub(crate) fn users_by_email(&self, email: &str) -> Vec<UserId> {
-        let key = fold(email);
-        self.emails.range((key.clone(), i64::MIN)..=(key, i64::MAX)).map(|(_, id)| *id).collect()
+        let from = key(email, i64::MIN);
+        let to = (from.0.clone(), i64::MAX);
+        self.emails.range(from..=to).filter_map(|(_, h)| self.user_id_at(*h)).collect()
     }
 
     pub(crate) fn user_by_external_id(&self, external_id: &str) -> Option<UserId> {
@@ -148,7 +147,7 @@ impl State {
             .chain(self.other_names.iter())
             .flat_map(|m| m.iter())
             .filter(|((name, _), _)| test(name))
-            .map(|(_, id)| *id)
+            .filter_map(|(_, h)| self.user_id_at(*h))
             .collect()
     }
 
@@ -160,16 +159,7 @@ impl State {
             narrow(&mut set, self.user_by_external_id(x).into_iter().collect());
         }
         if !filter.in_groups.is_empty() {
-            let members = filter
-                .in_groups
-                .iter()
-                .filter_map(|g| self.group_users.get(g))
-                .flat_map(|ms| ms.values())
-                .filter_map(|m| match self.memberships.get(m).map(|m| m.member) {
-                    Some(Member::User(u)) => Some(u),
-                    _ => None,
-                })
-                .collect();
+            let members = filter.in_groups.iter().flat_map(|g| self.direct_users(*g)).collect();
             narrow(&mut set, members);
         }
         if let Some(p) = &filter.name_prefix {
@@ -177,7 +167,9 @@ impl State {
             let mut found = HashSet::default();
             for map in std::iter::once(&self.user_names).chain(self.other_names.iter()) {
                 found.extend(
-                    map.range((p.start.clone(), i64::MIN)..).take_while(|((k, _), _)| p.holds(k)).map(|(_, id)| *id),
+                    map.range((p.start.clone(), i64::MIN)..)
+                        .take_while(|((k, _), _)| p.holds(k))
+                        .filter_map(|(_, h)| self.user_id_at(*h)),
                 );
             }
             narrow(&mut set, found);
@@ -203,16 +195,15 @@ impl State {
         let candidates = self.user_candidates(filter);
         let passes = |key: &Key, id: UserId| {
             candidates.as_ref().is_none_or(|c| c.contains(&id))
-                && self.users.get(&id).is_some_and(|u| self.user_passes(spec, filter, &key.0, u))
+                && self.user(id).is_some_and(|u| self.user_passes(spec, filter, &key.0, u))
         };
         match &candidates {
             // Few enough to sort: the keys of the candidates.
             Some(c) => {
                 let mut rows: Vec<(&Key, UserId)> = c
                     .iter()
-                    .filter_map(|id| self.users.get(id))
-                    .filter_map(|u| self.user_names.get_key_value(&(fold(&u.username), u.num)))
-                    .map(|(k, id)| (k, *id))
+                    .filter_map(|id| self.user(*id))
+                    .filter_map(|u| self.user_names.get_key_value(&key(&u.username, u.num)).map(|(k, _)| (k, u.id)))
                     .filter(|(k, id)| passes(k, *id))
                     .collect();
                 rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -226,6 +217,7 @@ impl State {
             }
             None => {
                 let rows = walk(&self.user_names, None, window.and_then(|w| w.after), filter.descending)
+                    .filter_map(|(k, h)| self.user_id_at(h).map(|id| (k, id)))
                     .filter(|(k, id)| passes(k, *id));
                 match window {
                     Some(w) => w.page(rows),
@@ -257,17 +249,7 @@ impl State {
                 if !seen.insert(*g) {
                     return (*g, 0);
                 }
-                let n = self
-                    .group_users
-                    .get(g)
-                    .into_iter()
-                    .flat_map(|ms| ms.values())
-                    .filter_map(|m| match self.memberships.get(m).map(|m| m.member) {
-                        Some(Member::User(u)) => self.users.get(&u),
-                        _ => None,
-                    })
-                    .filter(|u| u.active)
-                    .count();
+                let n = self.direct_users(*g).into_iter().filter_map(|u| self.user(u)).filter(|u| u.active).count();
                 (*g, n as i64)
             })
             .collect()
@@ -283,7 +265,7 @@ impl State {
                     level.is_none_or(|l| s.level >= l)
                         && match s.grantee {
                             Grantee::User(u) => u == user,
-                            Grantee::Group(g) => self.pairs.contains_key(&(g, Member::User(user))),
+                            Grantee::Group(g) => self.is_direct_user(g, user),
                         }
                 })
             })
@@ -325,7 +307,7 @@ impl State {
         let candidates = self.group_candidates(scope);
         let passes = |key: &Key, id: GroupId| {
             candidates.as_ref().is_none_or(|c| c.contains(&id))
-                && self.groups.get(&id).is_some_and(|g| self.group_passes(spec, scope, &key.0, g))
+                && self.group(id).is_some_and(|g| self.group_passes(spec, scope, &key.0, g))
         };
         let finish = |rows: Vec<(&'a Key, GroupId)>| match window {
             Some(w) => w.page(rows.into_iter()),

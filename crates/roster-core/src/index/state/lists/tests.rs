@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::ids::MembershipId;
-use crate::model::{DEFAULT_ORG_ID, MemberNames, MemberRole, Membership, Permissions, SourceType};
+use crate::model::{DEFAULT_ORG_ID, Member, MemberNames, MemberRole, Membership, Permissions, SourceType};
 
 fn user(num: i64, username: &str) -> User {
     User { num, ..User::new(username.into(), OffsetDateTime::UNIX_EPOCH) }

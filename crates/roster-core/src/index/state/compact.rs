@@ -1,0 +1,501 @@
+//! How the index keeps its many small things small: users and groups at
+//! dense integer handles, and each membership as one fixed-size record in a
+//! slab that points at those handles.
+//!
+//! Memberships outnumber everything else (ten to a user is ordinary), so
+//! their size is the index's size. The store's `Membership` is about 130
+//! bytes behind its own allocation, and the old index kept it beside a map
+//! by id, a map by pair and a B-tree entry on each side: about 400 bytes
+//! each. Here a membership is a 48-byte `Link`, 4–9 bytes of id table, and
+//! a 4-byte handle in each side's list.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
+use time::OffsetDateTime;
+
+use super::HashMap;
+use crate::ids::MembershipId;
+use crate::model::{MemberRole, Membership, Permissions};
+
+/// Entities by id, each at a handle (an index into `slots`) that stays
+/// theirs until they are removed; a removed entity's handle is reused.
+pub(super) struct Slab<K, T> {
+    handles: HashMap<K, u32>,
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<K, T> Default for Slab<K, T> {
+    fn default() -> Self {
+        Self { handles: HashMap::default(), slots: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<K: Hash + Eq + Copy, T> Slab<K, T> {
+    pub(super) fn handle(&self, key: &K) -> Option<u32> {
+        self.handles.get(key).copied()
+    }
+
+    pub(super) fn get(&self, key: &K) -> Option<&T> {
+        self.handle(key).and_then(|h| self.at(h))
+    }
+
+    pub(super) fn get_mut(&mut self, key: &K) -> Option<&mut T> {
+        let h = self.handle(key)?;
+        self.at_mut(h)
+    }
+
+    pub(super) fn at(&self, handle: u32) -> Option<&T> {
+        self.slots.get(handle as usize).and_then(Option::as_ref)
+    }
+
+    pub(super) fn at_mut(&mut self, handle: u32) -> Option<&mut T> {
+        self.slots.get_mut(handle as usize).and_then(Option::as_mut)
+    }
+
+    pub(super) fn contains(&self, key: &K) -> bool {
+        self.handles.contains_key(key)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Puts `value` at `key`'s handle, or at a new one.
+    pub(super) fn insert(&mut self, key: K, value: T) -> u32 {
+        if let Some(h) = self.handle(&key) {
+            self.slots[h as usize] = Some(value);
+            return h;
+        }
+        let h = match self.free.pop() {
+            Some(h) => {
+                self.slots[h as usize] = Some(value);
+                h
+            }
+            None => {
+                self.slots.push(Some(value));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.handles.insert(key, h);
+        h
+    }
+
+    pub(super) fn remove(&mut self, key: &K) -> Option<T> {
+        let h = self.handles.remove(key)?;
+        self.free.push(h);
+        self.slots[h as usize].take()
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().flatten()
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// Gives back what the load's growth left unused.
+    pub(super) fn shrink(&mut self) {
+        self.handles.shrink_to_fit();
+        self.slots.shrink_to_fit();
+    }
+}
+
+/// A membership as the index keeps it, in 48 bytes: its group and member
+/// as handles, its times as nanoseconds, its kind and role as the top bits
+/// of the member's handle. Permissions other than the default, and times
+/// that are not UTC nanoseconds an `i64` holds, are kept aside
+/// (`Links::permissions`, `Links::times`).
+#[derive(Clone, Copy)]
+pub(super) struct Link {
+    pub(super) id: MembershipId,
+    pub(super) num: i64,
+    created: i64,
+    updated: i64,
+    /// The group's handle.
+    pub(super) group: u32,
+    /// The member's handle (a user's, or a group's with `TO_GROUP`) below
+    /// `FLAGS`, the flags above.
+    member_and_flags: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Link>() == 48);
+
+/// The bits of `member_and_flags` that hold flags; the handles below them
+/// leave room for 2^28 users, far past what one server's memory holds.
+const FLAGS: u32 = 0xF000_0000;
+pub(super) const MAX_HANDLE: u32 = !FLAGS;
+const TO_GROUP: u32 = 1 << 28;
+const ADMIN: u32 = 1 << 29;
+const OWN_PERMISSIONS: u32 = 1 << 30;
+const OWN_TIMES: u32 = 1 << 31;
+
+impl Link {
+    pub(super) fn is_to_group(&self) -> bool {
+        self.member_and_flags & TO_GROUP != 0
+    }
+
+    pub(super) fn member(&self) -> u32 {
+        self.member_and_flags & !FLAGS
+    }
+
+    fn has(&self, flag: u32) -> bool {
+        self.member_and_flags & flag != 0
+    }
+}
+
+/// Every membership's `Link`, found by id through a table of slot numbers
+/// (hashed by the id the slot holds: 4 bytes an entry, not 20).
+#[derive(Default)]
+pub(super) struct Links {
+    slots: Vec<Link>,
+    free: Vec<u32>,
+    by_id: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    permissions: HashMap<u32, Permissions>,
+    times: HashMap<u32, (OffsetDateTime, OffsetDateTime)>,
+}
+
+/// An instant as UTC nanoseconds, when an `i64` holds it exactly.
+fn nanos(t: OffsetDateTime) -> Option<i64> {
+    if t.offset().is_utc() { i64::try_from(t.unix_timestamp_nanos()).ok() } else { None }
+}
+
+fn instant(nanos: i64) -> OffsetDateTime {
+    // Every i64 of nanoseconds is within the years `time` represents.
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Links {
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The slots, for the lists that order them by `num`.
+    pub(super) fn all(&self) -> &[Link] {
+        &self.slots
+    }
+
+    pub(super) fn get(&self, slot: u32) -> &Link {
+        &self.slots[slot as usize]
+    }
+
+    pub(super) fn find(&self, id: MembershipId) -> Option<u32> {
+        let slots = &self.slots;
+        self.by_id.find(self.hasher.hash_one(id), |s| slots[*s as usize].id == id).copied()
+    }
+
+    /// Keeps `m`, whose group and member are at the handles given (the
+    /// member's at most `MAX_HANDLE`).
+    pub(super) fn insert(&mut self, m: &Membership, group: u32, member: u32) -> u32 {
+        let mut flags = member & !FLAGS;
+        if matches!(m.member, crate::model::Member::Group(_)) {
+            flags |= TO_GROUP;
+        }
+        if m.role == MemberRole::Admin {
+            flags |= ADMIN;
+        }
+        if m.permissions != Permissions::default() {
+            flags |= OWN_PERMISSIONS;
+        }
+        let (created, updated) = match (nanos(m.created_at), nanos(m.updated_at)) {
+            (Some(c), Some(u)) => (c, u),
+            _ => {
+                flags |= OWN_TIMES;
+                (0, 0)
+            }
+        };
+        let link = Link { id: m.id, num: m.num, created, updated, group, member_and_flags: flags };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = link;
+                s
+            }
+            None => {
+                self.slots.push(link);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        if flags & OWN_PERMISSIONS != 0 {
+            self.permissions.insert(slot, m.permissions.clone());
+        }
+        if flags & OWN_TIMES != 0 {
+            self.times.insert(slot, (m.created_at, m.updated_at));
+        }
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.by_id.insert_unique(hasher.hash_one(m.id), slot, |s| hasher.hash_one(slots[*s as usize].id));
+        slot
+    }
+
+    /// Forgets the membership at `slot`, which is then reused.
+    pub(super) fn remove(&mut self, slot: u32) {
+        let id = self.slots[slot as usize].id;
+        let slots = &self.slots;
+        if let Ok(entry) = self.by_id.find_entry(self.hasher.hash_one(id), |s| slots[*s as usize].id == id) {
+            entry.remove();
+        }
+        self.permissions.remove(&slot);
+        self.times.remove(&slot);
+        self.free.push(slot);
+    }
+
+    /// The membership at `slot` as the store gives it, with the ids of
+    /// the group and member at its handles.
+    pub(super) fn membership(&self, slot: u32, group: crate::ids::GroupId, member: crate::model::Member) -> Membership {
+        let l = &self.slots[slot as usize];
+        let (created_at, updated_at) = match self.times.get(&slot) {
+            Some(t) if l.has(OWN_TIMES) => *t,
+            _ => (instant(l.created), instant(l.updated)),
+        };
+        Membership {
+            id: l.id,
+            num: l.num,
+            group,
+            member,
+            role: if l.has(ADMIN) { MemberRole::Admin } else { MemberRole::Member },
+            permissions: self.permissions(slot),
+            created_at,
+            updated_at,
+        }
+    }
+
+    pub(super) fn role(&self, slot: u32) -> MemberRole {
+        if self.slots[slot as usize].has(ADMIN) { MemberRole::Admin } else { MemberRole::Member }
+    }
+
+    pub(super) fn permissions(&self, slot: u32) -> Permissions {
+        self.permissions.get(&slot).cloned().unwrap_or_default()
+    }
+
+    pub(super) fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.by_id.shrink_to_fit(|s| hasher.hash_one(slots[*s as usize].id));
+    }
+}
+
+/// One side's memberships (a user's groups, a group's users or child
+/// groups) as slots in `num` order, the order their lists page in. Most
+/// lists are short and kept as a sorted vector of slots; one that grows
+/// past `MANY` becomes a B-tree by `num`, so that taking one of a million
+/// members out costs a tree step, not a move of the rest.
+pub(super) enum Edges {
+    Few(Vec<u32>),
+    Many(BTreeMap<i64, u32>),
+}
+
+const MANY: usize = 512;
+
+impl Default for Edges {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+impl Edges {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Self::Few(v) => v.len(),
+            Self::Many(m) => m.len(),
+        }
+    }
+
+    pub(super) fn insert(&mut self, num: i64, slot: u32, links: &[Link]) {
+        match self {
+            Self::Few(v) => {
+                let at = v.partition_point(|s| links[*s as usize].num < num);
+                // One at a time: most lists stay short, and a vector that
+                // doubles holds a third more than it uses on average.
+                v.reserve_exact(1);
+                v.insert(at, slot);
+                if v.len() > MANY {
+                    *self = Self::Many(v.iter().map(|s| (links[*s as usize].num, *s)).collect());
+                }
+            }
+            Self::Many(m) => {
+                m.insert(num, slot);
+            }
+        }
+    }
+
+    pub(super) fn remove(&mut self, num: i64, links: &[Link]) {
+        match self {
+            Self::Few(v) => {
+                let at = v.partition_point(|s| links[*s as usize].num < num);
+                if v.get(at).is_some_and(|s| links[*s as usize].num == num) {
+                    v.remove(at);
+                }
+                if v.is_empty() {
+                    *v = Vec::new();
+                }
+            }
+            Self::Many(m) => {
+                m.remove(&num);
+            }
+        }
+    }
+
+    pub(super) fn iter(&self) -> EdgeIter<'_> {
+        match self {
+            Self::Few(v) => EdgeIter::Few(v.iter()),
+            Self::Many(m) => EdgeIter::Many(m.range(..)),
+        }
+    }
+
+    /// The slots whose `num` is past `after`.
+    pub(super) fn after(&self, after: i64, links: &[Link]) -> EdgeIter<'_> {
+        match self {
+            Self::Few(v) => {
+                let at = v.partition_point(|s| links[*s as usize].num <= after);
+                EdgeIter::Few(v[at..].iter())
+            }
+            Self::Many(m) => EdgeIter::Many(m.range(after.saturating_add(1)..)),
+        }
+    }
+
+    pub(super) fn shrink(&mut self) {
+        if let Self::Few(v) = self {
+            v.shrink_to_fit();
+        }
+    }
+}
+
+pub(super) enum EdgeIter<'a> {
+    Few(std::slice::Iter<'a, u32>),
+    Many(std::collections::btree_map::Range<'a, i64, u32>),
+}
+
+impl Iterator for EdgeIter<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            Self::Few(i) => i.next().copied(),
+            Self::Many(r) => r.next().map(|(_, s)| *s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::{OffsetDateTime, UtcOffset};
+
+    use super::*;
+    use crate::ids::{GroupId, UserId};
+    use crate::model::Member;
+
+    fn membership(num: i64) -> Membership {
+        Membership {
+            id: MembershipId::new(),
+            num,
+            group: GroupId::new(),
+            member: Member::User(UserId::new()),
+            role: MemberRole::Member,
+            permissions: Permissions::default(),
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).expect("a time"),
+            updated_at: OffsetDateTime::from_unix_timestamp_nanos(1_800_000_000_987_654_321).expect("a time"),
+        }
+    }
+
+    #[test]
+    fn a_membership_comes_back_as_it_went_in() {
+        let mut links = Links::default();
+        let plain = membership(1);
+        let admin = Membership {
+            role: MemberRole::Admin,
+            permissions: Permissions::Map(BTreeMap::from([("edit".to_owned(), true)])),
+            member: Member::Group(GroupId::new()),
+            ..membership(2)
+        };
+        let disabled = Membership { permissions: Permissions::Disabled, ..membership(3) };
+        // Not UTC, and past what an i64 of nanoseconds holds: kept aside, as given.
+        let odd = Membership {
+            created_at: OffsetDateTime::UNIX_EPOCH.to_offset(UtcOffset::from_hms(2, 0, 0).expect("an offset")),
+            updated_at: OffsetDateTime::from_unix_timestamp(10_000_000_000_000 / 1_000).expect("a time")
+                + time::Duration::days(365 * 300),
+            ..membership(4)
+        };
+        for (i, m) in [&plain, &admin, &disabled, &odd].into_iter().enumerate() {
+            let slot = links.insert(m, 7, i as u32 + 1);
+            assert_eq!(links.find(m.id), Some(slot));
+            let back = links.membership(slot, m.group, m.member);
+            assert_eq!(&back, m);
+            assert_eq!(back.created_at.offset(), m.created_at.offset());
+            assert_eq!(links.get(slot).member(), i as u32 + 1);
+            assert_eq!(links.get(slot).is_to_group(), matches!(m.member, Member::Group(_)));
+            assert_eq!(links.role(slot), m.role);
+        }
+        assert_eq!(links.len(), 4);
+        // A slot given back is reused, and only the new id finds it.
+        let slot = links.find(admin.id).expect("admin's slot");
+        links.remove(slot);
+        assert_eq!(links.find(admin.id), None);
+        let next = membership(5);
+        assert_eq!(links.insert(&next, 1, 1), slot);
+        assert_eq!(links.find(next.id), Some(slot));
+        assert_eq!(links.membership(slot, next.group, next.member), next);
+        assert_eq!(links.len(), 4);
+    }
+
+    /// Slots in `num` order whichever form the list takes, across the
+    /// change from a vector to a tree.
+    #[test]
+    fn edges_keep_num_order_past_the_change_of_form() {
+        let mut links = Links::default();
+        let mut edges = Edges::default();
+        let mut model: BTreeMap<i64, u32> = BTreeMap::new();
+        // Nums arrive out of order (as another server's commits can).
+        let mut x: u64 = 7;
+        for _ in 0..(MANY * 3) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let num = (x >> 40) as i64;
+            if model.contains_key(&num) {
+                continue;
+            }
+            let slot = links.insert(&membership(num), 0, 0);
+            edges.insert(num, slot, links.all());
+            model.insert(num, slot);
+            if model.len() == MANY {
+                assert!(matches!(edges, Edges::Few(_)));
+            }
+        }
+        assert!(matches!(edges, Edges::Many(_)));
+        let check = |edges: &Edges, model: &BTreeMap<i64, u32>, links: &Links| {
+            assert_eq!(edges.len(), model.len());
+            assert_eq!(edges.iter().collect::<Vec<_>>(), model.values().copied().collect::<Vec<_>>());
+            for after in [0, 1, *model.keys().nth(model.len() / 2).unwrap_or(&0), i64::MAX] {
+                let want: Vec<u32> = model.range(after.saturating_add(1)..).map(|(_, s)| *s).collect();
+                assert_eq!(edges.after(after, links.all()).collect::<Vec<_>>(), want);
+            }
+        };
+        check(&edges, &model, &links);
+        // Every other one out, and a num never in.
+        let gone: Vec<i64> = model.keys().step_by(2).copied().collect();
+        for num in gone {
+            edges.remove(num, links.all());
+            model.remove(&num);
+        }
+        edges.remove(-5, links.all());
+        check(&edges, &model, &links);
+
+        // The same on a short list.
+        let mut few = Edges::default();
+        let mut small: BTreeMap<i64, u32> = BTreeMap::new();
+        for (num, slot) in model.iter().rev().take(20) {
+            few.insert(*num, *slot, links.all());
+            small.insert(*num, *slot);
+        }
+        assert!(matches!(few, Edges::Few(_)));
+        check(&few, &small, &links);
+        let (first, _) = small.pop_first().expect("twenty");
+        few.remove(first, links.all());
+        check(&few, &small, &links);
+    }
+}
