@@ -418,10 +418,12 @@ impl State {
     /// pair. Entities are put before memberships (load and refresh alike):
     /// one whose group or member the index does not hold is left out.
     pub(crate) fn put_membership(&mut self, m: Membership) {
-        if let Some(old) = self.find_slot(m.group, m.member) {
+        // A load reads each membership once, into an index without caches.
+        let loading = self.loading.is_some();
+        if !loading && let Some(old) = self.find_slot(m.group, m.member) {
             self.remove_link(old);
         }
-        if let Some(old) = self.links.find(m.id) {
+        if !loading && let Some(old) = self.links.find(m.id) {
             self.remove_link(old);
         }
         let Some(gh) = self.groups.handle(&m.group) else { return };
@@ -434,8 +436,10 @@ impl State {
             tracing::error!(membership = %m.id, "more users or groups than the index can point to; membership left out");
             return;
         }
-        self.invalidate_above(m.group);
-        self.forget_member_names(m.group);
+        if !loading {
+            self.invalidate_above(m.group);
+            self.forget_member_names(m.group);
+        }
         let slot = self.links.insert(&m, gh, mh);
         let links = self.links.all();
         match m.member {

@@ -308,10 +308,20 @@ impl Edges {
     pub(super) fn insert(&mut self, num: i64, slot: u32, links: &[Link]) {
         match self {
             Self::Few(v) => {
-                let at = v.partition_point(|s| links[*s as usize].num < num);
-                // One at a time: most lists stay short, and a vector that
-                // doubles holds a third more than it uses on average.
-                v.reserve_exact(1);
+                // Nums mostly arrive in order (a load reads them so): then
+                // this is a push, without a search through the slots.
+                let at = match v.last() {
+                    Some(last) if links[*last as usize].num > num => {
+                        v.partition_point(|s| links[*s as usize].num < num)
+                    }
+                    _ => v.len(),
+                };
+                // A quarter more at a time: most lists stay short, and a
+                // vector that doubles holds a third more than it uses on
+                // average.
+                if v.len() == v.capacity() {
+                    v.reserve_exact((v.len() / 4).max(1));
+                }
                 v.insert(at, slot);
                 if v.len() > MANY {
                     *self = Self::Many(v.iter().map(|s| (links[*s as usize].num, *s)).collect());
