@@ -14,13 +14,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use roaring::{MultiOps, RoaringTreemap};
+use roaring::RoaringTreemap;
 
 use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
 use crate::validate::fold;
-use compact::{Edges, Links, Slab};
+use compact::{Edges, Links, Slab, UserNums};
 
 mod compact;
 mod lists;
@@ -106,16 +106,15 @@ struct GroupEntry {
     group: Arc<Group>,
     users: Edges,
     children: Edges,
-    /// The direct users as a bitmap of their user `num`s, kept with
-    /// `users`: a group's users at any depth are the union of these over
-    /// its subtree, one bitmap operation per group instead of two lookups
-    /// per membership; and whether a user is directly in it is one test.
-    user_nums: RoaringTreemap,
+    /// The direct users' `num`s, kept with `users`: a group's users at any
+    /// depth are the union of these over its subtree, not two lookups per
+    /// membership; and whether a user is directly in it is one test.
+    user_nums: UserNums,
 }
 
 impl GroupEntry {
     fn new(group: Arc<Group>) -> Self {
-        Self { group, users: Edges::default(), children: Edges::default(), user_nums: RoaringTreemap::new() }
+        Self { group, users: Edges::default(), children: Edges::default(), user_nums: UserNums::default() }
     }
 }
 
@@ -451,7 +450,9 @@ impl State {
                 }
                 if let Some(g) = self.groups.at_mut(gh) {
                     g.users.insert(m.num, slot, links);
-                    g.user_nums.extend(num);
+                    if let Some(n) = num {
+                        g.user_nums.insert(n);
+                    }
                 }
             }
             Member::Group(c) => {
@@ -625,10 +626,9 @@ impl State {
         if let Some(b) = self.closure.lock().unwrap_or_else(|e| e.into_inner()).get(&group) {
             return b.clone();
         }
-        // The direct-user bitmaps of the group and every group below it,
-        // then one union of them all (container by container, not one
-        // growing set merged again for each group).
-        let mut subtree: Vec<&RoaringTreemap> = Vec::new();
+        // The direct users of the group and every group below it, then one
+        // union of them all (not one growing set merged again for each).
+        let mut subtree: Vec<&UserNums> = Vec::new();
         let mut seen: HashSet<GroupId> = [group].into_iter().collect();
         let mut queue = VecDeque::from([group]);
         while let Some(g) = queue.pop_front() {
@@ -643,10 +643,7 @@ impl State {
                 }
             }
         }
-        let bits = Arc::new(match subtree.as_slice() {
-            [one] => (*one).clone(),
-            many => many.iter().copied().union(),
-        });
+        let bits = Arc::new(compact::union(subtree.into_iter()));
         self.closure.lock().unwrap_or_else(|e| e.into_inner()).insert(group, bits.clone());
         bits
     }
