@@ -137,6 +137,7 @@ impl Index {
         let (users, groups, memberships) = state.counts();
         let revision = state.revision;
         *self.write_state() = state;
+        give_back_free_memory();
         self.revision.send_replace(revision);
         self.webhooks_changed.fetch_add(1, Ordering::AcqRel);
         self.ready.store(true, Ordering::Release);
@@ -303,6 +304,19 @@ macro_rules! scan_all {
             }
         }
     }};
+}
+
+/// Hands the allocator's free pages back to the system. A load frees as
+/// much as it keeps (every row the store decoded, the growth of every
+/// list, an earlier index on a reload); glibc keeps freed memory in its
+/// arenas, resident, unless asked.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` takes no pointers; it only walks the
+    // allocator's own free lists, under the allocator's locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Reads every user, group, membership and share, by `num`, from one read

@@ -12,15 +12,17 @@
 //! until an edge below the group changes.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
+use hashbrown::HashTable;
 use roaring::RoaringTreemap;
 
 use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
 use crate::validate::fold;
-use compact::{Edges, Links, Slab, UserNums};
+use compact::{Edges, Keyed, Links, Slab, UserNums};
 
 mod compact;
 mod lists;
@@ -48,7 +50,8 @@ pub(crate) struct State {
     pub(crate) revision: i64,
     users: Slab<UserId, UserEntry>,
     /// Users' handles by `num`.
-    user_nums: HashMap<i64, u32>,
+    /// (Hashed by the `num`, compared on the user: no copy of it is kept.)
+    user_nums: HashTable<u32>,
     /// Users in list order: (folded username, `num`), as the store orders them.
     user_names: BTreeMap<Key, u32>,
     /// Users by their other folded names (first, last, display), which a
@@ -56,8 +59,12 @@ pub(crate) struct State {
     other_names: [BTreeMap<Key, u32>; 3],
     /// Users by external id (unique in the store, compared as stored).
     external_ids: HashMap<String, UserId>,
-    /// Users by folded email (not unique): (email, `num`).
-    emails: BTreeMap<Key, u32>,
+    /// Users by folded email (not unique): their handles, hashed by the
+    /// folded email and compared on the user itself, so no copy of the
+    /// email is kept (a B-tree of them took 90 bytes a user).
+    emails: HashTable<u32>,
+    /// Hashes the keys of `user_nums` and `emails`.
+    hasher: foldhash::fast::RandomState,
     groups: Slab<GroupId, GroupEntry>,
     /// Groups by `num`: creation order, which group lists also page in.
     group_nums: BTreeMap<i64, GroupId>,
@@ -87,12 +94,11 @@ pub(crate) struct State {
 
 /// The entries of the users' name orders, gathered during a load: a
 /// B-tree built from sorted entries has full nodes, one grown an entry at
-/// a time about half-full ones (80 MB at a million users with emails).
+/// a time about half-full ones.
 #[derive(Default)]
 struct LoadedNames {
     user_names: Vec<(Key, u32)>,
     other_names: [Vec<(Key, u32)>; 3],
-    emails: Vec<(Key, u32)>,
 }
 
 /// A user and their direct memberships, by `num`.
@@ -110,6 +116,18 @@ struct GroupEntry {
     /// depth are the union of these over its subtree, not two lookups per
     /// membership; and whether a user is directly in it is one test.
     user_nums: UserNums,
+}
+
+impl Keyed<UserId> for UserEntry {
+    fn key(&self) -> UserId {
+        self.user.id
+    }
+}
+
+impl Keyed<GroupId> for GroupEntry {
+    fn key(&self) -> GroupId {
+        self.group.id
+    }
 }
 
 impl GroupEntry {
@@ -139,7 +157,9 @@ impl State {
     }
 
     pub(crate) fn user_by_num(&self, num: i64) -> Option<UserId> {
-        self.user_nums.get(&num).and_then(|h| self.user_at(*h)).map(|u| u.id)
+        let users = &self.users;
+        let holds = |h: &u32| users.at(*h).is_some_and(|e| e.user.num == num);
+        self.user_nums.find(self.hasher.hash_one(num), holds).and_then(|h| self.user_at(*h)).map(|u| u.id)
     }
 
     pub(crate) fn group_by_num(&self, num: i64) -> Option<GroupId> {
@@ -173,7 +193,6 @@ impl State {
             for (map, list) in self.other_names.iter_mut().zip(l.other_names) {
                 *map = list.into_iter().collect();
             }
-            self.emails = l.emails.into_iter().collect();
         }
         self.users.shrink();
         self.groups.shrink();
@@ -206,7 +225,7 @@ impl State {
 
     /// The group a membership is in.
     fn group_of(&self, slot: u32) -> Option<GroupId> {
-        self.group_at(self.links.get(slot).group).map(|g| g.id)
+        self.group_at(self.links.get(slot).group()).map(|g| g.id)
     }
 
     /// A membership's member.
@@ -240,7 +259,7 @@ impl State {
                     return None;
                 }
                 if user.groups.len() <= g.users.len() {
-                    user.groups.iter().find(|s| links[*s as usize].group == gh)
+                    user.groups.iter().find(|s| links[*s as usize].group() == gh)
                 } else {
                     g.users.iter().find(|s| links[*s as usize].member() == uh)
                 }
@@ -282,7 +301,8 @@ impl State {
         let (id, num) = (user.id, user.num);
         let names = key(&user.username, num);
         let others = other_names(&user).map(|name| name.map(|n| key(n, num)));
-        let email = user.email.as_deref().map(|e| key(e, num));
+        let email = user.email.as_deref().map(|e| self.hasher.hash_one(fold(e)));
+        // A user's `num` never changes: only a new user is added by it.
         let handle = match self.users.handle(&id) {
             Some(h) => {
                 if let Some(e) = self.users.at_mut(h) {
@@ -290,15 +310,27 @@ impl State {
                 }
                 h
             }
-            None => self.users.insert(id, UserEntry { user: Arc::new(user), groups: Edges::default() }),
+            None => {
+                let h = self.users.insert(UserEntry { user: Arc::new(user), groups: Edges::default() });
+                let (users, hasher) = (&self.users, &self.hasher);
+                self.user_nums.insert_unique(hasher.hash_one(num), h, |h| {
+                    users.at(*h).map_or(0, |e| hasher.hash_one(e.user.num))
+                });
+                h
+            }
         };
-        self.user_nums.insert(num, handle);
+        if let Some(hash) = email {
+            let (users, hasher) = (&self.users, &self.hasher);
+            self.emails.insert_unique(hash, handle, |h| {
+                let email = users.at(*h).and_then(|e| e.user.email.as_deref());
+                email.map_or(0, |e| hasher.hash_one(fold(e)))
+            });
+        }
         if let Some(l) = self.loading.as_deref_mut() {
             l.user_names.push((names, handle));
             for (list, k) in l.other_names.iter_mut().zip(others) {
                 list.extend(k.map(|k| (k, handle)));
             }
-            l.emails.extend(email.map(|k| (k, handle)));
             return;
         }
         self.user_names.insert(names, handle);
@@ -306,9 +338,6 @@ impl State {
             if let Some(k) = k {
                 map.insert(k, handle);
             }
-        }
-        if let Some(k) = email {
-            self.emails.insert(k, handle);
         }
     }
 
@@ -319,8 +348,11 @@ impl State {
                 map.remove(&key(name, user.num));
             }
         }
-        if let Some(e) = &user.email {
-            self.emails.remove(&key(e, user.num));
+        if let Some(e) = &user.email
+            && let Some(h) = self.users.handle(&user.id)
+            && let Ok(entry) = self.emails.find_entry(self.hasher.hash_one(fold(e)), |x| *x == h)
+        {
+            entry.remove();
         }
         // Only if it is still this user's: within a batch, another user
         // may already hold the id this one gave up.
@@ -339,10 +371,17 @@ impl State {
         for slot in slots {
             self.remove_link(slot);
         }
-        if let Some(e) = self.users.remove(&id) {
-            self.user_nums.remove(&e.user.num);
-            self.forget_names(&e.user);
+        // The names while the handle is known (the emails are by handle).
+        if let Some(user) = self.user(id).cloned() {
+            self.forget_names(&user);
         }
+        if let Some(h) = self.users.handle(&id)
+            && let Some(num) = self.user(id).map(|u| u.num)
+            && let Ok(entry) = self.user_nums.find_entry(self.hasher.hash_one(num), |x| *x == h)
+        {
+            entry.remove();
+        }
+        self.users.remove(&id);
         for list in self.shares.values_mut() {
             list.retain(|s| s.grantee != Grantee::User(id));
         }
@@ -368,7 +407,7 @@ impl State {
         match self.groups.get_mut(&group.id) {
             Some(e) => e.group = Arc::new(group),
             None => {
-                self.groups.insert(group.id, GroupEntry::new(Arc::new(group)));
+                self.groups.insert(GroupEntry::new(Arc::new(group)));
             }
         }
     }
@@ -431,7 +470,7 @@ impl State {
             Member::Group(c) => self.groups.handle(&c),
         };
         let Some(mh) = member else { return };
-        if mh > compact::MAX_HANDLE {
+        if mh.max(gh) > compact::MAX_HANDLE {
             tracing::error!(membership = %m.id, "more users or groups than the index can point to; membership left out");
             return;
         }
@@ -487,7 +526,7 @@ impl State {
         }
         let links = self.links.all();
         if link.is_to_group() {
-            if let Some(g) = self.groups.at_mut(link.group) {
+            if let Some(g) = self.groups.at_mut(link.group()) {
                 g.children.remove(link.num, links);
             }
         } else {
@@ -496,7 +535,7 @@ impl State {
                 u.groups.remove(link.num, links);
                 num = Some(u.user.num as u64);
             }
-            if let Some(g) = self.groups.at_mut(link.group) {
+            if let Some(g) = self.groups.at_mut(link.group()) {
                 g.users.remove(link.num, links);
                 if let Some(n) = num {
                     g.user_nums.remove(n);

@@ -20,23 +20,40 @@ use super::HashMap;
 use crate::ids::MembershipId;
 use crate::model::{MemberRole, Membership, Permissions};
 
+/// What a slab entry is found by: its entity's id, read from the entity.
+pub(super) trait Keyed<K> {
+    fn key(&self) -> K;
+}
+
 /// Entities by id, each at a handle (an index into `slots`) that stays
 /// theirs until they are removed; a removed entity's handle is reused.
+/// The table by id holds handles only and compares the id each entity
+/// carries: 5 bytes a bucket, where a map from id to handle takes 21.
 pub(super) struct Slab<K, T> {
-    handles: HashMap<K, u32>,
+    handles: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     slots: Vec<Option<T>>,
     free: Vec<u32>,
+    key: std::marker::PhantomData<K>,
 }
 
 impl<K, T> Default for Slab<K, T> {
     fn default() -> Self {
-        Self { handles: HashMap::default(), slots: Vec::new(), free: Vec::new() }
+        Self {
+            handles: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            key: std::marker::PhantomData,
+        }
     }
 }
 
-impl<K: Hash + Eq + Copy, T> Slab<K, T> {
+impl<K: Hash + Eq + Copy, T: Keyed<K>> Slab<K, T> {
     pub(super) fn handle(&self, key: &K) -> Option<u32> {
-        self.handles.get(key).copied()
+        let slots = &self.slots;
+        let holds = |h: &u32| slots.get(*h as usize).and_then(Option::as_ref).is_some_and(|t| t.key() == *key);
+        self.handles.find(self.hasher.hash_one(key), holds).copied()
     }
 
     pub(super) fn get(&self, key: &K) -> Option<&T> {
@@ -57,15 +74,17 @@ impl<K: Hash + Eq + Copy, T> Slab<K, T> {
     }
 
     pub(super) fn contains(&self, key: &K) -> bool {
-        self.handles.contains_key(key)
+        self.handle(key).is_some()
     }
 
     pub(super) fn len(&self) -> usize {
         self.handles.len()
     }
 
-    /// Puts `value` at `key`'s handle, or at a new one.
-    pub(super) fn insert(&mut self, key: K, value: T) -> u32 {
+    /// Puts `value` (whose key is `value.key()`) at its key's handle, or at
+    /// a new one.
+    pub(super) fn insert(&mut self, value: T) -> u32 {
+        let key = value.key();
         if let Some(h) = self.handle(&key) {
             self.slots[h as usize] = Some(value);
             return h;
@@ -80,12 +99,17 @@ impl<K: Hash + Eq + Copy, T> Slab<K, T> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.handles.insert(key, h);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.handles.insert_unique(hasher.hash_one(key), h, |h| {
+            slots.get(*h as usize).and_then(Option::as_ref).map_or(0, |t| hasher.hash_one(t.key()))
+        });
         h
     }
 
     pub(super) fn remove(&mut self, key: &K) -> Option<T> {
-        let h = self.handles.remove(key)?;
+        let slots = &self.slots;
+        let holds = |h: &u32| slots.get(*h as usize).and_then(Option::as_ref).is_some_and(|t| t.key() == *key);
+        let (h, _) = self.handles.find_entry(self.hasher.hash_one(key), holds).ok()?.remove();
         self.free.push(h);
         self.slots[h as usize].take()
     }
@@ -100,30 +124,32 @@ impl<K: Hash + Eq + Copy, T> Slab<K, T> {
 
     /// Gives back what the load's growth left unused.
     pub(super) fn shrink(&mut self) {
-        self.handles.shrink_to_fit();
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.handles
+            .shrink_to_fit(|h| slots.get(*h as usize).and_then(Option::as_ref).map_or(0, |t| hasher.hash_one(t.key())));
         self.slots.shrink_to_fit();
     }
 }
 
-/// A membership as the index keeps it, in 48 bytes: its group and member
-/// as handles, its times as nanoseconds, its kind and role as the top bits
-/// of the member's handle. Permissions other than the default, and times
-/// that are not UTC nanoseconds an `i64` holds, are kept aside
-/// (`Links::permissions`, `Links::times`).
+/// A membership as the index keeps it, in 40 bytes: its group and member
+/// as handles, its creation time as nanoseconds, its kind and role as the
+/// top bits of the handles. Kept aside (`Links::updated`,
+/// `Links::permissions`, `Links::times`): a change time other than the
+/// creation time (most memberships never change), permissions other than
+/// the default, and times that are not UTC nanoseconds an `i64` holds.
 #[derive(Clone, Copy)]
 pub(super) struct Link {
     pub(super) id: MembershipId,
     pub(super) num: i64,
     created: i64,
-    updated: i64,
-    /// The group's handle.
-    pub(super) group: u32,
+    /// The group's handle below `FLAGS`, `UPDATED_ASIDE` above.
+    group_and_flags: u32,
     /// The member's handle (a user's, or a group's with `TO_GROUP`) below
-    /// `FLAGS`, the flags above.
+    /// `FLAGS`, the other flags above.
     member_and_flags: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Link>() == 48);
+const _: () = assert!(std::mem::size_of::<Link>() == 40);
 
 /// The bits of `member_and_flags` that hold flags; the handles below them
 /// leave room for 2^28 users, far past what one server's memory holds.
@@ -133,6 +159,8 @@ const TO_GROUP: u32 = 1 << 28;
 const ADMIN: u32 = 1 << 29;
 const OWN_PERMISSIONS: u32 = 1 << 30;
 const OWN_TIMES: u32 = 1 << 31;
+/// In `group_and_flags`.
+const UPDATED_ASIDE: u32 = 1 << 28;
 
 impl Link {
     pub(super) fn is_to_group(&self) -> bool {
@@ -141,6 +169,10 @@ impl Link {
 
     pub(super) fn member(&self) -> u32 {
         self.member_and_flags & !FLAGS
+    }
+
+    pub(super) fn group(&self) -> u32 {
+        self.group_and_flags & !FLAGS
     }
 
     fn has(&self, flag: u32) -> bool {
@@ -156,6 +188,7 @@ pub(super) struct Links {
     free: Vec<u32>,
     by_id: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
+    updated: HashMap<u32, i64>,
     permissions: HashMap<u32, Permissions>,
     times: HashMap<u32, (OffsetDateTime, OffsetDateTime)>,
 }
@@ -189,8 +222,8 @@ impl Links {
         self.by_id.find(self.hasher.hash_one(id), |s| slots[*s as usize].id == id).copied()
     }
 
-    /// Keeps `m`, whose group and member are at the handles given (the
-    /// member's at most `MAX_HANDLE`).
+    /// Keeps `m`, whose group and member are at the handles given (each at
+    /// most `MAX_HANDLE`).
     pub(super) fn insert(&mut self, m: &Membership, group: u32, member: u32) -> u32 {
         let mut flags = member & !FLAGS;
         if matches!(m.member, crate::model::Member::Group(_)) {
@@ -209,7 +242,11 @@ impl Links {
                 (0, 0)
             }
         };
-        let link = Link { id: m.id, num: m.num, created, updated, group, member_and_flags: flags };
+        let mut group_and_flags = group & !FLAGS;
+        if updated != created {
+            group_and_flags |= UPDATED_ASIDE;
+        }
+        let link = Link { id: m.id, num: m.num, created, group_and_flags, member_and_flags: flags };
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = link;
@@ -220,6 +257,9 @@ impl Links {
                 (self.slots.len() - 1) as u32
             }
         };
+        if updated != created {
+            self.updated.insert(slot, updated);
+        }
         if flags & OWN_PERMISSIONS != 0 {
             self.permissions.insert(slot, m.permissions.clone());
         }
@@ -239,6 +279,7 @@ impl Links {
         if let Ok(entry) = self.by_id.find_entry(self.hasher.hash_one(id), |s| slots[*s as usize].id == id) {
             entry.remove();
         }
+        self.updated.remove(&slot);
         self.permissions.remove(&slot);
         self.times.remove(&slot);
         self.free.push(slot);
@@ -250,7 +291,13 @@ impl Links {
         let l = &self.slots[slot as usize];
         let (created_at, updated_at) = match self.times.get(&slot) {
             Some(t) if l.has(OWN_TIMES) => *t,
-            _ => (instant(l.created), instant(l.updated)),
+            _ => {
+                let updated = match self.updated.get(&slot) {
+                    Some(u) if l.group_and_flags & UPDATED_ASIDE != 0 => *u,
+                    _ => l.created,
+                };
+                (instant(l.created), instant(updated))
+            }
         };
         Membership {
             id: l.id,
@@ -516,7 +563,12 @@ mod tests {
             member: Member::Group(GroupId::new()),
             ..membership(2)
         };
-        let disabled = Membership { permissions: Permissions::Disabled, ..membership(3) };
+        let disabled = Membership {
+            permissions: Permissions::Disabled,
+            // Changed since made: a change time of its own.
+            updated_at: OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).expect("a time"),
+            ..membership(3)
+        };
         // Not UTC, and past what an i64 of nanoseconds holds: kept aside, as given.
         let odd = Membership {
             created_at: OffsetDateTime::UNIX_EPOCH.to_offset(UtcOffset::from_hms(2, 0, 0).expect("an offset")),

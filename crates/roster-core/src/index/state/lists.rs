@@ -12,6 +12,7 @@
 //! compared bytewise too (`COLLATE "C"` on PostgreSQL, `BINARY` on SQLite).
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::ops::Bound;
 
 use super::{HashSet, Key, State, key, prefix_end};
@@ -127,9 +128,16 @@ impl State {
 
     /// The users whose email folds to `email`'s fold, in `num` order.
     pub(crate) fn users_by_email(&self, email: &str) -> Vec<UserId> {
-        let from = key(email, i64::MIN);
-        let to = (from.0.clone(), i64::MAX);
-        self.emails.range(from..=to).filter_map(|(_, h)| self.user_id_at(*h)).collect()
+        let wanted = fold(email);
+        let mut found: Vec<&User> = self
+            .emails
+            .iter_hash(self.hasher.hash_one(&wanted))
+            .filter_map(|h| self.user_at(*h))
+            .filter(|u| u.email.as_deref().is_some_and(|e| fold(e) == wanted))
+            .map(|u| &**u)
+            .collect();
+        found.sort_unstable_by_key(|u| u.num);
+        found.into_iter().map(|u| u.id).collect()
     }
 
     pub(crate) fn user_by_external_id(&self, external_id: &str) -> Option<UserId> {
