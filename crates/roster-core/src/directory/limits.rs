@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use moka::sync::Cache;
 
@@ -149,7 +149,10 @@ fn check<K: Clone + Hash + Eq>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) ->
     if limiter.len() > REMEMBERED {
         limiter.retain_recent();
     }
-    limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    // The limiter's own clock: a new one calibrates itself (CPUID and a
+    // timing loop), which made every refusal dearer than the request it
+    // refused.
+    limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
 }
 
 #[cfg(test)]
