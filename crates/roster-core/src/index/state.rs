@@ -614,7 +614,30 @@ impl State {
     /// Whether the user is in the group at any depth.
     pub(crate) fn in_group(&self, group: GroupId, user: UserId) -> bool {
         let direct = self.direct_groups(user);
-        !direct.is_empty() && self.ancestors(&direct).contains(&group)
+        self.reaches_up(&direct, group, &mut HashSet::default())
+    }
+
+    /// Whether `target` is one of `from` or above one of them, walking up
+    /// no further than needed and never through a group in `passed`; the
+    /// groups walked are added to `passed`. A walk that fails leaves in
+    /// `passed` only groups that do not reach `target`, so a later walk
+    /// (from another of a user's groups) can skip them.
+    fn reaches_up(&self, from: &[GroupId], target: GroupId, passed: &mut HashSet<GroupId>) -> bool {
+        if from.contains(&target) {
+            return true;
+        }
+        let mut queue: VecDeque<GroupId> = from.iter().copied().filter(|g| passed.insert(*g)).collect();
+        while let Some(g) = queue.pop_front() {
+            for p in self.parents.get(&g).into_iter().flatten() {
+                if *p == target {
+                    return true;
+                }
+                if passed.insert(*p) {
+                    queue.push_back(*p);
+                }
+            }
+        }
+        false
     }
 
     /// The path the store's recursive statement gives (`Tx::membership_path`):
@@ -625,15 +648,15 @@ impl State {
         if !self.groups.contains(&group) {
             return Vec::new();
         }
-        // The first direct group that reaches `group`, with what is above it
-        // (one walk up each, kept for the walk down).
-        let found = self.direct_groups(user).into_iter().find_map(|d| {
-            let above = self.ancestors(&[d]);
-            above.contains(&group).then_some((d, above))
-        });
-        let Some((direct, above_direct)) = found else {
+        // The first direct group that reaches `group`: a walk up from each
+        // in turn, never again through a group an earlier walk passed.
+        let mut passed = HashSet::default();
+        let found = self.direct_groups(user).into_iter().find(|d| self.reaches_up(&[*d], group, &mut passed));
+        let Some(direct) = found else {
             return Vec::new();
         };
+        // What is above it, for the walk down.
+        let above_direct = self.ancestors(&[direct]);
         let mut path = vec![group];
         let mut at = group;
         while at != direct && path.len() <= self.groups.len() {
