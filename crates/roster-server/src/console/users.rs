@@ -167,20 +167,18 @@ pub(crate) async fn edit(State(state): State<AppState>, Path(id): Path<String>, 
         role if role == form.text("site_role_was") => None,
         other => Some(SiteRole::parse(other).ok_or_else(|| CoreError::invalid("site_role", "must be admin or user"))),
     };
-    let result = match site_role.transpose() {
-        Err(e) => Err(e),
-        Ok(site_role) => {
-            let patch = UserPatch {
-                email: set(form.optional("email")),
-                first_name: set(form.optional("first_name")),
-                last_name: set(form.optional("last_name")),
-                display_name: set(form.optional("display_name")),
-                site_role,
-                ..UserPatch::default()
-            };
-            state.directory.update_user(&session.principal, id, patch).await
-        }
-    };
+    let result = async {
+        let patch = UserPatch {
+            email: set(form.optional("email")),
+            first_name: set(form.optional("first_name")),
+            last_name: set(form.optional("last_name")),
+            display_name: set(form.optional("display_name")),
+            site_role: site_role.transpose()?,
+            ..UserPatch::default()
+        };
+        state.directory.update_user(&session.principal, id, patch).await
+    }
+    .await;
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/users/{id}")).into_response()),
         Err(e) => {
