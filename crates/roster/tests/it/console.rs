@@ -474,6 +474,11 @@ async fn passwords_keys_and_self_service(s: TestServer) {
     assert_eq!(promote.status, StatusCode::FORBIDDEN);
     assert!(promote.body.contains("class=\"error\" role=\"alert\""), "{}", promote.body);
     assert_eq!(s.get(&me.replace("/users", "/v1/users")).await.body["site_role"], "user");
+    // A role that is no role: refused beside its field, nothing of the form written.
+    let bogus = b.post(&me, &[("display_name", "Not Kept"), ("site_role", "emperor"), ("site_role_was", "user")]).await;
+    assert_eq!(bogus.status, StatusCode::BAD_REQUEST, "{}", bogus.body);
+    assert!(bogus.body.contains("must be admin or user"), "{}", bogus.body);
+    assert_eq!(s.get(&me.replace("/users", "/v1/users")).await.body["display_name"], "Pat Q");
 
     // Their own keys: made here, shown once.
     let page = b.post("/keys", &[("name", "laptop")]).await;
