@@ -4,12 +4,13 @@
 //! clones a pointer), each at a small integer handle; memberships are
 //! compact records between those handles (`compact`), listed on both
 //! sides in the order the store's lists order them (by membership `num`),
-//! so a page here is the page the store would give. Membership at any depth is not stored per pair: a user's
-//! groups at any depth are a walk up from their direct groups (a few
-//! dozen steps in practice), and a group's users at any depth are a bitmap
-//! of user `num`s, the union of the direct-user bitmaps (kept with every
-//! edge) of the group and the groups below it, built on first use and kept
-//! until an edge below the group changes.
+//! so a page here is the page the store would give. Membership at any
+//! depth is not stored per pair: a user's groups at any depth are a walk
+//! up from their direct groups (a few dozen steps in practice), and a
+//! group's users at any depth are a bitmap of user `num`s, the union of
+//! the direct users' nums (kept with every edge) of the group and the
+//! groups below it, built on first use and kept until an edge below the
+//! group changes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
@@ -22,7 +23,7 @@ use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
 use crate::validate::fold;
-use compact::{Edges, Keyed, Links, Slab, UserNums};
+use compact::{Edges, Keyed, Links, Slab, UserNums, remove_handle};
 
 mod compact;
 mod lists;
@@ -184,8 +185,8 @@ impl State {
     }
 
     /// Builds the users' name orders from the load's entries, and gives
-    /// back what the load's growth left unused (vectors double as they
-    /// grow: at a million users that is hundreds of megabytes).
+    /// back what the load's growth left unused (the slabs and tables grow
+    /// by doubling: at 10^7 memberships that is hundreds of megabytes).
     pub(crate) fn finish_load(&mut self) {
         if let Some(l) = self.loading.take() {
             let l = *l;
@@ -350,9 +351,8 @@ impl State {
         }
         if let Some(e) = &user.email
             && let Some(h) = self.users.handle(&user.id)
-            && let Ok(entry) = self.emails.find_entry(self.hasher.hash_one(fold(e)), |x| *x == h)
         {
-            entry.remove();
+            remove_handle(&mut self.emails, self.hasher.hash_one(fold(e)), h);
         }
         // Only if it is still this user's: within a batch, another user
         // may already hold the id this one gave up.
@@ -371,17 +371,15 @@ impl State {
         for slot in slots {
             self.remove_link(slot);
         }
-        // The names while the handle is known (the emails are by handle).
-        if let Some(user) = self.user(id).cloned() {
-            self.forget_names(&user);
-        }
+        // The names and the num while the handle is known (those tables
+        // hold handles).
         if let Some(h) = self.users.handle(&id)
-            && let Some(num) = self.user(id).map(|u| u.num)
-            && let Ok(entry) = self.user_nums.find_entry(self.hasher.hash_one(num), |x| *x == h)
+            && let Some(user) = self.user_at(h).cloned()
         {
-            entry.remove();
+            self.forget_names(&user);
+            remove_handle(&mut self.user_nums, self.hasher.hash_one(user.num), h);
+            self.users.remove(&id);
         }
-        self.users.remove(&id);
         for list in self.shares.values_mut() {
             list.retain(|s| s.grantee != Grantee::User(id));
         }

@@ -20,6 +20,14 @@ use super::HashMap;
 use crate::ids::MembershipId;
 use crate::model::{MemberRole, Membership, Permissions};
 
+/// Takes `handle` out of a table of handles, `hash` being the hash of the
+/// key it went in under.
+pub(super) fn remove_handle(table: &mut HashTable<u32>, hash: u64, handle: u32) {
+    if let Ok(entry) = table.find_entry(hash, |h| *h == handle) {
+        entry.remove();
+    }
+}
+
 /// What a slab entry is found by: its entity's id, read from the entity.
 pub(super) trait Keyed<K> {
     fn key(&self) -> K;
@@ -107,9 +115,8 @@ impl<K: Hash + Eq + Copy, T: Keyed<K>> Slab<K, T> {
     }
 
     pub(super) fn remove(&mut self, key: &K) -> Option<T> {
-        let slots = &self.slots;
-        let holds = |h: &u32| slots.get(*h as usize).and_then(Option::as_ref).is_some_and(|t| t.key() == *key);
-        let (h, _) = self.handles.find_entry(self.hasher.hash_one(key), holds).ok()?.remove();
+        let h = self.handle(key)?;
+        remove_handle(&mut self.handles, self.hasher.hash_one(key), h);
         self.free.push(h);
         self.slots[h as usize].take()
     }
@@ -198,6 +205,11 @@ fn nanos(t: OffsetDateTime) -> Option<i64> {
     if t.offset().is_utc() { i64::try_from(t.unix_timestamp_nanos()).ok() } else { None }
 }
 
+/// What a map aside holds for `slot`, looked up only when its flag is set.
+fn aside<T: Clone>(map: &HashMap<u32, T>, slot: u32, flagged: bool) -> Option<T> {
+    if flagged { map.get(&slot).cloned() } else { None }
+}
+
 fn instant(nanos: i64) -> OffsetDateTime {
     // Every i64 of nanoseconds is within the years `time` represents.
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -274,11 +286,7 @@ impl Links {
 
     /// Forgets the membership at `slot`, which is then reused.
     pub(super) fn remove(&mut self, slot: u32) {
-        let id = self.slots[slot as usize].id;
-        let slots = &self.slots;
-        if let Ok(entry) = self.by_id.find_entry(self.hasher.hash_one(id), |s| slots[*s as usize].id == id) {
-            entry.remove();
-        }
+        remove_handle(&mut self.by_id, self.hasher.hash_one(self.slots[slot as usize].id), slot);
         self.updated.remove(&slot);
         self.permissions.remove(&slot);
         self.times.remove(&slot);
@@ -289,13 +297,12 @@ impl Links {
     /// the group and member at its handles.
     pub(super) fn membership(&self, slot: u32, group: crate::ids::GroupId, member: crate::model::Member) -> Membership {
         let l = &self.slots[slot as usize];
-        let (created_at, updated_at) = match self.times.get(&slot) {
-            Some(t) if l.has(OWN_TIMES) => *t,
-            _ => {
-                let updated = match self.updated.get(&slot) {
-                    Some(u) if l.group_and_flags & UPDATED_ASIDE != 0 => *u,
-                    _ => l.created,
-                };
+        // The flags say which of the maps aside hold something for it, so
+        // most memberships are rebuilt without a lookup.
+        let (created_at, updated_at) = match aside(&self.times, slot, l.has(OWN_TIMES)) {
+            Some(t) => t,
+            None => {
+                let updated = aside(&self.updated, slot, l.group_and_flags & UPDATED_ASIDE != 0).unwrap_or(l.created);
                 (instant(l.created), instant(updated))
             }
         };
@@ -304,7 +311,7 @@ impl Links {
             num: l.num,
             group,
             member,
-            role: if l.has(ADMIN) { MemberRole::Admin } else { MemberRole::Member },
+            role: self.role(slot),
             permissions: self.permissions(slot),
             created_at,
             updated_at,
@@ -316,7 +323,7 @@ impl Links {
     }
 
     pub(super) fn permissions(&self, slot: u32) -> Permissions {
-        self.permissions.get(&slot).cloned().unwrap_or_default()
+        aside(&self.permissions, slot, self.slots[slot as usize].has(OWN_PERMISSIONS)).unwrap_or_default()
     }
 
     pub(super) fn shrink(&mut self) {
@@ -364,12 +371,7 @@ impl Edges {
                     }
                     _ => v.len(),
                 };
-                // A quarter more at a time: most lists stay short, and a
-                // vector that doubles holds a third more than it uses on
-                // average.
-                if v.len() == v.capacity() {
-                    v.reserve_exact((v.len() / 4).max(1));
-                }
+                grow_by_a_quarter(v);
                 v.insert(at, slot);
                 if v.len() > MANY {
                     *self = Self::Many(v.iter().map(|s| (links[*s as usize].num, *s)).collect());
@@ -450,9 +452,7 @@ impl UserNums {
             Self::Few(v) => match u32::try_from(num) {
                 Ok(n) if v.len() < MANY => {
                     if let Err(at) = v.binary_search(&n) {
-                        if v.len() == v.capacity() {
-                            v.reserve_exact((v.len() / 4).max(1));
-                        }
+                        grow_by_a_quarter(v);
                         v.insert(at, n);
                     }
                 }
@@ -511,6 +511,15 @@ pub(super) fn union<'a>(sets: impl Iterator<Item = &'a UserNums>) -> RoaringTree
         [] => few,
         [one] if few.is_empty() => (*one).clone(),
         many => std::iter::once(&few).chain(many.iter().copied()).union(),
+    }
+}
+
+/// Room for one more, a quarter more at a time when full: most lists stay
+/// short, and a vector that doubles holds a third more than it uses on
+/// average.
+fn grow_by_a_quarter(v: &mut Vec<u32>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(1));
     }
 }
 
