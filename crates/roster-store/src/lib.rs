@@ -33,6 +33,17 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
     Err(ConnectError::Unsupported(format!("unknown database URL scheme in {:?}", redact(url))))
 }
 
+/// The file of a SQLite database URL (`sqlite://FILE`, `sqlite:FILE`, with
+/// or without options); `None` for anything else, an in-memory database
+/// included.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
 /// A database URL with any password removed, safe for logs and errors.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -155,9 +155,31 @@ struct ServeArgs {
     /// Seconds a webhook receiver may take to answer before the attempt fails.
     #[arg(long, env = "ROSTER_WEBHOOKS_TIMEOUT", default_value = "15", value_parser = seconds)]
     webhooks_timeout: Duration,
+    /// A file where this server keeps a snapshot of its in-memory index, so
+    /// that a start reads it instead of every table (then applies the event
+    /// log after it). Written by each load from the database and at a
+    /// graceful stop; a cache only, checked against the log before use.
+    /// Default: beside a SQLite database (`FILE.index`); none for
+    /// PostgreSQL, where each server names its own. `off`: none.
+    #[arg(long, env = "ROSTER_INDEX_SNAPSHOT", value_name = "FILE")]
+    index_snapshot: Option<String>,
 }
 
 impl ServeArgs {
+    /// Where the index's snapshot goes: as given, none for `off`, else
+    /// beside a SQLite file.
+    fn index_snapshot(&self, url: &str) -> Option<std::path::PathBuf> {
+        match self.index_snapshot.as_deref() {
+            Some("off") => None,
+            Some(path) => Some(path.into()),
+            None => roster_store::sqlite_file(url).map(|f| {
+                let mut name = f.into_os_string();
+                name.push(".index");
+                name.into()
+            }),
+        }
+    }
+
     fn limits(&self) -> roster_server::Limits {
         roster_server::Limits {
             header_timeout: self.header_timeout,
@@ -285,7 +307,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = roster_store::connect(&url).await.with_context(|| format!("opening {}", roster_store::redact(&url)))?;
     let anonymous_read =
         if args.ldap_anonymous_read { roster_core::AnonymousRead::Public } else { roster_core::AnonymousRead::Off };
-    let directory = Directory::new(store).with_rate_limits(args.rate_limits()).with_anonymous_read(anonymous_read);
+    let directory = Directory::new(store)
+        .with_rate_limits(args.rate_limits())
+        .with_anonymous_read(anonymous_read)
+        .with_index_snapshot(args.index_snapshot(&url));
     match directory.bootstrap(args.bootstrap_key.as_deref()).await {
         Ok(Some(secret)) => {
             // Printed once, to the terminal only: the log never carries it.
@@ -343,7 +368,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
-    roster_server::serve(listener, roster_server::app_with(directory, &limits), limits, shutdown).await?;
+    roster_server::serve(listener, roster_server::app_with(directory.clone(), &limits), limits, shutdown).await?;
+    // Requests are answered: the index stands still enough to keep.
+    directory.save_index_snapshot().await;
     tracing::info!("roster stopped");
     Ok(())
 }

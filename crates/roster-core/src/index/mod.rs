@@ -18,17 +18,24 @@
 //! `/readyz` answers 503.
 
 mod refresh;
+mod snapshot;
 mod state;
 pub(crate) mod tx;
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, watch};
 
 use crate::error::StoreError;
+use crate::ids::GroupId;
+use crate::model::Share;
 use crate::store::{Counter, Store, Tx};
+pub use snapshot::SnapshotError;
+use snapshot::{Mark, Reader, Row, Writer};
 pub(crate) use state::State;
 pub(crate) use tx::IndexTx;
 
@@ -59,12 +66,18 @@ pub struct Index {
     reload_after: AtomicI64,
     /// Loads done (the first, and each afresh after falling behind).
     loads: AtomicU64,
+    /// Of those, the loads from the snapshot.
+    snapshot_loads: AtomicU64,
     /// Called when an applied change may revoke or demote a key.
     on_credentials: Box<dyn Fn() + Send + Sync>,
     /// Moves on every applied change of a webhook subscription (and every
     /// load): the delivery worker keeps a subscription's secrets while it
     /// stands still.
     webhooks_changed: AtomicU64,
+    /// Where this server keeps a snapshot of the index, if anywhere (see
+    /// [`snapshot`]): read at start, written by every load from the store
+    /// and by [`Index::save_snapshot`].
+    snapshot: std::sync::Mutex<Option<PathBuf>>,
 }
 
 impl Index {
@@ -76,11 +89,23 @@ impl Index {
             catch_ups_begun: AtomicU64::new(0),
             reload_after: AtomicI64::new(RELOAD_AFTER),
             loads: AtomicU64::new(0),
+            snapshot_loads: AtomicU64::new(0),
             caught_up_by: AtomicU64::new(0),
             revision: watch::channel(0).0,
             on_credentials,
             webhooks_changed: AtomicU64::new(0),
+            snapshot: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Keeps a snapshot of the index at `path` (`None`: nowhere). Set it
+    /// before [`Index::follow`] starts: the first load looks there.
+    pub fn keep_snapshot_at(&self, path: Option<PathBuf>) {
+        *self.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = path;
+    }
+
+    fn snapshot_path(&self) -> Option<PathBuf> {
+        self.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether the index has been loaded (reads answer from it).
@@ -99,6 +124,11 @@ impl Index {
     /// fall too far behind the log.
     pub fn loads(&self) -> u64 {
         self.loads.load(Ordering::Relaxed)
+    }
+
+    /// How many of [`Index::loads`] read the snapshot, not the store.
+    pub fn snapshot_loads(&self) -> u64 {
+        self.snapshot_loads.load(Ordering::Relaxed)
     }
 
     /// The `seq` of the last event applied here.
@@ -129,22 +159,141 @@ impl Index {
     /// is at, and replaces what the index held.
     pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
         let _applying = self.applier.lock().await;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut tx = store.read().await?;
         let mut state = State::loading();
         state.revision = tx.count(Counter::Events).await?;
-        load_all(tx, &mut state).await?;
-        let (users, groups, memberships) = state.counts();
+        let writer = match self.snapshot_path() {
+            Some(path) if state.revision > 0 => match tx.list_events(state.revision - 1, 1).await?.first() {
+                Some(e) if e.seq == state.revision => start_snapshot(&path, &Mark::of(e)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let writer = load_all(tx, &mut state, writer).await?;
+        if let Some(w) = writer {
+            finish_snapshot(w, state.revision);
+        }
+        self.install(state);
+        self.ready(started, "store");
+        Ok(())
+    }
+
+    /// Puts a loaded `state` in place (not yet ready: see [`Index::ready`]).
+    fn install(&self, state: State) {
         let revision = state.revision;
         *self.write_state() = state;
         give_back_free_memory();
         self.revision.send_replace(revision);
+    }
+
+    /// Lets reads use the index as it stands, and says so.
+    fn ready(&self, started: Instant, from: &'static str) {
         self.webhooks_changed.fetch_add(1, Ordering::AcqRel);
         self.ready.store(true, Ordering::Release);
         self.loads.fetch_add(1, Ordering::Relaxed);
+        if from == "snapshot" {
+            self.snapshot_loads.fetch_add(1, Ordering::Relaxed);
+        }
         (self.on_credentials)();
-        tracing::info!(users, groups, memberships, revision, ms = started.elapsed().as_millis() as u64, "index loaded");
-        Ok(())
+        let (users, groups, memberships) = self.read_state().counts();
+        let revision = self.revision();
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(users, groups, memberships, revision, ms, from, "index loaded");
+    }
+
+    /// Loads the index from its snapshot, if there is one that fits the
+    /// store's log and the log is not too far ahead of it. False: the
+    /// index is to be loaded from the store (the reason, if any, logged).
+    pub async fn load_snapshot(&self, store: &dyn Store) -> bool {
+        let Some(path) = self.snapshot_path() else { return false };
+        match self.try_snapshot(store, &path).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::info!(path = %path.display(), error = %e, "index snapshot not used; loading from the store");
+                false
+            }
+        }
+    }
+
+    async fn try_snapshot(&self, store: &dyn Store, path: &Path) -> Result<bool, SnapshotError> {
+        let _applying = self.applier.lock().await;
+        let started = Instant::now();
+        let Some(reader) = Reader::open(path)? else { return Ok(false) };
+        let mark = reader.mark.clone();
+        // The store's log must hold the very event the snapshot was taken
+        // at: otherwise it is another database's, or an older copy's.
+        let mut tx = store.read().await.map_err(SnapshotError::store)?;
+        let head = tx.count(Counter::Events).await.map_err(SnapshotError::store)?;
+        let at_mark = tx.list_events(mark.revision - 1, 1).await.map_err(SnapshotError::store)?;
+        drop(tx);
+        if !at_mark.first().is_some_and(|e| e.seq == mark.revision && Mark::of(e) == mark) {
+            return Err(SnapshotError::NotThisLog(mark.revision));
+        }
+        let behind = head - mark.revision;
+        if behind > self.reload_after.load(Ordering::Relaxed) {
+            return Err(SnapshotError::FarBehind(behind));
+        }
+        // Seconds of decoding at full scale: off the async workers.
+        let state = tokio::task::spawn_blocking(move || -> Result<State, SnapshotError> {
+            let mut state = State::loading();
+            let mut shares: HashMap<GroupId, Vec<Share>> = HashMap::new();
+            reader.rows(|row| match row {
+                Row::User(u) => state.put_user(u),
+                Row::Group(g) => state.put_group(g),
+                Row::Membership(m) => state.put_membership(m),
+                Row::Share(s) => shares.entry(s.group).or_default().push(s),
+            })?;
+            for (group, list) in shares {
+                state.set_shares(group, list);
+            }
+            state.finish_load();
+            state.revision = mark.revision;
+            Ok(state)
+        })
+        .await
+        .map_err(|e| SnapshotError::Io(std::io::Error::other(e.to_string())))??;
+        // Ready only once the log after the snapshot is applied: a start
+        // never answers from an older directory than the store holds.
+        self.install(state);
+        while let Next::Applied { more: true, .. } =
+            self.apply_next(store, false).await.map_err(SnapshotError::store)?
+        {}
+        self.ready(started, "snapshot");
+        Ok(true)
+    }
+
+    /// Writes the index as it stands to its snapshot (a server about to
+    /// stop calls it, so that its next start reads the file and applies
+    /// nothing). Returns the file's size; `None` when there is nothing to
+    /// do: no snapshot kept, the index not loaded, or the file already at
+    /// this revision.
+    pub async fn save_snapshot(&self, store: &dyn Store) -> Result<Option<u64>, SnapshotError> {
+        let Some(path) = self.snapshot_path() else { return Ok(None) };
+        if !self.is_ready() {
+            return Ok(None);
+        }
+        // No change is applied meanwhile: the rows are those of `revision`.
+        let _applying = self.applier.lock().await;
+        let revision = self.read_state().revision;
+        if revision == 0 || matches!(Reader::open(&path), Ok(Some(r)) if r.mark.revision == revision) {
+            return Ok(None);
+        }
+        let mut tx = store.read().await.map_err(SnapshotError::store)?;
+        let at = tx.list_events(revision - 1, 1).await.map_err(SnapshotError::store)?;
+        drop(tx);
+        let Some(mark) = at.first().filter(|e| e.seq == revision).map(Mark::of) else {
+            return Err(SnapshotError::NotThisLog(revision));
+        };
+        let mut w = Writer::create(&path, &mark)?;
+        let written = self.read_state().write_rows(&mut w);
+        match written {
+            Ok(()) => Ok(Some(w.finish()?)),
+            Err(e) => {
+                w.abandon();
+                Err(e.into())
+            }
+        }
     }
 
     /// Applies every event committed before this call that the index has
@@ -168,63 +317,79 @@ impl Index {
         }
         let this = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
         loop {
-            let from = self.revision();
-            let mut tx = store.read().await?;
-            let events = tx.list_events(from, BATCH).await?;
-            // Stop at a gap: the number is taken by a commit not yet visible.
-            let contiguous = events.iter().zip(from + 1..).take_while(|(e, n)| e.seq == *n).count();
-            // The last read: once these are applied, so is all the log held.
-            let all_read = contiguous == events.len() && events.len() < BATCH as usize;
-            let events = &events[..contiguous];
-            let Some(last) = events.last().map(|e| e.seq) else {
-                if all_read {
-                    self.caught_up_by.store(this, Ordering::SeqCst);
+            match self.apply_next(store, true).await? {
+                Next::Applied { last, all_read, more } => {
+                    if all_read {
+                        self.caught_up_by.store(this, Ordering::SeqCst);
+                    }
+                    if !more {
+                        return Ok(last);
+                    }
                 }
-                return Ok(from);
-            };
-            // Far behind: what this read holds, or else the log's head, is
-            // more than `reload_after` ahead.
-            let reload_after = self.reload_after.load(Ordering::Relaxed);
-            let behind = if last - from > reload_after || contiguous as u32 == BATCH {
-                tx.count(Counter::Events).await? - from
-            } else {
-                0
-            };
-            if behind > reload_after {
-                drop(tx);
-                drop(_applying);
-                tracing::info!(behind, "index far behind the event log; loading afresh");
-                self.load(store).await?;
-                return Ok(self.revision());
-            }
-            let mut touched = refresh::Touched::default();
-            for e in events {
-                touched.note(e);
-            }
-            refresh::cascades(&self.read_state(), events, &mut touched);
-            if !touched.is_empty() {
-                let fresh = refresh::Fresh::read(&mut *tx, &touched).await?;
-                drop(tx);
-                let mut state = self.write_state();
-                fresh.apply(&mut state);
-                state.revision = last;
-            } else {
-                self.write_state().revision = last;
-            }
-            if touched.webhooks {
-                self.webhooks_changed.fetch_add(1, Ordering::AcqRel);
-            }
-            self.revision.send_replace(last);
-            if touched.credentials {
-                (self.on_credentials)();
-            }
-            if all_read {
-                self.caught_up_by.store(this, Ordering::SeqCst);
-            }
-            if (contiguous as u32) < BATCH {
-                return Ok(last);
+                Next::Nothing { from, all_read } => {
+                    if all_read {
+                        self.caught_up_by.store(this, Ordering::SeqCst);
+                    }
+                    return Ok(from);
+                }
+                Next::FarBehind(behind) => {
+                    drop(_applying);
+                    tracing::info!(behind, "index far behind the event log; loading afresh");
+                    self.load(store).await?;
+                    return Ok(self.revision());
+                }
             }
         }
+    }
+
+    /// Reads the events after the index's revision (a batch of them, up to
+    /// the first gap) and applies them. The caller holds `applier`.
+    /// `far_check`: first compare the log's head with `reload_after`.
+    async fn apply_next(&self, store: &dyn Store, far_check: bool) -> Result<Next, StoreError> {
+        let from = self.revision();
+        let mut tx = store.read().await?;
+        let events = tx.list_events(from, BATCH).await?;
+        // Stop at a gap: the number is taken by a commit not yet visible.
+        let contiguous = events.iter().zip(from + 1..).take_while(|(e, n)| e.seq == *n).count();
+        // The last read: once these are applied, so is all the log held.
+        let all_read = contiguous == events.len() && events.len() < BATCH as usize;
+        let events = &events[..contiguous];
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(Next::Nothing { from, all_read });
+        };
+        // Far behind: what this read holds, or else the log's head, is
+        // more than `reload_after` ahead.
+        let reload_after = self.reload_after.load(Ordering::Relaxed);
+        let behind = if far_check && (last - from > reload_after || contiguous as u32 == BATCH) {
+            tx.count(Counter::Events).await? - from
+        } else {
+            0
+        };
+        if behind > reload_after {
+            return Ok(Next::FarBehind(behind));
+        }
+        let mut touched = refresh::Touched::default();
+        for e in events {
+            touched.note(e);
+        }
+        refresh::cascades(&self.read_state(), events, &mut touched);
+        if !touched.is_empty() {
+            let fresh = refresh::Fresh::read(&mut *tx, &touched).await?;
+            drop(tx);
+            let mut state = self.write_state();
+            fresh.apply(&mut state);
+            state.revision = last;
+        } else {
+            self.write_state().revision = last;
+        }
+        if touched.webhooks {
+            self.webhooks_changed.fetch_add(1, Ordering::AcqRel);
+        }
+        self.revision.send_replace(last);
+        if touched.credentials {
+            (self.on_credentials)();
+        }
+        Ok(Next::Applied { last, all_read, more: contiguous as u32 == BATCH })
     }
 
     /// Waits until the index has applied `revision`, catching up at once
@@ -262,7 +427,8 @@ impl Index {
     /// [`POLL`]. Spawned once per server.
     pub async fn follow(self: Arc<Self>, store: Arc<dyn Store>) {
         let mut pause = Duration::from_millis(100);
-        while let Err(e) = self.load(&*store).await {
+        let from_snapshot = self.load_snapshot(&*store).await;
+        while !from_snapshot && let Err(e) = self.load(&*store).await {
             tracing::warn!(error = %e, "loading the index failed; trying again");
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
@@ -275,6 +441,17 @@ impl Index {
             }
         }
     }
+}
+
+/// What one step of following the log did.
+enum Next {
+    /// Applied events up to `last`; `all_read`: the log held no more;
+    /// `more`: the batch was full, so there may be more.
+    Applied { last: i64, all_read: bool, more: bool },
+    /// Nothing to apply after `from`.
+    Nothing { from: i64, all_read: bool },
+    /// The log's head is this far ahead: load afresh instead.
+    FarBehind(i64),
 }
 
 /// A page of rows read while loading, in the order they must be put.
@@ -323,7 +500,11 @@ fn give_back_free_memory() {
 /// snapshot. The reading (the store's statements and the decoding of rows)
 /// runs as its own task, a few pages ahead of the putting, so that on
 /// several cores the two overlap instead of taking turns.
-async fn load_all(mut tx: Box<dyn Tx>, state: &mut State) -> Result<(), StoreError> {
+async fn load_all(
+    mut tx: Box<dyn Tx>,
+    state: &mut State,
+    writer: Option<Writer>,
+) -> Result<Option<Writer>, StoreError> {
     let (send, mut pages) = tokio::sync::mpsc::channel::<Page>(PAGES_AHEAD);
     let reader = tokio::spawn(async move {
         scan_all!(tx, scan_users, Page::Users, send);
@@ -332,23 +513,75 @@ async fn load_all(mut tx: Box<dyn Tx>, state: &mut State) -> Result<(), StoreErr
         scan_all!(tx, scan_shares, Page::Shares, send);
         Ok::<(), StoreError>(())
     });
-    let mut shares: std::collections::HashMap<crate::ids::GroupId, Vec<crate::model::Share>> = Default::default();
+    let mut snapshot = Tee(writer);
+    let mut shares: HashMap<GroupId, Vec<Share>> = Default::default();
     while let Some(page) = pages.recv().await {
         match page {
-            Page::Users(rows) => rows.into_iter().for_each(|u| state.put_user(u)),
-            Page::Groups(rows) => rows.into_iter().for_each(|g| state.put_group(g)),
-            Page::Memberships(rows) => rows.into_iter().for_each(|m| state.put_membership(m)),
-            Page::Shares(rows) => rows.into_iter().for_each(|s| shares.entry(s.group).or_default().push(s)),
+            Page::Users(rows) => {
+                snapshot.each(&rows, Writer::user);
+                rows.into_iter().for_each(|u| state.put_user(u))
+            }
+            Page::Groups(rows) => {
+                snapshot.each(&rows, Writer::group);
+                rows.into_iter().for_each(|g| state.put_group(g))
+            }
+            Page::Memberships(rows) => {
+                snapshot.each(&rows, Writer::membership);
+                rows.into_iter().for_each(|m| state.put_membership(m))
+            }
+            Page::Shares(rows) => {
+                snapshot.each(&rows, Writer::share);
+                rows.into_iter().for_each(|s| shares.entry(s.group).or_default().push(s))
+            }
         }
     }
     // The reader ended: every page is in, or it failed (and said why).
-    match reader.await {
-        Ok(result) => result?,
-        Err(e) => return Err(StoreError::Other(format!("the index's reader stopped: {e}"))),
+    let ended = match reader.await {
+        Ok(result) => result,
+        Err(e) => Err(StoreError::Other(format!("the index's reader stopped: {e}"))),
+    };
+    if let Err(e) = ended {
+        if let Some(w) = snapshot.0 {
+            w.abandon();
+        }
+        return Err(e);
     }
     for (group, list) in shares {
         state.set_shares(group, list);
     }
     state.finish_load();
-    Ok(())
+    Ok(snapshot.0)
+}
+
+/// The snapshot a load from the store writes as it goes, given up (and
+/// said so) at its first failure: a snapshot is never worth a failed load.
+struct Tee(Option<Writer>);
+
+impl Tee {
+    fn each<T>(&mut self, rows: &[T], write: fn(&mut Writer, &T) -> std::io::Result<()>) {
+        let Some(w) = &mut self.0 else { return };
+        if let Err(e) = rows.iter().try_for_each(|r| write(w, r)) {
+            tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store");
+            if let Some(w) = self.0.take() {
+                w.abandon();
+            }
+        }
+    }
+}
+
+fn start_snapshot(path: &Path, mark: &Mark) -> Option<Writer> {
+    match Writer::create(path, mark) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the index snapshot");
+            None
+        }
+    }
+}
+
+fn finish_snapshot(w: Writer, revision: i64) {
+    match w.finish() {
+        Ok(bytes) => tracing::info!(bytes, revision, "index snapshot written"),
+        Err(e) => tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store"),
+    }
 }

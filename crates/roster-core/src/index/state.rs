@@ -543,6 +543,28 @@ impl State {
         self.links.remove(slot);
     }
 
+    /// Writes every row the index holds, as the store gives them and in the
+    /// order a load puts them: users, groups, memberships, shares.
+    pub(crate) fn write_rows(&self, w: &mut super::snapshot::Writer) -> std::io::Result<()> {
+        for e in self.users.values() {
+            w.user(&e.user)?;
+        }
+        for e in self.groups.values() {
+            w.group(&e.group)?;
+        }
+        for slot in self.links.live() {
+            if let Some(m) = self.membership_at(slot) {
+                w.membership(&m)?;
+            }
+        }
+        for list in self.shares.values() {
+            for s in list {
+                w.share(s)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces every share of `group`.
     pub(crate) fn set_shares(&mut self, group: GroupId, shares: Vec<Share>) {
         if shares.is_empty() {

@@ -82,3 +82,105 @@ async fn first_start_prints_a_key_once_and_sigterm_stops_cleanly() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+/// Waits until the server's index is loaded; returns its revision.
+async fn ready(base: &str) -> i64 {
+    for _ in 0..1000 {
+        if let Ok(r) = crate::harness::http().get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            let body: serde_json::Value = r.json().await.unwrap();
+            return body["revision"].as_i64().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the index did not load");
+}
+
+/// Where the running server's index came from, as its log says.
+fn loaded_from(p: &crate::process::Process) -> Vec<String> {
+    let log = p.log.lock().unwrap().clone();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "index loaded")
+        .map(|v| v["fields"]["from"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn stop(p: &mut crate::process::Process) {
+    let pid = p.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    for _ in 0..200 {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("roster did not stop on SIGTERM");
+}
+
+/// A SQLite server keeps its index's snapshot beside the database: the
+/// first load writes it, a start after `kill -9` reads it and replays the
+/// log after it, a graceful stop writes it at the last revision (the next
+/// start replays nothing), a damaged file is passed over, and `off` keeps
+/// none.
+#[tokio::test]
+async fn the_index_starts_from_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("roster.db");
+    let snapshot = dir.path().join("roster.db.index");
+    let mut p = start(&sqlite(&db), Some(KEY));
+    ready(&p.base).await;
+    assert_eq!(loaded_from(&p), ["store"]);
+    assert!(snapshot.exists(), "the first load wrote the snapshot");
+    let (status, g) = call(&p.base, reqwest::Method::POST, "/v1/groups", KEY, Some(json!({ "name": "kept" }))).await;
+    assert_eq!(status, 201);
+    let g = g["id"].as_str().unwrap().to_owned();
+    for i in 0..20 {
+        let (status, u) =
+            call(&p.base, reqwest::Method::POST, "/v1/users", KEY, Some(json!({ "username": format!("k{i}") }))).await;
+        assert_eq!(status, 201);
+        let path = format!("/v1/groups/{g}/members/{}", u["id"].as_str().unwrap());
+        assert_eq!(call(&p.base, reqwest::Method::PUT, &path, KEY, Some(json!({}))).await.0, 201);
+    }
+    let members = format!("/v1/groups/{g}/members?limit=100");
+    let (_, before) = call(&p.base, reqwest::Method::GET, &members, KEY, None).await;
+    assert_eq!(before["items"].as_array().unwrap().len(), 20);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+
+    // After kill -9: the snapshot of the first load, then the log after it.
+    let mut p = start(&sqlite(&db), Some(KEY));
+    let revision = ready(&p.base).await;
+    assert_eq!(loaded_from(&p), ["snapshot"]);
+    assert_eq!(call(&p.base, reqwest::Method::GET, &members, KEY, None).await.1, before);
+    stop(&mut p);
+    assert!(p.log.lock().unwrap().contains("index snapshot written"), "a stop writes the snapshot");
+
+    // After a graceful stop: the snapshot is at the last revision.
+    let mut p = start(&sqlite(&db), Some(KEY));
+    assert_eq!(ready(&p.base).await, revision);
+    assert_eq!(loaded_from(&p), ["snapshot"]);
+    assert_eq!(call(&p.base, reqwest::Method::GET, &members, KEY, None).await.1, before);
+    stop(&mut p);
+
+    // Damaged: passed over, said so, and the store is read instead.
+    let bytes = std::fs::read(&snapshot).unwrap();
+    std::fs::write(&snapshot, &bytes[..bytes.len() - 7]).unwrap();
+    let mut p = start(&sqlite(&db), Some(KEY));
+    ready(&p.base).await;
+    assert_eq!(loaded_from(&p), ["store"]);
+    assert!(p.log.lock().unwrap().contains("index snapshot not used"));
+    assert_eq!(call(&p.base, reqwest::Method::GET, &members, KEY, None).await.1, before);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+
+    // Off: none read, none written.
+    std::fs::remove_file(&snapshot).unwrap();
+    let options = crate::process::Options { args: &["--index-snapshot", "off"], ..Default::default() };
+    let mut p = crate::process::start_with(&sqlite(&db), Some(KEY), &options);
+    ready(&p.base).await;
+    stop(&mut p);
+    assert!(!snapshot.exists(), "no snapshot when it is off");
+}

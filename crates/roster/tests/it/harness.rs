@@ -26,6 +26,8 @@ pub struct TestServer {
     pub admin: String,
     /// The store the server runs on, for tests that reach under it.
     pub url: String,
+    /// The server's directory, for tests that look at its index.
+    pub directory: Directory,
     http: reqwest::Client,
     _stop: oneshot::Sender<()>,
     // Declared last: the database outlives the server that uses it.
@@ -135,6 +137,14 @@ impl TestServer {
             .await
     }
 
+    /// Another server on this one's database, keeping its index's
+    /// snapshot at `path` (and so loading from it, when it fits).
+    pub async fn twin_with_snapshot(&self, path: &std::path::Path) -> Self {
+        let ldap = LdapOptions::default();
+        let limits = roster_server::Limits::default();
+        Self::start_full(&self.url, Guard::Shared, RateLimits::off(), limits, ldap, true, Some(path.to_owned())).await
+    }
+
     async fn start(url: &str, guard: Guard, limits: RateLimits, server_limits: roster_server::Limits) -> Self {
         Self::start_with(url, guard, limits, server_limits, LdapOptions::default(), true).await
     }
@@ -147,9 +157,24 @@ impl TestServer {
         ldap_options: LdapOptions,
         index: bool,
     ) -> Self {
+        Self::start_full(url, guard, limits, server_limits, ldap_options, index, None).await
+    }
+
+    async fn start_full(
+        url: &str,
+        guard: Guard,
+        limits: RateLimits,
+        server_limits: roster_server::Limits,
+        ldap_options: LdapOptions,
+        index: bool,
+        snapshot: Option<std::path::PathBuf>,
+    ) -> Self {
         let LdapOptions { config: ldap_config, anonymous_read } = ldap_options;
         let store = roster_store::connect(url).await.expect("store");
-        let directory = Directory::new(store).with_rate_limits(limits).with_anonymous_read(anonymous_read);
+        let directory = Directory::new(store)
+            .with_rate_limits(limits)
+            .with_anonymous_read(anonymous_read)
+            .with_index_snapshot(snapshot);
         directory.bootstrap(Some(ADMIN_KEY)).await.expect("bootstrap");
         if index {
             // Tests read through the index, as a server in service does.
@@ -182,7 +207,7 @@ impl TestServer {
         tokio::spawn(roster_server::ldap::serve_ldap(listeners, directory.clone(), ldap_config, async move {
             let _ = ldap_stopped.await;
         }));
-        let app = roster_server::app_with(directory, &server_limits);
+        let app = roster_server::app_with(directory.clone(), &server_limits);
         tokio::spawn(roster_server::serve(listener, app, server_limits, async move {
             let _ = stopped.await;
             let _ = ldap_stop.send(());
@@ -193,6 +218,7 @@ impl TestServer {
             ldaps: ldaps_url,
             admin: ADMIN_KEY.to_owned(),
             url: url.to_owned(),
+            directory,
             http: crate::harness::http(),
             _stop: stop,
             _guard: guard,

@@ -12,7 +12,8 @@ on_every_store!(
     the_index_agrees_with_the_store,
     tokens_read_a_write_on_another_server,
     readiness_and_bad_tokens,
-    a_server_far_behind_loads_afresh
+    a_server_far_behind_loads_afresh,
+    a_snapshot_fits_only_its_own_log
 );
 
 /// A small deterministic generator (the same run on every machine).
@@ -252,6 +253,11 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
     let plain = s.twin(false).await;
     let follower = s.twin(true).await;
     let mut late = None;
+    // A server that keeps its index's snapshot, and one restarted on it.
+    let kept = tempfile::tempdir().expect("dir");
+    let snapshot_path = kept.path().join("index");
+    let mut keeper = None;
+    let mut restarted: Option<(TestServer, TestServer)> = None;
     let (viewer, viewer_key) = s.user_with_key("viewer").await;
     let mut users = vec![viewer.clone()];
     for i in 0..7 {
@@ -402,6 +408,53 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
         if round == 2 {
             late = Some(s.twin(true).await);
         }
+        // A server restarted on a snapshot taken rounds ago holds, once it
+        // has applied the log after it, what one started at the same time
+        // from the store holds (both fresh: offset pages resume from the
+        // positions a server remembers, so a server's history shows).
+        if let Some((r, fresh)) = &restarted {
+            wait_until_applied(r, head).await;
+            wait_until_applied(fresh, head).await;
+            let from_restarted = snapshot(r, &users, &groups, &viewer_key, &names).await;
+            let from_fresh = snapshot(fresh, &users, &groups, &viewer_key, &names).await;
+            for (a, b) in from_fresh.iter().zip(&from_restarted) {
+                assert_eq!(a, b, "round {round}: the server restarted on a snapshot disagrees");
+            }
+        }
+        match round {
+            // Its load from the store writes the snapshot as it reads.
+            0 => {
+                let k = s.twin_with_snapshot(&snapshot_path).await;
+                assert!(snapshot_path.exists(), "a load from the store writes the snapshot");
+                assert_eq!(k.directory.index().snapshot_loads(), 0, "no snapshot to start from");
+                keeper = Some(k);
+            }
+            // A stop writes it again, at the revision reached.
+            1 => {
+                let k = keeper.take().expect("keeper");
+                wait_until_applied(&k, head).await;
+                let before = std::fs::read(&snapshot_path).expect("snapshot");
+                k.directory.save_index_snapshot().await;
+                assert_ne!(std::fs::read(&snapshot_path).expect("snapshot"), before, "saved at a later revision");
+                let same = std::fs::read(&snapshot_path).expect("snapshot");
+                k.directory.save_index_snapshot().await;
+                assert_eq!(std::fs::read(&snapshot_path).expect("snapshot"), same, "nothing new: not written again");
+            }
+            // The next start reads it (and does not write it), then
+            // applies the rounds since.
+            3 => {
+                let before = std::fs::read(&snapshot_path).expect("snapshot");
+                let r = s.twin_with_snapshot(&snapshot_path).await;
+                assert_eq!(r.directory.index().snapshot_loads(), 1, "started from the snapshot");
+                assert_eq!(
+                    std::fs::read(&snapshot_path).expect("snapshot"),
+                    before,
+                    "a start from it rewrites nothing"
+                );
+                restarted = Some((r, s.twin(true).await));
+            }
+            _ => {}
+        }
     }
     // A user goes: with them their memberships, shares and counts.
     let u = users.pop().expect("a user");
@@ -549,4 +602,61 @@ async fn a_server_far_behind_loads_afresh(s: TestServer) {
     lagging.index().catch_up(&*store).await.expect("catch up");
     assert_eq!(lagging.index().loads(), 2, "one event behind: replayed");
     lagging.get_group(&admin, near).await.expect("the group made since");
+}
+
+/// A snapshot is used only on the database whose log it was taken from,
+/// and only when replaying the log after it costs less than a load: a
+/// snapshot of another database, or one too far behind, is passed over
+/// (and the server loads from the store, holding its own directory).
+async fn a_snapshot_fits_only_its_own_log(s: TestServer) {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("index");
+    let store = roster_store::connect(&s.url).await.expect("store");
+    let first = roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone()));
+    first.index().load(&*store).await.expect("load");
+    assert!(path.exists(), "written by the load");
+
+    let mut made = Vec::new();
+    for i in 0..12 {
+        let r = s.post("/v1/groups", json!({ "name": format!("since-{i}") })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        made.push(r.body["id"].as_str().and_then(|id| id.parse::<roster_core::GroupId>().ok()).expect("id"));
+    }
+    // Twelve events behind, ten allowed: a load from the store instead.
+    let behind =
+        roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone())).with_index_reload_after(10);
+    assert!(!behind.index().load_snapshot(&*store).await, "too far behind to replay");
+    assert!(!behind.index().is_ready());
+    // Allowed further: it starts from the snapshot and replays the rest
+    // before it calls itself ready.
+    let near = roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone()));
+    assert!(near.index().load_snapshot(&*store).await, "near enough");
+    assert_eq!(near.index().snapshot_loads(), 1);
+    assert!(near.index().is_ready());
+    assert_eq!(near.index().revision(), s.get("/readyz").await.body["revision"].as_i64().expect("revision"));
+    let admin = near.authenticate(&s.admin, None).await.expect("admin");
+    for g in &made {
+        near.get_group(&admin, *g).await.expect("a group made after the snapshot");
+    }
+
+    // Another database: its log holds other events at those numbers.
+    let other = TestServer::sqlite().await;
+    let mine = other.group("only-here").await;
+    let foreign = other.twin_with_snapshot(&path).await;
+    assert_eq!(foreign.directory.index().snapshot_loads(), 0, "another database's snapshot is not used");
+    assert_eq!(foreign.get(&format!("/v1/groups/{mine}")).await.status, StatusCode::OK);
+    let theirs = made[0].0;
+    assert_eq!(foreign.get(&format!("/v1/groups/{theirs}")).await.status, StatusCode::NOT_FOUND);
+    // Its own load replaced the file: now it is that database's.
+    let again = other.twin_with_snapshot(&path).await;
+    assert_eq!(again.directory.index().snapshot_loads(), 1, "its own snapshot is used");
+
+    // A damaged file is passed over the same way.
+    let mut bytes = std::fs::read(&path).expect("snapshot");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&path, &bytes).expect("write");
+    let damaged = other.twin_with_snapshot(&path).await;
+    assert_eq!(damaged.directory.index().snapshot_loads(), 0, "a damaged snapshot is not used");
+    assert_eq!(damaged.get(&format!("/v1/groups/{mine}")).await.status, StatusCode::OK);
 }

@@ -229,6 +229,15 @@ impl Links {
         &self.slots[slot as usize]
     }
 
+    /// The slots holding a membership (a removed one's waits in `free`).
+    pub(super) fn live(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut free = vec![false; self.slots.len()];
+        for s in &self.free {
+            free[*s as usize] = true;
+        }
+        (0..self.slots.len() as u32).filter(move |s| !free[*s as usize])
+    }
+
     pub(super) fn find(&self, id: MembershipId) -> Option<u32> {
         let slots = &self.slots;
         self.by_id.find(self.hasher.hash_one(id), |s| slots[*s as usize].id == id).copied()
