@@ -336,8 +336,14 @@ impl Writer {
         let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         name.push(".partial");
         let temporary = path.with_file_name(name);
+        // A leftover from a write that died is removed, not reused: the
+        // file made afresh gets the mode below.
+        match std::fs::remove_file(&temporary) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -832,6 +838,16 @@ mod tests {
         // The offset and the instant past i64 nanoseconds, field by field.
         assert_eq!(back.0[1].created_at.offset(), written.0[1].created_at.offset());
         assert!(!dir.path().join("index.partial").exists(), "the partial file was put in place");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "it holds what the database holds: its owner's only");
+        }
+        // A partial file left by a write that died is replaced.
+        std::fs::write(dir.path().join("index.partial"), b"left over").expect("leftover");
+        let again = write(&path);
+        assert_eq!(read(&path).expect("read again"), again);
     }
 
     #[test]
