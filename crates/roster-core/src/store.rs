@@ -165,6 +165,10 @@ pub trait Store: Send + Sync + 'static {
     async fn wait_for_change(&self, timeout: std::time::Duration) {
         tokio::time::sleep(timeout).await;
     }
+    /// The version of the last migration this store's schema is at (a
+    /// process migrates it when it opens it). Whatever was kept of the
+    /// store's rows under another version may no longer match them.
+    fn schema_version(&self) -> i64;
 }
 
 /// One transaction: every capability below, plus commit, the graph lock,

@@ -14,6 +14,13 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 #[derive(Debug)]
 pub(crate) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
 
+impl Embedded {
+    /// The version a store opened by this build is migrated to.
+    pub(crate) fn last_version(&self) -> i64 {
+        self.0.last().map_or(0, |(version, _, _)| *version)
+    }
+}
+
 impl MigrationSource<'static> for Embedded {
     fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
         Box::pin(async move {

@@ -165,7 +165,7 @@ impl Index {
         state.revision = tx.count(Counter::Events).await?;
         let writer = match self.snapshot_path() {
             Some(path) if state.revision > 0 => match tx.list_events(state.revision - 1, 1).await?.first() {
-                Some(e) if e.seq == state.revision => start_snapshot(&path, &Mark::of(e)),
+                Some(e) if e.seq == state.revision => start_snapshot(&path, &Mark::of(store.schema_version(), e)),
                 _ => None,
             },
             _ => None,
@@ -203,17 +203,15 @@ impl Index {
     }
 
     /// Loads the index from its snapshot, if there is one that fits the
-    /// store's log and the log is not too far ahead of it. False: the
-    /// index is to be loaded from the store (the reason, if any, logged).
-    pub async fn load_snapshot(&self, store: &dyn Store) -> bool {
-        let Some(path) = self.snapshot_path() else { return false };
-        match self.try_snapshot(store, &path).await {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                tracing::info!(path = %path.display(), error = %e, "index snapshot not used; loading from the store");
-                false
-            }
-        }
+    /// store's log and the log is not too far ahead of it. `Ok(false)`:
+    /// no snapshot kept, or no file yet; an error says why the file
+    /// cannot stand in for the store. Either way the index is then to be
+    /// loaded from the store.
+    pub async fn load_snapshot(&self, store: &dyn Store) -> Result<bool, SnapshotError> {
+        let Some(path) = self.snapshot_path() else { return Ok(false) };
+        self.try_snapshot(store, &path).await.inspect_err(|e| {
+            tracing::info!(path = %path.display(), error = %e, "index snapshot not used; loading from the store");
+        })
     }
 
     async fn try_snapshot(&self, store: &dyn Store, path: &Path) -> Result<bool, SnapshotError> {
@@ -221,13 +219,17 @@ impl Index {
         let started = Instant::now();
         let Some(reader) = Reader::open(path)? else { return Ok(false) };
         let mark = reader.mark.clone();
+        let schema = store.schema_version();
+        if mark.schema != schema {
+            return Err(SnapshotError::OtherSchema { taken: mark.schema, now: schema });
+        }
         // The store's log must hold the very event the snapshot was taken
         // at: otherwise it is another database's, or an older copy's.
         let mut tx = store.read().await.map_err(SnapshotError::store)?;
         let head = tx.count(Counter::Events).await.map_err(SnapshotError::store)?;
         let at_mark = tx.list_events(mark.revision - 1, 1).await.map_err(SnapshotError::store)?;
         drop(tx);
-        if !at_mark.first().is_some_and(|e| e.seq == mark.revision && Mark::of(e) == mark) {
+        if !at_mark.first().is_some_and(|e| e.seq == mark.revision && Mark::of(schema, e) == mark) {
             return Err(SnapshotError::NotThisLog(mark.revision));
         }
         let behind = head - mark.revision;
@@ -282,7 +284,7 @@ impl Index {
         let mut tx = store.read().await.map_err(SnapshotError::store)?;
         let at = tx.list_events(revision - 1, 1).await.map_err(SnapshotError::store)?;
         drop(tx);
-        let Some(mark) = at.first().filter(|e| e.seq == revision).map(Mark::of) else {
+        let Some(mark) = at.first().filter(|e| e.seq == revision).map(|e| Mark::of(store.schema_version(), e)) else {
             return Err(SnapshotError::NotThisLog(revision));
         };
         let mut w = Writer::create(&path, &mark)?;
@@ -427,7 +429,7 @@ impl Index {
     /// [`POLL`]. Spawned once per server.
     pub async fn follow(self: Arc<Self>, store: Arc<dyn Store>) {
         let mut pause = Duration::from_millis(100);
-        let from_snapshot = self.load_snapshot(&*store).await;
+        let from_snapshot = matches!(self.load_snapshot(&*store).await, Ok(true));
         while !from_snapshot && let Err(e) = self.load(&*store).await {
             tracing::warn!(error = %e, "loading the index failed; trying again");
             tokio::time::sleep(pause).await;

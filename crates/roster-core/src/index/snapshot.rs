@@ -63,6 +63,10 @@ pub enum SnapshotError {
     /// file belongs to another database, or to an older copy of this one.
     #[error("taken at event {0}, which this database's log does not hold")]
     NotThisLog(i64),
+    /// Taken from a store at another schema version: a migration since
+    /// may have changed rows without an event.
+    #[error("taken at schema version {taken}, the database is at {now}")]
+    OtherSchema { taken: i64, now: i64 },
     /// Replaying the log after it would cost more than a load.
     #[error("the event log is {0} events ahead of it")]
     FarBehind(i64),
@@ -83,6 +87,9 @@ fn damaged(what: &'static str) -> SnapshotError {
 /// The event the log held when a snapshot was taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Mark {
+    /// The schema version of the store the rows were read from: a
+    /// migration may change rows without an event.
+    pub(crate) schema: i64,
     pub(crate) revision: i64,
     at: i128,
     action: String,
@@ -90,8 +97,9 @@ pub(crate) struct Mark {
 }
 
 impl Mark {
-    pub(crate) fn of(event: &Event) -> Self {
+    pub(crate) fn of(schema: i64, event: &Event) -> Self {
         Self {
+            schema,
             revision: event.seq,
             at: event.at.unix_timestamp_nanos(),
             action: event.action.clone(),
@@ -364,6 +372,7 @@ impl Writer {
         b.extend_from_slice(&MAGIC);
         b.extend_from_slice(&FORMAT.to_le_bytes());
         put_str(b, BUILD);
+        put_i64(b, mark.schema);
         put_i64(b, mark.revision);
         b.extend_from_slice(&mark.at.to_le_bytes());
         put_str(b, &mark.action);
@@ -461,7 +470,7 @@ impl Reader {
             end: 0,
             hashed: 0,
             hash: Sha256::new(),
-            mark: Mark { revision: 0, at: 0, action: String::new(), target_id: String::new() },
+            mark: Mark { schema: 0, revision: 0, at: 0, action: String::new(), target_id: String::new() },
         };
         if r.take(MAGIC.len())? != MAGIC {
             return Err(damaged("not a Roster index snapshot"));
@@ -471,11 +480,12 @@ impl Reader {
         if format != FORMAT || build != BUILD {
             return Err(SnapshotError::OtherBuild(format!("format {format}, version {build}")));
         }
+        let schema = r.i64()?;
         let revision = r.i64()?;
         let at = i128::from_le_bytes(r.array()?);
         let action = r.string()?;
         let target_id = r.string()?;
-        r.mark = Mark { revision, at, action, target_id };
+        r.mark = Mark { schema, revision, at, action, target_id };
         Ok(Some(r))
     }
 
@@ -714,7 +724,13 @@ mod tests {
     type Rows = (Vec<User>, Vec<Group>, Vec<Membership>, Vec<Share>);
 
     fn mark() -> Mark {
-        Mark { revision: 42, at: 1_700_000_000_123_456_789, action: "user.created".into(), target_id: "x".into() }
+        Mark {
+            schema: 12,
+            revision: 42,
+            at: 1_700_000_000_123_456_789,
+            action: "user.created".into(),
+            target_id: "x".into(),
+        }
     }
 
     /// Every odd value a row may hold: absent and present options, a

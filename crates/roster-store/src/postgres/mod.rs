@@ -112,6 +112,10 @@ impl PgStore {
 
 #[async_trait]
 impl Store for PgStore {
+    fn schema_version(&self) -> i64 {
+        crate::migrations::POSTGRES.last_version()
+    }
+
     async fn read(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(tx::SqlTx::begin(&self.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", false).await?))
     }

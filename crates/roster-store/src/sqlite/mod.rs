@@ -108,4 +108,8 @@ impl Store for SqliteStore {
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(tx::SqlTx::begin(&self.writer, "BEGIN IMMEDIATE", true).await?))
     }
+
+    fn schema_version(&self) -> i64 {
+        crate::migrations::SQLITE.last_version()
+    }
 }

@@ -625,12 +625,13 @@ async fn a_snapshot_fits_only_its_own_log(s: TestServer) {
     // Twelve events behind, ten allowed: a load from the store instead.
     let behind =
         roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone())).with_index_reload_after(10);
-    assert!(!behind.index().load_snapshot(&*store).await, "too far behind to replay");
+    let far = behind.index().load_snapshot(&*store).await;
+    assert!(matches!(far, Err(roster_core::index::SnapshotError::FarBehind(12))), "too far behind to replay: {far:?}");
     assert!(!behind.index().is_ready());
     // Allowed further: it starts from the snapshot and replays the rest
     // before it calls itself ready.
     let near = roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone()));
-    assert!(near.index().load_snapshot(&*store).await, "near enough");
+    assert!(matches!(near.index().load_snapshot(&*store).await, Ok(true)), "near enough");
     assert_eq!(near.index().snapshot_loads(), 1);
     assert!(near.index().is_ready());
     assert_eq!(near.index().revision(), s.get("/readyz").await.body["revision"].as_i64().expect("revision"));
@@ -642,6 +643,10 @@ async fn a_snapshot_fits_only_its_own_log(s: TestServer) {
     // Another database: its log holds other events at those numbers.
     let other = TestServer::sqlite().await;
     let mine = other.group("only-here").await;
+    let other_store = roster_store::connect(&other.url).await.expect("store");
+    let stranger = roster_core::Directory::new(other_store.clone()).with_index_snapshot(Some(path.clone()));
+    let refused = stranger.index().load_snapshot(&*other_store).await;
+    assert!(matches!(refused, Err(roster_core::index::SnapshotError::NotThisLog(_))), "{refused:?}");
     let foreign = other.twin_with_snapshot(&path).await;
     assert_eq!(foreign.directory.index().snapshot_loads(), 0, "another database's snapshot is not used");
     assert_eq!(foreign.get(&format!("/v1/groups/{mine}")).await.status, StatusCode::OK);
@@ -650,6 +655,22 @@ async fn a_snapshot_fits_only_its_own_log(s: TestServer) {
     // Its own load replaced the file: now it is that database's.
     let again = other.twin_with_snapshot(&path).await;
     assert_eq!(again.directory.index().snapshot_loads(), 1, "its own snapshot is used");
+
+    // Rows read at another schema version: a migration may have changed
+    // rows without an event. (The version follows the build's name.)
+    let whole = std::fs::read(&path).expect("snapshot");
+    let at = 12 + 4 + env!("CARGO_PKG_VERSION").len();
+    let mut other_schema = whole.clone();
+    other_schema[at..at + 8].copy_from_slice(&(-1i64).to_le_bytes());
+    std::fs::write(&path, &other_schema).expect("write");
+    let migrated = roster_core::Directory::new(other_store.clone()).with_index_snapshot(Some(path.clone()));
+    let refused = migrated.index().load_snapshot(&*other_store).await;
+    assert!(
+        matches!(refused, Err(roster_core::index::SnapshotError::OtherSchema { taken: -1, .. })),
+        "another schema version: {refused:?}"
+    );
+    std::fs::write(&path, &whole).expect("write");
+    assert!(matches!(migrated.index().load_snapshot(&*other_store).await, Ok(true)), "the file as it was");
 
     // A damaged file is passed over the same way.
     let mut bytes = std::fs::read(&path).expect("snapshot");
