@@ -93,6 +93,49 @@ pub(crate) struct State {
     names: Mutex<NameCache>,
 }
 
+/// Groups met on a walk up the graph. Usually a handful (a forest a dozen
+/// deep): a short vector searched in turn costs less than hashing each;
+/// past [`Seen::FEW`] a hash set.
+enum Seen {
+    Few(Vec<GroupId>),
+    Many(HashSet<GroupId>),
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+impl Seen {
+    const FEW: usize = 32;
+
+    fn contains(&self, g: &GroupId) -> bool {
+        match self {
+            Self::Few(v) => v.contains(g),
+            Self::Many(s) => s.contains(g),
+        }
+    }
+
+    /// Adds `g`; false when it was in already.
+    fn insert(&mut self, g: GroupId) -> bool {
+        match self {
+            Self::Few(v) if v.contains(&g) => false,
+            Self::Few(v) if v.len() < Self::FEW => {
+                v.push(g);
+                true
+            }
+            Self::Few(v) => {
+                let mut set: HashSet<GroupId> = v.drain(..).collect();
+                set.insert(g);
+                *self = Self::Many(set);
+                true
+            }
+            Self::Many(s) => s.insert(g),
+        }
+    }
+}
+
 /// The entries of the users' name orders, gathered during a load: a
 /// B-tree built from sorted entries has full nodes, one grown an entry at
 /// a time about half-full ones.
@@ -634,7 +677,7 @@ impl State {
     /// Whether the user is in the group at any depth.
     pub(crate) fn in_group(&self, group: GroupId, user: UserId) -> bool {
         let direct = self.direct_groups(user);
-        self.reaches_up(&direct, group, &mut HashSet::default())
+        self.reaches_up(&direct, group, &mut Seen::default())
     }
 
     /// Whether `target` is one of `from` or above one of them, walking up
@@ -642,22 +685,39 @@ impl State {
     /// groups walked are added to `passed`. A walk that fails leaves in
     /// `passed` only groups that do not reach `target`, so a later walk
     /// (from another of a user's groups) can skip them.
-    fn reaches_up(&self, from: &[GroupId], target: GroupId, passed: &mut HashSet<GroupId>) -> bool {
+    fn reaches_up(&self, from: &[GroupId], target: GroupId, passed: &mut Seen) -> bool {
         if from.contains(&target) {
             return true;
         }
-        let mut queue: VecDeque<GroupId> = from.iter().copied().filter(|g| passed.insert(*g)).collect();
-        while let Some(g) = queue.pop_front() {
+        // Depth first: whether the walk reaches is all that is asked.
+        let mut stack: Vec<GroupId> = from.iter().copied().filter(|g| passed.insert(*g)).collect();
+        while let Some(g) = stack.pop() {
             for p in self.parents.get(&g).into_iter().flatten() {
                 if *p == target {
                     return true;
                 }
                 if passed.insert(*p) {
-                    queue.push_back(*p);
+                    stack.push(*p);
                 }
             }
         }
         false
+    }
+
+    /// `from` and every group above it, each once (a [`Seen`]: a walk up a
+    /// forest meets a dozen).
+    fn above(&self, from: GroupId) -> Seen {
+        let mut seen = Seen::default();
+        seen.insert(from);
+        let mut stack = vec![from];
+        while let Some(g) = stack.pop() {
+            for p in self.parents.get(&g).into_iter().flatten() {
+                if seen.insert(*p) {
+                    stack.push(*p);
+                }
+            }
+        }
+        seen
     }
 
     /// The path the store's recursive statement gives (`Tx::membership_path`):
@@ -670,13 +730,19 @@ impl State {
         }
         // The first direct group that reaches `group`: a walk up from each
         // in turn, never again through a group an earlier walk passed.
-        let mut passed = HashSet::default();
-        let found = self.direct_groups(user).into_iter().find(|d| self.reaches_up(&[*d], group, &mut passed));
+        let mut passed = Seen::default();
+        let found = self
+            .users
+            .get(&user)
+            .into_iter()
+            .flat_map(|e| e.groups.iter())
+            .filter_map(|s| self.group_of(s))
+            .find(|d| self.reaches_up(&[*d], group, &mut passed));
         let Some(direct) = found else {
             return Vec::new();
         };
         // What is above it, for the walk down.
-        let above_direct = self.ancestors(&[direct]);
+        let above_direct = self.above(direct);
         let mut path = vec![group];
         let mut at = group;
         while at != direct && path.len() <= self.groups.len() {
@@ -849,4 +915,26 @@ fn other_names(u: &User) -> [Option<&str>; 3] {
 /// The bound the store's prefix filter uses (`key >= p AND key < p || U+10FFFF`).
 fn prefix_end(p: &str) -> String {
     format!("{p}\u{10FFFF}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A walk's set of groups is a set in both forms, across the change
+    /// from the short vector to the hash set.
+    #[test]
+    fn seen_is_a_set() {
+        let groups: Vec<GroupId> = (0..100).map(|_| GroupId::new()).collect();
+        let mut seen = Seen::default();
+        let mut model = std::collections::HashSet::new();
+        for (i, g) in groups.iter().enumerate() {
+            // Each group offered twice, some out of order.
+            for g in [g, &groups[i / 2]] {
+                assert_eq!(seen.insert(*g), model.insert(*g), "insert {i}");
+            }
+            assert!(groups.iter().all(|g| seen.contains(g) == model.contains(g)), "after {i}");
+        }
+        assert!(matches!(seen, Seen::Many(_)));
+    }
 }
