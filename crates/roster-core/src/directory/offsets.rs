@@ -36,13 +36,19 @@ impl OffsetIndex {
         }
     }
 
-    /// Records where an offset page that served `served` rows ended.
+    /// Records where an offset page that served `served` rows ended. A
+    /// page short of its limit reached the end of the list: no walk
+    /// resumes from there, so nothing is kept (every first page of a short
+    /// list would otherwise cost an insert); nor is a position kept again.
     pub(crate) fn remember(&self, scope: &str, page: &PageRequest, served: usize, last: Option<Keyset>) {
-        if page.after.is_some() || served == 0 {
+        if page.after.is_some() || served == 0 || served < page.limit as usize {
             return;
         }
         if let Some(k) = last {
-            self.positions.insert((scope.to_owned(), page.offset + served as u64), k);
+            let at = (scope.to_owned(), page.offset + served as u64);
+            if self.positions.get(&at).as_ref() != Some(&k) {
+                self.positions.insert(at, k);
+            }
         }
     }
 }
@@ -63,5 +69,22 @@ mod tests {
         assert_eq!((elsewhere.after, elsewhere.offset), (None, 10), "other lists fall back to OFFSET");
         let random = index.resolve("members|g", &PageRequest::at_offset(30, 10));
         assert_eq!(random.offset, 30);
+    }
+
+    #[test]
+    fn the_end_of_a_list_is_not_remembered() {
+        let index = OffsetIndex::new();
+        let k = Keyset { key: String::new(), num: 7 };
+        // Three rows of a page of ten: the list ended there.
+        index.remember("members|g", &PageRequest::at_offset(20, 10), 3, Some(k.clone()));
+        let after = index.resolve("members|g", &PageRequest::at_offset(23, 10));
+        assert_eq!((after.after, after.offset), (None, 23), "falls back to OFFSET");
+        // A full page is remembered, and a later walk that ends elsewhere
+        // (rows came or went) moves the position.
+        index.remember("members|g", &PageRequest::at_offset(0, 10), 10, Some(k.clone()));
+        assert_eq!(index.resolve("members|g", &PageRequest::at_offset(10, 10)).after, Some(k));
+        let moved = Keyset { key: String::new(), num: 9 };
+        index.remember("members|g", &PageRequest::at_offset(0, 10), 10, Some(moved.clone()));
+        assert_eq!(index.resolve("members|g", &PageRequest::at_offset(10, 10)).after, Some(moved));
     }
 }
