@@ -172,7 +172,11 @@ impl Index {
         };
         let writer = load_all(tx, &mut state, writer).await?;
         if let Some(w) = writer {
-            finish_snapshot(w, state.revision);
+            // Its fsync may take seconds on a slow disk: off the async workers.
+            let revision = state.revision;
+            if let Err(e) = tokio::task::spawn_blocking(move || finish_snapshot(w, revision)).await {
+                tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store");
+            }
         }
         self.install(state);
         self.ready(started, "store");
