@@ -35,7 +35,7 @@ pub async fn backup(url: &str, to: &Path) -> Result<u64, BackupError> {
             "a PostgreSQL database is backed up with pg_dump (see README, Backups)".into(),
         ));
     }
-    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+    if crate::sqlite_file(url).is_none() {
         return Err(BackupError::Unsupported(format!("cannot back up {:?}: not a SQLite file", crate::redact(url))));
     }
     if to.exists() {

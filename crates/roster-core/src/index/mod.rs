@@ -164,11 +164,8 @@ impl Index {
         let mut state = State::loading();
         state.revision = tx.count(Counter::Events).await?;
         let writer = match self.snapshot_path() {
-            Some(path) if state.revision > 0 => match tx.list_events(state.revision - 1, 1).await?.first() {
-                Some(e) if e.seq == state.revision => start_snapshot(&path, &Mark::of(store.schema_version(), e)),
-                _ => None,
-            },
-            _ => None,
+            Some(path) => mark_at(&mut *tx, store, state.revision).await?.and_then(|m| start_snapshot(&path, &m)),
+            None => None,
         };
         let writer = load_all(tx, &mut state, writer).await?;
         if let Some(w) = writer {
@@ -229,11 +226,11 @@ impl Index {
         }
         // The store's log must hold the very event the snapshot was taken
         // at: otherwise it is another database's, or an older copy's.
-        let mut tx = store.read().await.map_err(SnapshotError::store)?;
-        let head = tx.count(Counter::Events).await.map_err(SnapshotError::store)?;
-        let at_mark = tx.list_events(mark.revision - 1, 1).await.map_err(SnapshotError::store)?;
+        let mut tx = store.read().await?;
+        let head = tx.count(Counter::Events).await?;
+        let at_mark = mark_at(&mut *tx, store, mark.revision).await?;
         drop(tx);
-        if !at_mark.first().is_some_and(|e| e.seq == mark.revision && Mark::of(schema, e) == mark) {
+        if at_mark.as_ref() != Some(&mark) {
             return Err(SnapshotError::NotThisLog(mark.revision));
         }
         let behind = head - mark.revision;
@@ -262,9 +259,7 @@ impl Index {
         // Ready only once the log after the snapshot is applied: a start
         // never answers from an older directory than the store holds.
         self.install(state);
-        while let Next::Applied { more: true, .. } =
-            self.apply_next(store, false).await.map_err(SnapshotError::store)?
-        {}
+        while let Next::Applied { more: true, .. } = self.apply_next(store, false).await? {}
         self.ready(started, "snapshot");
         Ok(true)
     }
@@ -285,10 +280,10 @@ impl Index {
         if revision == 0 || matches!(Reader::open(&path), Ok(Some(r)) if r.mark.revision == revision) {
             return Ok(None);
         }
-        let mut tx = store.read().await.map_err(SnapshotError::store)?;
-        let at = tx.list_events(revision - 1, 1).await.map_err(SnapshotError::store)?;
+        let mut tx = store.read().await?;
+        let mark = mark_at(&mut *tx, store, revision).await?;
         drop(tx);
-        let Some(mark) = at.first().filter(|e| e.seq == revision).map(|e| Mark::of(store.schema_version(), e)) else {
+        let Some(mark) = mark else {
             return Err(SnapshotError::NotThisLog(revision));
         };
         let mut w = Writer::create(&path, &mark)?;
@@ -573,6 +568,17 @@ impl Tee {
             }
         }
     }
+}
+
+/// The mark of a snapshot taken at `revision`: the store's schema version
+/// and the event at that `seq`, as `tx` sees them. `None` at revision 0
+/// (no event to name) or when the log holds no such event.
+async fn mark_at(tx: &mut dyn Tx, store: &dyn Store, revision: i64) -> Result<Option<Mark>, StoreError> {
+    if revision <= 0 {
+        return Ok(None);
+    }
+    let events = tx.list_events(revision - 1, 1).await?;
+    Ok(events.first().filter(|e| e.seq == revision).map(|e| Mark::of(store.schema_version(), e)))
 }
 
 fn start_snapshot(path: &Path, mark: &Mark) -> Option<Writer> {

@@ -71,13 +71,7 @@ pub enum SnapshotError {
     #[error("the event log is {0} events ahead of it")]
     FarBehind(i64),
     #[error("reading the store: {0}")]
-    Store(crate::error::StoreError),
-}
-
-impl SnapshotError {
-    pub(crate) fn store(e: crate::error::StoreError) -> Self {
-        Self::Store(e)
-    }
+    Store(#[from] crate::error::StoreError),
 }
 
 fn damaged(what: &'static str) -> SnapshotError {
@@ -185,6 +179,15 @@ fn put_attributes(b: &mut Vec<u8>, v: &serde_json::Map<String, serde_json::Value
     }
 }
 
+/// A membership's member and a share's grantee: a user or a group, by id.
+const USER_PARTY: u8 = 0;
+const GROUP_PARTY: u8 = 1;
+
+fn put_party(b: &mut Vec<u8>, kind: u8, id: Uuid) {
+    put_u8(b, kind);
+    put_uuid(b, id);
+}
+
 fn encode_user(b: &mut Vec<u8>, u: &User) {
     let User {
         id,
@@ -270,14 +273,8 @@ fn encode_membership(b: &mut Vec<u8>, m: &Membership) {
     put_i64(b, *num);
     put_uuid(b, group.0);
     match member {
-        Member::User(u) => {
-            put_u8(b, 0);
-            put_uuid(b, u.0);
-        }
-        Member::Group(g) => {
-            put_u8(b, 1);
-            put_uuid(b, g.0);
-        }
+        Member::User(u) => put_party(b, USER_PARTY, u.0),
+        Member::Group(g) => put_party(b, GROUP_PARTY, g.0),
     }
     put_u8(
         b,
@@ -313,14 +310,8 @@ fn encode_share(b: &mut Vec<u8>, s: &Share) {
     put_i64(b, *num);
     put_uuid(b, group.0);
     match grantee {
-        Grantee::User(u) => {
-            put_u8(b, 0);
-            put_uuid(b, u.0);
-        }
-        Grantee::Group(g) => {
-            put_u8(b, 1);
-            put_uuid(b, g.0);
-        }
+        Grantee::User(u) => put_party(b, USER_PARTY, u.0),
+        Grantee::Group(g) => put_party(b, GROUP_PARTY, g.0),
     }
     put_str(b, level.as_str());
     put_time(b, *created_at);
@@ -553,6 +544,11 @@ impl Reader {
         String::from_utf8(self.take(len)?.to_vec()).map_err(|_| damaged("a string that is not UTF-8"))
     }
 
+    /// A kind and an id, as [`put_party`] writes them.
+    fn party(&mut self) -> Result<(u8, Uuid), SnapshotError> {
+        Ok((self.u8()?, self.uuid()?))
+    }
+
     fn opt_string(&mut self) -> Result<Option<String>, SnapshotError> {
         Ok(if self.bool()? { Some(self.string()?) } else { None })
     }
@@ -633,9 +629,9 @@ impl Reader {
         let id = MembershipId(self.uuid()?);
         let num = self.i64()?;
         let group = GroupId(self.uuid()?);
-        let member = match self.u8()? {
-            0 => Member::User(UserId(self.uuid()?)),
-            1 => Member::Group(GroupId(self.uuid()?)),
+        let member = match self.party()? {
+            (USER_PARTY, id) => Member::User(UserId(id)),
+            (GROUP_PARTY, id) => Member::Group(GroupId(id)),
             _ => return Err(damaged("a member of unknown kind")),
         };
         let role = match self.u8()? {
@@ -667,9 +663,9 @@ impl Reader {
             id: ShareId(self.uuid()?),
             num: self.i64()?,
             group: GroupId(self.uuid()?),
-            grantee: match self.u8()? {
-                0 => Grantee::User(UserId(self.uuid()?)),
-                1 => Grantee::Group(GroupId(self.uuid()?)),
+            grantee: match self.party()? {
+                (USER_PARTY, id) => Grantee::User(UserId(id)),
+                (GROUP_PARTY, id) => Grantee::Group(GroupId(id)),
                 _ => return Err(damaged("a grantee of unknown kind")),
             },
             level: ShareLevel::parse(&self.string()?).ok_or_else(|| damaged("an unknown share level"))?,

@@ -107,6 +107,24 @@ impl Default for Seen {
     }
 }
 
+/// What a walk up the graph collects into.
+trait GroupSet {
+    /// Adds `g`; false when it was in already.
+    fn add(&mut self, g: GroupId) -> bool;
+}
+
+impl GroupSet for HashSet<GroupId> {
+    fn add(&mut self, g: GroupId) -> bool {
+        self.insert(g)
+    }
+}
+
+impl GroupSet for Seen {
+    fn add(&mut self, g: GroupId) -> bool {
+        self.insert(g)
+    }
+}
+
 impl Seen {
     const FEW: usize = 32;
 
@@ -643,16 +661,22 @@ impl State {
 
     /// `from` and every group above them, each once.
     pub(crate) fn ancestors(&self, from: &[GroupId]) -> HashSet<GroupId> {
-        let mut seen: HashSet<GroupId> = from.iter().copied().collect();
-        let mut queue: VecDeque<GroupId> = from.iter().copied().collect();
-        while let Some(g) = queue.pop_front() {
+        let mut seen = HashSet::default();
+        self.walk_up(from, &mut seen);
+        seen
+    }
+
+    /// Adds `from` and every group above them to `seen`, walking up from
+    /// each group only the first time `seen` takes it.
+    fn walk_up(&self, from: &[GroupId], seen: &mut impl GroupSet) {
+        let mut stack: Vec<GroupId> = from.iter().copied().filter(|g| seen.add(*g)).collect();
+        while let Some(g) = stack.pop() {
             for p in self.parents.get(&g).into_iter().flatten() {
-                if seen.insert(*p) {
-                    queue.push_back(*p);
+                if seen.add(*p) {
+                    stack.push(*p);
                 }
             }
         }
-        seen
     }
 
     /// The groups a user is directly in, in the order they joined.
@@ -704,22 +728,6 @@ impl State {
         false
     }
 
-    /// `from` and every group above it, each once (a [`Seen`]: a walk up a
-    /// forest meets a dozen).
-    fn above(&self, from: GroupId) -> Seen {
-        let mut seen = Seen::default();
-        seen.insert(from);
-        let mut stack = vec![from];
-        while let Some(g) = stack.pop() {
-            for p in self.parents.get(&g).into_iter().flatten() {
-                if seen.insert(*p) {
-                    stack.push(*p);
-                }
-            }
-        }
-        seen
-    }
-
     /// The path the store's recursive statement gives (`Tx::membership_path`):
     /// the user's first direct group (by membership `num`) under `group`,
     /// then from `group` down, at each level the first child (by membership
@@ -741,8 +749,10 @@ impl State {
         let Some(direct) = found else {
             return Vec::new();
         };
-        // What is above it, for the walk down.
-        let above_direct = self.above(direct);
+        // What is above it, for the walk down (a walk up a forest meets a
+        // dozen: a short vector).
+        let mut above_direct = Seen::default();
+        self.walk_up(&[direct], &mut above_direct);
         let mut path = vec![group];
         let mut at = group;
         while at != direct && path.len() <= self.groups.len() {

@@ -121,7 +121,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("roster.db").display());
         let (limits, server_limits) = (RateLimits::off(), roster_server::Limits::default());
-        Self::start_with(&url, Guard::Sqlite(dir), limits, server_limits, ldap, true).await
+        Self::start_with(&url, Guard::Sqlite(dir), limits, server_limits, ldap, true, None).await
     }
 
     async fn on(url: &str, guard: Guard) -> Self {
@@ -133,8 +133,8 @@ impl TestServer {
     /// the store: what the index must agree with).
     pub async fn twin(&self, index: bool) -> Self {
         let ldap = LdapOptions::default();
-        Self::start_with(&self.url, Guard::Shared, RateLimits::off(), roster_server::Limits::default(), ldap, index)
-            .await
+        let limits = roster_server::Limits::default();
+        Self::start_with(&self.url, Guard::Shared, RateLimits::off(), limits, ldap, index, None).await
     }
 
     /// Another server on this one's database, keeping its index's
@@ -142,25 +142,16 @@ impl TestServer {
     pub async fn twin_with_snapshot(&self, path: &std::path::Path) -> Self {
         let ldap = LdapOptions::default();
         let limits = roster_server::Limits::default();
-        Self::start_full(&self.url, Guard::Shared, RateLimits::off(), limits, ldap, true, Some(path.to_owned())).await
+        Self::start_with(&self.url, Guard::Shared, RateLimits::off(), limits, ldap, true, Some(path.to_owned())).await
     }
 
     async fn start(url: &str, guard: Guard, limits: RateLimits, server_limits: roster_server::Limits) -> Self {
-        Self::start_with(url, guard, limits, server_limits, LdapOptions::default(), true).await
+        Self::start_with(url, guard, limits, server_limits, LdapOptions::default(), true, None).await
     }
 
+    /// `index`: follow the log in an index (else every read goes to the
+    /// store); `snapshot`: where that index keeps its snapshot.
     async fn start_with(
-        url: &str,
-        guard: Guard,
-        limits: RateLimits,
-        server_limits: roster_server::Limits,
-        ldap_options: LdapOptions,
-        index: bool,
-    ) -> Self {
-        Self::start_full(url, guard, limits, server_limits, ldap_options, index, None).await
-    }
-
-    async fn start_full(
         url: &str,
         guard: Guard,
         limits: RateLimits,
