@@ -7,13 +7,16 @@
 # database's size, then slapadd of the same directory as LDIF. Each binary in
 # ROSTER_BINS (space-separated; default: this tree's release build) is run
 # ROUNDS times, alternating, so that before and after see the same machine.
+# Builds that have `roster load` (the offline bulk load, no server) are
+# timed with it too, into another fresh file; IMPORT=0 times only that.
 #
 #   SCALE=medium bench/load.sh
 #   SCALE=medium ROUNDS=2 ROSTER_BINS="/tmp/roster-before /tmp/roster-after" bench/load.sh
 #
 # Knobs: SCALE (small|medium|full), BENCH_USERS, BENCH_GROUPS, DEPTH (10),
 # PER_USER (2), SEED (42), ROUNDS (1), SLAPADD (1; 0 skips it), KEEP (a
-# directory to keep each run's database in, as KEEP/<round>-<n>.db), PORT.
+# directory to keep each run's database in, as KEEP/<round>-<n>.db), IMPORT
+# (1; 0 skips `roster import` and what follows it), PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +34,7 @@ PER_USER=${PER_USER:-2}
 SEED=${SEED:-42}
 ROUNDS=${ROUNDS:-1}
 SLAPADD=${SLAPADD:-1}
+IMPORT=${IMPORT:-1}
 PORT=${PORT:-18580}
 KEY=bench-admin-key-0123456789
 BASE_DN=dc=bench,dc=local
@@ -64,6 +68,21 @@ for round in $(seq "$ROUNDS"); do
     for bin in $ROSTER_BINS; do
         n=$((n + 1))
         db=$work/r$round-$n.db
+        if "$bin" load --help >/dev/null 2>&1; then
+            t=$(now)
+            "$bin" load "$work/directory.ndjson" --database "sqlite://$db" > "$work/load.out" 2>&1 \
+                || { cat "$work/load.out"; exit 1; }
+            load_s=$(since "$t")
+            size=$(du -cb "$db" "$db"-wal "$db"-shm 2>/dev/null | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
+            t=$(now)
+            serve "$bin" "$db"
+            cold_s=$(since "$t")
+            stop
+            printf '| round %s | %s | load %.1f s (%.0f records/s) | first start %.2f s | %s |\n' \
+                "$round" "$bin" "$load_s" "$(echo "$records / $load_s" | bc -l)" "$cold_s" "$size"
+            rm -f "$db"*
+        fi
+        [ "$IMPORT" = 1 ] || continue
         serve "$bin" "$db"
         t=$(now)
         ROSTER_URL=http://127.0.0.1:$PORT ROSTER_KEY=$KEY "$bin" import "$work/directory.ndjson" --batch 5000 \

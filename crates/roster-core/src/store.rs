@@ -7,6 +7,7 @@
 //! table totals themselves, inside the same transaction as the write that
 //! changes them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -169,6 +170,10 @@ pub trait Store: Send + Sync + 'static {
     /// process migrates it when it opens it). Whatever was kept of the
     /// store's rows under another version may no longer match them.
     fn schema_version(&self) -> i64;
+    /// Closes the store's connections once the work in flight is done,
+    /// so a process leaves its database tidy (SQLite: the last connection
+    /// to close folds the write-ahead log into the file).
+    async fn close(&self) {}
 }
 
 /// One transaction: every capability below, plus commit, the graph lock,
@@ -272,6 +277,28 @@ pub trait MembershipStore: Send {
     /// Inserts many memberships (counters move once per group and user);
     /// returns their `num`s in order.
     async fn insert_memberships(&mut self, ms: &[Membership]) -> StoreResult<Vec<i64>>;
+    /// Inserts edges as rows alone: no counter moves and, for nesting, no
+    /// closure upkeep. A bulk load settles both once, after every row
+    /// ([`Self::add_edge_counts`], [`Self::rebuild_group_closure`]).
+    async fn insert_membership_rows(&mut self, ms: &[Membership]) -> StoreResult<()>;
+    /// Before a bulk load's rows: the store may drop what it keeps per row
+    /// and can build faster in one pass after them (SQLite: the indexes of
+    /// an empty `memberships`). Made again by
+    /// [`Self::restore_membership_indexes`], or at the commit at the latest.
+    async fn defer_membership_indexes(&mut self) -> StoreResult<()>;
+    /// Makes again what [`Self::defer_membership_indexes`] dropped.
+    async fn restore_membership_indexes(&mut self) -> StoreResult<()>;
+    /// Adds to each group's (members, admins, children) and each user's
+    /// group count, stamping the users' groups as changed at `at`.
+    async fn add_edge_counts(
+        &mut self,
+        groups: &BTreeMap<GroupId, (i64, i64, i64)>,
+        users: &BTreeMap<UserId, i64>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Computes the nesting closure afresh from the nesting edges (which
+    /// must hold no cycle), replacing what it held.
+    async fn rebuild_group_closure(&mut self) -> StoreResult<()>;
     async fn update_membership(&mut self, m: &Membership) -> StoreResult<()>;
     async fn delete_membership(&mut self, id: MembershipId) -> StoreResult<()>;
     async fn get_membership(&mut self, id: MembershipId) -> StoreResult<Option<Membership>>;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::TryStreamExt;
 use roster_client::{Client, Error, ImportResult, Role};
+use roster_core::{CoreError, Directory, LoadFailure, LoadSummary};
 use serde_json::{Map, Value, json};
 
 #[derive(clap::Args)]
@@ -24,6 +25,18 @@ pub struct ImportArgs {
     /// Records per transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000))]
     batch: u32,
+}
+
+#[derive(clap::Args)]
+pub struct LoadArgs {
+    /// The file to read (`-` for standard input): what `import` reads.
+    file: PathBuf,
+    /// `ndjson` or `csv`; guessed from the file name.
+    #[arg(long, value_parser = ["ndjson", "csv"])]
+    format: Option<String>,
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db", hide_env_values = true)]
+    pub database: String,
 }
 
 #[derive(clap::Args)]
@@ -198,49 +211,94 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>, Failure> {
     Ok(Box::new(BufReader::new(f)))
 }
 
-/// Reads the file record by record and applies it batch by batch. A bad
-/// line stops the import; every earlier batch stays applied, nothing of
-/// the batch it was in is.
-pub async fn import(client: &Client, args: &ImportArgs) -> Result<ImportResult, Failure> {
-    let csv = match args.format.as_deref() {
+/// The records of an import file, each with its line, read as they are
+/// asked for.
+type Records = Box<dyn Iterator<Item = Result<(usize, Value), Failure>>>;
+
+/// Opens `file` as NDJSON or CSV (`format`, else guessed from the name).
+fn records(file: &Path, format: Option<&str>) -> Result<Records, Failure> {
+    let csv = match format {
         Some(f) => f == "csv",
-        None => args.file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+        None => file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")),
     };
-    let mut progress = Progress::new();
-    let mut batch: Vec<(usize, Value)> = Vec::with_capacity(args.batch as usize);
-    let reader = open(&args.file)?;
+    let reader = open(file)?;
     if csv {
         let mut rows = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
         let headers = rows.headers().map_err(|e| local(Some(1), e.to_string()))?.clone();
-        for (i, row) in rows.records().enumerate() {
+        return Ok(Box::new(rows.into_records().enumerate().map(move |(i, row)| {
             let line = i + 2;
             let row = row.map_err(|e| local(Some(line), e.to_string()))?;
             let record = csv_record(&headers, &row).map_err(|m| local(Some(line), m))?;
-            batch.push((line, record));
-            if batch.len() == args.batch as usize {
-                send(client, &mut batch, &mut progress).await?;
-            }
-        }
-    } else {
-        for (i, text) in reader.lines().enumerate() {
-            let line = i + 1;
+            Ok((line, record))
+        })));
+    }
+    Ok(Box::new(reader.lines().enumerate().filter_map(|(i, text)| {
+        let line = i + 1;
+        let parsed = (|| {
             let text = text.map_err(|e| local(Some(line), e.to_string()))?;
             if text.trim().is_empty() {
-                continue;
+                return Ok(None);
             }
             let record: Value = serde_json::from_str(&text).map_err(|e| local(Some(line), format!("not JSON: {e}")))?;
             if !record.is_object() {
                 return Err(local(Some(line), "a record must be a JSON object"));
             }
-            batch.push((line, record));
-            if batch.len() == args.batch as usize {
-                send(client, &mut batch, &mut progress).await?;
-            }
+            Ok(Some((line, record)))
+        })();
+        parsed.transpose()
+    })))
+}
+
+/// Reads the file record by record and applies it batch by batch. A bad
+/// line stops the import; every earlier batch stays applied, nothing of
+/// the batch it was in is.
+pub async fn import(client: &Client, args: &ImportArgs) -> Result<ImportResult, Failure> {
+    let mut progress = Progress::new();
+    let mut batch: Vec<(usize, Value)> = Vec::with_capacity(args.batch as usize);
+    for record in records(&args.file, args.format.as_deref())? {
+        batch.push(record?);
+        if batch.len() == args.batch as usize {
+            send(client, &mut batch, &mut progress).await?;
         }
     }
     send(client, &mut batch, &mut progress).await?;
     progress.finish();
     Ok(progress.total)
+}
+
+/// A load's failure, by what it means to the operator: a record at fault
+/// (5), the directory not fit for a load (5), the database (6).
+impl From<LoadFailure> for Failure {
+    fn from(f: LoadFailure) -> Self {
+        let code = match &f.error {
+            CoreError::Invalid { .. } | CoreError::Conflict { .. } | CoreError::NotFound { .. } => 5,
+            _ => 6,
+        };
+        let message = match f.error.field() {
+            Some(field) => format!("{} (field: {field})", f.error),
+            None => f.error.to_string(),
+        };
+        Failure { line: f.line, message, code }
+    }
+}
+
+/// Reads the whole file into a bulk load (every record checked as it is
+/// read), then writes it in one transaction: all of it, or nothing.
+pub async fn load(directory: &Directory, args: &LoadArgs) -> Result<LoadSummary, Failure> {
+    let started = std::time::Instant::now();
+    let mut load = directory.begin_load().await?;
+    let mut n = 0u64;
+    for record in records(&args.file, args.format.as_deref())? {
+        let (line, value) = record?;
+        let record = roster_server::native::parse_record(value).map_err(|m| local(Some(line), m))?;
+        load.push(line, record)?;
+        n += 1;
+        if n.is_multiple_of(1_000_000) {
+            eprintln!("read {n} records ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+    }
+    eprintln!("read {n} records ({:.1} s); writing them in one transaction", started.elapsed().as_secs_f64());
+    Ok(directory.finish_load(load).await?)
 }
 
 /// Where exported records go: NDJSON lines, or CSV rows of one kind.

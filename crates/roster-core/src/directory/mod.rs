@@ -1,7 +1,9 @@
 //! The use-cases of the directory. Each public method is one use-case: it
 //! validates its input, opens one store transaction, authorizes the caller
 //! with [`crate::authz`], writes, appends exactly one event per change, and
-//! commits. Nothing is half-written: an error drops the transaction.
+//! commits. Nothing is half-written: an error drops the transaction. (The
+//! bulk load, `load.rs`, is the one exception to "an event per change": it
+//! logs one event for all its rows.)
 //!
 //! Every write use-case runs through [`Directory::retrying`]: a
 //! transaction the store aborted to resolve contention (a deadlock or a
@@ -17,6 +19,7 @@ mod import_batch;
 mod jobs;
 mod keys;
 mod limits;
+mod load;
 mod member_sets;
 mod members;
 mod offsets;
@@ -45,6 +48,7 @@ pub use keys::CreatedKey;
 pub use limits::{
     DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_RATE, DEFAULT_KEY_BURST, DEFAULT_KEY_RATE, Rate, RateLimits,
 };
+pub use load::{LOADED, Load, LoadFailure, LoadSummary};
 pub use member_sets::{MemberEdit, MemberEditOutcome};
 pub use members::MembershipPatch;
 pub use public::PublicReader;
@@ -99,6 +103,12 @@ impl Directory {
             anonymous_read: crate::authz::AnonymousRead::Off,
             session_ends: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Closes the store (see [`crate::Store::close`]): the last thing a
+    /// process that wrote to it does.
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     /// This server's index of the directory.

@@ -259,7 +259,13 @@ impl Index {
         // Ready only once the log after the snapshot is applied: a start
         // never answers from an older directory than the store holds.
         self.install(state);
-        while let Next::Applied { more: true, .. } = self.apply_next(store, false).await? {}
+        loop {
+            match self.apply_next(store, false).await? {
+                Next::Applied { more: true, .. } => {}
+                Next::BulkLoaded(seq) => return Err(SnapshotError::BulkLoaded(seq)),
+                _ => break,
+            }
+        }
         self.ready(started, "snapshot");
         Ok(true)
     }
@@ -339,6 +345,12 @@ impl Index {
                     self.load(store).await?;
                     return Ok(self.revision());
                 }
+                Next::BulkLoaded(seq) => {
+                    drop(_applying);
+                    tracing::info!(seq, "the directory was bulk loaded; loading the index afresh");
+                    self.load(store).await?;
+                    return Ok(self.revision());
+                }
             }
         }
     }
@@ -368,6 +380,10 @@ impl Index {
         };
         if behind > reload_after {
             return Ok(Next::FarBehind(behind));
+        }
+        // A bulk load logs one event for every row it wrote: read them all.
+        if let Some(e) = events.iter().find(|e| e.action == crate::directory::LOADED) {
+            return Ok(Next::BulkLoaded(e.seq));
         }
         let mut touched = refresh::Touched::default();
         for e in events {
@@ -453,6 +469,9 @@ enum Next {
     Nothing { from: i64, all_read: bool },
     /// The log's head is this far ahead: load afresh instead.
     FarBehind(i64),
+    /// The log holds a bulk load (at this `seq`), whose rows have no
+    /// events of their own: load afresh.
+    BulkLoaded(i64),
 }
 
 /// A page of rows read while loading, in the order they must be put.

@@ -70,6 +70,9 @@ pub enum SnapshotError {
     /// Replaying the log after it would cost more than a load.
     #[error("the event log is {0} events ahead of it")]
     FarBehind(i64),
+    /// The log after it holds a bulk load, whose rows have no events.
+    #[error("the directory was bulk loaded after it (event {0})")]
+    BulkLoaded(i64),
     #[error("reading the store: {0}")]
     Store(#[from] crate::error::StoreError),
 }

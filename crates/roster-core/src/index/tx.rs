@@ -11,6 +11,7 @@
 //! transaction a little ahead: a page and its total can differ by a change
 //! made between them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -366,6 +367,11 @@ answer_or_forward! {
     forward {
         fn insert_membership(&mut self, m: &Membership) -> i64;
         fn insert_memberships(&mut self, ms: &[Membership]) -> Vec<i64>;
+        fn insert_membership_rows(&mut self, ms: &[Membership]) -> ();
+        fn defer_membership_indexes(&mut self) -> ();
+        fn restore_membership_indexes(&mut self) -> ();
+        fn add_edge_counts(&mut self, groups: &BTreeMap<GroupId, (i64, i64, i64)>, users: &BTreeMap<UserId, i64>, at: OffsetDateTime) -> ();
+        fn rebuild_group_closure(&mut self) -> ();
         fn update_membership(&mut self, m: &Membership) -> ();
         fn delete_membership(&mut self, id: MembershipId) -> ();
         fn scan_memberships(&mut self, after: i64, limit: u32) -> Vec<Membership>;

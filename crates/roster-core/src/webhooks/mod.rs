@@ -264,6 +264,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "webhook.ping",
     "member.transitive_added",
     "member.transitive_removed",
+    "directory.loaded",
 ];
 
 /// A user became a member at any depth of a watched group (see

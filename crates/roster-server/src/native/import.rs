@@ -20,8 +20,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import))
 }
 
-fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
-    let bad = |field: &str, msg: &str| BadRequest::invalid(format!("records[{i}].{field}"), msg.to_owned());
+/// An import record from its wire form, or the field at fault and why.
+fn convert(r: ImportWireRecord) -> Result<ImportRecord, (&'static str, &'static str)> {
     Ok(match r {
         ImportWireRecord::User {
             username,
@@ -34,7 +34,7 @@ fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
             site_role,
         } => {
             let site_role = site_role
-                .map(|r| SiteRole::parse(&r).ok_or_else(|| bad("site_role", "must be \"admin\" or \"user\"")))
+                .map(|r| SiteRole::parse(&r).ok_or(("site_role", "must be \"admin\" or \"user\"")))
                 .transpose()?;
             ImportRecord::User { username, email, first_name, last_name, display_name, external_id, active, site_role }
         }
@@ -44,12 +44,24 @@ fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
         ImportWireRecord::Member { group, user, role } => {
             let role = match role.as_deref() {
                 None => MemberRole::Member,
-                Some(r) => MemberRole::parse(r).ok_or_else(|| bad("role", "must be \"member\" or \"admin\""))?,
+                Some(r) => MemberRole::parse(r).ok_or(("role", "must be \"member\" or \"admin\""))?,
             };
             ImportRecord::Member { group, user, role }
         }
         ImportWireRecord::Child { parent, child } => ImportRecord::Child { parent, child },
     })
+}
+
+fn record(i: usize, r: ImportWireRecord) -> Result<ImportRecord, BadRequest> {
+    convert(r).map_err(|(field, msg)| BadRequest::invalid(format!("records[{i}].{field}"), msg.to_owned()))
+}
+
+/// One record as `roster import` and `roster load` read it (a JSON object
+/// tagged by `type`, the shape of `POST /v1/import`'s `records[i]`), or
+/// why it is not one.
+pub fn parse_record(value: serde_json::Value) -> Result<ImportRecord, String> {
+    let wire: ImportWireRecord = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    convert(wire).map_err(|(field, msg)| format!("{field}: {msg}"))
 }
 
 /// The names a record gives for `what` (a user or a group), to say which is missing.

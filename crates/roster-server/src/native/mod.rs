@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, ApiResult, Native};
+pub use import::parse_record;
 
 use crate::http::AppState;
 use crate::http::error::BadRequest;

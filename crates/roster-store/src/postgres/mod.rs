@@ -64,6 +64,9 @@ mod dialect {
     pub const GREATEST: &str = "GREATEST";
     /// Fresh planner statistics for the tables a bulk load grows (see
     /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
+    /// Indexes stay through a bulk load: dropping one would lock the table
+    /// against every other server's reads for the whole load.
+    pub const DEFER_INDEXES: Option<(&str, &str)> = None;
     pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships");
 }
 

@@ -38,6 +38,10 @@ mod dialect {
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "MAX";
     /// SQLite plans without statistics (none are gathered unless asked).
+    /// A bulk load into an empty `memberships` builds its indexes after
+    /// the rows (one sorted pass each, not a random page per row), with a
+    /// page cache large enough for them (KiB, negative as SQLite takes it).
+    pub const DEFER_INDEXES: Option<(&str, &str)> = Some(("-1000000", "-32000"));
     pub const REFRESH_STATS: Option<&str> = None;
 }
 
@@ -111,5 +115,10 @@ impl Store for SqliteStore {
 
     fn schema_version(&self) -> i64 {
         crate::migrations::SQLITE.last_version()
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }

@@ -42,6 +42,7 @@ mod ldap;
 mod ldap_consumers;
 mod ldap_tls;
 mod limits;
+mod load;
 mod openapi;
 mod pagination;
 mod process;

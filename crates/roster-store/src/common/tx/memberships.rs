@@ -239,6 +239,100 @@ impl MembershipStore for SqlTx {
         Ok(nums)
     }
 
+    async fn insert_membership_rows(&mut self, ms: &[Membership]) -> StoreResult<()> {
+        for chunk in ms.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, m| {
+                let (user, child) = member_cols(m.member);
+                b.push_bind(m.id.0)
+                    .push_bind(m.group.0)
+                    .push_bind(user)
+                    .push_bind(child)
+                    .push_bind(m.role.as_str())
+                    .push_bind(rows::permissions_text(&m.permissions))
+                    .push_bind(ts(m.created_at))
+                    .push_bind(ts(m.updated_at));
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(map)?;
+        }
+        if ms.len() >= BULK_ROWS {
+            self.refresh_stats_after_bulk().await?;
+        }
+        Ok(())
+    }
+
+    /// SQLite: every index of `memberships` that a statement made (not
+    /// the ones behind its `PRIMARY KEY` and `UNIQUE` columns) goes until
+    /// [`Self::restore_membership_indexes`] makes it again, read from the
+    /// schema so that an index a later migration adds is kept too. Only
+    /// while the table is empty: a bulk load that fills it.
+    async fn defer_membership_indexes(&mut self) -> StoreResult<()> {
+        let Some((cache, _)) = dialect::DEFER_INDEXES else { return Ok(()) };
+        if !self.deferred_indexes.is_empty()
+            || self.scalar(sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM memberships LIMIT 1) AS x")).await? != 0
+        {
+            return Ok(());
+        }
+        let rows = sqlx::query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memberships' AND sql IS NOT NULL",
+        )
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map)?;
+        for row in rows {
+            let name: String = row.try_get(0).map_err(map)?;
+            let sql: String = row.try_get(1).map_err(map)?;
+            self.exec(sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))).await?;
+            self.deferred_indexes.push(sql);
+        }
+        self.exec(sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {cache}")))).await?;
+        Ok(())
+    }
+
+    async fn restore_membership_indexes(&mut self) -> StoreResult<()> {
+        let Some((_, cache)) = dialect::DEFER_INDEXES else { return Ok(()) };
+        if self.deferred_indexes.is_empty() {
+            return Ok(());
+        }
+        for sql in std::mem::take(&mut self.deferred_indexes) {
+            self.exec(sqlx::query(sqlx::AssertSqlSafe(sql))).await?;
+        }
+        self.exec(sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {cache}")))).await?;
+        Ok(())
+    }
+
+    async fn add_edge_counts(
+        &mut self,
+        groups: &std::collections::BTreeMap<GroupId, (i64, i64, i64)>,
+        users: &std::collections::BTreeMap<UserId, i64>,
+        at: time::OffsetDateTime,
+    ) -> StoreResult<()> {
+        for (delta, ids) in by_delta(groups.iter().map(|(g, d)| (g.0, *d))) {
+            self.add_group_counts(&ids, delta).await?;
+        }
+        self.moved_groups_of(users.iter().map(|(u, d)| (u.0, *d)).collect(), ts(at)).await
+    }
+
+    /// Every path through the nesting edges, counted per (ancestor,
+    /// descendant): each group reaches itself by one path, and through each
+    /// of its children every group that child reaches.
+    async fn rebuild_group_closure(&mut self) -> StoreResult<()> {
+        self.exec(sqlx::query("DELETE FROM group_closure")).await?;
+        self.exec(sqlx::query(
+            "INSERT INTO group_closure (ancestor, descendant, paths) \
+             WITH RECURSIVE walk (ancestor, descendant) AS ( \
+                 SELECT id, id FROM groups \
+                 UNION ALL \
+                 SELECT w.ancestor, m.child_id FROM walk w JOIN memberships m \
+                     ON m.group_id = w.descendant AND m.child_id IS NOT NULL) \
+             SELECT ancestor, descendant, COUNT(*) FROM walk GROUP BY ancestor, descendant",
+        ))
+        .await?;
+        Ok(())
+    }
+
     async fn update_membership(&mut self, m: &Membership) -> StoreResult<()> {
         let sql = format!("SELECT role FROM memberships WHERE id = $1{}", self.lock());
         let old: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -119,6 +119,10 @@ pub(crate) struct SqlTx {
     counters: std::collections::BTreeMap<&'static str, i64>,
     /// Events appended by this transaction, written at commit.
     events: Vec<NewEvent>,
+    /// Membership indexes dropped for a bulk load, as the statements that
+    /// make them again (see `defer_membership_indexes`): made again before
+    /// the commit at the latest.
+    deferred_indexes: Vec<String>,
 }
 
 impl SqlTx {
@@ -136,7 +140,14 @@ impl SqlTx {
             .await
             .map_err(|e| StoreError::Other(format!("begin task failed: {e}")))?
             .map_err(map)?;
-        Ok(Self { tx: Conn::Tx(tx), pool: pool.clone(), write, counters: Default::default(), events: Vec::new() })
+        Ok(Self {
+            tx: Conn::Tx(tx),
+            pool: pool.clone(),
+            write,
+            counters: Default::default(),
+            events: Vec::new(),
+            deferred_indexes: Vec::new(),
+        })
     }
 
     /// A connection for a read of one statement, outside any transaction.
@@ -147,6 +158,7 @@ impl SqlTx {
             write: false,
             counters: Default::default(),
             events: Vec::new(),
+            deferred_indexes: Vec::new(),
         })
     }
 
@@ -287,7 +299,8 @@ impl Tx for SqlTx {
     /// the events wait in the inbox for the next numbering (any write, or
     /// any server's follower within its poll), and until then this server's
     /// index, and so its reads, lag behind the write.
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.restore_membership_indexes().await?;
         let SqlTx { tx, pool, counters, events, .. } = *self;
         let Conn::Tx(mut tx) = tx else { return Ok(()) };
         tokio::spawn(async move {
