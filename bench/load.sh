@@ -73,7 +73,7 @@ for round in $(seq "$ROUNDS"); do
             "$bin" load "$work/directory.ndjson" --database "sqlite://$db" > "$work/load.out" 2>&1 \
                 || { cat "$work/load.out"; exit 1; }
             load_s=$(since "$t")
-            size=$(du -cb "$db" "$db"-wal "$db"-shm 2>/dev/null | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
+            size=$( (du -cb "$db" "$db"-wal "$db"-shm 2>/dev/null || true) | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
             t=$(now)
             serve "$bin" "$db"
             cold_s=$(since "$t")
@@ -103,7 +103,7 @@ for round in $(seq "$ROUNDS"); do
             stop
         fi
         # The database and its WAL; the index snapshot beside it is a cache.
-        size=$(du -cb "$db" "$db"-wal "$db"-shm 2>/dev/null | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
+        size=$( (du -cb "$db" "$db"-wal "$db"-shm 2>/dev/null || true) | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
         printf '| round %s | %s | import %.1f s (%.0f records/s) | cold start %.2f s%s | %s |\n' \
             "$round" "$bin" "$import_s" "$(echo "$records / $import_s" | bc -l)" "$cold_s" "$from_db" "$size"
         if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$db" "$KEEP/r$round-$n.db"; fi

@@ -111,7 +111,7 @@ t=$(now)
 import_s=$(since "$t")
 say "$(printf '| import (roster import, batch 5000) | %s records in %.1f s | %.0f records/s |' "$records" "$import_s" "$(echo "$records / $import_s" | bc -l)")"
 # The database and its WAL; the index snapshot beside it is a cache.
-db_size=$(du -cb "$work"/roster.db "$work"/roster.db-wal "$work"/roster.db-shm 2>/dev/null | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
+db_size=$( (du -cb "$work"/roster.db "$work"/roster.db-wal "$work"/roster.db-shm 2>/dev/null || true) | tail -1 | awk '{printf "%.0f MB", $1 / 1e6}')
 
 stop "$roster_pid"
 t=$(now)
