@@ -29,8 +29,11 @@ pub struct ImportArgs {
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
-    /// The file to read (`-` for standard input): what `import` reads.
-    file: PathBuf,
+    /// The files to read, in order, as one load (`-` for standard input):
+    /// what `import` reads, for example users, groups, memberships and
+    /// nesting as four CSV files.
+    #[arg(required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
     /// `ndjson` or `csv`; guessed from the file name.
     #[arg(long, value_parser = ["ndjson", "csv"])]
     format: Option<String>,
@@ -282,23 +285,56 @@ impl From<LoadFailure> for Failure {
     }
 }
 
-/// Reads the whole file into a bulk load (every record checked as it is
+/// Reads every file into a bulk load (every record checked as it is
 /// read), then writes it in one transaction: all of it, or nothing.
 pub async fn load(directory: &Directory, args: &LoadArgs) -> Result<LoadSummary, Failure> {
     let started = std::time::Instant::now();
     let mut load = directory.begin_load().await?;
+    // Lines are numbered across the files, one after another (`bases[k]`:
+    // the lines before file k), and told apart again for a failure.
+    let mut bases: Vec<usize> = Vec::with_capacity(args.files.len());
+    let mut base = 0usize;
     let mut n = 0u64;
-    for record in records(&args.file, args.format.as_deref())? {
-        let (line, value) = record?;
-        let record = roster_server::native::parse_record(value).map_err(|m| local(Some(line), m))?;
-        load.push(line, record)?;
-        n += 1;
-        if n.is_multiple_of(1_000_000) {
-            eprintln!("read {n} records ({:.1} s)", started.elapsed().as_secs_f64());
+    let many = args.files.len() > 1;
+    let in_file = |f: Failure, file: &Path| if many { named_file(f, file) } else { f };
+    let outcome: Result<(), Failure> = async {
+        for file in &args.files {
+            bases.push(base);
+            let mut last = 0;
+            for record in records(file, args.format.as_deref()).map_err(|f| in_file(f, file))? {
+                let (line, value) = record.map_err(|f| in_file(f, file))?;
+                last = line;
+                let record =
+                    roster_server::native::parse_record(value).map_err(|m| in_file(local(Some(line), m), file))?;
+                load.push(base + line, record)
+                    .map_err(|f| in_file(Failure { line: Some(line), ..Failure::from(f) }, file))?;
+                n += 1;
+                if n.is_multiple_of(1_000_000) {
+                    eprintln!("read {n} records ({:.1} s)", started.elapsed().as_secs_f64());
+                }
+            }
+            base += last;
         }
+        Ok(())
     }
+    .await;
+    outcome?;
     eprintln!("read {n} records ({:.1} s); writing them in one transaction", started.elapsed().as_secs_f64());
-    Ok(directory.finish_load(load).await?)
+    directory.finish_load(load).await.map_err(|f| {
+        let mut failure = Failure::from(f);
+        // Back from the numbering across files to a file and its line.
+        if let Some(at) = failure.line
+            && let Some(k) = bases.iter().rposition(|&b| b < at)
+        {
+            failure = in_file(Failure { line: Some(at - bases[k]), ..failure }, &args.files[k]);
+        }
+        failure
+    })
+}
+
+/// Names the file a failure is in (its line stays as it is).
+fn named_file(f: Failure, file: &Path) -> Failure {
+    Failure { message: format!("{}: {}", file.display(), f.message), ..f }
 }
 
 /// Where exported records go: NDJSON lines, or CSV rows of one kind.

@@ -69,8 +69,8 @@ async fn membership_indexes(url: &str) -> Vec<String> {
         .collect()
 }
 
-async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) {
-    let c = Client::new(&a.base, &a.admin).unwrap();
+/// Three groups nested as a diamond's half, 30 users in them with both roles.
+async fn sample_directory(c: &Client) {
     let eng =
         c.create_group(&NewGroup { description: Some("builders".into()), ..NewGroup::named("Eng") }).await.unwrap();
     let sre = c.create_group(&NewGroup { unique_id: Some("sre-1".into()), ..NewGroup::named("SRE") }).await.unwrap();
@@ -95,6 +95,16 @@ async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) 
             c.put_member(oncall.id, u.id, Role::Admin).await.unwrap();
         }
     }
+}
+
+/// A fresh server on a database of the same kind as `a`'s (`None`: no PostgreSQL here).
+async fn another_like(a: &TestServer, name: &str) -> Option<TestServer> {
+    if a.url.starts_with("sqlite") { Some(TestServer::sqlite().await) } else { TestServer::postgres(name).await }
+}
+
+async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) {
+    let c = Client::new(&a.base, &a.admin).unwrap();
+    sample_directory(&c).await;
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump.ndjson");
     let (code, _, err) = roster(&a, &["export", "--to", dump.to_str().unwrap()]).await;
@@ -103,13 +113,7 @@ async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) 
 
     // Into a fresh database of the same kind, with its server running: it
     // learns of the load from the log and reloads its index.
-    let b = match a.url.starts_with("sqlite") {
-        true => TestServer::sqlite().await,
-        false => match TestServer::postgres("load::a_load_reads_back::target").await {
-            Some(b) => b,
-            None => return,
-        },
-    };
+    let Some(b) = another_like(&a, "load::a_load_reads_back::target").await else { return };
     let (code, _, err) = roster(&b, &["load", dump.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("users created 30, users updated 0, groups 3, memberships 45, nesting links 3"), "{err}");
@@ -143,6 +147,40 @@ async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) 
     let (code, _, err) = roster(&b, &["load", dump.to_str().unwrap()]).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("already has 4 group(s)"), "{err}");
+}
+
+async fn csv_files_load_as_one(a: TestServer) {
+    let c = Client::new(&a.base, &a.admin).unwrap();
+    sample_directory(&c).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for kind in ["users", "groups", "memberships", "children"] {
+        let path = dir.path().join(format!("{kind}.csv"));
+        let (code, _, err) =
+            roster(&a, &["export", "--format", "csv", "--kind", kind, "--to", path.to_str().unwrap()]).await;
+        assert_eq!(code, 0, "{err}");
+        files.push(path.to_str().unwrap().to_owned());
+    }
+    let Some(b) = another_like(&a, "load::csv_files_load_as_one::target").await else { return };
+    // A bad row in the third file: named by that file and its own line.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "group,user,role\nEng,user01,member\nEng,nobody,member\n").unwrap();
+    let args = |third: &str| -> Vec<String> {
+        let mut v = vec!["load".to_owned(), files[0].clone(), files[1].clone(), third.to_owned()];
+        v.push(files[3].clone());
+        v
+    };
+    let bad_args = args(bad.to_str().unwrap());
+    let (code, _, err) = roster(&b, &bad_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("line 3") && err.contains("bad.csv") && err.contains("nobody"), "{err}");
+    let good_args = args(&files[2]);
+    let (code, _, err) = roster(&b, &good_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(code, 0, "{err}");
+    let cb = Client::new(&b.base, &b.admin).unwrap();
+    until_visible(&cb, "SRE").await;
+    assert_eq!(roster(&b, &["export"]).await.1, roster(&a, &["export"]).await.1);
+    assert_eq!(shape(&cb).await, shape(&c).await);
 }
 
 async fn a_refused_load_names_its_line_and_writes_nothing(s: TestServer) {
@@ -259,6 +297,7 @@ async fn a_load_into_a_new_database_makes_its_first_admin(s: TestServer) {
 
 crate::on_every_store!(
     a_load_reads_back_as_the_directory_it_was_exported_from,
+    csv_files_load_as_one,
     a_refused_load_names_its_line_and_writes_nothing,
     a_load_into_a_new_database_makes_its_first_admin,
 );
