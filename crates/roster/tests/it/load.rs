@@ -257,6 +257,42 @@ async fn a_refused_load_names_its_line_and_writes_nothing(s: TestServer) {
     assert_eq!(all.len(), 2, "zed directly, admin through inner");
 }
 
+/// An index snapshot taken before a load stands for a directory the load
+/// replaced wholesale: a start passes it over and reads the tables, and a
+/// running index reloads on the load's event.
+async fn a_snapshot_from_before_a_load_is_passed_over(s: TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let store = roster_store::connect(&s.url).await.unwrap();
+    let before = roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone()));
+    before.index().load(&*store).await.unwrap();
+    assert!(path.exists(), "written by the load from the store");
+
+    let file = dir.path().join("d.ndjson");
+    std::fs::write(
+        &file,
+        "{\"type\":\"group\",\"name\":\"Loaded\"}\n{\"type\":\"member\",\"group\":\"Loaded\",\"user\":\"admin\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = roster(&s, &["load", file.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+
+    let after = roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone()));
+    let used = after.index().load_snapshot(&*store).await;
+    assert!(matches!(used, Err(roster_core::index::SnapshotError::BulkLoaded(_))), "{used:?}");
+    assert!(!after.index().is_ready(), "not ready on the snapshot's rows");
+    // A server started now reads the tables: ready means the load is in.
+    let started = s.twin_with_snapshot(&path).await;
+    assert_eq!(started.directory.index().snapshot_loads(), 0);
+    let c = Client::new(&started.base, &started.admin).unwrap();
+    let g = c.find_group("Loaded").await.unwrap().expect("the loaded group, at once");
+    assert_eq!(g.member_count, 1);
+    // The index that was loaded before the load catches up by reloading.
+    before.index().catch_up(&*store).await.unwrap();
+    let admin = before.authenticate(&s.admin, None).await.unwrap();
+    before.get_group(&admin, roster_core::GroupId(g.id)).await.expect("reloaded on the load's event");
+}
+
 /// A database that does not exist yet is made, with its first admin, as
 /// the first start of a server would; its key is shown once.
 async fn a_load_into_a_new_database_makes_its_first_admin(s: TestServer) {
@@ -298,6 +334,7 @@ async fn a_load_into_a_new_database_makes_its_first_admin(s: TestServer) {
 crate::on_every_store!(
     a_load_reads_back_as_the_directory_it_was_exported_from,
     csv_files_load_as_one,
+    a_snapshot_from_before_a_load_is_passed_over,
     a_refused_load_names_its_line_and_writes_nothing,
     a_load_into_a_new_database_makes_its_first_admin,
 );
