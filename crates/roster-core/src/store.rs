@@ -281,13 +281,16 @@ pub trait MembershipStore: Send {
     /// closure upkeep. A bulk load settles both once, after every row
     /// ([`Self::add_edge_counts`], [`Self::rebuild_group_closure`]).
     async fn insert_membership_rows(&mut self, ms: &[Membership]) -> StoreResult<()>;
-    /// Before a bulk load's rows: the store may drop what it keeps per row
-    /// and can build faster in one pass after them (SQLite: the indexes of
-    /// an empty `memberships`). Made again by
-    /// [`Self::restore_membership_indexes`], or at the commit at the latest.
-    async fn defer_membership_indexes(&mut self) -> StoreResult<()>;
-    /// Makes again what [`Self::defer_membership_indexes`] dropped.
-    async fn restore_membership_indexes(&mut self) -> StoreResult<()>;
+    /// Before a bulk load's membership rows (the users and groups they
+    /// name are in): the store readies itself for many rows at once. SQLite
+    /// drops the indexes of an empty `memberships`, to build each in one
+    /// pass after the rows; PostgreSQL takes the statistics of the tables
+    /// just filled, so that the rows' key checks and the counters' updates
+    /// are planned for their real size.
+    async fn begin_bulk_memberships(&mut self) -> StoreResult<()>;
+    /// Ends what [`Self::begin_bulk_memberships`] began (SQLite: makes the
+    /// indexes again; at the commit at the latest).
+    async fn end_bulk_memberships(&mut self) -> StoreResult<()>;
     /// Adds to each group's (members, admins, children) and each user's
     /// group count, stamping the users' groups as changed at `at`.
     async fn add_edge_counts(

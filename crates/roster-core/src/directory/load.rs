@@ -324,7 +324,7 @@ impl Load {
         // they were made, so an export loaded reads back as it was.
         self.members.sort_unstable_by_key(|e| e.line);
         self.children.sort_unstable_by_key(|e| e.line);
-        tx.defer_membership_indexes().await?;
+        tx.begin_bulk_memberships().await?;
         for chunk in self.members.chunks(WRITE_CHUNK) {
             let mut rows = Vec::with_capacity(chunk.len());
             for e in chunk {
@@ -351,7 +351,7 @@ impl Load {
             tx.insert_membership_rows(chunk).await?;
         }
         summary.nesting = self.children.len() as u64;
-        tx.restore_membership_indexes().await?;
+        tx.end_bulk_memberships().await?;
         tx.add_edge_counts(&group_counts, &user_counts, t).await?;
         if !self.children.is_empty() {
             tx.rebuild_group_closure().await?;

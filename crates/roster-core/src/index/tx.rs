@@ -368,8 +368,8 @@ answer_or_forward! {
         fn insert_membership(&mut self, m: &Membership) -> i64;
         fn insert_memberships(&mut self, ms: &[Membership]) -> Vec<i64>;
         fn insert_membership_rows(&mut self, ms: &[Membership]) -> ();
-        fn defer_membership_indexes(&mut self) -> ();
-        fn restore_membership_indexes(&mut self) -> ();
+        fn begin_bulk_memberships(&mut self) -> ();
+        fn end_bulk_memberships(&mut self) -> ();
         fn add_edge_counts(&mut self, groups: &BTreeMap<GroupId, (i64, i64, i64)>, users: &BTreeMap<UserId, i64>, at: OffsetDateTime) -> ();
         fn rebuild_group_closure(&mut self) -> ();
         fn update_membership(&mut self, m: &Membership) -> ();

@@ -42,7 +42,17 @@ mod dialect {
     /// the rows (one sorted pass each, not a random page per row), with a
     /// page cache large enough for them (KiB, negative as SQLite takes it).
     pub const DEFER_INDEXES: Option<(&str, &str)> = Some(("-1000000", "-32000"));
+    /// Nothing to refresh before a bulk load's memberships.
+    pub const ANALYZE_BEFORE_BULK: Option<&str> = None;
     pub const REFRESH_STATS: Option<&str> = None;
+
+    /// No `COPY`: a bulk load's rows go as multi-row INSERTs.
+    pub const COPY: bool = false;
+
+    /// Never called (`COPY` is false); here so the shared text compiles.
+    pub async fn copy_in(_: &mut sqlx::SqliteConnection, _: &str, _: Vec<u8>) -> Result<(), sqlx::Error> {
+        Err(sqlx::Error::Protocol("SQLite has no COPY".into()))
+    }
 }
 
 // The shared SQL (`common/`), compiled once per backend as a child of this

@@ -45,6 +45,37 @@ pub(super) async fn in_group_at_any_depth(tx: &mut SqlTx, group: GroupId, user: 
     Ok(tx.scalar(q).await? != 0)
 }
 
+/// One membership as a line of `COPY`'s text format: tab-separated,
+/// `\N` for NULL, and in the one free-text column (the permissions'
+/// JSON) a backslash, tab, newline or carriage return escaped.
+fn copy_line(out: &mut String, m: &Membership) {
+    use std::fmt::Write;
+    let (user, child) = member_cols(m.member);
+    let uuid = |u: Option<Uuid>| u.map_or_else(|| "\\N".to_owned(), |u| u.to_string());
+    let mut permissions = String::new();
+    for c in rows::permissions_text(&m.permissions).chars() {
+        match c {
+            '\\' => permissions.push_str("\\\\"),
+            '\t' => permissions.push_str("\\t"),
+            '\n' => permissions.push_str("\\n"),
+            '\r' => permissions.push_str("\\r"),
+            c => permissions.push(c),
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        m.id.0,
+        m.group.0,
+        uuid(user),
+        uuid(child),
+        m.role.as_str(),
+        permissions,
+        ts(m.created_at),
+        ts(m.updated_at)
+    );
+}
+
 fn member_cols(m: Member) -> (Option<Uuid>, Option<Uuid>) {
     match m {
         Member::User(u) => (Some(u.0), None),
@@ -240,6 +271,19 @@ impl MembershipStore for SqlTx {
     }
 
     async fn insert_membership_rows(&mut self, ms: &[Membership]) -> StoreResult<()> {
+        if dialect::COPY {
+            let mut data = String::with_capacity(ms.len() * 160);
+            for m in ms {
+                copy_line(&mut data, m);
+            }
+            let statement = "COPY memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) \
+                             FROM STDIN";
+            dialect::copy_in(&mut self.tx, statement, data.into_bytes()).await.map_err(map)?;
+            if ms.len() >= BULK_ROWS {
+                self.refresh_stats_after_bulk().await?;
+            }
+            return Ok(());
+        }
         for chunk in ms.chunks(CHUNK) {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) ",
@@ -265,10 +309,13 @@ impl MembershipStore for SqlTx {
 
     /// SQLite: every index of `memberships` that a statement made (not
     /// the ones behind its `PRIMARY KEY` and `UNIQUE` columns) goes until
-    /// [`Self::restore_membership_indexes`] makes it again, read from the
+    /// [`Self::end_bulk_memberships`] makes it again, read from the
     /// schema so that an index a later migration adds is kept too. Only
     /// while the table is empty: a bulk load that fills it.
-    async fn defer_membership_indexes(&mut self) -> StoreResult<()> {
+    async fn begin_bulk_memberships(&mut self) -> StoreResult<()> {
+        if let Some(sql) = dialect::ANALYZE_BEFORE_BULK {
+            self.exec(sqlx::query(sql)).await?;
+        }
         let Some((cache, _)) = dialect::DEFER_INDEXES else { return Ok(()) };
         if !self.deferred_indexes.is_empty()
             || self.scalar(sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM memberships LIMIT 1) AS x")).await? != 0
@@ -291,7 +338,7 @@ impl MembershipStore for SqlTx {
         Ok(())
     }
 
-    async fn restore_membership_indexes(&mut self) -> StoreResult<()> {
+    async fn end_bulk_memberships(&mut self) -> StoreResult<()> {
         let Some((_, cache)) = dialect::DEFER_INDEXES else { return Ok(()) };
         if self.deferred_indexes.is_empty() {
             return Ok(());

@@ -120,7 +120,7 @@ pub(crate) struct SqlTx {
     /// Events appended by this transaction, written at commit.
     events: Vec<NewEvent>,
     /// Membership indexes dropped for a bulk load, as the statements that
-    /// make them again (see `defer_membership_indexes`): made again before
+    /// make them again (see `begin_bulk_memberships`): made again before
     /// the commit at the latest.
     deferred_indexes: Vec<String>,
 }
@@ -300,7 +300,7 @@ impl Tx for SqlTx {
     /// any server's follower within its poll), and until then this server's
     /// index, and so its reads, lag behind the write.
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.restore_membership_indexes().await?;
+        self.end_bulk_memberships().await?;
         let SqlTx { tx, pool, counters, events, .. } = *self;
         let Conn::Tx(mut tx) = tx else { return Ok(()) };
         tokio::spawn(async move {
