@@ -67,6 +67,11 @@ pub struct User {
 }
 
 impl User {
+    /// An active site admin: what the last-admin rule keeps at least one of.
+    pub fn is_active_admin(&self) -> bool {
+        self.site_role == SiteRole::Admin && self.active
+    }
+
     /// A new active, non-admin user with nothing but a username, made at `at`.
     pub fn new(username: String, at: OffsetDateTime) -> Self {
         Self {
@@ -334,6 +339,13 @@ pub struct Membership {
     pub permissions: Permissions,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+impl Membership {
+    /// A new edge made at `t` (its `num` comes from the store).
+    pub fn new(group: GroupId, member: Member, role: MemberRole, permissions: Permissions, t: OffsetDateTime) -> Self {
+        Self { id: MembershipId::new(), num: 0, group, member, role, permissions, created_at: t, updated_at: t }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -268,6 +268,29 @@ pub trait GroupStore: Send {
     async fn scan_groups(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Group>>;
 }
 
+/// What new edges add to the counters the store keeps on their ends: per
+/// group (members, admins, children), per user the groups they are in
+/// directly. One rule for a write of a few edges and for a bulk load.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EdgeCounts {
+    pub groups: BTreeMap<GroupId, (i64, i64, i64)>,
+    pub users: BTreeMap<UserId, i64>,
+}
+
+impl EdgeCounts {
+    pub fn add(&mut self, m: &Membership) {
+        let group = self.groups.entry(m.group).or_default();
+        match m.member {
+            Member::User(u) => {
+                group.0 += 1;
+                group.1 += i64::from(m.role == MemberRole::Admin);
+                *self.users.entry(u).or_default() += 1;
+            }
+            Member::Group(_) => group.2 += 1,
+        }
+    }
+}
+
 /// Memberships, ordered by `num` (the order they were made), nesting, and
 /// transitive membership: the direct edges joined to the nesting closure the
 /// store keeps at write time (`group_closure`).
@@ -291,14 +314,9 @@ pub trait MembershipStore: Send {
     /// Ends what [`Self::begin_bulk_memberships`] began (SQLite: makes the
     /// indexes again; at the commit at the latest).
     async fn end_bulk_memberships(&mut self) -> StoreResult<()>;
-    /// Adds to each group's (members, admins, children) and each user's
-    /// group count, stamping the users' groups as changed at `at`.
-    async fn add_edge_counts(
-        &mut self,
-        groups: &BTreeMap<GroupId, (i64, i64, i64)>,
-        users: &BTreeMap<UserId, i64>,
-        at: OffsetDateTime,
-    ) -> StoreResult<()>;
+    /// Adds `counts` to the groups' and users' counters, stamping the
+    /// users' groups as changed at `at`.
+    async fn add_edge_counts(&mut self, counts: &EdgeCounts, at: OffsetDateTime) -> StoreResult<()>;
     /// Computes the nesting closure afresh from the nesting edges (which
     /// must hold no cycle), replacing what it held.
     async fn rebuild_group_closure(&mut self) -> StoreResult<()>;

@@ -16,7 +16,7 @@ use super::steps::{group_updated, last_admin, loses_admin, save_membership, user
 use super::{audit, event};
 use crate::authz::Principal;
 use crate::error::CoreError;
-use crate::ids::{GroupId, MembershipId, UserId};
+use crate::ids::{GroupId, UserId};
 use crate::model::{Group, Member, Membership, NewEvent, Permissions, User};
 use crate::store::Tx;
 use crate::validate;
@@ -289,16 +289,7 @@ async fn settle_members(
             }
             None => {
                 pending.insert((g, u), new.len());
-                new.push(Membership {
-                    id: MembershipId::new(),
-                    num: 0,
-                    group: g,
-                    member: Member::User(u),
-                    role,
-                    permissions: Permissions::default(),
-                    created_at: t,
-                    updated_at: t,
-                });
+                new.push(Membership::new(g, Member::User(u), role, Permissions::default(), t));
                 summary.created += 1;
             }
         }

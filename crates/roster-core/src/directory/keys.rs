@@ -255,7 +255,7 @@ impl Directory {
             None => tx.get_user_by_username(BOOTSTRAP_ADMIN).await?,
         };
         let admin = match owner {
-            Some(u) if u.site_role == SiteRole::Admin && u.active => u,
+            Some(u) if u.is_active_admin() => u,
             Some(before) => {
                 let mut u = before.clone();
                 u.site_role = SiteRole::Admin;

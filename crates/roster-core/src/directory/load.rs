@@ -20,7 +20,7 @@
 //! The operator runs it with the database's address, like a backup: it
 //! acts as nobody (the log's actor is empty, as for the first start).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
@@ -28,9 +28,9 @@ use super::import::{ImportRecord, merge_group_record, merge_user_record};
 use super::steps::{last_admin, loses_admin};
 use super::{Directory, audit, event, now};
 use crate::error::CoreError;
-use crate::ids::{GroupId, MembershipId, UserId};
-use crate::model::{DEFAULT_ORG_ID, Group, Member, MemberRole, Membership, Permissions, SiteRole, SourceType, User};
-use crate::store::{Counter, Tx};
+use crate::ids::UserId;
+use crate::model::{DEFAULT_ORG_ID, Group, Member, MemberRole, Membership, Permissions, SourceType, User};
+use crate::store::{Counter, EdgeCounts, Tx};
 use crate::validate;
 
 /// Rows per store call while writing: large enough that a call's fixed
@@ -74,8 +74,9 @@ pub struct LoadSummary {
     pub nesting: u64,
 }
 
-/// A user of the load: made by it, or stored before it (`before` then
-/// holds the stored row, to tell whether the load changed it).
+/// A user or group of the load: made by it, or (users) stored before it
+/// (`before` then holds the stored row, to tell whether the load changed
+/// it).
 struct Entry<T> {
     row: T,
     line: usize,
@@ -92,12 +93,39 @@ struct Edge {
     line: usize,
 }
 
+/// Which edge a record asks for: a user in a group, or a group nested
+/// in another.
+#[derive(Clone, Copy)]
+enum EdgeKind {
+    Member,
+    Child,
+}
+
 /// A record naming a user or group not seen yet: settled at the end.
 struct Pending {
     line: usize,
+    kind: EdgeKind,
     group: String,
     member: String,
-    role: Option<MemberRole>,
+    admin: bool,
+}
+
+/// The entry of the user or group `name` (folded to compare), made by
+/// `make` the first time; `line` becomes the last record that named it.
+fn slot<'a, T>(
+    at: &mut HashMap<String, u32>,
+    list: &'a mut Vec<Entry<T>>,
+    name: String,
+    line: usize,
+    make: impl FnOnce(String) -> T,
+) -> &'a mut Entry<T> {
+    let i = *at.entry(validate::fold(&name)).or_insert_with(|| {
+        list.push(Entry { row: make(name), line, before: None });
+        (list.len() - 1) as u32
+    });
+    let entry = &mut list[i as usize];
+    entry.line = line;
+    entry
 }
 
 /// A load in progress: the write transaction, and everything the file
@@ -176,81 +204,82 @@ impl Load {
         match &record {
             ImportRecord::User { username, .. } => {
                 let username = validate::username(username).map_err(&fail)?;
-                let key = validate::fold(&username);
-                let i = match self.user_at.get(&key) {
-                    Some(&i) => i as usize,
-                    None => {
-                        self.user_at.insert(key, self.users.len() as u32);
-                        self.users.push(Entry { row: User::new(username, self.t), line, before: None });
-                        self.users.len() - 1
-                    }
-                };
-                let entry = &mut self.users[i];
+                let t = self.t;
+                let entry = slot(&mut self.user_at, &mut self.users, username, line, |name| User::new(name, t));
                 merge_user_record(&mut entry.row, &record).map_err(&fail)?;
-                entry.line = line;
             }
             ImportRecord::Group { name, .. } => {
                 let name = validate::group_name(name).map_err(&fail)?;
-                let key = validate::fold(&name);
-                let i = match self.group_at.get(&key) {
-                    Some(&i) => i as usize,
-                    None => {
-                        self.group_at.insert(key, self.groups.len() as u32);
-                        self.groups.push(Entry { row: loaded_group(name, self.t), line, before: None });
-                        self.groups.len() - 1
-                    }
-                };
-                let entry = &mut self.groups[i];
+                let t = self.t;
+                let entry = slot(&mut self.group_at, &mut self.groups, name, line, |name| loaded_group(name, t));
                 merge_group_record(&mut entry.row, &record).map_err(&fail)?;
-                entry.line = line;
             }
             ImportRecord::Member { group, user, role } => {
-                match (self.group_at.get(&validate::fold(group)), self.user_at.get(&validate::fold(user))) {
-                    (Some(&g), Some(&u)) => {
-                        self.members.push(Edge { from: g, to: u, admin: *role == MemberRole::Admin, line })
-                    }
-                    _ => self.pending.push(Pending {
+                let admin = *role == MemberRole::Admin;
+                if !self.add_edge(EdgeKind::Member, group, user, admin, line) {
+                    self.pending.push(Pending {
                         line,
+                        kind: EdgeKind::Member,
                         group: group.clone(),
                         member: user.clone(),
-                        role: Some(*role),
-                    }),
+                        admin,
+                    });
                 }
             }
             ImportRecord::Child { parent, child } => {
-                match (self.group_at.get(&validate::fold(parent)), self.group_at.get(&validate::fold(child))) {
-                    (Some(&p), Some(&c)) => self.children.push(Edge { from: p, to: c, admin: false, line }),
-                    _ => self.pending.push(Pending { line, group: parent.clone(), member: child.clone(), role: None }),
+                if !self.add_edge(EdgeKind::Child, parent, child, false, line) {
+                    self.pending.push(Pending {
+                        line,
+                        kind: EdgeKind::Child,
+                        group: parent.clone(),
+                        member: child.clone(),
+                        admin: false,
+                    });
                 }
             }
         }
         Ok(())
     }
 
+    /// Adds the edge between the named ends when both are known by now;
+    /// false when one is not (yet).
+    fn add_edge(&mut self, kind: EdgeKind, group: &str, member: &str, admin: bool, line: usize) -> bool {
+        let members = match kind {
+            EdgeKind::Member => &self.user_at,
+            EdgeKind::Child => &self.group_at,
+        };
+        let (Some(&from), Some(&to)) =
+            (self.group_at.get(&validate::fold(group)), members.get(&validate::fold(member)))
+        else {
+            return false;
+        };
+        let edge = Edge { from, to, admin, line };
+        match kind {
+            EdgeKind::Member => self.members.push(edge),
+            EdgeKind::Child => self.children.push(edge),
+        }
+        true
+    }
+
     /// Names the records made before the users and groups they name, now
     /// that every record is in.
     fn settle_pending(&mut self) -> Result<(), LoadFailure> {
         for p in std::mem::take(&mut self.pending) {
-            let missing = |field: &str, what: &str, name: &str| {
-                at(p.line)(CoreError::invalid(field, format!("no {what} {name:?} in the file or the directory")))
-            };
-            let (group_field, member_field, member_kind) =
-                if p.role.is_some() { ("group", "user", "user") } else { ("parent", "child", "group") };
-            let group = self
-                .group_at
-                .get(&validate::fold(&p.group))
-                .copied()
-                .ok_or_else(|| missing(group_field, "group", &p.group))?;
-            let members = if p.role.is_some() { &self.user_at } else { &self.group_at };
-            let member = members
-                .get(&validate::fold(&p.member))
-                .copied()
-                .ok_or_else(|| missing(member_field, member_kind, &p.member))?;
-            let edge = Edge { from: group, to: member, admin: p.role == Some(MemberRole::Admin), line: p.line };
-            match p.role {
-                Some(_) => self.members.push(edge),
-                None => self.children.push(edge),
+            if self.add_edge(p.kind, &p.group, &p.member, p.admin, p.line) {
+                continue;
             }
+            let (group_field, member_field, member_kind) = match p.kind {
+                EdgeKind::Member => ("group", "user", "user"),
+                EdgeKind::Child => ("parent", "child", "group"),
+            };
+            // One end is missing: the group, else the member.
+            let (field, what, name) = if self.group_at.contains_key(&validate::fold(&p.group)) {
+                (member_field, member_kind, &p.member)
+            } else {
+                (group_field, "group", &p.group)
+            };
+            let reason = format!("no {what} {name:?} in the file or the directory");
+            return Err(at(p.line)(CoreError::invalid(field, reason)));
         }
         Ok(())
     }
@@ -277,8 +306,7 @@ impl Load {
                 return Err(at(e.line)(CoreError::conflict("unique_id", reason)));
             }
         }
-        let admin = |u: &User| u.site_role == SiteRole::Admin && u.active;
-        if !self.users.iter().any(|e| admin(&e.row))
+        if !self.users.iter().any(|e| e.row.is_active_admin())
             && let Some(e) = self.users.iter().find(|e| e.before.as_ref().is_some_and(|b| loses_admin(b, &e.row)))
         {
             return Err(at(e.line)(last_admin()));
@@ -316,43 +344,35 @@ impl Load {
             tx.insert_groups(&rows).await?;
         }
         summary.groups_created = self.groups.len() as u64;
-        // Counters, summed here and written once: per group (members,
-        // admins, children), per user the groups they joined.
-        let mut group_counts: BTreeMap<GroupId, (i64, i64, i64)> = BTreeMap::new();
-        let mut user_counts: BTreeMap<UserId, i64> = BTreeMap::new();
         // In the file's order: a group's members are listed in the order
         // they were made, so an export loaded reads back as it was.
         self.members.sort_unstable_by_key(|e| e.line);
         self.children.sort_unstable_by_key(|e| e.line);
+        // Counters, summed here and written once.
+        let mut counts = EdgeCounts::default();
         tx.begin_bulk_memberships().await?;
-        for chunk in self.members.chunks(WRITE_CHUNK) {
-            let mut rows = Vec::with_capacity(chunk.len());
-            for e in chunk {
-                let group = self.groups[e.from as usize].row.id;
-                let user = self.users[e.to as usize].row.id;
-                let counts = group_counts.entry(group).or_default();
-                counts.0 += 1;
-                counts.1 += i64::from(e.admin);
-                *user_counts.entry(user).or_default() += 1;
-                let role = if e.admin { MemberRole::Admin } else { MemberRole::Member };
-                rows.push(edge_row(group, Member::User(user), role, t));
+        for (edges, kind) in [(&self.members, EdgeKind::Member), (&self.children, EdgeKind::Child)] {
+            for chunk in edges.chunks(WRITE_CHUNK) {
+                let rows: Vec<Membership> = chunk
+                    .iter()
+                    .map(|e| {
+                        let group = self.groups[e.from as usize].row.id;
+                        let member = match kind {
+                            EdgeKind::Member => Member::User(self.users[e.to as usize].row.id),
+                            EdgeKind::Child => Member::Group(self.groups[e.to as usize].row.id),
+                        };
+                        let role = if e.admin { MemberRole::Admin } else { MemberRole::Member };
+                        Membership::new(group, member, role, Permissions::default(), t)
+                    })
+                    .collect();
+                rows.iter().for_each(|m| counts.add(m));
+                tx.insert_membership_rows(&rows).await?;
             }
-            tx.insert_membership_rows(&rows).await?;
         }
         summary.memberships = self.members.len() as u64;
-        let mut rows = Vec::with_capacity(self.children.len());
-        for e in &self.children {
-            let parent = self.groups[e.from as usize].row.id;
-            let child = self.groups[e.to as usize].row.id;
-            group_counts.entry(parent).or_default().2 += 1;
-            rows.push(edge_row(parent, Member::Group(child), MemberRole::Member, t));
-        }
-        for chunk in rows.chunks(WRITE_CHUNK) {
-            tx.insert_membership_rows(chunk).await?;
-        }
         summary.nesting = self.children.len() as u64;
         tx.end_bulk_memberships().await?;
-        tx.add_edge_counts(&group_counts, &user_counts, t).await?;
+        tx.add_edge_counts(&counts, t).await?;
         if !self.children.is_empty() {
             tx.rebuild_group_closure().await?;
         }
@@ -376,19 +396,6 @@ fn loaded_group(name: String, t: OffsetDateTime) -> Group {
     g.created_by = None;
     g.updated_by = None;
     g
-}
-
-fn edge_row(group: GroupId, member: Member, role: MemberRole, t: OffsetDateTime) -> Membership {
-    Membership {
-        id: MembershipId::new(),
-        num: 0,
-        group,
-        member,
-        role,
-        permissions: Permissions::default(),
-        created_at: t,
-        updated_at: t,
-    }
 }
 
 /// Keeps each `(from, to)` once: the last record that named it. Leaves

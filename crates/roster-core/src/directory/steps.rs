@@ -8,8 +8,8 @@
 use super::{audit, event, found, now};
 use crate::authz::{self, GroupAccess, Principal, Viewer};
 use crate::error::CoreError;
-use crate::ids::{GroupId, MembershipId, RoleId};
-use crate::model::{ALL_USERS_GROUP_ID, Group, Member, MemberRole, Membership, Permissions, SiteRole, User};
+use crate::ids::{GroupId, RoleId};
+use crate::model::{ALL_USERS_GROUP_ID, Group, Member, MemberRole, Membership, Permissions, User};
 use crate::store::Tx;
 
 /// The role and permissions a membership should have.
@@ -133,8 +133,7 @@ pub(crate) fn check_version(what: &str, current: i64, wanted: Option<i64>) -> Re
 
 /// Whether a change takes away an active site admin.
 pub(crate) fn loses_admin(before: &User, after: &User) -> bool {
-    let admin = |u: &User| u.site_role == SiteRole::Admin && u.active;
-    admin(before) && !admin(after)
+    before.is_active_admin() && !after.is_active_admin()
 }
 
 /// The last active site admin stays one: a change that would demote or
@@ -169,16 +168,7 @@ pub(crate) async fn insert_membership(
     change: MemberChange,
 ) -> Result<Membership, CoreError> {
     let t = now();
-    let mut m = Membership {
-        id: MembershipId::new(),
-        num: 0,
-        group,
-        member,
-        role: change.role,
-        permissions: change.permissions,
-        created_at: t,
-        updated_at: t,
-    };
+    let mut m = Membership::new(group, member, change.role, change.permissions, t);
     let watch = super::watched::before(tx, group, member).await?;
     m.num = tx.insert_membership(&m).await?;
     tx.append_event(&event(p.actor(), "membership.created", "membership", m.id, None, Some(audit::membership(&m))))

@@ -331,7 +331,7 @@ async fn delete_user_in(
     authz::require_admin(p)?;
     let user = found(tx.get_user(id).await?, "user")?;
     check_version("user", user.version, if_version)?;
-    if user.site_role == SiteRole::Admin && user.active && tx.count_site_admins().await? <= 1 {
+    if user.is_active_admin() && tx.count_site_admins().await? <= 1 {
         return Err(CoreError::conflict("id", "the last active site admin cannot be deleted"));
     }
     let watch = super::watched::before_user_deleted(tx, id).await?;

@@ -341,18 +341,22 @@ impl Index {
                 }
                 Next::FarBehind(behind) => {
                     drop(_applying);
-                    tracing::info!(behind, "index far behind the event log; loading afresh");
-                    self.load(store).await?;
-                    return Ok(self.revision());
+                    return self.reload(store, &format!("{behind} events behind the log")).await;
                 }
                 Next::BulkLoaded(seq) => {
                     drop(_applying);
-                    tracing::info!(seq, "the directory was bulk loaded; loading the index afresh");
-                    self.load(store).await?;
-                    return Ok(self.revision());
+                    return self.reload(store, &format!("the directory was bulk loaded at event {seq}")).await;
                 }
             }
         }
+    }
+
+    /// Loads afresh from the store, saying `why`; the caller no longer
+    /// holds `applier` (the load takes it). Returns the revision reached.
+    async fn reload(&self, store: &dyn Store, why: &str) -> Result<i64, StoreError> {
+        tracing::info!(why, "loading the index afresh");
+        self.load(store).await?;
+        Ok(self.revision())
     }
 
     /// Reads the events after the index's revision (a batch of them, up to

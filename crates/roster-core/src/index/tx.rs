@@ -11,7 +11,6 @@
 //! transaction a little ahead: a page and its total can differ by a change
 //! made between them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -370,7 +369,7 @@ answer_or_forward! {
         fn insert_membership_rows(&mut self, ms: &[Membership]) -> ();
         fn begin_bulk_memberships(&mut self) -> ();
         fn end_bulk_memberships(&mut self) -> ();
-        fn add_edge_counts(&mut self, groups: &BTreeMap<GroupId, (i64, i64, i64)>, users: &BTreeMap<UserId, i64>, at: OffsetDateTime) -> ();
+        fn add_edge_counts(&mut self, counts: &EdgeCounts, at: OffsetDateTime) -> ();
         fn rebuild_group_closure(&mut self) -> ();
         fn update_membership(&mut self, m: &Membership) -> ();
         fn delete_membership(&mut self, id: MembershipId) -> ();

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roster_core::store::StoreResult;
 use roster_core::store::prelude::*;
+use roster_core::store::{EdgeCounts, StoreResult};
 use roster_core::*;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
@@ -43,6 +43,27 @@ pub(super) async fn in_group_at_any_depth(tx: &mut SqlTx, group: GroupId, user: 
     let sql = format!("SELECT COUNT(*) FROM ({USER_GROUPS_AT_ANY_DEPTH} = $2 AND c.ancestor = $1 LIMIT 1) AS x");
     let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(user.0);
     Ok(tx.scalar(q).await? != 0)
+}
+
+/// The columns a new membership row is written with, in the order of
+/// [`insert_rows`] and [`copy_line`].
+const COLUMNS: &str = "id, group_id, user_id, child_id, role, permissions, created_at, updated_at";
+
+/// A multi-row INSERT of `chunk` (at most [`CHUNK`] rows).
+fn insert_rows(chunk: &[Membership]) -> QueryBuilder<super::Db> {
+    let mut qb = QueryBuilder::new(format!("INSERT INTO memberships ({COLUMNS}) "));
+    qb.push_values(chunk, |mut b, m| {
+        let (user, child) = member_cols(m.member);
+        b.push_bind(m.id.0)
+            .push_bind(m.group.0)
+            .push_bind(user)
+            .push_bind(child)
+            .push_bind(m.role.as_str())
+            .push_bind(rows::permissions_text(&m.permissions))
+            .push_bind(ts(m.created_at))
+            .push_bind(ts(m.updated_at));
+    });
+    qb
 }
 
 /// One membership as a line of `COPY`'s text format: tab-separated,
@@ -188,6 +209,16 @@ impl SqlTx {
         Ok(())
     }
 
+    /// Adds `counts` to the counters: one statement per distinct
+    /// (members, admins, children) delta, not per group (a batch spread
+    /// over 10^5 groups touches thousands), and likewise per user.
+    async fn move_counts(&mut self, counts: &EdgeCounts, latest: i64) -> StoreResult<()> {
+        for (delta, ids) in by_delta(counts.groups.iter().map(|(g, d)| (g.0, *d))) {
+            self.add_group_counts(&ids, delta).await?;
+        }
+        self.moved_groups_of(counts.users.iter().map(|(u, d)| (u.0, *d)).collect(), latest).await
+    }
+
     /// Adds each user's delta to their group count and moves their
     /// groups-changed stamp to `at` (always forwards): one statement per
     /// distinct delta, not per user.
@@ -218,47 +249,18 @@ impl MembershipStore for SqlTx {
     async fn insert_memberships(&mut self, ms: &[Membership]) -> StoreResult<Vec<i64>> {
         let mut nums = Vec::with_capacity(ms.len());
         for chunk in ms.chunks(CHUNK) {
-            let mut qb = QueryBuilder::new(
-                "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, m| {
-                let (user, child) = member_cols(m.member);
-                b.push_bind(m.id.0)
-                    .push_bind(m.group.0)
-                    .push_bind(user)
-                    .push_bind(child)
-                    .push_bind(m.role.as_str())
-                    .push_bind(rows::permissions_text(&m.permissions))
-                    .push_bind(ts(m.created_at))
-                    .push_bind(ts(m.updated_at));
-            });
+            let mut qb = insert_rows(chunk);
             qb.push(" RETURNING id, num");
             let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(map)?;
             nums.extend(nums_in_order(&rows, chunk.iter().map(|m| m.id.0))?);
         }
-        // Per group: (members, admins, children) added.
-        let mut groups: std::collections::BTreeMap<Uuid, (i64, i64, i64)> = Default::default();
-        // Per user: groups joined.
-        let mut users: std::collections::BTreeMap<Uuid, i64> = Default::default();
+        let mut counts = EdgeCounts::default();
         let mut latest = 0;
         for m in ms {
-            let entry = groups.entry(m.group.0).or_default();
-            match m.member {
-                Member::User(u) => {
-                    entry.0 += 1;
-                    entry.1 += i64::from(m.role == MemberRole::Admin);
-                    *users.entry(u.0).or_default() += 1;
-                }
-                Member::Group(_) => entry.2 += 1,
-            }
+            counts.add(m);
             latest = latest.max(ts(m.updated_at));
         }
-        // One statement per distinct (members, admins, children) delta, not
-        // per group: a batch spread over 10^5 groups touches thousands.
-        for (delta, ids) in by_delta(groups) {
-            self.add_group_counts(&ids, delta).await?;
-        }
-        self.moved_groups_of(users, latest).await?;
+        self.move_counts(&counts, latest).await?;
         if ms.len() >= BULK_ROWS {
             self.refresh_stats_after_bulk().await?;
         }
@@ -276,30 +278,12 @@ impl MembershipStore for SqlTx {
             for m in ms {
                 copy_line(&mut data, m);
             }
-            let statement = "COPY memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) \
-                             FROM STDIN";
-            dialect::copy_in(&mut self.tx, statement, data.into_bytes()).await.map_err(map)?;
-            if ms.len() >= BULK_ROWS {
-                self.refresh_stats_after_bulk().await?;
+            let statement = format!("COPY memberships ({COLUMNS}) FROM STDIN");
+            dialect::copy_in(&mut self.tx, &statement, data.into_bytes()).await.map_err(map)?;
+        } else {
+            for chunk in ms.chunks(CHUNK) {
+                insert_rows(chunk).build().execute(&mut *self.tx).await.map_err(map)?;
             }
-            return Ok(());
-        }
-        for chunk in ms.chunks(CHUNK) {
-            let mut qb = QueryBuilder::new(
-                "INSERT INTO memberships (id, group_id, user_id, child_id, role, permissions, created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, m| {
-                let (user, child) = member_cols(m.member);
-                b.push_bind(m.id.0)
-                    .push_bind(m.group.0)
-                    .push_bind(user)
-                    .push_bind(child)
-                    .push_bind(m.role.as_str())
-                    .push_bind(rows::permissions_text(&m.permissions))
-                    .push_bind(ts(m.created_at))
-                    .push_bind(ts(m.updated_at));
-            });
-            qb.build().execute(&mut *self.tx).await.map_err(map)?;
         }
         if ms.len() >= BULK_ROWS {
             self.refresh_stats_after_bulk().await?;
@@ -350,16 +334,8 @@ impl MembershipStore for SqlTx {
         Ok(())
     }
 
-    async fn add_edge_counts(
-        &mut self,
-        groups: &std::collections::BTreeMap<GroupId, (i64, i64, i64)>,
-        users: &std::collections::BTreeMap<UserId, i64>,
-        at: time::OffsetDateTime,
-    ) -> StoreResult<()> {
-        for (delta, ids) in by_delta(groups.iter().map(|(g, d)| (g.0, *d))) {
-            self.add_group_counts(&ids, delta).await?;
-        }
-        self.moved_groups_of(users.iter().map(|(u, d)| (u.0, *d)).collect(), ts(at)).await
+    async fn add_edge_counts(&mut self, counts: &EdgeCounts, at: time::OffsetDateTime) -> StoreResult<()> {
+        self.move_counts(counts, ts(at)).await
     }
 
     /// Every path through the nesting edges, counted per (ancestor,
