@@ -365,13 +365,7 @@ where
     };
     match job(client).await {
         Ok(()) => 0,
-        Err(f) => {
-            match f.line {
-                Some(line) => eprintln!("error: line {line}: {}", f.message),
-                None => eprintln!("error: {}", f.message),
-            }
-            f.code
-        }
+        Err(f) => f.report(),
     }
 }
 

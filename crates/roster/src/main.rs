@@ -296,13 +296,6 @@ async fn main() -> anyhow::Result<()> {
 /// admin, as a first start would), then loads the file. Returns the exit
 /// code: 0, 2 (the file), 5 (a record or the directory refused), 6.
 async fn load(args: transfer::LoadArgs) -> i32 {
-    let fail = |f: transfer::Failure| {
-        match f.line {
-            Some(line) => eprintln!("error: line {line}: {}", f.message),
-            None => eprintln!("error: {}", f.message),
-        }
-        f.code
-    };
     let store = match roster_store::connect(&args.database).await {
         Ok(store) => store,
         Err(e) => {
@@ -337,7 +330,7 @@ async fn load(args: transfer::LoadArgs) -> i32 {
             );
             0
         }
-        Err(f) => fail(f),
+        Err(f) => f.report(),
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::TryStreamExt;
 use roster_client::{Client, Error, ImportResult, Role};
-use roster_core::{CoreError, Directory, LoadFailure, LoadSummary};
+use roster_core::{CoreError, Directory, Load, LoadFailure, LoadSummary};
 use serde_json::{Map, Value, json};
 
 #[derive(clap::Args)]
@@ -82,6 +82,17 @@ pub struct Failure {
     pub line: Option<usize>,
     pub message: String,
     pub code: i32,
+}
+
+impl Failure {
+    /// Says what went wrong on standard error; returns the exit code.
+    pub fn report(self) -> i32 {
+        match self.line {
+            Some(line) => eprintln!("error: line {line}: {}", self.message),
+            None => eprintln!("error: {}", self.message),
+        }
+        self.code
+    }
 }
 
 impl From<Error> for Failure {
@@ -292,49 +303,49 @@ pub async fn load(directory: &Directory, args: &LoadArgs) -> Result<LoadSummary,
     let mut load = directory.begin_load().await?;
     // Lines are numbered across the files, one after another (`bases[k]`:
     // the lines before file k), and told apart again for a failure.
-    let mut bases: Vec<usize> = Vec::with_capacity(args.files.len());
-    let mut base = 0usize;
-    let mut n = 0u64;
-    let many = args.files.len() > 1;
-    let in_file = |f: Failure, file: &Path| if many { named_file(f, file) } else { f };
-    let outcome: Result<(), Failure> = async {
-        for file in &args.files {
-            bases.push(base);
-            let mut last = 0;
-            for record in records(file, args.format.as_deref()).map_err(|f| in_file(f, file))? {
-                let (line, value) = record.map_err(|f| in_file(f, file))?;
-                last = line;
-                let record =
-                    roster_server::native::parse_record(value).map_err(|m| in_file(local(Some(line), m), file))?;
-                load.push(base + line, record)
-                    .map_err(|f| in_file(Failure { line: Some(line), ..Failure::from(f) }, file))?;
-                n += 1;
-                if n.is_multiple_of(1_000_000) {
-                    eprintln!("read {n} records ({:.1} s)", started.elapsed().as_secs_f64());
-                }
-            }
-            base += last;
-        }
-        Ok(())
-    }
-    .await;
-    outcome?;
+    let mut bases = Vec::with_capacity(args.files.len());
+    let locate = |f: Failure, bases: &[usize]| locate(f, bases, &args.files);
+    let n = read_into(&mut load, args, &mut bases, started).map_err(|f| locate(f, &bases))?;
     eprintln!("read {n} records ({:.1} s); writing them in one transaction", started.elapsed().as_secs_f64());
-    directory.finish_load(load).await.map_err(|f| {
-        let mut failure = Failure::from(f);
-        // Back from the numbering across files to a file and its line.
-        if let Some(at) = failure.line
-            && let Some(k) = bases.iter().rposition(|&b| b < at)
-        {
-            failure = in_file(Failure { line: Some(at - bases[k]), ..failure }, &args.files[k]);
-        }
-        failure
-    })
+    directory.finish_load(load).await.map_err(|f| locate(f.into(), &bases))
 }
 
-/// Names the file a failure is in (its line stays as it is).
-fn named_file(f: Failure, file: &Path) -> Failure {
-    Failure { message: format!("{}: {}", file.display(), f.message), ..f }
+/// Pushes every record of every file into `load`, numbering lines across
+/// the files (`bases`, as each file begins). Returns how many it read.
+fn read_into(
+    load: &mut Load,
+    args: &LoadArgs,
+    bases: &mut Vec<usize>,
+    started: std::time::Instant,
+) -> Result<u64, Failure> {
+    let mut base = 0;
+    let mut n = 0u64;
+    for file in &args.files {
+        bases.push(base);
+        let across = |f: Failure| Failure { line: f.line.map(|l| base + l), ..f };
+        let mut last = 0;
+        for record in records(file, args.format.as_deref()).map_err(across)? {
+            let (line, value) = record.map_err(across)?;
+            last = line;
+            let record = roster_server::native::parse_record(value).map_err(|m| across(local(Some(line), m)))?;
+            load.push(base + line, record)?;
+            n += 1;
+            if n.is_multiple_of(1_000_000) {
+                eprintln!("read {n} records ({:.1} s)", started.elapsed().as_secs_f64());
+            }
+        }
+        base += last;
+    }
+    Ok(n)
+}
+
+/// A failure's line numbered across `files`, back to its file and line
+/// there; the file is named when there are several.
+fn locate(f: Failure, bases: &[usize], files: &[PathBuf]) -> Failure {
+    let Some(at) = f.line else { return f };
+    let Some(k) = bases.iter().rposition(|&b| b < at) else { return f };
+    let message = if files.len() > 1 { format!("{}: {}", files[k].display(), f.message) } else { f.message };
+    Failure { line: Some(at - bases[k]), message, ..f }
 }
 
 /// Where exported records go: NDJSON lines, or CSV rows of one kind.

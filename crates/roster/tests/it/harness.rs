@@ -320,6 +320,13 @@ impl TestServer {
         self.sql(&format!("ALTER TABLE {table} RENAME TO {table}_broken")).await;
     }
 
+    /// Runs the `roster` binary against this server: its URL and key for
+    /// the commands that talk to a server, its database for `load`.
+    pub async fn roster(&self, args: &[&str]) -> (i32, String, String) {
+        run_roster(args, &[("ROSTER_URL", &self.base), ("ROSTER_KEY", &self.admin), ("ROSTER_DATABASE_URL", &self.url)])
+            .await
+    }
+
     /// Runs one statement on the server's database, underneath it.
     pub async fn sql(&self, sql: &str) {
         use sqlx::Executor;
@@ -332,6 +339,22 @@ impl TestServer {
             c.execute(sqlx::AssertSqlSafe(sql)).await.expect("statement");
         }
     }
+}
+
+/// Runs the `roster` binary with `args` and these environment variables:
+/// (exit code, -1 for a signal; standard output; standard error).
+pub async fn run_roster(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("run roster");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An HTTP client for tests. reqwest is built with rustls and no default

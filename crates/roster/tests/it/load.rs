@@ -6,25 +6,7 @@
 use futures_util::TryStreamExt;
 use roster_client::{Client, NewGroup, NewUser, Role};
 
-use crate::harness::TestServer;
-
-/// Runs `roster ARGS` against `s` (its URL and key for the commands that
-/// talk to a server, its database for `load`).
-async fn roster(s: &TestServer, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .env("ROSTER_URL", &s.base)
-        .env("ROSTER_KEY", &s.admin)
-        .env("ROSTER_DATABASE_URL", &s.url)
-        .output()
-        .await
-        .expect("run roster");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::harness::{TestServer, run_roster};
 
 /// Every group's counters and members at any depth, by name: what the
 /// load settles in bulk and an import change by change.
@@ -107,19 +89,19 @@ async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) 
     sample_directory(&c).await;
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump.ndjson");
-    let (code, _, err) = roster(&a, &["export", "--to", dump.to_str().unwrap()]).await;
+    let (code, _, err) = a.roster(&["export", "--to", dump.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     let original = std::fs::read_to_string(&dump).unwrap();
 
     // Into a fresh database of the same kind, with its server running: it
     // learns of the load from the log and reloads its index.
     let Some(b) = another_like(&a, "load::a_load_reads_back::target").await else { return };
-    let (code, _, err) = roster(&b, &["load", dump.to_str().unwrap()]).await;
+    let (code, _, err) = b.roster(&["load", dump.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("users created 30, users updated 0, groups 3, memberships 45, nesting links 3"), "{err}");
     let cb = Client::new(&b.base, &b.admin).unwrap();
     until_visible(&cb, "SRE").await;
-    let (_, copy, _) = roster(&b, &["export"]).await;
+    let (_, copy, _) = b.roster(&["export"]).await;
     assert_eq!(copy, original, "the same directory, record for record");
     assert_eq!(shape(&cb).await, shape(&c).await, "counters and members at any depth");
     // A server reading only the store agrees with the index.
@@ -144,7 +126,7 @@ async fn a_load_reads_back_as_the_directory_it_was_exported_from(a: TestServer) 
     // Writes go on as usual after it, and a second load is refused.
     let new = cb.create_group(&NewGroup::named("After")).await.unwrap();
     cb.add_child(new.id, sre_b.id).await.unwrap();
-    let (code, _, err) = roster(&b, &["load", dump.to_str().unwrap()]).await;
+    let (code, _, err) = b.roster(&["load", dump.to_str().unwrap()]).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("already has 4 group(s)"), "{err}");
 }
@@ -157,7 +139,7 @@ async fn csv_files_load_as_one(a: TestServer) {
     for kind in ["users", "groups", "memberships", "children"] {
         let path = dir.path().join(format!("{kind}.csv"));
         let (code, _, err) =
-            roster(&a, &["export", "--format", "csv", "--kind", kind, "--to", path.to_str().unwrap()]).await;
+            a.roster(&["export", "--format", "csv", "--kind", kind, "--to", path.to_str().unwrap()]).await;
         assert_eq!(code, 0, "{err}");
         files.push(path.to_str().unwrap().to_owned());
     }
@@ -171,15 +153,15 @@ async fn csv_files_load_as_one(a: TestServer) {
         v
     };
     let bad_args = args(bad.to_str().unwrap());
-    let (code, _, err) = roster(&b, &bad_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, _, err) = b.roster(&bad_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("line 3") && err.contains("bad.csv") && err.contains("nobody"), "{err}");
     let good_args = args(&files[2]);
-    let (code, _, err) = roster(&b, &good_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, _, err) = b.roster(&good_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(code, 0, "{err}");
     let cb = Client::new(&b.base, &b.admin).unwrap();
     until_visible(&cb, "SRE").await;
-    assert_eq!(roster(&b, &["export"]).await.1, roster(&a, &["export"]).await.1);
+    assert_eq!(b.roster(&["export"]).await.1, a.roster(&["export"]).await.1);
     assert_eq!(shape(&cb).await, shape(&c).await);
 }
 
@@ -228,7 +210,7 @@ async fn a_refused_load_names_its_line_and_writes_nothing(s: TestServer) {
     let c = Client::new(&s.base, &s.admin).unwrap();
     for (text, line, what) in cases {
         std::fs::write(&file, text).unwrap();
-        let (code, _, err) = roster(&s, &["load", file.to_str().unwrap()]).await;
+        let (code, _, err) = s.roster(&["load", file.to_str().unwrap()]).await;
         assert_eq!(code, 5, "{text}: {err}");
         assert!(err.contains(line) && err.contains(what), "{text}: {err}");
         assert_eq!(c.count_groups().await.unwrap(), 0, "{text}: nothing written");
@@ -248,7 +230,7 @@ async fn a_refused_load_names_its_line_and_writes_nothing(s: TestServer) {
          {\"type\":\"member\",\"group\":\"inner\",\"user\":\"admin\"}\n",
     )
     .unwrap();
-    let (code, _, err) = roster(&s, &["load", file.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["load", file.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("users created 1, users updated 0, groups 2, memberships 2, nesting links 1"), "{err}");
     let late = until_visible(&c, "Late").await;
@@ -274,7 +256,7 @@ async fn a_snapshot_from_before_a_load_is_passed_over(s: TestServer) {
         "{\"type\":\"group\",\"name\":\"Loaded\"}\n{\"type\":\"member\",\"group\":\"Loaded\",\"user\":\"admin\"}\n",
     )
     .unwrap();
-    let (code, _, err) = roster(&s, &["load", file.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["load", file.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
 
     let after = roster_core::Directory::new(store.clone()).with_index_snapshot(Some(path.clone()));
@@ -303,30 +285,15 @@ async fn a_load_into_a_new_database_makes_its_first_admin(s: TestServer) {
     let file = dir.path().join("d.csv");
     std::fs::write(&file, "username,email\nann,ann@example.com\nbob,\n").unwrap();
     let db = format!("sqlite://{}", dir.path().join("new.db").display());
-    let run = |args: Vec<String>| {
-        let db = db.clone();
-        async move {
-            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-                .args(args)
-                .env("ROSTER_DATABASE_URL", db)
-                .output()
-                .await
-                .unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        }
-    };
-    let (code, out, err) = run(vec!["load".into(), file.display().to_string()]).await;
-    assert_eq!(code, Some(0), "{err}");
+    let load = [("ROSTER_DATABASE_URL", db.as_str())];
+    let (code, out, err) = run_roster(&["load", file.to_str().unwrap()], &load).await;
+    assert_eq!(code, 0, "{err}");
     assert!(out.contains("Created the first admin user 'admin'"), "{out}");
     assert!(err.contains("users created 2"), "{err}");
     // Loaded once: the users are there (a second load updates nothing and
     // makes no second admin).
-    let (code, out, err) = run(vec!["load".into(), file.display().to_string()]).await;
-    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = run_roster(&["load", file.to_str().unwrap()], &load).await;
+    assert_eq!(code, 0, "{err}");
     assert!(out.is_empty(), "{out}");
     assert!(err.contains("users created 0, users updated 0"), "{err}");
 }

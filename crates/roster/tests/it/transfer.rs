@@ -7,21 +7,6 @@ use roster_client::{Client, NewGroup, NewUser, Role};
 
 use crate::harness::TestServer;
 
-async fn roster(s: &TestServer, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .env("ROSTER_URL", &s.base)
-        .env("ROSTER_KEY", &s.admin)
-        .output()
-        .await
-        .expect("run roster");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 async fn export_then_import_is_the_same_directory(a: TestServer) {
     let c = Client::new(&a.base, &a.admin).unwrap();
     let eng =
@@ -40,19 +25,19 @@ async fn export_then_import_is_the_same_directory(a: TestServer) {
     }
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump.ndjson");
-    let (code, _, err) = roster(&a, &["export", "--to", dump.to_str().unwrap()]).await;
+    let (code, _, err) = a.roster(&["export", "--to", dump.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     let original = std::fs::read_to_string(&dump).unwrap();
     assert_eq!(original.lines().count(), 26 + 2 + 1 + 25 + 5, "users (admin too), groups, nesting, memberships");
 
     let b = TestServer::sqlite().await;
-    let (code, _, err) = roster(&b, &["import", dump.to_str().unwrap(), "--batch", "7"]).await;
+    let (code, _, err) = b.roster(&["import", dump.to_str().unwrap(), "--batch", "7"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("created 58"), "{err}");
-    let (_, copy, _) = roster(&b, &["export"]).await;
+    let (_, copy, _) = b.roster(&["export"]).await;
     assert_eq!(copy, original, "the same directory, record for record");
     // Idempotent: the second run changes nothing.
-    let (code, _, err) = roster(&b, &["import", dump.to_str().unwrap()]).await;
+    let (code, _, err) = b.roster(&["import", dump.to_str().unwrap()]).await;
     assert_eq!(code, 0);
     assert!(err.contains("created 0, updated 0, unchanged 59"), "{err}");
 }
@@ -65,7 +50,7 @@ async fn bad_lines_are_reported_and_their_batch_not_applied(s: TestServer) {
         "{\"type\":\"group\",\"name\":\"A\"}\n{\"type\":\"group\",\"name\":\"B\"}\n{\"type\":\"group\",\"name\":\"C\"}\nnot json\n",
     )
     .unwrap();
-    let (code, _, err) = roster(&s, &["import", file.to_str().unwrap(), "--batch", "2"]).await;
+    let (code, _, err) = s.roster(&["import", file.to_str().unwrap(), "--batch", "2"]).await;
     assert_eq!(code, 5);
     assert!(err.contains("line 4"), "{err}");
     let c = Client::new(&s.base, &s.admin).unwrap();
@@ -76,7 +61,7 @@ async fn bad_lines_are_reported_and_their_batch_not_applied(s: TestServer) {
         "{\"type\":\"user\",\"username\":\"ann\"}\n{\"type\":\"member\",\"group\":\"A\",\"user\":\"ann\"}\n{\"type\":\"member\",\"group\":\"A\",\"user\":\"ghost\"}\n",
     )
     .unwrap();
-    let (code, _, err) = roster(&s, &["import", file.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["import", file.to_str().unwrap()]).await;
     // A record naming a user nobody has is a 404 (not found: exit 3), as
     // /openapi.json says; a malformed one is refused (exit 5).
     assert_eq!(code, 3);
@@ -85,11 +70,11 @@ async fn bad_lines_are_reported_and_their_batch_not_applied(s: TestServer) {
 
     let csv = dir.path().join("users.csv");
     std::fs::write(&csv, "username,email,display_name\nbea,bea@example.com,Bea B\ncid,,Cid\n").unwrap();
-    let (code, _, err) = roster(&s, &["import", csv.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["import", csv.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     let members = dir.path().join("members.csv");
     std::fs::write(&members, "group,user,role\nA,bea,admin\nB,cid,\n").unwrap();
-    let (code, _, err) = roster(&s, &["import", members.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["import", members.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(c.find_group("A").await.unwrap().unwrap().admin_count, 1);
 }
@@ -116,15 +101,15 @@ async fn csv_export_round_trips(a: TestServer) {
     for kind in ["users", "groups", "children", "memberships"] {
         let file = dir.path().join(format!("{kind}.csv"));
         let (code, _, err) =
-            roster(&a, &["export", "--format", "csv", "--kind", kind, "--to", file.to_str().unwrap()]).await;
+            a.roster(&["export", "--format", "csv", "--kind", kind, "--to", file.to_str().unwrap()]).await;
         assert_eq!(code, 0, "{err}");
-        let (code, _, err) = roster(&b, &["import", file.to_str().unwrap()]).await;
+        let (code, _, err) = b.roster(&["import", file.to_str().unwrap()]).await;
         assert_eq!(code, 0, "{kind}: {err}");
     }
-    let (_, original, _) = roster(&a, &["export"]).await;
-    let (_, copy, _) = roster(&b, &["export"]).await;
+    let (_, original, _) = a.roster(&["export"]).await;
+    let (_, copy, _) = b.roster(&["export"]).await;
     assert_eq!(copy, original, "the same directory, record for record");
-    let (code, _, err) = roster(&a, &["export", "--format", "csv"]).await;
+    let (code, _, err) = a.roster(&["export", "--format", "csv"]).await;
     assert_eq!(code, 2, "csv needs a kind: {err}");
 }
 
@@ -143,7 +128,7 @@ async fn import_batches_are_sets(s: TestServer) {
          {\"type\":\"member\",\"group\":\"g\",\"user\":\"zed\",\"role\":\"admin\"}\n",
     )
     .unwrap();
-    let (code, _, err) = roster(&s, &["import", file.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["import", file.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("created 3, updated 1, unchanged 1"), "{err}");
     let c = Client::new(&s.base, &s.admin).unwrap();
@@ -156,7 +141,7 @@ async fn import_batches_are_sets(s: TestServer) {
          {\"type\":\"user\",\"username\":\"two\",\"external_id\":\"X1\"}\n",
     )
     .unwrap();
-    let (code, _, err) = roster(&s, &["import", file.to_str().unwrap()]).await;
+    let (code, _, err) = s.roster(&["import", file.to_str().unwrap()]).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("line 2") && err.contains("external_id"), "{err}");
     let ones: Vec<_> = c.users(Some("one")).try_collect().await.unwrap();
