@@ -62,8 +62,6 @@ mod dialect {
     pub const POSITION_FN: &str = "strpos";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "GREATEST";
-    /// Fresh planner statistics for the tables a bulk load grows (see
-    /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
     /// Indexes stay through a bulk load: dropping one would lock the table
     /// against every other server's reads for the whole load.
     pub const DEFER_INDEXES: Option<(&str, &str)> = None;
@@ -72,6 +70,8 @@ mod dialect {
     /// statistics taken while the tables were near empty otherwise (a scan
     /// of every user per 500 counter updates: 38 ms a statement at 10^5).
     pub const ANALYZE_BEFORE_BULK: Option<&str> = Some("ANALYZE users, groups");
+    /// Fresh planner statistics for the tables a bulk load grows (see
+    /// `refresh_stats_after_bulk` in common/tx/memberships.rs).
     pub const REFRESH_STATS: Option<&str> = Some("ANALYZE memberships");
 
     /// A bulk load sends its rows with `COPY … FROM STDIN` (text format):

@@ -37,13 +37,13 @@ mod dialect {
     pub const POSITION_FN: &str = "instr";
     /// The larger of two values (a scalar function, not the aggregate).
     pub const GREATEST: &str = "MAX";
-    /// SQLite plans without statistics (none are gathered unless asked).
     /// A bulk load into an empty `memberships` builds its indexes after
     /// the rows (one sorted pass each, not a random page per row), with a
     /// page cache large enough for them (KiB, negative as SQLite takes it).
-    pub const DEFER_INDEXES: Option<(&str, &str)> = Some(("-1000000", "-32000"));
+    pub const DEFER_INDEXES: Option<(&str, &str)> = Some(("-1000000", super::PAGE_CACHE));
     /// Nothing to refresh before a bulk load's memberships.
     pub const ANALYZE_BEFORE_BULK: Option<&str> = None;
+    /// SQLite plans without statistics (none are gathered unless asked).
     pub const REFRESH_STATS: Option<&str> = None;
 
     /// No `COPY`: a bulk load's rows go as multi-row INSERTs.
@@ -68,6 +68,9 @@ mod tx;
 /// Rows a statement may have waiting for its reader.
 const ROW_BUFFER: usize = 1024;
 
+/// Each connection's page cache (KiB, negative as SQLite takes it).
+const PAGE_CACHE: &str = "-32000";
+
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
@@ -84,7 +87,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000")
+            .pragma("cache_size", PAGE_CACHE)
             // Rows come from the connection's worker thread through a
             // channel: room for a page of them lets the worker run ahead
             // instead of handing each row over with a thread wake-up (the
