@@ -25,9 +25,16 @@ pub fn generate_session_token() -> String {
     format!("rss_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A secret's SHA-256: what [`digest`] spells in hex, and the key under
+/// which a resolved secret is remembered in memory (no text to build on
+/// every request).
+pub fn raw_digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
 /// The digest under which a secret is stored and looked up.
 pub fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hex::encode(raw_digest(secret))
 }
 
 /// The length of a secret made by [`generate`].

@@ -102,10 +102,11 @@ impl Directory {
         // A client's token covers its key too: a key revoked at that
         // revision is refused here, not only the reads after.
         self.await_wanted().await?;
-        let digest = keys::digest(secret);
-        if let Some(p) = self.sessions.get(&digest) {
+        let raw = keys::raw_digest(secret);
+        if let Some(p) = self.sessions.get(&raw) {
             return Ok(p);
         }
+        let digest = hex::encode(raw);
         let generation = self.sessions.generation();
         // The key and its user from one store snapshot: the index may not
         // have applied yet a key's user made through another server.
@@ -116,7 +117,7 @@ impl Directory {
             return Err(CoreError::Unauthenticated);
         }
         let p = Principal { user: user.id, site_role: user.site_role, key: Some(key.id), delegated_by: None };
-        self.sessions.remember(generation, digest, p.clone());
+        self.sessions.remember(generation, raw, p.clone());
         Ok(p)
     }
 

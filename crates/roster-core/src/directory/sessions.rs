@@ -20,7 +20,8 @@ pub const TTL: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub(crate) struct Sessions {
-    by_digest: Cache<String, Principal>,
+    /// By the secret's raw SHA-256 ([`crate::keys::raw_digest`]).
+    by_digest: Cache<[u8; 32], Principal>,
     /// Moves on every `forget_all`, so a resolution that raced a
     /// revocation is not remembered after it.
     generation: Arc<AtomicU64>,
@@ -34,7 +35,7 @@ impl Sessions {
         }
     }
 
-    pub(crate) fn get(&self, digest: &str) -> Option<Principal> {
+    pub(crate) fn get(&self, digest: &[u8; 32]) -> Option<Principal> {
         self.by_digest.get(digest)
     }
 
@@ -46,8 +47,8 @@ impl Sessions {
 
     /// Remembers a resolution read while `generation` was current, unless a
     /// revocation was applied since.
-    pub(crate) fn remember(&self, generation: u64, digest: String, principal: Principal) {
-        self.by_digest.insert(digest.clone(), principal);
+    pub(crate) fn remember(&self, generation: u64, digest: [u8; 32], principal: Principal) {
+        self.by_digest.insert(digest, principal);
         if self.generation() != generation {
             self.by_digest.invalidate(&digest);
         }

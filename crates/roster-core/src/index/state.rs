@@ -24,8 +24,10 @@ use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
 use crate::validate::fold;
 use compact::{Edges, Keyed, Links, Slab, UserNums, remove_handle};
+use groups::{GroupSet, Parents, Seen, Walk};
 
 mod compact;
+mod groups;
 mod lists;
 
 /// The index's hash maps and sets. Their keys are ids and folded names, and
@@ -79,7 +81,7 @@ pub(crate) struct State {
     /// Every membership, between the handles of its group and member.
     links: Links,
     /// The groups a group is directly nested in.
-    parents: HashMap<GroupId, HashSet<GroupId>>,
+    parents: HashMap<GroupId, Parents>,
     /// The shares of each group.
     shares: HashMap<GroupId, Vec<Share>>,
     /// While loading: the users' name-order entries, built into their
@@ -93,65 +95,14 @@ pub(crate) struct State {
     names: Mutex<NameCache>,
 }
 
-/// Groups met on a walk up the graph. Usually a handful (a forest a dozen
-/// deep): a short vector searched in turn costs less than hashing each;
-/// past [`Seen::FEW`] a hash set.
-enum Seen {
-    Few(Vec<GroupId>),
-    Many(HashSet<GroupId>),
-}
-
-impl Default for Seen {
-    fn default() -> Self {
-        Self::Few(Vec::new())
-    }
-}
-
-/// What a walk up the graph collects into.
-trait GroupSet {
-    /// Adds `g`; false when it was in already.
-    fn add(&mut self, g: GroupId) -> bool;
-}
-
-impl GroupSet for HashSet<GroupId> {
-    fn add(&mut self, g: GroupId) -> bool {
-        self.insert(g)
-    }
-}
-
-impl GroupSet for Seen {
-    fn add(&mut self, g: GroupId) -> bool {
-        self.insert(g)
-    }
-}
-
-impl Seen {
-    const FEW: usize = 32;
-
-    fn contains(&self, g: &GroupId) -> bool {
-        match self {
-            Self::Few(v) => v.contains(g),
-            Self::Many(s) => s.contains(g),
-        }
-    }
-
-    /// Adds `g`; false when it was in already.
-    fn insert(&mut self, g: GroupId) -> bool {
-        match self {
-            Self::Few(v) if v.contains(&g) => false,
-            Self::Few(v) if v.len() < Self::FEW => {
-                v.push(g);
-                true
-            }
-            Self::Few(v) => {
-                let mut set: HashSet<GroupId> = v.drain(..).collect();
-                set.insert(g);
-                *self = Self::Many(set);
-                true
-            }
-            Self::Many(s) => s.insert(g),
-        }
-    }
+/// What a walk up from a group, one parent at a time, came to.
+enum Chain {
+    /// The target, with the groups from the start up to it.
+    Reaches,
+    /// A group with no parent, below the target.
+    Ends,
+    /// A group with several parents: only a walk of every branch can say.
+    Branches,
 }
 
 /// The entries of the users' name orders, gathered during a load: a
@@ -452,7 +403,7 @@ impl State {
             self.forget_group_names(old);
         }
         if old.is_none_or(|o| o.name != group.name) {
-            for p in self.parents.get(&group.id).cloned().unwrap_or_default() {
+            for p in self.parents.get(&group.id).cloned().unwrap_or_default().iter().copied() {
                 self.forget_member_names(p);
             }
         }
@@ -490,7 +441,7 @@ impl State {
             slots.extend(e.users.iter());
             slots.extend(e.children.iter());
         }
-        for parent in self.parents.get(&id).cloned().unwrap_or_default() {
+        for parent in self.parents.get(&id).cloned().unwrap_or_default().iter().copied() {
             if let Some(slot) = self.find_slot(parent, Member::Group(id)) {
                 slots.push(slot);
             }
@@ -669,9 +620,9 @@ impl State {
     /// Adds `from` and every group above them to `seen`, walking up from
     /// each group only the first time `seen` takes it.
     fn walk_up(&self, from: &[GroupId], seen: &mut impl GroupSet) {
-        let mut stack: Vec<GroupId> = from.iter().copied().filter(|g| seen.add(*g)).collect();
+        let mut stack: Walk = from.iter().copied().filter(|g| seen.add(*g)).collect();
         while let Some(g) = stack.pop() {
-            for p in self.parents.get(&g).into_iter().flatten() {
+            for p in self.parents.get(&g).into_iter().flat_map(Parents::iter) {
                 if seen.add(*p) {
                     stack.push(*p);
                 }
@@ -714,9 +665,9 @@ impl State {
             return true;
         }
         // Depth first: whether the walk reaches is all that is asked.
-        let mut stack: Vec<GroupId> = from.iter().copied().filter(|g| passed.insert(*g)).collect();
+        let mut stack: Walk = from.iter().copied().filter(|g| passed.insert(*g)).collect();
         while let Some(g) = stack.pop() {
-            for p in self.parents.get(&g).into_iter().flatten() {
+            for p in self.parents.get(&g).into_iter().flat_map(Parents::iter) {
                 if *p == target {
                     return true;
                 }
@@ -736,6 +687,50 @@ impl State {
         if !self.groups.contains(&group) {
             return Vec::new();
         }
+        // Where every group above the user's has one parent (a forest),
+        // the one chain up from a direct group is the path, read backwards.
+        let direct = self.users.get(&user).into_iter().flat_map(|e| e.groups.iter()).filter_map(|s| self.group_of(s));
+        let mut chain = Walk::new();
+        for d in direct {
+            match self.chain_up(d, group, &mut chain) {
+                Chain::Reaches => {
+                    chain.reverse();
+                    return chain.into_vec();
+                }
+                Chain::Ends => {}
+                Chain::Branches => return self.path_by_walks(group, user),
+            }
+        }
+        Vec::new()
+    }
+
+    /// Walks from `from` up to `target`, one parent at a time, while each
+    /// group on the way has one parent; `chain` is left holding the groups
+    /// walked, bottom first.
+    fn chain_up(&self, from: GroupId, target: GroupId, chain: &mut Walk) -> Chain {
+        chain.clear();
+        let mut at = from;
+        loop {
+            chain.push(at);
+            if at == target {
+                return Chain::Reaches;
+            }
+            // Nesting has no cycles; the bound only keeps a damaged
+            // index from looping.
+            if chain.len() > self.groups.len() {
+                return Chain::Branches;
+            }
+            let mut parents = self.parents.get(&at).into_iter().flat_map(Parents::iter);
+            match (parents.next(), parents.next()) {
+                (None, _) => return Chain::Ends,
+                (Some(p), None) => at = *p,
+                (Some(_), Some(_)) => return Chain::Branches,
+            }
+        }
+    }
+
+    /// [`State::membership_path`] through any shape of nesting.
+    fn path_by_walks(&self, group: GroupId, user: UserId) -> Vec<GroupId> {
         // The first direct group that reaches `group`: a walk up from each
         // in turn, never again through a group an earlier walk passed.
         let mut passed = Seen::default();
@@ -753,7 +748,8 @@ impl State {
         // dozen: a short vector).
         let mut above_direct = Seen::default();
         self.walk_up(&[direct], &mut above_direct);
-        let mut path = vec![group];
+        let mut path = Vec::with_capacity(above_direct.len().min(Seen::FEW) + 1);
+        path.push(group);
         let mut at = group;
         while at != direct && path.len() <= self.groups.len() {
             match self.children(at).find(|c| above_direct.contains(c)) {
@@ -925,26 +921,4 @@ fn other_names(u: &User) -> [Option<&str>; 3] {
 /// The bound the store's prefix filter uses (`key >= p AND key < p || U+10FFFF`).
 fn prefix_end(p: &str) -> String {
     format!("{p}\u{10FFFF}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A walk's set of groups is a set in both forms, across the change
-    /// from the short vector to the hash set.
-    #[test]
-    fn seen_is_a_set() {
-        let groups: Vec<GroupId> = (0..100).map(|_| GroupId::new()).collect();
-        let mut seen = Seen::default();
-        let mut model = std::collections::HashSet::new();
-        for (i, g) in groups.iter().enumerate() {
-            // Each group offered twice, some out of order.
-            for g in [g, &groups[i / 2]] {
-                assert_eq!(seen.insert(*g), model.insert(*g), "insert {i}");
-            }
-            assert!(groups.iter().all(|g| seen.contains(g) == model.contains(g)), "after {i}");
-        }
-        assert!(matches!(seen, Seen::Many(_)));
-    }
 }
