@@ -6,10 +6,9 @@
 //! take answers 405 with `Allow`, both in the front-end's error format.
 
 use axum::Router;
-use axum::extract::{OriginalUri, Request};
+use axum::extract::OriginalUri;
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
 
@@ -97,9 +96,11 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     /// Finishes a front-end: unknown paths are 404s and wrong methods 405s
-    /// (with the `Allow` the router computed), in `D`'s error format.
+    /// (with the `Allow` the router computes), in `D`'s error format. Both
+    /// are the router's fallbacks, not a layer: a layer would wrap every
+    /// route, and cost every request an allocation per route wrapper.
     pub fn in_dialect<D: Dialect>(mut self) -> Self {
-        self.router = self.router.fallback(not_found::<D>).layer(middleware::from_fn(method_not_allowed::<D>));
+        self.router = self.router.fallback(not_found::<D>).method_not_allowed_fallback(method_not_allowed::<D>);
         self
     }
 
@@ -134,22 +135,8 @@ pub(crate) async fn not_found<D: Dialect>(method: Method, OriginalUri(uri): Orig
     D::reject(BadRequest::new(StatusCode::NOT_FOUND, format!("no such endpoint: {method} {}", uri.path())))
 }
 
-/// Replaces the router's bare 405 (no body) with one in `D`'s format,
-/// keeping its `Allow` header.
-async fn method_not_allowed<D: Dialect>(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let res = next.run(req).await;
-    if res.status() != StatusCode::METHOD_NOT_ALLOWED || !is_empty(&res) {
-        return res;
-    }
-    let mut out = D::reject(BadRequest::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here")));
-    if let Some(allow) = res.headers().get(header::ALLOW) {
-        out.headers_mut().insert(header::ALLOW, allow.clone());
-    }
-    out
-}
-
-fn is_empty(res: &Response) -> bool {
-    use axum::body::HttpBody;
-    res.body().size_hint().exact() == Some(0)
+/// A path served with another method: 405 in `D`'s format; the router
+/// adds the `Allow` header of the methods the path takes.
+async fn method_not_allowed<D: Dialect>(method: Method) -> Response {
+    D::reject(BadRequest::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here")))
 }
