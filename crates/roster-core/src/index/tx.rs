@@ -349,18 +349,13 @@ answer_or_forward! {
         }
 
         async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
-            Ok(self
-                .state()
-                .groups_at_any_depth(user)
-                .into_iter()
-                .filter(|g| g.num > after)
-                .take(limit as usize)
-                .map(|g| (*g).clone())
-                .collect())
+            let s = self.state();
+            let groups = s.groups_at_any_depth(user);
+            Ok(groups.into_iter().filter(|g| g.num > after).take(limit as usize).cloned().collect())
         }
 
         async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
-            Ok(self.state().groups_at_any_depth(user).len() as i64)
+            Ok(self.state().count_groups_at_any_depth(user) as i64)
         }
     }
     forward {
