@@ -153,6 +153,8 @@ write("check_out.paths", [f"/v1/check?user={uid[u]}&group={gid[g]}" for u, g in 
 write("check_direct.paths", [f"/v1/check?user={uid[u]}&group={gid[g]}" for u, g in direct_pairs])
 write("user_groups.paths", [f"/v1/users/{uid[u]}/groups?limit=100" for u in s["users"]])
 write("user_groups_trans.paths", [f"/v1/users/{uid[u]}/groups?transitive=true&limit=100" for u in s["users"]])
+# The same page with only what LDAP's memberOf values carry (each group's id and name).
+write("user_groups_trans_lean.paths", [f"/v1/users/{uid[u]}/groups?transitive=true&limit=100&fields=id,name" for u in s["users"]])
 write("group_read.paths", [f"/v1/groups/{gid[g]}" for g in s["read_groups"]])
 cur = lambda c: f"&cursor={q(c)}" if c else ""
 write("page100_first.paths", [f"/v1/groups/{big}/members?{mq}limit=100"])

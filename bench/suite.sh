@@ -268,6 +268,7 @@ EOF
     compare "transitive check, member pairs (vs dynlist memberOf=G, base on user)" check_in.paths check_in.ldap.jsonl "$(avail check)" '"member":true'
     compare "transitive check, non-member pairs (same)" check_out.paths check_out.ldap.jsonl "$(avail check)" '"member":true'
     compare "groups of a user, transitive (vs dynlist memberOf of the user)" user_groups_trans.paths user_groups_trans.ldap.jsonl "$(avail user_groups_transitive)"
+    compare "groups of a user, transitive, fields=id,name (same)" user_groups_trans_lean.paths user_groups_trans.ldap.jsonl "$(avail user_groups_transitive)"
     compare_ldap "transitive check, member pairs (in-chain memberOf on the user vs dynlist memberOf=G)" check_in.chain.ldap.jsonl check_in.ldap.jsonl
     compare_ldap "transitive check, non-member pairs (same)" check_out.chain.ldap.jsonl check_out.ldap.jsonl
     compare_ldap "groups of a user, transitive (in-chain member under ou=groups vs dynlist memberOf of the user)" user_groups_trans.chain.ldap.jsonl user_groups_trans.ldap.jsonl
