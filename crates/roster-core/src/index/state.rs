@@ -97,7 +97,7 @@ pub(crate) struct State {
 
 /// What a walk up from a group, one parent at a time, came to.
 enum Chain {
-    /// The target, with the groups from the start up to it.
+    /// The target: the chain holds the groups from the start up to it.
     Reaches,
     /// A group with no parent, below the target.
     Ends,
