@@ -139,3 +139,41 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("roster_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    /// The stack around the router, on routes of its own: a handler's
+    /// panic is a 500 in JSON, and every answer carries a request id, the
+    /// client's own when it is a plain token.
+    #[tokio::test]
+    async fn the_stack_catches_panics_and_tags_answers() {
+        let routes = axum::Router::new().route("/boom", get(boom)).route("/ok", get(|| async { "ok" }));
+        let app = super::with_middleware(routes, &crate::Limits::default());
+
+        let res = app.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await;
+        let res = res.expect("infallible");
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.headers().contains_key("x-request-id"));
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"]["code"], "internal");
+
+        let req = Request::get("/ok").header("x-request-id", "abc-1").body(Body::empty()).expect("request");
+        let res = app.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-request-id"], "abc-1");
+
+        let req = Request::get("/ok").header("x-request-id", "a b\tc").body(Body::empty()).expect("request");
+        let res = app.oneshot(req).await.expect("infallible");
+        assert_ne!(res.headers()["x-request-id"], "a b\tc", "an unsafe id is replaced");
+    }
+}
