@@ -215,30 +215,19 @@ impl Load {
                 merge_group_record(&mut entry.row, &record).map_err(&fail)?;
             }
             ImportRecord::Member { group, user, role } => {
-                let admin = *role == MemberRole::Admin;
-                if !self.add_edge(EdgeKind::Member, group, user, admin, line) {
-                    self.pending.push(Pending {
-                        line,
-                        kind: EdgeKind::Member,
-                        group: group.clone(),
-                        member: user.clone(),
-                        admin,
-                    });
-                }
+                self.edge_or_pending(EdgeKind::Member, group, user, *role == MemberRole::Admin, line);
             }
-            ImportRecord::Child { parent, child } => {
-                if !self.add_edge(EdgeKind::Child, parent, child, false, line) {
-                    self.pending.push(Pending {
-                        line,
-                        kind: EdgeKind::Child,
-                        group: parent.clone(),
-                        member: child.clone(),
-                        admin: false,
-                    });
-                }
-            }
+            ImportRecord::Child { parent, child } => self.edge_or_pending(EdgeKind::Child, parent, child, false, line),
         }
         Ok(())
+    }
+
+    /// Adds the edge now when both ends are known, else keeps it for
+    /// [`Load::settle_pending`] (a record may name a later user or group).
+    fn edge_or_pending(&mut self, kind: EdgeKind, group: &str, member: &str, admin: bool, line: usize) {
+        if !self.add_edge(kind, group, member, admin, line) {
+            self.pending.push(Pending { line, kind, group: group.to_owned(), member: member.to_owned(), admin });
+        }
     }
 
     /// Adds the edge between the named ends when both are known by now;
