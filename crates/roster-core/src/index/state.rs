@@ -766,29 +766,25 @@ impl State {
     /// The groups a user is in at any depth, by group `num`.
     /// Borrowed from the index: a page clones only the groups it shows.
     pub(crate) fn groups_at_any_depth(&self, user: UserId) -> Vec<&Group> {
-        let direct = self.direct_groups(user);
-        if direct.is_empty() {
-            return Vec::new();
-        }
-        let mut above = Seen::default();
-        self.walk_up(&direct, &mut above);
-        let mut out: Vec<&Group> = above.iter().filter_map(|g| self.group(*g).map(|g| &**g)).collect();
+        let mut out: Vec<&Group> =
+            self.walk_up_from_user(user).iter().filter_map(|g| self.group(*g).map(|g| &**g)).collect();
         out.sort_unstable_by_key(|g| g.num);
         out
     }
 
     /// How many groups the user is in at any depth: the walk of
-    /// [`State::groups_at_any_depth`] without putting them in order.
+    /// [`State::groups_at_any_depth`] without putting them in order. Every
+    /// group a walk meets is one the index holds: edges are kept only
+    /// between groups it holds.
     pub(crate) fn count_groups_at_any_depth(&self, user: UserId) -> usize {
-        let direct = self.direct_groups(user);
-        if direct.is_empty() {
-            return 0;
-        }
-        // Every group a walk meets is one the index holds: edges are kept
-        // only between groups it holds.
+        self.walk_up_from_user(user).len()
+    }
+
+    /// The user's direct groups and every group above them, each once.
+    fn walk_up_from_user(&self, user: UserId) -> Seen {
         let mut above = Seen::default();
-        self.walk_up(&direct, &mut above);
-        above.len()
+        self.walk_up(&self.direct_groups(user), &mut above);
+        above
     }
 
     /// The users in a group at any depth, as a bitmap of their `num`s.
