@@ -571,6 +571,12 @@ impl From<Group> for PublicGroup {
     }
 }
 
+impl From<&Group> for PublicGroup {
+    fn from(g: &Group) -> Self {
+        Self { id: g.id, num: g.num, name: g.name.clone() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

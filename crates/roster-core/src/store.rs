@@ -369,7 +369,9 @@ pub trait MembershipStore: Send {
     async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>>;
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64>;
     /// Groups the user is in at any depth, by their `num`, after `after`.
-    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>>;
+    /// Shared rather than owned: the index hands out the groups it holds,
+    /// so a page costs no copy of them.
+    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Arc<Group>>>;
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64>;
     /// Memberships by `num`, after `after` (loading the in-memory index).
     async fn scan_memberships(&mut self, after: i64, limit: u32) -> StoreResult<Vec<Membership>>;

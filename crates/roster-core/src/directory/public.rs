@@ -106,6 +106,7 @@ impl PublicReader<'_> {
         user: UserId,
         page: &PageRequest,
     ) -> Result<Page<PublicGroup>, CoreError> {
-        Ok(self.dir.list_user_groups_transitively_for(Viewer::Public, user, page).await?.map(PublicGroup::from))
+        let page = self.dir.list_user_groups_transitively_for(Viewer::Public, user, page).await?;
+        Ok(page.map(|g| PublicGroup::from(&*g)))
     }
 }

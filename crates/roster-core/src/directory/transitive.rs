@@ -12,6 +12,8 @@ use crate::cursor::{Keyset, Page, PageRequest, list};
 use crate::error::CoreError;
 use crate::ids::{GroupId, UserId};
 use crate::model::{Group, User};
+use crate::store::NumKind;
+use std::sync::Arc;
 
 /// The answer to "is this user in this group, counting nested groups?".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +92,7 @@ impl Directory {
         p: &Principal,
         user: UserId,
         page: &PageRequest,
-    ) -> Result<Page<Group>, CoreError> {
+    ) -> Result<Page<Arc<Group>>, CoreError> {
         self.list_user_groups_transitively_for(Viewer::Principal(p), user, page).await
     }
 
@@ -100,10 +102,11 @@ impl Directory {
         viewer: Viewer<'_>,
         user: UserId,
         page: &PageRequest,
-    ) -> Result<Page<Group>, CoreError> {
+    ) -> Result<Page<Arc<Group>>, CoreError> {
         authz::require(authz::viewer_can_list_groups_of(viewer, user), "only the user or a site admin")?;
         let mut tx = self.read().await?;
-        found(tx.get_user(user).await?, "user")?;
+        // Whether the user exists, without a copy of them.
+        found(tx.nums_of(NumKind::User, &[user.0]).await?.first(), "user")?;
         let after = page.after.as_ref().map_or(0, |k| k.num);
         let rows = tx.list_groups_transitively(user, after, page.limit + 1).await?;
         let total = tx.count_groups_transitively(user).await?;

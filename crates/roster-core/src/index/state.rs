@@ -764,10 +764,9 @@ impl State {
     }
 
     /// The groups a user is in at any depth, by group `num`.
-    /// Borrowed from the index: a page clones only the groups it shows.
-    pub(crate) fn groups_at_any_depth(&self, user: UserId) -> Vec<&Group> {
-        let mut out: Vec<&Group> =
-            self.walk_up_from_user(user).iter().filter_map(|g| self.group(*g).map(|g| &**g)).collect();
+    /// Borrowed from the index: a page shares the groups it shows.
+    pub(crate) fn groups_at_any_depth(&self, user: UserId) -> Vec<&Arc<Group>> {
+        let mut out: Vec<&Arc<Group>> = self.walk_up_from_user(user).iter().filter_map(|g| self.group(*g)).collect();
         out.sort_unstable_by_key(|g| g.num);
         out
     }

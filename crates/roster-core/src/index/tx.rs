@@ -348,7 +348,7 @@ answer_or_forward! {
             }
         }
 
-        async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
+        async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Arc<Group>>> {
             let s = self.state();
             let groups = s.groups_at_any_depth(user);
             Ok(groups.into_iter().filter(|g| g.num > after).take(limit as usize).cloned().collect())

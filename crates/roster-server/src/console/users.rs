@@ -113,7 +113,7 @@ async fn user_page(
     let any = PageRequest::parse(list::USER_GROUPS_TRANSITIVE, Some(PAGE), params.all.as_deref())?;
     let all_groups = shown(d.list_user_groups_transitively(p, id, &any).await)?.map(|page| {
         let pager = Pager::of(&page, &base, "all");
-        (page.items.iter().map(GroupRow::from).collect(), pager)
+        (page.items.iter().map(|g| GroupRow::from(&**g)).collect(), pager)
     });
     let keys_page = shown(d.list_keys(p, Some(id), &PageRequest::first(PAGE as u32)).await)?;
     let keys_total = keys_page.as_ref().map_or(0, |k| k.total);

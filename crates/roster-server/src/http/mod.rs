@@ -29,11 +29,13 @@ pub struct AppState {
     /// Shared, not cloned: axum clones the state for every extractor of
     /// every request, and a `Directory`'s clone touches each of its caches.
     pub directory: Arc<Directory>,
+    /// The native API's whole groups as JSON (`native::rendered`).
+    pub rendered_groups: Arc<crate::native::rendered::RenderedGroups>,
 }
 
 impl AppState {
     pub fn new(directory: Directory) -> Self {
-        Self { directory: Arc::new(directory) }
+        Self { directory: Arc::new(directory), rendered_groups: Arc::default() }
     }
 }
 

@@ -11,6 +11,7 @@ mod fields;
 mod groups;
 mod import;
 mod members;
+pub mod rendered;
 mod users;
 mod webhooks;
 pub mod wire;

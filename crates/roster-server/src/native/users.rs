@@ -153,17 +153,20 @@ async fn list_user_groups(
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<wire::MembershipListParams>,
-) -> ApiResult<Json<fields::Page<wire::GroupEdge>>> {
+) -> ApiResult<axum::response::Response> {
     let id = id_param::<UserId>("id", &id)?;
     let sel = fields::parse::<wire::GroupEdge>(q.fields.as_deref())?;
     if super::members::transitive(q.transitive.as_deref())? {
         let req = page(roster_core::list::USER_GROUPS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let groups = s.directory.list_user_groups_transitively(&p, id, &req).await?;
-        let list = List::from_page(groups, |g| wire::GroupEdge { membership: None, group: g.into() });
-        return Ok(Json(fields::Page(list, sel)));
+        if sel.is_none() {
+            return Ok(s.rendered_groups.edges_page(groups)?);
+        }
+        let list = List::from_page(groups, |g| wire::GroupEdge { membership: None, group: (&*g).into() });
+        return Ok(Json(fields::Page(list, sel)).into_response());
     }
     let req = page(roster_core::list::USER_GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
     let groups = s.directory.list_user_groups(&p, id, &req).await?;
     let list = List::from_page(groups, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() });
-    Ok(Json(fields::Page(list, sel)))
+    Ok(Json(fields::Page(list, sel)).into_response())
 }

@@ -617,7 +617,7 @@ impl MembershipStore for SqlTx {
         self.scalar(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0)).await
     }
 
-    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Group>> {
+    async fn list_groups_transitively(&mut self, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Arc<Group>>> {
         // `groups` unaliased, as `GROUP_COLS` reads it.
         let sql = format!(
             "SELECT {} FROM groups WHERE id IN ({USER_GROUPS_AT_ANY_DEPTH} = $1) AND groups.num > $2 \
@@ -625,7 +625,7 @@ impl MembershipStore for SqlTx {
             rows::GROUP_COLS
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(after).bind(limit as i64);
-        self.fetch_all(q, rows::group).await
+        Ok(self.fetch_all(q, rows::group).await?.into_iter().map(Arc::new).collect())
     }
 
     async fn count_groups_transitively(&mut self, user: UserId) -> StoreResult<i64> {
