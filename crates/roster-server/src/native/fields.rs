@@ -16,6 +16,8 @@
 //! is included whenever one of its fields is, and `membership` is left out
 //! when none is. Without `fields`, every field of both, as before.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 use time::OffsetDateTime;
@@ -180,6 +182,60 @@ fields!(wire::Group: id, name, unique_id, slug, description, organization_id, so
 fields!(wire::Membership: id, group_id, user_id, child_group_id, role, permissions,
     created_at as Rfc3339, updated_at as Rfc3339);
 
+/// A group the index shares, written as `wire::Group` writes it (the same
+/// names, each read from the core group) without a copy of the group.
+pub struct SharedGroup(pub Arc<roster_core::Group>);
+
+impl Fields for SharedGroup {
+    const NAMES: &'static [&'static str] = <wire::Group as Fields>::NAMES;
+    fn field<M: SerializeMap>(&self, name: &str, map: &mut M) -> Result<(), M::Error> {
+        let g = &*self.0;
+        match name {
+            "id" => map.serialize_entry(name, &g.id.0),
+            "name" => map.serialize_entry(name, &g.name),
+            "unique_id" => map.serialize_entry(name, &g.unique_id),
+            "slug" => map.serialize_entry(name, &g.slug),
+            "description" => map.serialize_entry(name, &g.description),
+            "organization_id" => map.serialize_entry(name, &g.org.0),
+            "source_type" => map.serialize_entry(name, g.source_type.as_str()),
+            "attributes" => map.serialize_entry(name, &g.attributes),
+            "member_count" => map.serialize_entry(name, &g.counts.members),
+            "admin_count" => map.serialize_entry(name, &g.counts.admins),
+            "child_count" => map.serialize_entry(name, &g.counts.children),
+            "created_by" => map.serialize_entry(name, &g.created_by.map(|u| u.0)),
+            "updated_by" => map.serialize_entry(name, &g.updated_by.map(|u| u.0)),
+            "created_at" => map.serialize_entry(name, &Rfc3339(&g.created_at)),
+            "updated_at" => map.serialize_entry(name, &Rfc3339(&g.updated_at)),
+            "version" => map.serialize_entry(name, &g.version),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Serialize for SharedGroup {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Projected(self, all::<Self>()).serialize(s)
+    }
+}
+
+/// A row of a user's groups at any depth (a `wire::GroupEdge`, which has
+/// no membership there) from a group the index shares.
+pub struct SharedGroupEdge(pub SharedGroup);
+
+impl Edge for SharedGroupEdge {
+    type Item = SharedGroup;
+    const KEY: &'static str = "group";
+    fn parts(&self) -> (Option<&wire::Membership>, &SharedGroup) {
+        (None, &self.0)
+    }
+}
+
+impl Serialize for SharedGroupEdge {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        edge_serialize(self, Selection { item: all::<SharedGroup>(), membership: 0 }, s)
+    }
+}
+
 /// A plain item (a user, a group): its own names.
 macro_rules! plain_row {
     ($ty:ty) => {
@@ -286,6 +342,7 @@ macro_rules! edge_row {
 
 edge_row!(wire::Member);
 edge_row!(wire::GroupEdge);
+edge_row!(SharedGroupEdge);
 
 /// The `fields` query parameter of an operation answering `T`s, for
 /// `#[utoipa::path(params(…))]`: its pattern admits exactly the lists of
@@ -487,6 +544,46 @@ mod tests {
         assert_eq!(lean(member(), "user,membership"), text(&member()));
         let edge = || wire::GroupEdge { membership: None, group: group() };
         assert_eq!(lean(edge(), "group"), text(&edge()));
+    }
+
+    /// A group the index shares is written as its `wire::Group` copy is,
+    /// whole and field by field.
+    #[test]
+    fn a_shared_group_is_written_as_its_copy() {
+        use roster_core::{GroupCounts, GroupId, OrgId, SourceType, UserId};
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time") + time::Duration::microseconds(5);
+        let core = roster_core::Group {
+            id: GroupId(Uuid::from_u128(2)),
+            num: 9,
+            name: "eng \"core\"".into(),
+            unique_id: Some("u-1".into()),
+            slug: Some("eng".into()),
+            description: None,
+            org: OrgId(Uuid::from_u128(3)),
+            source_type: SourceType::Scim,
+            attributes: serde_json::Map::from_iter([("k".to_owned(), serde_json::json!({"a": [1, null]}))]),
+            created_by: None,
+            updated_by: Some(UserId(Uuid::from_u128(1))),
+            created_at: at,
+            updated_at: at + time::Duration::seconds(1),
+            version: 4,
+            counts: GroupCounts { members: 5, admins: 1, children: 2 },
+        };
+        let shared = || SharedGroup(Arc::new(core.clone()));
+        let copy = || wire::Group::from(core.clone());
+        assert_eq!(text(&shared()), text(&copy()));
+        for name in <wire::Group as Fields>::NAMES {
+            assert_eq!(
+                text(&Projected(&shared(), bit::<SharedGroup>(name).expect("name"))),
+                text(&Projected(&copy(), bit::<wire::Group>(name).expect("name"))),
+                "{name}"
+            );
+        }
+        let edge = || wire::GroupEdge { membership: None, group: copy() };
+        assert_eq!(text(&SharedGroupEdge(shared())), text(&edge()));
+        for fields in ["name", "group", "id,membership.role,child_count", "group.created_at,membership"] {
+            assert_eq!(lean(SharedGroupEdge(shared()), fields), lean(edge(), fields), "{fields}");
+        }
     }
 
     #[test]

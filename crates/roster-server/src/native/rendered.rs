@@ -22,7 +22,8 @@ use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 
-use super::wire::{self, List};
+use super::fields::SharedGroup;
+use super::wire::List;
 
 /// How many groups the cache holds at most: the groups near the top of a
 /// nesting forest are in most users' pages. About 1 KB each (the shared
@@ -55,7 +56,7 @@ impl RenderedGroups {
         {
             return Ok(r);
         }
-        let json = serde_json::value::to_raw_value(&wire::Group::from(&**group))?;
+        let json = serde_json::value::to_raw_value(&SharedGroup(group.clone()))?;
         let r = Arc::new(Rendered { group: group.clone(), json });
         self.cache.insert(group.id, r.clone());
         Ok(r)
@@ -94,6 +95,7 @@ impl Serialize for GroupEdge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::native::wire;
     use roster_core::{DEFAULT_ORG_ID, SourceType, UserId};
     use time::OffsetDateTime;
 
@@ -122,7 +124,7 @@ mod tests {
         let res = cache.edges_page(page(groups.clone())).unwrap();
         assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
         let ours = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-        let wire = List::from_page(page(groups), |g| wire::GroupEdge { membership: None, group: (&*g).into() });
+        let wire = List::from_page(page(groups), |g| wire::GroupEdge { membership: None, group: (*g).clone().into() });
         assert_eq!(std::str::from_utf8(&ours).unwrap(), serde_json::to_string(&wire).unwrap());
     }
 

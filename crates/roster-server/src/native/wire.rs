@@ -266,13 +266,6 @@ pub struct Group {
     pub version: i64,
 }
 
-/// A group shared by the index: written from a copy.
-impl From<&core::Group> for Group {
-    fn from(g: &core::Group) -> Self {
-        g.clone().into()
-    }
-}
-
 impl From<core::Group> for Group {
     fn from(g: core::Group) -> Self {
         Self {
