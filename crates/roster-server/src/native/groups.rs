@@ -55,12 +55,12 @@ async fn list_groups(
     State(s): State<AppState>,
     Auth(p): Auth,
     extract::Query(q, _): Params<ListParams>,
-) -> ApiResult<Json<fields::Page<wire::Group>>> {
+) -> ApiResult<fields::Page<wire::Group>> {
     let sel = fields::parse::<wire::Group>(q.fields.as_deref())?;
     let req = page(list::GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
     let filter = GroupFilter { prefix: q.prefix, contains: q.q, ..GroupFilter::default() };
     let groups = s.directory.list_groups(&p, &filter, &req).await?;
-    Ok(Json(fields::Page(List::from_page(groups, wire::Group::from), sel)))
+    Ok(fields::Page(List::from_page(groups, wire::Group::from), sel))
 }
 
 /// Read a group the caller may see; `fields` narrows it.

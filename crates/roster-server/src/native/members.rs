@@ -59,19 +59,19 @@ async fn list_members(
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<wire::MembershipListParams>,
-) -> ApiResult<Json<fields::Page<wire::Member>>> {
+) -> ApiResult<fields::Page<wire::Member>> {
     let id = id_param::<GroupId>("id", &id)?;
     let sel = fields::parse::<wire::Member>(q.fields.as_deref())?;
     if transitive(q.transitive.as_deref())? {
         let req = page(list::MEMBERS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let users = s.directory.list_members_transitively(&p, id, &req).await?;
         let list = List::from_page(users, |u| wire::Member { membership: None, user: u.into() });
-        return Ok(Json(fields::Page(list, sel)));
+        return Ok(fields::Page(list, sel));
     }
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
     let members = s.directory.list_members(&p, id, &req).await?;
     let list = List::from_page(members, |(m, u)| wire::Member { membership: Some(m.into()), user: u.into() });
-    Ok(Json(fields::Page(list, sel)))
+    Ok(fields::Page(list, sel))
 }
 
 /// Whether a user is in a group at any depth, with one path that makes it
@@ -172,13 +172,13 @@ async fn list_children(
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<wire::SelectPageParams>,
-) -> ApiResult<Json<fields::Page<wire::GroupEdge>>> {
+) -> ApiResult<fields::Page<wire::GroupEdge>> {
     let id = id_param::<GroupId>("id", &id)?;
     let sel = fields::parse::<wire::GroupEdge>(q.fields.as_deref())?;
     let req = page(list::CHILDREN, q.limit.as_deref(), q.cursor.as_deref())?;
     let children = s.directory.list_children(&p, id, &req).await?;
     let list = List::from_page(children, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() });
-    Ok(Json(fields::Page(list, sel)))
+    Ok(fields::Page(list, sel))
 }
 
 /// Nest a group in another (idempotent; a cycle is refused with 409).

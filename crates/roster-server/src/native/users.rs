@@ -67,12 +67,12 @@ async fn list_users(
     State(s): State<AppState>,
     Auth(p): Auth,
     extract::Query(q, _): Params<ListParams>,
-) -> ApiResult<Json<fields::Page<wire::User>>> {
+) -> ApiResult<fields::Page<wire::User>> {
     let sel = fields::parse::<wire::User>(q.fields.as_deref())?;
     let req = page("users", q.limit.as_deref(), q.cursor.as_deref())?;
     let query = roster_core::UserQuery { prefix: q.prefix, contains: q.q, ..Default::default() };
     let users = s.directory.list_users(&p, &query, &req).await?;
-    Ok(Json(fields::Page(List::from_page(users, wire::User::from), sel)))
+    Ok(fields::Page(List::from_page(users, wire::User::from), sel))
 }
 
 /// Read a user; `fields` narrows it.
@@ -163,10 +163,10 @@ async fn list_user_groups(
             return Ok(s.rendered_groups.edges_page(groups)?);
         }
         let list = List::from_page(groups, |g| fields::SharedGroupEdge(fields::SharedGroup(g)));
-        return Ok(Json(fields::Page(list, sel)).into_response());
+        return Ok(fields::Page(list, sel).into_response());
     }
     let req = page(roster_core::list::USER_GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;
     let groups = s.directory.list_user_groups(&p, id, &req).await?;
     let list = List::from_page(groups, |(m, g)| wire::GroupEdge { membership: Some(m.into()), group: g.into() });
-    Ok(Json(fields::Page(list, sel)).into_response())
+    Ok(fields::Page(list, sel).into_response())
 }
