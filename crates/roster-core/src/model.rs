@@ -555,6 +555,12 @@ impl From<User> for PublicUser {
     }
 }
 
+impl From<&User> for PublicUser {
+    fn from(u: &User) -> Self {
+        Self { id: u.id, num: u.num, username: u.username.clone(), full_name: u.full_name() }
+    }
+}
+
 /// What anyone may read of a group when anonymous reads are on: its name
 /// and number (and, through [`crate::PublicReader`], who is in it); not its
 /// description, attributes, shares or timestamps.

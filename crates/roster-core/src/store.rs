@@ -366,7 +366,13 @@ pub trait MembershipStore: Send {
     /// Which of `users` are in the group at any depth (in no particular order).
     async fn users_in_group_among(&mut self, group: GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>>;
     /// Users in the group at any depth, by their `num`, after `after`.
-    async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>>;
+    /// Shared, as [`MembershipStore::list_groups_transitively`]'s groups.
+    async fn list_members_transitively(
+        &mut self,
+        group: GroupId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Arc<User>>>;
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64>;
     /// Groups the user is in at any depth, by their `num`, after `after`.
     /// Shared rather than owned: the index hands out the groups it holds,

@@ -54,7 +54,7 @@ impl PublicReader<'_> {
         group: GroupId,
         page: &PageRequest,
     ) -> Result<Page<PublicUser>, CoreError> {
-        Ok(self.dir.list_members_transitively_for(Viewer::Public, group, page).await?.map(PublicUser::from))
+        Ok(self.dir.list_members_transitively_for(Viewer::Public, group, page).await?.map(|u| PublicUser::from(&*u)))
     }
 
     /// The direct user members of `group`, in the order they joined. Errors: `NotFound`.

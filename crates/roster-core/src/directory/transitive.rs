@@ -66,7 +66,7 @@ impl Directory {
         p: &Principal,
         group: GroupId,
         page: &PageRequest,
-    ) -> Result<Page<User>, CoreError> {
+    ) -> Result<Page<Arc<User>>, CoreError> {
         self.list_members_transitively_for(Viewer::Principal(p), group, page).await
     }
 
@@ -76,7 +76,7 @@ impl Directory {
         viewer: Viewer<'_>,
         group: GroupId,
         page: &PageRequest,
-    ) -> Result<Page<User>, CoreError> {
+    ) -> Result<Page<Arc<User>>, CoreError> {
         let mut tx = self.read().await?;
         readable_group(&mut tx, viewer, group).await?;
         let after = page.after.as_ref().map_or(0, |k| k.num);

@@ -323,7 +323,7 @@ answer_or_forward! {
             Ok(self.state().membership_path(group, user))
         }
 
-        async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
+        async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<Arc<User>>> {
             let s = self.state();
             let bits = s.users_at_any_depth(group);
             let mut iter = bits.iter();
@@ -332,8 +332,7 @@ answer_or_forward! {
                 .take(limit as usize)
                 .filter_map(|num| i64::try_from(num).ok())
                 .filter_map(|num| s.user_by_num(num))
-                .filter_map(|id| s.user(id))
-                .map(|u| (**u).clone())
+                .filter_map(|id| s.user(id).cloned())
                 .collect())
         }
 

@@ -409,7 +409,7 @@ pub(crate) async fn all_members(
     let page = state.directory.list_members_transitively(p, id, &req).await?;
     let pager = Pager::of(&page, &format!("/groups/{id}/all-members?"), "cursor");
     let chrome = Chrome::of(&state, &session, "groups").await?;
-    let users = page.items.iter().map(UserRow::from).collect();
+    let users = page.items.iter().map(|u| UserRow::from(&**u)).collect();
     html(StatusCode::OK, &AllMembers { chrome, group: GroupRow::from(&group), users, pager })
 }
 

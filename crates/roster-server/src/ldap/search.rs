@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashSet, hash_map::DefaultHasher};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
@@ -558,7 +559,7 @@ impl Searcher<'_> {
                 rows(d.list_users(p, &query, req).await?, Row::User)
             }
             (Reader::Bound(p), Plan::UsersInChain(g)) => {
-                rows(d.list_members_transitively(p, *g, req).await?, Row::User)
+                rows(d.list_members_transitively(p, *g, req).await?, |u| Row::User(Arc::unwrap_or_clone(u)))
             }
             (Reader::Bound(p), Plan::AllGroups) => {
                 rows(d.list_groups(p, &GroupFilter::default(), req).await?, Row::Group)

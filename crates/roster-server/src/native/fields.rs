@@ -276,6 +276,58 @@ impl Serialize for SharedGroupEdge {
     }
 }
 
+/// A user the index shares, written as `wire::User` writes it (as
+/// [`SharedGroup`]).
+pub struct SharedUser(pub Arc<roster_core::User>);
+
+impl Fields for SharedUser {
+    const NAMES: &'static [&'static str] = <wire::User as Fields>::NAMES;
+    fn field<M: SerializeMap>(&self, name: &str, map: &mut M) -> Result<(), M::Error> {
+        let u = &*self.0;
+        match name {
+            "id" => map.serialize_entry(name, &u.id.0),
+            "username" => map.serialize_entry(name, &u.username),
+            "email" => map.serialize_entry(name, &u.email),
+            "first_name" => map.serialize_entry(name, &u.first_name),
+            "last_name" => map.serialize_entry(name, &u.last_name),
+            "display_name" => map.serialize_entry(name, &u.display_name),
+            "active" => map.serialize_entry(name, &u.active),
+            "site_role" => map.serialize_entry(name, u.site_role.as_str()),
+            "primary_group_id" => map.serialize_entry(name, &u.primary_group.map(|g| g.0)),
+            "external_id" => map.serialize_entry(name, &u.external_id),
+            "role_label" => map.serialize_entry(name, &u.role_label),
+            "created_at" => map.serialize_entry(name, &Rfc3339(&u.created_at)),
+            "updated_at" => map.serialize_entry(name, &Rfc3339(&u.updated_at)),
+            "version" => map.serialize_entry(name, &u.version),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Serialize for SharedUser {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Projected(self, all::<Self>()).serialize(s)
+    }
+}
+
+/// A row of a group's members at any depth (a `wire::Member`, which has no
+/// membership there) from a user the index shares.
+pub struct SharedMember(pub SharedUser);
+
+impl Edge for SharedMember {
+    type Item = SharedUser;
+    const KEY: &'static str = "user";
+    fn parts(&self) -> (Option<&wire::Membership>, &SharedUser) {
+        (None, &self.0)
+    }
+}
+
+impl Serialize for SharedMember {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        edge_serialize(self, Selection { item: all::<SharedUser>(), membership: 0 }, s)
+    }
+}
+
 /// A plain item (a user, a group): its own names.
 macro_rules! plain_row {
     ($ty:ty) => {
@@ -383,6 +435,7 @@ macro_rules! edge_row {
 edge_row!(wire::Member);
 edge_row!(wire::GroupEdge);
 edge_row!(SharedGroupEdge);
+edge_row!(SharedMember);
 
 /// The `fields` query parameter of an operation answering `T`s, for
 /// `#[utoipa::path(params(…))]`: its pattern admits exactly the lists of
@@ -623,6 +676,34 @@ mod tests {
         assert_eq!(text(&SharedGroupEdge(shared())), text(&edge()));
         for fields in ["name", "group", "id,membership.role,child_count", "group.created_at,membership"] {
             assert_eq!(lean(SharedGroupEdge(shared()), fields), lean(edge(), fields), "{fields}");
+        }
+    }
+
+    /// As [`a_shared_group_is_written_as_its_copy`], for a user.
+    #[test]
+    fn a_shared_user_is_written_as_its_copy() {
+        use roster_core::{GroupId, SiteRole, UserId};
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time") + time::Duration::nanoseconds(120);
+        let mut core = roster_core::User::new("ann\u{e9}".into(), at);
+        core.id = UserId(Uuid::from_u128(1));
+        core.email = Some("ann@example.com".into());
+        core.last_name = Some("A \"B\"".into());
+        core.site_role = SiteRole::Admin;
+        core.primary_group = Some(GroupId(Uuid::from_u128(2)));
+        core.external_id = Some("x-1".into());
+        core.active = false;
+        core.version = 3;
+        let shared = || SharedUser(Arc::new(core.clone()));
+        let copy = || wire::User::from(core.clone());
+        assert_eq!(text(&shared()), text(&copy()));
+        for name in <wire::User as Fields>::NAMES {
+            let (ours, theirs) = (bit::<SharedUser>(name).expect("name"), bit::<wire::User>(name).expect("name"));
+            assert_eq!(text(&Projected(&shared(), ours)), text(&Projected(&copy(), theirs)), "{name}");
+        }
+        let member = || wire::Member { membership: None, user: copy() };
+        assert_eq!(text(&SharedMember(shared())), text(&member()));
+        for fields in ["username", "user", "id,membership.role,email", "user.updated_at,membership"] {
+            assert_eq!(lean(SharedMember(shared()), fields), lean(member(), fields), "{fields}");
         }
     }
 

@@ -59,19 +59,19 @@ async fn list_members(
     Auth(p): Auth,
     Path(id): Path<String>,
     extract::Query(q, _): Params<wire::MembershipListParams>,
-) -> ApiResult<fields::Page<wire::Member>> {
+) -> ApiResult<axum::response::Response> {
     let id = id_param::<GroupId>("id", &id)?;
     let sel = fields::parse::<wire::Member>(q.fields.as_deref())?;
     if transitive(q.transitive.as_deref())? {
         let req = page(list::MEMBERS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let users = s.directory.list_members_transitively(&p, id, &req).await?;
-        let list = List::from_page(users, |u| wire::Member { membership: None, user: u.into() });
-        return Ok(fields::Page(list, sel));
+        let list = List::from_page(users, |u| fields::SharedMember(fields::SharedUser(u)));
+        return Ok(fields::Page(list, sel).into_response());
     }
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
     let members = s.directory.list_members(&p, id, &req).await?;
     let list = List::from_page(members, |(m, u)| wire::Member { membership: Some(m.into()), user: u.into() });
-    Ok(fields::Page(list, sel))
+    Ok(fields::Page(list, sel).into_response())
 }
 
 /// Whether a user is in a group at any depth, with one path that makes it

@@ -603,13 +603,18 @@ impl MembershipStore for SqlTx {
     /// read of this store alone (a server whose index is not loaded yet)
     /// costs in proportion to the group's users at any depth, not to the
     /// page (bench/README.md, "Bulk import").
-    async fn list_members_transitively(&mut self, group: GroupId, after: i64, limit: u32) -> StoreResult<Vec<User>> {
+    async fn list_members_transitively(
+        &mut self,
+        group: GroupId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Arc<User>>> {
         let sql = format!(
             "SELECT {} FROM users WHERE id IN ({GROUP_USERS_AT_ANY_DEPTH}) AND num > $2 ORDER BY num LIMIT $3",
             rows::USER_COLS
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group.0).bind(after).bind(limit as i64);
-        self.fetch_all(q, rows::user).await
+        Ok(self.fetch_all(q, rows::user).await?.into_iter().map(Arc::new).collect())
     }
 
     async fn count_members_transitively(&mut self, group: GroupId) -> StoreResult<i64> {
