@@ -1,8 +1,12 @@
 //! Keyset pagination. Every list is ordered by a sort key and the store's
 //! integer `num`, and continues strictly after the last row served, so page
-//! 10 000 costs what page 1 costs and rows added meanwhile are neither
-//! skipped nor repeated. The cursor a client sees is an opaque encoding of
-//! that position, tagged with the list it belongs to.
+//! 10 000 costs what page 1 costs, and rows present throughout a walk are
+//! neither skipped nor repeated. A row added during a walk comes after the
+//! rows already served if it comes at all: on PostgreSQL, writers to one
+//! group commit side by side, and a membership numbered before one the
+//! walk has passed can commit after it; the walk then misses it (the next
+//! walk sees it). The cursor a client sees is an opaque encoding of that
+//! position, tagged with the list it belongs to.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -59,7 +59,14 @@ async fn every_member_exactly_once_while_members_are_added(s: TestServer) {
 
     let again = walk(&s, &path, 1000).await;
     assert_eq!(again.len(), 2700);
-    assert_eq!(&again[..seen.len()], &seen[..], "the order is stable");
+    // What the first walk saw comes in the same order. A member added
+    // during that walk may be missing from it on PostgreSQL: memberships
+    // of one group are written side by side, and one whose `num` is lower
+    // can commit after the walk passed a higher one (cursor.rs).
+    let seen_set: HashSet<_> = seen.iter().collect();
+    let kept: Vec<_> = again.iter().filter(|u| seen_set.contains(u)).collect();
+    assert_eq!(kept, seen.iter().collect::<Vec<_>>(), "the order is stable");
+    assert_eq!(&again[..2500], &seen[..2500], "the original members are where they were");
     assert_eq!(s.get(&path).await.body["total"], 2700);
 }
 
