@@ -125,13 +125,24 @@ impl<T: Row> IntoResponse for Page<T> {
             (Some(first), Some(sel)) if rows >= 8 => serialized_len(&Selected(first, sel)),
             _ => 0,
         };
-        let mut body = Vec::with_capacity(256 + row.saturating_mul(rows) / 8 * 9);
+        // Capped: one large first row (a group's attributes) must not
+        // reserve a thousand times its size.
+        let mut body = Vec::with_capacity((256 + row.saturating_mul(rows) / 8 * 9).min(PRESIZE_CAP));
         match serde_json::to_writer(&mut body, &self) {
-            Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response(),
+            Ok(()) => json_response(body),
             Err(e) => ApiError::from(CoreError::Internal(format!("writing a page: {e}"))).into_response(),
         }
     }
 }
+
+/// A 200 whose body is JSON already written.
+pub fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+/// The most a page's buffer is sized for up front (a 1 000-member page of
+/// whole members is about 660 KB); past it, it grows as it is written.
+const PRESIZE_CAP: usize = 4 << 20;
 
 /// How many bytes `value` takes as JSON, written nowhere.
 fn serialized_len<T: Serialize>(value: &T) -> usize {

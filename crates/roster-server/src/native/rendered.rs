@@ -14,15 +14,14 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use quick_cache::sync::Cache;
 use roster_core::{CoreError, Group, GroupId, Page};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 
-use super::fields::SharedGroup;
+use super::fields::{self, SharedGroup};
 use super::wire::List;
 
 /// How many groups the cache holds at most: the groups near the top of a
@@ -61,9 +60,7 @@ impl RenderedGroups {
         self.cache.insert(group.id, r.clone());
         Ok(r)
     }
-}
 
-impl RenderedGroups {
     /// A page of a user's groups at any depth, whole, as the JSON of a
     /// `List<wire::GroupEdge>`, written into a buffer sized for it at once.
     pub fn edges_page(&self, page: Page<Arc<Group>>) -> Result<Response, CoreError> {
@@ -76,7 +73,7 @@ impl RenderedGroups {
         let mut body = Vec::with_capacity(size);
         let list = List { items, next_cursor: list.next_cursor, total: list.total };
         serde_json::to_writer(&mut body, &list).map_err(internal)?;
-        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+        Ok(fields::json_response(body))
     }
 }
 
@@ -122,7 +119,7 @@ mod tests {
         let cache = RenderedGroups::default();
         cache.get(&groups[1]).unwrap();
         let res = cache.edges_page(page(groups.clone())).unwrap();
-        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(res.headers()[axum::http::header::CONTENT_TYPE], "application/json");
         let ours = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
         let wire = List::from_page(page(groups), |g| wire::GroupEdge { membership: None, group: (*g).clone().into() });
         assert_eq!(std::str::from_utf8(&ours).unwrap(), serde_json::to_string(&wire).unwrap());
