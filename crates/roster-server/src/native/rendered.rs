@@ -24,14 +24,28 @@ use serde_json::value::RawValue;
 use super::fields::{self, SharedGroup};
 use super::wire::List;
 
-/// How many groups the cache holds at most: the groups near the top of a
-/// nesting forest are in most users' pages. About 1 KB each (the shared
-/// group and its JSON).
-const CAPACITY: usize = 16_384;
+/// How many bytes the cache holds at most, counting each entry as twice
+/// its JSON (the shared group it keeps alive is about as large) plus a
+/// little: about 16 000 groups of ordinary size (~1 KB each); the groups
+/// near the top of a nesting forest are in most users' pages. Weighed by
+/// size, not counted, because a group's attributes can be most of a
+/// megabyte.
+const CAPACITY_BYTES: u64 = 16 << 20;
+const ORDINARY_ENTRY: u64 = 1024;
 
 /// The JSON of whole groups (`wire::Group`), by group.
 pub struct RenderedGroups {
-    cache: Cache<GroupId, Arc<Rendered>>,
+    cache: Cache<GroupId, Arc<Rendered>, Weight>,
+}
+
+/// What an entry costs, for the cache's bound.
+#[derive(Clone)]
+struct Weight;
+
+impl quick_cache::Weighter<GroupId, Arc<Rendered>> for Weight {
+    fn weight(&self, _: &GroupId, r: &Arc<Rendered>) -> u64 {
+        2 * r.json.get().len() as u64 + 128
+    }
 }
 
 /// One group and its JSON.
@@ -42,7 +56,8 @@ pub struct Rendered {
 
 impl Default for RenderedGroups {
     fn default() -> Self {
-        Self { cache: Cache::new(CAPACITY) }
+        let entries = (CAPACITY_BYTES / ORDINARY_ENTRY) as usize;
+        Self { cache: Cache::with_weighter(entries, CAPACITY_BYTES, Weight) }
     }
 }
 
@@ -123,6 +138,18 @@ mod tests {
         let ours = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
         let wire = List::from_page(page(groups), |g| wire::GroupEdge { membership: None, group: (*g).clone().into() });
         assert_eq!(std::str::from_utf8(&ours).unwrap(), serde_json::to_string(&wire).unwrap());
+    }
+
+    /// A group too large to keep is written every time, and still right.
+    #[test]
+    fn a_huge_group_is_not_kept() {
+        let cache = RenderedGroups::default();
+        let mut g = group("huge");
+        g.attributes.insert("blob".into(), serde_json::json!("x".repeat(9 << 20)));
+        let g = Arc::new(g);
+        let first = cache.get(&g).unwrap();
+        assert!(first.json.get().len() > 9 << 20);
+        assert!(!Arc::ptr_eq(&first, &cache.get(&g).unwrap()), "not kept");
     }
 
     #[test]
