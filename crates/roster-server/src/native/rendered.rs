@@ -24,28 +24,18 @@ use serde_json::value::RawValue;
 use super::fields::{self, SharedGroup};
 use super::wire::List;
 
-/// How many bytes the cache holds at most, counting each entry as twice
-/// its JSON (the shared group it keeps alive is about as large) plus a
-/// little: about 16 000 groups of ordinary size (~1 KB each); the groups
-/// near the top of a nesting forest are in most users' pages. Weighed by
-/// size, not counted, because a group's attributes can be most of a
-/// megabyte.
-const CAPACITY_BYTES: u64 = 16 << 20;
-const ORDINARY_ENTRY: u64 = 1024;
+/// How many groups the cache holds at most: the groups near the top of a
+/// nesting forest are in most users' pages.
+const CAPACITY: usize = 8_192;
+/// The largest JSON kept (about 1 KB is ordinary): a group's attributes
+/// can be most of a megabyte, and such a group is written every time, so
+/// the cache holds at most ~128 MB (twice its JSON for each entry: the
+/// shared group it keeps alive is about as large), ~8 MB ordinarily.
+const LARGEST_KEPT: usize = 8 << 10;
 
 /// The JSON of whole groups (`wire::Group`), by group.
 pub struct RenderedGroups {
-    cache: Cache<GroupId, Arc<Rendered>, Weight>,
-}
-
-/// What an entry costs, for the cache's bound.
-#[derive(Clone)]
-struct Weight;
-
-impl quick_cache::Weighter<GroupId, Arc<Rendered>> for Weight {
-    fn weight(&self, _: &GroupId, r: &Arc<Rendered>) -> u64 {
-        2 * r.json.get().len() as u64 + 128
-    }
+    cache: Cache<GroupId, Arc<Rendered>>,
 }
 
 /// One group and its JSON.
@@ -56,8 +46,7 @@ pub struct Rendered {
 
 impl Default for RenderedGroups {
     fn default() -> Self {
-        let entries = (CAPACITY_BYTES / ORDINARY_ENTRY) as usize;
-        Self { cache: Cache::with_weighter(entries, CAPACITY_BYTES, Weight) }
+        Self { cache: Cache::new(CAPACITY) }
     }
 }
 
@@ -72,7 +61,9 @@ impl RenderedGroups {
         }
         let json = serde_json::value::to_raw_value(&SharedGroup(group.clone()))?;
         let r = Arc::new(Rendered { group: group.clone(), json });
-        self.cache.insert(group.id, r.clone());
+        if r.json.get().len() <= LARGEST_KEPT {
+            self.cache.insert(group.id, r.clone());
+        }
         Ok(r)
     }
 
