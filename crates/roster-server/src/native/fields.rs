@@ -269,24 +269,6 @@ impl Serialize for SharedGroup {
     }
 }
 
-/// A row of a user's groups at any depth (a `wire::GroupEdge`, which has
-/// no membership there) from a group the index shares.
-pub struct SharedGroupEdge(pub SharedGroup);
-
-impl Edge for SharedGroupEdge {
-    type Item = SharedGroup;
-    const KEY: &'static str = "group";
-    fn parts(&self) -> (Option<&wire::Membership>, &SharedGroup) {
-        (None, &self.0)
-    }
-}
-
-impl Serialize for SharedGroupEdge {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        edge_serialize(self, Selection { item: all::<SharedGroup>(), membership: 0 }, s)
-    }
-}
-
 /// A user the index shares, written as `wire::User` writes it (as
 /// [`SharedGroup`]).
 pub struct SharedUser(pub Arc<roster_core::User>);
@@ -321,23 +303,38 @@ impl Serialize for SharedUser {
     }
 }
 
-/// A row of a group's members at any depth (a `wire::Member`, which has no
-/// membership there) from a user the index shares.
-pub struct SharedMember(pub SharedUser);
+/// An item the index shares, and the key a membership row carries it under.
+pub trait Shared: Fields {
+    const KEY: &'static str;
+}
 
-impl Edge for SharedMember {
-    type Item = SharedUser;
+impl Shared for SharedGroup {
+    const KEY: &'static str = "group";
+}
+
+impl Shared for SharedUser {
     const KEY: &'static str = "user";
-    fn parts(&self) -> (Option<&wire::Membership>, &SharedUser) {
+}
+
+/// A row of a list at any depth from an item the index shares: a
+/// `wire::GroupEdge` or `wire::Member` with no membership (there is none
+/// at any depth).
+pub struct AnyDepth<I>(pub I);
+
+impl<I: Shared> Edge for AnyDepth<I> {
+    type Item = I;
+    const KEY: &'static str = I::KEY;
+    fn parts(&self) -> (Option<&wire::Membership>, &I) {
         (None, &self.0)
     }
 }
 
-impl Serialize for SharedMember {
+impl<I: Shared> Serialize for AnyDepth<I> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        edge_serialize(self, Selection { item: all::<SharedUser>(), membership: 0 }, s)
+        edge_serialize(self, Selection { item: all::<I>(), membership: 0 }, s)
     }
 }
+
 
 /// A plain item (a user, a group): its own names.
 macro_rules! plain_row {
@@ -425,8 +422,8 @@ fn edge_serialize<E: Edge, S: Serializer>(edge: &E, sel: Selection, s: S) -> Res
 }
 
 macro_rules! edge_row {
-    ($ty:ty) => {
-        impl Row for $ty {
+    ($ty:ty $(where $($bound:tt)+)?) => {
+        impl$(<$($bound)+>)? Row for $ty {
             fn names() -> Vec<String> {
                 edge_names::<$ty>()
             }
@@ -445,8 +442,7 @@ macro_rules! edge_row {
 
 edge_row!(wire::Member);
 edge_row!(wire::GroupEdge);
-edge_row!(SharedGroupEdge);
-edge_row!(SharedMember);
+edge_row!(AnyDepth<I> where I: Shared);
 
 /// The `fields` query parameter of an operation answering `T`s, for
 /// `#[utoipa::path(params(…))]`: its pattern admits exactly the lists of
@@ -684,9 +680,9 @@ mod tests {
             );
         }
         let edge = || wire::GroupEdge { membership: None, group: copy() };
-        assert_eq!(text(&SharedGroupEdge(shared())), text(&edge()));
+        assert_eq!(text(&AnyDepth(shared())), text(&edge()));
         for fields in ["name", "group", "id,membership.role,child_count", "group.created_at,membership"] {
-            assert_eq!(lean(SharedGroupEdge(shared()), fields), lean(edge(), fields), "{fields}");
+            assert_eq!(lean(AnyDepth(shared()), fields), lean(edge(), fields), "{fields}");
         }
     }
 
@@ -712,9 +708,9 @@ mod tests {
             assert_eq!(text(&Projected(&shared(), ours)), text(&Projected(&copy(), theirs)), "{name}");
         }
         let member = || wire::Member { membership: None, user: copy() };
-        assert_eq!(text(&SharedMember(shared())), text(&member()));
+        assert_eq!(text(&AnyDepth(shared())), text(&member()));
         for fields in ["username", "user", "id,membership.role,email", "user.updated_at,membership"] {
-            assert_eq!(lean(SharedMember(shared()), fields), lean(member(), fields), "{fields}");
+            assert_eq!(lean(AnyDepth(shared()), fields), lean(member(), fields), "{fields}");
         }
     }
 

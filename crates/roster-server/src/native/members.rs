@@ -65,7 +65,7 @@ async fn list_members(
     if transitive(q.transitive.as_deref())? {
         let req = page(list::MEMBERS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let users = s.directory.list_members_transitively(&p, id, &req).await?;
-        let list = List::from_page(users, |u| fields::SharedMember(fields::SharedUser(u)));
+        let list = List::from_page(users, |u| fields::AnyDepth(fields::SharedUser(u)));
         return Ok(fields::Page(list, sel).into_response());
     }
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
