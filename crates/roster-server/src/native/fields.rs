@@ -335,7 +335,6 @@ impl<I: Shared> Serialize for AnyDepth<I> {
     }
 }
 
-
 /// A plain item (a user, a group): its own names.
 macro_rules! plain_row {
     ($ty:ty) => {
