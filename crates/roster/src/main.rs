@@ -167,6 +167,15 @@ struct ServeArgs {
     /// PostgreSQL, where each server names its own. `off`: none.
     #[arg(long, env = "ROSTER_INDEX_SNAPSHOT", value_name = "FILE")]
     index_snapshot: Option<String>,
+    /// Writes that snapshot again, while serving, once this many changes
+    /// (events of the log) are applied past it, so that a start after a
+    /// crash replays at most about that many. Reads go on while it is
+    /// written, and a change waits for one step of a few thousand rows,
+    /// never for the whole file. 0: only at a load from the database and
+    /// at a graceful stop.
+    #[arg(long, env = "ROSTER_INDEX_SNAPSHOT_EVERY", value_name = "EVENTS",
+          default_value_t = roster_core::index::SNAPSHOT_EVERY, value_parser = clap::value_parser!(i64).range(0..))]
+    index_snapshot_every: i64,
 }
 
 impl ServeArgs {
@@ -362,7 +371,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let directory = Directory::new(store)
         .with_rate_limits(args.rate_limits())
         .with_anonymous_read(anonymous_read)
-        .with_index_snapshot(args.index_snapshot(&url));
+        .with_index_snapshot(args.index_snapshot(&url))
+        .with_index_snapshot_every(args.index_snapshot_every);
     match directory.bootstrap(args.bootstrap_key.as_deref()).await {
         Ok(Some(secret)) => announce_first_admin(&secret),
         Ok(None) => {}

@@ -171,19 +171,30 @@ impl Directory {
         self
     }
 
+    /// The same directory, writing its index's snapshot again while serving
+    /// once the index has applied `events` past it (0: only at a load from
+    /// the store and at a graceful stop; see `index::rewrite`).
+    pub fn with_index_snapshot_every(self, events: i64) -> Self {
+        self.index.set_snapshot_every(events);
+        self
+    }
+
     /// Writes the index's snapshot as it stands, for a server about to
     /// stop: its next start then reads the file and replays nothing. Says
-    /// what it did in the log; a failure only costs the next start time.
-    pub async fn save_index_snapshot(&self) {
+    /// what it did in the log (a failure only costs the next start time)
+    /// and returns the file's size when it wrote one.
+    pub async fn save_index_snapshot(&self) -> Option<u64> {
         let started = std::time::Instant::now();
         match self.index.save_snapshot(&*self.store).await {
             Ok(Some(bytes)) => {
                 let ms = started.elapsed().as_millis() as u64;
                 tracing::info!(bytes, ms, revision = self.index.revision(), "index snapshot written");
+                Some(bytes)
             }
-            Ok(None) => {}
+            Ok(None) => None,
             Err(e) => {
-                tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store")
+                tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store");
+                None
             }
         }
     }

@@ -18,6 +18,7 @@
 //! `/readyz` answers 503.
 
 mod refresh;
+mod rewrite;
 mod snapshot;
 mod state;
 pub(crate) mod tx;
@@ -46,6 +47,10 @@ const BATCH: u32 = 1000;
 pub const RELOAD_AFTER: i64 = 100_000;
 /// How long a follower sleeps when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(500);
+/// By default, the snapshot is written again (while serving) once the
+/// index has applied this many events past it: a start after a crash then
+/// replays at most about this many, well under [`RELOAD_AFTER`].
+pub const SNAPSHOT_EVERY: i64 = 50_000;
 /// Rows per statement while loading.
 const LOAD_PAGE: u32 = 5000;
 
@@ -78,6 +83,23 @@ pub struct Index {
     /// [`snapshot`]): read at start, written by every load from the store
     /// and by [`Index::save_snapshot`].
     snapshot: std::sync::Mutex<Option<PathBuf>>,
+    /// The revision of the snapshot on disk, as far as this server knows
+    /// (0: none).
+    snapshot_at: AtomicI64,
+    /// Write the snapshot again once this many events past it (0: only at
+    /// a load from the store and at a graceful stop).
+    snapshot_every: AtomicI64,
+    /// The revision at which writing it last failed: the next attempt
+    /// waits as many events again.
+    rewrite_failed_at: AtomicI64,
+    /// A write in the background is running (see [`Index::rewrite_if_due`]).
+    rewrite_running: AtomicBool,
+    /// One snapshot write at a time.
+    rewriting: Mutex<()>,
+    /// While a snapshot is written: what the applier changed since it
+    /// began (see [`rewrite`]).
+    changes: std::sync::Mutex<Option<rewrite::Changes>>,
+    pace: std::sync::Mutex<rewrite::Pace>,
 }
 
 impl Index {
@@ -95,7 +117,32 @@ impl Index {
             on_credentials,
             webhooks_changed: AtomicU64::new(0),
             snapshot: std::sync::Mutex::new(None),
+            snapshot_at: AtomicI64::new(0),
+            snapshot_every: AtomicI64::new(SNAPSHOT_EVERY),
+            rewrite_failed_at: AtomicI64::new(0),
+            rewrite_running: AtomicBool::new(false),
+            rewriting: Mutex::new(()),
+            changes: std::sync::Mutex::new(None),
+            pace: std::sync::Mutex::new(rewrite::Pace::default()),
         }
+    }
+
+    /// Writes the snapshot again while serving once the index has applied
+    /// `events` past it; 0: only at a load from the store and at a
+    /// graceful stop.
+    pub fn set_snapshot_every(&self, events: i64) {
+        self.snapshot_every.store(events.max(0), Ordering::Relaxed);
+    }
+
+    /// How a snapshot written while serving takes its rows: `step` places
+    /// under the read lock at a time, `pause` between steps (tests slow it
+    /// down so that changes land in the middle of it).
+    pub fn set_snapshot_pace(&self, step: u32, pause: Duration) {
+        *self.pace.lock().unwrap_or_else(|e| e.into_inner()) = rewrite::Pace { step: step.max(1), pause };
+    }
+
+    fn changes(&self) -> std::sync::MutexGuard<'_, Option<rewrite::Changes>> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps a snapshot of the index at `path` (`None`: nowhere). Set it
@@ -171,8 +218,12 @@ impl Index {
         if let Some(w) = writer {
             // Its fsync may take seconds on a slow disk: off the async workers.
             let revision = state.revision;
-            if let Err(e) = tokio::task::spawn_blocking(move || finish_snapshot(w, revision)).await {
-                tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store");
+            match tokio::task::spawn_blocking(move || finish_snapshot(w, revision)).await {
+                Ok(true) => self.snapshot_at.store(revision, Ordering::Release),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store")
+                }
             }
         }
         self.install(state);
@@ -183,6 +234,9 @@ impl Index {
     /// Puts a loaded `state` in place (not yet ready: see [`Index::ready`]).
     fn install(&self, state: State) {
         let revision = state.revision;
+        if let Some(c) = self.changes().as_mut() {
+            c.reloaded = true;
+        }
         *self.write_state() = state;
         give_back_free_memory();
         self.revision.send_replace(revision);
@@ -200,7 +254,9 @@ impl Index {
         let (users, groups, memberships) = self.read_state().counts();
         let revision = self.revision();
         let ms = started.elapsed().as_millis() as u64;
-        tracing::info!(users, groups, memberships, revision, ms, from, "index loaded");
+        // From a snapshot: how much of the log it replayed after it.
+        let replayed = if from == "snapshot" { revision - self.snapshot_at.load(Ordering::Acquire) } else { 0 };
+        tracing::info!(users, groups, memberships, revision, replayed, ms, from, "index loaded");
     }
 
     /// Loads the index from its snapshot, if there is one that fits the
@@ -238,27 +294,26 @@ impl Index {
             return Err(SnapshotError::FarBehind(behind));
         }
         // Seconds of decoding at full scale: off the async workers.
-        let state = tokio::task::spawn_blocking(move || -> Result<State, SnapshotError> {
-            let mut state = State::loading();
-            let mut shares: HashMap<GroupId, Vec<Share>> = HashMap::new();
-            reader.rows(|row| match row {
-                Row::User(u) => state.put_user(u),
-                Row::Group(g) => state.put_group(g),
-                Row::Membership(m) => state.put_membership(m),
-                Row::Share(s) => shares.entry(s.group).or_default().push(s),
-            })?;
-            for (group, list) in shares {
-                state.set_shares(group, list);
+        let (state, patched) = tokio::task::spawn_blocking(move || state_from(reader))
+            .await
+            .map_err(|e| SnapshotError::Io(std::io::Error::other(e.to_string())))??;
+        // A patch names the event its rows reach: this log must hold it too
+        // (an older copy of this database may hold the first mark only).
+        let reached = match patched {
+            Some(patch) => {
+                let mut tx = store.read().await?;
+                let at_patch = mark_at(&mut *tx, store, patch.revision).await?;
+                if at_patch.as_ref() != Some(&patch) {
+                    return Err(SnapshotError::NotThisLog(patch.revision));
+                }
+                patch.revision
             }
-            state.finish_load();
-            state.revision = mark.revision;
-            Ok(state)
-        })
-        .await
-        .map_err(|e| SnapshotError::Io(std::io::Error::other(e.to_string())))??;
+            None => mark.revision,
+        };
         // Ready only once the log after the snapshot is applied: a start
         // never answers from an older directory than the store holds.
         self.install(state);
+        self.snapshot_at.store(reached, Ordering::Release);
         loop {
             match self.apply_next(store, false).await? {
                 Next::Applied { more: true, .. } => {}
@@ -268,39 +323,6 @@ impl Index {
         }
         self.ready(started, "snapshot");
         Ok(true)
-    }
-
-    /// Writes the index as it stands to its snapshot (a server about to
-    /// stop calls it, so that its next start reads the file and applies
-    /// nothing). Returns the file's size; `None` when there is nothing to
-    /// do: no snapshot kept, the index not loaded, or the file already at
-    /// this revision.
-    pub async fn save_snapshot(&self, store: &dyn Store) -> Result<Option<u64>, SnapshotError> {
-        let Some(path) = self.snapshot_path() else { return Ok(None) };
-        if !self.is_ready() {
-            return Ok(None);
-        }
-        // No change is applied meanwhile: the rows are those of `revision`.
-        let _applying = self.applier.lock().await;
-        let revision = self.read_state().revision;
-        if revision == 0 || matches!(Reader::open(&path), Ok(Some(r)) if r.mark.revision == revision) {
-            return Ok(None);
-        }
-        let mut tx = store.read().await?;
-        let mark = mark_at(&mut *tx, store, revision).await?;
-        drop(tx);
-        let Some(mark) = mark else {
-            return Err(SnapshotError::NotThisLog(revision));
-        };
-        let mut w = Writer::create(&path, &mark)?;
-        let written = self.read_state().write_rows(&mut w);
-        match written {
-            Ok(()) => Ok(Some(w.finish()?)),
-            Err(e) => {
-                w.abandon();
-                Err(e.into())
-            }
-        }
     }
 
     /// Applies every event committed before this call that the index has
@@ -394,6 +416,10 @@ impl Index {
             touched.note(e);
         }
         refresh::cascades(&self.read_state(), events, &mut touched);
+        // A snapshot being written patches what changes under it.
+        if let Some(c) = self.changes().as_mut() {
+            c.touched.absorb(&touched);
+        }
         if !touched.is_empty() {
             let fresh = refresh::Fresh::read(&mut *tx, &touched).await?;
             drop(tx);
@@ -460,6 +486,7 @@ impl Index {
                 tracing::warn!(error = %e, "following the event log failed; trying again");
                 tokio::time::sleep(POLL).await;
             }
+            self.rewrite_if_due(&store);
         }
     }
 }
@@ -476,6 +503,38 @@ enum Next {
     /// The log holds a bulk load (at this `seq`), whose rows have no
     /// events of their own: load afresh.
     BulkLoaded(i64),
+}
+
+/// The index a snapshot holds, and the mark of its patch if it has one
+/// (its rows then reach that event, not the header's).
+fn state_from(reader: Reader) -> Result<(State, Option<Mark>), SnapshotError> {
+    let first = reader.mark.revision;
+    let mut state = State::loading();
+    let mut shares: HashMap<GroupId, Vec<Share>> = HashMap::new();
+    let mut patch = None;
+    reader.rows(|row| match row {
+        Row::User(u) => state.put_user(u),
+        Row::Group(g) => state.put_group(g),
+        Row::Membership(m) => state.put_membership(m),
+        Row::Share(s) => shares.entry(s.group).or_default().push(s),
+        // The patch changes rows already put: as a refresh does, on an
+        // index whose name orders are built.
+        Row::Patch(mark) => {
+            state.finish_load();
+            patch = Some(mark);
+        }
+        Row::UserGone(id) => state.remove_user(id),
+        Row::GroupGone(id) => state.remove_group(id),
+        Row::PairGone(group, member) => state.remove_pair(group, member),
+    })?;
+    for (group, list) in shares {
+        if state.group(group).is_some() {
+            state.set_shares(group, list);
+        }
+    }
+    state.finish_load();
+    state.revision = patch.as_ref().map_or(first, |m: &Mark| m.revision);
+    Ok((state, patch))
 }
 
 /// A page of rows read while loading, in the order they must be put.
@@ -614,9 +673,16 @@ fn start_snapshot(path: &Path, mark: &Mark) -> Option<Writer> {
     }
 }
 
-fn finish_snapshot(w: Writer, revision: i64) {
+/// Whether the snapshot is now in place.
+fn finish_snapshot(w: Writer, revision: i64) -> bool {
     match w.finish() {
-        Ok(bytes) => tracing::info!(bytes, revision, "index snapshot written"),
-        Err(e) => tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store"),
+        Ok(bytes) => {
+            tracing::info!(bytes, revision, "index snapshot written");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "writing the index snapshot failed; the next start loads from the store");
+            false
+        }
     }
 }

@@ -96,6 +96,54 @@ impl Touched {
         }
     }
 
+    /// Adds everything `other` touched.
+    pub(crate) fn absorb(&mut self, other: &Touched) {
+        self.users.extend(other.users.iter().copied());
+        self.groups.extend(other.groups.iter().copied());
+        self.pairs.extend(other.pairs.iter().copied());
+        self.shares.extend(other.shares.iter().copied());
+    }
+
+    pub(crate) fn users(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.users.iter().copied()
+    }
+
+    pub(crate) fn groups(&self) -> impl Iterator<Item = GroupId> + '_ {
+        self.groups.iter().copied()
+    }
+
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (GroupId, Member)> + '_ {
+        self.pairs.iter().map(|(g, m)| (*g, Member::from(*m)))
+    }
+
+    /// Notes a change to `user` (tests change a state directly).
+    #[cfg(test)]
+    pub(crate) fn user(&mut self, user: UserId) {
+        self.users.insert(user);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn group(&mut self, group: GroupId) {
+        self.groups.insert(group);
+    }
+
+    /// Notes a change to a pair, and so to both its ends (as [`Touched::note`]).
+    #[cfg(test)]
+    pub(crate) fn pair(&mut self, group: GroupId, member: Member) {
+        self.groups.insert(group);
+        let key = match member {
+            Member::User(u) => {
+                self.users.insert(u);
+                MemberKey::User(u)
+            }
+            Member::Group(g) => {
+                self.groups.insert(g);
+                MemberKey::Group(g)
+            }
+        };
+        self.pairs.insert((group, key));
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.users.is_empty() && self.groups.is_empty() && self.pairs.is_empty() && self.shares.is_empty()
     }

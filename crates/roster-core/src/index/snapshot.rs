@@ -13,11 +13,20 @@
 //! a torn or damaged file) is said in the log and the index loads from the
 //! store, writing a new file as it goes.
 //!
+//! A snapshot written while the server serves (`super::rewrite`) is taken
+//! a few thousand rows at a time, so its rows are each as of some moment
+//! after the mark; a *patch* after them, taken at a later event (the
+//! patch's own mark), gives the current row, or says it is gone, for
+//! everything the index changed meanwhile. Rows then patch are the index
+//! at the patch's mark.
+//!
 //! Layout: a header (magic, [`FORMAT`], the build's version, the mark),
-//! tagged rows, an end tag with the row count, then the SHA-256 of
-//! everything before it. Rows are encoded field by field from destructured
-//! values, so a field added to a model type fails to compile here until
-//! the codec (and [`FORMAT`]) follow.
+//! tagged rows (users, groups, memberships; then, optionally, the patch
+//! tag with its mark and the rows and removals of the patch; then shares),
+//! an end tag with the row count, then the SHA-256 of everything before
+//! it. Rows are encoded field by field from destructured values, so a
+//! field added to a model type fails to compile here until the codec (and
+//! [`FORMAT`]) follow.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -35,7 +44,7 @@ use crate::model::{
 };
 
 /// Bumped whenever the encoding of a row changes.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 const MAGIC: [u8; 8] = *b"ROSTERIX";
 /// A file from another build may encode rows differently.
 const BUILD: &str = env!("CARGO_PKG_VERSION");
@@ -45,6 +54,12 @@ const USER: u8 = 1;
 const GROUP: u8 = 2;
 const MEMBERSHIP: u8 = 3;
 const SHARE: u8 = 4;
+/// What follows is the patch (see above), taken at the mark it carries.
+const PATCH: u8 = 5;
+/// Removals, in a patch only: a user, a group, every membership of a pair.
+const USER_GONE: u8 = 6;
+const GROUP_GONE: u8 = 7;
+const PAIR_GONE: u8 = 8;
 
 /// No string the store holds comes near this; a larger length is damage.
 const MAX_STRING: usize = 64 << 20;
@@ -73,6 +88,9 @@ pub enum SnapshotError {
     /// The log after it holds a bulk load, whose rows have no events.
     #[error("the directory was bulk loaded after it (event {0})")]
     BulkLoaded(i64),
+    /// The index was loaded afresh while a snapshot of it was written.
+    #[error("the index was loaded afresh while it was written")]
+    Reloaded,
     #[error("reading the store: {0}")]
     Store(#[from] crate::error::StoreError),
 }
@@ -103,6 +121,12 @@ impl Mark {
             target_id: event.target_id.clone(),
         }
     }
+
+    /// A mark at `revision` of no particular log.
+    #[cfg(test)]
+    pub(crate) fn at_revision(revision: i64) -> Self {
+        Self { schema: 1, revision, at: 0, action: "test".into(), target_id: String::new() }
+    }
 }
 
 /// A row read back.
@@ -111,6 +135,12 @@ pub(crate) enum Row {
     Group(Group),
     Membership(Membership),
     Share(Share),
+    /// The rows after it are the patch, taken at this mark.
+    Patch(Mark),
+    UserGone(UserId),
+    GroupGone(GroupId),
+    /// Every membership between this group and member is gone.
+    PairGone(GroupId, Member),
 }
 
 // ---- encoding ---------------------------------------------------------------
@@ -154,6 +184,14 @@ fn put_opt_uuid(b: &mut Vec<u8>, v: Option<Uuid>) {
             put_uuid(b, u);
         }
     }
+}
+
+fn put_mark(b: &mut Vec<u8>, mark: &Mark) {
+    put_i64(b, mark.schema);
+    put_i64(b, mark.revision);
+    b.extend_from_slice(&mark.at.to_le_bytes());
+    put_str(b, &mark.action);
+    put_str(b, &mark.target_id);
 }
 
 /// An instant: UTC nanoseconds in an `i64` when they fit (nearly always),
@@ -275,10 +313,7 @@ fn encode_membership(b: &mut Vec<u8>, m: &Membership) {
     put_uuid(b, id.0);
     put_i64(b, *num);
     put_uuid(b, group.0);
-    match member {
-        Member::User(u) => put_party(b, USER_PARTY, u.0),
-        Member::Group(g) => put_party(b, GROUP_PARTY, g.0),
-    }
+    put_member(b, *member);
     put_u8(
         b,
         match role {
@@ -318,6 +353,70 @@ fn encode_share(b: &mut Vec<u8>, s: &Share) {
     }
     put_str(b, level.as_str());
     put_time(b, *created_at);
+}
+
+fn put_member(b: &mut Vec<u8>, member: Member) {
+    match member {
+        Member::User(u) => put_party(b, USER_PARTY, u.0),
+        Member::Group(g) => put_party(b, GROUP_PARTY, g.0),
+    }
+}
+
+/// Rows encoded ahead of the file, then handed to [`Writer::append`]: a
+/// snapshot taken while serving encodes under the index's read lock and
+/// hashes and writes after letting go of it.
+#[derive(Default)]
+pub(crate) struct Batch {
+    bytes: Vec<u8>,
+    rows: u64,
+}
+
+impl Batch {
+    fn row(&mut self, tag: u8, encode: impl FnOnce(&mut Vec<u8>)) {
+        self.bytes.push(tag);
+        encode(&mut self.bytes);
+        self.rows += 1;
+    }
+
+    pub(crate) fn user(&mut self, u: &User) {
+        self.row(USER, |b| encode_user(b, u))
+    }
+
+    pub(crate) fn group(&mut self, g: &Group) {
+        self.row(GROUP, |b| encode_group(b, g))
+    }
+
+    pub(crate) fn membership(&mut self, m: &Membership) {
+        self.row(MEMBERSHIP, |b| encode_membership(b, m))
+    }
+
+    pub(crate) fn share(&mut self, s: &Share) {
+        self.row(SHARE, |b| encode_share(b, s))
+    }
+
+    pub(crate) fn patch(&mut self, mark: &Mark) {
+        self.row(PATCH, |b| put_mark(b, mark))
+    }
+
+    pub(crate) fn user_gone(&mut self, id: UserId) {
+        self.row(USER_GONE, |b| put_uuid(b, id.0))
+    }
+
+    pub(crate) fn group_gone(&mut self, id: GroupId) {
+        self.row(GROUP_GONE, |b| put_uuid(b, id.0))
+    }
+
+    pub(crate) fn pair_gone(&mut self, group: GroupId, member: Member) {
+        self.row(PAIR_GONE, |b| {
+            put_uuid(b, group.0);
+            put_member(b, member);
+        })
+    }
+
+    /// Bytes held: a caller hands the batch over past some size.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
 }
 
 /// Writes a snapshot to a file beside its final path, and puts it in
@@ -366,11 +465,7 @@ impl Writer {
         b.extend_from_slice(&MAGIC);
         b.extend_from_slice(&FORMAT.to_le_bytes());
         put_str(b, BUILD);
-        put_i64(b, mark.schema);
-        put_i64(b, mark.revision);
-        b.extend_from_slice(&mark.at.to_le_bytes());
-        put_str(b, &mark.action);
-        put_str(b, &mark.target_id);
+        put_mark(b, mark);
         w.flush_record()?;
         Ok(w)
     }
@@ -404,6 +499,17 @@ impl Writer {
 
     pub(crate) fn share(&mut self, s: &Share) -> io::Result<()> {
         self.row(SHARE, |b| encode_share(b, s))
+    }
+
+    /// Writes the rows of `batch` and empties it.
+    pub(crate) fn append(&mut self, batch: &mut Batch) -> io::Result<()> {
+        self.hash.update(&batch.bytes);
+        self.out.write_all(&batch.bytes)?;
+        self.bytes += batch.bytes.len() as u64;
+        self.rows += batch.rows;
+        batch.bytes.clear();
+        batch.rows = 0;
+        Ok(())
     }
 
     /// Ends the file, makes it durable and puts it in place. Returns its size.
@@ -474,12 +580,7 @@ impl Reader {
         if format != FORMAT || build != BUILD {
             return Err(SnapshotError::OtherBuild(format!("format {format}, version {build}")));
         }
-        let schema = r.i64()?;
-        let revision = r.i64()?;
-        let at = i128::from_le_bytes(r.array()?);
-        let action = r.string()?;
-        let target_id = r.string()?;
-        r.mark = Mark { schema, revision, at, action, target_id };
+        r.mark = r.mark()?;
         Ok(Some(r))
     }
 
@@ -517,6 +618,15 @@ impl Reader {
         let mut a = [0; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
+    }
+
+    fn mark(&mut self) -> Result<Mark, SnapshotError> {
+        let schema = self.i64()?;
+        let revision = self.i64()?;
+        let at = i128::from_le_bytes(self.array()?);
+        let action = self.string()?;
+        let target_id = self.string()?;
+        Ok(Mark { schema, revision, at, action, target_id })
     }
 
     fn u8(&mut self) -> Result<u8, SnapshotError> {
@@ -632,11 +742,7 @@ impl Reader {
         let id = MembershipId(self.uuid()?);
         let num = self.i64()?;
         let group = GroupId(self.uuid()?);
-        let member = match self.party()? {
-            (USER_PARTY, id) => Member::User(UserId(id)),
-            (GROUP_PARTY, id) => Member::Group(GroupId(id)),
-            _ => return Err(damaged("a member of unknown kind")),
-        };
+        let member = self.member()?;
         let role = match self.u8()? {
             0 => MemberRole::Member,
             1 => MemberRole::Admin,
@@ -659,6 +765,14 @@ impl Reader {
         let created_at = self.time()?;
         let updated_at = if self.bool()? { self.time()? } else { created_at };
         Ok(Membership { id, num, group, member, role, permissions, created_at, updated_at })
+    }
+
+    fn member(&mut self) -> Result<Member, SnapshotError> {
+        match self.party()? {
+            (USER_PARTY, id) => Ok(Member::User(UserId(id))),
+            (GROUP_PARTY, id) => Ok(Member::Group(GroupId(id))),
+            _ => Err(damaged("a member of unknown kind")),
+        }
     }
 
     fn share(&mut self) -> Result<Share, SnapshotError> {
@@ -688,6 +802,10 @@ impl Reader {
                 GROUP => Row::Group(self.group()?),
                 MEMBERSHIP => Row::Membership(self.membership()?),
                 SHARE => Row::Share(self.share()?),
+                PATCH => Row::Patch(self.mark()?),
+                USER_GONE => Row::UserGone(UserId(self.uuid()?)),
+                GROUP_GONE => Row::GroupGone(GroupId(self.uuid()?)),
+                PAIR_GONE => Row::PairGone(GroupId(self.uuid()?), self.member()?),
                 _ => return Err(damaged("a row of unknown kind")),
             };
             put(row);
@@ -720,7 +838,9 @@ mod tests {
         OffsetDateTime::from_unix_timestamp_nanos(nanos).expect("instant")
     }
 
-    type Rows = (Vec<User>, Vec<Group>, Vec<Membership>, Vec<Share>);
+    /// Users, groups, memberships, shares, and what a patch says (its
+    /// mark and its removals, spelled out).
+    type Rows = (Vec<User>, Vec<Group>, Vec<Membership>, Vec<Share>, Vec<String>);
 
     fn mark() -> Mark {
         Mark {
@@ -816,29 +936,54 @@ mod tests {
                 created_at: at(31),
             },
         ];
-        (vec![plain, full], vec![g, h], memberships, shares)
+        (vec![plain, full], vec![g, h], memberships, shares, Vec::new())
     }
 
+    /// The rows, then a patch (a later mark, removals of each kind, a user
+    /// again), then the shares; the patch and the shares as one batch.
     fn write(path: &Path) -> Rows {
-        let all = rows();
+        let mut all = rows();
         let mut w = Writer::create(path, &mark()).expect("create");
         all.0.iter().try_for_each(|u| w.user(u)).expect("users");
         all.1.iter().try_for_each(|g| w.group(g)).expect("groups");
         all.2.iter().try_for_each(|m| w.membership(m)).expect("memberships");
-        all.3.iter().try_for_each(|s| w.share(s)).expect("shares");
+        let mut batch = Batch::default();
+        let later = Mark { revision: 50, action: "membership.created".into(), ..mark() };
+        batch.patch(&later);
+        let (gone_user, gone_group, full) = (all.0[0].id, all.1[1].id, all.0[1].clone());
+        batch.user_gone(gone_user);
+        batch.group_gone(gone_group);
+        batch.pair_gone(all.1[0].id, Member::User(full.id));
+        batch.pair_gone(all.1[0].id, Member::Group(gone_group));
+        batch.user(&full);
+        all.3.iter().for_each(|s| batch.share(s));
+        w.append(&mut batch).expect("batch");
+        assert_eq!(batch.bytes(), 0, "a batch appended is emptied");
         w.finish().expect("finish");
+        all.0.push(full.clone());
+        all.4 = vec![
+            format!("{later:?}"),
+            format!("{gone_user:?}"),
+            format!("{gone_group:?}"),
+            format!("{:?}", (all.1[0].id, Member::User(full.id))),
+            format!("{:?}", (all.1[0].id, Member::Group(gone_group))),
+        ];
         all
     }
 
     fn read(path: &Path) -> Result<Rows, SnapshotError> {
         let r = Reader::open(path)?.expect("a file");
         assert_eq!(r.mark, mark());
-        let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         r.rows(|row| match row {
             Row::User(u) => out.0.push(u),
             Row::Group(g) => out.1.push(g),
             Row::Membership(m) => out.2.push(m),
             Row::Share(s) => out.3.push(s),
+            Row::Patch(mark) => out.4.push(format!("{mark:?}")),
+            Row::UserGone(id) => out.4.push(format!("{id:?}")),
+            Row::GroupGone(id) => out.4.push(format!("{id:?}")),
+            Row::PairGone(group, member) => out.4.push(format!("{:?}", (group, member))),
         })?;
         Ok(out)
     }

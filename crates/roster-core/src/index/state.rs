@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex};
 use hashbrown::HashTable;
 use roaring::RoaringTreemap;
 
+use super::refresh::Touched;
+use super::snapshot::Batch;
 use crate::authz::GroupAccess;
 use crate::ids::{GroupId, MembershipId, UserId};
 use crate::model::{Grantee, Group, Member, MemberNames, Membership, Share, User};
@@ -93,6 +95,16 @@ pub(crate) struct State {
     /// when its edges or a member's name change: a large group's names
     /// are then one shared list, not a lookup per member.
     names: Mutex<NameCache>,
+}
+
+/// Where [`State::write_some`] goes on: a handle or slot of each table in
+/// turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cursor {
+    Users(u32),
+    Groups(u32),
+    Memberships(u32),
+    Done,
 }
 
 /// What a walk up from a group, one parent at a time, came to.
@@ -555,26 +567,154 @@ impl State {
         self.links.remove(slot);
     }
 
-    /// Writes every row the index holds, as the store gives them and in the
-    /// order a load puts them: users, groups, memberships, shares.
-    pub(crate) fn write_rows(&self, w: &mut super::snapshot::Writer) -> std::io::Result<()> {
-        for e in self.users.values() {
-            w.user(&e.user)?;
+    /// Encodes the rows from `at` on, in the order a load puts them (users,
+    /// groups, memberships), looking at no more than `positions` places;
+    /// returns where the next call goes on. A snapshot taken while serving
+    /// calls it under the read lock a bounded step at a time, so a change
+    /// waits for one step, never for the whole file. Handles and slots stay
+    /// with their entity while it lives, so a row that lives throughout is
+    /// written exactly once; a row added or removed meanwhile may or may not
+    /// be, and the patch settles it (see [`State::write_patch`]).
+    pub(crate) fn write_some(&self, mut at: Cursor, positions: u32, out: &mut Batch) -> Cursor {
+        for _ in 0..positions {
+            at = match at {
+                Cursor::Users(h) if h < self.users.bound() => {
+                    if let Some(e) = self.users.at(h) {
+                        out.user(&e.user);
+                    }
+                    Cursor::Users(h + 1)
+                }
+                Cursor::Users(_) => Cursor::Groups(0),
+                Cursor::Groups(h) if h < self.groups.bound() => {
+                    if let Some(e) = self.groups.at(h) {
+                        out.group(&e.group);
+                    }
+                    Cursor::Groups(h + 1)
+                }
+                Cursor::Groups(_) => Cursor::Memberships(0),
+                Cursor::Memberships(s) if (s as usize) < self.links.all().len() => {
+                    if self.links.is_live(s)
+                        && let Some(m) = self.membership_at(s)
+                    {
+                        out.membership(&m);
+                    }
+                    Cursor::Memberships(s + 1)
+                }
+                Cursor::Memberships(_) | Cursor::Done => return Cursor::Done,
+            };
         }
-        for e in self.groups.values() {
-            w.group(&e.group)?;
+        at
+    }
+
+    /// Encodes what a snapshot's rows need to become this index: for each
+    /// user, group and pair `changed` names, the row as it is now or its
+    /// removal (a pair's every membership goes, then the one it has now is
+    /// put), in the order a refresh applies them; then every share.
+    pub(crate) fn write_patch(&self, changed: &Touched, out: &mut Batch) {
+        for id in changed.users() {
+            match self.user(id) {
+                Some(u) => out.user(u),
+                None => out.user_gone(id),
+            }
         }
-        for slot in self.links.live() {
-            if let Some(m) = self.membership_at(slot) {
-                w.membership(&m)?;
+        for id in changed.groups() {
+            match self.group(id) {
+                Some(g) => out.group(g),
+                None => out.group_gone(id),
+            }
+        }
+        for (group, member) in changed.pairs() {
+            out.pair_gone(group, member);
+        }
+        for (group, member) in changed.pairs() {
+            if let Some(m) = self.find_membership(group, member) {
+                out.membership(&m);
             }
         }
         for list in self.shares.values() {
             for s in list {
-                w.share(s)?;
+                out.share(s);
             }
         }
-        Ok(())
+    }
+
+    /// Removes every membership between `group` and `member`. The index
+    /// holds at most one; rows of a snapshot taken while serving may hold
+    /// two (one removed and one made since, each read at its own step), and
+    /// its patch removes both by pair.
+    pub(crate) fn remove_pair(&mut self, group: GroupId, member: Member) {
+        let Some(gh) = self.groups.handle(&group) else { return };
+        let links = self.links.all();
+        let slots: Vec<u32> = match member {
+            Member::User(u) => match self.users.get(&u) {
+                Some(e) => e.groups.iter().filter(|s| links[*s as usize].group() == gh).collect(),
+                None => return,
+            },
+            Member::Group(c) => match (self.groups.handle(&c), self.groups.at(gh)) {
+                (Some(ch), Some(g)) => g.children.iter().filter(|s| links[*s as usize].member() == ch).collect(),
+                _ => return,
+            },
+        };
+        for slot in slots {
+            self.remove_link(slot);
+        }
+    }
+
+    /// Everything the index holds, spelled out by id (handles and slots
+    /// differ between two indexes holding the same), in a fixed order: two
+    /// indexes with equal dumps answer every question alike.
+    #[cfg(test)]
+    pub(crate) fn dump(&self) -> Vec<String> {
+        let mut out = vec![format!("counts {:?}", self.counts())];
+        let links = self.links.all();
+        let mut rows: Vec<String> = Vec::new();
+        for e in self.users.values() {
+            let groups: Vec<_> = e.groups.iter().map(|s| links[s as usize].id).collect();
+            let email = e.user.email.as_deref().map(|m| {
+                let handle = self.users.handle(&e.user.id);
+                self.emails.find(self.hasher.hash_one(fold(m)), |h| Some(*h) == handle).is_some()
+            });
+            let by_num = self.user_by_num(e.user.num) == Some(e.user.id);
+            rows.push(format!("user {:?} groups {groups:?} email kept {email:?} by num {by_num}", e.user));
+        }
+        for e in self.groups.values() {
+            let users: Vec<_> = e.users.iter().map(|s| links[s as usize].id).collect();
+            let children: Vec<_> = e.children.iter().map(|s| links[s as usize].id).collect();
+            let nums: Vec<u64> = compact::union(std::iter::once(&e.user_nums)).iter().collect();
+            let mut parents = self.parents_of(e.group.id);
+            parents.sort();
+            rows.push(format!(
+                "group {:?} users {users:?} children {children:?} user nums {nums:?} parents {parents:?}",
+                e.group
+            ));
+        }
+        for slot in 0..links.len() as u32 {
+            if self.links.is_live(slot) {
+                rows.push(format!("membership {:?}", self.membership_at(slot)));
+            }
+        }
+        // An emptied list is no list.
+        for (group, list) in self.shares.iter().filter(|(_, l)| !l.is_empty()) {
+            rows.push(format!("shares {group:?} {list:?}"));
+        }
+        rows.sort();
+        out.extend(rows);
+        let user = |h: &u32| self.user_id_at(*h);
+        out.push(format!("user names {:?}", self.user_names.iter().map(|(k, h)| (k, user(h))).collect::<Vec<_>>()));
+        for names in &self.other_names {
+            out.push(format!("other names {:?}", names.iter().map(|(k, h)| (k, user(h))).collect::<Vec<_>>()));
+        }
+        let mut external: Vec<_> = self.external_ids.iter().collect();
+        external.sort();
+        out.push(format!("external ids {external:?} emails {} nums {}", self.emails.len(), self.user_nums.len()));
+        out.push(format!("group nums {:?}", self.group_nums));
+        out.push(format!("group names {:?}", self.group_names));
+        let mut keys: Vec<_> = self.group_keys.iter().collect();
+        keys.sort();
+        let mut unique: Vec<_> = self.unique_ids.iter().collect();
+        unique.sort();
+        out.push(format!("group keys {keys:?} unique ids {unique:?}"));
+        out
     }
 
     /// Replaces every share of `group`.

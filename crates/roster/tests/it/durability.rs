@@ -184,3 +184,74 @@ async fn the_index_starts_from_its_snapshot() {
     stop(&mut p);
     assert!(!snapshot.exists(), "no snapshot when it is off");
 }
+
+/// How many events each load from a snapshot applied after it.
+fn replayed(p: &crate::process::Process) -> Vec<i64> {
+    let log = p.log.lock().unwrap().clone();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "index loaded" && v["fields"]["from"] == "snapshot")
+        .filter_map(|v| v["fields"]["replayed"].as_i64())
+        .collect()
+}
+
+/// The revisions of the snapshots a running server wrote while serving,
+/// as its log says.
+fn rewritten_at(p: &crate::process::Process) -> Vec<i64> {
+    let log = p.log.lock().unwrap().clone();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "index snapshot written while serving")
+        .filter_map(|v| v["fields"]["revision"].as_i64())
+        .collect()
+}
+
+/// With `--index-snapshot-every`, the snapshot is written again while the
+/// server serves (a write goes on meanwhile), so a start after `kill -9`
+/// reads a recent one and replays only the log after it.
+#[tokio::test]
+async fn the_snapshot_is_written_again_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("roster.db");
+    let options = crate::process::Options { args: &["--index-snapshot-every", "25"], ..Default::default() };
+    let mut p = crate::process::start_with(&sqlite(&db), Some(KEY), &options);
+    let first = ready(&p.base).await;
+    assert_eq!(loaded_from(&p), ["store"]);
+    let (status, g) = call(&p.base, reqwest::Method::POST, "/v1/groups", KEY, Some(json!({ "name": "kept" }))).await;
+    assert_eq!(status, 201);
+    let g = g["id"].as_str().unwrap().to_owned();
+    for i in 0..40 {
+        let (status, u) =
+            call(&p.base, reqwest::Method::POST, "/v1/users", KEY, Some(json!({ "username": format!("k{i}") }))).await;
+        assert_eq!(status, 201);
+        let path = format!("/v1/groups/{g}/members/{}", u["id"].as_str().unwrap());
+        assert_eq!(call(&p.base, reqwest::Method::PUT, &path, KEY, Some(json!({}))).await.0, 201);
+    }
+    // 81 events past the first load: written again every 25, each within
+    // a poll of the log or two.
+    let head = ready(&p.base).await;
+    assert!(head >= first + 81);
+    let mut written = Vec::new();
+    for _ in 0..100 {
+        written = rewritten_at(&p);
+        if written.last().is_some_and(|r| head - *r < 25) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = *written.last().expect("a snapshot written while serving");
+    assert!(head - last < 25, "written at {written:?}, the log at {head}");
+    assert!(written.len() >= 2, "written at {written:?}");
+    let members = format!("/v1/groups/{g}/members?limit=100");
+    let (_, before) = call(&p.base, reqwest::Method::GET, &members, KEY, None).await;
+    assert_eq!(before["items"].as_array().unwrap().len(), 40);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+
+    // The newest snapshot, and only the log after it.
+    let p = crate::process::start_with(&sqlite(&db), Some(KEY), &options);
+    assert_eq!(ready(&p.base).await, head);
+    assert_eq!(loaded_from(&p), ["snapshot"]);
+    assert_eq!(replayed(&p), [head - last]);
+    assert_eq!(call(&p.base, reqwest::Method::GET, &members, KEY, None).await.1, before);
+}

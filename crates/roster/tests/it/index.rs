@@ -291,8 +291,21 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
     let elsewhere = r.id();
     let mut rng = Lcg(7);
     let mut made = 6;
+    // A snapshot written while the keeper serves and changes land under it.
+    let mut rewrite: Option<tokio::task::JoinHandle<Option<u64>>> = None;
     for round in 0..6 {
-        for _ in 0..25 {
+        for step in 0..25 {
+            // Halfway through round 1: the snapshot written meanwhile is
+            // done, and a server started on it joins the comparisons.
+            if round == 1
+                && step == 12
+                && let Some(task) = rewrite.take()
+            {
+                assert!(task.await.expect("rewrite").is_some(), "written while serving");
+                let r = s.twin_with_snapshot(&snapshot_path).await;
+                assert_eq!(r.directory.index().snapshot_loads(), 1, "started from the snapshot written while serving");
+                restarted = Some((r, s.twin(true).await));
+            }
             let (g, h) = (groups[rng.below(groups.len())].clone(), groups[rng.below(groups.len())].clone());
             let u = users[rng.below(users.len())].clone();
             let r = match rng.below(13) {
@@ -427,6 +440,14 @@ async fn the_index_agrees_with_the_store(s: TestServer) {
                 let k = s.twin_with_snapshot(&snapshot_path).await;
                 assert!(snapshot_path.exists(), "a load from the store writes the snapshot");
                 assert_eq!(k.directory.index().snapshot_loads(), 0, "no snapshot to start from");
+                // Written again from here, a row at a time, slowly: round
+                // 1's first changes land while it is written.
+                k.directory.index().set_snapshot_pace(1, std::time::Duration::from_millis(40));
+                let changed = s.post("/v1/groups", json!({ "name": "written-again" })).await;
+                assert_eq!(changed.status, StatusCode::CREATED, "{}", changed.body);
+                wait_until_applied(&k, revision_of(&changed)).await;
+                let directory = k.directory.clone();
+                rewrite = Some(tokio::spawn(async move { directory.save_index_snapshot().await }));
                 keeper = Some(k);
             }
             // A stop writes it again, at the revision reached.

@@ -121,6 +121,11 @@ impl<K: Hash + Eq + Copy, T: Keyed<K>> Slab<K, T> {
         self.slots[h as usize].take()
     }
 
+    /// One past the highest handle in use or free.
+    pub(super) fn bound(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
     pub(super) fn values(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().flatten()
     }
@@ -229,13 +234,10 @@ impl Links {
         &self.slots[slot as usize]
     }
 
-    /// The slots holding a membership (a removed one's waits in `free`).
-    pub(super) fn live(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut free = vec![false; self.slots.len()];
-        for s in &self.free {
-            free[*s as usize] = true;
-        }
-        (0..self.slots.len() as u32).filter(move |s| !free[*s as usize])
+    /// Whether `slot` holds a membership (a freed slot keeps its last one,
+    /// which the table by id no longer points at).
+    pub(super) fn is_live(&self, slot: u32) -> bool {
+        self.slots.get(slot as usize).is_some_and(|l| self.find(l.id) == Some(slot))
     }
 
     pub(super) fn find(&self, id: MembershipId) -> Option<u32> {
