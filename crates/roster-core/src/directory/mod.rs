@@ -186,10 +186,10 @@ impl Directory {
     pub async fn save_index_snapshot(&self) -> Option<u64> {
         let started = std::time::Instant::now();
         match self.index.save_snapshot(&*self.store).await {
-            Ok(Some(bytes)) => {
+            Ok(Some(saved)) => {
                 let ms = started.elapsed().as_millis() as u64;
-                tracing::info!(bytes, ms, revision = self.index.revision(), "index snapshot written");
-                Some(bytes)
+                tracing::info!(bytes = saved.bytes, ms, revision = saved.revision, "index snapshot written");
+                Some(saved.bytes)
             }
             Ok(None) => None,
             Err(e) => {

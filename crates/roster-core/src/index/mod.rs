@@ -35,6 +35,7 @@ use crate::error::StoreError;
 use crate::ids::GroupId;
 use crate::model::Share;
 use crate::store::{Counter, Store, Tx};
+pub use rewrite::Saved;
 pub use snapshot::SnapshotError;
 use snapshot::{Mark, Reader, Row, Writer};
 pub(crate) use state::State;

@@ -417,6 +417,10 @@ impl Batch {
     pub(crate) fn bytes(&self) -> usize {
         self.bytes.len()
     }
+
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
 }
 
 /// Writes a snapshot to a file beside its final path, and puts it in
@@ -430,7 +434,14 @@ pub(crate) struct Writer {
     record: Vec<u8>,
     rows: u64,
     bytes: u64,
+    /// Bytes written since the file was last made durable.
+    unsynced: u64,
 }
+
+/// A snapshot written while serving is made durable this many bytes at a
+/// time, so that its end is not one burst of hundreds of megabytes that
+/// the database's own commits queue behind.
+const SYNC_EVERY: u64 = 32 << 20;
 
 impl Writer {
     pub(crate) fn create(path: &Path, mark: &Mark) -> io::Result<Self> {
@@ -460,6 +471,7 @@ impl Writer {
             record: Vec::with_capacity(512),
             rows: 0,
             bytes: 0,
+            unsynced: 0,
         };
         let b = &mut w.record;
         b.extend_from_slice(&MAGIC);
@@ -506,9 +518,15 @@ impl Writer {
         self.hash.update(&batch.bytes);
         self.out.write_all(&batch.bytes)?;
         self.bytes += batch.bytes.len() as u64;
+        self.unsynced += batch.bytes.len() as u64;
         self.rows += batch.rows;
         batch.bytes.clear();
         batch.rows = 0;
+        if self.unsynced >= SYNC_EVERY {
+            self.out.flush()?;
+            self.out.get_ref().sync_data()?;
+            self.unsynced = 0;
+        }
         Ok(())
     }
 
