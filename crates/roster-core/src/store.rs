@@ -214,8 +214,10 @@ pub trait UserStore: Send {
     /// password (`Directory::authenticate_user`), never shown.
     async fn password_hash(&mut self, id: UserId) -> StoreResult<Option<String>>;
     async fn get_user(&mut self, id: UserId) -> StoreResult<Option<User>>;
-    /// The users among `ids` that exist, in no particular order.
-    async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    /// The users among `ids` that exist, in no particular order. Shared, as
+    /// [`MembershipStore::list_members_transitively`]'s users: a member
+    /// page costs no copy of its users.
+    async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<Arc<User>>>;
     async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>>;
     /// The users whose email is `email`, ignoring case (`validate::fold`), in
     /// `num` order. The index answers from a map; the store's answer is a

@@ -69,10 +69,10 @@ fn after_num(page: &PageRequest) -> i64 {
 }
 
 /// Pairs each membership with the user it names, keeping the page order.
-async fn with_users(tx: &mut Box<dyn Tx>, rows: Vec<Membership>) -> Result<Vec<(Membership, User)>, CoreError> {
+async fn with_users(tx: &mut Box<dyn Tx>, rows: Vec<Membership>) -> Result<Vec<(Membership, Arc<User>)>, CoreError> {
     let ids: Vec<UserId> =
         rows.iter().filter_map(|m| if let Member::User(u) = m.member { Some(u) } else { None }).collect();
-    let mut users: HashMap<UserId, User> = tx.get_users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
+    let mut users: HashMap<UserId, Arc<User>> = tx.get_users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
     Ok(rows
         .into_iter()
         .filter_map(|m| match m.member {
@@ -297,7 +297,7 @@ impl Directory {
         p: &Principal,
         group: GroupId,
         page: &PageRequest,
-    ) -> Result<Page<(Membership, User)>, CoreError> {
+    ) -> Result<Page<(Membership, Arc<User>)>, CoreError> {
         self.list_members_for(Viewer::Principal(p), group, page).await
     }
 
@@ -307,7 +307,7 @@ impl Directory {
         viewer: Viewer<'_>,
         group: GroupId,
         page: &PageRequest,
-    ) -> Result<Page<(Membership, User)>, CoreError> {
+    ) -> Result<Page<(Membership, Arc<User>)>, CoreError> {
         let mut tx = self.read().await?;
         let g = readable_group(&mut tx, viewer, group).await?;
         let scope = format!("members|{group}");

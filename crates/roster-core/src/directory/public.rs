@@ -59,7 +59,7 @@ impl PublicReader<'_> {
 
     /// The direct user members of `group`, in the order they joined. Errors: `NotFound`.
     pub async fn list_members(&self, group: GroupId, page: &PageRequest) -> Result<Page<PublicUser>, CoreError> {
-        Ok(self.dir.list_members_for(Viewer::Public, group, page).await?.map(|(_, u)| PublicUser::from(u)))
+        Ok(self.dir.list_members_for(Viewer::Public, group, page).await?.map(|(_, u)| PublicUser::from(&*u)))
     }
 
     /// A group by name, ignoring case. Errors: `NotFound`.

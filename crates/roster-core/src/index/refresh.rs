@@ -7,6 +7,7 @@
 //! safe to repeat.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -169,7 +170,8 @@ impl Fresh {
         let groups: Vec<GroupId> = touched.groups.iter().copied().collect();
         let mut found_users = Vec::with_capacity(users.len());
         for chunk in users.chunks(CHUNK) {
-            found_users.extend(tx.get_users(chunk).await?);
+            // Read from the store: each is the only holder of its user.
+            found_users.extend(tx.get_users(chunk).await?.into_iter().map(Arc::unwrap_or_clone));
         }
         let mut found_groups = Vec::with_capacity(groups.len());
         for chunk in groups.chunks(CHUNK) {

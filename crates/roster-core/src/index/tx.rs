@@ -126,9 +126,9 @@ answer_or_forward! {
             Ok(self.state().user(id).map(|u| (**u).clone()))
         }
 
-        async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<Arc<User>>> {
             let s = self.state();
-            Ok(ids.iter().filter_map(|id| s.user(*id)).map(|u| (**u).clone()).collect())
+            Ok(ids.iter().filter_map(|id| s.user(*id)).cloned().collect())
         }
 
         async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {

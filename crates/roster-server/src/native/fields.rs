@@ -316,22 +316,38 @@ impl Shared for SharedUser {
     const KEY: &'static str = "user";
 }
 
-/// A row of a list at any depth from an item the index shares: a
-/// `wire::GroupEdge` or `wire::Member` with no membership (there is none
-/// at any depth).
-pub struct AnyDepth<I>(pub I);
+/// A row of a membership list whose item the index shares: a
+/// `wire::GroupEdge` or `wire::Member` written without a copy of the group
+/// or user. At any depth there is no membership.
+pub struct SharedEdge<I> {
+    pub membership: Option<wire::Membership>,
+    pub item: I,
+}
 
-impl<I: Shared> Edge for AnyDepth<I> {
-    type Item = I;
-    const KEY: &'static str = I::KEY;
-    fn parts(&self) -> (Option<&wire::Membership>, &I) {
-        (None, &self.0)
+impl<I> SharedEdge<I> {
+    /// A row of a list at any depth.
+    pub fn any_depth(item: I) -> Self {
+        Self { membership: None, item }
+    }
+
+    /// A row of a direct list: the membership and what it puts in the group.
+    pub fn direct(membership: wire::Membership, item: I) -> Self {
+        Self { membership: Some(membership), item }
     }
 }
 
-impl<I: Shared> Serialize for AnyDepth<I> {
+impl<I: Shared> Edge for SharedEdge<I> {
+    type Item = I;
+    const KEY: &'static str = I::KEY;
+    fn parts(&self) -> (Option<&wire::Membership>, &I) {
+        (self.membership.as_ref(), &self.item)
+    }
+}
+
+impl<I: Shared> Serialize for SharedEdge<I> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        edge_serialize(self, Selection { item: all::<I>(), membership: 0 }, s)
+        let membership = if self.membership.is_some() { all::<wire::Membership>() } else { 0 };
+        edge_serialize(self, Selection { item: all::<I>(), membership }, s)
     }
 }
 
@@ -441,7 +457,7 @@ macro_rules! edge_row {
 
 edge_row!(wire::Member);
 edge_row!(wire::GroupEdge);
-edge_row!(AnyDepth<I> where I: Shared);
+edge_row!(SharedEdge<I> where I: Shared);
 
 /// The `fields` query parameter of an operation answering `T`s, for
 /// `#[utoipa::path(params(…))]`: its pattern admits exactly the lists of
@@ -679,9 +695,15 @@ mod tests {
             );
         }
         let edge = || wire::GroupEdge { membership: None, group: copy() };
-        assert_eq!(text(&AnyDepth(shared())), text(&edge()));
+        assert_eq!(text(&SharedEdge::any_depth(shared())), text(&edge()));
         for fields in ["name", "group", "id,membership.role,child_count", "group.created_at,membership"] {
-            assert_eq!(lean(AnyDepth(shared()), fields), lean(edge(), fields), "{fields}");
+            assert_eq!(lean(SharedEdge::any_depth(shared()), fields), lean(edge(), fields), "{fields}");
+        }
+        let nested = || wire::GroupEdge { membership: Some(membership()), group: copy() };
+        let direct = || SharedEdge::direct(membership(), shared());
+        assert_eq!(text(&direct()), text(&nested()));
+        for fields in ["name", "group", "id,membership.role,child_count", "group.created_at,membership"] {
+            assert_eq!(lean(direct(), fields), lean(nested(), fields), "{fields}");
         }
     }
 
@@ -707,9 +729,15 @@ mod tests {
             assert_eq!(text(&Projected(&shared(), ours)), text(&Projected(&copy(), theirs)), "{name}");
         }
         let member = || wire::Member { membership: None, user: copy() };
-        assert_eq!(text(&AnyDepth(shared())), text(&member()));
+        assert_eq!(text(&SharedEdge::any_depth(shared())), text(&member()));
         for fields in ["username", "user", "id,membership.role,email", "user.updated_at,membership"] {
-            assert_eq!(lean(AnyDepth(shared()), fields), lean(member(), fields), "{fields}");
+            assert_eq!(lean(SharedEdge::any_depth(shared()), fields), lean(member(), fields), "{fields}");
+        }
+        let direct = || SharedEdge::direct(membership(), shared());
+        let member = || wire::Member { membership: Some(membership()), user: copy() };
+        assert_eq!(text(&direct()), text(&member()));
+        for fields in ["username", "user", "id,membership.role,email", "user.updated_at,membership", "membership"] {
+            assert_eq!(lean(direct(), fields), lean(member(), fields), "{fields}");
         }
     }
 

@@ -65,12 +65,12 @@ async fn list_members(
     if transitive(q.transitive.as_deref())? {
         let req = page(list::MEMBERS_TRANSITIVE, q.limit.as_deref(), q.cursor.as_deref())?;
         let users = s.directory.list_members_transitively(&p, id, &req).await?;
-        let list = List::from_page(users, |u| fields::AnyDepth(fields::SharedUser(u)));
+        let list = List::from_page(users, |u| fields::SharedEdge::any_depth(fields::SharedUser(u)));
         return Ok(fields::Page(list, sel).into_response());
     }
     let req = page(list::MEMBERS, q.limit.as_deref(), q.cursor.as_deref())?;
     let members = s.directory.list_members(&p, id, &req).await?;
-    let list = List::from_page(members, |(m, u)| wire::Member { membership: Some(m.into()), user: u.into() });
+    let list = List::from_page(members, |(m, u)| fields::SharedEdge::direct(m.into(), fields::SharedUser(u)));
     Ok(fields::Page(list, sel).into_response())
 }
 

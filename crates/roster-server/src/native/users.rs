@@ -162,7 +162,7 @@ async fn list_user_groups(
         if sel.is_none() {
             return Ok(s.rendered_groups.edges_page(groups)?);
         }
-        let list = List::from_page(groups, |g| fields::AnyDepth(fields::SharedGroup(g)));
+        let list = List::from_page(groups, |g| fields::SharedEdge::any_depth(fields::SharedGroup(g)));
         return Ok(fields::Page(list, sel).into_response());
     }
     let req = page(roster_core::list::USER_GROUPS, q.limit.as_deref(), q.cursor.as_deref())?;

@@ -149,7 +149,7 @@ impl<'a> Render<'a> {
     }
 
     /// Every direct user member of a group (all pages).
-    async fn members(&self, group: GroupId) -> CivisResult<Vec<core::User>> {
+    async fn members(&self, group: GroupId) -> CivisResult<Vec<std::sync::Arc<core::User>>> {
         let (dir, p) = (self.dir, self.p);
         let rows = roster_core::collect_all(roster_core::list::MEMBERS, |req| async move {
             dir.list_members(p, group, &req).await

@@ -64,10 +64,10 @@ pub fn group(g: core::Group, roles: &[core::Role]) -> wire::Group {
     }
 }
 
-pub fn member(m: core::Membership, u: core::User) -> wire::GroupMember {
+pub fn member(m: core::Membership, u: &core::User) -> wire::GroupMember {
     wire::GroupMember {
         user_id: tag(USER, u.id.0),
-        email: u.email.unwrap_or_default(),
+        email: u.email.clone().unwrap_or_default(),
         created_at: time(m.created_at),
         updated_at: time(m.updated_at),
     }

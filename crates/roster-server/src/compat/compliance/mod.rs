@@ -94,6 +94,6 @@ async fn list_members(
     let id = map::group_id(&id)?;
     let req = page(list::MEMBERS, &q)?;
     let members = s.directory.list_members(&p, id, &req).await?;
-    let data = members.items.into_iter().map(|(m, u)| map::member(m, u)).collect();
+    let data = members.items.into_iter().map(|(m, u)| map::member(m, &u)).collect();
     Ok(Json(envelope(data, members.next_cursor)))
 }

@@ -35,14 +35,14 @@ pub fn user_role(u: &core::User) -> &'static str {
     }
 }
 
-pub fn user(u: core::User) -> wire::User {
+pub fn user(u: &core::User) -> wire::User {
     wire::User {
-        user_role: user_role(&u).to_owned(),
+        user_role: user_role(u).to_owned(),
         guid: u.id.to_string(),
-        username: u.username,
-        email: u.email.unwrap_or_default(),
-        first_name: u.first_name.unwrap_or_default(),
-        last_name: u.last_name.unwrap_or_default(),
+        username: u.username.clone(),
+        email: u.email.clone().unwrap_or_default(),
+        first_name: u.first_name.clone().unwrap_or_default(),
+        last_name: u.last_name.clone().unwrap_or_default(),
         created_time: time(u.created_at),
         // Connect leaves it alone when an account is locked or unlocked.
         updated_time: time(u.profile_changed_at),

@@ -72,7 +72,7 @@ async fn server_settings(_auth: Auth) -> Json<wire::ServerSettings> {
 
 /// `client.me`: the key's owner.
 async fn me(State(s): State<AppState>, Auth(p): Auth) -> PositResult<Json<wire::User>> {
-    Ok(Json(map::user(s.directory.whoami(&p).await?)))
+    Ok(Json(map::user(&s.directory.whoami(&p).await?)))
 }
 
 /// `users.find` / `count` / `find_one`: `prefix` (username, first or last
@@ -91,12 +91,12 @@ async fn list_users(
     };
     let query = UserQuery { prefix: q.prefix, contains: None, active, roles, ..UserQuery::default() };
     let page = s.directory.list_users(&p, &query, &req).await?;
-    Ok(Json(wire::Page { results: page.items.into_iter().map(map::user).collect(), current_page, total: page.total }))
+    Ok(Json(wire::Page { results: page.items.iter().map(map::user).collect(), current_page, total: page.total }))
 }
 
 async fn get_user(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> PositResult<Json<wire::User>> {
     let id = guid::<UserId>("user", &id)?;
-    Ok(Json(map::user(s.directory.get_user(&p, id).await?)))
+    Ok(Json(map::user(&s.directory.get_user(&p, id).await?)))
 }
 
 /// `user.update(**kwargs)`: `PUT` with the fields to change; answers the user.
@@ -120,7 +120,7 @@ async fn update_user(
         patch.site_role = Some(site_role);
         patch.role_label = Some(label);
     }
-    Ok(Json(map::user(s.directory.update_user(&p, id, patch).await?)))
+    Ok(Json(map::user(&s.directory.update_user(&p, id, patch).await?)))
 }
 
 /// `user.lock()` / `unlock()`: a locked user is inactive and cannot authenticate.
@@ -162,7 +162,7 @@ async fn create_user(
     if b.user_must_set_password == Some(true) && new.password.is_some() {
         return Err(BadRequest::invalid("user_must_set_password", "cannot be true when a password is given").into());
     }
-    Ok(Json(map::user(s.directory.create_user(&p, new).await?)))
+    Ok(Json(map::user(&s.directory.create_user(&p, new).await?)))
 }
 
 /// `groups.find` / `count` / `find_one`: `prefix` of the name, ignoring case.
@@ -210,7 +210,7 @@ async fn list_members(
     let id = guid::<GroupId>("group", &id)?;
     let (req, current_page) = map::page(q.page_number.as_deref(), q.page_size.as_deref())?;
     let page = s.directory.list_members(&p, id, &req).await?;
-    let results = page.items.into_iter().map(|(_, u)| map::user(u)).collect();
+    let results = page.items.into_iter().map(|(_, u)| map::user(&u)).collect();
     Ok(Json(wire::Page { results, current_page, total: page.total }))
 }
 

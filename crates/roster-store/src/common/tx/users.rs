@@ -1,6 +1,8 @@
 //! Users as SQL: `UserStore`, and the filters a user list pushes into its
 //! WHERE clause. Counters move in the write's own transaction.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use roster_core::store::prelude::*;
 use roster_core::store::{ListSpec, RoleMatch, StoreResult, UserFilter};
@@ -195,7 +197,7 @@ impl UserStore for SqlTx {
         self.fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0), rows::user).await
     }
 
-    async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+    async fn get_users(&mut self, ids: &[UserId]) -> StoreResult<Vec<Arc<User>>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -205,7 +207,7 @@ impl UserStore for SqlTx {
             sep.push_bind(id.0);
         }
         qb.push(")");
-        self.build_all(qb, rows::user).await
+        Ok(self.build_all(qb, rows::user).await?.into_iter().map(Arc::new).collect())
     }
 
     async fn get_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
