@@ -6,13 +6,14 @@ pub mod error;
 pub mod extract;
 pub mod ops;
 mod redact;
+mod request_metrics;
 pub mod routes;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use roster_core::Directory;
@@ -77,7 +78,7 @@ pub fn with_middleware(router: Router, limits: &crate::Limits) -> Router {
                 }),
         )
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(middleware::from_fn(record_metrics));
+        .layer(middleware::from_fn(request_metrics::record));
     let stack = ServiceBuilder::new()
         .map_request(drop_unsafe_request_id)
         .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
@@ -128,17 +129,6 @@ async fn consistency_tokens(req: Request, next: Next) -> Response {
     {
         res.headers_mut().insert(REVISION, v);
     }
-    res
-}
-
-async fn record_metrics(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
-    let method = req.method().to_string();
-    let res = next.run(req).await;
-    let labels = [("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
-    metrics::counter!("roster_http_requests_total", &labels).increment(1);
-    metrics::histogram!("roster_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     res
 }
 

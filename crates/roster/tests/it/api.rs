@@ -294,8 +294,17 @@ async fn operational_endpoints(s: TestServer) {
         assert!(api["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
     s.get("/v1/users").await;
+    // A method no standard names is counted under one label, not its own.
+    let odd = reqwest::Method::from_bytes(b"FROBNICATE").unwrap();
+    let r = crate::harness::http().request(odd, format!("{}/v1/users", s.base)).send().await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
     let metrics = crate::harness::http().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
+    let line = |method: &str, status: u16| {
+        format!(r#"roster_http_requests_total{{method="{method}",route="/v1/users",status="{status}"}}"#)
+    };
+    assert!(metrics.contains(&line("GET", 200)), "{metrics}");
+    assert!(metrics.contains(&line("other", 405)), "{metrics}");
+    assert!(!metrics.contains("FROBNICATE"), "{metrics}");
     let r = s.get("/v1/nothing-here").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["error"]["code"], "not_found");
