@@ -227,8 +227,9 @@ async fn the_snapshot_is_written_again_while_serving() {
         let path = format!("/v1/groups/{g}/members/{}", u["id"].as_str().unwrap());
         assert_eq!(call(&p.base, reqwest::Method::PUT, &path, KEY, Some(json!({}))).await.0, 201);
     }
-    // 81 events past the first load: written again every 25, each within
-    // a poll of the log or two.
+    // 81 events past the first load: written again once 25 are applied
+    // past the last file, each time the follower wakes (how many times
+    // depends on how fast the writes came).
     let head = ready(&p.base).await;
     assert!(head >= first + 81);
     let mut written = Vec::new();
@@ -241,7 +242,6 @@ async fn the_snapshot_is_written_again_while_serving() {
     }
     let last = *written.last().expect("a snapshot written while serving");
     assert!(head - last < 25, "written at {written:?}, the log at {head}");
-    assert!(written.len() >= 2, "written at {written:?}");
     let members = format!("/v1/groups/{g}/members?limit=100");
     let (_, before) = call(&p.base, reqwest::Method::GET, &members, KEY, None).await;
     assert_eq!(before["items"].as_array().unwrap().len(), 40);
