@@ -274,6 +274,18 @@ mod tests {
     }
 
     impl World {
+        /// Eight users and five groups in `s`, each noted in `t`.
+        fn seeded(s: &mut State, rng: &mut Lcg, t: &mut Touched) -> Self {
+            let mut world = World { users: Vec::new(), groups: Vec::new(), org: OrgId::new(), next: 0 };
+            for _ in 0..8 {
+                world.new_user(s, rng, t);
+            }
+            for _ in 0..5 {
+                world.new_group(s, t);
+            }
+            world
+        }
+
         fn num(&mut self) -> i64 {
             self.next += 1;
             self.next
@@ -431,14 +443,8 @@ mod tests {
         for seed in 0..300 {
             let mut rng = Lcg(seed);
             let mut live = State::default();
-            let mut world = World { users: Vec::new(), groups: Vec::new(), org: OrgId::new(), next: 0 };
             let mut ignored = Touched::default();
-            for _ in 0..8 {
-                world.new_user(&mut live, &mut rng, &mut ignored);
-            }
-            for _ in 0..5 {
-                world.new_group(&mut live, &mut ignored);
-            }
+            let mut world = World::seeded(&mut live, &mut rng, &mut ignored);
             for _ in 0..40 {
                 world.change(&mut live, &mut rng, &mut ignored);
             }
@@ -480,14 +486,8 @@ mod tests {
         for seed in 0..20 {
             let mut rng = Lcg(seed);
             let mut live = State::default();
-            let mut world = World { users: Vec::new(), groups: Vec::new(), org: OrgId::new(), next: 0 };
             let mut changed = Touched::default();
-            for _ in 0..8 {
-                world.new_user(&mut live, &mut rng, &mut changed);
-            }
-            for _ in 0..5 {
-                world.new_group(&mut live, &mut changed);
-            }
+            let mut world = World::seeded(&mut live, &mut rng, &mut changed);
             let mut w = Writer::create(&path, &Mark::at_revision(10)).expect("create");
             let mut at = Cursor::Users(0);
             let mut batch = Batch::default();

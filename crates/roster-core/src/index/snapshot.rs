@@ -431,7 +431,8 @@ pub(crate) struct Writer {
     path: PathBuf,
     temporary: PathBuf,
     hash: Sha256,
-    record: Vec<u8>,
+    /// The header, a row or the end, encoded before it is appended.
+    record: Batch,
     rows: u64,
     bytes: u64,
     /// Bytes written since the file was last made durable.
@@ -468,12 +469,12 @@ impl Writer {
             path: path.to_path_buf(),
             temporary,
             hash: Sha256::new(),
-            record: Vec::with_capacity(512),
+            record: Batch::default(),
             rows: 0,
             bytes: 0,
             unsynced: 0,
         };
-        let b = &mut w.record;
+        let b = &mut w.record.bytes;
         b.extend_from_slice(&MAGIC);
         b.extend_from_slice(&FORMAT.to_le_bytes());
         put_str(b, BUILD);
@@ -483,34 +484,30 @@ impl Writer {
     }
 
     fn flush_record(&mut self) -> io::Result<()> {
-        self.hash.update(&self.record);
-        self.out.write_all(&self.record)?;
-        self.bytes += self.record.len() as u64;
-        self.record.clear();
-        Ok(())
-    }
-
-    fn row(&mut self, tag: u8, encode: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
-        self.record.push(tag);
-        encode(&mut self.record);
-        self.rows += 1;
-        self.flush_record()
+        let mut record = std::mem::take(&mut self.record);
+        let appended = self.append(&mut record);
+        self.record = record;
+        appended
     }
 
     pub(crate) fn user(&mut self, u: &User) -> io::Result<()> {
-        self.row(USER, |b| encode_user(b, u))
+        self.record.user(u);
+        self.flush_record()
     }
 
     pub(crate) fn group(&mut self, g: &Group) -> io::Result<()> {
-        self.row(GROUP, |b| encode_group(b, g))
+        self.record.group(g);
+        self.flush_record()
     }
 
     pub(crate) fn membership(&mut self, m: &Membership) -> io::Result<()> {
-        self.row(MEMBERSHIP, |b| encode_membership(b, m))
+        self.record.membership(m);
+        self.flush_record()
     }
 
     pub(crate) fn share(&mut self, s: &Share) -> io::Result<()> {
-        self.row(SHARE, |b| encode_share(b, s))
+        self.record.share(s);
+        self.flush_record()
     }
 
     /// Writes the rows of `batch` and empties it.
@@ -532,9 +529,9 @@ impl Writer {
 
     /// Ends the file, makes it durable and puts it in place. Returns its size.
     pub(crate) fn finish(mut self) -> io::Result<u64> {
-        self.record.push(END);
+        self.record.bytes.push(END);
         let rows = self.rows;
-        put_i64(&mut self.record, rows as i64);
+        put_i64(&mut self.record.bytes, rows as i64);
         self.flush_record()?;
         let digest = self.hash.clone().finalize();
         self.out.write_all(&digest)?;

@@ -120,6 +120,22 @@ fn stop(p: &mut crate::process::Process) {
     panic!("roster did not stop on SIGTERM");
 }
 
+/// A group "kept" with `n` new users in it, each a write of its own (two
+/// events each, one for the group); its id.
+async fn kept_group_of(base: &str, n: usize) -> String {
+    let (status, g) = call(base, reqwest::Method::POST, "/v1/groups", KEY, Some(json!({ "name": "kept" }))).await;
+    assert_eq!(status, 201);
+    let g = g["id"].as_str().unwrap().to_owned();
+    for i in 0..n {
+        let (status, u) =
+            call(base, reqwest::Method::POST, "/v1/users", KEY, Some(json!({ "username": format!("k{i}") }))).await;
+        assert_eq!(status, 201);
+        let path = format!("/v1/groups/{g}/members/{}", u["id"].as_str().unwrap());
+        assert_eq!(call(base, reqwest::Method::PUT, &path, KEY, Some(json!({}))).await.0, 201);
+    }
+    g
+}
+
 /// A SQLite server keeps its index's snapshot beside the database: the
 /// first load writes it, a start after `kill -9` reads it and replays the
 /// log after it, a graceful stop writes it at the last revision (the next
@@ -134,16 +150,7 @@ async fn the_index_starts_from_its_snapshot() {
     ready(&p.base).await;
     assert_eq!(loaded_from(&p), ["store"]);
     assert!(snapshot.exists(), "the first load wrote the snapshot");
-    let (status, g) = call(&p.base, reqwest::Method::POST, "/v1/groups", KEY, Some(json!({ "name": "kept" }))).await;
-    assert_eq!(status, 201);
-    let g = g["id"].as_str().unwrap().to_owned();
-    for i in 0..20 {
-        let (status, u) =
-            call(&p.base, reqwest::Method::POST, "/v1/users", KEY, Some(json!({ "username": format!("k{i}") }))).await;
-        assert_eq!(status, 201);
-        let path = format!("/v1/groups/{g}/members/{}", u["id"].as_str().unwrap());
-        assert_eq!(call(&p.base, reqwest::Method::PUT, &path, KEY, Some(json!({}))).await.0, 201);
-    }
+    let g = kept_group_of(&p.base, 20).await;
     let members = format!("/v1/groups/{g}/members?limit=100");
     let (_, before) = call(&p.base, reqwest::Method::GET, &members, KEY, None).await;
     assert_eq!(before["items"].as_array().unwrap().len(), 20);
@@ -217,16 +224,7 @@ async fn the_snapshot_is_written_again_while_serving() {
     let mut p = crate::process::start_with(&sqlite(&db), Some(KEY), &options);
     let first = ready(&p.base).await;
     assert_eq!(loaded_from(&p), ["store"]);
-    let (status, g) = call(&p.base, reqwest::Method::POST, "/v1/groups", KEY, Some(json!({ "name": "kept" }))).await;
-    assert_eq!(status, 201);
-    let g = g["id"].as_str().unwrap().to_owned();
-    for i in 0..40 {
-        let (status, u) =
-            call(&p.base, reqwest::Method::POST, "/v1/users", KEY, Some(json!({ "username": format!("k{i}") }))).await;
-        assert_eq!(status, 201);
-        let path = format!("/v1/groups/{g}/members/{}", u["id"].as_str().unwrap());
-        assert_eq!(call(&p.base, reqwest::Method::PUT, &path, KEY, Some(json!({}))).await.0, 201);
-    }
+    let g = kept_group_of(&p.base, 40).await;
     // 81 events past the first load: written again once 25 are applied
     // past the last file, each time the follower wakes (how many times
     // depends on how fast the writes came).
